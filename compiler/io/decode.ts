@@ -1,0 +1,119 @@
+// Bytes -> ModelProto -> IR. The only place (with encode.ts) that knows the protobuf schema.
+// onnx-buf (ONNX 1.20 schema on @bufbuild/protobuf) keeps unknown fields, so decode+encode of an
+// unchanged model is byte-identical.
+import { fromBinary } from '@bufbuild/protobuf';
+import { ModelProtoSchema, type GraphProto, type ModelProto, type NodeProto } from 'onnx-buf';
+import { TgateError } from '../errors.js';
+import { Graph } from '../ir/graph.js';
+import type { Model } from '../ir/model.js';
+import type { Value } from '../ir/value.js';
+import { tensorTypeOf } from './types.js';
+
+/** Parses ONNX bytes; names the file in errors. Refuses what is not a model. */
+export function parseModelProto(bytes: Uint8Array, file: string): ModelProto {
+  let proto: ModelProto;
+  try {
+    proto = fromBinary(ModelProtoSchema, bytes);
+  } catch (cause) {
+    throw new TgateError('E_NOT_ONNX', `${file} is not a readable ONNX model (${(cause as Error).message}); the file is truncated or not ONNX.`, {
+      subject: { file },
+      hint: 'Re-export the model or check the download; tgate needs an ONNX ModelProto (.onnx).',
+      cause,
+    });
+  }
+  if (!proto.graph || proto.irVersion <= 0n || proto.opsetImport.length === 0 || proto.graph.node.length === 0) {
+    throw new TgateError('E_NOT_ONNX', `${file} is not an ONNX model: it has no ${!proto.graph || proto.graph.node.length === 0 ? 'graph nodes' : proto.irVersion <= 0n ? 'ir_version' : 'opset_import'}.`, {
+      subject: { file },
+      hint: 'Pass the .onnx file of an exported model.',
+    });
+  }
+  return proto;
+}
+
+export function modelFromProto(proto: ModelProto): Model {
+  return { proto, graph: graphFromProto(proto.graph!) };
+}
+
+export function decodeModel(bytes: Uint8Array, file: string): Model {
+  return modelFromProto(parseModelProto(bytes, file));
+}
+
+function graphFromProto(gp: GraphProto): Graph {
+  const g = new Graph(gp);
+  for (const vi of gp.valueInfo) g.valueInfo.set(vi.name, vi);
+  for (const t of gp.initializer) {
+    const v = g.createValue(t.name, { dtype: t.dataType, shape: t.dims.map(Number) });
+    v.initializer = t;
+    g.addInitializer(v);
+  }
+  for (const vi of gp.input) {
+    g.ioInfo.set(vi.name, vi);
+    // IR < 4 lists initializers as inputs too: same value, both roles.
+    const v = g.value(vi.name) ?? g.createValue(vi.name, tensorTypeOf(vi.type));
+    g.inputs.push(v);
+  }
+  const pendingImplicit: [ReturnType<Graph['appendNode']>, string[]][] = [];
+  for (const np of gp.node) {
+    const inputs = np.input.map((n) => (n === '' ? null : lookupOrCreate(g, n)));
+    const outputs = np.output.map((n) => {
+      if (n === '') return null;
+      const existing = g.value(n);
+      if (existing) {
+        // A name used before it is produced (unsorted graph) was created as a placeholder; claim it.
+        if (existing.producer || existing.initializer || g.isGraphInput(existing)) {
+          throw new TgateError('E_NOT_ONNX', `Tensor "${n}" is produced twice (by ${np.name || np.opType}); ONNX requires single assignment.`, { subject: { tensor: n, node: np.name } });
+        }
+        return existing;
+      }
+      return g.createValue(n, tensorTypeOf(g.valueInfo.get(n)?.type));
+    });
+    const node = g.appendNode(np, inputs, outputs);
+    const captured = capturedNames(np);
+    if (captured.length) pendingImplicit.push([node, captured]);
+  }
+  for (const [node, names] of pendingImplicit) for (const n of names) {
+    const v = g.value(n);
+    if (v) g.addImplicitInput(node, v);
+  }
+  for (const vi of gp.output) {
+    g.ioInfo.set(vi.name, vi);
+    const v = lookupOrCreate(g, vi.name);
+    if (!v.type) v.type = tensorTypeOf(vi.type);
+    g.outputs.push(v);
+  }
+  for (const v of g.values()) {
+    if (!v.producer && !v.initializer && !g.isGraphInput(v) && v.useCount + (g.isGraphOutput(v) ? 1 : 0) > 0) {
+      const user = v.uses()[0]?.node.name ?? 'a graph output';
+      throw new TgateError('E_NOT_ONNX', `Tensor "${v.name}" (read by ${user}) is never produced: the graph is malformed.`, { subject: { tensor: v.name } });
+    }
+  }
+  return g;
+}
+
+function lookupOrCreate(g: Graph, name: string): Value {
+  return g.value(name) ?? g.createValue(name, tensorTypeOf(g.valueInfo.get(name)?.type));
+}
+
+/** Names a node's subgraphs read from the enclosing scope (not defined inside them). */
+function capturedNames(np: NodeProto): string[] {
+  const out = new Set<string>();
+  const visit = (sg: GraphProto, outerDefined: Set<string>): void => {
+    const defined = new Set(outerDefined);
+    for (const x of sg.input) defined.add(x.name);
+    for (const x of sg.initializer) defined.add(x.name);
+    for (const n of sg.node) for (const o of n.output) defined.add(o);
+    for (const n of sg.node) {
+      for (const i of n.input) if (i && !defined.has(i)) out.add(i);
+      for (const a of n.attribute) {
+        if (a.g) visit(a.g, defined);
+        for (const sub of a.graphs) visit(sub, defined);
+      }
+    }
+    for (const o of sg.output) if (!defined.has(o.name)) out.add(o.name);
+  };
+  for (const a of np.attribute) {
+    if (a.g) visit(a.g, new Set());
+    for (const sub of a.graphs) visit(sub, new Set());
+  }
+  return [...out].sort();
+}

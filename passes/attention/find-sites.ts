@@ -1,0 +1,96 @@
+// The attention-site analysis: every Softmax is a candidate; matchAttention decides whether it is
+// an attention module, data flow from the graph inputs decides cross vs self. Returns a report of
+// sites and of rejected candidates with reasons; never mutates the graph.
+import type { Graph } from '../../compiler/ir/graph.js';
+import type { Node } from '../../compiler/ir/node.js';
+import type { TensorType } from '../../compiler/ir/value.js';
+import { InputAncestry } from './ancestry.js';
+import { matchAttention, type AttentionMatch } from './match-site.js';
+import { siteType } from './site-shape.js';
+
+export type SiteKind = 'cross' | 'self';
+
+export interface Site {
+  id: string;
+  kind: SiteKind;
+  /** Module path shared by the site's nodes (e.g. /down_blocks.1/.../attn2), or null. */
+  scope: string | null;
+  /** The cut tensor: the module's output before the residual add. */
+  tensor: string;
+  type: TensorType;
+  /** For cross sites: the graph inputs the keys/values read (the text conditioning). */
+  conditioning: string[];
+  match: AttentionMatch;
+}
+
+export interface RejectedCandidate {
+  node: string;
+  reason: string;
+}
+
+export interface SiteReport {
+  sites: Site[];
+  rejected: RejectedCandidate[];
+  candidates: number;
+}
+
+function isSoftmax(n: Node): boolean {
+  return n.opType === 'Softmax' && (n.domain === '' || n.domain === 'ai.onnx');
+}
+
+/** The '/'-separated module path all named nodes share, without the op's own segment. */
+export function commonScope(names: string[]): string | null {
+  const parts = names.filter((n) => n.startsWith('/')).map((n) => n.split('/').slice(0, -1));
+  if (parts.length !== names.length || parts.length === 0) return null;
+  let common = parts[0]!;
+  for (const p of parts) {
+    let i = 0;
+    while (i < common.length && i < p.length && common[i] === p[i]) i++;
+    common = common.slice(0, i);
+  }
+  const scope = common.join('/');
+  return scope.length > 1 ? scope : null;
+}
+
+export function findAttentionSites(g: Graph): SiteReport {
+  const ancestry = new InputAncestry(g);
+  const rejected: RejectedCandidate[] = [];
+  const found: Omit<Site, 'id'>[] = [];
+  const softmaxes = g.nodes.filter(isSoftmax);
+  for (const sm of softmaxes) {
+    const r = matchAttention(sm);
+    if (!r.ok) {
+      rejected.push({ node: sm.name, reason: r.reason });
+      continue;
+    }
+    const m = r.match;
+    let kind: SiteKind;
+    let conditioning: string[] = [];
+    if (m.kSource === m.qSource && m.vSource === m.qSource) {
+      kind = 'self';
+    } else {
+      const q = ancestry.of(m.qSource);
+      const kv = new Set([...ancestry.of(m.kSource), ...ancestry.of(m.vSource)]);
+      // Cross: keys/values do not read the stream the queries come from (the latent input).
+      const latentOnly = [...q].filter((n) => !kv.has(n));
+      if (latentOnly.length === 0 || kv.size === 0) {
+        rejected.push({ node: sm.name, reason: 'keys/values read the same inputs as the queries but are a different tensor (joint attention); not a TGATE site' });
+        continue;
+      }
+      kind = 'cross';
+      conditioning = [...kv].sort();
+    }
+    const members = [m.softmax, m.scores, m.probsMatMul, m.qProj, m.kProj, m.vProj, m.outProj, m.output.producer!];
+    found.push({
+      kind,
+      scope: commonScope(members.map((n) => n.proto.name)),
+      tensor: m.output.name,
+      type: siteType(g, m.qSource, m.outProj),
+      conditioning,
+      match: m,
+    });
+  }
+  const counters: Record<SiteKind, number> = { cross: 0, self: 0 };
+  const sites = found.map((s) => ({ id: `${s.kind}.${counters[s.kind]++}`, ...s }));
+  return { sites, rejected, candidates: softmaxes.length };
+}

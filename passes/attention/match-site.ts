@@ -1,0 +1,149 @@
+// Matches one attention module around a Softmax anchor, by structure only: a MatMul of two
+// activations feeding the softmax (through scale/mask arithmetic), a MatMul reading its
+// probabilities, q/k/v projections (MatMul/Gemm with constant weights) behind them, and the
+// head-merge, out-projection, bias and optional rescale after. A miss returns the reason.
+import type { Node } from '../../compiler/ir/node.js';
+import type { Value } from '../../compiler/ir/value.js';
+import { constantScalar, isConstant } from './constants.js';
+
+export interface AttentionMatch {
+  /** Which known export form matched; the matcher is open to more. */
+  variant: 'matmul-softmax-matmul';
+  softmax: Node;
+  scores: Node;
+  probsMatMul: Node;
+  qProj: Node;
+  kProj: Node;
+  vProj: Node;
+  outProj: Node;
+  qSource: Value;
+  kSource: Value;
+  vSource: Value;
+  /** The module output: after out-projection, bias and any constant rescale; the cut point. */
+  output: Value;
+}
+
+export type MatchResult = { ok: true; match: AttentionMatch } | { ok: false; reason: string };
+
+const LAYOUT = new Set(['Reshape', 'Transpose', 'Cast', 'Squeeze', 'Unsqueeze', 'Identity']);
+const SCORE_ARITH = new Set(['Add', 'Mul', 'Div', 'Sub', 'Where', 'Cast']);
+const PROBS_PASS = new Set(['Cast', 'Dropout', 'Identity']);
+
+function isOp(n: Node | null | undefined, ...ops: string[]): boolean {
+  return !!n && (n.domain === '' || n.domain === 'ai.onnx') && ops.includes(n.opType);
+}
+
+/** A MatMul/Gemm whose weight operand is a compile-time constant: a linear projection. */
+function isProjection(n: Node | null): boolean {
+  return !!n && isOp(n, 'MatMul', 'Gemm') && isConstant(n.inputs[1] ?? null) && !isConstant(n.inputs[0] ?? null);
+}
+
+/**
+ * The only consumer of v's data. Shape/Size reads do not count: torch exports compute reshape
+ * targets from `tensor.shape`, so intermediate tensors often have a Shape consumer besides the
+ * one that reads their values.
+ */
+function soleConsumer(v: Value): Node | null {
+  const uses = v.uses().filter((u) => !(u.index >= 0 && isOp(u.node, 'Shape', 'Size')));
+  return uses.length === 1 && uses[0]!.index >= 0 ? uses[0]!.node : null;
+}
+
+/** Walks back through layout ops and constant scale/bias arithmetic to a projection. */
+function projectionBehind(v: Value | null): Node | null {
+  for (let steps = 0; v && steps < 12; steps++) {
+    const p: Node | null = v.producer;
+    if (!p) return null;
+    if (isProjection(p)) return p;
+    if (isOp(p, ...LAYOUT)) {
+      v = p.inputs[0] ?? null;
+    } else if (isOp(p, 'Mul', 'Div', 'Add', 'Sub')) {
+      const [a, b] = [p.inputs[0] ?? null, p.inputs[1] ?? null];
+      // Only arithmetic with a constant (softmax scale, projection bias) is part of the path.
+      if (isConstant(b) && !isConstant(a)) v = a;
+      else if (isConstant(a) && !isConstant(b) && p.opType !== 'Div' && p.opType !== 'Sub') v = b;
+      else return null;
+    } else {
+      return null;
+    }
+  }
+  return null;
+}
+
+/** Breadth-first back from the softmax input through score arithmetic to an activation MatMul. */
+function scoresMatMul(softmax: Node): Node | null {
+  let frontier: Value[] = softmax.inputs[0] ? [softmax.inputs[0]] : [];
+  for (let depth = 0; depth < 5 && frontier.length; depth++) {
+    const next: Value[] = [];
+    for (const v of frontier) {
+      const p = v.producer;
+      if (!p) continue;
+      if (isOp(p, 'MatMul') && !isConstant(p.inputs[0] ?? null) && !isConstant(p.inputs[1] ?? null)) return p;
+      if (isOp(p, ...SCORE_ARITH)) for (const i of p.inputs) if (i && !isConstant(i)) next.push(i);
+    }
+    frontier = next;
+  }
+  return null;
+}
+
+export function matchAttention(softmax: Node): MatchResult {
+  const fail = (reason: string): MatchResult => ({ ok: false, reason });
+  const scores = scoresMatMul(softmax);
+  if (!scores) return fail('no MatMul of two activations (query x key) feeds the softmax within 5 arithmetic ops');
+
+  let probs: Value | null = softmax.outputs[0] ?? null;
+  let probsMatMul: Node | null = null;
+  for (let steps = 0; probs && steps < 4; steps++) {
+    const c = soleConsumer(probs);
+    if (c && isOp(c, 'MatMul') && c.inputs[0] === probs) {
+      probsMatMul = c;
+      break;
+    }
+    if (!isOp(c, ...PROBS_PASS)) break;
+    probs = c!.outputs[0] ?? null;
+  }
+  if (!probsMatMul) return fail('the softmax output does not feed a MatMul with values (probabilities x value)');
+
+  const qProj = projectionBehind(scores.inputs[0] ?? null);
+  if (!qProj) return fail(`no query projection (MatMul/Gemm with constant weights) behind ${scores.name}`);
+  const kProj = projectionBehind(scores.inputs[1] ?? null);
+  if (!kProj) return fail(`no key projection (MatMul/Gemm with constant weights) behind ${scores.name}`);
+  const vProj = projectionBehind(probsMatMul.inputs[1] ?? null);
+  if (!vProj) return fail(`no value projection (MatMul/Gemm with constant weights) behind ${probsMatMul.name}`);
+
+  // Forward: head merge (layout ops), out-projection, bias, optional constant rescale.
+  let v: Value | null = probsMatMul.outputs[0] ?? null;
+  let outProj: Node | null = null;
+  for (let steps = 0; v && steps < 8; steps++) {
+    const c = soleConsumer(v);
+    if (c && isProjection(c) && c.inputs[0] === v) {
+      outProj = c;
+      v = c.outputs[0] ?? null;
+      break;
+    }
+    if (!c || !isOp(c, ...LAYOUT)) break;
+    v = c.outputs[0] ?? null;
+  }
+  if (!outProj || !v) return fail(`the attention result of ${probsMatMul.name} does not reach an out-projection through head-merge ops`);
+  const bias = soleConsumer(v);
+  if (bias && isOp(bias, 'Add') && bias.inputs.some((i) => i !== v && isConstant(i))) v = bias.outputs[0]!;
+  const rescale = soleConsumer(v);
+  if (rescale && isOp(rescale, 'Div', 'Mul') && rescale.inputs[0] === v && constantScalar(rescale.inputs[1] ?? null) !== undefined) v = rescale.outputs[0]!;
+
+  return {
+    ok: true,
+    match: {
+      variant: 'matmul-softmax-matmul',
+      softmax,
+      scores,
+      probsMatMul,
+      qProj,
+      kProj,
+      vProj,
+      outProj,
+      qSource: qProj.inputs[0]!,
+      kSource: kProj.inputs[0]!,
+      vSource: vProj.inputs[0]!,
+      output: v,
+    },
+  };
+}

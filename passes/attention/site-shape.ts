@@ -1,0 +1,69 @@
+// The symbolic shape of a site's output, [batch, tokens, channels], from structure alone:
+// channels from the out-projection weight, batch and tokens from the image input the query
+// stream comes from, tokens = (height/f)*(width/f) with f the product of the strides and
+// resize factors met on the way back. compile's proof checks the claim at concrete sizes.
+import type { Graph } from '../../compiler/ir/graph.js';
+import type { Node } from '../../compiler/ir/node.js';
+import type { Dim, TensorType, Value } from '../../compiler/ir/value.js';
+import { constantNumbers, isConstant } from './constants.js';
+
+export interface SpatialOrigin {
+  input: Value;
+  /** Downsampling factors along height and width from that input to the query stream. */
+  fh: number;
+  fw: number;
+}
+
+/** Follows the data path (first non-constant input) back to a rank-4 graph input. */
+export function spatialOrigin(g: Graph, from: Value, maxSteps = 100000): SpatialOrigin | null {
+  let v: Value | null = from;
+  let fh = 1;
+  let fw = 1;
+  for (let steps = 0; v && steps < maxSteps; steps++) {
+    if (g.isGraphInput(v) && !v.initializer) {
+      return v.type?.shape?.length === 4 ? { input: v, fh, fw } : null;
+    }
+    const p: Node | null = v.producer;
+    if (!p) return null;
+    if (p.opType === 'Conv' || p.opType === 'MaxPool' || p.opType === 'AveragePool') {
+      const s = p.intsAttr('strides') ?? [1, 1];
+      fh *= s[0] ?? 1;
+      fw *= s[1] ?? 1;
+    } else if (p.opType === 'ConvTranspose') {
+      const s = p.intsAttr('strides') ?? [1, 1];
+      fh /= s[0] ?? 1;
+      fw /= s[1] ?? 1;
+    } else if (p.opType === 'Resize' || p.opType === 'Upsample') {
+      const scales = constantNumbers(p.inputs[p.opType === 'Resize' ? 2 : 1] ?? null);
+      if (!scales || scales.length !== 4) return null;
+      fh /= scales[2]!;
+      fw /= scales[3]!;
+    }
+    v = p.inputs.find((i) => i && !isConstant(i)) ?? null;
+  }
+  return null;
+}
+
+function scaled(dim: Dim, f: number): Dim {
+  if (typeof dim === 'number') return Number.isInteger(dim / f) ? dim / f : null;
+  if (typeof dim !== 'string') return null;
+  return f === 1 ? dim : `${dim}/${f}`;
+}
+
+/** [batch, tokens, channels] as far as structure tells; unknown parts are null. */
+export function siteType(g: Graph, qSource: Value, outProj: Node): TensorType {
+  const w = outProj.inputs[1]!;
+  const wDims = w.type?.shape ?? null;
+  const transB = outProj.opType === 'Gemm' && outProj.intAttr('transB') === 1;
+  const channels: Dim = wDims && wDims.length === 2 ? (transB ? wDims[0]! : wDims[1]!) : null;
+  const dtype = w.type?.dtype ?? 0;
+  const origin = spatialOrigin(g, qSource);
+  if (!origin || !Number.isInteger(origin.fh) || !Number.isInteger(origin.fw)) return { dtype, shape: [null, null, channels] };
+  const [b, , h, wd] = origin.input.type!.shape!;
+  const sh = scaled(h!, origin.fh);
+  const sw = scaled(wd!, origin.fw);
+  let tokens: Dim = null;
+  if (typeof sh === 'number' && typeof sw === 'number') tokens = sh * sw;
+  else if (sh !== null && sw !== null) tokens = `${sh}*${sw}`;
+  return { dtype, shape: [b ?? null, tokens, channels] };
+}
