@@ -1,0 +1,162 @@
+// compile: load -> find sites -> build planning and fidelity graphs -> lay out weights ->
+// write into a staging folder -> prove (optional) -> manifest -> move into place.
+import fs from 'node:fs';
+import path from 'node:path';
+import { stageOutput, linkOrCopy } from './artifacts.js';
+import { TgateError } from './errors.js';
+import { modelFromProto } from './io/decode.js';
+import { encodeModel } from './io/encode.js';
+import { checkExternalData, externalized, externalRefOf, layoutWeights, writeWeights } from './io/external-data.js';
+import { loadSource } from './io/load.js';
+import { dtypeName } from './ir/dtype.js';
+import type { Graph } from './ir/graph.js';
+import { defaultOpset, type Model } from './ir/model.js';
+import type { Dim, TensorType } from './ir/value.js';
+import { MANIFEST_FORMAT, manifestShape, serializeManifest, type Manifest, type ManifestIo, type ManifestSite } from './manifest.js';
+import { runPasses, type PassRecord } from './pipeline/pass-manager.js';
+import type { Prover } from './proof.js';
+import { findAttentionSites, type Site, type SiteReport } from '../passes/attention/find-sites.js';
+import { cutAtValues } from '../passes/cut-at-values.js';
+import { exposeOutputs } from '../passes/expose-outputs.js';
+import { pruneUnusedInputs } from '../passes/prune-unused-inputs.js';
+
+export const PLANNING_FILE = 'planning.onnx';
+export const FIDELITY_FILE = 'fidelity.onnx';
+export const MANIFEST_FILE = 'tgate.json';
+/** The weights file written for sources whose weights are embedded. */
+export const WEIGHTS_FILE = 'weights.onnx_data';
+
+export interface CompileOptions {
+  outDir: string;
+  force?: boolean;
+  /** Proves the artifacts; null skips the proof (recorded in the manifest). */
+  prover: Prover | null;
+}
+
+export interface CompileResult {
+  outDir: string;
+  manifest: Manifest;
+  passes: { planning: PassRecord[]; fidelity: PassRecord[] };
+  weights: { file: string; mode: 'written' | 'linked' | 'copied'; bytes: number };
+}
+
+function noCrossError(file: string, report: SiteReport): TgateError {
+  const lines = report.rejected.slice(0, 20).map((r) => `  - ${r.node}: ${r.reason}`);
+  const self = report.sites.length;
+  return new TgateError(
+    'E_NO_CROSS_ATTENTION',
+    `${file} has no cross-attention to gate: ${report.candidates} softmax candidate(s) seen, ${self} matched as self-attention, ${report.rejected.length} rejected.` +
+      (lines.length ? `\n${lines.join('\n')}` : ''),
+    { subject: { file }, hint: 'TGATE needs a text-conditioned UNet or DiT export (keys/values read encoder_hidden_states). Run `tgate inspect --explain` to see every candidate.' },
+  );
+}
+
+/** Completes a structural site type with named symbols where structure could not tell. */
+function cachedType(site: Site): TensorType {
+  const shape: Dim[] = (site.type.shape ?? [null, null, null]).map((d, i) => d ?? `${site.id}_dim${i}`);
+  return { dtype: site.type.dtype || 1, shape };
+}
+
+function ioOf(g: Graph, which: 'inputs' | 'outputs'): ManifestIo[] {
+  return g[which].map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: manifestShape(v.type?.shape ?? null) }));
+}
+
+export async function compile(sourcePath: string, opts: CompileOptions): Promise<CompileResult> {
+  const src = loadSource(sourcePath);
+  const sourceDir = path.dirname(path.resolve(sourcePath));
+  const graphProto = src.proto.graph!;
+  const externalFiles = checkExternalData(graphProto.initializer, sourceDir, sourcePath);
+  if (externalFiles.length > 1) {
+    throw new TgateError('E_UNSUPPORTED_MODEL', `${sourcePath} spreads its weights over ${externalFiles.length} external files; tgate shares one weights file between its graphs.`, {
+      subject: { file: sourcePath },
+      hint: 'Re-save with onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True).',
+    });
+  }
+
+  const analysed = modelFromProto(src.proto);
+  const report = findAttentionSites(analysed.graph);
+  const cross = report.sites.filter((s) => s.kind === 'cross');
+  if (cross.length === 0) throw noCrossError(sourcePath, report);
+  const targets = cross.map((s) => ({ tensor: s.tensor, type: cachedType(s) }));
+
+  const planning = modelFromProto(src.proto);
+  const planningPasses = runPasses(planning.graph, [exposeOutputs(targets)]);
+  const fidelity = modelFromProto(src.proto);
+  const prune = pruneUnusedInputs();
+  const fidelityPasses = runPasses(fidelity.graph, [cutAtValues(targets), prune]);
+
+  const stage = stageOutput(opts.outDir, [sourcePath, ...externalFiles.map((f) => f.path)], opts.force ?? false);
+  try {
+    let weights: CompileResult['weights'];
+    let encode: (m: Model) => Uint8Array;
+    if (externalFiles.length === 1) {
+      // Shared as is: the graphs keep their relative locations, the file is linked beside them.
+      const f = externalFiles[0]!;
+      const mode = linkOrCopy(f.path, path.join(stage.dir, f.location));
+      weights = { file: f.location, mode, bytes: f.size };
+      encode = (m) => encodeModel(m);
+    } else {
+      const layout = layoutWeights(graphProto.initializer.filter((t) => !externalRefOf(t)), WEIGHTS_FILE);
+      writeWeights(path.join(stage.dir, WEIGHTS_FILE), layout);
+      weights = { file: WEIGHTS_FILE, mode: 'written', bytes: layout.size };
+      encode = (m) => encodeModel(m, { initializer: (v) => externalized(v.initializer!, layout) });
+    }
+    const planningPath = path.join(stage.dir, PLANNING_FILE);
+    const fidelityPath = path.join(stage.dir, FIDELITY_FILE);
+    fs.writeFileSync(planningPath, encode(planning));
+    fs.writeFileSync(fidelityPath, encode(fidelity));
+
+    const sites: ManifestSite[] = report.sites.map((s) => {
+      const t = s.kind === 'cross' ? cachedType(s) : s.type;
+      return {
+        id: s.id,
+        kind: s.kind,
+        scope: s.scope,
+        tensor: s.tensor,
+        planningOutput: s.kind === 'cross' ? s.tensor : null,
+        fidelityInput: s.kind === 'cross' ? s.tensor : null,
+        dtype: dtypeName(t.dtype),
+        shape: manifestShape(t.shape),
+      };
+    });
+    const source = analysed.graph;
+    let verification: Manifest['verification'] = { skipped: true };
+    if (opts.prover) {
+      const proof = await opts.prover({
+        sourcePath: path.resolve(sourcePath),
+        planningPath,
+        fidelityPath,
+        inputs: source.inputs.filter((v) => !v.initializer).map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: v.type?.shape ?? [] })),
+        outputs: source.outputs.map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: v.type?.shape ?? [] })),
+        fidelityDropsInputs: prune.removed.slice(),
+        cached: cross.map((s) => ({ id: s.id, planningOutput: s.tensor, fidelityInput: s.tensor, shape: cachedType(s).shape! })),
+      });
+      verification = { skipped: false, ...proof };
+    }
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT,
+      source: {
+        file: path.basename(sourcePath),
+        sha256: src.sha256,
+        opset: defaultOpset(analysed),
+        irVersion: Number(src.proto.irVersion),
+        producer: `${src.proto.producerName} ${src.proto.producerVersion}`.trim(),
+      },
+      graphs: { planning: PLANNING_FILE, fidelity: FIDELITY_FILE },
+      weights: weights.file,
+      io: {
+        planning: { inputs: ioOf(planning.graph, 'inputs'), outputs: ioOf(planning.graph, 'outputs') },
+        fidelity: { inputs: ioOf(fidelity.graph, 'inputs'), outputs: ioOf(fidelity.graph, 'outputs') },
+      },
+      removedInputs: prune.removed.slice(),
+      nodeCounts: { source: source.nodes.length, planning: planning.graph.nodes.length, fidelity: fidelity.graph.nodes.length },
+      sites,
+      verification,
+    };
+    fs.writeFileSync(path.join(stage.dir, MANIFEST_FILE), serializeManifest(manifest));
+    stage.commit();
+    return { outDir: opts.outDir, manifest, passes: { planning: planningPasses, fidelity: fidelityPasses }, weights };
+  } finally {
+    stage.discard();
+  }
+}
