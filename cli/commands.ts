@@ -1,0 +1,98 @@
+// The tgate subcommands: parse arguments, call the compiler/runtime, format results. Returns the
+// text to print; main.ts owns the process (stdout, stderr, exit codes).
+import path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { compile } from '../compiler/compile.js';
+import { TgateError } from '../compiler/errors.js';
+import { inspectModel, type InspectReport } from '../compiler/inspect.js';
+import { proveArtifacts } from '../runtime/prove.js';
+import { bytesText, shapeText, table } from './format.js';
+
+export interface CommandOutput {
+  stdout: string;
+}
+
+export const USAGE = `tgate: ahead-of-time TGATE for ONNX diffusion models
+
+Usage:
+  tgate compile <model.onnx> -o <dir> [--force] [--no-verify] [--json]
+      Write planning.onnx, fidelity.onnx, one shared weights file and tgate.json into <dir>.
+  tgate inspect <model.onnx> [--json] [--explain]
+      Show inputs, outputs, node counts by op type and the attention sites found.
+  tgate help | --help      This text.
+  tgate --version          The tool's version.
+
+Exit codes: 0 ok, 2 usage, 3 unreadable or unsafe input, 4 unsupported model,
+5 output folder refused, 6 numerical proof failed, 70 internal error.`;
+
+function usageError(message: string): TgateError {
+  return new TgateError('E_USAGE', message, { hint: 'Run `tgate help` for the commands and their options.' });
+}
+
+function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw usageError((e as Error).message);
+  }
+}
+
+function onePositional(positionals: string[], what: string): string {
+  if (positionals.length !== 1) throw usageError(positionals.length === 0 ? `Missing ${what}.` : `Expected one ${what}, got ${positionals.length}: ${positionals.join(' ')}.`);
+  return positionals[0]!;
+}
+
+export async function runCompile(args: string[]): Promise<CommandOutput> {
+  const { values, positionals } = parse(args, {
+    output: { type: 'string', short: 'o' },
+    force: { type: 'boolean' },
+    'no-verify': { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  const source = onePositional(positionals, 'model file (tgate compile <model.onnx> -o <dir>)');
+  const outDir = values.output as string | undefined;
+  if (!outDir) throw usageError('Missing the output folder: tgate compile <model.onnx> -o <dir>.');
+  const started = performance.now();
+  const r = await compile(source, { outDir, force: !!values.force, prover: values['no-verify'] ? null : (req) => proveArtifacts(req) });
+  const seconds = (performance.now() - started) / 1000;
+  const m = r.manifest;
+  if (values.json) return { stdout: JSON.stringify({ outDir: path.resolve(outDir), seconds, weights: r.weights, manifest: m }, null, 2) };
+  const cross = m.sites.filter((s) => s.kind === 'cross').length;
+  const v = m.verification;
+  const lines = [
+    `compiled ${source} -> ${outDir} in ${seconds.toFixed(1)} s`,
+    `  sites      ${cross} cross + ${m.sites.length - cross} self; ${cross} cross-attention outputs cached`,
+    `  planning   ${m.graphs.planning}: ${m.nodeCounts.planning} nodes (source ${m.nodeCounts.source}), ${cross} extra outputs`,
+    `  fidelity   ${m.graphs.fidelity}: ${m.nodeCounts.fidelity} nodes (${m.nodeCounts.source - m.nodeCounts.fidelity} removed)${m.removedInputs.length ? `, input ${m.removedInputs.join(', ')} removed` : ''}`,
+    `  weights    ${m.weights} (${bytesText(r.weights.bytes)}, ${r.weights.mode})`,
+    v.skipped
+      ? '  proof      skipped (--no-verify)'
+      : `  proof      planning bit-exact: ${v.planningBitExact ? 'yes' : 'no'}; fidelity max abs error ${v.fidelityMaxAbsError.toExponential(2)} (tolerance ${v.tolerance.toExponential(2)}); shapes confirmed`,
+    `  manifest   ${path.join(outDir, 'tgate.json')}`,
+  ];
+  return { stdout: lines.join('\n') };
+}
+
+function inspectText(r: InspectReport, explain: boolean): string {
+  const out: string[] = [];
+  out.push(`${r.file}: ONNX IR ${r.irVersion}, opset ${r.opset}, ${r.producer || 'unknown producer'}, ${r.nodeCount} nodes`);
+  out.push('', 'Inputs', table(['name', 'dtype', 'shape'], r.inputs.map((i) => [i.name, i.dtype, shapeText(i.shape)])));
+  out.push('', 'Outputs', table(['name', 'dtype', 'shape'], r.outputs.map((i) => [i.name, i.dtype, shapeText(i.shape)])));
+  out.push('', 'Nodes by op type', table(['op', 'count'], Object.entries(r.opCounts).map(([k, n]) => [k, n])));
+  const cross = r.sites.filter((s) => s.kind === 'cross').length;
+  out.push('', `Attention sites: ${cross} cross + ${r.sites.length - cross} self (${r.softmaxCandidates} softmax candidates, ${r.rejected.length} rejected)`);
+  if (r.sites.length) out.push(table(['id', 'kind', 'scope', 'cut tensor', 'tokens x channels'], r.sites.map((s) => [s.id, s.kind, s.scope ?? '-', s.tensor, `${s.tokens} x ${s.channels}`])));
+  if (explain || r.sites.length === 0) {
+    if (r.rejected.length) out.push('', 'Rejected candidates', table(['node', 'reason'], r.rejected.map((x) => [x.node, x.reason])));
+  } else if (r.rejected.length) {
+    out.push(`(${r.rejected.length} candidates rejected: --explain lists why)`);
+  }
+  return out.join('\n');
+}
+
+export async function runInspect(args: string[]): Promise<CommandOutput> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' }, explain: { type: 'boolean' } });
+  const file = onePositional(positionals, 'model file (tgate inspect <model.onnx>)');
+  const r = inspectModel(file);
+  return { stdout: values.json ? JSON.stringify(r, null, 2) : inspectText(r, !!values.explain) };
+}
