@@ -10,13 +10,25 @@ export interface SessionOptions {
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
-export async function openSession(modelPath: string, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(modelPath, {
+/** Opens a model file (external data resolved beside it) or in-memory bytes. */
+export async function openSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const options: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: opts.threads ?? 1,
     interOpNumThreads: 1,
     graphOptimizationLevel: opts.optimization ?? 'basic',
     executionMode: 'sequential',
-  });
+  };
+  return typeof model === 'string' ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
+}
+
+/** Runs a model once and releases its session. */
+export async function runOnce(model: string | Uint8Array, feeds: Feeds, opts: SessionOptions = {}): Promise<Record<string, ort.Tensor>> {
+  const s = await openSession(model, opts);
+  try {
+    return await s.run(feeds);
+  } finally {
+    await s.release();
+  }
 }
 
 export function float32Tensor(data: Float32Array, dims: number[]): ort.Tensor {

@@ -1,0 +1,145 @@
+// Builds ONNX bytes from a plain description, so fixtures and tests can make models in code
+// without touching the protobuf schema (which lives only in compiler/io).
+import { create, toBinary } from '@bufbuild/protobuf';
+import {
+  AttributeProtoSchema,
+  GraphProtoSchema,
+  ModelProtoSchema,
+  NodeProtoSchema,
+  OperatorSetIdProtoSchema,
+  StringStringEntryProtoSchema,
+  TensorProtoSchema,
+  type AttributeProto,
+  type NodeProto,
+  type TensorProto,
+} from 'onnx-buf';
+import type { Dim } from '../ir/value.js';
+import { valueInfoFor } from './types.js';
+
+export interface TensorSpec {
+  name: string;
+  /** ONNX TensorProto.DataType number (1 = float32, 7 = int64, ...). */
+  dtype: number;
+  dims: number[];
+  /** Little-endian bytes; or `values` for float32/int64 tensors. */
+  raw?: Uint8Array;
+  values?: number[] | Float32Array;
+  /** Stores the data by reference instead of inline. */
+  external?: { location: string; offset: number; length: number };
+}
+
+export type AttrSpec = { i: number } | { f: number } | { ints: number[] } | { floats: number[] } | { s: string } | { t: TensorSpec };
+
+export interface NodeSpec {
+  op: string;
+  inputs: string[];
+  outputs: string[];
+  name?: string;
+  domain?: string;
+  attrs?: Record<string, AttrSpec>;
+  /** Node metadata_props (ONNX >= 1.16; dynamo exports keep module scopes here). */
+  metadata?: Record<string, string>;
+  /** A varint field no ONNX schema knows, carried on the NodeProto (tests of lossless I/O). */
+  unknownVarint?: { field: number; value: number };
+}
+
+export interface ValueSpec {
+  name: string;
+  dtype: number;
+  shape: Dim[];
+}
+
+export interface ModelSpec {
+  opset: number;
+  irVersion?: number;
+  producer?: string;
+  inputs: ValueSpec[];
+  outputs: ValueSpec[];
+  initializers: TensorSpec[];
+  nodes: NodeSpec[];
+  /** Extra protobuf fields unknown to every schema, appended to the ModelProto (tests). */
+  unknownTrailer?: Uint8Array;
+}
+
+function tensorBytesOf(t: TensorSpec): Uint8Array {
+  if (t.raw) return t.raw;
+  const vals = t.values ?? [];
+  if (t.dtype === 1) return new Uint8Array(Float32Array.from(vals).buffer);
+  if (t.dtype === 7) return new Uint8Array(BigInt64Array.from(Array.from(vals, (v) => BigInt(v))).buffer);
+  if (t.dtype === 6) return new Uint8Array(Int32Array.from(vals).buffer);
+  throw new Error(`model-spec: give raw bytes for dtype ${t.dtype}`);
+}
+
+export function tensorProto(t: TensorSpec): TensorProto {
+  const base = { name: t.name, dataType: t.dtype, dims: t.dims.map(BigInt) };
+  if (t.external) {
+    const e = (key: string, value: string) => create(StringStringEntryProtoSchema, { key, value });
+    return create(TensorProtoSchema, {
+      ...base,
+      dataLocation: 1,
+      externalData: [e('location', t.external.location), e('offset', String(t.external.offset)), e('length', String(t.external.length))],
+    });
+  }
+  return create(TensorProtoSchema, { ...base, rawData: Uint8Array.from(tensorBytesOf(t)) });
+}
+
+/** The bytes a tensor spec stores (for writing external data files in tests). */
+export function tensorSpecBytes(t: TensorSpec): Uint8Array {
+  return tensorBytesOf(t);
+}
+
+function attribute(name: string, a: AttrSpec): AttributeProto {
+  if ('i' in a) return create(AttributeProtoSchema, { name, type: 2, i: BigInt(a.i) });
+  if ('f' in a) return create(AttributeProtoSchema, { name, type: 1, f: a.f });
+  if ('ints' in a) return create(AttributeProtoSchema, { name, type: 7, ints: a.ints.map(BigInt) });
+  if ('floats' in a) return create(AttributeProtoSchema, { name, type: 6, floats: a.floats });
+  if ('s' in a) return create(AttributeProtoSchema, { name, type: 3, s: new TextEncoder().encode(a.s) });
+  return create(AttributeProtoSchema, { name, type: 4, t: tensorProto(a.t) });
+}
+
+export function encodeModelSpec(spec: ModelSpec): Uint8Array {
+  const withUnknown = (np: NodeProto, n: NodeSpec): NodeProto => {
+    if (!n.unknownVarint) return np;
+    const data = varint(n.unknownVarint.value);
+    return Object.assign(np, { $unknown: [{ no: n.unknownVarint.field, wireType: 0, data }] });
+  };
+  const graph = create(GraphProtoSchema, {
+    name: 'main',
+    input: spec.inputs.map((v) => valueInfoFor(v.name, { dtype: v.dtype, shape: v.shape })),
+    output: spec.outputs.map((v) => valueInfoFor(v.name, { dtype: v.dtype, shape: v.shape })),
+    initializer: spec.initializers.map(tensorProto),
+    node: spec.nodes.map((n) =>
+      withUnknown(create(NodeProtoSchema, {
+        opType: n.op,
+        domain: n.domain ?? '',
+        name: n.name ?? '',
+        input: n.inputs,
+        output: n.outputs,
+        attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attribute(k, v)),
+        metadataProps: Object.entries(n.metadata ?? {}).map(([key, value]) => create(StringStringEntryProtoSchema, { key, value })),
+      }), n),
+    ),
+  });
+  const model = create(ModelProtoSchema, {
+    irVersion: BigInt(spec.irVersion ?? 8),
+    producerName: spec.producer ?? 'tgate-fixtures',
+    opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: BigInt(spec.opset) })],
+    graph,
+  });
+  const bytes = toBinary(ModelProtoSchema, model);
+  if (!spec.unknownTrailer) return bytes;
+  const out = new Uint8Array(bytes.length + spec.unknownTrailer.length);
+  out.set(bytes);
+  out.set(spec.unknownTrailer, bytes.length);
+  return out;
+}
+
+function varint(v: number): Uint8Array {
+  const out: number[] = [];
+  while (v > 0x7f) {
+    out.push((v & 0x7f) | 0x80);
+    v = Math.floor(v / 128);
+  }
+  out.push(v);
+  return Uint8Array.from(out);
+}
