@@ -1,0 +1,232 @@
+// compile end to end on models built in code (no ../shared needed): the artifacts, the shared
+// weights file, the proof, determinism, external-data sources, and every kind of bad input.
+import fs from 'node:fs';
+import path from 'node:path';
+import { compile, type CompileResult } from '../compiler/compile.js';
+import { decodeModel } from '../compiler/io/decode.js';
+import { externalRefOf, WEIGHTS_ALIGNMENT } from '../compiler/io/external-data.js';
+import type { Model } from '../compiler/ir/model.js';
+import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
+import { makeFeeds } from '../runtime/prove.js';
+import { proveArtifacts } from '../runtime/prove.js';
+import { data, maxAbsDiff, runOnce } from './helpers/ort.js';
+import { writeTinyUnet, writeWithExternalData } from './helpers/models.js';
+import { folderDigest, scratch, sha256 } from './helpers/paths.js';
+
+function graphOf(dir: string, file: string): Model {
+  return decodeModel(fs.readFileSync(path.join(dir, file)), file);
+}
+
+async function compileTo(src: string, out: string, extra: { force?: boolean } = {}): Promise<CompileResult> {
+  return compile(src, { outDir: out, prover: (r) => proveArtifacts(r), ...extra });
+}
+
+describe('compile (embedded weights)', () => {
+  const work = scratch();
+  const src = writeTinyUnet(path.join(work, 'src'));
+  const out = path.join(work, 'out');
+  let result: CompileResult;
+  beforeAll(async () => {
+    result = await compileTo(src, out);
+  });
+
+  it('writes exactly the two graphs, one weights file and the manifest', () => {
+    expect(fs.readdirSync(out).sort()).toEqual(['fidelity.onnx', 'planning.onnx', 'tgate.json', 'weights.onnx_data']);
+    expect(fs.readdirSync(work).sort()).toEqual(['out', 'src']);
+  });
+
+  it('the manifest describes sources, graphs, sites and the proof', () => {
+    const m = JSON.parse(fs.readFileSync(path.join(out, 'tgate.json'), 'utf8'));
+    expect(m.format).toBe('tgate/1');
+    expect(m.source).toMatchObject({ file: 'model.onnx', sha256: sha256(fs.readFileSync(src)), opset: 17 });
+    expect(m.graphs).toEqual({ planning: 'planning.onnx', fidelity: 'fidelity.onnx' });
+    expect(m.weights).toBe('weights.onnx_data');
+    expect(m.sites).toHaveLength(4);
+    const cross = m.sites.find((s: { id: string }) => s.id === 'cross.0');
+    expect(cross).toEqual({
+      id: 'cross.0', kind: 'cross', scope: '/transformer_blocks.0/attn2', tensor: cross.tensor,
+      planningOutput: cross.tensor, fidelityInput: cross.tensor, dtype: 'float32', shape: ['batch_size', 'height/2*width/2', 16],
+    });
+    const self = m.sites.find((s: { id: string }) => s.id === 'self.0');
+    expect(self.planningOutput).toBeNull();
+    expect(self.fidelityInput).toBeNull();
+    expect(m.removedInputs).toEqual(['encoder_hidden_states']);
+    expect(m.verification).toMatchObject({ skipped: false, planningBitExact: true, shapesConfirmed: true });
+    expect(m.verification.fidelityMaxAbsError).toBeLessThanOrEqual(m.verification.tolerance);
+    expect(result.manifest).toEqual(m);
+  });
+
+  it('both graphs reference one aligned weights file and store no tensor twice', () => {
+    const planning = graphOf(out, 'planning.onnx');
+    const fidelity = graphOf(out, 'fidelity.onnx');
+    const refs = (m: Model) => new Map(m.graph.initializers.map((v) => [v.name, externalRefOf(v.initializer!)]));
+    const p = refs(planning);
+    const f = refs(fidelity);
+    for (const [name, ref] of p) {
+      expect(ref).not.toBeNull();
+      expect(ref!.location).toBe('weights.onnx_data');
+      expect(ref!.offset % WEIGHTS_ALIGNMENT).toBe(0);
+      expect(planning.graph.value(name)!.initializer!.rawData.length).toBe(0);
+    }
+    for (const [name, ref] of f) expect(ref).toEqual(p.get(name));
+    expect(f.size).toBeLessThan(p.size);
+    const size = fs.statSync(path.join(out, 'weights.onnx_data')).size;
+    const end = Math.max(...[...p.values()].map((r) => r!.offset + r!.length!));
+    expect(size).toBe(end);
+  });
+
+  it('planning = source plus cross outputs; fidelity has no text input and fewer nodes', () => {
+    const planning = graphOf(out, 'planning.onnx');
+    const fidelity = graphOf(out, 'fidelity.onnx');
+    const source = decodeModel(fs.readFileSync(src), 'model.onnx');
+    expect(planning.graph.nodes.length).toBe(source.graph.nodes.length);
+    expect(planning.graph.outputs.map((v) => v.name)).toEqual(['out_sample', ...result.manifest.sites.filter((s) => s.kind === 'cross').map((s) => s.tensor)]);
+    expect(fidelity.graph.inputs.map((v) => v.name)).not.toContain('encoder_hidden_states');
+    expect(fidelity.graph.inputs.map((v) => v.name).slice(0, 2)).toEqual(['sample', 'timestep']);
+    expect(fidelity.graph.nodes.length).toBeLessThan(source.graph.nodes.length);
+    expect(fidelity.graph.nodes.some((n) => n.opType === 'Softmax' && n.proto.name.includes('attn2'))).toBe(false);
+    expect(fidelity.graph.nodes.filter((n) => n.opType === 'Softmax')).toHaveLength(2);
+  });
+
+  it('proven independently at other sizes: fidelity fed planning caches equals the source (batch 1, 6x10 latent)', async () => {
+    const inputs = result.manifest.io.planning.inputs.map((i) => ({ ...i, shape: i.shape.map((d) => (d === '?' ? null : d)) }));
+    const feeds = makeFeeds(inputs, { batch_size: 1, height: 6, width: 10, sequence_length: 3 }, 99);
+    const source = await runOnce(src, feeds);
+    const planned = await runOnce(path.join(out, 'planning.onnx'), feeds);
+    expect(maxAbsDiff(data(planned.out_sample), data(source.out_sample))).toBe(0);
+    const fFeeds = { sample: feeds.sample!, timestep: feeds.timestep! };
+    for (const s of result.manifest.sites.filter((x) => x.kind === 'cross')) {
+      expect(planned[s.planningOutput!]!.dims).toEqual([1, 15, 16]);
+      Object.assign(fFeeds, { [s.fidelityInput!]: planned[s.planningOutput!]! });
+    }
+    const fid = await runOnce(path.join(out, 'fidelity.onnx'), fFeeds);
+    expect(maxAbsDiff(data(fid.out_sample), data(source.out_sample))).toBeLessThan(1e-5);
+  });
+
+  it('caching a different cross-attention output changes the fidelity result (the cut is live)', async () => {
+    const feeds = makeFeeds(result.manifest.io.planning.inputs.map((i) => ({ ...i, shape: i.shape })), { batch_size: 1, height: 4, width: 4, sequence_length: 3 }, 5);
+    const planned = await runOnce(path.join(out, 'planning.onnx'), feeds);
+    const cross = result.manifest.sites.filter((x) => x.kind === 'cross');
+    const fFeeds: Record<string, (typeof planned)[string]> = { sample: feeds.sample!, timestep: feeds.timestep! };
+    for (const s of cross) fFeeds[s.fidelityInput!] = planned[s.planningOutput!]!;
+    const same = await runOnce(path.join(out, 'fidelity.onnx'), fFeeds);
+    const { f32 } = await import('./helpers/ort.js');
+    const zeroed = { ...fFeeds, [cross[0]!.fidelityInput!]: f32(new Float32Array(data(planned[cross[0]!.planningOutput!]).length), [1, 4, 16]) };
+    const changed = await runOnce(path.join(out, 'fidelity.onnx'), zeroed);
+    expect(maxAbsDiff(data(changed.out_sample), data(same.out_sample))).toBeGreaterThan(1e-3);
+  });
+
+  it('the same input gives byte-identical artifacts', async () => {
+    const again = path.join(work, 'again');
+    await compileTo(src, again);
+    expect(folderDigest(again)).toEqual(folderDigest(out));
+    fs.rmSync(again, { recursive: true });
+  });
+});
+
+describe('compile (external-data source)', () => {
+  it('links the data file, never rewrites it, and proves the graphs', async () => {
+    const work = scratch();
+    const src = writeWithExternalData(path.join(work, 'src'), tinyUnetSpec(), 'model.onnx_data');
+    const data0 = sha256(fs.readFileSync(path.join(work, 'src/model.onnx_data')));
+    const out = path.join(work, 'out');
+    const r = await compileTo(src, out);
+    expect(r.weights.mode).toBe('linked');
+    expect(r.manifest.weights).toBe('model.onnx_data');
+    expect(fs.statSync(path.join(out, 'model.onnx_data')).ino).toBe(fs.statSync(path.join(work, 'src/model.onnx_data')).ino);
+    expect(sha256(fs.readFileSync(path.join(work, 'src/model.onnx_data')))).toBe(data0);
+    expect(fs.readdirSync(out).sort()).toEqual(['fidelity.onnx', 'model.onnx_data', 'planning.onnx', 'tgate.json']);
+    expect(r.manifest.verification).toMatchObject({ skipped: false, planningBitExact: true });
+    const planning = graphOf(out, 'planning.onnx');
+    expect(planning.graph.initializers.filter((v) => externalRefOf(v.initializer!)).length).toBeGreaterThan(10);
+  });
+});
+
+describe('compile refuses bad input without leaving anything behind', () => {
+  async function refused(src: string, out: string, code: string, message: RegExp, opts: { force?: boolean } = {}): Promise<void> {
+    const parent = path.dirname(out);
+    fs.mkdirSync(parent, { recursive: true });
+    const before = fs.readdirSync(parent).sort();
+    const srcHash = fs.existsSync(src) && fs.statSync(src).isFile() ? sha256(fs.readFileSync(src)) : null;
+    await expect(compileTo(src, out, opts)).rejects.toMatchObject({ code, message: expect.stringMatching(message) });
+    expect(fs.readdirSync(parent).sort()).toEqual(before);
+    if (srcHash) expect(sha256(fs.readFileSync(src))).toBe(srcHash);
+  }
+
+  it('a missing file', async () => {
+    const work = scratch();
+    await refused(path.join(work, 'nope.onnx'), path.join(work, 'out'), 'E_FILE_MISSING', /does not exist/);
+  });
+
+  it('a file that is not ONNX, and a truncated model', async () => {
+    const work = scratch();
+    const txt = path.join(work, 'notes.onnx');
+    fs.writeFileSync(txt, 'this is not a model\n'.repeat(20));
+    await refused(txt, path.join(work, 'out'), 'E_NOT_ONNX', /notes\.onnx is not/);
+    const good = fs.readFileSync(writeTinyUnet(path.join(work, 'g')));
+    const cut = path.join(work, 'cut.onnx');
+    fs.writeFileSync(cut, good.subarray(0, Math.floor(good.length / 2)));
+    await refused(cut, path.join(work, 'out'), 'E_NOT_ONNX', /cut\.onnx/);
+  });
+
+  it('a missing external data file', async () => {
+    const work = scratch();
+    const src = writeWithExternalData(path.join(work, 'src'), tinyUnetSpec(), 'w.bin');
+    fs.rmSync(path.join(work, 'src/w.bin'));
+    await refused(src, path.join(work, 'out'), 'E_EXTERNAL_DATA_MISSING', /"w\.bin".*does not exist/);
+  });
+
+  it('a truncated external data file', async () => {
+    const work = scratch();
+    const src = writeWithExternalData(path.join(work, 'src'), tinyUnetSpec(), 'w.bin');
+    fs.truncateSync(path.join(work, 'src/w.bin'), 100);
+    await refused(src, path.join(work, 'out'), 'E_EXTERNAL_DATA_INVALID', /truncated/);
+  });
+
+  it('external data at an absolute path, escaping with ../, or through a symlink: refused, never read', async () => {
+    const work = scratch();
+    const secret = path.join(work, 'outside.bin');
+    const absSrc = writeWithExternalData(path.join(work, 'abs'), tinyUnetSpec(), secret, { dataPath: secret });
+    await refused(absSrc, path.join(work, 'out'), 'E_EXTERNAL_DATA_UNSAFE', /outside the model's folder/);
+    const upSrc = writeWithExternalData(path.join(work, 'up'), tinyUnetSpec(), '../outside2.bin');
+    await refused(upSrc, path.join(work, 'out'), 'E_EXTERNAL_DATA_UNSAFE', /outside the model's folder/);
+    const linkSrc = writeWithExternalData(path.join(work, 'link'), tinyUnetSpec(), 'w.bin', { dataPath: path.join(work, 'real.bin') });
+    fs.symlinkSync(path.join(work, 'real.bin'), path.join(work, 'link/w.bin'));
+    await refused(linkSrc, path.join(work, 'out'), 'E_EXTERNAL_DATA_UNSAFE', /symlink/);
+  });
+
+  it('a model with no cross-attention: says what was seen and why each candidate failed', async () => {
+    const work = scratch();
+    const src = writeTinyUnet(path.join(work, 'src'), { crossAttention: false, decoySoftmax: true });
+    await refused(src, path.join(work, 'out'), 'E_NO_CROSS_ATTENTION', /3 softmax candidate\(s\) seen, 2 matched as self-attention, 1 rejected[\s\S]*gate\/Softmax.*no MatMul of two activations/);
+  });
+
+  it('an output folder that holds the source', async () => {
+    const work = scratch();
+    const src = writeTinyUnet(path.join(work, 'src'));
+    await refused(src, path.join(work, 'src'), 'E_OUTPUT_OVERLAPS_SOURCE', /would overwrite or delete the source/, { force: true });
+    await refused(src, work, 'E_OUTPUT_OVERLAPS_SOURCE', /contains the source/, { force: true });
+  });
+
+  it('an existing non-empty output folder, unless --force', async () => {
+    const work = scratch();
+    const src = writeTinyUnet(path.join(work, 'src'));
+    const out = path.join(work, 'out');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, 'keep.txt'), 'mine');
+    await refused(src, out, 'E_OUTPUT_EXISTS', /not empty.*/);
+    expect(fs.readFileSync(path.join(out, 'keep.txt'), 'utf8')).toBe('mine');
+    await compileTo(src, out, { force: true });
+    expect(fs.readdirSync(out).sort()).toEqual(['fidelity.onnx', 'planning.onnx', 'tgate.json', 'weights.onnx_data']);
+    expect(fs.readdirSync(work).sort()).toEqual(['out', 'src']);
+  });
+
+  it('a failed proof leaves no output folder', async () => {
+    const work = scratch();
+    const src = writeTinyUnet(path.join(work, 'src'));
+    const out = path.join(work, 'out');
+    const failing = compile(src, { outDir: out, prover: async () => { throw Object.assign(new Error('proof failed on purpose'), { code: 'E_VERIFY_FAILED' }); } });
+    await expect(failing).rejects.toThrow(/on purpose/);
+    expect(fs.readdirSync(work)).toEqual(['src']);
+  });
+});
