@@ -1,0 +1,83 @@
+// The tgate executable in a real process: exit codes, messages on stderr, JSON errors on stdout
+// with --json, and nothing written on failure.
+import fs from 'node:fs';
+import path from 'node:path';
+import { tgate } from './helpers/cli.js';
+import { writeTinyUnet } from './helpers/models.js';
+import { ROOT, scratch } from './helpers/paths.js';
+
+const TINY = path.join(ROOT, 'fixtures/models/tiny-unet.onnx');
+
+describe('tgate CLI', () => {
+  it('prints usage for help and exits 2 without a command', () => {
+    expect(tgate(['help'])).toMatchObject({ status: 0, stdout: expect.stringMatching(/tgate compile <model.onnx> -o <dir>/) });
+    expect(tgate([])).toMatchObject({ status: 2 });
+    expect(tgate(['--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('refuses unknown commands and options with exit 2', () => {
+    expect(tgate(['frobnicate'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/unknown command "frobnicate"/) });
+    expect(tgate(['compile', TINY, '--frob'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/E_USAGE.*--frob/) });
+    expect(tgate(['compile', TINY])).toMatchObject({ status: 2, stderr: expect.stringMatching(/Missing the output folder/) });
+  });
+
+  it('compiles and reports what it did', () => {
+    const work = scratch();
+    const r = tgate(['compile', TINY, '-o', path.join(work, 'o')]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/2 cross \+ 2 self/);
+    expect(r.stdout).toMatch(/planning bit-exact: yes/);
+    expect(r.stdout).toMatch(/input encoder_hidden_states removed/);
+  });
+
+  it('exit 3 for a missing file, with the fix on stderr and a JSON error on stdout', () => {
+    const work = scratch();
+    const r = tgate(['compile', path.join(work, 'missing.onnx'), '-o', path.join(work, 'o'), '--json']);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/E_FILE_MISSING: Model file .*missing\.onnx does not exist/);
+    expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'E_FILE_MISSING', subject: { file: expect.stringMatching(/missing\.onnx$/) } });
+    expect(fs.readdirSync(work)).toEqual([]);
+  });
+
+  it('exit 3 for a file that is not ONNX', () => {
+    const work = scratch();
+    fs.writeFileSync(path.join(work, 'x.onnx'), Buffer.from('PK\u0003\u0004 a zip, not a model'));
+    const r = tgate(['inspect', path.join(work, 'x.onnx')]);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/E_NOT_ONNX/);
+  });
+
+  it('exit 4 for a model without cross-attention, listing why candidates failed', () => {
+    const work = scratch();
+    const src = writeTinyUnet(work, { crossAttention: false, decoySoftmax: true });
+    const r = tgate(['compile', src, '-o', path.join(work, 'o')]);
+    expect(r.status).toBe(4);
+    expect(r.stderr).toMatch(/no cross-attention to gate: 3 softmax candidate\(s\) seen/);
+    expect(r.stderr).toMatch(/gate\/Softmax.*no MatMul of two activations/);
+    expect(fs.readdirSync(work)).toEqual(['model.onnx']);
+  });
+
+  it('exit 5 when -o is the source folder, and the source is untouched', () => {
+    const work = scratch();
+    const src = writeTinyUnet(work);
+    const before = fs.readFileSync(src);
+    const r = tgate(['compile', src, '-o', work, '--force']);
+    expect(r.status).toBe(5);
+    expect(r.stderr).toMatch(/E_OUTPUT_OVERLAPS_SOURCE/);
+    expect(fs.readFileSync(src).equals(before)).toBe(true);
+    expect(fs.readdirSync(work)).toEqual(['model.onnx']);
+  });
+
+  it('inspect --explain lists rejected candidates; --json carries the same facts', () => {
+    const self = path.join(ROOT, 'fixtures/models/tiny-unet-self-only.onnx');
+    const text = tgate(['inspect', self, '--explain']);
+    expect(text.status).toBe(0);
+    expect(text.stdout).toMatch(/Attention sites: 0 cross \+ 2 self \(3 softmax candidates, 1 rejected\)/);
+    expect(text.stdout).toMatch(/Rejected candidates[\s\S]*gate\/Softmax/);
+    const json = JSON.parse(tgate(['inspect', TINY, '--json']).stdout);
+    expect(json.inputs.map((i: { name: string }) => i.name)).toEqual(['sample', 'timestep', 'encoder_hidden_states']);
+    expect(json.sites).toHaveLength(4);
+    expect(json.opCounts.Softmax).toBe(4);
+    expect(json.sites[1]).toMatchObject({ kind: 'cross', tokens: 'height/2*width/2', channels: 16 });
+  });
+});

@@ -1,0 +1,47 @@
+// Every `npx tgate ...` line in the README's shell blocks runs and succeeds (those on ../shared
+// skip with a printed reason when it is absent). The README stays true or this fails.
+import fs from 'node:fs';
+import path from 'node:path';
+import { tgate } from './helpers/cli.js';
+import { ROOT, sharedAvailable } from './helpers/paths.js';
+
+function readmeCommands(): string[] {
+  const text = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const blocks = [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  return blocks.flatMap((b) => b.split('\n')).map((l) => l.trim()).filter((l) => l.startsWith('npx tgate '));
+}
+
+const commands = readmeCommands();
+const shared = sharedAvailable('README examples on ../shared');
+
+describe('README', () => {
+  it('has CLI examples to run', () => {
+    expect(commands.length).toBeGreaterThanOrEqual(4);
+    expect(commands.some((c) => c.includes('compile'))).toBe(true);
+    expect(commands.some((c) => c.includes('inspect'))).toBe(true);
+  });
+
+  it('documents the two set-up commands', () => {
+    const text = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    expect(text).toMatch(/```sh\nnpm ci\nnpm test\n```/);
+  });
+
+  // Output folders the examples write are cleared first, so each runs as on a fresh clone.
+  beforeAll(() => {
+    for (const c of commands) {
+      const m = / -o (\S+)/.exec(c);
+      if (m && m[1]!.startsWith('out/')) fs.rmSync(path.join(ROOT, m[1]!), { recursive: true, force: true });
+    }
+  });
+
+  it.each(commands)('%s', (command) => {
+    if (command.includes('../shared') && !shared) return;
+    const args = command.replace(/^npx tgate /, '').split(/\s+/);
+    const r = tgate(args);
+    if (r.status !== 0) throw new Error(`exit ${r.status}\n${r.stderr}`);
+    expect(r.stdout.length).toBeGreaterThan(0);
+    if (args.includes('--json')) expect(() => JSON.parse(r.stdout)).not.toThrow();
+    const out = / -o (\S+)/.exec(command)?.[1];
+    if (out) expect(fs.readdirSync(path.join(ROOT, out))).toContain('tgate.json');
+  });
+});
