@@ -26,17 +26,16 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const run = COMMANDS[cmd];
+  if (!run) {
+    process.stderr.write(`tgate: unknown command "${cmd}". Commands: ${Object.keys(COMMANDS).join(', ')}. Run \`tgate help\`.\n`);
+    return EXIT.usage;
+  }
   const json = rest.includes('--json');
   try {
-    if (!run) throw Object.assign(new Error(), { unknown: cmd });
     const out = await run(rest);
     process.stdout.write(out.stdout + '\n');
     return EXIT.ok;
   } catch (e) {
-    if (!run) {
-      process.stderr.write(`tgate: unknown command "${cmd}". Commands: ${Object.keys(COMMANDS).join(', ')}. Run \`tgate help\`.\n`);
-      return EXIT.usage;
-    }
     if (isTgateError(e)) {
       if (json) process.stdout.write(JSON.stringify({ error: { code: e.code, message: e.message, hint: e.hint ?? null, subject: e.subject } }, null, 2) + '\n');
       process.stderr.write(`tgate: error ${e.code}: ${e.message}\n${e.hint ? `  what to do: ${e.hint}\n` : ''}`);

@@ -1,5 +1,6 @@
 // compile end to end on models built in code (no ../shared needed): the artifacts, the shared
 // weights file, the proof, determinism, external-data sources, and every kind of bad input.
+import { jest } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
 import { compile, type CompileResult } from '../compiler/compile.js';
@@ -139,6 +140,31 @@ describe('compile (external-data source)', () => {
     expect(r.manifest.verification).toMatchObject({ skipped: false, planningBitExact: true });
     const planning = graphOf(out, 'planning.onnx');
     expect(planning.graph.initializers.filter((v) => externalRefOf(v.initializer!)).length).toBeGreaterThan(10);
+  });
+});
+
+describe('compile never reads external weights', () => {
+  it('opens only the .onnx file: the data file is stat-ed and linked, never read', async () => {
+    const work = scratch();
+    const src = writeWithExternalData(path.join(work, 'src'), tinyUnetSpec(), 'model.onnx_data');
+    const dataFile = path.join(work, 'src/model.onnx_data');
+    const opened: string[] = [];
+    const spies = (['readFileSync', 'openSync', 'createReadStream', 'copyFileSync', 'readSync'] as const).map((name) => {
+      const original = fs[name] as (...a: unknown[]) => unknown;
+      const spy = jest.spyOn(fs, name as 'readFileSync').mockImplementation(((...args: unknown[]) => {
+        if (typeof args[0] === 'string') opened.push(path.resolve(args[0]));
+        return original.apply(fs, args);
+      }) as never);
+      return spy;
+    });
+    try {
+      await compile(src, { outDir: path.join(work, 'out'), prover: null });
+    } finally {
+      for (const s of spies) s.mockRestore();
+    }
+    expect(opened).toContain(path.resolve(src));
+    expect(opened).not.toContain(path.resolve(dataFile));
+    expect(fs.statSync(path.join(work, 'out/model.onnx_data')).ino).toBe(fs.statSync(dataFile).ino);
   });
 });
 

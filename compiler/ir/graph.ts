@@ -24,7 +24,14 @@ export class Graph {
     this.proto = proto;
   }
 
+  /** Removed nodes are dropped from nodeList lazily, so removing many nodes stays linear. */
+  private removedSinceCompaction = 0;
+
   get nodes(): readonly Node[] {
+    if (this.removedSinceCompaction > 0) {
+      this.nodeList = this.nodeList.filter((n) => n.attached);
+      this.removedSinceCompaction = 0;
+    }
     return this.nodeList;
   }
 
@@ -79,7 +86,7 @@ export class Graph {
 
   /** Replaces the node order (used by topological sort); must be a permutation of the nodes. */
   setNodeOrder(order: Node[]): void {
-    if (order.length !== this.nodeList.length || new Set(order).size !== order.length || order.some((n) => !n.attached)) {
+    if (order.length !== this.nodes.length || new Set(order).size !== order.length || order.some((n) => !n.attached)) {
       throw new TgateError('E_IR_INVALID', 'setNodeOrder needs a permutation of the graph nodes.');
     }
     this.nodeList = order;
@@ -105,6 +112,7 @@ export class Graph {
 
   /** Removes a node whose outputs are unused; refuses (changing nothing) otherwise. */
   removeNode(node: Node): void {
+    if (!node.attached) throw new TgateError('E_IR_INVALID', `Node ${node.name} is not in the graph.`, { subject: { node: node.name } });
     const why = this.whyNotRemovable(node);
     if (why) throw new TgateError('E_IR_INVALID', `Cannot remove node ${node.name}: ${why}.`, { subject: { node: node.name } });
     node.inputs.forEach((_, i) => node.setInput(i, null));
@@ -112,9 +120,8 @@ export class Graph {
     node.implicitInputs.length = 0;
     for (const out of node.outputs) if (out) this.valuesByName.delete(out.name);
     node.outputs.forEach((_, i) => node.bindOutput(i, null));
-    const i = this.nodeList.indexOf(node);
-    this.nodeList.splice(i, 1);
     node.attached = false;
+    this.removedSinceCompaction++;
   }
 
   /** Points every use of `from` (and graph output slots when asked) at `to`. */

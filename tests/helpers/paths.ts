@@ -1,5 +1,6 @@
 // Where things are for tests: the repo root, ../shared (absent on a user's fresh clone: tests
 // that need it skip with a printed reason), and scratch folders that clean themselves up.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,7 +40,6 @@ export function folderDigest(dir: string): Record<string, string> {
   return out;
 }
 
-import crypto from 'node:crypto';
 export function sha256(b: Uint8Array): string {
   return crypto.createHash('sha256').update(b).digest('hex');
 }
