@@ -1,7 +1,6 @@
 // Replaces the computation of each target value by a graph input of the same name, dtype and
 // shape, then removes everything that only fed it. Uses of the value are untouched, so the rest
 // of the graph reads the new input exactly where it read the computed tensor.
-import { TgateError } from '../compiler/errors.js';
 import type { Graph } from '../compiler/ir/graph.js';
 import type { TensorType } from '../compiler/ir/value.js';
 import { result, type Pass } from '../compiler/pipeline/pass.js';
@@ -13,8 +12,7 @@ export function cutAtValues(targets: { tensor: string; type: TensorType }[]): Pa
     run(g: Graph) {
       let inputsAdded = 0;
       for (const t of targets) {
-        const v = g.value(t.tensor);
-        if (!v) throw new TgateError('E_IR_INVALID', `Cannot cut at "${t.tensor}": no such tensor in the graph.`, { subject: { tensor: t.tensor } });
+        const v = g.requireValue(t.tensor, 'cut at');
         if (g.isGraphInput(v)) continue;
         g.promoteToInput(v, t.type);
         inputsAdded++;

@@ -1,6 +1,5 @@
 // Adds values as extra graph outputs (the planning graph's cached tensors). Values already
 // exposed are left alone and not counted.
-import { TgateError } from '../compiler/errors.js';
 import type { Graph } from '../compiler/ir/graph.js';
 import type { TensorType } from '../compiler/ir/value.js';
 import { result, type Pass } from '../compiler/pipeline/pass.js';
@@ -11,8 +10,7 @@ export function exposeOutputs(targets: { tensor: string; type: TensorType }[]): 
     run(g: Graph) {
       let outputsAdded = 0;
       for (const t of targets) {
-        const v = g.value(t.tensor);
-        if (!v) throw new TgateError('E_IR_INVALID', `Cannot expose "${t.tensor}": no such tensor in the graph.`, { subject: { tensor: t.tensor } });
+        const v = g.requireValue(t.tensor, 'expose');
         if (!v.type || !v.type.shape) v.type = t.type;
         if (g.addOutput(v)) outputsAdded++;
       }

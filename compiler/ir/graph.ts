@@ -39,6 +39,13 @@ export class Graph {
     return this.valuesByName.get(name);
   }
 
+  /** The named value, or an error saying which step needed it. */
+  requireValue(name: string, purpose: string): Value {
+    const v = this.valuesByName.get(name);
+    if (!v) throw new TgateError('E_IR_INVALID', `Cannot ${purpose} "${name}": no such tensor in the graph.`, { subject: { tensor: name } });
+    return v;
+  }
+
   values(): IterableIterator<Value> {
     return this.valuesByName.values();
   }
