@@ -8,6 +8,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'E_USAGE': return EXIT.usage;
     case 'E_FILE_MISSING':
     case 'E_NOT_ONNX':
+    case 'E_BAD_TENSOR':
     case 'E_EXTERNAL_DATA_MISSING':
     case 'E_EXTERNAL_DATA_UNSAFE':
     case 'E_EXTERNAL_DATA_INVALID': return EXIT.badInput;

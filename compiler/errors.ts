@@ -5,6 +5,7 @@ export type ErrorCode =
   | 'E_USAGE'
   | 'E_FILE_MISSING'
   | 'E_NOT_ONNX'
+  | 'E_BAD_TENSOR'
   | 'E_EXTERNAL_DATA_MISSING'
   | 'E_EXTERNAL_DATA_UNSAFE'
   | 'E_EXTERNAL_DATA_INVALID'

@@ -6,8 +6,14 @@ export type OrtTensor = ort.Tensor;
 export type Feeds = Record<string, ort.Tensor>;
 
 export interface SessionOptions {
+  /** Intra-op threads; 0 lets onnxruntime choose (one per core). */
   threads?: number;
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Weight pre-packing copies MatMul/Conv weights into packed buffers per session; with it off,
+   * sessions over one memory-mapped weights file share its pages.
+   */
+  prepacking?: boolean;
 }
 
 /** Opens a model file (external data resolved beside it) or in-memory bytes. */
@@ -17,6 +23,7 @@ export async function openSession(model: string | Uint8Array, opts: SessionOptio
     interOpNumThreads: 1,
     graphOptimizationLevel: opts.optimization ?? 'basic',
     executionMode: 'sequential',
+    ...(opts.prepacking === false ? { extra: { session: { disable_prepacking: '1' } } } : {}),
   };
   return typeof model === 'string' ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
 }

@@ -1,0 +1,40 @@
+// Batch arithmetic of the sampler on flat row-major arrays: the CFG pair is the batch doubled
+// as [uncond rows, cond rows], so every operation here works on the two halves of axis 0.
+
+export type Flat = Float32Array | BigInt64Array | Int32Array;
+
+/** [a; b] along axis 0. */
+export function concatRows<T extends Flat>(a: T, b: T): T {
+  const out = new (a.constructor as new (n: number) => T)(a.length + b.length);
+  out.set(a as never);
+  out.set(b as never, a.length);
+  return out;
+}
+
+/** (out[:B] + out[B:]) / 2: the cross-attention cache of a CFG pair, per sample. */
+export function meanOfHalves(x: Float32Array): Float32Array {
+  const half = x.length / 2;
+  const out = new Float32Array(half);
+  for (let i = 0; i < half; i++) out[i] = (x[i]! + x[half + i]!) / 2;
+  return out;
+}
+
+/** eps_u + s (eps_c - eps_u) over the halves [uncond; cond]. */
+export function guide(x: Float32Array, scale: number): Float32Array {
+  const half = x.length / 2;
+  const out = new Float32Array(half);
+  for (let i = 0; i < half; i++) {
+    const u = x[i]!;
+    out[i] = u + scale * (x[half + i]! - u);
+  }
+  return out;
+}
+
+/** The first `keep` of `channels` channels of a [batch, channels, ...] tensor (learned variance). */
+export function firstChannels(x: Float32Array, batch: number, channels: number, keep: number): Float32Array {
+  if (keep === channels) return x;
+  const plane = x.length / (batch * channels);
+  const out = new Float32Array(batch * keep * plane);
+  for (let b = 0; b < batch; b++) out.set(x.subarray(b * channels * plane, (b * channels + keep) * plane), b * keep * plane);
+  return out;
+}

@@ -1,0 +1,219 @@
+// The gated sampler (SPEC.md §3): runs a compiled folder the way the official TGATE does.
+// Before the gate, the planning graph at batch 2B with CFG; at step G-1 it also keeps the
+// cross-attention outputs, averaged over the CFG pair; from G on, the fidelity graph at batch B
+// fed those caches, without guidance. gateStep >= steps is the plain baseline, same loop.
+import fs from 'node:fs';
+import path from 'node:path';
+import type ort from 'onnxruntime-node';
+import { TgateError } from '../compiler/errors.js';
+import type { Manifest } from '../compiler/manifest.js';
+import { concatRows, firstChannels, guide, meanOfHalves, type Flat } from './batch-ops.js';
+import { modelRoles, type ModelRoles } from './model-roles.js';
+import { createScheduler, type SchedulerConfig } from './schedulers/index.js';
+import { makeTensor, openSession, type SessionOptions } from './session.js';
+
+export interface TensorInput {
+  data: Flat;
+  dims: number[];
+}
+
+export type Phase = 'planning' | 'gate' | 'fidelity';
+
+export interface StepRecord {
+  /** Index among the steps actually run (img2img starts mid-schedule). */
+  k: number;
+  steps: number;
+  t: number;
+  phase: Phase;
+  batch: number;
+  /** Time inside session.run, and the whole step (feeds, guidance, scheduler). */
+  modelMs: number;
+  stepMs: number;
+}
+
+export interface GenerateOptions {
+  /** Initial noise [B, C, H, W] (scaled by the scheduler's init sigma); img2img: the noise to add. */
+  latents: TensorInput;
+  cond: Record<string, TensorInput>;
+  uncond?: Record<string, TensorInput>;
+  steps: number;
+  gateStep: number;
+  guidance: number;
+  scheduler?: string;
+  schedulerConfig?: SchedulerConfig;
+  /** img2img: clean latents to start from, and how much of the schedule to run (0-1]. */
+  image?: TensorInput;
+  strength?: number;
+  /** Keep every step's latents and guided model outputs. */
+  keepTrajectory?: boolean;
+  onStep?: (r: StepRecord) => void;
+}
+
+export interface GenerateResult {
+  latents: Float32Array;
+  dims: number[];
+  records: StepRecord[];
+  trajectory: Float32Array[];
+  modelOutputs: Float32Array[];
+  /** The cross-attention caches taken at the gate step, by site id. */
+  caches: Record<string, Float32Array>;
+  cfg: boolean;
+  totalMs: number;
+}
+
+export interface LoadOptions extends SessionOptions {
+  /** Open only the planning graph (baseline runs). */
+  planningOnly?: boolean;
+}
+
+export class GatedUNet {
+  private constructor(
+    readonly dir: string,
+    readonly manifest: Manifest,
+    readonly roles: ModelRoles,
+    private readonly planning: ort.InferenceSession,
+    private readonly fidelity: ort.InferenceSession | null,
+  ) {}
+
+  static async load(dir: string, opts: LoadOptions = {}): Promise<GatedUNet> {
+    const file = path.join(dir, 'tgate.json');
+    if (!fs.existsSync(file)) {
+      throw new TgateError('E_FILE_MISSING', `${dir} has no tgate.json: it is not a compiled folder.`, { subject: { file: dir }, hint: 'Compile the model first: tgate compile <model.onnx> -o <dir>.' });
+    }
+    const manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest;
+    if (manifest.format !== 'tgate/1') {
+      throw new TgateError('E_UNSUPPORTED_MODEL', `${file} has format ${JSON.stringify(manifest.format)}; this tgate reads tgate/1.`, { subject: { file }, hint: 'Recompile the model with this version of tgate.' });
+    }
+    const roles = modelRoles(manifest);
+    const session = { threads: opts.threads ?? 0, optimization: opts.optimization ?? 'extended', ...(opts.prepacking === undefined ? {} : { prepacking: opts.prepacking }) };
+    const planning = await openSession(path.join(dir, manifest.graphs.planning), session);
+    const fidelity = opts.planningOnly ? null : await openSession(path.join(dir, manifest.graphs.fidelity), session);
+    return new GatedUNet(dir, manifest, roles, planning, fidelity);
+  }
+
+  async release(): Promise<void> {
+    await this.planning.release();
+    await this.fidelity?.release();
+  }
+
+  private timestepTensor(t: number, batch: number): ort.Tensor {
+    const ts = this.roles.timestep;
+    const dims = ts.shape.length === 0 ? [] : ts.shape.map((d) => (typeof d === 'number' ? d : batch));
+    const n = dims.reduce((a, b) => a * b, 1);
+    if (ts.dtype === 'float32') return makeTensor('float32', new Float32Array(n).fill(t), dims);
+    if (ts.dtype === 'int64') return makeTensor('int64', new BigInt64Array(n).fill(BigInt(Math.round(t))), dims);
+    if (ts.dtype === 'int32') return makeTensor('int32', new Int32Array(n).fill(Math.round(t)), dims);
+    throw new TgateError('E_UNSUPPORTED_MODEL', `Timestep input ${ts.name} has type ${ts.dtype}; tgate feeds float32, int64 or int32 timesteps.`);
+  }
+
+  private checkInputs(o: GenerateOptions, cfg: boolean, B: number): void {
+    const need = (set: Record<string, TensorInput> | undefined, which: string, names: string[]) => {
+      for (const n of names) {
+        const t = set?.[n];
+        if (!t) throw new TgateError('E_USAGE', `Missing ${which} input "${n}".`, { hint: `Give ${which}.${n} (shape [${B}, ...]).` });
+        if (t.dims[0] !== B) throw new TgateError('E_USAGE', `${which} input "${n}" has batch ${t.dims[0]}, but the latents have batch ${B}.`);
+      }
+    };
+    const conditioned = [...this.roles.text, ...this.roles.conditioning];
+    need(o.cond, 'cond', [...conditioned, ...this.roles.guidanceEmbedding]);
+    if (cfg) need(o.uncond, 'uncond', conditioned);
+  }
+
+  async generate(o: GenerateOptions): Promise<GenerateResult> {
+    const started = performance.now();
+    const r = this.roles;
+    const dims = o.latents.dims;
+    const B = dims[0]!;
+    const C = dims[1]!;
+    // A guidance embedding means the model was distilled for guidance (LCM): no CFG pair.
+    const cfg = o.guidance > 1 && r.guidanceEmbedding.length === 0;
+    this.checkInputs(o, cfg, B);
+    const G = Math.max(0, Math.floor(o.gateStep));
+    if (G < o.steps && !this.fidelity) throw new TgateError('E_USAGE', 'This GatedUNet was loaded with planningOnly; load it fully to gate.');
+    const scheduler = createScheduler(o.scheduler ?? 'ddim', o.steps, o.schedulerConfig);
+    const strength = o.strength ?? 1;
+    if (!(strength > 0 && strength <= 1)) throw new TgateError('E_USAGE', `strength must be in (0, 1], not ${strength}.`);
+    const start = o.image ? Math.max(o.steps - Math.min(Math.floor(o.steps * strength), o.steps), 0) : 0;
+    let x: Float32Array = o.image
+      ? scheduler.addNoise(o.image.data as Float32Array, o.latents.data as Float32Array, start)
+      : Float32Array.from(o.latents.data as Float32Array, (v) => v * scheduler.initNoiseSigma);
+    const run = o.steps - start;
+    const caches: Record<string, Float32Array> = {};
+    const records: StepRecord[] = [];
+    const trajectory: Float32Array[] = [];
+    const modelOutputs: Float32Array[] = [];
+    const cond = (name: string, paired: boolean): ort.Tensor => {
+      const c = o.cond[name]!;
+      if (!paired) return makeTensor(dtypeOf(c.data), c.data as never, c.dims);
+      const u = o.uncond![name]!;
+      return makeTensor(dtypeOf(c.data), concatRows(u.data, c.data) as never, [2 * B, ...c.dims.slice(1)]);
+    };
+    for (let k = 0; k < run; k++) {
+      const stepStart = performance.now();
+      const index = start + k;
+      const t = scheduler.timesteps[index]!;
+      const phase: Phase = k < G - 1 ? 'planning' : k === G - 1 ? 'gate' : 'fidelity';
+      const paired = cfg && phase !== 'fidelity';
+      const xin = scheduler.scaleModelInput(x, index);
+      const batch = paired ? 2 * B : B;
+      const feeds: Record<string, ort.Tensor> = {
+        [r.latent.name]: makeTensor('float32', paired ? concatRows(xin, xin) : xin, [batch, ...dims.slice(1)]),
+        [r.timestep.name]: this.timestepTensor(t, batch),
+      };
+      for (const n of r.guidanceEmbedding) feeds[n] = cond(n, false);
+      let session: ort.InferenceSession;
+      let fetches = [r.output.name];
+      if (phase === 'fidelity') {
+        session = this.fidelity!;
+        // After the gate the conditioning the fidelity graph still reads takes its uncond value
+        // under CFG, as the official code does (SDXL's pooled embeds and time ids).
+        for (const n of r.conditioning) feeds[n] = cfg ? uncondTensor(o, n) : cond(n, false);
+        for (const c of r.caches) feeds[c.fidelityInput] = makeTensor('float32', caches[c.id]!, cacheDims(caches[c.id]!, B, this.manifest, c.id));
+      } else {
+        session = this.planning;
+        for (const n of [...r.text, ...r.conditioning]) feeds[n] = cond(n, paired);
+        if (phase === 'gate') fetches = [r.output.name, ...r.caches.map((c) => c.planningOutput)];
+      }
+      const callStart = performance.now();
+      const out = await session.run(feeds, fetches);
+      const modelMs = performance.now() - callStart;
+      if (phase === 'gate') {
+        for (const c of r.caches) {
+          const v = out[c.planningOutput]!.data as Float32Array;
+          // Averaging over the pair only when there is a pair: a batch of one is never split.
+          caches[c.id] = paired ? meanOfHalves(v) : Float32Array.from(v);
+        }
+      }
+      const raw = out[r.output.name]!.data as Float32Array;
+      const outChannels = out[r.output.name]!.dims[1]!;
+      const guided = paired ? guide(raw, o.guidance) : raw;
+      // Learned variance (PixArt): guidance on the whole output, then the noise half.
+      const eps = firstChannels(guided, B, outChannels, Math.min(C, outChannels));
+      x = scheduler.step(eps, index, x);
+      if (o.keepTrajectory) {
+        trajectory.push(x);
+        modelOutputs.push(eps);
+      }
+      const rec: StepRecord = { k, steps: run, t, phase, batch, modelMs, stepMs: performance.now() - stepStart };
+      records.push(rec);
+      o.onStep?.(rec);
+    }
+    return { latents: x, dims, records, trajectory, modelOutputs, caches, cfg, totalMs: performance.now() - started };
+  }
+}
+
+function dtypeOf(d: Flat): string {
+  return d instanceof BigInt64Array ? 'int64' : d instanceof Int32Array ? 'int32' : 'float32';
+}
+
+function uncondTensor(o: GenerateOptions, name: string): ort.Tensor {
+  const u = o.uncond![name]!;
+  return makeTensor(dtypeOf(u.data), u.data as never, u.dims);
+}
+
+function cacheDims(cache: Float32Array, B: number, m: Manifest, id: string): number[] {
+  const site = m.sites.find((s) => s.id === id)!;
+  const channels = site.shape[2];
+  const c = typeof channels === 'number' ? channels : cache.length / B;
+  return [B, cache.length / (B * c), c];
+}

@@ -1,0 +1,101 @@
+// Scheduler configuration with the keys and defaults of diffusers' scheduler_config.json, so the
+// scheduler folder of an exported pipeline configures tgate unchanged. Unknown keys are ignored
+// (diffusers keeps bookkeeping keys like _class_name); known keys with bad values are refused.
+import { TgateError } from '../../compiler/errors.js';
+
+export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
+export type TimestepSpacing = 'leading' | 'linspace' | 'trailing';
+export type PredictionType = 'epsilon' | 'v_prediction' | 'sample';
+
+export interface SchedulerConfig {
+  num_train_timesteps: number;
+  beta_start: number;
+  beta_end: number;
+  beta_schedule: BetaSchedule;
+  trained_betas: number[] | null;
+  prediction_type: PredictionType;
+  timestep_spacing: TimestepSpacing | null;
+  steps_offset: number;
+  /** DDIM */
+  set_alpha_to_one: boolean;
+  clip_sample: boolean;
+  clip_sample_range: number;
+  /** DPM-Solver multistep */
+  solver_order: number;
+  algorithm_type: 'dpmsolver++';
+  solver_type: 'midpoint' | 'heun';
+  lower_order_final: boolean;
+  euler_at_final: boolean;
+  final_sigmas_type: 'zero' | 'sigma_min';
+  /** Euler */
+  interpolation_type: 'linear';
+}
+
+/** The Stable Diffusion scheduler config (SD-1.x/2.x/XL pipelines ship these values). */
+export const STABLE_DIFFUSION_CONFIG: SchedulerConfig = {
+  num_train_timesteps: 1000,
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  beta_schedule: 'scaled_linear',
+  trained_betas: null,
+  prediction_type: 'epsilon',
+  timestep_spacing: null,
+  steps_offset: 1,
+  set_alpha_to_one: false,
+  clip_sample: false,
+  clip_sample_range: 1,
+  solver_order: 2,
+  algorithm_type: 'dpmsolver++',
+  solver_type: 'midpoint',
+  lower_order_final: true,
+  euler_at_final: false,
+  final_sigmas_type: 'zero',
+  interpolation_type: 'linear',
+};
+
+const CHOICES: Partial<Record<keyof SchedulerConfig, readonly unknown[]>> = {
+  beta_schedule: ['linear', 'scaled_linear', 'squaredcos_cap_v2'],
+  timestep_spacing: ['leading', 'linspace', 'trailing', null],
+  prediction_type: ['epsilon', 'v_prediction', 'sample'],
+  algorithm_type: ['dpmsolver++'],
+  solver_type: ['midpoint', 'heun'],
+  final_sigmas_type: ['zero', 'sigma_min'],
+  interpolation_type: ['linear'],
+};
+
+/** Unsupported settings that change the numbers: refused rather than silently ignored. */
+const MUST_BE: Record<string, unknown[]> = {
+  thresholding: [false, undefined],
+  use_karras_sigmas: [false, undefined, null],
+  use_exponential_sigmas: [false, undefined, null],
+  use_beta_sigmas: [false, undefined, null],
+  use_lu_lambdas: [false, undefined, null],
+  rescale_betas_zero_snr: [false, undefined],
+  variance_type: [null, undefined, 'fixed_small', 'fixed_small_log'],
+};
+
+export function parseSchedulerConfig(json: Record<string, unknown>, source: string, base: SchedulerConfig = STABLE_DIFFUSION_CONFIG): SchedulerConfig {
+  const out: SchedulerConfig = { ...base };
+  const bad = (key: string, why: string) =>
+    new TgateError('E_USAGE', `Scheduler config ${source}: ${key} ${why}.`, { subject: { file: source }, hint: 'Use a diffusers DDIM/Euler/DPM-Solver multistep scheduler_config.json, or leave the key out for the Stable Diffusion default.' });
+  for (const [key, allowed] of Object.entries(MUST_BE)) {
+    if (!allowed.includes(json[key])) throw bad(key, `= ${JSON.stringify(json[key])} is not supported by tgate's schedulers`);
+  }
+  for (const key of Object.keys(base) as (keyof SchedulerConfig)[]) {
+    if (!(key in json)) continue;
+    const v = json[key];
+    const choices = CHOICES[key];
+    if (choices) {
+      if (!choices.includes(v)) throw bad(key, `must be one of ${choices.map((c) => JSON.stringify(c)).join(', ')}, not ${JSON.stringify(v)}`);
+    } else if (key === 'trained_betas') {
+      if (v !== null && !(Array.isArray(v) && v.every((x) => typeof x === 'number'))) throw bad(key, 'must be null or a list of numbers');
+    } else if (typeof base[key] === 'number') {
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(key, `must be a number, not ${JSON.stringify(v)}`);
+    } else if (typeof base[key] === 'boolean') {
+      if (typeof v !== 'boolean') throw bad(key, `must be true or false, not ${JSON.stringify(v)}`);
+    }
+    (out as unknown as Record<string, unknown>)[key] = v;
+  }
+  if (out.solver_order !== 1 && out.solver_order !== 2) throw bad('solver_order', `= ${out.solver_order}: tgate implements orders 1 and 2`);
+  return out;
+}
