@@ -1,0 +1,198 @@
+// The gated sampler on code-built models, checked against independent onnxruntime runs of the
+// source and compiled graphs: CFG pairing, gate-step cache averaging, the switch to batch B,
+// no-CFG runs, resets between generations, timestep types, learned variance, extra conditioning
+// after the gate, guidance embeddings and img2img.
+import ort from 'onnxruntime-node';
+import path from 'node:path';
+import { concatRows, guide, meanOfHalves } from '../runtime/batch-ops.js';
+import { GatedUNet, type GenerateOptions, type TensorInput } from '../runtime/gated-unet.js';
+import { SeededRandom } from '../runtime/random.js';
+import { createScheduler } from '../runtime/schedulers/index.js';
+import { openSession } from '../runtime/session.js';
+import { compiledTinyUnet } from './helpers/compiled.js';
+import { f32, maxAbsDiff } from './helpers/ort.js';
+
+function randn(n: number, seed: number): Float32Array {
+  const r = new SeededRandom(seed);
+  return Float32Array.from({ length: n }, () => r.normal());
+}
+
+function inputs(B: number, seed = 1, extra: Record<string, number[]> = {}): Pick<GenerateOptions, 'latents' | 'cond' | 'uncond'> {
+  const t = (dims: number[], s: number): TensorInput => ({ data: randn(dims.reduce((a, b) => a * b, 1), s), dims });
+  const cond: Record<string, TensorInput> = { encoder_hidden_states: t([B, 5, 12], seed + 1) };
+  const uncond: Record<string, TensorInput> = { encoder_hidden_states: t([B, 5, 12], seed + 2) };
+  for (const [name, dims] of Object.entries(extra)) {
+    cond[name] = t([B, ...dims], seed + 3);
+    uncond[name] = t([B, ...dims], seed + 4);
+  }
+  return { latents: t([B, 4, 8, 8], seed), cond, uncond };
+}
+
+/** The plain diffusers loop on the untouched source model: CFG every step. */
+async function plainLoop(source: string, o: Pick<GenerateOptions, 'latents' | 'cond' | 'uncond'>, steps: number, guidance: number): Promise<Float32Array> {
+  const s = await openSession(source, { threads: 0, optimization: 'extended' });
+  const sch = createScheduler('ddim', steps);
+  const B = o.latents.dims[0]!;
+  let x: Float32Array = Float32Array.from(o.latents.data as Float32Array);
+  for (let k = 0; k < steps; k++) {
+    const out = await s.run({
+      sample: f32(concatRows(x, x), [2 * B, 4, 8, 8]),
+      timestep: f32(Float32Array.of(sch.timesteps[k]!), []),
+      encoder_hidden_states: f32(concatRows(o.uncond!.encoder_hidden_states!.data as Float32Array, o.cond.encoder_hidden_states!.data as Float32Array), [2 * B, 5, 12]),
+    });
+    x = sch.step(guide(out.out_sample!.data as Float32Array, guidance), k, x);
+  }
+  await s.release();
+  return x;
+}
+
+describe('gated sampler', () => {
+  let dir: string;
+  let source: string;
+  let unet: GatedUNet;
+  beforeAll(async () => {
+    ({ dir, source } = await compiledTinyUnet());
+    unet = await GatedUNet.load(dir);
+  });
+  afterAll(async () => unet.release());
+
+  it('with gateStep >= steps equals the plain CFG loop on the source model exactly', async () => {
+    const io = inputs(2);
+    const plain = await plainLoop(source, io, 6, 7.5);
+    for (const G of [6, 99]) {
+      const r = await unet.generate({ ...io, steps: 6, gateStep: G, guidance: 7.5 });
+      expect(maxAbsDiff(r.latents, plain)).toBe(0);
+    }
+  });
+
+  it('runs [uncond, cond] pairs before the gate and batch B after, caching the pair mean at G-1', async () => {
+    const io = inputs(2, 7);
+    const r = await unet.generate({ ...io, steps: 8, gateStep: 3, guidance: 7.5, keepTrajectory: true });
+    expect(r.records.map((x) => [x.phase, x.batch])).toEqual([
+      ['planning', 4], ['planning', 4], ['gate', 4],
+      ['fidelity', 2], ['fidelity', 2], ['fidelity', 2], ['fidelity', 2], ['fidelity', 2],
+    ]);
+    // Independent replay of the gate step on the planning graph.
+    const planning = await openSession(path.join(dir, 'planning.onnx'));
+    const x = r.trajectory[1]!;
+    const sch = createScheduler('ddim', 8);
+    const out = await planning.run({
+      sample: f32(concatRows(x, x), [4, 4, 8, 8]),
+      timestep: f32(Float32Array.of(sch.timesteps[2]!), []),
+      encoder_hidden_states: f32(concatRows(io.uncond!.encoder_hidden_states!.data as Float32Array, io.cond.encoder_hidden_states!.data as Float32Array), [4, 5, 12]),
+    });
+    await planning.release();
+    for (const c of unet.roles.caches) {
+      const full = out[c.planningOutput]!.data as Float32Array;
+      expect(maxAbsDiff(r.caches[c.id]!, meanOfHalves(full))).toBe(0);
+      // Per sample: row b of the cache is the mean of rows b and B+b, not a mix across samples.
+      const perRow = full.length / 4;
+      expect(r.caches[c.id]![perRow + 3]).toBeCloseTo((full[perRow + 3]! + full[3 * perRow + 3]!) / 2, 6);
+    }
+    // The first fidelity step: fidelity graph at batch B with the caches, output used unguided.
+    const fidelity = await openSession(path.join(dir, 'fidelity.onnx'));
+    const feeds: Record<string, ort.Tensor> = { sample: f32(r.trajectory[2]!, [2, 4, 8, 8]), timestep: f32(Float32Array.of(sch.timesteps[3]!), []) };
+    for (const c of unet.roles.caches) feeds[c.fidelityInput] = f32(r.caches[c.id]!, [2, 16, 16]);
+    const fid = await fidelity.run(feeds);
+    await fidelity.release();
+    expect(maxAbsDiff(r.modelOutputs[3]!, fid.out_sample!.data as Float32Array)).toBe(0);
+  });
+
+  it('without CFG (guidance 1) runs batch B throughout and never splits a batch of one', async () => {
+    const io = inputs(1, 11);
+    const r = await unet.generate({ latents: io.latents, cond: io.cond, steps: 5, gateStep: 2, guidance: 1 });
+    expect(r.cfg).toBe(false);
+    expect(r.records.map((x) => x.batch)).toEqual([1, 1, 1, 1, 1]);
+    for (const c of unet.roles.caches) expect(r.caches[c.id]!.length).toBe(16 * 16);
+  });
+
+  it('resets between generations: repeated runs agree, and a baseline after a gated run equals a fresh one', async () => {
+    const io = inputs(1, 21);
+    const base1 = await unet.generate({ ...io, steps: 6, gateStep: 6, guidance: 5 });
+    const g1 = await unet.generate({ ...io, steps: 6, gateStep: 2, guidance: 5 });
+    const g2 = await unet.generate({ ...io, steps: 6, gateStep: 2, guidance: 5 });
+    const base2 = await unet.generate({ ...io, steps: 6, gateStep: 6, guidance: 5 });
+    expect(maxAbsDiff(g1.latents, g2.latents)).toBe(0);
+    expect(maxAbsDiff(base1.latents, base2.latents)).toBe(0);
+    expect(maxAbsDiff(g1.latents, base1.latents)).toBeGreaterThan(0);
+    const other = await unet.generate({ ...inputs(1, 99), steps: 6, gateStep: 2, guidance: 5 });
+    expect(maxAbsDiff(other.latents, g1.latents)).toBeGreaterThan(0);
+  });
+
+  it('img2img: strength runs the tail of the schedule and counts the gate within it', async () => {
+    const io = inputs(1, 31);
+    const image = { data: randn(256, 5), dims: [1, 4, 8, 8] };
+    const r = await unet.generate({ ...io, image, strength: 0.6, steps: 10, gateStep: 3, guidance: 7.5 });
+    const ts = createScheduler('ddim', 10).timesteps;
+    expect(r.records.map((x) => x.t)).toEqual(ts.slice(4));
+    expect(r.records.map((x) => x.phase)).toEqual(['planning', 'planning', 'gate', 'fidelity', 'fidelity', 'fidelity']);
+  });
+
+  it('refuses CFG without uncond inputs, naming the input', async () => {
+    const io = inputs(1);
+    await expect(unet.generate({ latents: io.latents, cond: io.cond, steps: 3, gateStep: 1, guidance: 7.5 })).rejects.toThrow(/Missing uncond input "encoder_hidden_states"/);
+  });
+});
+
+describe('gated sampler on model variants', () => {
+  it('feeds an int64 [batch] timestep as the model declares it', async () => {
+    const { dir } = await compiledTinyUnet({ timestep: 'int64-batch' });
+    const unet = await GatedUNet.load(dir);
+    expect(unet.roles.timestep).toMatchObject({ dtype: 'int64', shape: ['batch_size'] });
+    const r = await unet.generate({ ...inputs(2), steps: 4, gateStep: 2, guidance: 7.5 });
+    expect(r.latents.every(Number.isFinite)).toBe(true);
+    await unet.release();
+  });
+
+  it('learned variance: guidance on all 8 channels, then the first 4 are the noise', async () => {
+    const { dir } = await compiledTinyUnet({ outChannels: 8 });
+    const unet = await GatedUNet.load(dir);
+    const io = inputs(1, 41);
+    const r = await unet.generate({ ...io, steps: 3, gateStep: 3, guidance: 4.5, keepTrajectory: true });
+    expect(r.dims).toEqual([1, 4, 8, 8]);
+    const planning = await openSession(path.join(dir, 'planning.onnx'));
+    const x = io.latents.data as Float32Array;
+    const out = await planning.run({
+      sample: f32(concatRows(x, x), [2, 4, 8, 8]),
+      timestep: f32(Float32Array.of(createScheduler('ddim', 3).timesteps[0]!), []),
+      encoder_hidden_states: f32(concatRows(io.uncond!.encoder_hidden_states!.data as Float32Array, io.cond.encoder_hidden_states!.data as Float32Array), [2, 5, 12]),
+    }, ['out_sample']);
+    await planning.release();
+    const guided = guide(out.out_sample!.data as Float32Array, 4.5);
+    expect(maxAbsDiff(r.modelOutputs[0]!, guided.subarray(0, 4 * 64))).toBe(0);
+    await unet.release();
+  });
+
+  it('extra conditioning (SD-XL text_embeds) is paired before the gate and takes its uncond value after', async () => {
+    const { dir } = await compiledTinyUnet({ extraConditioning: true });
+    const unet = await GatedUNet.load(dir);
+    expect(unet.roles.conditioning).toEqual(['text_embeds']);
+    const io = inputs(1, 51, { text_embeds: [6] });
+    const r = await unet.generate({ ...io, steps: 4, gateStep: 2, guidance: 7.5, keepTrajectory: true });
+    const fidelity = await openSession(path.join(dir, 'fidelity.onnx'));
+    const run = async (te: TensorInput) => {
+      const feeds: Record<string, ort.Tensor> = {
+        sample: f32(r.trajectory[1]!, [1, 4, 8, 8]),
+        timestep: f32(Float32Array.of(createScheduler('ddim', 4).timesteps[2]!), []),
+        text_embeds: f32(te.data as Float32Array, te.dims),
+      };
+      for (const c of unet.roles.caches) feeds[c.fidelityInput] = f32(r.caches[c.id]!, [1, 16, 16]);
+      return (await fidelity.run(feeds)).out_sample!.data as Float32Array;
+    };
+    expect(maxAbsDiff(r.modelOutputs[2]!, await run(io.uncond!.text_embeds!))).toBe(0);
+    expect(maxAbsDiff(r.modelOutputs[2]!, await run(io.cond.text_embeds!))).toBeGreaterThan(1e-4);
+    await fidelity.release();
+    await unet.release();
+  });
+
+  it('a guidance embedding (LCM timestep_cond) switches CFG off', async () => {
+    const { dir } = await compiledTinyUnet({ guidanceEmbedding: true });
+    const unet = await GatedUNet.load(dir);
+    expect(unet.roles.guidanceEmbedding).toEqual(['timestep_cond']);
+    const io = inputs(1, 61, { timestep_cond: [4] });
+    const r = await unet.generate({ latents: io.latents, cond: io.cond, steps: 4, gateStep: 1, guidance: 8 });
+    expect(r.cfg).toBe(false);
+    expect(r.records.map((x) => [x.phase, x.batch])).toEqual([['gate', 1], ['fidelity', 1], ['fidelity', 1], ['fidelity', 1]]);
+    await unet.release();
+  });
+});
