@@ -1,0 +1,95 @@
+// The gated sampler reproduces the official T-GATE code's denoising trajectories on the compiled
+// sd15-tiny fixture: every step's latents and model outputs, the gate-step caches and the final
+// latents within 1e-5 relative L2, for DDIM and DPM-Solver++, baseline and TGATE (v1 gating).
+import fs from 'node:fs';
+import path from 'node:path';
+import { compile } from '../compiler/compile.js';
+import { GatedUNet, type GenerateResult } from '../runtime/gated-unet.js';
+import { parseSchedulerConfig } from '../runtime/schedulers/index.js';
+import { proveArtifacts } from '../runtime/prove.js';
+import { FIXTURES, readF32, scratch, sharedAvailable } from './helpers/paths.js';
+
+const have = sharedAvailable('the official T-GATE trajectories');
+const REF = path.join(FIXTURES, 'tgate-ref/sd15-tiny');
+
+function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i]! - b[i]!) ** 2;
+    den += b[i]! ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+const CASES = [
+  { folder: 'ddim', scheduler: 'ddim', run: 'baseline', gateStep: 25 },
+  { folder: 'ddim', scheduler: 'ddim', run: 'tgate_sa_off', gateStep: 10 },
+  { folder: 'dpm', scheduler: 'dpmpp-2m', run: 'baseline', gateStep: 25 },
+  { folder: 'dpm', scheduler: 'dpmpp-2m', run: 'tgate_sa_off', gateStep: 10 },
+];
+
+(have ? describe : describe.skip)('official T-GATE trajectories (sd15-tiny)', () => {
+  let unet: GatedUNet;
+  const results = new Map<string, GenerateResult>();
+  beforeAll(async () => {
+    const out = path.join(scratch(), 'sd15');
+    await compile(path.join(FIXTURES, 'sd15-tiny/model.onnx'), { outDir: out, prover: (r) => proveArtifacts(r) });
+    unet = await GatedUNet.load(out);
+  });
+  afterAll(async () => unet?.release());
+
+  async function generate(c: (typeof CASES)[number]): Promise<GenerateResult> {
+    const key = `${c.folder}/${c.run}`;
+    if (results.has(key)) return results.get(key)!;
+    const dir = path.join(REF, c.folder);
+    const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8'));
+    const r = await unet.generate({
+      latents: { data: readF32(path.join(dir, 'inputs/latents_init.bin')), dims: [1, 4, 32, 32] },
+      cond: { encoder_hidden_states: { data: readF32(path.join(dir, 'inputs/prompt_embeds.bin')), dims: [1, 77, 32] } },
+      uncond: { encoder_hidden_states: { data: readF32(path.join(dir, 'inputs/negative_prompt_embeds.bin')), dims: [1, 77, 32] } },
+      steps: 25,
+      gateStep: c.gateStep,
+      guidance: 7.5,
+      scheduler: c.scheduler,
+      schedulerConfig: parseSchedulerConfig(index.scheduler.config, `${c.folder}/index.json`),
+      keepTrajectory: true,
+    });
+    results.set(key, r);
+    return r;
+  }
+
+  it.each(CASES)('$folder $run: every step and the final latents within 1e-5 relative L2', async (c) => {
+    const r = await generate(c);
+    const dir = path.join(REF, c.folder, c.run);
+    const latents = readF32(path.join(dir, 'latents.bin'));
+    const eps = readF32(path.join(dir, 'eps.bin'));
+    const n = 4 * 32 * 32;
+    expect(r.trajectory).toHaveLength(25);
+    for (let k = 0; k < 25; k++) {
+      expect(relL2(r.trajectory[k]!, latents.subarray(k * n, (k + 1) * n))).toBeLessThan(1e-5);
+      expect(relL2(r.modelOutputs[k]!, eps.subarray(k * n, (k + 1) * n))).toBeLessThan(1e-5);
+    }
+    expect(relL2(r.latents, readF32(path.join(dir, 'final_latents.bin')))).toBeLessThan(1e-5);
+    expect(r.records.filter((x) => x.batch === 2)).toHaveLength(Math.min(c.gateStep, 25));
+  });
+
+  it.each(CASES.filter((c) => c.run === 'tgate_sa_off'))('$folder: the gate-step caches equal the official ca_cache', async (c) => {
+    const r = await generate(c);
+    const cacheDir = path.join(REF, c.folder, c.run, 'ca_cache');
+    const files = fs.readdirSync(cacheDir);
+    expect(files).toHaveLength(6);
+    for (const site of unet.manifest.sites.filter((s) => s.kind === 'cross')) {
+      const module = site.scope!.slice(1).replace(/\//g, '.');
+      expect(relL2(r.caches[site.id]!, readF32(path.join(cacheDir, `${module}.bin`)))).toBeLessThan(1e-5);
+    }
+  });
+
+  it('TGATE differs from the baseline by what the official code measured', async () => {
+    const base = await generate(CASES[0]!);
+    const gated = await generate(CASES[1]!);
+    const index = JSON.parse(fs.readFileSync(path.join(REF, 'ddim/index.json'), 'utf8'));
+    expect(relL2(gated.latents, base.latents)).toBeCloseTo(index.comparisons.tgate_sa_off_vs_baseline_final_rel_l2, 4);
+  });
+});
