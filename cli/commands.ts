@@ -6,10 +6,17 @@ import { compile } from '../compiler/compile.js';
 import { TgateError } from '../compiler/errors.js';
 import { inspectModel, type InspectReport } from '../compiler/inspect.js';
 import { proveArtifacts } from '../runtime/prove.js';
+import { benchCommand, memoryProbeCommand } from './bench-command.js';
 import { bytesText, shapeText, table } from './format.js';
+import { RUN_OPTIONS, runGeneration } from './run-command.js';
 
 export interface CommandOutput {
   stdout: string;
+}
+
+export interface CommandIo {
+  /** Progress and notes go here, so stdout stays machine-readable. */
+  stderr: NodeJS.WriteStream;
 }
 
 export const USAGE = `tgate: ahead-of-time TGATE for ONNX diffusion models
@@ -19,6 +26,16 @@ Usage:
       Write planning.onnx, fidelity.onnx, one shared weights file and tgate.json into <dir>.
   tgate inspect <model.onnx> [--json] [--explain]
       Show inputs, outputs, node counts by op type and the attention sites found.
+  tgate run <dir> [--steps 25] [--gate-step 10] [--guidance 7.5] [--scheduler ddim|euler|dpmpp-2m]
+            [--scheduler-config FILE] [--latents FILE.npy | --height 512 --width 512 --batch 1 --seed 0]
+            [--cond NAME=FILE.npy]... [--uncond NAME=FILE.npy]... [--image FILE.npy --strength 0.8]
+            [--baseline] [--save-trajectory DIR] [-o FILE.npy] [--json]
+            [--threads N] [--optimization extended] [--prepacking on|off]
+      Generate with a compiled folder: the planning graph with CFG until the gate step, then
+      the fidelity graph at batch B. Missing inputs are seeded random (the command says so).
+  tgate bench <model.onnx | dir> [run options] [--runs 3] [--no-memory] [--no-verify] [--json]
+      Baseline against TGATE in one process: wall times, speed-up and its bound, ms per step,
+      runtime overhead, peak RSS.
   tgate help | --help      This text.
   tgate --version          The tool's version.
 
@@ -88,6 +105,32 @@ function inspectText(r: InspectReport, explain: boolean): string {
     out.push(`(${r.rejected.length} candidates rejected: --explain lists why)`);
   }
   return out.join('\n');
+}
+
+export async function runRun(args: string[], io: CommandIo): Promise<CommandOutput> {
+  const { values, positionals } = parse(args, { ...RUN_OPTIONS, baseline: { type: 'boolean' }, 'save-trajectory': { type: 'string' }, output: { type: 'string', short: 'o' }, json: { type: 'boolean' } });
+  const dir = onePositional(positionals, 'compiled folder (tgate run <dir>)');
+  return { stdout: await runGeneration(dir, values, io.stderr) };
+}
+
+export async function runBench(args: string[], io: CommandIo): Promise<CommandOutput> {
+  const { values, positionals } = parse(args, {
+    ...RUN_OPTIONS,
+    height: { type: 'string', default: '256' },
+    width: { type: 'string', default: '256' },
+    runs: { type: 'string', default: '3' },
+    'no-memory': { type: 'boolean' },
+    'no-verify': { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  const target = onePositional(positionals, 'model or compiled folder (tgate bench <model.onnx | dir>)');
+  return { stdout: await benchCommand(target, values, io.stderr) };
+}
+
+/** Internal: what bench runs in a fresh process to measure one variant's peak RSS. */
+export async function runMemoryProbe(args: string[]): Promise<CommandOutput> {
+  const { values, positionals } = parse(args, { ...RUN_OPTIONS, mode: { type: 'string' } });
+  return { stdout: await memoryProbeCommand(onePositional(positionals, 'compiled folder'), values) };
 }
 
 export async function runInspect(args: string[]): Promise<CommandOutput> {

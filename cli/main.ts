@@ -2,13 +2,16 @@
 // The tgate executable: the only code that touches process (argv, stdout/stderr, exit codes).
 import { createRequire } from 'node:module';
 import { isTgateError } from '../compiler/errors.js';
-import { runCompile, runInspect, USAGE, type CommandOutput } from './commands.js';
+import { runBench, runCompile, runInspect, runMemoryProbe, runRun, USAGE, type CommandIo, type CommandOutput } from './commands.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 
-const COMMANDS: Record<string, (args: string[]) => Promise<CommandOutput>> = {
+const COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<CommandOutput>> = {
   compile: runCompile,
   inspect: runInspect,
+  run: runRun,
+  bench: runBench,
 };
+const HIDDEN: typeof COMMANDS = { '__memory-probe': runMemoryProbe };
 
 function version(): string {
   const require = createRequire(import.meta.url);
@@ -25,14 +28,14 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(version() + '\n');
     return EXIT.ok;
   }
-  const run = COMMANDS[cmd];
+  const run = COMMANDS[cmd] ?? HIDDEN[cmd];
   if (!run) {
     process.stderr.write(`tgate: unknown command "${cmd}". Commands: ${Object.keys(COMMANDS).join(', ')}. Run \`tgate help\`.\n`);
     return EXIT.usage;
   }
   const json = rest.includes('--json');
   try {
-    const out = await run(rest);
+    const out = await run(rest, { stderr: process.stderr });
     process.stdout.write(out.stdout + '\n');
     return EXIT.ok;
   } catch (e) {

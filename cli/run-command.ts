@@ -1,0 +1,160 @@
+// tgate run: one generation of a compiled folder with the gated sampler (or --baseline), tensors
+// in and out as .npy. Inputs a user does not give are seeded random, and the command says so.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ParseArgsConfig } from 'node:util';
+import { TgateError } from '../compiler/errors.js';
+import { GatedUNet, type GenerateOptions, type TensorInput } from '../runtime/gated-unet.js';
+import { parseSchedulerConfig, SCHEDULERS } from '../runtime/schedulers/index.js';
+import { progressReporter } from './progress.js';
+import { concreteShape, namedTensors, readNpyFile, seededNormal, writeNpyFile } from './tensor-args.js';
+
+export const RUN_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
+  steps: { type: 'string', default: '25' },
+  'gate-step': { type: 'string', default: '10' },
+  guidance: { type: 'string', default: '7.5' },
+  scheduler: { type: 'string', default: 'ddim' },
+  'scheduler-config': { type: 'string' },
+  latents: { type: 'string' },
+  height: { type: 'string', default: '512' },
+  width: { type: 'string', default: '512' },
+  batch: { type: 'string', default: '1' },
+  seed: { type: 'string', default: '0' },
+  cond: { type: 'string', multiple: true, default: [] as string[] },
+  uncond: { type: 'string', multiple: true, default: [] as string[] },
+  image: { type: 'string' },
+  strength: { type: 'string' },
+  threads: { type: 'string', default: '0' },
+  optimization: { type: 'string', default: 'extended' },
+  prepacking: { type: 'string', default: 'on' },
+};
+
+/** Parsed option values, as node:util parseArgs returns them. */
+export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+export function numberOption(v: Values, key: string, check: (n: number) => boolean, what: string): number {
+  const n = Number(v[key]);
+  if (!Number.isFinite(n) || !check(n)) throw new TgateError('E_USAGE', `--${key} must be ${what}, not "${v[key]}".`);
+  return n;
+}
+
+export function sessionOptions(v: Values) {
+  const optimization = String(v.optimization);
+  if (!['disabled', 'basic', 'extended', 'all'].includes(optimization)) throw new TgateError('E_USAGE', `--optimization must be disabled, basic, extended or all, not "${optimization}".`);
+  if (v.prepacking !== 'on' && v.prepacking !== 'off') throw new TgateError('E_USAGE', `--prepacking must be on or off, not "${v.prepacking}".`);
+  return {
+    threads: numberOption(v, 'threads', (n) => Number.isInteger(n) && n >= 0, 'a whole number (0 = one per core)'),
+    optimization: optimization as 'disabled' | 'basic' | 'extended' | 'all',
+    prepacking: v.prepacking === 'on',
+  };
+}
+
+/** The generation request from run/bench options; `notes` says what was made up. */
+export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateOptions; notes: string[] } {
+  const notes: string[] = [];
+  const steps = numberOption(v, 'steps', (n) => Number.isInteger(n) && n >= 1, 'a whole number >= 1');
+  const gateStep = numberOption(v, 'gate-step', (n) => Number.isInteger(n) && n >= 0, 'a whole number >= 0');
+  const guidance = numberOption(v, 'guidance', (n) => n >= 0, 'a number >= 0');
+  const seed = numberOption(v, 'seed', Number.isInteger, 'a whole number');
+  const scheduler = String(v.scheduler);
+  if (!(SCHEDULERS as readonly string[]).includes(scheduler)) throw new TgateError('E_USAGE', `--scheduler must be one of ${SCHEDULERS.join(', ')}, not "${scheduler}".`);
+  let schedulerConfig;
+  if (v['scheduler-config']) {
+    const file = String(v['scheduler-config']);
+    if (!fs.existsSync(file)) throw new TgateError('E_FILE_MISSING', `Scheduler config ${file} does not exist.`, { subject: { file } });
+    let json: Record<string, unknown>;
+    try {
+      json = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new TgateError('E_USAGE', `Scheduler config ${file} is not JSON: ${(e as Error).message}.`, { subject: { file } });
+    }
+    schedulerConfig = parseSchedulerConfig(json, file);
+  }
+  const r = unet.roles;
+  let latents: TensorInput;
+  if (v.latents) latents = readNpyFile(String(v.latents));
+  else {
+    const batch = numberOption(v, 'batch', (n) => Number.isInteger(n) && n >= 1, 'a whole number >= 1');
+    const h = numberOption(v, 'height', (n) => Number.isInteger(n) && n % 8 === 0 && n > 0, 'a positive multiple of 8 (image pixels)');
+    const w = numberOption(v, 'width', (n) => Number.isInteger(n) && n % 8 === 0 && n > 0, 'a positive multiple of 8 (image pixels)');
+    const channels = typeof r.latent.shape[1] === 'number' ? r.latent.shape[1] : 4;
+    latents = seededNormal([batch, channels, h / 8, w / 8], seed);
+    notes.push(`latents: seeded Gaussian noise [${latents.dims.join(', ')}] (seed ${seed})`);
+  }
+  const B = latents.dims[0]!;
+  const cond = namedTensors(v.cond as string[], '--cond');
+  const uncond = namedTensors(v.uncond as string[], '--uncond');
+  const inputs = unet.manifest.io.planning.inputs;
+  const fill = (set: Record<string, TensorInput>, which: string, names: string[], offset: number) => {
+    names.forEach((n, i) => {
+      if (set[n]) return;
+      set[n] = seededNormal(concreteShape(inputs.find((x) => x.name === n)!, B), seed + offset + i);
+      notes.push(`${which} ${n}: seeded random [${set[n]!.dims.join(', ')}] (give --${which} ${n}=FILE.npy)`);
+    });
+  };
+  const conditioned = [...r.text, ...r.conditioning];
+  fill(cond, 'cond', [...conditioned, ...r.guidanceEmbedding], 1000);
+  if (guidance > 1 && r.guidanceEmbedding.length === 0) fill(uncond, 'uncond', conditioned, 2000);
+  const options: GenerateOptions = { latents, cond, uncond, steps, gateStep: v.baseline ? Number.POSITIVE_INFINITY : gateStep, guidance, scheduler };
+  if (schedulerConfig) options.schedulerConfig = schedulerConfig;
+  if (v.image) {
+    options.image = readNpyFile(String(v.image));
+    options.strength = v.strength === undefined ? 0.8 : numberOption(v, 'strength', (n) => n > 0 && n <= 1, 'in (0, 1]');
+  } else if (v.strength !== undefined) {
+    throw new TgateError('E_USAGE', '--strength needs --image (the clean latents to start from).');
+  }
+  return { options, notes };
+}
+
+export async function runGeneration(dir: string, v: Values, stderr: NodeJS.WriteStream): Promise<string> {
+  if (fs.existsSync(dir) && fs.statSync(dir).isFile()) {
+    throw new TgateError('E_USAGE', `${dir} is a file; tgate run takes a compiled folder.`, { hint: `Compile it first: tgate compile ${dir} -o out/<name>, then tgate run out/<name>.` });
+  }
+  const unet = await GatedUNet.load(dir, { ...sessionOptions(v), planningOnly: !!v.baseline });
+  try {
+    const { options, notes } = generationFrom(unet, v);
+    for (const n of notes) stderr.write(`tgate: note: ${n}\n`);
+    const trajectoryDir = v['save-trajectory'] ? String(v['save-trajectory']) : null;
+    options.keepTrajectory = !!trajectoryDir;
+    const progress = progressReporter(stderr, v.baseline ? 'baseline' : 'tgate');
+    options.onStep = progress.step;
+    const result = await unet.generate(options);
+    progress.done();
+    const outFile = v.output ? String(v.output) : null;
+    if (outFile) {
+      fs.mkdirSync(path.dirname(path.resolve(outFile)), { recursive: true });
+      writeNpyFile(outFile, result.latents, result.dims);
+    }
+    if (trajectoryDir) {
+      fs.mkdirSync(trajectoryDir, { recursive: true });
+      result.trajectory.forEach((x, k) => writeNpyFile(path.join(trajectoryDir, `latents_${String(k).padStart(3, '0')}.npy`), x, result.dims));
+    }
+    const modelMs = result.records.reduce((a, r) => a + r.modelMs, 0);
+    const phases = (p: string) => result.records.filter((r) => r.phase === p).length;
+    const summary = {
+      model: dir,
+      mode: v.baseline ? 'baseline' : 'tgate',
+      steps: result.records.length,
+      gateStep: v.baseline ? null : options.gateStep,
+      guidance: options.guidance,
+      cfg: result.cfg,
+      scheduler: options.scheduler,
+      seconds: result.totalMs / 1000,
+      modelSeconds: modelMs / 1000,
+      phases: { planning: phases('planning'), gate: phases('gate'), fidelity: phases('fidelity') },
+      output: outFile,
+      trajectory: trajectoryDir,
+      generatedInputs: notes,
+      records: result.records,
+    };
+    if (v.json) return JSON.stringify(summary, null, 2);
+    const lines = [
+      `${summary.mode}: ${summary.steps} steps (${summary.phases.planning + summary.phases.gate} planning${result.cfg ? ' with CFG at batch 2B' : ''}, ${summary.phases.fidelity} fidelity at batch B) in ${summary.seconds.toFixed(2)} s (model ${summary.modelSeconds.toFixed(2)} s)`,
+    ];
+    if (outFile) lines.push(`wrote ${outFile} [${result.dims.join(', ')}]`);
+    if (trajectoryDir) lines.push(`wrote ${result.trajectory.length} step latents to ${trajectoryDir}`);
+    return lines.join('\n');
+  } finally {
+    await unet.release();
+  }
+}
