@@ -27,6 +27,8 @@ export const RUN_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
   threads: { type: 'string', default: '0' },
   optimization: { type: 'string', default: 'extended' },
   prepacking: { type: 'string', default: 'on' },
+  arena: { type: 'string', default: 'on' },
+  'mem-pattern': { type: 'string', default: 'on' },
 };
 
 /** Parsed option values, as node:util parseArgs returns them. */
@@ -41,8 +43,10 @@ export function numberOption(v: Values, key: string, check: (n: number) => boole
 export function sessionOptions(v: Values) {
   const optimization = String(v.optimization);
   if (!['disabled', 'basic', 'extended', 'all'].includes(optimization)) throw new TgateError('E_USAGE', `--optimization must be disabled, basic, extended or all, not "${optimization}".`);
-  if (v.prepacking !== 'on' && v.prepacking !== 'off') throw new TgateError('E_USAGE', `--prepacking must be on or off, not "${v.prepacking}".`);
+  for (const k of ['prepacking', 'arena', 'mem-pattern']) if (v[k] !== 'on' && v[k] !== 'off') throw new TgateError('E_USAGE', `--${k} must be on or off, not "${v[k]}".`);
   return {
+    arena: v.arena === 'on',
+    memPattern: v['mem-pattern'] === 'on',
     threads: numberOption(v, 'threads', (n) => Number.isInteger(n) && n >= 0, 'a whole number (0 = one per core)'),
     optimization: optimization as 'disabled' | 'basic' | 'extended' | 'all',
     prepacking: v.prepacking === 'on',

@@ -85,7 +85,7 @@ export class GatedUNet {
       throw new TgateError('E_UNSUPPORTED_MODEL', `${file} has format ${JSON.stringify(manifest.format)}; this tgate reads tgate/1.`, { subject: { file }, hint: 'Recompile the model with this version of tgate.' });
     }
     const roles = modelRoles(manifest);
-    const session = { threads: opts.threads ?? 0, optimization: opts.optimization ?? 'extended', ...(opts.prepacking === undefined ? {} : { prepacking: opts.prepacking }) };
+    const session: SessionOptions = { ...opts, threads: opts.threads ?? 0, optimization: opts.optimization ?? 'extended' };
     const planning = await openSession(path.join(dir, manifest.graphs.planning), session);
     const fidelity = opts.planningOnly ? null : await openSession(path.join(dir, manifest.graphs.fidelity), session);
     return new GatedUNet(dir, manifest, roles, planning, fidelity);

@@ -38,7 +38,8 @@ export function parseNpy(bytes: Uint8Array, file: string): NdArray {
   const need = (size: number) => {
     if (body.length < count * size) throw bad(`expected ${count * size} data bytes for shape (${shape.join(', ')}), found ${body.length}`);
   };
-  const copy = (size: number) => body.slice(0, count * size).buffer;
+  // A copy with its own ArrayBuffer: Buffer.slice would share (and expose) the whole file pool.
+  const copy = (size: number) => new Uint8Array(body.subarray(0, count * size)).buffer;
   switch (descr) {
     case '<f4': need(4); return { dtype: 'float32', shape, data: new Float32Array(copy(4)) };
     case '<f2': {

@@ -14,6 +14,13 @@ export interface SessionOptions {
    * sessions over one memory-mapped weights file share its pages.
    */
   prepacking?: boolean;
+  /**
+   * onnxruntime's CPU arena keeps the peak activation memory of each session for its lifetime;
+   * without it, activations are freed after every run, so two sessions do not hold two peaks.
+   */
+  arena?: boolean;
+  /** Memory patterns pre-plan one block per input shape for all activations of a run. */
+  memPattern?: boolean;
 }
 
 /** Opens a model file (external data resolved beside it) or in-memory bytes. */
@@ -23,6 +30,8 @@ export async function openSession(model: string | Uint8Array, opts: SessionOptio
     interOpNumThreads: 1,
     graphOptimizationLevel: opts.optimization ?? 'basic',
     executionMode: 'sequential',
+    ...(opts.arena === false ? { enableCpuMemArena: false } : {}),
+    ...(opts.memPattern === false ? { enableMemPattern: false } : {}),
     ...(opts.prepacking === false ? { extra: { session: { disable_prepacking: '1' } } } : {}),
   };
   return typeof model === 'string' ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);

@@ -22,6 +22,14 @@ describe('npy', () => {
     expect((encodeNpy(a).length - 24) % 64).toBe(0);
   });
 
+  it('reads from a pooled Buffer (as fs.readFileSync returns small files) without over-reading', () => {
+    const bytes = encodeNpy({ dtype: 'float32', shape: [2], data: Float32Array.of(3, 4) });
+    const pool = Buffer.alloc(4096);
+    pool.set(bytes, 100);
+    const a = parseNpy(pool.subarray(100, 100 + bytes.length), 'pooled.npy');
+    expect(Array.from(a.data as Float32Array)).toEqual([3, 4]);
+  });
+
   it('widens float16 and narrows float64 to float32', () => {
     const half = numpyHeader('<f2', '(3,)', new Uint8Array(Uint16Array.of(0x3c00, 0xc000, 0x3555).buffer));
     expect(Array.from(parseNpy(half, 'h.npy').data as Float32Array)).toEqual([1, -2, expect.closeTo(0.33325, 4)]);
