@@ -84,7 +84,7 @@ export async function runCompile(args: string[]): Promise<CommandOutput> {
     `  weights    ${m.weights} (${bytesText(r.weights.bytes)}, ${r.weights.mode})`,
     v.skipped
       ? '  proof      skipped (--no-verify)'
-      : `  proof      planning bit-exact: ${v.planningBitExact ? 'yes' : 'no'}; fidelity max abs error ${v.fidelityMaxAbsError.toExponential(2)} (tolerance ${v.tolerance.toExponential(2)}); shapes confirmed`,
+      : `  proof      planning bit-exact: ${v.planningBitExact ? 'yes' : 'no'}; gated bit-exact: ${v.gatedBitExact ? 'yes' : 'no'}; fidelity max abs error ${v.fidelityMaxAbsError.toExponential(2)} (tolerance ${v.tolerance.toExponential(2)}); shapes confirmed`,
     `  manifest   ${path.join(outDir, 'tgate.json')}`,
   ];
   return { stdout: lines.join('\n') };

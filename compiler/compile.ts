@@ -5,7 +5,8 @@ import path from 'node:path';
 import { stageOutput, linkOrCopy } from './artifacts.js';
 import { TgateError } from './errors.js';
 import { modelFromProto } from './io/decode.js';
-import { encodeModel } from './io/encode.js';
+import { encodeModel, type EncodeOptions } from './io/encode.js';
+import { encodeGatedModel, gatedCacheInput, gatedCacheOutput, USE_CACHE_INPUT } from './io/gated-model.js';
 import { checkExternalData, externalized, externalRefOf, layoutWeights, writeWeights } from './io/external-data.js';
 import { loadSource } from './io/load.js';
 import { dtypeName } from './ir/dtype.js';
@@ -22,6 +23,7 @@ import { pruneUnusedInputs } from '../passes/prune-unused-inputs.js';
 
 export const PLANNING_FILE = 'planning.onnx';
 export const FIDELITY_FILE = 'fidelity.onnx';
+export const GATED_FILE = 'gated.onnx';
 export const MANIFEST_FILE = 'tgate.json';
 /** The weights file written for sources whose weights are embedded. */
 export const WEIGHTS_FILE = 'weights.onnx_data';
@@ -79,32 +81,41 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
   if (cross.length === 0) throw noCrossError(sourcePath, report);
   const targets = cross.map((s) => ({ tensor: s.tensor, type: cachedType(s) }));
 
-  const planning = modelFromProto(src.proto);
-  const planningPasses = runPasses(planning.graph, [exposeOutputs(targets)]);
-  const fidelity = modelFromProto(src.proto);
-  const prune = pruneUnusedInputs();
-  const fidelityPasses = runPasses(fidelity.graph, [cutAtValues(targets), prune]);
+  // Each call builds fresh IR: the gated model consumes its own copies.
+  const variants = () => {
+    const planning = modelFromProto(src.proto);
+    const planningPasses = runPasses(planning.graph, [exposeOutputs(targets)]);
+    const fidelity = modelFromProto(src.proto);
+    const prune = pruneUnusedInputs();
+    const fidelityPasses = runPasses(fidelity.graph, [cutAtValues(targets), prune]);
+    return { planning, fidelity, planningPasses, fidelityPasses, removed: prune.removed };
+  };
+  const { planning, fidelity, planningPasses, fidelityPasses, removed } = variants();
 
   const stage = stageOutput(opts.outDir, [sourcePath, ...externalFiles.map((f) => f.path)], opts.force ?? false);
   try {
     let weights: CompileResult['weights'];
-    let encode: (m: Model) => Uint8Array;
+    let encodeOptions: EncodeOptions;
     if (externalFiles.length === 1) {
       // Shared as is: the graphs keep their relative locations, the file is linked beside them.
       const f = externalFiles[0]!;
       const mode = linkOrCopy(f.path, path.join(stage.dir, f.location));
       weights = { file: f.location, mode, bytes: f.size };
-      encode = (m) => encodeModel(m);
+      encodeOptions = {};
     } else {
       const layout = layoutWeights(graphProto.initializer.filter((t) => !externalRefOf(t)), WEIGHTS_FILE);
       writeWeights(path.join(stage.dir, WEIGHTS_FILE), layout);
       weights = { file: WEIGHTS_FILE, mode: 'written', bytes: layout.size };
-      encode = (m) => encodeModel(m, { initializer: (v) => externalized(v.initializer!, layout) });
+      encodeOptions = { initializer: (v) => externalized(v.initializer!, layout) };
     }
+    const encode = (m: Model) => encodeModel(m, encodeOptions);
     const planningPath = path.join(stage.dir, PLANNING_FILE);
     const fidelityPath = path.join(stage.dir, FIDELITY_FILE);
+    const gatedPath = path.join(stage.dir, GATED_FILE);
     fs.writeFileSync(planningPath, encode(planning));
     fs.writeFileSync(fidelityPath, encode(fidelity));
+    const fresh = variants();
+    fs.writeFileSync(gatedPath, encodeGatedModel(fresh.planning, fresh.fidelity, cross.map((s) => ({ id: s.id, tensor: s.tensor })), encodeOptions));
 
     const sites: ManifestSite[] = report.sites.map((s) => {
       const t = s.kind === 'cross' ? cachedType(s) : s.type;
@@ -115,6 +126,8 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
         tensor: s.tensor,
         planningOutput: s.kind === 'cross' ? s.tensor : null,
         fidelityInput: s.kind === 'cross' ? s.tensor : null,
+        gatedInput: s.kind === 'cross' ? gatedCacheInput(s.id) : null,
+        gatedOutput: s.kind === 'cross' ? gatedCacheOutput(s.id) : null,
         dtype: dtypeName(t.dtype),
         shape: manifestShape(t.shape),
       };
@@ -126,10 +139,12 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
         sourcePath: path.resolve(sourcePath),
         planningPath,
         fidelityPath,
+        gatedPath,
+        useCacheInput: USE_CACHE_INPUT,
         inputs: source.inputs.filter((v) => !v.initializer).map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: v.type?.shape ?? [] })),
         outputs: source.outputs.map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: v.type?.shape ?? [] })),
-        fidelityDropsInputs: prune.removed.slice(),
-        cached: cross.map((s) => ({ id: s.id, planningOutput: s.tensor, fidelityInput: s.tensor, shape: cachedType(s).shape! })),
+        fidelityDropsInputs: removed.slice(),
+        cached: cross.map((s) => ({ id: s.id, planningOutput: s.tensor, fidelityInput: s.tensor, gatedInput: gatedCacheInput(s.id), gatedOutput: gatedCacheOutput(s.id), shape: cachedType(s).shape! })),
       });
       verification = { skipped: false, ...proof };
     }
@@ -142,13 +157,14 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
         irVersion: Number(src.proto.irVersion),
         producer: `${src.proto.producerName} ${src.proto.producerVersion}`.trim(),
       },
-      graphs: { planning: PLANNING_FILE, fidelity: FIDELITY_FILE },
+      graphs: { planning: PLANNING_FILE, fidelity: FIDELITY_FILE, gated: GATED_FILE },
+      gated: { useCacheInput: USE_CACHE_INPUT },
       weights: weights.file,
       io: {
         planning: { inputs: ioOf(planning.graph, 'inputs'), outputs: ioOf(planning.graph, 'outputs') },
         fidelity: { inputs: ioOf(fidelity.graph, 'inputs'), outputs: ioOf(fidelity.graph, 'outputs') },
       },
-      removedInputs: prune.removed.slice(),
+      removedInputs: removed.slice(),
       nodeCounts: { source: source.nodes.length, planning: planning.graph.nodes.length, fidelity: fidelity.graph.nodes.length },
       sites,
       verification,

@@ -12,6 +12,9 @@ export interface ManifestSite {
   tensor: string;
   planningOutput: string | null;
   fidelityInput: string | null;
+  /** Its names in the gated model (both variants as branches of one If node). */
+  gatedInput: string | null;
+  gatedOutput: string | null;
   dtype: string;
   shape: (string | number)[];
 }
@@ -25,7 +28,9 @@ export interface ManifestIo {
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   source: { file: string; sha256: string; opset: number; irVersion: number; producer: string };
-  graphs: { planning: string; fidelity: string };
+  graphs: { planning: string; fidelity: string; gated: string };
+  /** The gated model's branch switch: a bool scalar input, true = fidelity (use the caches). */
+  gated: { useCacheInput: string };
   weights: string;
   io: { planning: { inputs: ManifestIo[]; outputs: ManifestIo[] }; fidelity: { inputs: ManifestIo[]; outputs: ManifestIo[] } };
   removedInputs: string[];

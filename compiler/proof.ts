@@ -12,13 +12,15 @@ export interface ProofRequest {
   sourcePath: string;
   planningPath: string;
   fidelityPath: string;
+  gatedPath: string;
+  useCacheInput: string;
   /** The source graph's inputs and outputs, to build feeds and compare results. */
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   /** Inputs the fidelity graph no longer takes. */
   fidelityDropsInputs: string[];
   /** Cross sites: planning output name, fidelity input name, the claimed symbolic shape. */
-  cached: { id: string; planningOutput: string; fidelityInput: string; shape: Dim[] }[];
+  cached: { id: string; planningOutput: string; fidelityInput: string; gatedInput: string; gatedOutput: string; shape: Dim[] }[];
 }
 
 export interface ProofReport {
@@ -32,6 +34,8 @@ export interface ProofReport {
   tolerance: number;
   /** Every cached tensor's concrete shape matched its symbolic shape in the manifest. */
   shapesConfirmed: boolean;
+  /** The gated model's two branches equal the planning and fidelity graphs bit for bit. */
+  gatedBitExact: boolean;
 }
 
 export type Prover = (req: ProofRequest) => Promise<ProofReport>;

@@ -64,15 +64,25 @@ export interface GenerateResult {
 export interface LoadOptions extends SessionOptions {
   /** Open only the planning graph (baseline runs). */
   planningOnly?: boolean;
+  /**
+   * 'gated' (default): one session over gated.onnx, both variants as branches of an If node,
+   * so one arena and one copy of pre-packed weights serve both phases. 'pair': a planning and a
+   * fidelity session (each holds its own arena: measured 1.5x the baseline's peak RSS).
+   */
+  sessions?: 'gated' | 'pair';
 }
+
+/** How the sampler reaches the two variants. */
+type Variants =
+  | { kind: 'pair'; planning: ort.InferenceSession; fidelity: ort.InferenceSession | null }
+  | { kind: 'gated'; session: ort.InferenceSession; useCache: string };
 
 export class GatedUNet {
   private constructor(
     readonly dir: string,
     readonly manifest: Manifest,
     readonly roles: ModelRoles,
-    private readonly planning: ort.InferenceSession,
-    private readonly fidelity: ort.InferenceSession | null,
+    private readonly variants: Variants,
   ) {}
 
   static async load(dir: string, opts: LoadOptions = {}): Promise<GatedUNet> {
@@ -86,14 +96,62 @@ export class GatedUNet {
     }
     const roles = modelRoles(manifest);
     const session: SessionOptions = { ...opts, threads: opts.threads ?? 0, optimization: opts.optimization ?? 'extended' };
-    const planning = await openSession(path.join(dir, manifest.graphs.planning), session);
-    const fidelity = opts.planningOnly ? null : await openSession(path.join(dir, manifest.graphs.fidelity), session);
-    return new GatedUNet(dir, manifest, roles, planning, fidelity);
+    let variants: Variants;
+    if ((opts.sessions ?? 'gated') === 'gated' && !opts.planningOnly) {
+      variants = { kind: 'gated', session: await openSession(path.join(dir, manifest.graphs.gated), session), useCache: manifest.gated.useCacheInput };
+    } else {
+      const planning = await openSession(path.join(dir, manifest.graphs.planning), session);
+      const fidelity = opts.planningOnly ? null : await openSession(path.join(dir, manifest.graphs.fidelity), session);
+      variants = { kind: 'pair', planning, fidelity };
+    }
+    return new GatedUNet(dir, manifest, roles, variants);
+  }
+
+  /** 'gated' (one session, If node) or 'pair' (planning + fidelity sessions). */
+  get sessions(): 'gated' | 'pair' {
+    return this.variants.kind;
   }
 
   async release(): Promise<void> {
-    await this.planning.release();
-    await this.fidelity?.release();
+    const v = this.variants;
+    if (v.kind === 'gated') await v.session.release();
+    else {
+      await v.planning.release();
+      await v.fidelity?.release();
+    }
+  }
+
+  /**
+   * One model call. Through the gated model, the inputs the taken branch ignores get
+   * placeholders: zero caches of one token in the planning branch, zero text of one token in
+   * the fidelity branch (If evaluates only the branch it takes).
+   */
+  private async call(phase: Phase, feeds: Record<string, ort.Tensor>, fetches: string[], batch: number): Promise<ort.InferenceSession.ReturnType> {
+    const v = this.variants;
+    if (v.kind === 'pair') return (phase === 'fidelity' ? v.fidelity! : v.planning).run(feeds, fetches);
+    const fidelity = phase === 'fidelity';
+    feeds[v.useCache] = makeTensor('bool', Uint8Array.of(fidelity ? 1 : 0), []);
+    if (fidelity) {
+      for (const n of this.roles.text) {
+        const spec = this.manifest.io.planning.inputs.find((i) => i.name === n)!;
+        const dims = spec.shape.map((d, i) => (i === 0 ? batch : typeof d === 'number' ? d : 1));
+        feeds[n] = makeTensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+      }
+    } else {
+      for (const c of this.roles.caches) {
+        const channels = this.cacheChannels(c.id);
+        feeds[c.gatedInput] = makeTensor('float32', new Float32Array(batch * channels), [batch, 1, channels]);
+      }
+    }
+    const names = fetches.map((f) => this.roles.caches.find((c) => c.planningOutput === f)?.gatedOutput ?? f);
+    const out = await v.session.run(feeds, names);
+    return Object.fromEntries(names.map((n, i) => [fetches[i]!, out[n]!]));
+  }
+
+  private cacheChannels(id: string): number {
+    const c = this.manifest.sites.find((s) => s.id === id)!.shape[2];
+    if (typeof c !== 'number') throw new TgateError('E_UNSUPPORTED_MODEL', `Site ${id} has a symbolic channel count; tgate needs it fixed.`);
+    return c;
   }
 
   private timestepTensor(t: number, batch: number): ort.Tensor {
@@ -129,7 +187,7 @@ export class GatedUNet {
     const cfg = o.guidance > 1 && r.guidanceEmbedding.length === 0;
     this.checkInputs(o, cfg, B);
     const G = Math.max(0, Math.floor(o.gateStep));
-    if (G < o.steps && !this.fidelity) throw new TgateError('E_USAGE', 'This GatedUNet was loaded with planningOnly; load it fully to gate.');
+    if (G < o.steps && this.variants.kind === 'pair' && !this.variants.fidelity) throw new TgateError('E_USAGE', 'This GatedUNet was loaded with planningOnly; load it fully to gate.');
     const scheduler = createScheduler(o.scheduler ?? 'ddim', o.steps, o.schedulerConfig);
     const strength = o.strength ?? 1;
     if (!(strength > 0 && strength <= 1)) throw new TgateError('E_USAGE', `strength must be in (0, 1], not ${strength}.`);
@@ -161,21 +219,19 @@ export class GatedUNet {
         [r.timestep.name]: this.timestepTensor(t, batch),
       };
       for (const n of r.guidanceEmbedding) feeds[n] = cond(n, false);
-      let session: ort.InferenceSession;
       let fetches = [r.output.name];
+      const gatedModel = this.variants.kind === 'gated';
       if (phase === 'fidelity') {
-        session = this.fidelity!;
         // After the gate the conditioning the fidelity graph still reads takes its uncond value
         // under CFG, as the official code does (SDXL's pooled embeds and time ids).
         for (const n of r.conditioning) feeds[n] = cfg ? uncondTensor(o, n) : cond(n, false);
-        for (const c of r.caches) feeds[c.fidelityInput] = makeTensor('float32', caches[c.id]!, cacheDims(caches[c.id]!, B, this.manifest, c.id));
+        for (const c of r.caches) feeds[gatedModel ? c.gatedInput : c.fidelityInput] = makeTensor('float32', caches[c.id]!, [B, caches[c.id]!.length / (B * this.cacheChannels(c.id)), this.cacheChannels(c.id)]);
       } else {
-        session = this.planning;
         for (const n of [...r.text, ...r.conditioning]) feeds[n] = cond(n, paired);
         if (phase === 'gate') fetches = [r.output.name, ...r.caches.map((c) => c.planningOutput)];
       }
       const callStart = performance.now();
-      const out = await session.run(feeds, fetches);
+      const out = await this.call(phase, feeds, fetches, batch);
       const modelMs = performance.now() - callStart;
       if (phase === 'gate') {
         for (const c of r.caches) {
@@ -209,11 +265,4 @@ function dtypeOf(d: Flat): string {
 function uncondTensor(o: GenerateOptions, name: string): ort.Tensor {
   const u = o.uncond![name]!;
   return makeTensor(dtypeOf(u.data), u.data as never, u.dims);
-}
-
-function cacheDims(cache: Float32Array, B: number, m: Manifest, id: string): number[] {
-  const site = m.sites.find((s) => s.id === id)!;
-  const channels = site.shape[2];
-  const c = typeof channels === 'number' ? channels : cache.length / B;
-  return [B, cache.length / (B * c), c];
 }

@@ -143,5 +143,31 @@ export async function proveArtifacts(req: ProofRequest, probe: ProbeOptions = {}
   }
   const tolerance = o.tolerance * scale;
   if (!(worst <= tolerance)) fail(`The fidelity graph fed the cached tensors differs from the source by ${worst} (tolerance ${tolerance}).`);
-  return { probe: { seed: o.seed, dims }, planningBitExact: true, fidelityMaxAbsError: worst, tolerance, shapesConfirmed: true };
+
+  // The gated model: its planning branch must give the planning graph's outputs, its fidelity
+  // branch the fidelity graph's, bit for bit. Inputs the taken branch ignores get placeholders.
+  const gated = await openSession(req.gatedPath);
+  const batchOf = (t: OrtTensor) => t.dims[0]!;
+  const planningFeeds: Feeds = { ...feeds, [req.useCacheInput]: makeTensor('bool', Uint8Array.of(0), []) };
+  for (const c of req.cached) {
+    const t = planned[c.planningOutput]!;
+    planningFeeds[c.gatedInput] = makeTensor('float32', new Float32Array(batchOf(t) * t.dims[2]!), [batchOf(t), 1, t.dims[2]!]);
+  }
+  const gp = await gated.run(planningFeeds);
+  const fidelityGatedFeeds: Feeds = { ...feeds, [req.useCacheInput]: makeTensor('bool', Uint8Array.of(1), []) };
+  for (const name of req.fidelityDropsInputs) {
+    const t = feeds[name]!;
+    fidelityGatedFeeds[name] = makeTensor(t.type, new (t.data.constructor as Float32ArrayConstructor)(t.dims.length === 3 ? t.dims[0]! * t.dims[2]! : t.data.length), t.dims.length === 3 ? [t.dims[0]!, 1, t.dims[2]!] : t.dims.slice());
+  }
+  for (const c of req.cached) fidelityGatedFeeds[c.gatedInput] = planned[c.planningOutput]!;
+  const gf = await gated.run(fidelityGatedFeeds);
+  await gated.release();
+  for (const out of req.outputs) {
+    if (!sameBits(gp[out.name]!, planned[out.name]!)) fail(`The gated model's planning branch differs from the planning graph on ${out.name}.`);
+    if (!sameBits(gf[out.name]!, got[out.name]!)) fail(`The gated model's fidelity branch differs from the fidelity graph on ${out.name}.`);
+  }
+  for (const c of req.cached) {
+    if (!sameBits(gp[c.gatedOutput]!, planned[c.planningOutput]!)) fail(`The gated model's cache output ${c.gatedOutput} differs from the planning graph's ${c.planningOutput}.`);
+  }
+  return { probe: { seed: o.seed, dims }, planningBitExact: true, fidelityMaxAbsError: worst, tolerance, shapesConfirmed: true, gatedBitExact: true };
 }

@@ -31,8 +31,8 @@ describe('compile (embedded weights)', () => {
     result = await compileTo(src, out);
   });
 
-  it('writes exactly the two graphs, one weights file and the manifest', () => {
-    expect(fs.readdirSync(out).sort()).toEqual(['fidelity.onnx', 'planning.onnx', 'tgate.json', 'weights.onnx_data']);
+  it('writes exactly the two graphs, the gated model, one weights file and the manifest', () => {
+    expect(fs.readdirSync(out).sort()).toEqual(['fidelity.onnx', 'gated.onnx', 'planning.onnx', 'tgate.json', 'weights.onnx_data']);
     expect(fs.readdirSync(work).sort()).toEqual(['out', 'src']);
   });
 
@@ -40,19 +40,21 @@ describe('compile (embedded weights)', () => {
     const m = JSON.parse(fs.readFileSync(path.join(out, 'tgate.json'), 'utf8'));
     expect(m.format).toBe('tgate/1');
     expect(m.source).toMatchObject({ file: 'model.onnx', sha256: sha256(fs.readFileSync(src)), opset: 17 });
-    expect(m.graphs).toEqual({ planning: 'planning.onnx', fidelity: 'fidelity.onnx' });
+    expect(m.graphs).toEqual({ planning: 'planning.onnx', fidelity: 'fidelity.onnx', gated: 'gated.onnx' });
+    expect(m.gated).toEqual({ useCacheInput: 'tgate.use_cache' });
     expect(m.weights).toBe('weights.onnx_data');
     expect(m.sites).toHaveLength(4);
     const cross = m.sites.find((s: { id: string }) => s.id === 'cross.0');
     expect(cross).toEqual({
       id: 'cross.0', kind: 'cross', scope: '/transformer_blocks.0/attn2', tensor: cross.tensor,
-      planningOutput: cross.tensor, fidelityInput: cross.tensor, dtype: 'float32', shape: ['batch_size', 'height/2*width/2', 16],
+      planningOutput: cross.tensor, fidelityInput: cross.tensor, gatedInput: 'tgate.cache.cross.0', gatedOutput: 'tgate.cache_out.cross.0',
+      dtype: 'float32', shape: ['batch_size', 'height/2*width/2', 16],
     });
     const self = m.sites.find((s: { id: string }) => s.id === 'self.0');
     expect(self.planningOutput).toBeNull();
     expect(self.fidelityInput).toBeNull();
     expect(m.removedInputs).toEqual(['encoder_hidden_states']);
-    expect(m.verification).toMatchObject({ skipped: false, planningBitExact: true, shapesConfirmed: true });
+    expect(m.verification).toMatchObject({ skipped: false, planningBitExact: true, shapesConfirmed: true, gatedBitExact: true });
     expect(m.verification.fidelityMaxAbsError).toBeLessThanOrEqual(m.verification.tolerance);
     expect(result.manifest).toEqual(m);
   });
@@ -74,6 +76,22 @@ describe('compile (embedded weights)', () => {
     const size = fs.statSync(path.join(out, 'weights.onnx_data')).size;
     const end = Math.max(...[...p.values()].map((r) => r!.offset + r!.length!));
     expect(size).toBe(end);
+  });
+
+  it('the gated model: one If node over both variants, the same weight references, tgate.* inputs', () => {
+    const gated = graphOf(out, 'gated.onnx');
+    const planning = graphOf(out, 'planning.onnx');
+    expect(gated.graph.nodes.map((n) => n.opType)).toEqual(['If']);
+    const fidelity = graphOf(out, 'fidelity.onnx');
+    const branches = gated.graph.nodes[0]!.proto.attribute.map((a) => [a.name, a.g!.node.length]);
+    // then = fidelity + an Identity per cache in and out; else = the planning graph's nodes.
+    expect(branches).toEqual([['then_branch', fidelity.graph.nodes.length + 4], ['else_branch', planning.graph.nodes.length]]);
+    const refs = (m: Model) => m.graph.initializers.map((v) => [v.name, externalRefOf(v.initializer!)]);
+    expect(refs(gated)).toEqual(refs(planning));
+    expect(gated.graph.inputs.map((v) => v.name)).toEqual(['sample', 'timestep', 'encoder_hidden_states', 'tgate.cache.cross.0', 'tgate.cache.cross.1', 'tgate.use_cache']);
+    expect(gated.graph.outputs.map((v) => v.name)).toEqual(['out_sample', 'tgate.cache_out.cross.0', 'tgate.cache_out.cross.1']);
+    // The If node reads the outer inputs its branches use: every weight stays referenced once.
+    expect(gated.graph.nodes[0]!.implicitInputs.length).toBeGreaterThan(gated.graph.initializers.length);
   });
 
   it('planning = source plus cross outputs; fidelity has no text input and fewer nodes', () => {
@@ -136,7 +154,7 @@ describe('compile (external-data source)', () => {
     expect(r.manifest.weights).toBe('model.onnx_data');
     expect(fs.statSync(path.join(out, 'model.onnx_data')).ino).toBe(fs.statSync(path.join(work, 'src/model.onnx_data')).ino);
     expect(sha256(fs.readFileSync(path.join(work, 'src/model.onnx_data')))).toBe(data0);
-    expect(fs.readdirSync(out).sort()).toEqual(['fidelity.onnx', 'model.onnx_data', 'planning.onnx', 'tgate.json']);
+    expect(fs.readdirSync(out).sort()).toEqual(['fidelity.onnx', 'gated.onnx', 'model.onnx_data', 'planning.onnx', 'tgate.json']);
     expect(r.manifest.verification).toMatchObject({ skipped: false, planningBitExact: true });
     const planning = graphOf(out, 'planning.onnx');
     expect(planning.graph.initializers.filter((v) => externalRefOf(v.initializer!)).length).toBeGreaterThan(10);
@@ -243,7 +261,7 @@ describe('compile refuses bad input without leaving anything behind', () => {
     await refused(src, out, 'E_OUTPUT_EXISTS', /not empty.*/);
     expect(fs.readFileSync(path.join(out, 'keep.txt'), 'utf8')).toBe('mine');
     await compileTo(src, out, { force: true });
-    expect(fs.readdirSync(out).sort()).toEqual(['fidelity.onnx', 'planning.onnx', 'tgate.json', 'weights.onnx_data']);
+    expect(fs.readdirSync(out).sort()).toEqual(['fidelity.onnx', 'gated.onnx', 'planning.onnx', 'tgate.json', 'weights.onnx_data']);
     expect(fs.readdirSync(work).sort()).toEqual(['out', 'src']);
   });
 

@@ -128,6 +128,20 @@ describe('gated sampler', () => {
     expect(r.records.map((x) => x.phase)).toEqual(['planning', 'planning', 'gate', 'fidelity', 'fidelity', 'fidelity']);
   });
 
+  it('the gated model (one session) and the planning/fidelity pair give identical results', async () => {
+    expect(unet.sessions).toBe('gated');
+    const pair = await GatedUNet.load(dir, { sessions: 'pair' });
+    expect(pair.sessions).toBe('pair');
+    for (const [guidance, G] of [[7.5, 3], [1, 2]] as const) {
+      const io = inputs(2, 77);
+      const a = await unet.generate({ ...io, steps: 6, gateStep: G, guidance, scheduler: 'euler' });
+      const b = await pair.generate({ ...io, steps: 6, gateStep: G, guidance, scheduler: 'euler' });
+      expect(maxAbsDiff(a.latents, b.latents)).toBe(0);
+      for (const c of unet.roles.caches) expect(maxAbsDiff(a.caches[c.id]!, b.caches[c.id]!)).toBe(0);
+    }
+    await pair.release();
+  });
+
   it('refuses CFG without uncond inputs, naming the input', async () => {
     const io = inputs(1);
     await expect(unet.generate({ latents: io.latents, cond: io.cond, steps: 3, gateStep: 1, guidance: 7.5 })).rejects.toThrow(/Missing uncond input "encoder_hidden_states"/);

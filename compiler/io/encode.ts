@@ -23,7 +23,7 @@ export function encodeModel(model: Model, opts: EncodeOptions = {}): Uint8Array 
   return toBinary(ModelProtoSchema, modelToProto(model, opts));
 }
 
-function graphToProto(g: Graph, opts: EncodeOptions): GraphProto {
+export function graphToProto(g: Graph, opts: EncodeOptions): GraphProto {
   const live = new Set<string>();
   for (const v of g.values()) live.add(v.name);
   return {
@@ -51,7 +51,7 @@ function ioInfo(g: Graph, v: Value): ValueInfoProto {
   return valueInfoFor(v.name, v.type);
 }
 
-function nodeToProto(n: Node): NodeProto {
+export function nodeToProto(n: Node): NodeProto {
   const inputs = n.inputs.map((v) => v?.name ?? '');
   const outputs = n.outputs.map((v) => v?.name ?? '');
   if (sameList(inputs, n.proto.input) && sameList(outputs, n.proto.output)) return n.proto;
