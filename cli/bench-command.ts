@@ -53,7 +53,7 @@ export async function memoryProbeCommand(dir: string, v: Values): Promise<string
 
 /** Options a memory probe must share with the benchmark. */
 function forwardedArgs(v: Values): string[] {
-  const keys = ['steps', 'gate-step', 'guidance', 'scheduler', 'height', 'width', 'batch', 'seed', 'threads', 'optimization', 'prepacking', 'arena', 'mem-pattern'];
+  const keys = ['steps', 'gate-step', 'guidance', 'scheduler', 'height', 'width', 'batch', 'seed', 'threads', 'optimization', 'prepacking', 'arena', 'mem-pattern', 'sessions'];
   return keys.flatMap((k) => (v[k] === undefined ? [] : [`--${k}`, String(v[k])]));
 }
 

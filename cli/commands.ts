@@ -30,7 +30,7 @@ Usage:
             [--scheduler-config FILE] [--latents FILE.npy | --height 512 --width 512 --batch 1 --seed 0]
             [--cond NAME=FILE.npy]... [--uncond NAME=FILE.npy]... [--image FILE.npy --strength 0.8]
             [--baseline] [--save-trajectory DIR] [-o FILE.npy] [--json]
-            [--threads N] [--optimization extended] [--prepacking on|off]
+            [--threads N] [--optimization extended] [--prepacking on|off] [--sessions gated|pair]
       Generate with a compiled folder: the planning graph with CFG until the gate step, then
       the fidelity graph at batch B. Missing inputs are seeded random (the command says so).
   tgate bench <model.onnx | dir> [run options] [--runs 3] [--no-memory] [--no-verify] [--json]

@@ -29,6 +29,7 @@ export const RUN_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
   prepacking: { type: 'string', default: 'on' },
   arena: { type: 'string', default: 'on' },
   'mem-pattern': { type: 'string', default: 'on' },
+  sessions: { type: 'string', default: 'gated' },
 };
 
 /** Parsed option values, as node:util parseArgs returns them. */
@@ -43,8 +44,10 @@ export function numberOption(v: Values, key: string, check: (n: number) => boole
 export function sessionOptions(v: Values) {
   const optimization = String(v.optimization);
   if (!['disabled', 'basic', 'extended', 'all'].includes(optimization)) throw new TgateError('E_USAGE', `--optimization must be disabled, basic, extended or all, not "${optimization}".`);
+  if (v.sessions !== 'gated' && v.sessions !== 'pair') throw new TgateError('E_USAGE', `--sessions must be gated or pair, not "${v.sessions}".`);
   for (const k of ['prepacking', 'arena', 'mem-pattern']) if (v[k] !== 'on' && v[k] !== 'off') throw new TgateError('E_USAGE', `--${k} must be on or off, not "${v[k]}".`);
   return {
+    sessions: v.sessions as 'gated' | 'pair',
     arena: v.arena === 'on',
     memPattern: v['mem-pattern'] === 'on',
     threads: numberOption(v, 'threads', (n) => Number.isInteger(n) && n >= 0, 'a whole number (0 = one per core)'),
