@@ -9,6 +9,7 @@ import { TgateError } from '../compiler/errors.js';
 import type { Manifest } from '../compiler/manifest.js';
 import { concatRows, firstChannels, guide, meanOfHalves, type Flat } from './batch-ops.js';
 import { modelRoles, type ModelRoles } from './model-roles.js';
+import { placeholder, useCacheFlag } from './placeholders.js';
 import { createScheduler, type SchedulerConfig } from './schedulers/index.js';
 import { makeTensor, openSession, type SessionOptions } from './session.js';
 
@@ -130,18 +131,14 @@ export class GatedUNet {
     const v = this.variants;
     if (v.kind === 'pair') return (phase === 'fidelity' ? v.fidelity! : v.planning).run(feeds, fetches);
     const fidelity = phase === 'fidelity';
-    feeds[v.useCache] = makeTensor('bool', Uint8Array.of(fidelity ? 1 : 0), []);
+    feeds[v.useCache] = useCacheFlag(fidelity);
     if (fidelity) {
       for (const n of this.roles.text) {
         const spec = this.manifest.io.planning.inputs.find((i) => i.name === n)!;
-        const dims = spec.shape.map((d, i) => (i === 0 ? batch : typeof d === 'number' ? d : 1));
-        feeds[n] = makeTensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+        feeds[n] = placeholder(spec.shape, batch, spec.dtype);
       }
     } else {
-      for (const c of this.roles.caches) {
-        const channels = this.cacheChannels(c.id);
-        feeds[c.gatedInput] = makeTensor('float32', new Float32Array(batch * channels), [batch, 1, channels]);
-      }
+      for (const c of this.roles.caches) feeds[c.gatedInput] = placeholder([batch, 'tokens', this.cacheChannels(c.id)], batch);
     }
     const names = fetches.map((f) => this.roles.caches.find((c) => c.planningOutput === f)?.gatedOutput ?? f);
     const out = await v.session.run(feeds, names);

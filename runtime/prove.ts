@@ -5,6 +5,7 @@
 import { TgateError } from '../compiler/errors.js';
 import type { ProofReport, ProofRequest, TensorSpec } from '../compiler/proof.js';
 import type { Dim } from '../compiler/ir/value.js';
+import { placeholder, useCacheFlag } from './placeholders.js';
 import { SeededRandom } from './random.js';
 import { makeTensor, openSession, type Feeds, type OrtTensor } from './session.js';
 
@@ -147,17 +148,16 @@ export async function proveArtifacts(req: ProofRequest, probe: ProbeOptions = {}
   // The gated model: its planning branch must give the planning graph's outputs, its fidelity
   // branch the fidelity graph's, bit for bit. Inputs the taken branch ignores get placeholders.
   const gated = await openSession(req.gatedPath);
-  const batchOf = (t: OrtTensor) => t.dims[0]!;
-  const planningFeeds: Feeds = { ...feeds, [req.useCacheInput]: makeTensor('bool', Uint8Array.of(0), []) };
+  const planningFeeds: Feeds = { ...feeds, [req.useCacheInput]: useCacheFlag(false) };
   for (const c of req.cached) {
     const t = planned[c.planningOutput]!;
-    planningFeeds[c.gatedInput] = makeTensor('float32', new Float32Array(batchOf(t) * t.dims[2]!), [batchOf(t), 1, t.dims[2]!]);
+    planningFeeds[c.gatedInput] = placeholder([t.dims[0]!, 'tokens', t.dims[2]!], t.dims[0]!);
   }
   const gp = await gated.run(planningFeeds);
-  const fidelityGatedFeeds: Feeds = { ...feeds, [req.useCacheInput]: makeTensor('bool', Uint8Array.of(1), []) };
+  const fidelityGatedFeeds: Feeds = { ...feeds, [req.useCacheInput]: useCacheFlag(true) };
   for (const name of req.fidelityDropsInputs) {
-    const t = feeds[name]!;
-    fidelityGatedFeeds[name] = makeTensor(t.type, new (t.data.constructor as Float32ArrayConstructor)(t.dims.length === 3 ? t.dims[0]! * t.dims[2]! : t.data.length), t.dims.length === 3 ? [t.dims[0]!, 1, t.dims[2]!] : t.dims.slice());
+    const spec = req.inputs.find((i) => i.name === name)!;
+    fidelityGatedFeeds[name] = placeholder(spec.shape, feeds[name]!.dims[0] ?? 1, spec.dtype);
   }
   for (const c of req.cached) fidelityGatedFeeds[c.gatedInput] = planned[c.planningOutput]!;
   const gf = await gated.run(fidelityGatedFeeds);

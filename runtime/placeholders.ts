@@ -1,0 +1,16 @@
+// Placeholder feeds for the gated model's inputs that the taken If branch never reads: zeros,
+// with every symbolic dimension but the batch at 1 (one token), so they cost next to nothing.
+import type ort from 'onnxruntime-node';
+import { makeTensor } from './session.js';
+
+export function placeholder(shape: readonly (string | number | null)[], batch: number, dtype = 'float32'): ort.Tensor {
+  const dims = shape.map((d, i) => (i === 0 ? batch : typeof d === 'number' ? d : 1));
+  const n = dims.reduce((a, b) => a * b, 1);
+  const data = dtype === 'int64' ? new BigInt64Array(n) : dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
+  return makeTensor(dtype, data, dims);
+}
+
+/** The gated model's branch switch: true takes the fidelity branch. */
+export function useCacheFlag(fidelity: boolean): ort.Tensor {
+  return makeTensor('bool', Uint8Array.of(fidelity ? 1 : 0), []);
+}
