@@ -99,6 +99,19 @@ function maxAbs(a: ArrayLike<number>): number {
   return m;
 }
 
+/** Opens a graph for the proof; a graph onnxruntime refuses is a failed proof, not a crash. */
+async function openForProof(file: string, what: string): Promise<Awaited<ReturnType<typeof openSession>>> {
+  try {
+    return await openSession(file);
+  } catch (cause) {
+    throw new TgateError('E_VERIFY_FAILED', `onnxruntime could not load the ${what} graph: ${(cause as Error).message}`, {
+      subject: { file },
+      hint: 'This is a tgate bug or an unsupported export; report it with the model, or compile with --no-verify to inspect the graphs.',
+      cause,
+    });
+  }
+}
+
 export async function proveArtifacts(req: ProofRequest, probe: ProbeOptions = {}): Promise<ProofReport> {
   const o = { ...DEFAULTS, ...probe };
   const dims = bindDims(req.inputs, o);
@@ -107,11 +120,11 @@ export async function proveArtifacts(req: ProofRequest, probe: ProbeOptions = {}
     throw new TgateError('E_VERIFY_FAILED', msg, { hint: 'This is a tgate bug or an unsupported export; report it with the model, or compile with --no-verify to inspect the graphs.' });
   };
 
-  const source = await openSession(req.sourcePath);
+  const source = await openForProof(req.sourcePath, 'source');
   const expected = await source.run(feeds);
   await source.release();
 
-  const planning = await openSession(req.planningPath);
+  const planning = await openForProof(req.planningPath, 'planning');
   const planned = await planning.run(feeds);
   await planning.release();
   for (const out of req.outputs) {
@@ -132,7 +145,7 @@ export async function proveArtifacts(req: ProofRequest, probe: ProbeOptions = {}
   const fidelityFeeds: Feeds = {};
   for (const [k, v] of Object.entries(feeds)) if (!req.fidelityDropsInputs.includes(k)) fidelityFeeds[k] = v;
   for (const c of req.cached) fidelityFeeds[c.fidelityInput] = planned[c.planningOutput]!;
-  const fidelity = await openSession(req.fidelityPath);
+  const fidelity = await openForProof(req.fidelityPath, 'fidelity');
   const got = await fidelity.run(fidelityFeeds);
   await fidelity.release();
   let worst = 0;
@@ -147,7 +160,7 @@ export async function proveArtifacts(req: ProofRequest, probe: ProbeOptions = {}
 
   // The gated model: its planning branch must give the planning graph's outputs, its fidelity
   // branch the fidelity graph's, bit for bit. Inputs the taken branch ignores get placeholders.
-  const gated = await openSession(req.gatedPath);
+  const gated = await openForProof(req.gatedPath, 'gated');
   const planningFeeds: Feeds = { ...feeds, [req.useCacheInput]: useCacheFlag(false) };
   for (const c of req.cached) {
     const t = planned[c.planningOutput]!;

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { compile, type CompileResult } from '../compiler/compile.js';
 import { decodeModel } from '../compiler/io/decode.js';
-import { externalRefOf, WEIGHTS_ALIGNMENT } from '../compiler/io/external-data.js';
+import { EXTERNAL_MIN_BYTES, externalRefOf, WEIGHTS_ALIGNMENT } from '../compiler/io/external-data.js';
 import type { Model } from '../compiler/ir/model.js';
 import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
 import { makeFeeds } from '../runtime/prove.js';
@@ -59,22 +59,33 @@ describe('compile (embedded weights)', () => {
     expect(result.manifest).toEqual(m);
   });
 
-  it('both graphs reference one aligned weights file and store no tensor twice', () => {
+  it('both graphs reference one aligned weights file and store no weight twice', () => {
     const planning = graphOf(out, 'planning.onnx');
     const fidelity = graphOf(out, 'fidelity.onnx');
     const refs = (m: Model) => new Map(m.graph.initializers.map((v) => [v.name, externalRefOf(v.initializer!)]));
     const p = refs(planning);
     const f = refs(fidelity);
+    const source = decodeModel(fs.readFileSync(src), 'model.onnx');
+    let external = 0;
     for (const [name, ref] of p) {
+      const bytes = source.graph.value(name)!.initializer!.rawData.length;
+      // Weights go to the shared file; tensors under 1 KiB (shapes, scalars) stay in the graphs.
+      if (bytes < EXTERNAL_MIN_BYTES) {
+        expect(ref).toBeNull();
+        continue;
+      }
+      external++;
       expect(ref).not.toBeNull();
       expect(ref!.location).toBe('weights.onnx_data');
       expect(ref!.offset % WEIGHTS_ALIGNMENT).toBe(0);
+      expect(ref!.length).toBe(bytes);
       expect(planning.graph.value(name)!.initializer!.rawData.length).toBe(0);
     }
+    expect(external).toBeGreaterThanOrEqual(15);
     for (const [name, ref] of f) expect(ref).toEqual(p.get(name));
     expect(f.size).toBeLessThan(p.size);
     const size = fs.statSync(path.join(out, 'weights.onnx_data')).size;
-    const end = Math.max(...[...p.values()].map((r) => r!.offset + r!.length!));
+    const end = Math.max(...[...p.values()].filter((r) => r).map((r) => r!.offset + r!.length!));
     expect(size).toBe(end);
   });
 

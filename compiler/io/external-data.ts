@@ -10,6 +10,13 @@ import { TgateError } from '../errors.js';
 /** Offsets in the weights file are multiples of this, so onnxruntime can memory-map tensors. */
 export const WEIGHTS_ALIGNMENT = 4096;
 
+/**
+ * Tensors smaller than this stay inside the graphs (onnx.save_model's default threshold): they
+ * are shapes, axes and scalars that onnxruntime's shape inference must read while loading, and
+ * it cannot read them from external data.
+ */
+export const EXTERNAL_MIN_BYTES = 1024;
+
 export interface ExternalRef {
   tensor: string;
   location: string;
@@ -128,13 +135,13 @@ export interface WeightsLayout {
   size: number;
 }
 
-/** Assigns aligned offsets, in initializer order, to every embedded tensor that has data. */
+/** Assigns aligned offsets, in initializer order, to every embedded tensor of at least EXTERNAL_MIN_BYTES. */
 export function layoutWeights(initializers: TensorProto[], location: string): WeightsLayout {
   const entries = new Map<string, { offset: number; bytes: Uint8Array }>();
   let size = 0;
   for (const t of initializers) {
     const bytes = tensorBytes(t);
-    if (!bytes || bytes.length === 0 || entries.has(t.name)) continue;
+    if (!bytes || bytes.length < EXTERNAL_MIN_BYTES || entries.has(t.name)) continue;
     const offset = Math.ceil(size / WEIGHTS_ALIGNMENT) * WEIGHTS_ALIGNMENT;
     entries.set(t.name, { offset, bytes });
     size = offset + bytes.length;

@@ -8,7 +8,7 @@ import { constantScalar, isConstant } from './constants.js';
 
 export interface AttentionMatch {
   /** Which known export form matched; the matcher is open to more. */
-  variant: 'matmul-softmax-matmul';
+  variant: 'matmul-softmax-matmul' | 'fusedmatmul-softmax-matmul';
   softmax: Node;
   scores: Node;
   probsMatMul: Node;
@@ -31,6 +31,15 @@ const PROBS_PASS = new Set(['Cast', 'Dropout', 'Identity']);
 
 function isOp(n: Node | null | undefined, ...ops: string[]): boolean {
   return !!n && (n.domain === '' || n.domain === 'ai.onnx') && ops.includes(n.opType);
+}
+
+/**
+ * A MatMul of two activations: plain MatMul, or onnxruntime's com.microsoft FusedMatMul (what
+ * ORT's `extended` optimisation makes of MatMul + Transpose of K + the softmax scale).
+ */
+function isActivationMatMul(n: Node): boolean {
+  const fused = n.domain === 'com.microsoft' && n.opType === 'FusedMatMul';
+  return (fused || isOp(n, 'MatMul')) && !isConstant(n.inputs[0] ?? null) && !isConstant(n.inputs[1] ?? null);
 }
 
 /** A MatMul/Gemm whose weight operand is a compile-time constant: a linear projection. */
@@ -77,7 +86,7 @@ function scoresMatMul(softmax: Node): Node | null {
     for (const v of frontier) {
       const p = v.producer;
       if (!p) continue;
-      if (isOp(p, 'MatMul') && !isConstant(p.inputs[0] ?? null) && !isConstant(p.inputs[1] ?? null)) return p;
+      if (isActivationMatMul(p)) return p;
       if (isOp(p, ...SCORE_ARITH)) for (const i of p.inputs) if (i && !isConstant(i)) next.push(i);
     }
     frontier = next;
@@ -132,7 +141,7 @@ export function matchAttention(softmax: Node): MatchResult {
   return {
     ok: true,
     match: {
-      variant: 'matmul-softmax-matmul',
+      variant: scores.opType === 'FusedMatMul' ? 'fusedmatmul-softmax-matmul' : 'matmul-softmax-matmul',
       softmax,
       scores,
       probsMatMul,
