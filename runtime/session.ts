@@ -54,3 +54,9 @@ export function float32Tensor(data: Float32Array, dims: number[]): ort.Tensor {
 export function makeTensor(dtype: string, data: ort.Tensor.DataType, dims: number[]): ort.Tensor {
   return new ort.Tensor(dtype as ort.Tensor.Type, data as never, dims);
 }
+
+/** Writes the graph onnxruntime runs after its optimisations (what ORT-optimized exports look like). */
+export async function writeOptimizedModel(source: string, target: string, level: 'basic' | 'extended'): Promise<void> {
+  const s = await ort.InferenceSession.create(source, { graphOptimizationLevel: level, optimizedModelFilePath: target });
+  await s.release();
+}
