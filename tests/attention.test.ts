@@ -4,7 +4,8 @@ import { decodeModel } from '../compiler/io/decode.js';
 import { encodeModel } from '../compiler/io/encode.js';
 import { encodeModelSpec } from '../compiler/io/model-spec.js';
 import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
-import { commonScope, findAttentionSites } from '../passes/attention/find-sites.js';
+import { findAttentionSites } from '../passes/attention/find-sites.js';
+import { parsePythonStringList } from '../passes/attention/scope.js';
 
 function analyse(spec = tinyUnetSpec()) {
   const m = decodeModel(encodeModelSpec(spec), 'tiny.onnx');
@@ -76,9 +77,23 @@ describe('attention sites', () => {
     expect(Buffer.from(encodeModel(m)).equals(Buffer.from(bytes))).toBe(true);
   });
 
-  it('commonScope takes the shared module path of node names', () => {
-    expect(commonScope(['/a/b/attn2/to_q/MatMul', '/a/b/attn2/Softmax', '/a/b/attn2/Div_4'])).toBe('/a/b/attn2');
-    expect(commonScope(['/a/x', '/b/y'])).toBeNull();
-    expect(commonScope(['', '/a/b'])).toBeNull();
+  it('reads module paths from dynamo metadata_props when node names are generic', () => {
+    const spec = tinyUnetSpec();
+    // As torch.onnx.export(dynamo=True) writes them: generic names, the module stack in
+    // pkg.torch.onnx.name_scopes, as relative names on one variant and full dotted paths on the other.
+    for (const full of [false, true]) {
+      const nodes = spec.nodes.map((n, i) => {
+        const segments = (n.name ?? '').split('/').slice(1, -1);
+        const scopes = ['', ...segments.map((s, j) => (full ? segments.slice(0, j + 1).join('.') : s)), `node_${i}`];
+        return { ...n, name: `node_${n.op}_${i}`, metadata: { 'pkg.torch.onnx.name_scopes': `[${scopes.map((s) => `'${s}'`).join(', ')}]` } };
+      });
+      const { report } = analyse({ ...spec, nodes });
+      expect(report.sites.map((s) => s.scope)).toEqual(['/transformer_blocks.0/attn1', '/transformer_blocks.0/attn2', '/transformer_blocks.1/attn1', '/transformer_blocks.1/attn2']);
+    }
+  });
+
+  it('parses Python string-list literals', () => {
+    expect(parsePythonStringList("['', 'down_blocks.1', \"it's\"]")).toEqual(['', 'down_blocks.1', "it's"]);
+    expect(parsePythonStringList('not a list')).toBeNull();
   });
 });

@@ -6,6 +6,7 @@ import type { Node } from '../../compiler/ir/node.js';
 import type { TensorType } from '../../compiler/ir/value.js';
 import { InputAncestry } from './ancestry.js';
 import { matchAttention, type AttentionMatch } from './match-site.js';
+import { commonScope } from './scope.js';
 import { siteType } from './site-shape.js';
 
 export type SiteKind = 'cross' | 'self';
@@ -36,20 +37,6 @@ export interface SiteReport {
 
 function isSoftmax(n: Node): boolean {
   return n.opType === 'Softmax' && (n.domain === '' || n.domain === 'ai.onnx');
-}
-
-/** The '/'-separated module path all named nodes share, without the op's own segment. */
-export function commonScope(names: string[]): string | null {
-  const parts = names.filter((n) => n.startsWith('/')).map((n) => n.split('/').slice(0, -1));
-  if (parts.length !== names.length || parts.length === 0) return null;
-  let common = parts[0]!;
-  for (const p of parts) {
-    let i = 0;
-    while (i < common.length && i < p.length && common[i] === p[i]) i++;
-    common = common.slice(0, i);
-  }
-  const scope = common.join('/');
-  return scope.length > 1 ? scope : null;
 }
 
 export function findAttentionSites(g: Graph): SiteReport {
@@ -83,7 +70,7 @@ export function findAttentionSites(g: Graph): SiteReport {
     const members = [m.softmax, m.scores, m.probsMatMul, m.qProj, m.kProj, m.vProj, m.outProj, m.output.producer!];
     found.push({
       kind,
-      scope: commonScope(members.map((n) => n.proto.name)),
+      scope: commonScope(members),
       tensor: m.output.name,
       type: siteType(g, m.qSource, m.outProj),
       conditioning,
