@@ -39,7 +39,7 @@ export interface CompileResult {
   outDir: string;
   manifest: Manifest;
   passes: { planning: PassRecord[]; fidelity: PassRecord[] };
-  weights: { file: string; mode: 'written' | 'linked' | 'copied'; bytes: number };
+  weights: { file: string; files: string[]; mode: 'written' | 'linked' | 'copied'; bytes: number };
 }
 
 function noCrossError(file: string, report: SiteReport): TgateError {
@@ -68,12 +68,6 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
   const sourceDir = path.dirname(path.resolve(sourcePath));
   const graphProto = src.proto.graph!;
   const externalFiles = checkExternalData(graphProto.initializer, sourceDir, sourcePath);
-  if (externalFiles.length > 1) {
-    throw new TgateError('E_UNSUPPORTED_MODEL', `${sourcePath} spreads its weights over ${externalFiles.length} external files; tgate shares one weights file between its graphs.`, {
-      subject: { file: sourcePath },
-      hint: 'Re-save with onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True).',
-    });
-  }
 
   const analysed = modelFromProto(src.proto);
   const report = findAttentionSites(analysed.graph);
@@ -96,16 +90,21 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
   try {
     let weights: CompileResult['weights'];
     let encodeOptions: EncodeOptions;
-    if (externalFiles.length === 1) {
-      // Shared as is: the graphs keep their relative locations, the file is linked beside them.
-      const f = externalFiles[0]!;
-      const mode = linkOrCopy(f.path, path.join(stage.dir, f.location));
-      weights = { file: f.location, mode, bytes: f.size };
+    if (externalFiles.length > 0) {
+      // Shared as is: the graphs keep their relative locations, the files are linked beside them
+      // (one file, or one per tensor as raw torch exports over 2 GB write them).
+      const modes = externalFiles.map((f) => linkOrCopy(f.path, path.join(stage.dir, f.location)));
+      weights = {
+        file: externalFiles[0]!.location,
+        files: externalFiles.map((f) => f.location),
+        mode: modes.includes('copied') ? 'copied' : 'linked',
+        bytes: externalFiles.reduce((a, f) => a + f.size, 0),
+      };
       encodeOptions = {};
     } else {
       const layout = layoutWeights(graphProto.initializer.filter((t) => !externalRefOf(t)), WEIGHTS_FILE);
       writeWeights(path.join(stage.dir, WEIGHTS_FILE), layout);
-      weights = { file: WEIGHTS_FILE, mode: 'written', bytes: layout.size };
+      weights = { file: WEIGHTS_FILE, files: [WEIGHTS_FILE], mode: 'written', bytes: layout.size };
       encodeOptions = { initializer: (v) => externalized(v.initializer!, layout) };
     }
     const encode = (m: Model) => encodeModel(m, encodeOptions);
@@ -160,6 +159,7 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
       graphs: { planning: PLANNING_FILE, fidelity: FIDELITY_FILE, gated: GATED_FILE },
       gated: { useCacheInput: USE_CACHE_INPUT },
       weights: weights.file,
+      weightsFiles: weights.files,
       io: {
         planning: { inputs: ioOf(planning.graph, 'inputs'), outputs: ioOf(planning.graph, 'outputs') },
         fidelity: { inputs: ioOf(fidelity.graph, 'inputs'), outputs: ioOf(fidelity.graph, 'outputs') },

@@ -31,7 +31,10 @@ export interface Manifest {
   graphs: { planning: string; fidelity: string; gated: string };
   /** The gated model's branch switch: a bool scalar input, true = fidelity (use the caches). */
   gated: { useCacheInput: string };
+  /** The weights file the graphs reference (the first, when the source has several). */
   weights: string;
+  /** Every external data file the graphs reference: one, or one per tensor for some sources. */
+  weightsFiles: string[];
   io: { planning: { inputs: ManifestIo[]; outputs: ManifestIo[] }; fidelity: { inputs: ManifestIo[]; outputs: ManifestIo[] } };
   removedInputs: string[];
   nodeCounts: { source: number; planning: number; fidelity: number };

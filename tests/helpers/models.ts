@@ -15,21 +15,30 @@ export function writeTinyUnet(dir: string, opts: TinyUnetOptions = {}, file = 'm
  * Moves every initializer of at least `minBytes` into one data file at `location` (relative to
  * the model unless the test wants it otherwise) and writes the model; returns the model path.
  */
-export function writeWithExternalData(dir: string, spec: ModelSpec, location: string, opts: { dataPath?: string; minBytes?: number } = {}): string {
+export function writeWithExternalData(dir: string, spec: ModelSpec, location: string, opts: { dataPath?: string; minBytes?: number; perTensor?: boolean } = {}): string {
   fs.mkdirSync(dir, { recursive: true });
   const chunks: Uint8Array[] = [];
   let offset = 0;
   const initializers = spec.initializers.map((t) => {
     const bytes = tensorSpecBytes(t);
     if (bytes.length < (opts.minBytes ?? 64)) return t;
+    if (opts.perTensor) {
+      // One file per tensor, offset 0, as torch writes models over 2 GB.
+      const file = `${location}/${t.name}.bin`;
+      fs.mkdirSync(path.join(dir, location), { recursive: true });
+      fs.writeFileSync(path.join(dir, file), bytes);
+      return { name: t.name, dtype: t.dtype, dims: t.dims, external: { location: file, offset: 0, length: bytes.length } };
+    }
     const e = { location, offset, length: bytes.length };
     chunks.push(bytes);
     offset += bytes.length;
     return { name: t.name, dtype: t.dtype, dims: t.dims, external: e };
   });
-  const dataPath = opts.dataPath ?? path.join(dir, location);
-  fs.mkdirSync(path.dirname(dataPath), { recursive: true });
-  fs.writeFileSync(dataPath, Buffer.concat(chunks));
+  if (!opts.perTensor) {
+    const dataPath = opts.dataPath ?? path.join(dir, location);
+    fs.mkdirSync(path.dirname(dataPath), { recursive: true });
+    fs.writeFileSync(dataPath, Buffer.concat(chunks));
+  }
   const p = path.join(dir, 'model.onnx');
   fs.writeFileSync(p, encodeModelSpec({ ...spec, initializers }));
   return p;
