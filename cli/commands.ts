@@ -22,8 +22,9 @@ export interface CommandIo {
 export const USAGE = `tgate: ahead-of-time TGATE for ONNX diffusion models
 
 Usage:
-  tgate compile <model.onnx> -o <dir> [--force] [--no-verify] [--json]
-      Write planning.onnx, fidelity.onnx, one shared weights file and tgate.json into <dir>.
+  tgate compile <model.onnx> -o <dir> [--force] [--no-verify] [--json] [--include GLOB]... [--exclude GLOB]...
+      Write planning.onnx, fidelity.onnx, gated.onnx, the shared weights and tgate.json into <dir>.
+      --include/--exclude pick cross-attention sites by scope or id (* any characters, ? one).
   tgate inspect <model.onnx> [--json] [--explain]
       Show inputs, outputs, node counts by op type and the attention sites found.
   tgate run <dir> [--steps 25] [--gate-step 10] [--guidance 7.5] [--scheduler ddim|euler|dpmpp-2m]
@@ -65,21 +66,29 @@ export async function runCompile(args: string[]): Promise<CommandOutput> {
     force: { type: 'boolean' },
     'no-verify': { type: 'boolean' },
     json: { type: 'boolean' },
+    include: { type: 'string', multiple: true, default: [] as string[] },
+    exclude: { type: 'string', multiple: true, default: [] as string[] },
   });
   const source = onePositional(positionals, 'model file (tgate compile <model.onnx> -o <dir>)');
   const outDir = values.output as string | undefined;
   if (!outDir) throw usageError('Missing the output folder: tgate compile <model.onnx> -o <dir>.');
   const started = performance.now();
-  const r = await compile(source, { outDir, force: !!values.force, prover: values['no-verify'] ? null : (req) => proveArtifacts(req) });
+  const r = await compile(source, {
+    outDir,
+    force: !!values.force,
+    prover: values['no-verify'] ? null : (req) => proveArtifacts(req),
+    sites: { include: values.include as string[], exclude: values.exclude as string[] },
+  });
   const seconds = (performance.now() - started) / 1000;
   const m = r.manifest;
   if (values.json) return { stdout: JSON.stringify({ outDir: path.resolve(outDir), seconds, weights: r.weights, manifest: m }, null, 2) };
   const cross = m.sites.filter((s) => s.kind === 'cross').length;
+  const cached = m.sites.filter((s) => s.cached).length;
   const v = m.verification;
   const lines = [
     `compiled ${source} -> ${outDir} in ${seconds.toFixed(1)} s`,
-    `  sites      ${cross} cross + ${m.sites.length - cross} self; ${cross} cross-attention outputs cached`,
-    `  planning   ${m.graphs.planning}: ${m.nodeCounts.planning} nodes (source ${m.nodeCounts.source}), ${cross} extra outputs`,
+    `  sites      ${cross} cross + ${m.sites.length - cross} self; ${cached} cross-attention outputs cached${cached < cross ? ` (${cross - cached} left computed by --include/--exclude)` : ''}`,
+    `  planning   ${m.graphs.planning}: ${m.nodeCounts.planning} nodes (source ${m.nodeCounts.source}), ${cached} extra outputs`,
     `  fidelity   ${m.graphs.fidelity}: ${m.nodeCounts.fidelity} nodes (${m.nodeCounts.source - m.nodeCounts.fidelity} removed)${m.removedInputs.length ? `, input ${m.removedInputs.join(', ')} removed` : ''}`,
     `  weights    ${m.weights} (${bytesText(r.weights.bytes)}, ${r.weights.mode})`,
     v.skipped

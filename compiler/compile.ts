@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { stageOutput, linkOrCopy } from './artifacts.js';
 import { TgateError } from './errors.js';
+import { chooseSites, type SiteFilter } from './site-selection.js';
 import { modelFromProto } from './io/decode.js';
 import { encodeModel, type EncodeOptions } from './io/encode.js';
 import { encodeGatedModel, gatedCacheInput, gatedCacheOutput, USE_CACHE_INPUT } from './io/gated-model.js';
@@ -33,6 +34,8 @@ export interface CompileOptions {
   force?: boolean;
   /** Proves the artifacts; null skips the proof (recorded in the manifest). */
   prover: Prover | null;
+  /** Globs on site scope or id narrowing which cross-attention sites are cached. */
+  sites?: SiteFilter;
 }
 
 export interface CompileResult {
@@ -71,8 +74,9 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
 
   const analysed = modelFromProto(src.proto);
   const report = findAttentionSites(analysed.graph);
-  const cross = report.sites.filter((s) => s.kind === 'cross');
-  if (cross.length === 0) throw noCrossError(sourcePath, report);
+  if (!report.sites.some((s) => s.kind === 'cross')) throw noCrossError(sourcePath, report);
+  const choices = chooseSites(report.sites, opts.sites);
+  const cross = choices.filter((c) => c.cached).map((c) => c.site);
   const targets = cross.map((s) => ({ tensor: s.tensor, type: cachedType(s) }));
 
   // Each call builds fresh IR: the gated model consumes its own copies.
@@ -116,17 +120,19 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
     const fresh = variants();
     fs.writeFileSync(gatedPath, encodeGatedModel(fresh.planning, fresh.fidelity, cross.map((s) => ({ id: s.id, tensor: s.tensor })), encodeOptions));
 
-    const sites: ManifestSite[] = report.sites.map((s) => {
-      const t = s.kind === 'cross' ? cachedType(s) : s.type;
+    const sites: ManifestSite[] = choices.map(({ site: s, cached, reason }) => {
+      const t = cached ? cachedType(s) : s.type;
       return {
         id: s.id,
         kind: s.kind,
         scope: s.scope,
         tensor: s.tensor,
-        planningOutput: s.kind === 'cross' ? s.tensor : null,
-        fidelityInput: s.kind === 'cross' ? s.tensor : null,
-        gatedInput: s.kind === 'cross' ? gatedCacheInput(s.id) : null,
-        gatedOutput: s.kind === 'cross' ? gatedCacheOutput(s.id) : null,
+        cached,
+        reason,
+        planningOutput: cached ? s.tensor : null,
+        fidelityInput: cached ? s.tensor : null,
+        gatedInput: cached ? gatedCacheInput(s.id) : null,
+        gatedOutput: cached ? gatedCacheOutput(s.id) : null,
         dtype: dtypeName(t.dtype),
         shape: manifestShape(t.shape),
       };

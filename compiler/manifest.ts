@@ -10,6 +10,9 @@ export interface ManifestSite {
   kind: 'cross' | 'self';
   scope: string | null;
   tensor: string;
+  /** Whether the compile cached this site, and why (default, or the --include/--exclude glob). */
+  cached: boolean;
+  reason: string;
   planningOutput: string | null;
   fidelityInput: string | null;
   /** Its names in the gated model (both variants as branches of one If node). */

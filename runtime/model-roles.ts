@@ -26,8 +26,7 @@ export function modelRoles(m: Manifest): ModelRoles {
   const text = m.removedInputs.slice();
   const guidanceEmbedding = inputs.filter((i) => GUIDANCE_EMBEDDING.test(i.name)).map((i) => i.name);
   const conditioning = inputs.map((i) => i.name).filter((n) => n !== latent.name && n !== timestep.name && !text.includes(n) && !guidanceEmbedding.includes(n));
-  const crossIds = new Set(m.sites.filter((s) => s.kind === 'cross').map((s) => s.id));
-  const caches = m.sites.filter((s) => crossIds.has(s.id)).map((s) => ({ id: s.id, planningOutput: s.planningOutput!, fidelityInput: s.fidelityInput!, gatedInput: s.gatedInput!, gatedOutput: s.gatedOutput! }));
+  const caches = m.sites.filter((s) => s.cached && s.fidelityInput !== null).map((s) => ({ id: s.id, planningOutput: s.planningOutput!, fidelityInput: s.fidelityInput!, gatedInput: s.gatedInput!, gatedOutput: s.gatedOutput! }));
   const outputName = m.io.fidelity.outputs[0]!.name;
   const output = m.io.planning.outputs.find((o) => o.name === outputName)!;
   return { latent, timestep, text, conditioning, guidanceEmbedding, output, caches };

@@ -46,7 +46,7 @@ describe('compile (embedded weights)', () => {
     expect(m.sites).toHaveLength(4);
     const cross = m.sites.find((s: { id: string }) => s.id === 'cross.0');
     expect(cross).toEqual({
-      id: 'cross.0', kind: 'cross', scope: '/transformer_blocks.0/attn2', tensor: cross.tensor,
+      id: 'cross.0', kind: 'cross', scope: '/transformer_blocks.0/attn2', tensor: cross.tensor, cached: true, reason: 'cross-attention',
       planningOutput: cross.tensor, fidelityInput: cross.tensor, gatedInput: 'tgate.cache.cross.0', gatedOutput: 'tgate.cache_out.cross.0',
       dtype: 'float32', shape: ['batch_size', 'height/2*width/2', 16],
     });
@@ -169,6 +169,36 @@ describe('compile (external-data source)', () => {
     expect(r.manifest.verification).toMatchObject({ skipped: false, planningBitExact: true });
     const planning = graphOf(out, 'planning.onnx');
     expect(planning.graph.initializers.filter((v) => externalRefOf(v.initializer!)).length).toBeGreaterThan(10);
+  });
+});
+
+describe('compile --include/--exclude', () => {
+  it('caches only the chosen cross sites, records why, and keeps the text input the rest still reads', async () => {
+    const work = scratch();
+    const src = writeTinyUnet(path.join(work, 'src'));
+    const r = await compile(src, { outDir: path.join(work, 'out'), prover: (q) => proveArtifacts(q), sites: { exclude: ['/transformer_blocks.1/*'] } });
+    expect(r.manifest.sites.map((s) => [s.id, s.cached, s.reason])).toEqual([
+      ['self.0', false, expect.stringMatching(/^self-attention/)],
+      ['cross.0', true, 'cross-attention'],
+      ['self.1', false, expect.stringMatching(/^self-attention/)],
+      ['cross.1', false, "excluded by --exclude '/transformer_blocks.1/*'"],
+    ]);
+    expect(r.manifest.sites[3]!.fidelityInput).toBeNull();
+    expect(r.manifest.removedInputs).toEqual([]);
+    expect(r.manifest.io.fidelity.inputs.map((i) => i.name)).toContain('encoder_hidden_states');
+    expect(r.manifest.verification).toMatchObject({ skipped: false, planningBitExact: true, gatedBitExact: true });
+    const only = await compile(src, { outDir: path.join(work, 'only'), prover: null, sites: { include: ['cross.1'] } });
+    expect(only.manifest.sites.filter((s) => s.cached).map((s) => s.id)).toEqual(['cross.1']);
+  });
+
+  it('refuses globs that leave nothing to cache, listing the sites', async () => {
+    const work = scratch();
+    const src = writeTinyUnet(path.join(work, 'src'));
+    await expect(compile(src, { outDir: path.join(work, 'out'), prover: null, sites: { include: ['/nowhere/*'] } })).rejects.toMatchObject({
+      code: 'E_USAGE',
+      message: expect.stringMatching(/left no cross-attention site to cache \(sites: \/transformer_blocks\.0\/attn2, \/transformer_blocks\.1\/attn2\)/),
+    });
+    expect(fs.readdirSync(work)).toEqual(['src']);
   });
 });
 

@@ -149,6 +149,30 @@ describe('gated sampler', () => {
 });
 
 describe('gated sampler on model variants', () => {
+  it('with one cross site left uncached, the fidelity phase feeds it the uncond text', async () => {
+    const work = (await import('./helpers/paths.js')).scratch();
+    const { writeTinyUnet } = await import('./helpers/models.js');
+    const { compile } = await import('../compiler/compile.js');
+    const source = writeTinyUnet(path.join(work, 'src'));
+    const dir = path.join(work, 'out');
+    await compile(source, { outDir: dir, prover: null, sites: { exclude: ['cross.1'] } });
+    const unet = await GatedUNet.load(dir);
+    expect(unet.roles.caches.map((c) => c.id)).toEqual(['cross.0']);
+    expect(unet.roles.conditioning).toEqual(['encoder_hidden_states']);
+    const io = inputs(1, 88);
+    const r = await unet.generate({ ...io, steps: 4, gateStep: 2, guidance: 7.5, keepTrajectory: true });
+    const fidelity = await openSession(path.join(dir, 'fidelity.onnx'));
+    const feeds: Record<string, ort.Tensor> = {
+      sample: f32(r.trajectory[1]!, [1, 4, 8, 8]),
+      timestep: f32(Float32Array.of(createScheduler('ddim', 4).timesteps[2]!), []),
+      encoder_hidden_states: f32(io.uncond!.encoder_hidden_states!.data as Float32Array, [1, 5, 12]),
+      [unet.roles.caches[0]!.fidelityInput]: f32(r.caches['cross.0']!, [1, 16, 16]),
+    };
+    expect(maxAbsDiff(r.modelOutputs[2]!, (await fidelity.run(feeds)).out_sample!.data as Float32Array)).toBe(0);
+    await fidelity.release();
+    await unet.release();
+  });
+
   it('feeds an int64 [batch] timestep as the model declares it', async () => {
     const { dir } = await compiledTinyUnet({ timestep: 'int64-batch' });
     const unet = await GatedUNet.load(dir);
