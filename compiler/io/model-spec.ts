@@ -51,6 +51,8 @@ export interface ValueSpec {
 
 export interface ModelSpec {
   opset: number;
+  /** Opsets of other domains the nodes use, e.g. { 'com.microsoft': 1 }. */
+  domains?: Record<string, number>;
   irVersion?: number;
   producer?: string;
   inputs: ValueSpec[];
@@ -123,7 +125,10 @@ export function encodeModelSpec(spec: ModelSpec): Uint8Array {
   const model = create(ModelProtoSchema, {
     irVersion: BigInt(spec.irVersion ?? 8),
     producerName: spec.producer ?? 'tgate-fixtures',
-    opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: BigInt(spec.opset) })],
+    opsetImport: [
+      create(OperatorSetIdProtoSchema, { domain: '', version: BigInt(spec.opset) }),
+      ...Object.entries(spec.domains ?? {}).map(([domain, version]) => create(OperatorSetIdProtoSchema, { domain, version: BigInt(version) })),
+    ],
     graph,
   });
   const bytes = toBinary(ModelProtoSchema, model);

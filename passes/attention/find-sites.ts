@@ -5,6 +5,7 @@ import type { Graph } from '../../compiler/ir/graph.js';
 import type { Node } from '../../compiler/ir/node.js';
 import type { TensorType } from '../../compiler/ir/value.js';
 import { InputAncestry } from './ancestry.js';
+import { isFusedAttention, matchFusedAttention } from './match-fused.js';
 import { matchAttention, type AttentionMatch } from './match-site.js';
 import { commonScope } from './scope.js';
 import { siteType } from './site-shape.js';
@@ -43,9 +44,10 @@ export function findAttentionSites(g: Graph): SiteReport {
   const ancestry = new InputAncestry(g);
   const rejected: RejectedCandidate[] = [];
   const found: Omit<Site, 'id'>[] = [];
-  const softmaxes = g.nodes.filter(isSoftmax);
-  for (const sm of softmaxes) {
-    const r = matchAttention(sm);
+  // Candidates: every Softmax (unfused attention) and every fused attention op.
+  const candidates = g.nodes.filter((n) => isSoftmax(n) || isFusedAttention(n));
+  for (const sm of candidates) {
+    const r = isSoftmax(sm) ? matchAttention(sm) : matchFusedAttention(sm);
     if (!r.ok) {
       rejected.push({ node: sm.name, reason: r.reason });
       continue;
@@ -67,7 +69,7 @@ export function findAttentionSites(g: Graph): SiteReport {
       kind = 'cross';
       conditioning = [...kv].sort();
     }
-    const members = [m.softmax, m.scores, m.probsMatMul, m.qProj, m.kProj, m.vProj, m.outProj, m.output.producer!];
+    const members = [...m.core, m.qProj, m.kProj, m.vProj, m.outProj, m.output.producer!];
     found.push({
       kind,
       scope: commonScope(members),
@@ -79,5 +81,5 @@ export function findAttentionSites(g: Graph): SiteReport {
   }
   const counters: Record<SiteKind, number> = { cross: 0, self: 0 };
   const sites = found.map((s) => ({ id: `${s.kind}.${counters[s.kind]++}`, ...s }));
-  return { sites, rejected, candidates: softmaxes.length };
+  return { sites, rejected, candidates: candidates.length };
 }

@@ -6,12 +6,20 @@ import type { Node } from '../../compiler/ir/node.js';
 import type { Value } from '../../compiler/ir/value.js';
 import { constantScalar, isConstant } from './constants.js';
 
+export type AttentionVariant =
+  | 'matmul-softmax-matmul'
+  | 'fusedmatmul-softmax-matmul'
+  | 'ms-multihead-attention'
+  | 'ms-multihead-attention-packed-kv'
+  | 'ms-multihead-attention-packed-qkv'
+  | 'ms-attention'
+  | 'onnx-attention';
+
 export interface AttentionMatch {
   /** Which known export form matched; the matcher is open to more. */
-  variant: 'matmul-softmax-matmul' | 'fusedmatmul-softmax-matmul';
-  softmax: Node;
-  scores: Node;
-  probsMatMul: Node;
+  variant: AttentionVariant;
+  /** The attention core: score MatMul, Softmax and probs MatMul, or the one fused op. */
+  core: Node[];
   qProj: Node;
   kProj: Node;
   vProj: Node;
@@ -29,7 +37,7 @@ const LAYOUT = new Set(['Reshape', 'Transpose', 'Cast', 'Squeeze', 'Unsqueeze', 
 const SCORE_ARITH = new Set(['Add', 'Mul', 'Div', 'Sub', 'Where', 'Cast']);
 const PROBS_PASS = new Set(['Cast', 'Dropout', 'Identity']);
 
-function isOp(n: Node | null | undefined, ...ops: string[]): boolean {
+export function isOp(n: Node | null | undefined, ...ops: string[]): boolean {
   return !!n && (n.domain === '' || n.domain === 'ai.onnx') && ops.includes(n.opType);
 }
 
@@ -43,7 +51,7 @@ function isActivationMatMul(n: Node): boolean {
 }
 
 /** A MatMul/Gemm whose weight operand is a compile-time constant: a linear projection. */
-function isProjection(n: Node | null): boolean {
+export function isProjection(n: Node | null): boolean {
   return !!n && isOp(n, 'MatMul', 'Gemm') && isConstant(n.inputs[1] ?? null) && !isConstant(n.inputs[0] ?? null);
 }
 
@@ -52,13 +60,13 @@ function isProjection(n: Node | null): boolean {
  * targets from `tensor.shape`, so intermediate tensors often have a Shape consumer besides the
  * one that reads their values.
  */
-function soleConsumer(v: Value): Node | null {
+export function soleConsumer(v: Value): Node | null {
   const uses = v.uses().filter((u) => !(u.index >= 0 && isOp(u.node, 'Shape', 'Size')));
   return uses.length === 1 && uses[0]!.index >= 0 ? uses[0]!.node : null;
 }
 
 /** Walks back through layout ops and constant scale/bias arithmetic to a projection. */
-function projectionBehind(v: Value | null): Node | null {
+export function projectionBehind(v: Value | null): Node | null {
   for (let steps = 0; v && steps < 12; steps++) {
     const p: Node | null = v.producer;
     if (!p) return null;
@@ -119,8 +127,32 @@ export function matchAttention(softmax: Node): MatchResult {
   const vProj = projectionBehind(probsMatMul.inputs[1] ?? null);
   if (!vProj) return fail(`no value projection (MatMul/Gemm with constant weights) behind ${probsMatMul.name}`);
 
-  // Forward: head merge (layout ops), out-projection, bias, optional constant rescale.
-  let v: Value | null = probsMatMul.outputs[0] ?? null;
+  const tail = moduleOutputAfter(probsMatMul.outputs[0] ?? null);
+  if ('reason' in tail) return fail(`the attention result of ${probsMatMul.name} ${tail.reason}`);
+  return {
+    ok: true,
+    match: {
+      variant: scores.opType === 'FusedMatMul' ? 'fusedmatmul-softmax-matmul' : 'matmul-softmax-matmul',
+      core: [scores, softmax, probsMatMul],
+      qProj,
+      kProj,
+      vProj,
+      outProj: tail.outProj,
+      qSource: qProj.inputs[0]!,
+      kSource: kProj.inputs[0]!,
+      vSource: vProj.inputs[0]!,
+      output: tail.output,
+    },
+  };
+}
+
+/**
+ * From the attention result (heads still split or already merged) forward through head-merge
+ * layout ops to the out-projection, its bias and an optional constant rescale: the module's
+ * output, the cut point.
+ */
+export function moduleOutputAfter(start: Value | null): { outProj: Node; output: Value } | { reason: string } {
+  let v = start;
   let outProj: Node | null = null;
   for (let steps = 0; v && steps < 8; steps++) {
     const c = soleConsumer(v);
@@ -132,27 +164,10 @@ export function matchAttention(softmax: Node): MatchResult {
     if (!c || !isOp(c, ...LAYOUT)) break;
     v = c.outputs[0] ?? null;
   }
-  if (!outProj || !v) return fail(`the attention result of ${probsMatMul.name} does not reach an out-projection through head-merge ops`);
+  if (!outProj || !v) return { reason: 'does not reach an out-projection through head-merge ops' };
   const bias = soleConsumer(v);
   if (bias && isOp(bias, 'Add') && bias.inputs.some((i) => i !== v && isConstant(i))) v = bias.outputs[0]!;
   const rescale = soleConsumer(v);
   if (rescale && isOp(rescale, 'Div', 'Mul') && rescale.inputs[0] === v && constantScalar(rescale.inputs[1] ?? null) !== undefined) v = rescale.outputs[0]!;
-
-  return {
-    ok: true,
-    match: {
-      variant: scores.opType === 'FusedMatMul' ? 'fusedmatmul-softmax-matmul' : 'matmul-softmax-matmul',
-      softmax,
-      scores,
-      probsMatMul,
-      qProj,
-      kProj,
-      vProj,
-      outProj,
-      qSource: qProj.inputs[0]!,
-      kSource: kProj.inputs[0]!,
-      vSource: vProj.inputs[0]!,
-      output: v,
-    },
-  };
+  return { outProj, output: v };
 }
