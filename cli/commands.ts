@@ -26,7 +26,8 @@ Usage:
       Write planning.onnx, fidelity.onnx, gated.onnx, the shared weights and tgate.json into <dir>.
       --include/--exclude pick cross-attention sites by scope or id (* any characters, ? one).
   tgate inspect <model.onnx> [--json] [--explain]
-      Show inputs, outputs, node counts by op type and the attention sites found.
+      Show inputs, outputs, node counts by op type and the attention sites found;
+      --explain lists every softmax or attention op considered and what came of it.
   tgate run <dir> [--steps 25] [--gate-step 10] [--guidance 7.5] [--scheduler ddim|euler|dpmpp-2m]
             [--scheduler-config FILE] [--latents FILE.npy | --height 512 --width 512 --batch 1 --seed 0]
             [--cond NAME=FILE.npy]... [--uncond NAME=FILE.npy]... [--image FILE.npy --strength 0.8]
@@ -106,10 +107,12 @@ function inspectText(r: InspectReport, explain: boolean): string {
   out.push('', 'Outputs', table(['name', 'dtype', 'shape'], r.outputs.map((i) => [i.name, i.dtype, shapeText(i.shape)])));
   out.push('', 'Nodes by op type', table(['op', 'count'], Object.entries(r.opCounts).map(([k, n]) => [k, n])));
   const cross = r.sites.filter((s) => s.kind === 'cross').length;
-  out.push('', `Attention sites: ${cross} cross + ${r.sites.length - cross} self (${r.softmaxCandidates} softmax candidates, ${r.rejected.length} rejected)`);
+  out.push('', `Attention sites: ${cross} cross + ${r.sites.length - cross} self (${r.softmaxCandidates} softmax/attention candidates, ${r.rejected.length} rejected)`);
   if (r.sites.length) out.push(table(['id', 'kind', 'scope', 'cut tensor', 'tokens x channels'], r.sites.map((s) => [s.id, s.kind, s.scope ?? '-', s.tensor, `${s.tokens} x ${s.channels}`])));
-  if (explain || r.sites.length === 0) {
-    if (r.rejected.length) out.push('', 'Rejected candidates', table(['node', 'reason'], r.rejected.map((x) => [x.node, x.reason])));
+  if (explain) {
+    out.push('', 'Candidates considered (graph order)', table(['node', 'op', 'outcome'], r.considered.map((c) => [c.node, c.op, c.outcome])));
+  } else if (r.sites.length === 0 && r.rejected.length) {
+    out.push('', 'Rejected candidates', table(['node', 'reason'], r.rejected.map((x) => [x.node, x.reason])));
   } else if (r.rejected.length) {
     out.push(`(${r.rejected.length} candidates rejected: --explain lists why)`);
   }

@@ -16,9 +16,11 @@ export interface InspectReport {
   outputs: { name: string; dtype: string; shape: (string | number)[] }[];
   nodeCount: number;
   opCounts: Record<string, number>;
-  sites: { id: string; kind: string; scope: string | null; tensor: string; tokens: string | number; channels: string | number; conditioning: string[] }[];
+  sites: { id: string; kind: string; variant: string; scope: string | null; tensor: string; tokens: string | number; channels: string | number; conditioning: string[] }[];
   softmaxCandidates: number;
   rejected: { node: string; reason: string }[];
+  /** Every softmax or fused attention op considered, in graph order, with its outcome. */
+  considered: { node: string; op: string; siteId: string | null; outcome: string }[];
 }
 
 export function inspectModel(file: string): InspectReport {
@@ -44,9 +46,10 @@ export function inspectModel(file: string): InspectReport {
     opCounts: sorted,
     sites: report.sites.map((s) => {
       const shape = manifestShape(s.type.shape);
-      return { id: s.id, kind: s.kind, scope: s.scope, tensor: s.tensor, tokens: shape[1] ?? '?', channels: shape[2] ?? '?', conditioning: s.conditioning };
+      return { id: s.id, kind: s.kind, variant: s.match.variant, scope: s.scope, tensor: s.tensor, tokens: shape[1] ?? '?', channels: shape[2] ?? '?', conditioning: s.conditioning };
     }),
     softmaxCandidates: report.candidates,
     rejected: report.rejected,
+    considered: report.considered,
   };
 }

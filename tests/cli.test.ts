@@ -72,12 +72,14 @@ describe('tgate CLI', () => {
     const self = path.join(ROOT, 'fixtures/models/tiny-unet-self-only.onnx');
     const text = tgate(['inspect', self, '--explain']);
     expect(text.status).toBe(0);
-    expect(text.stdout).toMatch(/Attention sites: 0 cross \+ 2 self \(3 softmax candidates, 1 rejected\)/);
-    expect(text.stdout).toMatch(/Rejected candidates[\s\S]*gate\/Softmax/);
+    expect(text.stdout).toMatch(/Attention sites: 0 cross \+ 2 self \(3 softmax\/attention candidates, 1 rejected\)/);
+    expect(text.stdout).toMatch(/Candidates considered[\s\S]*attn1\/Softmax_26 +Softmax +self site self\.0 \(matmul-softmax-matmul\)/);
+    expect(text.stdout).toMatch(/gate\/Softmax_73 +Softmax +rejected: no MatMul of two activations/);
     const json = JSON.parse(tgate(['inspect', TINY, '--json']).stdout);
     expect(json.inputs.map((i: { name: string }) => i.name)).toEqual(['sample', 'timestep', 'encoder_hidden_states']);
     expect(json.sites).toHaveLength(4);
     expect(json.opCounts.Softmax).toBe(4);
-    expect(json.sites[1]).toMatchObject({ kind: 'cross', tokens: 'height/2*width/2', channels: 16 });
+    expect(json.sites[1]).toMatchObject({ kind: 'cross', variant: 'matmul-softmax-matmul', tokens: 'height/2*width/2', channels: 16 });
+    expect(json.considered.map((c: { siteId: string | null }) => c.siteId)).toEqual(['self.0', 'cross.0', 'self.1', 'cross.1']);
   });
 });

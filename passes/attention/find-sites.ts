@@ -30,10 +30,21 @@ export interface RejectedCandidate {
   reason: string;
 }
 
+/** One softmax or fused attention op the analysis looked at, and what came of it. */
+export interface ConsideredCandidate {
+  node: string;
+  op: string;
+  /** The site it became, or null when rejected. */
+  siteId: string | null;
+  outcome: string;
+}
+
 export interface SiteReport {
   sites: Site[];
   rejected: RejectedCandidate[];
   candidates: number;
+  /** Every candidate in graph order, accepted or not. */
+  considered: ConsideredCandidate[];
 }
 
 function isSoftmax(n: Node): boolean {
@@ -44,12 +55,15 @@ export function findAttentionSites(g: Graph): SiteReport {
   const ancestry = new InputAncestry(g);
   const rejected: RejectedCandidate[] = [];
   const found: Omit<Site, 'id'>[] = [];
+  const considered: (ConsideredCandidate & { found?: Omit<Site, 'id'> })[] = [];
+  const op = (n: Node) => (n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType);
   // Candidates: every Softmax (unfused attention) and every fused attention op.
   const candidates = g.nodes.filter((n) => isSoftmax(n) || isFusedAttention(n));
   for (const sm of candidates) {
     const r = isSoftmax(sm) ? matchAttention(sm) : matchFusedAttention(sm);
     if (!r.ok) {
       rejected.push({ node: sm.name, reason: r.reason });
+      considered.push({ node: sm.name, op: op(sm), siteId: null, outcome: `rejected: ${r.reason}` });
       continue;
     }
     const m = r.match;
@@ -63,23 +77,32 @@ export function findAttentionSites(g: Graph): SiteReport {
       // Cross: keys/values do not read the stream the queries come from (the latent input).
       const latentOnly = [...q].filter((n) => !kv.has(n));
       if (latentOnly.length === 0 || kv.size === 0) {
-        rejected.push({ node: sm.name, reason: 'keys/values read the same inputs as the queries but are a different tensor (joint attention); not a TGATE site' });
+        const reason = 'keys/values read the same inputs as the queries but are a different tensor (joint attention); not a TGATE site';
+        rejected.push({ node: sm.name, reason });
+        considered.push({ node: sm.name, op: op(sm), siteId: null, outcome: `rejected: ${reason}` });
         continue;
       }
       kind = 'cross';
       conditioning = [...kv].sort();
     }
     const members = [...m.core, m.qProj, m.kProj, m.vProj, m.outProj, m.output.producer!];
-    found.push({
+    const site = {
       kind,
       scope: commonScope(members),
       tensor: m.output.name,
       type: siteType(g, m.qSource, m.outProj),
       conditioning,
       match: m,
-    });
+    };
+    found.push(site);
+    considered.push({ node: sm.name, op: op(sm), siteId: null, outcome: '', found: site });
   }
   const counters: Record<SiteKind, number> = { cross: 0, self: 0 };
   const sites = found.map((s) => ({ id: `${s.kind}.${counters[s.kind]++}`, ...s }));
-  return { sites, rejected, candidates: candidates.length };
+  const explained = considered.map(({ found: f, ...c }) => {
+    if (!f) return c;
+    const site = sites[found.indexOf(f)]!;
+    return { ...c, siteId: site.id, outcome: `${site.kind} site ${site.id} (${site.match.variant}), cut at ${site.tensor}` };
+  });
+  return { sites, rejected, candidates: candidates.length, considered: explained };
 }
