@@ -14,32 +14,42 @@ export interface SpatialOrigin {
   fw: number;
 }
 
-/** Follows the data path (first non-constant input) back to a rank-4 graph input. */
-export function spatialOrigin(g: Graph, from: Value, maxSteps = 100000): SpatialOrigin | null {
-  let v: Value | null = from;
-  let fh = 1;
-  let fw = 1;
-  for (let steps = 0; v && steps < maxSteps; steps++) {
+/**
+ * Follows the data path back to a rank-4 graph input: depth first, first non-constant input
+ * first, backing off where a path ends elsewhere (a timestep embedding multiplied into the
+ * stream, as AdaLN gates are). Strides and resize factors met on the way give the factors.
+ */
+export function spatialOrigin(g: Graph, from: Value, maxSteps = 200000): SpatialOrigin | null {
+  const visited = new Set<Value>();
+  const stack: { v: Value; fh: number; fw: number }[] = [{ v: from, fh: 1, fw: 1 }];
+  for (let steps = 0; stack.length && steps < maxSteps; steps++) {
+    const { v, fh, fw } = stack.pop()!;
+    if (visited.has(v)) continue;
+    visited.add(v);
     if (g.isGraphInput(v) && !v.initializer) {
-      return v.type?.shape?.length === 4 ? { input: v, fh, fw } : null;
+      if (v.type?.shape?.length === 4) return { input: v, fh, fw };
+      continue;
     }
     const p: Node | null = v.producer;
-    if (!p) return null;
+    if (!p) continue;
+    let [h, w] = [fh, fw];
     if (p.opType === 'Conv' || p.opType === 'MaxPool' || p.opType === 'AveragePool') {
       const s = p.intsAttr('strides') ?? [1, 1];
-      fh *= s[0] ?? 1;
-      fw *= s[1] ?? 1;
+      h *= s[0] ?? 1;
+      w *= s[1] ?? 1;
     } else if (p.opType === 'ConvTranspose') {
       const s = p.intsAttr('strides') ?? [1, 1];
-      fh /= s[0] ?? 1;
-      fw /= s[1] ?? 1;
+      h /= s[0] ?? 1;
+      w /= s[1] ?? 1;
     } else if (p.opType === 'Resize' || p.opType === 'Upsample') {
       const scales = constantNumbers(p.inputs[p.opType === 'Resize' ? 2 : 1] ?? null);
-      if (!scales || scales.length !== 4) return null;
-      fh /= scales[2]!;
-      fw /= scales[3]!;
+      if (!scales || scales.length !== 4) continue;
+      h /= scales[2]!;
+      w /= scales[3]!;
     }
-    v = p.inputs.find((i) => i && !isConstant(i)) ?? null;
+    // Pushed in reverse so the first data input is explored first.
+    const next = p.inputs.filter((i): i is Value => !!i && !isConstant(i) && !visited.has(i));
+    for (let i = next.length - 1; i >= 0; i--) stack.push({ v: next[i]!, fh: h, fw: w });
   }
   return null;
 }
