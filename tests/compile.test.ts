@@ -202,6 +202,17 @@ describe('compile --include/--exclude', () => {
   });
 });
 
+describe('compile (external data under the names exporters use)', () => {
+  it.each(['weights.pb', 'model.onnx.data', 'data/model.onnx_data'])('%s', async (location) => {
+    const work = scratch();
+    const src = writeWithExternalData(path.join(work, 'src'), tinyUnetSpec(), location);
+    const r = await compileTo(src, path.join(work, 'out'));
+    expect(r.manifest.weights).toBe(location);
+    expect(fs.statSync(path.join(work, 'out', location)).ino).toBe(fs.statSync(path.join(work, 'src', location)).ino);
+    expect(r.manifest.verification).toMatchObject({ skipped: false, planningBitExact: true, gatedBitExact: true });
+  });
+});
+
 describe('compile (one external file per tensor)', () => {
   it('links every data file, keeps the layout, and proves the graphs', async () => {
     const work = scratch();
