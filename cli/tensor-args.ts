@@ -35,5 +35,5 @@ export function seededNormal(dims: number[], seed: number): TensorInput {
 
 /** A concrete shape for a model input at batch B: symbolic sequence lengths become 77. */
 export function concreteShape(io: ManifestIo, batch: number): number[] {
-  return io.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? batch : 77));
+  return io.shape.map((d, i) => (i === 0 ? batch : typeof d === 'number' ? d : 77));
 }

@@ -138,7 +138,7 @@ export class GatedUNet {
         feeds[n] = placeholder(spec.shape, batch, spec.dtype);
       }
     } else {
-      for (const c of this.roles.caches) feeds[c.gatedInput] = placeholder([batch, 'tokens', this.cacheChannels(c.id)], batch);
+      for (const c of this.roles.caches) feeds[c.gatedInput] = placeholder(this.manifest.sites.find((s) => s.id === c.id)!.shape, batch);
     }
     const names = fetches.map((f) => this.roles.caches.find((c) => c.planningOutput === f)?.gatedOutput ?? f);
     const out = await v.session.run(feeds, names);
@@ -227,9 +227,18 @@ export class GatedUNet {
         for (const n of [...r.text, ...r.conditioning]) feeds[n] = cond(n, paired);
         if (phase === 'gate') fetches = [r.output.name, ...r.caches.map((c) => c.planningOutput)];
       }
+      // A static-batch export runs every call at its fixed batch: rows are repeated to fill it and
+      // only the first `batch` rows of each output are used (correct, without the batch saving).
+      const fixed = typeof r.latent.shape[0] === 'number' ? r.latent.shape[0] : null;
+      const repeat = fixed !== null && fixed !== batch ? fixed / batch : 1;
+      if (!Number.isInteger(repeat)) {
+        throw new TgateError('E_USAGE', `The model was exported with a fixed batch of ${fixed}; batch ${batch} does not divide it.`, { hint: `Use a batch that divides ${fixed} (with CFG the model runs at twice the batch), or re-export with a dynamic batch axis.` });
+      }
+      if (repeat > 1) for (const [k, t] of Object.entries(feeds)) if (t.dims.length > 0 && t.dims[0] === batch) feeds[k] = repeatRows(t, repeat);
       const callStart = performance.now();
-      const out = await this.call(phase, feeds, fetches, batch);
+      const fullOut = await this.call(phase, feeds, fetches, batch * repeat);
       const modelMs = performance.now() - callStart;
+      const out = repeat > 1 ? firstRowsOf(fullOut, repeat) : fullOut;
       if (phase === 'gate') {
         for (const c of r.caches) {
           const v = out[c.planningOutput]!.data as Float32Array;
@@ -253,6 +262,20 @@ export class GatedUNet {
     }
     return { latents: x, dims, records, trajectory, modelOutputs, caches, cfg, totalMs: performance.now() - started };
   }
+}
+
+function repeatRows(t: ort.Tensor, times: number): ort.Tensor {
+  let data = t.data as Flat;
+  for (let i = 1; i < times; i++) data = concatRows(data, t.data as Flat);
+  return makeTensor(t.type, data as never, [t.dims[0]! * times, ...t.dims.slice(1)]);
+}
+
+/** The first 1/times of each output's rows: undoes repeatRows on the results. */
+function firstRowsOf(out: ort.InferenceSession.ReturnType, times: number): ort.InferenceSession.ReturnType {
+  return Object.fromEntries(Object.entries(out).map(([k, t]) => {
+    const data = (t.data as Float32Array).subarray(0, t.data.length / times);
+    return [k, makeTensor(t.type, data as never, [t.dims[0]! / times, ...t.dims.slice(1)])];
+  }));
 }
 
 function dtypeOf(d: Flat): string {

@@ -164,7 +164,7 @@ export async function proveArtifacts(req: ProofRequest, probe: ProbeOptions = {}
   const planningFeeds: Feeds = { ...feeds, [req.useCacheInput]: useCacheFlag(false) };
   for (const c of req.cached) {
     const t = planned[c.planningOutput]!;
-    planningFeeds[c.gatedInput] = placeholder([t.dims[0]!, 'tokens', t.dims[2]!], t.dims[0]!);
+    planningFeeds[c.gatedInput] = placeholder(c.shape, t.dims[0]!);
   }
   const gp = await gated.run(planningFeeds);
   const fidelityGatedFeeds: Feeds = { ...feeds, [req.useCacheInput]: useCacheFlag(true) };

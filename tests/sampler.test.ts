@@ -149,6 +149,22 @@ describe('gated sampler', () => {
 });
 
 describe('gated sampler on model variants', () => {
+  it('a static-shape export (batch fixed at 2) runs the fidelity phase at its fixed batch and gives the dynamic result', async () => {
+    const { dir: staticDir } = await compiledTinyUnet({ staticShape: { batch: 2, height: 8, width: 8, sequence: 5 } });
+    const { dir: dynamicDir } = await compiledTinyUnet();
+    const st = await GatedUNet.load(staticDir);
+    const dyn = await GatedUNet.load(dynamicDir);
+    expect(st.manifest.sites.find((s) => s.id === 'cross.0')!.shape).toEqual([2, 16, 16]);
+    const io = inputs(1, 123);
+    const a = await st.generate({ ...io, steps: 5, gateStep: 2, guidance: 7.5 });
+    const b = await dyn.generate({ ...io, steps: 5, gateStep: 2, guidance: 7.5 });
+    expect(maxAbsDiff(a.latents, b.latents)).toBeLessThan(1e-5);
+    expect(a.records.map((x) => x.batch)).toEqual([2, 2, 1, 1, 1]);
+    await expect(st.generate({ ...inputs(2, 1), steps: 2, gateStep: 1, guidance: 7.5 })).rejects.toThrow(/fixed batch of 2; batch 4 does not divide it/);
+    await st.release();
+    await dyn.release();
+  });
+
   it('with one cross site left uncached, the fidelity phase feeds it the uncond text', async () => {
     const work = (await import('./helpers/paths.js')).scratch();
     const { writeTinyUnet } = await import('./helpers/models.js');
