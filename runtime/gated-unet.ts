@@ -10,6 +10,8 @@ import type { Manifest } from '../compiler/manifest.js';
 import { concatRows, firstChannels, guide, meanOfHalves, type Flat } from './batch-ops.js';
 import { modelRoles, type ModelRoles } from './model-roles.js';
 import { placeholder, useCacheFlag } from './placeholders.js';
+import { numbersOf, valuesAs } from './tensor-values.js';
+import { toHalfBits } from '../compiler/ir/dtype.js';
 import { createScheduler, type SchedulerConfig } from './schedulers/index.js';
 import { makeTensor, openSession, type SessionOptions } from './session.js';
 
@@ -138,11 +140,21 @@ export class GatedUNet {
         feeds[n] = placeholder(spec.shape, batch, spec.dtype);
       }
     } else {
-      for (const c of this.roles.caches) feeds[c.gatedInput] = placeholder(this.manifest.sites.find((s) => s.id === c.id)!.shape, batch);
+      for (const c of this.roles.caches) {
+        const site = this.manifest.sites.find((s) => s.id === c.id)!;
+        feeds[c.gatedInput] = placeholder(site.shape, batch, site.dtype);
+      }
     }
     const names = fetches.map((f) => this.roles.caches.find((c) => c.planningOutput === f)?.gatedOutput ?? f);
     const out = await v.session.run(feeds, names);
     return Object.fromEntries(names.map((n, i) => [fetches[i]!, out[n]!]));
+  }
+
+  /** A feed for a model input: float32 values become float16 where the model declares it. */
+  private inputTensor(name: string, data: Flat, dims: number[]): ort.Tensor {
+    const declared = this.manifest.io.planning.inputs.find((i) => i.name === name)?.dtype;
+    if (declared === 'float16' && data instanceof Float32Array) return makeTensor('float16', valuesAs('float16', data), dims);
+    return makeTensor(dtypeOf(data), data as never, dims);
   }
 
   private cacheChannels(id: string): number {
@@ -156,6 +168,7 @@ export class GatedUNet {
     const dims = ts.shape.length === 0 ? [] : ts.shape.map((d) => (typeof d === 'number' ? d : batch));
     const n = dims.reduce((a, b) => a * b, 1);
     if (ts.dtype === 'float32') return makeTensor('float32', new Float32Array(n).fill(t), dims);
+    if (ts.dtype === 'float16') return makeTensor('float16', new Uint16Array(n).fill(toHalfBits(t)), dims);
     if (ts.dtype === 'int64') return makeTensor('int64', new BigInt64Array(n).fill(BigInt(Math.round(t))), dims);
     if (ts.dtype === 'int32') return makeTensor('int32', new Int32Array(n).fill(Math.round(t)), dims);
     throw new TgateError('E_UNSUPPORTED_MODEL', `Timestep input ${ts.name} has type ${ts.dtype}; tgate feeds float32, int64 or int32 timesteps.`);
@@ -199,9 +212,9 @@ export class GatedUNet {
     const modelOutputs: Float32Array[] = [];
     const cond = (name: string, paired: boolean): ort.Tensor => {
       const c = o.cond[name]!;
-      if (!paired) return makeTensor(dtypeOf(c.data), c.data as never, c.dims);
+      if (!paired) return this.inputTensor(name, c.data, c.dims);
       const u = o.uncond![name]!;
-      return makeTensor(dtypeOf(c.data), concatRows(u.data, c.data) as never, [2 * B, ...c.dims.slice(1)]);
+      return this.inputTensor(name, concatRows(u.data, c.data), [2 * B, ...c.dims.slice(1)]);
     };
     for (let k = 0; k < run; k++) {
       const stepStart = performance.now();
@@ -212,7 +225,7 @@ export class GatedUNet {
       const xin = scheduler.scaleModelInput(x, index);
       const batch = paired ? 2 * B : B;
       const feeds: Record<string, ort.Tensor> = {
-        [r.latent.name]: makeTensor('float32', paired ? concatRows(xin, xin) : xin, [batch, ...dims.slice(1)]),
+        [r.latent.name]: this.inputTensor(r.latent.name, paired ? concatRows(xin, xin) : xin, [batch, ...dims.slice(1)]),
         [r.timestep.name]: this.timestepTensor(t, batch),
       };
       for (const n of r.guidanceEmbedding) feeds[n] = cond(n, false);
@@ -221,8 +234,12 @@ export class GatedUNet {
       if (phase === 'fidelity') {
         // After the gate the conditioning the fidelity graph still reads takes its uncond value
         // under CFG, as the official code does (SDXL's pooled embeds and time ids).
-        for (const n of r.conditioning) feeds[n] = cfg ? uncondTensor(o, n) : cond(n, false);
-        for (const c of r.caches) feeds[gatedModel ? c.gatedInput : c.fidelityInput] = makeTensor('float32', caches[c.id]!, [B, caches[c.id]!.length / (B * this.cacheChannels(c.id)), this.cacheChannels(c.id)]);
+        for (const n of r.conditioning) feeds[n] = cfg ? this.inputTensor(n, o.uncond![n]!.data, o.uncond![n]!.dims) : cond(n, false);
+        for (const c of r.caches) {
+          const channels = this.cacheChannels(c.id);
+          const dtype = this.manifest.sites.find((s) => s.id === c.id)!.dtype;
+          feeds[gatedModel ? c.gatedInput : c.fidelityInput] = makeTensor(dtype, valuesAs(dtype, caches[c.id]!), [B, caches[c.id]!.length / (B * channels), channels]);
+        }
       } else {
         for (const n of [...r.text, ...r.conditioning]) feeds[n] = cond(n, paired);
         if (phase === 'gate') fetches = [r.output.name, ...r.caches.map((c) => c.planningOutput)];
@@ -241,12 +258,12 @@ export class GatedUNet {
       const out = repeat > 1 ? firstRowsOf(fullOut, repeat) : fullOut;
       if (phase === 'gate') {
         for (const c of r.caches) {
-          const v = out[c.planningOutput]!.data as Float32Array;
+          const v = numbersOf(out[c.planningOutput]!);
           // Averaging over the pair only when there is a pair: a batch of one is never split.
           caches[c.id] = paired ? meanOfHalves(v) : Float32Array.from(v);
         }
       }
-      const raw = out[r.output.name]!.data as Float32Array;
+      const raw = numbersOf(out[r.output.name]!);
       const outChannels = out[r.output.name]!.dims[1]!;
       const guided = paired ? guide(raw, o.guidance) : raw;
       // Learned variance (PixArt): guidance on the whole output, then the noise half.
@@ -280,9 +297,4 @@ function firstRowsOf(out: ort.InferenceSession.ReturnType, times: number): ort.I
 
 function dtypeOf(d: Flat): string {
   return d instanceof BigInt64Array ? 'int64' : d instanceof Int32Array ? 'int32' : 'float32';
-}
-
-function uncondTensor(o: GenerateOptions, name: string): ort.Tensor {
-  const u = o.uncond![name]!;
-  return makeTensor(dtypeOf(u.data), u.data as never, u.dims);
 }

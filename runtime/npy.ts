@@ -1,6 +1,7 @@
 // NumPy .npy files (format 1.0-3.0, C order, little-endian): what Python users hand over.
 // float32, float16 (widened to float32), float64 (narrowed), int64 and int32 are read.
 import { TgateError } from '../compiler/errors.js';
+import { halfToNumber } from '../compiler/ir/dtype.js';
 
 export interface NdArray {
   dtype: 'float32' | 'int64' | 'int32';
@@ -10,14 +11,6 @@ export interface NdArray {
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
 
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
-}
 
 export function parseNpy(bytes: Uint8Array, file: string): NdArray {
   const bad = (why: string) => new TgateError('E_BAD_TENSOR', `${file} is not a readable .npy file: ${why}.`, { subject: { file }, hint: 'Save the array with numpy.save (C order, little-endian).' });
@@ -45,7 +38,7 @@ export function parseNpy(bytes: Uint8Array, file: string): NdArray {
     case '<f2': {
       need(2);
       const h = new Uint16Array(copy(2));
-      return { dtype: 'float32', shape, data: Float32Array.from(h, halfToFloat) };
+      return { dtype: 'float32', shape, data: Float32Array.from(h, halfToNumber) };
     }
     case '<f8': need(8); return { dtype: 'float32', shape, data: Float32Array.from(new Float64Array(copy(8))) };
     case '<i8': need(8); return { dtype: 'int64', shape, data: new BigInt64Array(copy(8)) };

@@ -6,7 +6,8 @@ import { makeTensor } from './session.js';
 export function placeholder(shape: readonly (string | number | null)[], batch: number, dtype = 'float32'): ort.Tensor {
   const dims = shape.map((d, i) => (i === 0 ? batch : typeof d === 'number' ? d : 1));
   const n = dims.reduce((a, b) => a * b, 1);
-  const data = dtype === 'int64' ? new BigInt64Array(n) : dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
+  // float16 travels as its bit patterns; zero is all-zero bits in every type here.
+  const data = dtype === 'int64' ? new BigInt64Array(n) : dtype === 'int32' ? new Int32Array(n) : dtype === 'float16' ? new Uint16Array(n) : new Float32Array(n);
   return makeTensor(dtype, data, dims);
 }
 

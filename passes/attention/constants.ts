@@ -2,6 +2,7 @@
 // nodes or embedded initializers. External-data tensors are never read: they count as constant
 // but their values are unknown here, which is all the matcher needs of weights.
 import type { TensorProto } from 'onnx-buf';
+import { halfToNumber } from '../../compiler/ir/dtype.js';
 import type { Value } from '../../compiler/ir/value.js';
 
 /** True when the value is known at compile time: an initializer or a Constant node's output. */
@@ -44,10 +45,14 @@ export function constantNumbers(v: Value | null): number[] | undefined {
       case 11: for (let o = 0; o + 8 <= raw.length; o += 8) out.push(dv.getFloat64(o, true)); return out;
       case 7: for (let o = 0; o + 8 <= raw.length; o += 8) out.push(Number(dv.getBigInt64(o, true))); return out;
       case 6: for (let o = 0; o + 4 <= raw.length; o += 4) out.push(dv.getInt32(o, true)); return out;
+      case 10: for (let o = 0; o + 2 <= raw.length; o += 2) out.push(halfToNumber(dv.getUint16(o, true))); return out;
+      case 16: for (let o = 0; o + 2 <= raw.length; o += 2) out.push(new Float32Array(new Uint32Array([dv.getUint16(o, true) << 16]).buffer)[0]!); return out;
       default: return undefined;
     }
   }
   if (t.floatData.length) return t.floatData.slice();
+  // float16/bfloat16 values may also sit in int32_data, one per element.
+  if (t.dataType === 10 && t.int32Data.length) return t.int32Data.map(halfToNumber);
   if (t.int64Data.length) return t.int64Data.map(Number);
   if (t.int32Data.length) return t.int32Data.slice();
   if (t.doubleData.length) return t.doubleData.slice();
@@ -59,3 +64,4 @@ export function constantScalar(v: Value | null): number | undefined {
   const xs = constantNumbers(v);
   return xs && xs.length === 1 ? xs[0] : undefined;
 }
+
