@@ -129,6 +129,7 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
         tensor: s.tensor,
         cached,
         reason,
+        note: s.note,
         planningOutput: cached ? s.tensor : null,
         fidelityInput: cached ? s.tensor : null,
         gatedInput: cached ? gatedCacheInput(s.id) : null,

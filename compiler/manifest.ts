@@ -13,6 +13,8 @@ export interface ManifestSite {
   /** Whether the compile cached this site, and why (default, or the --include/--exclude glob). */
   cached: boolean;
   reason: string;
+  /** Set when a fusion swallowed the module output and the cut is the nearest equivalent tensor. */
+  note: string | null;
   planningOutput: string | null;
   fidelityInput: string | null;
   /** Its names in the gated model (both variants as branches of one If node). */

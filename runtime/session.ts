@@ -30,6 +30,8 @@ export async function openSession(model: string | Uint8Array, opts: SessionOptio
     interOpNumThreads: 1,
     graphOptimizationLevel: opts.optimization ?? 'basic',
     executionMode: 'sequential',
+    // Errors only: onnxruntime's warnings (unused initializers and the like) are not the user's to act on.
+    logSeverityLevel: 3,
     ...(opts.arena === false ? { enableCpuMemArena: false } : {}),
     ...(opts.memPattern === false ? { enableMemPattern: false } : {}),
     ...(opts.prepacking === false ? { extra: { session: { disable_prepacking: '1' } } } : {}),

@@ -46,7 +46,7 @@ describe('compile (embedded weights)', () => {
     expect(m.sites).toHaveLength(4);
     const cross = m.sites.find((s: { id: string }) => s.id === 'cross.0');
     expect(cross).toEqual({
-      id: 'cross.0', kind: 'cross', scope: '/transformer_blocks.0/attn2', tensor: cross.tensor, cached: true, reason: 'cross-attention',
+      id: 'cross.0', kind: 'cross', scope: '/transformer_blocks.0/attn2', tensor: cross.tensor, cached: true, reason: 'cross-attention', note: null,
       planningOutput: cross.tensor, fidelityInput: cross.tensor, gatedInput: 'tgate.cache.cross.0', gatedOutput: 'tgate.cache_out.cross.0',
       dtype: 'float32', shape: ['batch_size', 'height/2*width/2', 16],
     });

@@ -22,6 +22,8 @@ export interface Site {
   type: TensorType;
   /** For cross sites: the graph inputs the keys/values read (the text conditioning). */
   conditioning: string[];
+  /** Where a fusion swallowed the module output, what the cut is instead. */
+  note: string | null;
   match: AttentionMatch;
 }
 
@@ -92,6 +94,7 @@ export function findAttentionSites(g: Graph): SiteReport {
       tensor: m.output.name,
       type: siteType(g, m.qSource, m.outProj),
       conditioning,
+      note: m.note,
       match: m,
     };
     found.push(site);

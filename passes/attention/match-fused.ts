@@ -64,6 +64,7 @@ export function matchFusedAttention(n: Node): MatchResult {
       kSource: kProj.inputs[0]!,
       vSource: vProj.inputs[0]!,
       output: tail.output,
+      note: tail.note,
     },
   };
 }

@@ -29,6 +29,8 @@ export interface AttentionMatch {
   vSource: Value;
   /** The module output: after out-projection, bias and any constant rescale; the cut point. */
   output: Value;
+  /** Why the cut is not exactly the module output, when a fusion swallowed it. */
+  note: string | null;
 }
 
 export type MatchResult = { ok: true; match: AttentionMatch } | { ok: false; reason: string };
@@ -142,6 +144,7 @@ export function matchAttention(softmax: Node): MatchResult {
       kSource: kProj.inputs[0]!,
       vSource: vProj.inputs[0]!,
       output: tail.output,
+      note: tail.note,
     },
   };
 }
@@ -151,7 +154,7 @@ export function matchAttention(softmax: Node): MatchResult {
  * layout ops to the out-projection, its bias and an optional constant rescale: the module's
  * output, the cut point.
  */
-export function moduleOutputAfter(start: Value | null): { outProj: Node; output: Value } | { reason: string } {
+export function moduleOutputAfter(start: Value | null): { outProj: Node; output: Value; note: string | null } | { reason: string } {
   let v = start;
   let outProj: Node | null = null;
   for (let steps = 0; v && steps < 8; steps++) {
@@ -169,5 +172,15 @@ export function moduleOutputAfter(start: Value | null): { outProj: Node; output:
   if (bias && isOp(bias, 'Add') && bias.inputs.some((i) => i !== v && isConstant(i))) v = bias.outputs[0]!;
   const rescale = soleConsumer(v);
   if (rescale && isOp(rescale, 'Div', 'Mul') && rescale.inputs[0] === v && constantScalar(rescale.inputs[1] ?? null) !== undefined) v = rescale.outputs[0]!;
-  return { outProj, output: v };
+  // onnxruntime's SkipLayerNormalization may have swallowed the bias and the residual add: the
+  // module output then exists nowhere. The out-projection's output is the nearest tensor; it
+  // differs by a constant bias, so caching it (and the CFG mean) commutes with the fused add.
+  const fused = soleConsumer(v);
+  let note: string | null = null;
+  if (fused && fused.domain === 'com.microsoft' && fused.opType === 'SkipLayerNormalization' && v === outProj.outputs[0]) {
+    note = isConstant(fused.inputs[4] ?? null)
+      ? `out-projection bias and residual add fused into ${fused.name}: cut before the bias, which the fused op still adds`
+      : `residual add fused into ${fused.name}: cut at its input`;
+  }
+  return { outProj, output: v, note };
 }
