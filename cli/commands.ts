@@ -22,9 +22,11 @@ export interface CommandIo {
 export const USAGE = `tgate: ahead-of-time TGATE for ONNX diffusion models
 
 Usage:
-  tgate compile <model.onnx> -o <dir> [--force] [--no-verify] [--json] [--include GLOB]... [--exclude GLOB]...
+  tgate compile <model.onnx> -o <dir> [--force] [--no-verify] [--json]
+                [--sites cross|self|all] [--include GLOB]... [--exclude GLOB]...
       Write planning.onnx, fidelity.onnx, gated.onnx, the shared weights and tgate.json into <dir>.
-      --include/--exclude pick cross-attention sites by scope or id (* any characters, ? one).
+      --sites picks the kinds cached (cross = TGATE, the default); --include/--exclude narrow
+      them by scope or id (* any characters, ? one).
   tgate inspect <model.onnx> [--json] [--explain]
       Show inputs, outputs, node counts by op type and the attention sites found;
       --explain lists every softmax or attention op considered and what came of it.
@@ -67,18 +69,21 @@ export async function runCompile(args: string[]): Promise<CommandOutput> {
     force: { type: 'boolean' },
     'no-verify': { type: 'boolean' },
     json: { type: 'boolean' },
+    sites: { type: 'string', default: 'cross' },
     include: { type: 'string', multiple: true, default: [] as string[] },
     exclude: { type: 'string', multiple: true, default: [] as string[] },
   });
   const source = onePositional(positionals, 'model file (tgate compile <model.onnx> -o <dir>)');
   const outDir = values.output as string | undefined;
   if (!outDir) throw usageError('Missing the output folder: tgate compile <model.onnx> -o <dir>.');
+  const kinds = values.sites as string;
+  if (kinds !== 'cross' && kinds !== 'self' && kinds !== 'all') throw usageError(`--sites must be cross, self or all, not "${kinds}".`);
   const started = performance.now();
   const r = await compile(source, {
     outDir,
     force: !!values.force,
     prover: values['no-verify'] ? null : (req) => proveArtifacts(req),
-    sites: { include: values.include as string[], exclude: values.exclude as string[] },
+    sites: { kinds, include: values.include as string[], exclude: values.exclude as string[] },
   });
   const seconds = (performance.now() - started) / 1000;
   const m = r.manifest;
@@ -88,7 +93,7 @@ export async function runCompile(args: string[]): Promise<CommandOutput> {
   const v = m.verification;
   const lines = [
     `compiled ${source} -> ${outDir} in ${seconds.toFixed(1)} s`,
-    `  sites      ${cross} cross + ${m.sites.length - cross} self; ${cached} cross-attention outputs cached${cached < cross ? ` (${cross - cached} left computed by --include/--exclude)` : ''}`,
+    `  sites      ${cross} cross + ${m.sites.length - cross} self; ${cached} attention outputs cached (${m.sites.filter((s) => s.cached && s.kind === 'cross').length} cross, ${m.sites.filter((s) => s.cached && s.kind === 'self').length} self)`,
     `  planning   ${m.graphs.planning}: ${m.nodeCounts.planning} nodes (source ${m.nodeCounts.source}), ${cached} extra outputs`,
     `  fidelity   ${m.graphs.fidelity}: ${m.nodeCounts.fidelity} nodes (${m.nodeCounts.source - m.nodeCounts.fidelity} removed)${m.removedInputs.length ? `, input ${m.removedInputs.join(', ')} removed` : ''}`,
     `  weights    ${m.weights} (${bytesText(r.weights.bytes)}, ${r.weights.mode})`,

@@ -5,6 +5,8 @@ import { TgateError } from './errors.js';
 import type { Site } from '../passes/attention/find-sites.js';
 
 export interface SiteFilter {
+  /** Which kinds of site to cache: cross (TGATE, the default), self, or all. */
+  kinds?: 'cross' | 'self' | 'all';
   include?: string[];
   exclude?: string[];
 }
@@ -29,18 +31,23 @@ function matches(site: Site, globs: string[]): string | undefined {
 }
 
 export function chooseSites(sites: Site[], filter: SiteFilter = {}): SiteChoice[] {
+  const kinds = filter.kinds ?? 'cross';
   const choices = sites.map((site): SiteChoice => {
-    if (site.kind !== 'cross') return { site, cached: false, reason: 'self-attention: computed every step (self caching is TGATE v2)' };
+    if (kinds !== 'all' && site.kind !== kinds) {
+      return { site, cached: false, reason: site.kind === 'self' ? 'self-attention: computed every step (--sites self|all caches it)' : 'cross-attention: not cached with --sites self' };
+    }
     if (filter.include?.length) {
       const hit = matches(site, filter.include);
       if (!hit) return { site, cached: false, reason: `not matched by --include ${filter.include.map((g) => `'${g}'`).join(' ')}` };
     }
     const ex = filter.exclude?.length ? matches(site, filter.exclude) : undefined;
     if (ex) return { site, cached: false, reason: `excluded by --exclude '${ex}'` };
-    return { site, cached: true, reason: filter.include?.length ? 'cross-attention, matched by --include' : 'cross-attention' };
+    const what = site.kind === 'cross' ? 'cross-attention' : 'self-attention, chosen by --sites';
+    return { site, cached: true, reason: filter.include?.length ? `${what}, matched by --include` : what };
   });
-  if (sites.some((s) => s.kind === 'cross') && !choices.some((c) => c.cached)) {
-    throw new TgateError('E_USAGE', `--include/--exclude left no cross-attention site to cache (sites: ${sites.filter((s) => s.kind === 'cross').map((s) => s.scope ?? s.id).join(', ')}).`, {
+  if (!choices.some((c) => c.cached)) {
+    const eligible = sites.filter((s) => kinds === 'all' || s.kind === kinds);
+    throw new TgateError('E_USAGE', `--sites/--include/--exclude left no site to cache (${kinds} sites: ${eligible.map((s) => s.scope ?? s.id).join(', ') || 'none'}).`, {
       hint: 'Loosen the globs; `tgate inspect` lists every site with its scope and id.',
     });
   }

@@ -196,7 +196,7 @@ describe('compile --include/--exclude', () => {
     const src = writeTinyUnet(path.join(work, 'src'));
     await expect(compile(src, { outDir: path.join(work, 'out'), prover: null, sites: { include: ['/nowhere/*'] } })).rejects.toMatchObject({
       code: 'E_USAGE',
-      message: expect.stringMatching(/left no cross-attention site to cache \(sites: \/transformer_blocks\.0\/attn2, \/transformer_blocks\.1\/attn2\)/),
+      message: expect.stringMatching(/left no site to cache \(cross sites: \/transformer_blocks\.0\/attn2, \/transformer_blocks\.1\/attn2\)/),
     });
     expect(fs.readdirSync(work)).toEqual(['src']);
   });
@@ -210,6 +210,38 @@ describe('compile (external data under the names exporters use)', () => {
     expect(r.manifest.weights).toBe(location);
     expect(fs.statSync(path.join(work, 'out', location)).ino).toBe(fs.statSync(path.join(work, 'src', location)).ino);
     expect(r.manifest.verification).toMatchObject({ skipped: false, planningBitExact: true, gatedBitExact: true });
+  });
+});
+
+describe('compile --sites', () => {
+  it('all: self and cross outputs cached, no attention left in the fidelity graph, and the sampler runs it', async () => {
+    const work = scratch();
+    const src = writeTinyUnet(path.join(work, 'src'));
+    const r = await compile(src, { outDir: path.join(work, 'out'), prover: (q) => proveArtifacts(q), sites: { kinds: 'all' } });
+    expect(r.manifest.sites.map((s) => [s.id, s.cached, s.reason])).toEqual([
+      ['self.0', true, 'self-attention, chosen by --sites'],
+      ['cross.0', true, 'cross-attention'],
+      ['self.1', true, 'self-attention, chosen by --sites'],
+      ['cross.1', true, 'cross-attention'],
+    ]);
+    expect(r.manifest.verification).toMatchObject({ skipped: false, planningBitExact: true, gatedBitExact: true });
+    const fidelity = graphOf(path.join(work, 'out'), 'fidelity.onnx');
+    expect(fidelity.graph.nodes.filter((n) => n.opType === 'Softmax')).toHaveLength(0);
+    const { GatedUNet } = await import('../runtime/gated-unet.js');
+    const unet = await GatedUNet.load(path.join(work, 'out'));
+    expect(unet.roles.caches.map((c) => c.id)).toEqual(['self.0', 'cross.0', 'self.1', 'cross.1']);
+    const z = (dims: number[]) => ({ data: Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => Math.cos(i)), dims });
+    const g = await unet.generate({ latents: z([1, 4, 8, 8]), cond: { encoder_hidden_states: z([1, 5, 12]) }, uncond: { encoder_hidden_states: z([1, 5, 12]) }, steps: 4, gateStep: 2, guidance: 7.5 });
+    expect(Object.keys(g.caches).sort()).toEqual(['cross.0', 'cross.1', 'self.0', 'self.1']);
+    await unet.release();
+  });
+
+  it('self: self sites cached, cross left computed with the text input kept', async () => {
+    const work = scratch();
+    const src = writeTinyUnet(path.join(work, 'src'));
+    const r = await compile(src, { outDir: path.join(work, 'out'), prover: (q) => proveArtifacts(q), sites: { kinds: 'self' } });
+    expect(r.manifest.sites.filter((s) => s.cached).map((s) => s.id)).toEqual(['self.0', 'self.1']);
+    expect(r.manifest.removedInputs).toEqual([]);
   });
 });
 
