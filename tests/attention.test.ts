@@ -92,6 +92,18 @@ describe('attention sites', () => {
     }
   });
 
+  it('labels LDM-layout checkpoints (input_blocks/middle_block/output_blocks) by their own names', () => {
+    const spec = tinyUnetSpec();
+    const ldm = { ...spec, nodes: spec.nodes.map((n) => ({ ...n, name: n.name?.replace(/^\/transformer_blocks\.(\d)/, '/input_blocks.$1/1/transformer_blocks.0') })) };
+    const { report } = analyse(ldm);
+    expect(report.sites.map((s) => [s.kind, s.scope])).toEqual([
+      ['self', '/input_blocks.0/1/transformer_blocks.0/attn1'],
+      ['cross', '/input_blocks.0/1/transformer_blocks.0/attn2'],
+      ['self', '/input_blocks.1/1/transformer_blocks.0/attn1'],
+      ['cross', '/input_blocks.1/1/transformer_blocks.0/attn2'],
+    ]);
+  });
+
   it('parses Python string-list literals', () => {
     expect(parsePythonStringList("['', 'down_blocks.1', \"it's\"]")).toEqual(['', 'down_blocks.1', "it's"]);
     expect(parsePythonStringList('not a list')).toBeNull();
