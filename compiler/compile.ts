@@ -79,16 +79,18 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
   const cross = choices.filter((c) => c.cached).map((c) => c.site);
   const targets = cross.map((s) => ({ tensor: s.tensor, type: cachedType(s) }));
 
-  // Each call builds fresh IR: the gated model consumes its own copies.
-  const variants = () => {
-    const planning = modelFromProto(src.proto);
-    const planningPasses = runPasses(planning.graph, [exposeOutputs(targets)]);
-    const fidelity = modelFromProto(src.proto);
-    const prune = pruneUnusedInputs();
-    const fidelityPasses = runPasses(fidelity.graph, [cutAtValues(targets), prune]);
-    return { planning, fidelity, planningPasses, fidelityPasses, removed: prune.removed };
+  const planning = modelFromProto(src.proto);
+  const planningPasses = runPasses(planning.graph, [exposeOutputs(targets)]);
+  const fidelity = modelFromProto(src.proto);
+  const prune = pruneUnusedInputs();
+  const fidelityPasses = runPasses(fidelity.graph, [cutAtValues(targets), prune]);
+  const removed = prune.removed;
+  // Taken now: building the gated model renames the variants' final outputs inside their IR.
+  const io = {
+    planning: { inputs: ioOf(planning.graph, 'inputs'), outputs: ioOf(planning.graph, 'outputs') },
+    fidelity: { inputs: ioOf(fidelity.graph, 'inputs'), outputs: ioOf(fidelity.graph, 'outputs') },
   };
-  const { planning, fidelity, planningPasses, fidelityPasses, removed } = variants();
+  const nodeCounts = { source: analysed.graph.nodes.length, planning: planning.graph.nodes.length, fidelity: fidelity.graph.nodes.length };
 
   const stage = stageOutput(opts.outDir, [sourcePath, ...externalFiles.map((f) => f.path)], opts.force ?? false);
   try {
@@ -117,8 +119,8 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
     const gatedPath = path.join(stage.dir, GATED_FILE);
     fs.writeFileSync(planningPath, encode(planning));
     fs.writeFileSync(fidelityPath, encode(fidelity));
-    const fresh = variants();
-    fs.writeFileSync(gatedPath, encodeGatedModel(fresh.planning, fresh.fidelity, cross.map((s) => ({ id: s.id, tensor: s.tensor })), encodeOptions));
+    // The variants' own files are written; the gated model may now consume their IR.
+    fs.writeFileSync(gatedPath, encodeGatedModel(planning, fidelity, cross.map((s) => ({ id: s.id, tensor: s.tensor })), encodeOptions));
 
     const sites: ManifestSite[] = choices.map(({ site: s, cached, reason }) => {
       const t = cached ? cachedType(s) : s.type;
@@ -167,12 +169,9 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
       gated: { useCacheInput: USE_CACHE_INPUT },
       weights: weights.file,
       weightsFiles: weights.files,
-      io: {
-        planning: { inputs: ioOf(planning.graph, 'inputs'), outputs: ioOf(planning.graph, 'outputs') },
-        fidelity: { inputs: ioOf(fidelity.graph, 'inputs'), outputs: ioOf(fidelity.graph, 'outputs') },
-      },
+      io,
       removedInputs: removed.slice(),
-      nodeCounts: { source: source.nodes.length, planning: planning.graph.nodes.length, fidelity: fidelity.graph.nodes.length },
+      nodeCounts,
       sites,
       verification,
     };
