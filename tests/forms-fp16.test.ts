@@ -1,7 +1,6 @@
 // float16 exports (issue 4, form 5): fp16 weights and inputs, the softmax upcast to float32 and
 // back. Same sites and cut tensors as the float32 model, proven in onnxruntime (within 4 fp16
 // ulps for the fidelity graph), and the sampler converts at the model boundary.
-import fs from 'node:fs';
 import path from 'node:path';
 import { compile } from '../compiler/compile.js';
 import { encodeModelSpec } from '../compiler/io/model-spec.js';
@@ -10,16 +9,13 @@ import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
 import { GatedUNet, type GenerateOptions } from '../runtime/gated-unet.js';
 import { proveArtifacts } from '../runtime/prove.js';
 import { SeededRandom } from '../runtime/random.js';
+import { writeModelFile } from './helpers/models.js';
 import { scratch } from './helpers/paths.js';
 
 describe('float16 exports', () => {
   it('finds the same sites through the upcast, proves the graphs, and samples like the float32 model', async () => {
     const work = scratch();
-    const write = (name: string, bytes: Uint8Array) => {
-      fs.mkdirSync(path.join(work, name), { recursive: true });
-      fs.writeFileSync(path.join(work, name, 'model.onnx'), bytes);
-      return path.join(work, name, 'model.onnx');
-    };
+    const write = (name: string, bytes: Uint8Array) => writeModelFile(work, name, bytes);
     const f32 = await compile(write('f32', encodeModelSpec(tinyUnetSpec())), { outDir: path.join(work, 'f32-out'), prover: (r) => proveArtifacts(r) });
     const f16 = await compile(write('f16', encodeModelSpec(float16Spec(tinyUnetSpec()))), { outDir: path.join(work, 'f16-out'), prover: (r) => proveArtifacts(r) });
     expect(f16.manifest.sites.map((s) => [s.id, s.tensor])).toEqual(f32.manifest.sites.map((s) => [s.id, s.tensor]));

@@ -3,7 +3,6 @@
 // the out-projection's output, one constant bias away. The manifest says so; caching it is
 // equivalent (the CFG mean commutes with a constant), and the sampler's results agree with the
 // unfused model.
-import fs from 'node:fs';
 import path from 'node:path';
 import { compile } from '../compiler/compile.js';
 import { encodeModelSpec } from '../compiler/io/model-spec.js';
@@ -13,16 +12,13 @@ import { GatedUNet } from '../runtime/gated-unet.js';
 import { makeFeeds, proveArtifacts } from '../runtime/prove.js';
 import { SeededRandom } from '../runtime/random.js';
 import { data, maxAbsDiff, runOnce } from './helpers/ort.js';
+import { writeModelFile } from './helpers/models.js';
 import { scratch } from './helpers/paths.js';
 
 describe('SkipLayerNormalization fusions', () => {
   it('cuts before the fused bias, says so, and samples like the unfused model', async () => {
     const work = scratch();
-    const write = (name: string, bytes: Uint8Array) => {
-      fs.mkdirSync(path.join(work, name), { recursive: true });
-      fs.writeFileSync(path.join(work, name, 'model.onnx'), bytes);
-      return path.join(work, name, 'model.onnx');
-    };
+    const write = (name: string, bytes: Uint8Array) => writeModelFile(work, name, bytes);
     const plainSpec = tinyUnetSpec();
     const plain = await compile(write('plain', encodeModelSpec(plainSpec)), { outDir: path.join(work, 'plain-out'), prover: (r) => proveArtifacts(r) });
     const fusedSpec = skipLayerNormSpec(plainSpec);

@@ -6,7 +6,7 @@
 // follows from data flow.
 import type { Node } from '../../compiler/ir/node.js';
 import { isConstant } from './constants.js';
-import { moduleOutputAfter, projectionBehind, type AttentionVariant, type MatchResult } from './match-site.js';
+import { matched, moduleOutputAfter, projectionBehind, type AttentionVariant, type MatchResult } from './match-site.js';
 
 export function isFusedAttention(n: Node): boolean {
   if (n.domain === 'com.microsoft') return n.opType === 'MultiHeadAttention' || n.opType === 'Attention';
@@ -51,20 +51,5 @@ export function matchFusedAttention(n: Node): MatchResult {
   if (!kProj || !vProj) return fail(`no key/value projection behind ${n.name}`);
   const tail = moduleOutputAfter(n.outputs[0] ?? null);
   if ('reason' in tail) return fail(`the output of ${n.name} ${tail.reason}`);
-  return {
-    ok: true,
-    match: {
-      variant,
-      core: [n],
-      qProj,
-      kProj,
-      vProj,
-      outProj: tail.outProj,
-      qSource: qProj.inputs[0]!,
-      kSource: kProj.inputs[0]!,
-      vSource: vProj.inputs[0]!,
-      output: tail.output,
-      note: tail.note,
-    },
-  };
+  return matched(variant, [n], qProj, kProj, vProj, tail);
 }

@@ -131,21 +131,15 @@ export function matchAttention(softmax: Node): MatchResult {
 
   const tail = moduleOutputAfter(probsMatMul.outputs[0] ?? null);
   if ('reason' in tail) return fail(`the attention result of ${probsMatMul.name} ${tail.reason}`);
+  const variant = scores.opType === 'FusedMatMul' ? 'fusedmatmul-softmax-matmul' : 'matmul-softmax-matmul';
+  return matched(variant, [scores, softmax, probsMatMul], qProj, kProj, vProj, tail);
+}
+
+/** The match record once every part is found; sources are the projections' activation inputs. */
+export function matched(variant: AttentionVariant, core: Node[], qProj: Node, kProj: Node, vProj: Node, tail: { outProj: Node; output: Value; note: string | null }): MatchResult {
   return {
     ok: true,
-    match: {
-      variant: scores.opType === 'FusedMatMul' ? 'fusedmatmul-softmax-matmul' : 'matmul-softmax-matmul',
-      core: [scores, softmax, probsMatMul],
-      qProj,
-      kProj,
-      vProj,
-      outProj: tail.outProj,
-      qSource: qProj.inputs[0]!,
-      kSource: kProj.inputs[0]!,
-      vSource: vProj.inputs[0]!,
-      output: tail.output,
-      note: tail.note,
-    },
+    match: { variant, core, qProj, kProj, vProj, outProj: tail.outProj, qSource: qProj.inputs[0]!, kSource: kProj.inputs[0]!, vSource: vProj.inputs[0]!, output: tail.output, note: tail.note },
   };
 }
 

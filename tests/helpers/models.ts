@@ -43,3 +43,11 @@ export function writeWithExternalData(dir: string, spec: ModelSpec, location: st
   fs.writeFileSync(p, encodeModelSpec({ ...spec, initializers }));
   return p;
 }
+
+/** Writes model bytes as <dir>/<name>/model.onnx and returns the path. */
+export function writeModelFile(dir: string, name: string, bytes: Uint8Array): string {
+  fs.mkdirSync(path.join(dir, name), { recursive: true });
+  const p = path.join(dir, name, 'model.onnx');
+  fs.writeFileSync(p, bytes);
+  return p;
+}
