@@ -33,6 +33,11 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`tgate: unknown command "${cmd}". Commands: ${Object.keys(COMMANDS).join(', ')}. Run \`tgate help\`.\n`);
     return EXIT.usage;
   }
+  // `tgate <command> --help` prints the usage rather than refusing an unknown option.
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(USAGE + '\n');
+    return EXIT.ok;
+  }
   const json = rest.includes('--json');
   try {
     const out = await run(rest, { stderr: process.stderr });

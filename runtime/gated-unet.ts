@@ -97,10 +97,14 @@ export class GatedUNet {
     if (manifest.format !== 'tgate/1') {
       throw new TgateError('E_UNSUPPORTED_MODEL', `${file} has format ${JSON.stringify(manifest.format)}; this tgate reads tgate/1.`, { subject: { file }, hint: 'Recompile the model with this version of tgate.' });
     }
+    for (const key of ['graphs', 'io', 'sites', 'removedInputs'] as const) {
+      if (!manifest[key]) throw new TgateError('E_UNSUPPORTED_MODEL', `${file} has no "${key}": it was not written by this version of tgate.`, { subject: { file }, hint: 'Recompile the model with this version of tgate.' });
+    }
     const roles = modelRoles(manifest);
     const session: SessionOptions = { ...opts, threads: opts.threads ?? 0, optimization: opts.optimization ?? 'extended' };
     let variants: Variants;
-    if ((opts.sessions ?? 'gated') === 'gated' && !opts.planningOnly) {
+    // Folders compiled before gated.onnx existed run as a planning/fidelity pair.
+    if ((opts.sessions ?? 'gated') === 'gated' && !opts.planningOnly && manifest.graphs.gated) {
       variants = { kind: 'gated', session: await openSession(path.join(dir, manifest.graphs.gated), session), useCache: manifest.gated.useCacheInput };
     } else {
       const planning = await openSession(path.join(dir, manifest.graphs.planning), session);

@@ -26,7 +26,8 @@ export function modelRoles(m: Manifest): ModelRoles {
   const text = m.removedInputs.slice();
   const guidanceEmbedding = inputs.filter((i) => GUIDANCE_EMBEDDING.test(i.name)).map((i) => i.name);
   const conditioning = inputs.map((i) => i.name).filter((n) => n !== latent.name && n !== timestep.name && !text.includes(n) && !guidanceEmbedding.includes(n));
-  const caches = m.sites.filter((s) => s.cached && s.fidelityInput !== null).map((s) => ({ id: s.id, planningOutput: s.planningOutput!, fidelityInput: s.fidelityInput!, gatedInput: s.gatedInput!, gatedOutput: s.gatedOutput! }));
+  // Manifests from before per-site choices had no `cached`: there, every site with a fidelity input is cached.
+  const caches = m.sites.filter((s) => s.cached !== false && s.fidelityInput !== null).map((s) => ({ id: s.id, planningOutput: s.planningOutput!, fidelityInput: s.fidelityInput!, gatedInput: s.gatedInput!, gatedOutput: s.gatedOutput! }));
   const outputName = m.io.fidelity.outputs[0]!.name;
   const output = m.io.planning.outputs.find((o) => o.name === outputName)!;
   return { latent, timestep, text, conditioning, guidanceEmbedding, output, caches };

@@ -13,6 +13,7 @@ describe('tgate CLI', () => {
     expect(tgate(['help'])).toMatchObject({ status: 0, stdout: expect.stringMatching(/tgate compile <model.onnx> -o <dir>/) });
     expect(tgate([])).toMatchObject({ status: 2 });
     expect(tgate(['--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(tgate(['compile', '--help'])).toMatchObject({ status: 0, stdout: expect.stringMatching(/tgate run <dir>/) });
   });
 
   it('refuses unknown commands and options with exit 2', () => {

@@ -142,6 +142,27 @@ describe('gated sampler', () => {
     await pair.release();
   });
 
+  it('a folder compiled before gated.onnx existed runs as a planning/fidelity pair', async () => {
+    const fs = await import('node:fs');
+    const old = path.join(path.dirname(dir), 'old');
+    fs.cpSync(dir, old, { recursive: true });
+    const m = JSON.parse(fs.readFileSync(path.join(old, 'tgate.json'), 'utf8'));
+    delete m.graphs.gated;
+    delete m.gated;
+    for (const s of m.sites) delete s.cached;
+    fs.writeFileSync(path.join(old, 'tgate.json'), JSON.stringify(m));
+    fs.rmSync(path.join(old, 'gated.onnx'));
+    const legacy = await GatedUNet.load(old);
+    expect(legacy.sessions).toBe('pair');
+    const io = inputs(1, 5);
+    const a = await legacy.generate({ ...io, steps: 4, gateStep: 2, guidance: 7.5 });
+    const b = await unet.generate({ ...io, steps: 4, gateStep: 2, guidance: 7.5 });
+    expect(maxAbsDiff(a.latents, b.latents)).toBe(0);
+    await legacy.release();
+    fs.writeFileSync(path.join(old, 'tgate.json'), JSON.stringify({ format: 'tgate/1' }));
+    await expect(GatedUNet.load(old)).rejects.toThrow(/has no "graphs": it was not written by this version of tgate/);
+  });
+
   it('refuses CFG without uncond inputs, naming the input', async () => {
     const io = inputs(1);
     await expect(unet.generate({ latents: io.latents, cond: io.cond, steps: 3, gateStep: 1, guidance: 7.5 })).rejects.toThrow(/Missing uncond input "encoder_hidden_states"/);
