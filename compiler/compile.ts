@@ -34,7 +34,7 @@ export interface CompileOptions {
   force?: boolean;
   /** Proves the artifacts; null skips the proof (recorded in the manifest). */
   prover: Prover | null;
-  /** Globs on site scope or id narrowing which cross-attention sites are cached. */
+  /** Which sites are cached: kinds (cross by default) and globs on scope or id. */
   sites?: SiteFilter;
 }
 
@@ -76,8 +76,8 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
   const report = findAttentionSites(analysed.graph);
   if (!report.sites.some((s) => s.kind === 'cross')) throw noCrossError(sourcePath, report);
   const choices = chooseSites(report.sites, opts.sites);
-  const cross = choices.filter((c) => c.cached).map((c) => c.site);
-  const targets = cross.map((s) => ({ tensor: s.tensor, type: cachedType(s) }));
+  const cachedSites = choices.filter((c) => c.cached).map((c) => c.site);
+  const targets = cachedSites.map((s) => ({ tensor: s.tensor, type: cachedType(s) }));
 
   const planning = modelFromProto(src.proto);
   const planningPasses = runPasses(planning.graph, [exposeOutputs(targets)]);
@@ -120,7 +120,7 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
     fs.writeFileSync(planningPath, encode(planning));
     fs.writeFileSync(fidelityPath, encode(fidelity));
     // The variants' own files are written; the gated model may now consume their IR.
-    fs.writeFileSync(gatedPath, encodeGatedModel(planning, fidelity, cross.map((s) => ({ id: s.id, tensor: s.tensor })), encodeOptions));
+    fs.writeFileSync(gatedPath, encodeGatedModel(planning, fidelity, cachedSites.map((s) => ({ id: s.id, tensor: s.tensor })), encodeOptions));
 
     const sites: ManifestSite[] = choices.map(({ site: s, cached, reason }) => {
       const t = cached ? cachedType(s) : s.type;
@@ -152,7 +152,7 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
         inputs: source.inputs.filter((v) => !v.initializer).map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: v.type?.shape ?? [] })),
         outputs: source.outputs.map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: v.type?.shape ?? [] })),
         fidelityDropsInputs: removed.slice(),
-        cached: cross.map((s) => ({ id: s.id, planningOutput: s.tensor, fidelityInput: s.tensor, gatedInput: gatedCacheInput(s.id), gatedOutput: gatedCacheOutput(s.id), shape: cachedType(s).shape! })),
+        cached: cachedSites.map((s) => ({ id: s.id, planningOutput: s.tensor, fidelityInput: s.tensor, gatedInput: gatedCacheInput(s.id), gatedOutput: gatedCacheOutput(s.id), shape: cachedType(s).shape! })),
       });
       verification = { skipped: false, ...proof };
     }
