@@ -94,8 +94,11 @@ describe('tgate bench', () => {
     expect(f).toMatchObject({ steps: 6, gateStep: 3, runs: 2 });
     expect(f.baselineRunsSeconds).toHaveLength(2);
     expect(f.speedup).toBeGreaterThan(0);
-    expect(f.boundSpeedup).toBeGreaterThan(1);
     expect(f.msPerStep.fidelity).toBeGreaterThan(0);
+    // The bound follows from the reported per-step times (timings themselves are not asserted:
+    // on a model this small they are noise).
+    const { baselinePlanning: p, gate, fidelity } = f.msPerStep;
+    expect(f.boundSpeedup).toBeCloseTo((6 * p) / (2 * p + gate + 3 * fidelity), 6);
     expect(f.peakRssMiB.baseline).toBeGreaterThan(10);
     expect(f.peakRssMiB.tgate).toBeGreaterThan(10);
     expect(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('tgate-bench-'))).toEqual(before);
