@@ -214,12 +214,29 @@ export class GatedUNet {
     const records: StepRecord[] = [];
     const trajectory: Float32Array[] = [];
     const modelOutputs: Float32Array[] = [];
+    // Conditioning and cache feeds do not change from step to step: built once, on first use.
+    const condFeeds = new Map<string, ort.Tensor>();
     const cond = (name: string, paired: boolean): ort.Tensor => {
-      const c = o.cond[name]!;
-      if (!paired) return this.inputTensor(name, c.data, c.dims);
-      const u = o.uncond![name]!;
-      return this.inputTensor(name, concatRows(u.data, c.data), [2 * B, ...c.dims.slice(1)]);
+      const key = `${paired}:${name}`;
+      let t = condFeeds.get(key);
+      if (!t) {
+        const c = o.cond[name]!;
+        const u = paired ? o.uncond![name]! : null;
+        t = u ? this.inputTensor(name, concatRows(u.data, c.data), [2 * B, ...c.dims.slice(1)]) : this.inputTensor(name, c.data, c.dims);
+        condFeeds.set(key, t);
+      }
+      return t;
     };
+    const uncondFeeds = new Map<string, ort.Tensor>();
+    const uncond = (name: string): ort.Tensor => {
+      if (!uncondFeeds.has(name)) uncondFeeds.set(name, this.inputTensor(name, o.uncond![name]!.data, o.uncond![name]!.dims));
+      return uncondFeeds.get(name)!;
+    };
+    const cacheFeeds: Record<string, ort.Tensor> = {};
+    const gatedModel = this.variants.kind === 'gated';
+    // A static-batch export runs every call at its fixed batch: rows are repeated to fill it and
+    // only the first `batch` rows of each output are used (correct, without the batch saving).
+    const fixed = typeof r.latent.shape[0] === 'number' ? r.latent.shape[0] : null;
     for (let k = 0; k < run; k++) {
       const stepStart = performance.now();
       const index = start + k;
@@ -234,23 +251,15 @@ export class GatedUNet {
       };
       for (const n of r.guidanceEmbedding) feeds[n] = cond(n, false);
       let fetches = [r.output.name];
-      const gatedModel = this.variants.kind === 'gated';
       if (phase === 'fidelity') {
         // After the gate the conditioning the fidelity graph still reads takes its uncond value
         // under CFG, as the official code does (SDXL's pooled embeds and time ids).
-        for (const n of r.conditioning) feeds[n] = cfg ? this.inputTensor(n, o.uncond![n]!.data, o.uncond![n]!.dims) : cond(n, false);
-        for (const c of r.caches) {
-          const channels = this.cacheChannels(c.id);
-          const dtype = this.manifest.sites.find((s) => s.id === c.id)!.dtype;
-          feeds[gatedModel ? c.gatedInput : c.fidelityInput] = makeTensor(dtype, valuesAs(dtype, caches[c.id]!), [B, caches[c.id]!.length / (B * channels), channels]);
-        }
+        for (const n of r.conditioning) feeds[n] = cfg ? uncond(n) : cond(n, false);
+        Object.assign(feeds, cacheFeeds);
       } else {
         for (const n of [...r.text, ...r.conditioning]) feeds[n] = cond(n, paired);
         if (phase === 'gate') fetches = [r.output.name, ...r.caches.map((c) => c.planningOutput)];
       }
-      // A static-batch export runs every call at its fixed batch: rows are repeated to fill it and
-      // only the first `batch` rows of each output are used (correct, without the batch saving).
-      const fixed = typeof r.latent.shape[0] === 'number' ? r.latent.shape[0] : null;
       const repeat = fixed !== null && fixed !== batch ? fixed / batch : 1;
       if (!Number.isInteger(repeat)) {
         throw new TgateError('E_USAGE', `The model was exported with a fixed batch of ${fixed}; batch ${batch} does not divide it.`, { hint: `Use a batch that divides ${fixed} (with CFG the model runs at twice the batch), or re-export with a dynamic batch axis.` });
@@ -265,6 +274,9 @@ export class GatedUNet {
           const v = numbersOf(out[c.planningOutput]!);
           // Averaging over the pair only when there is a pair: a batch of one is never split.
           caches[c.id] = paired ? meanOfHalves(v) : Float32Array.from(v);
+          const channels = this.cacheChannels(c.id);
+          const dtype = this.manifest.sites.find((s) => s.id === c.id)!.dtype;
+          cacheFeeds[gatedModel ? c.gatedInput : c.fidelityInput] = makeTensor(dtype, valuesAs(dtype, caches[c.id]!), [B, caches[c.id]!.length / (B * channels), channels]);
         }
       }
       const raw = numbersOf(out[r.output.name]!);

@@ -101,6 +101,8 @@ function maxAbs(a: ArrayLike<number>): number {
   return m;
 }
 
+const PROOF_HINT = 'This is a tgate bug or an unsupported export; report it with the model, or compile with --no-verify to inspect the graphs.';
+
 /** Opens a graph for the proof; a graph onnxruntime refuses is a failed proof, not a crash. */
 async function openForProof(file: string, what: string): Promise<Awaited<ReturnType<typeof openSession>>> {
   try {
@@ -108,7 +110,7 @@ async function openForProof(file: string, what: string): Promise<Awaited<ReturnT
   } catch (cause) {
     throw new TgateError('E_VERIFY_FAILED', `onnxruntime could not load the ${what} graph: ${(cause as Error).message}`, {
       subject: { file },
-      hint: 'This is a tgate bug or an unsupported export; report it with the model, or compile with --no-verify to inspect the graphs.',
+      hint: PROOF_HINT,
       cause,
     });
   }
@@ -119,7 +121,7 @@ export async function proveArtifacts(req: ProofRequest, probe: ProbeOptions = {}
   const dims = bindDims(req.inputs, o);
   const feeds = makeFeeds(req.inputs, dims, o.seed);
   const fail = (msg: string): never => {
-    throw new TgateError('E_VERIFY_FAILED', msg, { hint: 'This is a tgate bug or an unsupported export; report it with the model, or compile with --no-verify to inspect the graphs.' });
+    throw new TgateError('E_VERIFY_FAILED', msg, { hint: PROOF_HINT });
   };
 
   const source = await openForProof(req.sourcePath, 'source');
