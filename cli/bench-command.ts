@@ -1,7 +1,8 @@
-// tgate bench: baseline against TGATE in one process, alternating runs, on a compiled folder (or
-// a model compiled into a temporary folder first). Reports median wall times, the speed-up and
-// the bound the schedule allows, per-variant ms per step, the runtime's overhead, and the peak
-// RSS of a baseline process (one session) against a TGATE process (both sessions).
+// tgate bench: the baseline against TGATE v1 and v2 in one process, alternating runs, on a
+// compiled folder (or a model compiled into a temporary folder first). Reports median wall times,
+// each schedule's speed-up and the bound its steps allow at their measured cost, ms per step by
+// variant and batch, the runtime's overhead, and the peak RSS of a fresh process per mode (each
+// opening only the variants its schedule uses).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,19 +10,20 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile } from '../compiler/compile.js';
 import { TgateError } from '../compiler/errors.js';
-import { GatedUNet, type GenerateResult } from '../runtime/gated-unet.js';
+import { GatedUNet, readManifest, type GenerateResult, type StepRecord } from '../runtime/gated-unet.js';
 import { proveArtifacts } from '../runtime/prove.js';
 import { table } from './format.js';
-import { generationFrom, numberOption, sessionOptions, type Values } from './run-command.js';
+import { generationFrom, numberOption, sessionOptions, variantsForArgs, type Values } from './run-command.js';
 
 const median = (xs: number[]) => {
   const s = xs.slice().sort((a, b) => a - b);
   return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
 };
 
-function phaseMs(r: GenerateResult, phase: string): number[] {
-  return r.records.filter((x) => x.phase === phase).map((x) => x.modelMs);
-}
+/** What a step costs: the variant that ran, at which batch (the gate step apart: it fetches caches). */
+const stepKey = (x: StepRecord) => `${x.variant}${x.phase === 'gate' ? ' (gate)' : ''} @${x.batch}`;
+
+type Mode = 'baseline' | 'v1' | 'v2';
 
 async function compiledFolder(target: string, v: Values, stderr: NodeJS.WriteStream): Promise<{ dir: string; cleanup: () => void }> {
   if (!fs.existsSync(target)) throw new TgateError('E_FILE_MISSING', `${target} does not exist.`, { subject: { file: target } });
@@ -34,7 +36,7 @@ async function compiledFolder(target: string, v: Values, stderr: NodeJS.WriteStr
 }
 
 /** Peak RSS (MiB) of a fresh process that opens the sessions and runs one generation. */
-function memoryProbe(dir: string, mode: 'baseline' | 'tgate', args: string[]): number {
+function memoryProbe(dir: string, mode: Mode, args: string[]): number {
   const main = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.js');
   const r = spawnSync(process.execPath, [main, '__memory-probe', dir, '--mode', mode, ...args], { encoding: 'utf8' });
   const m = /peak-rss-kib=(\d+)/.exec(r.stdout);
@@ -42,10 +44,17 @@ function memoryProbe(dir: string, mode: 'baseline' | 'tgate', args: string[]): n
   return Number(m[1]) / 1024;
 }
 
+/** The run options of one bench mode. */
+function modeValues(v: Values, mode: Mode): Values {
+  if (mode === 'baseline') return { ...v, baseline: true };
+  return { ...v, baseline: false, 'tgate-version': mode === 'v1' ? '1' : '2' };
+}
+
 export async function memoryProbeCommand(dir: string, v: Values): Promise<string> {
-  const baseline = v.mode === 'baseline';
-  const unet = await GatedUNet.load(dir, { ...sessionOptions(v), planningOnly: baseline });
-  const { options } = generationFrom(unet, { ...v, baseline });
+  const mode = String(v.mode) as Mode;
+  const values = modeValues(v, mode);
+  const unet = await GatedUNet.load(dir, { ...sessionOptions(v), variants: variantsForArgs(dir, values) });
+  const { options } = generationFrom(unet, values);
   await unet.generate(options);
   await unet.release();
   return `peak-rss-kib=${process.resourceUsage().maxRSS}`;
@@ -53,8 +62,21 @@ export async function memoryProbeCommand(dir: string, v: Values): Promise<string
 
 /** Options a memory probe must share with the benchmark. */
 function forwardedArgs(v: Values): string[] {
-  const keys = ['steps', 'gate-step', 'guidance', 'scheduler', 'height', 'width', 'batch', 'seed', 'threads', 'optimization', 'prepacking', 'arena', 'mem-pattern', 'sessions'];
+  const keys = ['steps', 'gate-step', 'guidance', 'scheduler', 'height', 'width', 'batch', 'seed', 'threads', 'optimization', 'prepacking', 'arena', 'mem-pattern', 'sessions', 'sp-interval', 'fi-interval', 'warm-up'];
   return keys.flatMap((k) => (v[k] === undefined ? [] : [`--${k}`, String(v[k])]));
+}
+
+interface ModeFigures {
+  seconds: number;
+  speedup: number;
+  /** Baseline time over the time the schedule's steps take at their measured per-step cost. */
+  boundSpeedup: number;
+  ofBound: number;
+  overhead: number;
+  peakRssMiB: number | null;
+  runsSeconds: number[];
+  /** Steps per variant, e.g. {"planning @2": 9, "reuse-self @2": 5, ...}. */
+  steps: Record<string, number>;
 }
 
 export async function benchCommand(target: string, v: Values, stderr: NodeJS.WriteStream): Promise<string> {
@@ -62,77 +84,95 @@ export async function benchCommand(target: string, v: Values, stderr: NodeJS.Wri
   const { dir, cleanup } = await compiledFolder(target, v, stderr);
   try {
     const session = sessionOptions(v);
+    const manifest = readManifest(dir);
+    const selfCached = manifest.sites.some((s) => s.cached && s.kind === 'self');
+    const asked = v['tgate-version'] === undefined ? null : String(v['tgate-version']);
+    if (asked !== null && asked !== '1' && asked !== '2') throw new TgateError('E_USAGE', `--tgate-version must be 1 or 2, not "${asked}".`);
+    const modes: Mode[] = ['baseline', ...(asked ? [`v${asked}` as Mode] : selfCached ? (['v1', 'v2'] as Mode[]) : (['v1'] as Mode[]))];
+    const tgateModes = modes.filter((m) => m !== 'baseline');
+    const variants = [...new Set(modes.flatMap((m) => variantsForArgs(dir, modeValues(v, m))))];
     const loadStart = performance.now();
-    const unet = await GatedUNet.load(dir, session);
+    const unet = await GatedUNet.load(dir, { ...session, variants });
     const loadMs = performance.now() - loadStart;
-    const { options, notes } = generationFrom(unet, v);
-    for (const n of notes) stderr.write(`tgate: note: ${n}\n`);
-    const baseOpts = { ...options, gateStep: Number.POSITIVE_INFINITY };
+    const options = Object.fromEntries(modes.map((m) => [m, generationFrom(unet, modeValues(v, m))])) as Record<Mode, ReturnType<typeof generationFrom>>;
+    for (const n of options.baseline.notes) stderr.write(`tgate: note: ${n}\n`);
     const firstStart = performance.now();
-    await unet.generate({ ...options, steps: 1, gateStep: 1 });
+    await unet.generate({ ...options.baseline.options, steps: 1 });
     const firstStepMs = performance.now() - firstStart;
     // Warm-up (not timed): first calls allocate arenas and caches.
-    await unet.generate(baseOpts);
-    await unet.generate(options);
-    const base: GenerateResult[] = [];
-    const gated: GenerateResult[] = [];
+    for (const m of modes) await unet.generate(options[m].options);
+    const results = Object.fromEntries(modes.map((m) => [m, [] as GenerateResult[]])) as Record<Mode, GenerateResult[]>;
     for (let i = 0; i < runs; i++) {
-      base.push(await unet.generate(baseOpts));
-      gated.push(await unet.generate(options));
-      stderr.write(`tgate: run ${i + 1}/${runs}: baseline ${(base[i]!.totalMs / 1000).toFixed(2)} s, tgate ${(gated[i]!.totalMs / 1000).toFixed(2)} s\n`);
+      for (const m of modes) results[m].push(await unet.generate(options[m].options));
+      stderr.write(`tgate: run ${i + 1}/${runs}: ${modes.map((m) => `${m} ${(results[m][i]!.totalMs / 1000).toFixed(2)} s`).join(', ')}\n`);
     }
     await unet.release();
-    const S = options.steps;
-    const G = Math.min(options.gateStep, S);
-    const baseS = median(base.map((r) => r.totalMs)) / 1000;
-    const gatedS = median(gated.map((r) => r.totalMs)) / 1000;
-    const p2 = median(base.flatMap((r) => phaseMs(r, 'planning')));
-    const gateMs = median(gated.flatMap((r) => phaseMs(r, 'gate')));
-    const fid = median(gated.flatMap((r) => phaseMs(r, 'fidelity')));
-    const bound = (S * p2) / (Math.max(G - 1, 0) * p2 + (G >= 1 ? gateMs : 0) + (S - G) * fid);
+    const S = options.baseline.options.steps;
+    const seconds = (m: Mode) => median(results[m].map((r) => r.totalMs)) / 1000;
+    const baseS = seconds('baseline');
+    // Median model time per step kind, over every run of every mode.
+    const byKey = new Map<string, number[]>();
+    for (const m of modes) for (const r of results[m]) for (const x of r.records) byKey.set(stepKey(x), [...(byKey.get(stepKey(x)) ?? []), x.modelMs]);
+    const msPerStep = Object.fromEntries([...byKey].map(([k, xs]) => [k, median(xs)]));
+    const baselineStep = median(results.baseline.flatMap((r) => r.records.map((x) => x.modelMs)));
     const overhead = (rs: GenerateResult[]) => median(rs.map((r) => {
       const model = r.records.reduce((a, x) => a + x.modelMs, 0);
       return (r.totalMs - model) / model;
     }));
     const fwd = forwardedArgs(v);
-    const rssBase = v['no-memory'] ? null : memoryProbe(dir, 'baseline', fwd);
-    const rssGated = v['no-memory'] ? null : memoryProbe(dir, 'tgate', fwd);
-    const figures = {
+    const figures: Partial<Record<Mode, ModeFigures>> = {};
+    for (const m of modes) {
+      const records = results[m][0]!.records;
+      const predicted = records.reduce((a, x) => a + msPerStep[stepKey(x)]!, 0);
+      const steps: Record<string, number> = {};
+      for (const x of records) steps[stepKey(x)] = (steps[stepKey(x)] ?? 0) + 1;
+      const bound = (S * baselineStep) / predicted;
+      figures[m] = {
+        seconds: seconds(m),
+        speedup: baseS / seconds(m),
+        boundSpeedup: bound,
+        ofBound: baseS / seconds(m) / bound,
+        overhead: overhead(results[m]),
+        peakRssMiB: v['no-memory'] ? null : memoryProbe(dir, m, fwd),
+        runsSeconds: results[m].map((r) => r.totalMs / 1000),
+        steps,
+      };
+    }
+    const schedule = results[tgateModes[tgateModes.length - 1]!][0]!.schedule;
+    const base = options.baseline.options;
+    const report = {
       model: target,
       steps: S,
-      gateStep: G,
-      guidance: options.guidance,
-      scheduler: options.scheduler,
-      latents: options.latents.dims,
+      gateStep: schedule.gateStep,
+      schedule: { spInterval: schedule.spInterval, fiInterval: schedule.fiInterval, warmUp: schedule.warmUp },
+      guidance: base.guidance,
+      scheduler: base.scheduler,
+      latents: base.latents.dims,
       runs,
       session,
+      variantsOpened: unet.opened,
       loadSeconds: loadMs / 1000,
       firstStepSeconds: firstStepMs / 1000,
-      baselineSeconds: baseS,
-      tgateSeconds: gatedS,
-      speedup: baseS / gatedS,
-      boundSpeedup: bound,
-      ofBound: baseS / gatedS / bound,
-      msPerStep: { baselinePlanning: p2, gate: gateMs, fidelity: fid },
-      overhead: { baseline: overhead(base), tgate: overhead(gated) },
-      peakRssMiB: { baseline: rssBase, tgate: rssGated, ratio: rssBase && rssGated ? rssGated / rssBase : null },
-      baselineRunsSeconds: base.map((r) => r.totalMs / 1000),
-      tgateRunsSeconds: gated.map((r) => r.totalMs / 1000),
+      msPerStep,
+      modes: figures,
     };
-    if (v.json) return JSON.stringify(figures, null, 2);
+    if (v.json) return JSON.stringify(report, null, 2);
     const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+    const f = modes.map((m) => figures[m]!);
+    const row = (label: string, get: (x: ModeFigures, m: Mode) => string) => [label, ...f.map((x, i) => get(x, modes[i]!))];
     return [
-      `bench ${target}: ${S} steps, gate step ${G}, guidance ${options.guidance}, ${options.scheduler}, latents [${options.latents.dims.join(', ')}], median of ${runs} alternating runs`,
+      `bench ${target}: ${S} steps, gate step ${schedule.gateStep}${selfCached ? `, v2 sp_interval ${schedule.spInterval} fi_interval ${schedule.fiInterval} warm_up ${schedule.warmUp}` : ''}, guidance ${base.guidance}, ${base.scheduler}, latents [${base.latents.dims.join(', ')}], median of ${runs} alternating runs`,
       '',
-      table(['', 'baseline', 'tgate'], [
-        ['wall time (s)', baseS.toFixed(3), gatedS.toFixed(3)],
-        ['runtime overhead (of model time)', pct(figures.overhead.baseline), pct(figures.overhead.tgate)],
-        ['peak RSS (MiB)', rssBase?.toFixed(0) ?? '-', rssGated?.toFixed(0) ?? '-'],
+      table(['', ...modes], [
+        row('wall time (s)', (x) => x.seconds.toFixed(3)),
+        row('speed-up', (x, m) => (m === 'baseline' ? '1' : `${x.speedup.toFixed(3)}x`)),
+        row('speed-up the schedule allows', (x, m) => (m === 'baseline' ? '-' : `${x.boundSpeedup.toFixed(3)}x (${pct(x.ofBound)} reached)`)),
+        row('runtime overhead (of model time)', (x) => pct(x.overhead)),
+        row('peak RSS (MiB)', (x) => x.peakRssMiB?.toFixed(0) ?? '-'),
       ]),
       '',
-      `speed-up ${figures.speedup.toFixed(3)}x; the schedule allows ${bound.toFixed(3)}x (${pct(figures.ofBound)} of it)`,
-      `ms per step: planning at batch 2B ${p2.toFixed(1)}, gate step ${gateMs.toFixed(1)}, fidelity at batch B ${fid.toFixed(1)}`,
-      `sessions opened in ${figures.loadSeconds.toFixed(2)} s; first step ${figures.firstStepSeconds.toFixed(2)} s${figures.peakRssMiB.ratio ? `; RSS ratio tgate/baseline ${figures.peakRssMiB.ratio.toFixed(3)}` : ''}`,
+      `ms per step: ${Object.entries(msPerStep).map(([k, ms]) => `${k} ${ms.toFixed(1)}`).join(', ')}`,
+      `sessions (${unet.opened.join(', ')}) opened in ${report.loadSeconds.toFixed(2)} s; first step ${report.firstStepSeconds.toFixed(2)} s`,
     ].join('\n');
   } finally {
     cleanup();

@@ -23,20 +23,25 @@ export const USAGE = `tgate: ahead-of-time TGATE for ONNX diffusion models
 
 Usage:
   tgate compile <model.onnx> -o <dir> [--force] [--no-verify] [--json]
-                [--sites cross|self|all] [--include GLOB]... [--exclude GLOB]...
-      Write planning.onnx, fidelity.onnx, gated.onnx, the shared weights and tgate.json into <dir>.
-      --sites picks the kinds cached (cross = TGATE, the default); --include/--exclude narrow
-      them by scope or id (* any characters, ? one).
+                [--sites all|cross] [--include GLOB]... [--exclude GLOB]...
+      Write the graph variants (planning, reuse-self, fidelity, fidelity-reuse-self), the gated
+      models that hold them as If branches, the shared weights and tgate.json into <dir>.
+      --sites all (default) caches cross- and self-attention (TGATE v1 and v2 schedules), cross
+      only v1; --include/--exclude narrow them by scope or id (* any characters, ? one).
   tgate inspect <model.onnx> [--json] [--explain]
       Show inputs, outputs, node counts by op type and the attention sites found;
       --explain lists every softmax or attention op considered and what came of it.
-  tgate run <dir> [--steps 25] [--gate-step 10] [--guidance 7.5] [--scheduler ddim|euler|dpmpp-2m]
+  tgate run <dir> [--steps 25] [--gate-step G] [--guidance S] [--scheduler ddim|euler|dpmpp-2m]
+            [--tgate-version 1|2] [--sp-interval N] [--fi-interval N] [--warm-up N]
             [--scheduler-config FILE] [--latents FILE.npy | --height 512 --width 512 --batch 1 --seed 0]
             [--cond NAME=FILE.npy]... [--uncond NAME=FILE.npy]... [--image FILE.npy --strength 0.8]
             [--baseline] [--save-trajectory DIR] [-o FILE.npy] [--json]
-            [--threads N] [--optimization extended] [--prepacking on|off] [--sessions gated|pair]
-      Generate with a compiled folder: the planning graph with CFG until the gate step, then
-      the fidelity graph at batch B. Missing inputs are seeded random (the command says so).
+            [--threads N] [--optimization extended] [--prepacking on|off] [--sessions gated|separate]
+      Generate with a compiled folder on the official T-GATE schedule: CFG at batch 2B until the
+      gate step (v2: self-attention reused between every sp_interval-th step after warm_up), then
+      batch B with cached cross-attention. Gate step, intervals and guidance default to the
+      model family's official values (SD: 10, 5, 1, 2, 7.5; SD-XL guidance 5; PixArt: 15, 3,
+      guidance 4.5; LCM: 1, no reuse). Missing inputs are seeded random (the command says so).
   tgate bench <model.onnx | dir> [run options] [--runs 3] [--no-memory] [--no-verify] [--json]
       Baseline against TGATE in one process: wall times, speed-up and its bound, ms per step,
       runtime overhead, peak RSS.
@@ -69,7 +74,7 @@ export async function runCompile(args: string[]): Promise<CommandOutput> {
     force: { type: 'boolean' },
     'no-verify': { type: 'boolean' },
     json: { type: 'boolean' },
-    sites: { type: 'string', default: 'cross' },
+    sites: { type: 'string', default: 'all' },
     include: { type: 'string', multiple: true, default: [] as string[] },
     exclude: { type: 'string', multiple: true, default: [] as string[] },
   });
@@ -77,7 +82,7 @@ export async function runCompile(args: string[]): Promise<CommandOutput> {
   const outDir = values.output as string | undefined;
   if (!outDir) throw usageError('Missing the output folder: tgate compile <model.onnx> -o <dir>.');
   const kinds = values.sites as string;
-  if (kinds !== 'cross' && kinds !== 'self' && kinds !== 'all') throw usageError(`--sites must be cross, self or all, not "${kinds}".`);
+  if (kinds !== 'cross' && kinds !== 'all') throw usageError(`--sites must be all or cross, not "${kinds}".`);
   const started = performance.now();
   const r = await compile(source, {
     outDir,
@@ -94,12 +99,17 @@ export async function runCompile(args: string[]): Promise<CommandOutput> {
   const lines = [
     `compiled ${source} -> ${outDir} in ${seconds.toFixed(1)} s`,
     `  sites      ${cross} cross + ${m.sites.length - cross} self; ${cached} attention outputs cached (${m.sites.filter((s) => s.cached && s.kind === 'cross').length} cross, ${m.sites.filter((s) => s.cached && s.kind === 'self').length} self)`,
-    `  planning   ${m.graphs.planning}: ${m.nodeCounts.planning} nodes (source ${m.nodeCounts.source}), ${cached} extra outputs`,
-    `  fidelity   ${m.graphs.fidelity}: ${m.nodeCounts.fidelity} nodes (${m.nodeCounts.source - m.nodeCounts.fidelity} removed)${m.removedInputs.length ? `, input ${m.removedInputs.join(', ')} removed` : ''}`,
+    ...m.variants.map((x) => {
+      const takes = [x.cross === 'input' ? 'cross' : null, x.self === 'input' ? 'self' : null].filter(Boolean).join(' + ');
+      const gives = x.outputs.length - 1;
+      return `  ${x.name.padEnd(20)} ${x.file}: ${x.nodes} nodes (source ${m.source.nodes})${takes ? `, takes ${takes} caches` : ''}${gives ? `, ${gives} site outputs` : ''}${x.removedInputs.length ? `, input ${x.removedInputs.join(', ')} removed` : ''}`;
+    }),
+    `  gated      ${m.gated.map((g) => `${g.file} (${g.variants.join(' + ')})`).join('; ')}`,
+    `  family     ${m.family.name}: ${m.family.why}; defaults gate step ${m.schedule.gateStep}, sp_interval ${m.schedule.spInterval}, fi_interval ${m.schedule.fiInterval}, warm_up ${m.schedule.warmUp}`,
     `  weights    ${m.weights} (${bytesText(r.weights.bytes)}, ${r.weights.mode})`,
     v.skipped
       ? '  proof      skipped (--no-verify)'
-      : `  proof      planning bit-exact: ${v.planningBitExact ? 'yes' : 'no'}; gated bit-exact: ${v.gatedBitExact ? 'yes' : 'no'}; fidelity max abs error ${v.fidelityMaxAbsError.toExponential(2)} (tolerance ${v.tolerance.toExponential(2)}); shapes confirmed`,
+      : `  proof      planning bit-exact: ${v.planningBitExact ? 'yes' : 'no'}; gated bit-exact: ${v.gatedBitExact ? 'yes' : 'no'}; max abs error ${Object.entries(v.variantMaxAbsErrors).map(([n, e]) => `${n} ${e.toExponential(2)}`).join(', ')} (tolerance ${v.tolerance.toExponential(2)}); shapes confirmed`,
     `  manifest   ${path.join(outDir, 'tgate.json')}`,
   ];
   return { stdout: lines.join('\n') };

@@ -4,15 +4,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { TgateError } from '../compiler/errors.js';
-import { GatedUNet, type GenerateOptions, type TensorInput } from '../runtime/gated-unet.js';
+import type { VariantName } from '../compiler/variants.js';
+import { GatedUNet, readManifest, variantsFor, type GenerateOptions, type TensorInput, type TgateOptions } from '../runtime/gated-unet.js';
 import { parseSchedulerConfig, SCHEDULERS } from '../runtime/schedulers/index.js';
 import { progressReporter } from './progress.js';
 import { concreteShape, namedTensors, readNpyFile, seededNormal, writeNpyFile } from './tensor-args.js';
 
 export const RUN_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
   steps: { type: 'string', default: '25' },
-  'gate-step': { type: 'string', default: '10' },
-  guidance: { type: 'string', default: '7.5' },
+  'gate-step': { type: 'string' },
+  'tgate-version': { type: 'string' },
+  'sp-interval': { type: 'string' },
+  'fi-interval': { type: 'string' },
+  'warm-up': { type: 'string' },
+  guidance: { type: 'string' },
   scheduler: { type: 'string', default: 'ddim' },
   'scheduler-config': { type: 'string' },
   latents: { type: 'string' },
@@ -44,10 +49,10 @@ export function numberOption(v: Values, key: string, check: (n: number) => boole
 export function sessionOptions(v: Values) {
   const optimization = String(v.optimization);
   if (!['disabled', 'basic', 'extended', 'all'].includes(optimization)) throw new TgateError('E_USAGE', `--optimization must be disabled, basic, extended or all, not "${optimization}".`);
-  if (v.sessions !== 'gated' && v.sessions !== 'pair') throw new TgateError('E_USAGE', `--sessions must be gated or pair, not "${v.sessions}".`);
+  if (v.sessions !== 'gated' && v.sessions !== 'separate' && v.sessions !== 'pair') throw new TgateError('E_USAGE', `--sessions must be gated or separate, not "${v.sessions}".`);
   for (const k of ['prepacking', 'arena', 'mem-pattern']) if (v[k] !== 'on' && v[k] !== 'off') throw new TgateError('E_USAGE', `--${k} must be on or off, not "${v[k]}".`);
   return {
-    sessions: v.sessions as 'gated' | 'pair',
+    sessions: v.sessions as 'gated' | 'separate' | 'pair',
     arena: v.arena === 'on',
     memPattern: v['mem-pattern'] === 'on',
     threads: numberOption(v, 'threads', (n) => Number.isInteger(n) && n >= 0, 'a whole number (0 = one per core)'),
@@ -56,12 +61,44 @@ export function sessionOptions(v: Values) {
   };
 }
 
+export interface ScheduleArgs {
+  steps: number;
+  /** undefined: the family's default. */
+  gateStep: number | undefined;
+  tgate: TgateOptions;
+}
+
+const optionalNumber = (v: Values, key: string, check: (n: number) => boolean, what: string) => (v[key] === undefined ? undefined : numberOption(v, key, check, what));
+
+/** The schedule from run/bench options; --baseline is version 1 with a gate that never comes. */
+export function scheduleArgs(v: Values): ScheduleArgs {
+  const steps = numberOption(v, 'steps', (n) => Number.isInteger(n) && n >= 1, 'a whole number >= 1');
+  const whole = (n: number) => Number.isInteger(n) && n >= 1;
+  const gateStep = optionalNumber(v, 'gate-step', whole, 'a whole number >= 1');
+  const version = optionalNumber(v, 'tgate-version', (n) => n === 1 || n === 2, '1 or 2') as 1 | 2 | undefined;
+  const tgate: TgateOptions = {};
+  if (version !== undefined) tgate.version = version;
+  const sp = optionalNumber(v, 'sp-interval', whole, 'a whole number >= 1');
+  const fi = optionalNumber(v, 'fi-interval', whole, 'a whole number >= 1');
+  const warm = optionalNumber(v, 'warm-up', (n) => Number.isInteger(n) && n >= 0, 'a whole number >= 0');
+  if (sp !== undefined) tgate.spInterval = sp;
+  if (fi !== undefined) tgate.fiInterval = fi;
+  if (warm !== undefined) tgate.warmUp = warm;
+  if (v.baseline) return { steps, gateStep: Number.POSITIVE_INFINITY, tgate: { version: 1 } };
+  return { steps, gateStep, tgate };
+}
+
+/** The variants a run with these options opens: only those its schedule uses. */
+export function variantsForArgs(dir: string, v: Values): VariantName[] {
+  const a = scheduleArgs(v);
+  return variantsFor(readManifest(dir), a.steps, a.gateStep, a.tgate);
+}
+
 /** The generation request from run/bench options; `notes` says what was made up. */
 export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateOptions; notes: string[] } {
   const notes: string[] = [];
-  const steps = numberOption(v, 'steps', (n) => Number.isInteger(n) && n >= 1, 'a whole number >= 1');
-  const gateStep = numberOption(v, 'gate-step', (n) => Number.isInteger(n) && n >= 0, 'a whole number >= 0');
-  const guidance = numberOption(v, 'guidance', (n) => n >= 0, 'a number >= 0');
+  const { steps, gateStep, tgate } = scheduleArgs(v);
+  const guidance = v.guidance === undefined ? unet.manifest.schedule.guidance : numberOption(v, 'guidance', (n) => n >= 0, 'a number >= 0');
   const seed = numberOption(v, 'seed', Number.isInteger, 'a whole number');
   const scheduler = String(v.scheduler);
   if (!(SCHEDULERS as readonly string[]).includes(scheduler)) throw new TgateError('E_USAGE', `--scheduler must be one of ${SCHEDULERS.join(', ')}, not "${scheduler}".`);
@@ -91,7 +128,7 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
   const B = latents.dims[0]!;
   const cond = namedTensors(v.cond as string[], '--cond');
   const uncond = namedTensors(v.uncond as string[], '--uncond');
-  const inputs = unet.manifest.io.planning.inputs;
+  const inputs = unet.manifest.source.inputs;
   const fill = (set: Record<string, TensorInput>, which: string, names: string[], offset: number) => {
     names.forEach((n, i) => {
       if (set[n]) return;
@@ -102,7 +139,8 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
   const conditioned = [...r.text, ...r.conditioning];
   fill(cond, 'cond', [...conditioned, ...r.guidanceEmbedding], 1000);
   if (guidance > 1 && r.guidanceEmbedding.length === 0) fill(uncond, 'uncond', conditioned, 2000);
-  const options: GenerateOptions = { latents, cond, uncond, steps, gateStep: v.baseline ? Number.POSITIVE_INFINITY : gateStep, guidance, scheduler };
+  const options: GenerateOptions = { latents, cond, uncond, steps, tgate, guidance, scheduler };
+  if (gateStep !== undefined) options.gateStep = gateStep;
   if (schedulerConfig) options.schedulerConfig = schedulerConfig;
   if (v.image) {
     options.image = readNpyFile(String(v.image));
@@ -117,7 +155,7 @@ export async function runGeneration(dir: string, v: Values, stderr: NodeJS.Write
   if (fs.existsSync(dir) && fs.statSync(dir).isFile()) {
     throw new TgateError('E_USAGE', `${dir} is a file; tgate run takes a compiled folder.`, { hint: `Compile it first: tgate compile ${dir} -o out/<name>, then tgate run out/<name>.` });
   }
-  const unet = await GatedUNet.load(dir, { ...sessionOptions(v), planningOnly: !!v.baseline });
+  const unet = await GatedUNet.load(dir, { ...sessionOptions(v), variants: variantsForArgs(dir, v) });
   try {
     const { options, notes } = generationFrom(unet, v);
     for (const n of notes) stderr.write(`tgate: note: ${n}\n`);
@@ -138,11 +176,14 @@ export async function runGeneration(dir: string, v: Values, stderr: NodeJS.Write
     }
     const modelMs = result.records.reduce((a, r) => a + r.modelMs, 0);
     const phases = (p: string) => result.records.filter((r) => r.phase === p).length;
+    const sched = result.schedule;
     const summary = {
       model: dir,
       mode: v.baseline ? 'baseline' : 'tgate',
       steps: result.records.length,
-      gateStep: v.baseline ? null : options.gateStep,
+      gateStep: v.baseline ? null : sched.gateStep,
+      schedule: v.baseline ? null : sched,
+      variants: unet.opened,
       guidance: options.guidance,
       cfg: result.cfg,
       scheduler: options.scheduler,
@@ -156,7 +197,7 @@ export async function runGeneration(dir: string, v: Values, stderr: NodeJS.Write
     };
     if (v.json) return JSON.stringify(summary, null, 2);
     const lines = [
-      `${summary.mode}: ${summary.steps} steps (${summary.phases.planning + summary.phases.gate} planning${result.cfg ? ' with CFG at batch 2B' : ''}, ${summary.phases.fidelity} fidelity at batch B) in ${summary.seconds.toFixed(2)} s (model ${summary.modelSeconds.toFixed(2)} s)`,
+      `${summary.mode}${v.baseline ? '' : ` v${sched.version}`}: ${summary.steps} steps (${summary.phases.planning + summary.phases.gate} planning${result.cfg ? ' with CFG at batch 2B' : ''}, ${summary.phases.fidelity} fidelity at batch B${sched.version === 2 && !v.baseline ? `; self-attention reused at ${result.records.filter((r) => r.self === 'reuse').length} steps` : ''}) in ${summary.seconds.toFixed(2)} s (model ${summary.modelSeconds.toFixed(2)} s)`,
     ];
     if (outFile) lines.push(`wrote ${outFile} [${result.dims.join(', ')}]`);
     if (trajectoryDir) lines.push(`wrote ${result.trajectory.length} step latents to ${trajectoryDir}`);

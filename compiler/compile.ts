@@ -7,24 +7,29 @@ import { TgateError } from './errors.js';
 import { chooseSites, type SiteFilter } from './site-selection.js';
 import { modelFromProto } from './io/decode.js';
 import { encodeModel, type EncodeOptions } from './io/encode.js';
-import { encodeGatedModel, gatedCacheInput, gatedCacheOutput, USE_CACHE_INPUT } from './io/gated-model.js';
+import { encodeGatedModel, gatedCacheInput, gatedCacheOutput, REUSE_SELF_INPUT, USE_CACHE_INPUT } from './io/gated-model.js';
+import { detectFamily, FAMILY_DEFAULTS } from './family.js';
+import { buildVariant, variantsFor, type BuiltVariant, type SiteTarget, type VariantName } from './variants.js';
 import { checkExternalData, externalized, externalRefOf, layoutWeights, writeWeights } from './io/external-data.js';
 import { loadSource } from './io/load.js';
 import { dtypeName } from './ir/dtype.js';
 import type { Graph } from './ir/graph.js';
-import { defaultOpset, type Model } from './ir/model.js';
+import { defaultOpset } from './ir/model.js';
 import type { Dim, TensorType } from './ir/value.js';
-import { MANIFEST_FORMAT, manifestShape, serializeManifest, type Manifest, type ManifestIo, type ManifestSite } from './manifest.js';
-import { runPasses, type PassRecord } from './pipeline/pass-manager.js';
+import { MANIFEST_FORMAT, manifestShape, serializeManifest, type Manifest, type ManifestGated, type ManifestIo, type ManifestSite, type ManifestVariant } from './manifest.js';
+import type { PassRecord } from './pipeline/pass-manager.js';
 import type { Prover } from './proof.js';
 import { findAttentionSites, type Site, type SiteReport } from '../passes/attention/find-sites.js';
-import { cutAtValues } from '../passes/cut-at-values.js';
-import { exposeOutputs } from '../passes/expose-outputs.js';
-import { pruneUnusedInputs } from '../passes/prune-unused-inputs.js';
 
-export const PLANNING_FILE = 'planning.onnx';
-export const FIDELITY_FILE = 'fidelity.onnx';
-export const GATED_FILE = 'gated.onnx';
+/**
+ * The gated models compile writes: each holds the variants one kind of schedule uses, so a
+ * runtime opens only those (v1; v2 with fi_interval 1; v2 with fi_interval > 1).
+ */
+export const GATED_SETS: { file: string; variants: VariantName[] }[] = [
+  { file: 'gated.onnx', variants: ['planning', 'fidelity'] },
+  { file: 'gated-v2.onnx', variants: ['planning', 'reuse-self', 'fidelity'] },
+  { file: 'gated-v2-fi.onnx', variants: ['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self'] },
+];
 export const MANIFEST_FILE = 'tgate.json';
 /** The weights file written for sources whose weights are embedded. */
 export const WEIGHTS_FILE = 'weights.onnx_data';
@@ -41,7 +46,7 @@ export interface CompileOptions {
 export interface CompileResult {
   outDir: string;
   manifest: Manifest;
-  passes: { planning: PassRecord[]; fidelity: PassRecord[] };
+  passes: Partial<Record<VariantName, PassRecord[]>>;
   weights: { file: string; files: string[]; mode: 'written' | 'linked' | 'copied'; bytes: number };
 }
 
@@ -77,20 +82,13 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
   if (!report.sites.some((s) => s.kind === 'cross')) throw noCrossError(sourcePath, report);
   const choices = chooseSites(report.sites, opts.sites);
   const cachedSites = choices.filter((c) => c.cached).map((c) => c.site);
-  const targets = cachedSites.map((s) => ({ tensor: s.tensor, type: cachedType(s) }));
-
-  const planning = modelFromProto(src.proto);
-  const planningPasses = runPasses(planning.graph, [exposeOutputs(targets)]);
-  const fidelity = modelFromProto(src.proto);
-  const prune = pruneUnusedInputs();
-  const fidelityPasses = runPasses(fidelity.graph, [cutAtValues(targets), prune]);
-  const removed = prune.removed;
-  // Taken now: building the gated model renames the variants' final outputs inside their IR.
-  const io = {
-    planning: { inputs: ioOf(planning.graph, 'inputs'), outputs: ioOf(planning.graph, 'outputs') },
-    fidelity: { inputs: ioOf(fidelity.graph, 'inputs'), outputs: ioOf(fidelity.graph, 'outputs') },
-  };
-  const nodeCounts = { source: analysed.graph.nodes.length, planning: planning.graph.nodes.length, fidelity: fidelity.graph.nodes.length };
+  const targets: SiteTarget[] = cachedSites.map((s) => ({ kind: s.kind, tensor: s.tensor, type: cachedType(s) }));
+  const variants: BuiltVariant[] = variantsFor(targets).map((spec) => buildVariant(src.proto, spec, targets));
+  const variant = (name: VariantName) => variants.find((v) => v.spec.name === name)!;
+  const selfCached = targets.some((t) => t.kind === 'self');
+  const source = analysed.graph;
+  const sourceInputs = source.inputs.filter((v) => !v.initializer);
+  const { family, why } = detectFamily({ inputs: ioOf(source, 'inputs').filter((i) => sourceInputs.some((v) => v.name === i.name)), siteTokens: report.sites.map((s) => s.type.shape?.[1] ?? null) });
 
   const stage = stageOutput(opts.outDir, [sourcePath, ...externalFiles.map((f) => f.path)], opts.force ?? false);
   try {
@@ -113,14 +111,34 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
       weights = { file: WEIGHTS_FILE, files: [WEIGHTS_FILE], mode: 'written', bytes: layout.size };
       encodeOptions = { initializer: (v) => externalized(v.initializer!, layout) };
     }
-    const encode = (m: Model) => encodeModel(m, encodeOptions);
-    const planningPath = path.join(stage.dir, PLANNING_FILE);
-    const fidelityPath = path.join(stage.dir, FIDELITY_FILE);
-    const gatedPath = path.join(stage.dir, GATED_FILE);
-    fs.writeFileSync(planningPath, encode(planning));
-    fs.writeFileSync(fidelityPath, encode(fidelity));
-    // The variants' own files are written; the gated model may now consume their IR.
-    fs.writeFileSync(gatedPath, encodeGatedModel(planning, fidelity, cachedSites.map((s) => ({ id: s.id, tensor: s.tensor })), encodeOptions));
+    const manifestVariants: ManifestVariant[] = variants.map((v) => {
+      fs.writeFileSync(path.join(stage.dir, v.spec.file), encodeModel(v.model, encodeOptions));
+      return {
+        name: v.spec.name,
+        file: v.spec.file,
+        cross: v.spec.cross,
+        self: selfCached ? v.spec.self : null,
+        usedFor: v.spec.usedFor,
+        inputs: ioOf(v.model.graph, 'inputs'),
+        outputs: ioOf(v.model.graph, 'outputs'),
+        removedInputs: v.removedInputs,
+        nodes: v.model.graph.nodes.length,
+      };
+    });
+    const gatedCaches = cachedSites.map((s) => ({ id: s.id, kind: s.kind, tensor: s.tensor }));
+    const gated: ManifestGated[] = [];
+    for (const set of GATED_SETS) {
+      if (!set.variants.every((n) => variants.some((v) => v.spec.name === n))) continue;
+      const branches = set.variants.map((n) => ({ name: n, model: variant(n).model, cross: variant(n).spec.cross, self: variant(n).spec.self }));
+      const built = encodeGatedModel(branches, gatedCaches, encodeOptions);
+      fs.writeFileSync(path.join(stage.dir, set.file), built.bytes);
+      gated.push({
+        file: set.file,
+        variants: set.variants,
+        useCacheInput: built.flags.includes(USE_CACHE_INPUT) ? USE_CACHE_INPUT : null,
+        reuseSelfInput: built.flags.includes(REUSE_SELF_INPUT) ? REUSE_SELF_INPUT : null,
+      });
+    }
 
     const sites: ManifestSite[] = choices.map(({ site: s, cached, reason }) => {
       const t = cached ? cachedType(s) : s.type;
@@ -133,26 +151,24 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
         reason,
         note: s.note,
         planningOutput: cached ? s.tensor : null,
-        fidelityInput: cached ? s.tensor : null,
+        fidelityInput: cached && s.kind === 'cross' ? s.tensor : null,
+        reuseInput: cached && s.kind === 'self' ? s.tensor : null,
         gatedInput: cached ? gatedCacheInput(s.id) : null,
         gatedOutput: cached ? gatedCacheOutput(s.id) : null,
         dtype: dtypeName(t.dtype),
         shape: manifestShape(t.shape),
       };
     });
-    const source = analysed.graph;
     let verification: Manifest['verification'] = { skipped: true };
     if (opts.prover) {
       const proof = await opts.prover({
         sourcePath: path.resolve(sourcePath),
-        planningPath,
-        fidelityPath,
-        gatedPath,
-        useCacheInput: USE_CACHE_INPUT,
-        inputs: source.inputs.filter((v) => !v.initializer).map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: v.type?.shape ?? [] })),
+        dir: stage.dir,
+        variants: manifestVariants.map((v) => ({ name: v.name, file: v.file, cross: v.cross, self: v.self ?? 'output', removedInputs: v.removedInputs })),
+        gated: gated.map((g) => ({ file: g.file, variants: g.variants, useCacheInput: g.useCacheInput, reuseSelfInput: g.reuseSelfInput })),
+        inputs: sourceInputs.map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: v.type?.shape ?? [] })),
         outputs: source.outputs.map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: v.type?.shape ?? [] })),
-        fidelityDropsInputs: removed.slice(),
-        cached: cachedSites.map((s) => ({ id: s.id, planningOutput: s.tensor, fidelityInput: s.tensor, gatedInput: gatedCacheInput(s.id), gatedOutput: gatedCacheOutput(s.id), shape: cachedType(s).shape! })),
+        cached: cachedSites.map((s) => ({ id: s.id, kind: s.kind, tensor: s.tensor, gatedInput: gatedCacheInput(s.id), gatedOutput: gatedCacheOutput(s.id), shape: cachedType(s).shape! })),
       });
       verification = { skipped: false, ...proof };
     }
@@ -164,20 +180,23 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
         opset: defaultOpset(analysed),
         irVersion: Number(src.proto.irVersion),
         producer: `${src.proto.producerName} ${src.proto.producerVersion}`.trim(),
+        inputs: ioOf(source, 'inputs').filter((i) => sourceInputs.some((v) => v.name === i.name)),
+        outputs: ioOf(source, 'outputs'),
+        nodes: source.nodes.length,
       },
-      graphs: { planning: PLANNING_FILE, fidelity: FIDELITY_FILE, gated: GATED_FILE },
-      gated: { useCacheInput: USE_CACHE_INPUT },
+      family: { name: family, why },
+      schedule: FAMILY_DEFAULTS[family],
+      variants: manifestVariants,
+      gated,
       weights: weights.file,
       weightsFiles: weights.files,
-      io,
-      removedInputs: removed.slice(),
-      nodeCounts,
       sites,
       verification,
     };
     fs.writeFileSync(path.join(stage.dir, MANIFEST_FILE), serializeManifest(manifest));
     stage.commit();
-    return { outDir: opts.outDir, manifest, passes: { planning: planningPasses, fidelity: fidelityPasses }, weights };
+    const passes = Object.fromEntries(variants.map((v) => [v.spec.name, v.passes]));
+    return { outDir: opts.outDir, manifest, passes, weights };
   } finally {
     stage.discard();
   }

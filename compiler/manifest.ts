@@ -1,9 +1,12 @@
 // tgate.json: what a compile produced and how it was proven. Deterministic: no timestamps or
 // absolute paths, keys in a fixed order, so the same source gives the same bytes.
+import type { Family, ScheduleDefaults } from './family.js';
 import type { ProofReport } from './proof.js';
 import type { Dim } from './ir/value.js';
+import type { SiteRole, VariantName } from './variants.js';
 
-export const MANIFEST_FORMAT = 'tgate/1';
+/** tgate/2: graph variants for the v2 schedule (self-attention reuse) and several gated models. */
+export const MANIFEST_FORMAT = 'tgate/2';
 
 export interface ManifestSite {
   id: string;
@@ -15,9 +18,13 @@ export interface ManifestSite {
   reason: string;
   /** Set when a fusion swallowed the module output and the cut is the nearest equivalent tensor. */
   note: string | null;
+  /** Its name as an output of the variants that compute it (planning; fidelity for self sites). */
   planningOutput: string | null;
+  /** Cross sites: its input name in the fidelity variants. */
   fidelityInput: string | null;
-  /** Its names in the gated model (both variants as branches of one If node). */
+  /** Self sites: its input name in the reuse-self variants. */
+  reuseInput: string | null;
+  /** Its names in the gated models (the variants as branches of If nodes). */
   gatedInput: string | null;
   gatedOutput: string | null;
   dtype: string;
@@ -30,19 +37,43 @@ export interface ManifestIo {
   shape: (string | number)[];
 }
 
+/** One graph variant: what it does with each kind of cached site, what it takes and gives. */
+export interface ManifestVariant {
+  name: VariantName;
+  file: string;
+  cross: SiteRole;
+  /** null when no self site is cached (the compile serves TGATE v1 only). */
+  self: SiteRole | null;
+  usedFor: string;
+  inputs: ManifestIo[];
+  outputs: ManifestIo[];
+  /** Source inputs it no longer reads. */
+  removedInputs: string[];
+  nodes: number;
+}
+
+/** A gated model: the listed variants as If branches, picked by bool scalar inputs. */
+export interface ManifestGated {
+  file: string;
+  variants: VariantName[];
+  /** true: cross-attention comes from the caches (the fidelity variants). */
+  useCacheInput: string | null;
+  /** true: self-attention comes from the caches (the reuse-self variants). */
+  reuseSelfInput: string | null;
+}
+
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
-  source: { file: string; sha256: string; opset: number; irVersion: number; producer: string };
-  graphs: { planning: string; fidelity: string; gated: string };
-  /** The gated model's branch switch: a bool scalar input, true = fidelity (use the caches). */
-  gated: { useCacheInput: string };
+  source: { file: string; sha256: string; opset: number; irVersion: number; producer: string; inputs: ManifestIo[]; outputs: ManifestIo[]; nodes: number };
+  /** The model family found from structure, and the official schedule defaults for it. */
+  family: { name: Family; why: string };
+  schedule: ScheduleDefaults;
+  variants: ManifestVariant[];
+  gated: ManifestGated[];
   /** The weights file the graphs reference (the first, when the source has several). */
   weights: string;
   /** Every external data file the graphs reference: one, or one per tensor for some sources. */
   weightsFiles: string[];
-  io: { planning: { inputs: ManifestIo[]; outputs: ManifestIo[] }; fidelity: { inputs: ManifestIo[]; outputs: ManifestIo[] } };
-  removedInputs: string[];
-  nodeCounts: { source: number; planning: number; fidelity: number };
   sites: ManifestSite[];
   verification: (ProofReport & { skipped: false }) | { skipped: true };
 }

@@ -10,17 +10,16 @@ export interface TensorSpec {
 
 export interface ProofRequest {
   sourcePath: string;
-  planningPath: string;
-  fidelityPath: string;
-  gatedPath: string;
-  useCacheInput: string;
+  /** The folder the variant and gated files were written to. */
+  dir: string;
+  /** Every variant; 'planning' is the source plus outputs, the others take some sites as inputs. */
+  variants: { name: string; file: string; cross: 'output' | 'input'; self: 'output' | 'input'; removedInputs: string[] }[];
+  gated: { file: string; variants: string[]; useCacheInput: string | null; reuseSelfInput: string | null }[];
   /** The source graph's inputs and outputs, to build feeds and compare results. */
   inputs: TensorSpec[];
   outputs: TensorSpec[];
-  /** Inputs the fidelity graph no longer takes. */
-  fidelityDropsInputs: string[];
-  /** Cross sites: planning output name, fidelity input name, the claimed symbolic shape. */
-  cached: { id: string; planningOutput: string; fidelityInput: string; gatedInput: string; gatedOutput: string; shape: Dim[] }[];
+  /** Cached sites: the cut tensor (output and input name in the variants), gated names, claimed shape. */
+  cached: { id: string; kind: 'cross' | 'self'; tensor: string; gatedInput: string; gatedOutput: string; shape: Dim[] }[];
 }
 
 export interface ProofReport {
@@ -30,11 +29,13 @@ export interface ProofReport {
   planningBitExact: boolean;
   /** Largest |fidelity - source| over all outputs, fed the planning graph's site outputs. */
   fidelityMaxAbsError: number;
-  /** The tolerance the fidelity error was held to. */
+  /** The same for every variant that takes caches (fidelity included), by name. */
+  variantMaxAbsErrors: Record<string, number>;
+  /** The tolerance the errors were held to. */
   tolerance: number;
   /** Every cached tensor's concrete shape matched its symbolic shape in the manifest. */
   shapesConfirmed: boolean;
-  /** The gated model's two branches equal the planning and fidelity graphs bit for bit. */
+  /** Every gated model's branches equal their variant graphs bit for bit. */
   gatedBitExact: boolean;
 }
 

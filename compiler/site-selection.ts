@@ -1,12 +1,14 @@
-// Which sites a compile caches: every cross-attention site by default; --include/--exclude
-// globs on a site's scope or id narrow that. Each site gets the reason for its fate, which the
+// Which sites a compile caches: every attention site by default (cross-attention is gated, for
+// TGATE v1 and v2; self-attention is reused on the v2 schedule); --sites cross leaves
+// self-attention computed every step (v1 only); --include/--exclude globs on a site's scope or id
+// narrow either. Each site gets the reason for its fate, which the
 // manifest records.
 import { TgateError } from './errors.js';
 import type { Site } from '../passes/attention/find-sites.js';
 
 export interface SiteFilter {
-  /** Which kinds of site to cache: cross (TGATE, the default), self, or all. */
-  kinds?: 'cross' | 'self' | 'all';
+  /** Which kinds of site to cache: all (v1 and v2 schedules, the default) or cross (v1 only). */
+  kinds?: 'cross' | 'all';
   include?: string[];
   exclude?: string[];
 }
@@ -31,10 +33,10 @@ function matches(site: Site, globs: string[]): string | undefined {
 }
 
 export function chooseSites(sites: Site[], filter: SiteFilter = {}): SiteChoice[] {
-  const kinds = filter.kinds ?? 'cross';
+  const kinds = filter.kinds ?? 'all';
   const choices = sites.map((site): SiteChoice => {
-    if (kinds !== 'all' && site.kind !== kinds) {
-      return { site, cached: false, reason: site.kind === 'self' ? 'self-attention: computed every step (--sites self|all caches it)' : 'cross-attention: not cached with --sites self' };
+    if (kinds === 'cross' && site.kind === 'self') {
+      return { site, cached: false, reason: 'self-attention: computed every step (--sites cross; the default, all, reuses it on the v2 schedule)' };
     }
     if (filter.include?.length) {
       const hit = matches(site, filter.include);
@@ -42,12 +44,12 @@ export function chooseSites(sites: Site[], filter: SiteFilter = {}): SiteChoice[
     }
     const ex = filter.exclude?.length ? matches(site, filter.exclude) : undefined;
     if (ex) return { site, cached: false, reason: `excluded by --exclude '${ex}'` };
-    const what = site.kind === 'cross' ? 'cross-attention' : 'self-attention, chosen by --sites';
+    const what = site.kind === 'cross' ? 'cross-attention: cached at the gate step' : 'self-attention: reused on the v2 schedule';
     return { site, cached: true, reason: filter.include?.length ? `${what}, matched by --include` : what };
   });
-  if (!choices.some((c) => c.cached)) {
-    const eligible = sites.filter((s) => kinds === 'all' || s.kind === kinds);
-    throw new TgateError('E_USAGE', `--sites/--include/--exclude left no site to cache (${kinds} sites: ${eligible.map((s) => s.scope ?? s.id).join(', ') || 'none'}).`, {
+  if (!choices.some((c) => c.cached && c.site.kind === 'cross')) {
+    const eligible = sites.filter((s) => s.kind === 'cross');
+    throw new TgateError('E_USAGE', `--include/--exclude left no cross-attention site to gate (cross sites: ${eligible.map((s) => s.scope ?? s.id).join(', ') || 'none'}).`, {
       hint: 'Loosen the globs; `tgate inspect` lists every site with its scope and id.',
     });
   }

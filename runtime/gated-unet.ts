@@ -1,26 +1,30 @@
 // The gated sampler (SPEC.md §3): runs a compiled folder the way the official TGATE does.
-// Before the gate, the planning graph at batch 2B with CFG; at step G-1 it also keeps the
-// cross-attention outputs, averaged over the CFG pair; from G on, the fidelity graph at batch B
-// fed those caches, without guidance. gateStep >= steps is the plain baseline, same loop.
+// Before the gate, batch 2B with CFG; self-attention (v2) computed, stored at warm_up and every
+// sp_interval-th step and reused in between; at step G-1 the cross- and self-attention outputs
+// are kept, averaged over the CFG pair; from G on, batch B fed the cross caches, without
+// guidance, self-attention recomputed every fi_interval-th step. runtime/schedule.ts decides each
+// step; gateStep >= steps with version 1 is the plain baseline, same loop.
 import fs from 'node:fs';
 import path from 'node:path';
 import type ort from 'onnxruntime-node';
 import { TgateError } from '../compiler/errors.js';
-import type { Manifest } from '../compiler/manifest.js';
+import type { Manifest, ManifestGated } from '../compiler/manifest.js';
+import type { VariantName } from '../compiler/variants.js';
 import { concatRows, firstChannels, guide, meanOfHalves, type Flat } from './batch-ops.js';
-import { modelRoles, type ModelRoles } from './model-roles.js';
+import { modelRoles, type CacheSite, type ModelRoles } from './model-roles.js';
 import { placeholder, useCacheFlag } from './placeholders.js';
+import { planSchedule, variantsUsed, type Phase, type ScheduleOptions, type SiteAction } from './schedule.js';
 import { numbersOf, valuesAs } from './tensor-values.js';
 import { toHalfBits } from '../compiler/ir/dtype.js';
 import { createScheduler, type SchedulerConfig } from './schedulers/index.js';
 import { makeTensor, openSession, type SessionOptions } from './session.js';
 
+export type { Phase } from './schedule.js';
+
 export interface TensorInput {
   data: Flat;
   dims: number[];
 }
-
-export type Phase = 'planning' | 'gate' | 'fidelity';
 
 export interface StepRecord {
   /** Index among the steps actually run (img2img starts mid-schedule). */
@@ -28,11 +32,18 @@ export interface StepRecord {
   steps: number;
   t: number;
   phase: Phase;
+  /** The graph variant that ran, and what it did with each kind of site. */
+  variant: VariantName;
+  cross: SiteAction;
+  self: SiteAction;
   batch: number;
   /** Time inside session.run, and the whole step (feeds, guidance, scheduler). */
   modelMs: number;
   stepMs: number;
 }
+
+/** The T-GATE schedule of a generation; unset fields take the compiled family's defaults. */
+export type TgateOptions = Partial<Omit<ScheduleOptions, 'gateStep'>>;
 
 export interface GenerateOptions {
   /** Initial noise [B, C, H, W] (scaled by the scheduler's init sigma); img2img: the noise to add. */
@@ -40,7 +51,9 @@ export interface GenerateOptions {
   cond: Record<string, TensorInput>;
   uncond?: Record<string, TensorInput>;
   steps: number;
-  gateStep: number;
+  /** The gate step G (default: the family's, from the manifest); >= steps with version 1 is the baseline. */
+  gateStep?: number;
+  tgate?: TgateOptions;
   guidance: number;
   scheduler?: string;
   schedulerConfig?: SchedulerConfig;
@@ -60,6 +73,7 @@ export interface GenerateResult {
   modelOutputs: Float32Array[];
   /** The cross-attention caches taken at the gate step, by site id. */
   caches: Record<string, Float32Array>;
+  schedule: ScheduleOptions;
   cfg: boolean;
   totalMs: number;
 }
@@ -67,18 +81,52 @@ export interface GenerateResult {
 export interface LoadOptions extends SessionOptions {
   /** Open only the planning graph (baseline runs). */
   planningOnly?: boolean;
+  /** The variants to open (default: those the compiled family's default schedule runs). */
+  variants?: VariantName[];
   /**
-   * 'gated' (default): one session over gated.onnx, both variants as branches of an If node,
-   * so one arena and one copy of pre-packed weights serve both phases. 'pair': a planning and a
-   * fidelity session (each holds its own arena: measured 1.5x the baseline's peak RSS).
+   * 'gated' (default): one session over the smallest gated model holding the variants, so one
+   * arena and one copy of pre-packed weights serve every step. 'separate' ('pair'): a session per
+   * variant (each holds its own arena: measured 1.5x the baseline's peak RSS for two).
    */
-  sessions?: 'gated' | 'pair';
+  sessions?: 'gated' | 'separate' | 'pair';
 }
 
-/** How the sampler reaches the two variants. */
+/** How the sampler reaches the variants. */
 type Variants =
-  | { kind: 'pair'; planning: ort.InferenceSession; fidelity: ort.InferenceSession | null }
-  | { kind: 'gated'; session: ort.InferenceSession; useCache: string };
+  | { kind: 'separate'; sessions: Map<VariantName, ort.InferenceSession> }
+  | { kind: 'gated'; session: ort.InferenceSession; model: ManifestGated };
+
+/** Reads and checks a compiled folder's tgate.json. */
+export function readManifest(dir: string): Manifest {
+  const file = path.join(dir, 'tgate.json');
+  if (!fs.existsSync(file)) {
+    throw new TgateError('E_FILE_MISSING', `${dir} has no tgate.json: it is not a compiled folder.`, { subject: { file: dir }, hint: 'Compile the model first: tgate compile <model.onnx> -o <dir>.' });
+  }
+  const manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest;
+  if (manifest.format !== 'tgate/2') {
+    throw new TgateError('E_UNSUPPORTED_MODEL', `${file} has format ${JSON.stringify(manifest.format)}; this tgate reads tgate/2.`, { subject: { file }, hint: 'Recompile the model with this version of tgate.' });
+  }
+  for (const key of ['variants', 'gated', 'sites', 'schedule', 'source'] as const) {
+    if (!manifest[key]) throw new TgateError('E_UNSUPPORTED_MODEL', `${file} has no "${key}": it was not written by this version of tgate.`, { subject: { file }, hint: 'Recompile the model with this version of tgate.' });
+  }
+  return manifest;
+}
+
+/** The schedule a generation runs: the options given, the compiled family's defaults for the rest. */
+export function resolveSchedule(m: Manifest, gateStep: number | undefined, t: TgateOptions = {}): ScheduleOptions {
+  const selfCached = m.sites.some((s) => s.cached && s.kind === 'self');
+  const version = t.version ?? (selfCached ? 2 : 1);
+  if (version === 2 && !selfCached) {
+    throw new TgateError('E_USAGE', 'TGATE v2 reuses self-attention, but this folder was compiled without self-attention sites.', { hint: 'Recompile with --sites all (the default), or run with --tgate-version 1.' });
+  }
+  const d = m.schedule;
+  return { version, gateStep: gateStep ?? d.gateStep, spInterval: t.spInterval ?? d.spInterval, fiInterval: t.fiInterval ?? d.fiInterval, warmUp: t.warmUp ?? d.warmUp };
+}
+
+/** The variants a schedule over `steps` runs (what load should open). */
+export function variantsFor(m: Manifest, steps: number, gateStep?: number, t: TgateOptions = {}): VariantName[] {
+  return variantsUsed(planSchedule(steps, false, resolveSchedule(m, gateStep, t)));
+}
 
 export class GatedUNet {
   private constructor(
@@ -86,85 +134,91 @@ export class GatedUNet {
     readonly manifest: Manifest,
     readonly roles: ModelRoles,
     private readonly variants: Variants,
+    /** The variants this instance opened. */
+    readonly opened: VariantName[],
   ) {}
 
   static async load(dir: string, opts: LoadOptions = {}): Promise<GatedUNet> {
-    const file = path.join(dir, 'tgate.json');
-    if (!fs.existsSync(file)) {
-      throw new TgateError('E_FILE_MISSING', `${dir} has no tgate.json: it is not a compiled folder.`, { subject: { file: dir }, hint: 'Compile the model first: tgate compile <model.onnx> -o <dir>.' });
-    }
-    const manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest;
-    if (manifest.format !== 'tgate/1') {
-      throw new TgateError('E_UNSUPPORTED_MODEL', `${file} has format ${JSON.stringify(manifest.format)}; this tgate reads tgate/1.`, { subject: { file }, hint: 'Recompile the model with this version of tgate.' });
-    }
-    for (const key of ['graphs', 'io', 'sites', 'removedInputs'] as const) {
-      if (!manifest[key]) throw new TgateError('E_UNSUPPORTED_MODEL', `${file} has no "${key}": it was not written by this version of tgate.`, { subject: { file }, hint: 'Recompile the model with this version of tgate.' });
-    }
+    const manifest = readManifest(dir);
     const roles = modelRoles(manifest);
     const session: SessionOptions = { ...opts, threads: opts.threads ?? 0, optimization: opts.optimization ?? 'extended' };
-    let variants: Variants;
-    // Folders compiled before gated.onnx existed run as a planning/fidelity pair.
-    if ((opts.sessions ?? 'gated') === 'gated' && !opts.planningOnly && manifest.graphs.gated) {
-      variants = { kind: 'gated', session: await openSession(path.join(dir, manifest.graphs.gated), session), useCache: manifest.gated.useCacheInput };
-    } else {
-      const planning = await openSession(path.join(dir, manifest.graphs.planning), session);
-      const fidelity = opts.planningOnly ? null : await openSession(path.join(dir, manifest.graphs.fidelity), session);
-      variants = { kind: 'pair', planning, fidelity };
+    const wanted: VariantName[] = opts.planningOnly ? ['planning'] : opts.variants ?? variantsFor(manifest, 50);
+    for (const w of wanted) {
+      if (!manifest.variants.some((v) => v.name === w)) throw new TgateError('E_USAGE', `${dir} has no ${w} variant (compiled variants: ${manifest.variants.map((v) => v.name).join(', ')}).`, { hint: 'Recompile with --sites all (the default) for the TGATE v2 variants, or run with --tgate-version 1.' });
     }
-    return new GatedUNet(dir, manifest, roles, variants);
+    // The smallest gated model holding every wanted variant; one variant alone needs no If.
+    const gatedModel = manifest.gated.filter((g) => wanted.every((w) => g.variants.includes(w))).sort((a, b) => a.variants.length - b.variants.length)[0];
+    let variants: Variants;
+    let opened: VariantName[];
+    if ((opts.sessions ?? 'gated') === 'gated' && wanted.length > 1 && gatedModel) {
+      variants = { kind: 'gated', session: await openSession(path.join(dir, gatedModel.file), session), model: gatedModel };
+      opened = gatedModel.variants.slice();
+    } else {
+      const sessions = new Map<VariantName, ort.InferenceSession>();
+      for (const w of wanted) sessions.set(w, await openSession(path.join(dir, manifest.variants.find((v) => v.name === w)!.file), session));
+      variants = { kind: 'separate', sessions };
+      opened = wanted.slice();
+    }
+    return new GatedUNet(dir, manifest, roles, variants, opened);
   }
 
-  /** 'gated' (one session, If node) or 'pair' (planning + fidelity sessions). */
-  get sessions(): 'gated' | 'pair' {
+  /** 'gated' (one session, If nodes) or 'separate' (a session per variant). */
+  get sessions(): 'gated' | 'separate' {
     return this.variants.kind;
   }
 
   async release(): Promise<void> {
     const v = this.variants;
     if (v.kind === 'gated') await v.session.release();
-    else {
-      await v.planning.release();
-      await v.fidelity?.release();
-    }
+    else for (const s of v.sessions.values()) await s.release();
+  }
+
+  private variantSpec(name: VariantName) {
+    return this.manifest.variants.find((v) => v.name === name)!;
   }
 
   /**
-   * One model call. Through the gated model, the inputs the taken branch ignores get
-   * placeholders: zero caches of one token in the planning branch, zero text of one token in
-   * the fidelity branch (If evaluates only the branch it takes).
+   * One model call. `caches` holds the site tensors this variant takes, by site id. Through a
+   * gated model, the inputs the taken branch ignores get placeholders: zero tensors of one token
+   * (If evaluates only the branch it takes).
    */
-  private async call(phase: Phase, feeds: Record<string, ort.Tensor>, fetches: string[], batch: number): Promise<ort.InferenceSession.ReturnType> {
+  private async call(name: VariantName, feeds: Record<string, ort.Tensor>, caches: Map<string, ort.Tensor>, fetchSites: CacheSite[], batch: number): Promise<{ out: ort.Tensor; sites: Map<string, ort.Tensor> }> {
     const v = this.variants;
-    if (v.kind === 'pair') return (phase === 'fidelity' ? v.fidelity! : v.planning).run(feeds, fetches);
-    const fidelity = phase === 'fidelity';
-    feeds[v.useCache] = useCacheFlag(fidelity);
-    if (fidelity) {
-      for (const n of this.roles.text) {
-        const spec = this.manifest.io.planning.inputs.find((i) => i.name === n)!;
-        feeds[n] = placeholder(spec.shape, batch, spec.dtype);
-      }
-    } else {
-      for (const c of this.roles.caches) {
-        const site = this.manifest.sites.find((s) => s.id === c.id)!;
-        feeds[c.gatedInput] = placeholder(site.shape, batch, site.dtype);
-      }
+    const spec = this.variantSpec(name);
+    const sites = [...this.roles.cross, ...this.roles.self];
+    const role = (c: CacheSite) => (c.kind === 'cross' ? spec.cross : spec.self);
+    const outName = this.roles.output.name;
+    if (v.kind === 'separate') {
+      const session = v.sessions.get(name)!;
+      const f: Record<string, ort.Tensor> = {};
+      for (const [k, t] of Object.entries(feeds)) if (!spec.removedInputs.includes(k)) f[k] = t;
+      for (const c of sites) if (role(c) === 'input') f[c.tensor] = caches.get(c.id)!;
+      const res = await session.run(f, [outName, ...fetchSites.map((c) => c.tensor)]);
+      return { out: res[outName]!, sites: new Map(fetchSites.map((c) => [c.id, res[c.tensor]!])) };
     }
-    const names = fetches.map((f) => this.roles.caches.find((c) => c.planningOutput === f)?.gatedOutput ?? f);
-    const out = await v.session.run(feeds, names);
-    return Object.fromEntries(names.map((n, i) => [fetches[i]!, out[n]!]));
+    const g = v.model;
+    const f: Record<string, ort.Tensor> = { ...feeds };
+    if (g.useCacheInput) f[g.useCacheInput] = useCacheFlag(spec.cross === 'input');
+    if (g.reuseSelfInput) f[g.reuseSelfInput] = useCacheFlag(spec.self === 'input');
+    for (const n of spec.removedInputs) {
+      const io = this.manifest.source.inputs.find((i) => i.name === n)!;
+      f[n] = placeholder(io.shape, batch, io.dtype);
+    }
+    const takesSite = (c: CacheSite) => g.variants.some((n) => { const s = this.variantSpec(n); return (c.kind === 'cross' ? s.cross : s.self) === 'input'; });
+    for (const c of sites) {
+      if (!takesSite(c)) continue;
+      const site = this.manifest.sites.find((s) => s.id === c.id)!;
+      f[c.gatedInput] = role(c) === 'input' ? caches.get(c.id)! : placeholder(site.shape, batch, c.dtype);
+    }
+    const res = await v.session.run(f, [outName, ...fetchSites.map((c) => c.gatedOutput)]);
+    return { out: res[outName]!, sites: new Map(fetchSites.map((c) => [c.id, res[c.gatedOutput]!])) };
   }
 
   /** A feed for a model input: float32 values become float16 where the model declares it. */
   private inputTensor(name: string, data: Flat, dims: number[]): ort.Tensor {
-    const declared = this.manifest.io.planning.inputs.find((i) => i.name === name)?.dtype;
+    const declared = this.manifest.source.inputs.find((i) => i.name === name)?.dtype;
     if (declared === 'float16' && data instanceof Float32Array) return makeTensor('float16', valuesAs('float16', data), dims);
     return makeTensor(dtypeOf(data), data as never, dims);
-  }
-
-  private cacheChannels(id: string): number {
-    const c = this.manifest.sites.find((s) => s.id === id)!.shape[2];
-    if (typeof c !== 'number') throw new TgateError('E_UNSUPPORTED_MODEL', `Site ${id} has a symbolic channel count; tgate needs it fixed.`);
-    return c;
   }
 
   private timestepTensor(t: number, batch: number): ort.Tensor {
@@ -191,6 +245,13 @@ export class GatedUNet {
     if (cfg) need(o.uncond, 'uncond', conditioned);
   }
 
+  /** Averages a stored pair over its halves when there is a pair: a batch of one is never split. */
+  private mean(c: CacheSite, t: ort.Tensor, paired: boolean): ort.Tensor {
+    if (!paired) return t;
+    const v = meanOfHalves(numbersOf(t));
+    return makeTensor(c.dtype, valuesAs(c.dtype, v), [t.dims[0]! / 2, ...t.dims.slice(1)]);
+  }
+
   async generate(o: GenerateOptions): Promise<GenerateResult> {
     const started = performance.now();
     const r = this.roles;
@@ -200,21 +261,25 @@ export class GatedUNet {
     // A guidance embedding means the model was distilled for guidance (LCM): no CFG pair.
     const cfg = o.guidance > 1 && r.guidanceEmbedding.length === 0;
     this.checkInputs(o, cfg, B);
-    const G = Math.max(0, Math.floor(o.gateStep));
-    if (G < o.steps && this.variants.kind === 'pair' && !this.variants.fidelity) throw new TgateError('E_USAGE', 'This GatedUNet was loaded with planningOnly; load it fully to gate.');
     const scheduler = createScheduler(o.scheduler ?? 'ddim', o.steps, o.schedulerConfig);
     const strength = o.strength ?? 1;
     if (!(strength > 0 && strength <= 1)) throw new TgateError('E_USAGE', `strength must be in (0, 1], not ${strength}.`);
     const start = o.image ? Math.max(o.steps - Math.min(Math.floor(o.steps * strength), o.steps), 0) : 0;
+    const run = o.steps - start;
+    const schedule = resolveSchedule(this.manifest, o.gateStep, o.tgate);
+    const plan = planSchedule(run, cfg, schedule);
+    const missing = variantsUsed(plan).filter((n) => !this.opened.includes(n));
+    if (missing.length) {
+      throw new TgateError('E_USAGE', `This schedule runs the ${missing.join(', ')} variant(s), which this GatedUNet did not open (it opened ${this.opened.join(', ')}).`, { hint: 'Load with the variants the schedule needs: GatedUNet.load(dir, { variants: variantsFor(manifest, steps, gateStep, tgate) }).' });
+    }
     let x: Float32Array = o.image
       ? scheduler.addNoise(o.image.data as Float32Array, o.latents.data as Float32Array, start)
       : Float32Array.from(o.latents.data as Float32Array, (v) => v * scheduler.initNoiseSigma);
-    const run = o.steps - start;
     const caches: Record<string, Float32Array> = {};
     const records: StepRecord[] = [];
     const trajectory: Float32Array[] = [];
     const modelOutputs: Float32Array[] = [];
-    // Conditioning and cache feeds do not change from step to step: built once, on first use.
+    // Conditioning feeds do not change from step to step: built once, on first use.
     const condFeeds = new Map<string, ort.Tensor>();
     const cond = (name: string, paired: boolean): ort.Tensor => {
       const key = `${paired}:${name}`;
@@ -232,17 +297,16 @@ export class GatedUNet {
       if (!uncondFeeds.has(name)) uncondFeeds.set(name, this.inputTensor(name, o.uncond![name]!.data, o.uncond![name]!.dims));
       return uncondFeeds.get(name)!;
     };
-    const cacheFeeds: Record<string, ort.Tensor> = {};
-    const gatedModel = this.variants.kind === 'gated';
+    // Site caches by id: cross from the gate on; self as last stored (2B before the gate, B after).
+    const siteCaches = new Map<string, ort.Tensor>();
     // A static-batch export runs every call at its fixed batch: rows are repeated to fill it and
     // only the first `batch` rows of each output are used (correct, without the batch saving).
     const fixed = typeof r.latent.shape[0] === 'number' ? r.latent.shape[0] : null;
-    for (let k = 0; k < run; k++) {
+    for (const step of plan) {
+      const { k, phase, paired } = step;
       const stepStart = performance.now();
       const index = start + k;
       const t = scheduler.timesteps[index]!;
-      const phase: Phase = k < G - 1 ? 'planning' : k === G - 1 ? 'gate' : 'fidelity';
-      const paired = cfg && phase !== 'fidelity';
       const xin = scheduler.scaleModelInput(x, index);
       const batch = paired ? 2 * B : B;
       const feeds: Record<string, ort.Tensor> = {
@@ -250,37 +314,36 @@ export class GatedUNet {
         [r.timestep.name]: this.timestepTensor(t, batch),
       };
       for (const n of r.guidanceEmbedding) feeds[n] = cond(n, false);
-      let fetches = [r.output.name];
       if (phase === 'fidelity') {
         // After the gate the conditioning the fidelity graph still reads takes its uncond value
         // under CFG, as the official code does (SDXL's pooled embeds and time ids).
         for (const n of r.conditioning) feeds[n] = cfg ? uncond(n) : cond(n, false);
-        Object.assign(feeds, cacheFeeds);
       } else {
         for (const n of [...r.text, ...r.conditioning]) feeds[n] = cond(n, paired);
-        if (phase === 'gate') fetches = [r.output.name, ...r.caches.map((c) => c.planningOutput)];
       }
+      const fetchSites = [...(step.cross === 'store' ? r.cross : []), ...(step.keepSelf ? r.self : [])];
       const repeat = fixed !== null && fixed !== batch ? fixed / batch : 1;
       if (!Number.isInteger(repeat)) {
         throw new TgateError('E_USAGE', `The model was exported with a fixed batch of ${fixed}; batch ${batch} does not divide it.`, { hint: `Use a batch that divides ${fixed} (with CFG the model runs at twice the batch), or re-export with a dynamic batch axis.` });
       }
-      if (repeat > 1) for (const [k, t] of Object.entries(feeds)) if (t.dims.length > 0 && t.dims[0] === batch) feeds[k] = repeatRows(t, repeat);
-      const callStart = performance.now();
-      const fullOut = await this.call(phase, feeds, fetches, batch * repeat);
-      const modelMs = performance.now() - callStart;
-      const out = repeat > 1 ? firstRowsOf(fullOut, repeat) : fullOut;
-      if (phase === 'gate') {
-        for (const c of r.caches) {
-          const v = numbersOf(out[c.planningOutput]!);
-          // Averaging over the pair only when there is a pair: a batch of one is never split.
-          caches[c.id] = paired ? meanOfHalves(v) : Float32Array.from(v);
-          const channels = this.cacheChannels(c.id);
-          const dtype = this.manifest.sites.find((s) => s.id === c.id)!.dtype;
-          cacheFeeds[gatedModel ? c.gatedInput : c.fidelityInput] = makeTensor(dtype, valuesAs(dtype, caches[c.id]!), [B, caches[c.id]!.length / (B * channels), channels]);
-        }
+      let fed = siteCaches;
+      if (repeat > 1) {
+        for (const [k, t] of Object.entries(feeds)) if (t.dims.length > 0 && t.dims[0] === batch) feeds[k] = repeatRows(t, repeat);
+        fed = new Map([...siteCaches].map(([id, t]) => [id, repeatRows(t, repeat)]));
       }
-      const raw = numbersOf(out[r.output.name]!);
-      const outChannels = out[r.output.name]!.dims[1]!;
+      const callStart = performance.now();
+      const full = await this.call(step.variant, feeds, fed, fetchSites, batch * repeat);
+      const modelMs = performance.now() - callStart;
+      const outT = repeat > 1 ? firstRows(full.out, repeat) : full.out;
+      for (const c of fetchSites) {
+        const got = repeat > 1 ? firstRows(full.sites.get(c.id)!, repeat) : full.sites.get(c.id)!;
+        // The gate step keeps the mean over the CFG pair (both kinds); other stores keep the rows.
+        const kept = phase === 'gate' ? this.mean(c, got, paired) : got;
+        siteCaches.set(c.id, kept);
+        if (c.kind === 'cross') caches[c.id] = Float32Array.from(numbersOf(kept));
+      }
+      const raw = numbersOf(outT);
+      const outChannels = outT.dims[1]!;
       const guided = paired ? guide(raw, o.guidance) : raw;
       // Learned variance (PixArt): guidance on the whole output, then the noise half.
       const eps = firstChannels(guided, B, outChannels, Math.min(C, outChannels));
@@ -289,11 +352,11 @@ export class GatedUNet {
         trajectory.push(x);
         modelOutputs.push(eps);
       }
-      const rec: StepRecord = { k, steps: run, t, phase, batch, modelMs, stepMs: performance.now() - stepStart };
+      const rec: StepRecord = { k, steps: run, t, phase, variant: step.variant, cross: step.cross, self: step.self, batch, modelMs, stepMs: performance.now() - stepStart };
       records.push(rec);
       o.onStep?.(rec);
     }
-    return { latents: x, dims, records, trajectory, modelOutputs, caches, cfg, totalMs: performance.now() - started };
+    return { latents: x, dims, records, trajectory, modelOutputs, caches, schedule, cfg, totalMs: performance.now() - started };
   }
 }
 
@@ -303,12 +366,10 @@ function repeatRows(t: ort.Tensor, times: number): ort.Tensor {
   return makeTensor(t.type, data as never, [t.dims[0]! * times, ...t.dims.slice(1)]);
 }
 
-/** The first 1/times of each output's rows: undoes repeatRows on the results. */
-function firstRowsOf(out: ort.InferenceSession.ReturnType, times: number): ort.InferenceSession.ReturnType {
-  return Object.fromEntries(Object.entries(out).map(([k, t]) => {
-    const data = (t.data as Float32Array).subarray(0, t.data.length / times);
-    return [k, makeTensor(t.type, data as never, [t.dims[0]! / times, ...t.dims.slice(1)])];
-  }));
+/** The first 1/times of a tensor's rows: undoes repeatRows on a result. */
+function firstRows(t: ort.Tensor, times: number): ort.Tensor {
+  const data = (t.data as Float32Array).subarray(0, t.data.length / times);
+  return makeTensor(t.type, data as never, [t.dims[0]! / times, ...t.dims.slice(1)]);
 }
 
 function dtypeOf(d: Flat): string {

@@ -1,7 +1,9 @@
-// The numerical proof of a compile: run source, planning and fidelity graphs in onnxruntime on
-// seeded feeds at small sizes. Planning must reproduce the source bit for bit; fidelity, fed the
-// planning graph's cached tensors, must reproduce it within tolerance; every cached tensor's
-// concrete shape must match the symbolic shape the manifest claims.
+// The numerical proof of a compile: run the source and every variant in onnxruntime on seeded
+// feeds at small sizes. Planning must reproduce the source bit for bit; every variant that takes
+// caches, fed the planning graph's site outputs, must reproduce it within tolerance; every cached
+// tensor's concrete shape must match the symbolic shape the manifest claims; every gated model's
+// branches must equal their variant graphs bit for bit.
+import path from 'node:path';
 import { TgateError } from '../compiler/errors.js';
 import type { ProofReport, ProofRequest, TensorSpec } from '../compiler/proof.js';
 import type { Dim } from '../compiler/ir/value.js';
@@ -116,6 +118,13 @@ async function openForProof(file: string, what: string): Promise<Awaited<ReturnT
   }
 }
 
+function withinTolerance(dtype: string, scale: number, tolerance: number): number {
+  // float16 outputs: onnxruntime's CPU runs many float16 ops through inserted float32 casts, and
+  // the cast placement follows the graph, so a cut graph may round differently from the source
+  // by an ulp or two: allow 4 float16 ulps at the output's magnitude.
+  return Math.max(tolerance * scale, dtype === 'float16' ? 4 * 2 ** (Math.floor(Math.log2(scale)) - 10) : 0);
+}
+
 export async function proveArtifacts(req: ProofRequest, probe: ProbeOptions = {}): Promise<ProofReport> {
   const o = { ...DEFAULTS, ...probe };
   const dims = bindDims(req.inputs, o);
@@ -123,14 +132,23 @@ export async function proveArtifacts(req: ProofRequest, probe: ProbeOptions = {}
   const fail = (msg: string): never => {
     throw new TgateError('E_VERIFY_FAILED', msg, { hint: PROOF_HINT });
   };
+  const runGraph = async (file: string, what: string, f: Feeds): Promise<Record<string, OrtTensor>> => {
+    const session = await openForProof(path.join(req.dir, file), what);
+    try {
+      return await session.run(f);
+    } finally {
+      await session.release();
+    }
+  };
 
   const source = await openForProof(req.sourcePath, 'source');
   const expected = await source.run(feeds);
   await source.release();
 
-  const planning = await openForProof(req.planningPath, 'planning');
-  const planned = await planning.run(feeds);
-  await planning.release();
+  const planningSpec = req.variants.find((v) => v.name === 'planning')!;
+  const results = new Map<string, Record<string, OrtTensor>>();
+  const planned = await runGraph(planningSpec.file, 'planning', feeds);
+  results.set('planning', planned);
   for (const out of req.outputs) {
     if (!sameBits(planned[out.name]!, expected[out.name]!)) {
       const err = maxAbsDiff(numbersOf(planned[out.name]!), numbersOf(expected[out.name]!));
@@ -138,57 +156,83 @@ export async function proveArtifacts(req: ProofRequest, probe: ProbeOptions = {}
     }
   }
   for (const c of req.cached) {
-    const t = planned[c.planningOutput];
-    if (!t) fail(`The planning graph has no output ${c.planningOutput} for site ${c.id}.`);
+    const t = planned[c.tensor];
+    if (!t) fail(`The planning graph has no output ${c.tensor} for site ${c.id}.`);
     const claimed = c.shape.map((d) => evalDim(d, dims));
     if (claimed.length !== t!.dims.length || claimed.some((d, i) => d !== null && d !== t!.dims[i])) {
       fail(`Site ${c.id}: the manifest claims shape [${c.shape.join(', ')}] = [${claimed.join(', ')}] at the probe sizes, but the tensor is [${t!.dims.join(', ')}].`);
     }
   }
 
-  const fidelityFeeds: Feeds = {};
-  for (const [k, v] of Object.entries(feeds)) if (!req.fidelityDropsInputs.includes(k)) fidelityFeeds[k] = v;
-  for (const c of req.cached) fidelityFeeds[c.fidelityInput] = planned[c.planningOutput]!;
-  const fidelity = await openForProof(req.fidelityPath, 'fidelity');
-  const got = await fidelity.run(fidelityFeeds);
-  await fidelity.release();
-  let worst = 0;
-  let scale = 1;
-  for (const out of req.outputs) {
-    const e = numbersOf(expected[out.name]!);
-    worst = Math.max(worst, maxAbsDiff(numbersOf(got[out.name]!), e));
-    scale = Math.max(scale, maxAbs(e));
+  // Every other variant, fed the planning graph's site outputs at the same inputs, must give the
+  // source's outputs (and the site outputs it still computes) within tolerance.
+  const role = (v: ProofRequest['variants'][number], c: ProofRequest['cached'][number]) => (c.kind === 'cross' ? v.cross : v.self);
+  const scaleOf = (t: OrtTensor) => Math.max(1, maxAbs(numbersOf(t)));
+  const tolerances: number[] = [];
+  const errors: Record<string, number> = {};
+  for (const v of req.variants) {
+    if (v.name === 'planning') continue;
+    const f: Feeds = {};
+    for (const [k, t] of Object.entries(feeds)) if (!v.removedInputs.includes(k)) f[k] = t;
+    for (const c of req.cached) if (role(v, c) === 'input') f[c.tensor] = planned[c.tensor]!;
+    const got = await runGraph(v.file, v.name, f);
+    results.set(v.name, got);
+    let worst = 0;
+    for (const out of req.outputs) {
+      const tol = withinTolerance(out.dtype, scaleOf(expected[out.name]!), o.tolerance);
+      tolerances.push(tol);
+      const err = maxAbsDiff(numbersOf(got[out.name]!), numbersOf(expected[out.name]!));
+      if (!(err <= tol)) fail(`The ${v.name} graph fed the cached tensors differs from the source on ${out.name} by ${err} (tolerance ${tol}).`);
+      worst = Math.max(worst, err);
+    }
+    for (const c of req.cached) {
+      if (role(v, c) !== 'output') continue;
+      const tol = withinTolerance(planned[c.tensor]!.type, scaleOf(planned[c.tensor]!), o.tolerance);
+      const err = maxAbsDiff(numbersOf(got[c.tensor]!), numbersOf(planned[c.tensor]!));
+      if (!(err <= tol)) fail(`The ${v.name} graph's output for site ${c.id} differs from the planning graph's by ${err} (tolerance ${tol}).`);
+    }
+    errors[v.name] = worst;
   }
-  // float16 outputs: onnxruntime's CPU runs many float16 ops through inserted float32 casts, and
-  // the cast placement follows the graph, so the fidelity graph may round differently from the
-  // source by an ulp or two: allow 4 float16 ulps at the output's magnitude.
-  const half = req.outputs.some((out) => out.dtype === 'float16');
-  const tolerance = Math.max(o.tolerance * scale, half ? 4 * 2 ** (Math.floor(Math.log2(scale)) - 10) : 0);
-  if (!(worst <= tolerance)) fail(`The fidelity graph fed the cached tensors differs from the source by ${worst} (tolerance ${tolerance}).`);
 
-  // The gated model: its planning branch must give the planning graph's outputs, its fidelity
-  // branch the fidelity graph's, bit for bit. Inputs the taken branch ignores get placeholders.
-  const gated = await openForProof(req.gatedPath, 'gated');
-  const planningFeeds: Feeds = { ...feeds, [req.useCacheInput]: useCacheFlag(false) };
-  for (const c of req.cached) {
-    const t = planned[c.planningOutput]!;
-    planningFeeds[c.gatedInput] = placeholder(c.shape, t.dims[0]!, t.type);
+  // Every gated model: each branch must give its variant's outputs bit for bit. Inputs the taken
+  // branch ignores get placeholders.
+  for (const g of req.gated) {
+    const session = await openForProof(path.join(req.dir, g.file), `gated (${g.file})`);
+    try {
+      for (const name of g.variants) {
+        const v = req.variants.find((x) => x.name === name)!;
+        const f: Feeds = { ...feeds };
+        if (g.useCacheInput) f[g.useCacheInput] = useCacheFlag(v.cross === 'input');
+        if (g.reuseSelfInput) f[g.reuseSelfInput] = useCacheFlag(v.self === 'input');
+        for (const n of v.removedInputs) {
+          const spec = req.inputs.find((i) => i.name === n)!;
+          f[n] = placeholder(spec.shape, feeds[n]!.dims[0] ?? 1, spec.dtype);
+        }
+        const fedByAny = req.cached.filter((c) => g.variants.some((n) => role(req.variants.find((x) => x.name === n)!, c) === 'input'));
+        for (const c of fedByAny) {
+          const t = planned[c.tensor]!;
+          f[c.gatedInput] = role(v, c) === 'input' ? t : placeholder(c.shape, t.dims[0]!, t.type);
+        }
+        const got = await session.run(f);
+        const want = results.get(name)!;
+        for (const out of req.outputs) {
+          if (!sameBits(got[out.name]!, want[out.name]!)) fail(`${g.file}: the ${name} branch differs from ${v.file} on ${out.name}.`);
+        }
+        for (const c of req.cached) {
+          if (role(v, c) === 'output' && !sameBits(got[c.gatedOutput]!, want[c.tensor]!)) fail(`${g.file}: the ${name} branch's ${c.gatedOutput} differs from ${v.file}'s ${c.tensor}.`);
+        }
+      }
+    } finally {
+      await session.release();
+    }
   }
-  const gp = await gated.run(planningFeeds);
-  const fidelityGatedFeeds: Feeds = { ...feeds, [req.useCacheInput]: useCacheFlag(true) };
-  for (const name of req.fidelityDropsInputs) {
-    const spec = req.inputs.find((i) => i.name === name)!;
-    fidelityGatedFeeds[name] = placeholder(spec.shape, feeds[name]!.dims[0] ?? 1, spec.dtype);
-  }
-  for (const c of req.cached) fidelityGatedFeeds[c.gatedInput] = planned[c.planningOutput]!;
-  const gf = await gated.run(fidelityGatedFeeds);
-  await gated.release();
-  for (const out of req.outputs) {
-    if (!sameBits(gp[out.name]!, planned[out.name]!)) fail(`The gated model's planning branch differs from the planning graph on ${out.name}.`);
-    if (!sameBits(gf[out.name]!, got[out.name]!)) fail(`The gated model's fidelity branch differs from the fidelity graph on ${out.name}.`);
-  }
-  for (const c of req.cached) {
-    if (!sameBits(gp[c.gatedOutput]!, planned[c.planningOutput]!)) fail(`The gated model's cache output ${c.gatedOutput} differs from the planning graph's ${c.planningOutput}.`);
-  }
-  return { probe: { seed: o.seed, dims }, planningBitExact: true, fidelityMaxAbsError: worst, tolerance, shapesConfirmed: true, gatedBitExact: true };
+  return {
+    probe: { seed: o.seed, dims },
+    planningBitExact: true,
+    fidelityMaxAbsError: errors['fidelity'] ?? 0,
+    variantMaxAbsErrors: errors,
+    tolerance: Math.max(0, ...tolerances),
+    shapesConfirmed: true,
+    gatedBitExact: true,
+  };
 }

@@ -1,0 +1,91 @@
+// The T-GATE schedule: what every step does with cross- and self-attention, decided exactly as
+// the official `tgate_scheduler` does (tgate 1.0.0), and which graph variant serves it.
+//   k < G-1   planning: cross computed; self computed before warm_up, stored at warm_up and at
+//             every multiple of sp_interval, reused otherwise (v2 only)
+//   k = G-1   gate: cross and self computed and stored, averaged over the CFG pair
+//   k >= G    fidelity: cross reused; self stored at multiples of fi_interval, reused otherwise
+// k counts the steps actually run (img2img starts mid-schedule), as the official pipelines do.
+import { TgateError } from '../compiler/errors.js';
+import type { VariantName } from '../compiler/variants.js';
+
+export type SiteAction = 'compute' | 'store' | 'reuse';
+export type Phase = 'planning' | 'gate' | 'fidelity';
+
+export interface ScheduleOptions {
+  /** 1: cross-attention gating only; 2: also self-attention reuse (the published v2 method). */
+  version: 1 | 2;
+  gateStep: number;
+  spInterval: number;
+  fiInterval: number;
+  warmUp: number;
+}
+
+export interface PlannedStep {
+  k: number;
+  phase: Phase;
+  /** What the official code does with each kind of site at this step. */
+  cross: SiteAction;
+  self: SiteAction;
+  /** Whether a later step reads what this step stores (else the runtime does not fetch it). */
+  keepSelf: boolean;
+  variant: VariantName;
+  /** Under CFG, steps before the gate run the [uncond, cond] pair. */
+  paired: boolean;
+}
+
+function positiveInteger(name: string, v: number, min: number): void {
+  // Infinity is a gate step that never comes: the baseline.
+  if (!(Number.isInteger(v) || v === Infinity) || v < min) {
+    throw new TgateError('E_USAGE', `${name} must be an integer >= ${min}, not ${v}.`, { hint: 'The official defaults are gate step 10, sp_interval 5, fi_interval 1, warm_up 2 (SD); see `tgate help`.' });
+  }
+}
+
+export function checkSchedule(o: ScheduleOptions): void {
+  if (o.version !== 1 && o.version !== 2) throw new TgateError('E_USAGE', `The TGATE version must be 1 or 2, not ${String(o.version)}.`);
+  positiveInteger('The gate step', o.gateStep, 1);
+  positiveInteger('sp_interval', o.spInterval, 1);
+  positiveInteger('fi_interval', o.fiInterval, 1);
+  positiveInteger('warm_up', o.warmUp, 0);
+}
+
+function officialSelf(k: number, o: ScheduleOptions): SiteAction {
+  if (o.version === 1) return 'compute';
+  const G = o.gateStep;
+  if (k < G - 1) {
+    if (k < o.warmUp) return 'compute';
+    if (k === o.warmUp || k % o.spInterval === 0) return 'store';
+    return 'reuse';
+  }
+  if (k === G - 1) return 'store';
+  return k % o.fiInterval === 0 ? 'store' : 'reuse';
+}
+
+export function planSchedule(steps: number, cfg: boolean, o: ScheduleOptions): PlannedStep[] {
+  checkSchedule(o);
+  const G = o.gateStep;
+  const plan: PlannedStep[] = [];
+  for (let k = 0; k < steps; k++) {
+    const phase: Phase = k < G - 1 ? 'planning' : k === G - 1 ? 'gate' : 'fidelity';
+    const cross: SiteAction = phase === 'planning' ? 'compute' : phase === 'gate' ? 'store' : 'reuse';
+    const self = officialSelf(k, o);
+    const fidelity = phase === 'fidelity';
+    const variant: VariantName = self === 'reuse' ? (fidelity ? 'fidelity-reuse-self' : 'reuse-self') : fidelity ? 'fidelity' : 'planning';
+    plan.push({ k, phase, cross, self, keepSelf: false, variant, paired: cfg && k < G });
+  }
+  // A stored self-attention output is worth fetching only if a reuse follows before the next store.
+  let reuseAhead = false;
+  for (let k = steps - 1; k >= 0; k--) {
+    const p = plan[k]!;
+    if (p.self === 'store') {
+      p.keepSelf = reuseAhead;
+      reuseAhead = false;
+    } else if (p.self === 'reuse') reuseAhead = true;
+  }
+  return plan;
+}
+
+/** The variants a plan runs, in the order of VARIANTS. */
+export function variantsUsed(plan: PlannedStep[]): VariantName[] {
+  const used = new Set(plan.map((p) => p.variant));
+  return (['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self'] as const).filter((v) => used.has(v));
+}
