@@ -88,7 +88,7 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
   const selfCached = targets.some((t) => t.kind === 'self');
   const source = analysed.graph;
   const sourceInputs = source.inputs.filter((v) => !v.initializer);
-  const { family, why } = detectFamily({ inputs: ioOf(source, 'inputs').filter((i) => sourceInputs.some((v) => v.name === i.name)), siteTokens: report.sites.map((s) => s.type.shape?.[1] ?? null) });
+  const { family, why } = detectFamily({ inputs: ioOf(source, 'inputs').filter((i) => sourceInputs.some((v) => v.name === i.name)), siteTokens: report.sites.map((s) => s.type.shape?.[1] ?? null), upsamples: source.nodes.some((n) => /^(Resize|ConvTranspose|Upsample)$/.test(n.opType)) });
 
   const stage = stageOutput(opts.outDir, [sourcePath, ...externalFiles.map((f) => f.path)], opts.force ?? false);
   try {

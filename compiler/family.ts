@@ -28,15 +28,17 @@ export interface FamilyEvidence {
   inputs: { name: string; shape: readonly (Dim | string | number)[] }[];
   /** The token dims of the attention sites (symbolic, e.g. "height/2*width/2"). */
   siteTokens: (Dim | string | number)[];
+  /** Whether the graph upsamples (Resize, ConvTranspose, Upsample): a UNet's decoder does. */
+  upsamples: boolean;
 }
 
 export function detectFamily(e: FamilyEvidence): { family: Family; why: string } {
   const guidance = e.inputs.find((i) => GUIDANCE_EMBEDDING.test(i.name));
   if (guidance) return { family: 'lcm', why: `input ${guidance.name} is a guidance embedding: the model runs without CFG` };
   const tokens = new Set(e.siteTokens.filter((t) => t !== null).map(String));
-  // A UNet attends at several resolutions; a DiT keeps one token grid through every block.
-  if (e.siteTokens.length > 0 && tokens.size === 1 && e.siteTokens.length >= 4) {
-    return { family: 'pixart', why: `every attention site works on the same ${[...tokens][0]} tokens: a transformer backbone (DiT)` };
+  // A UNet upsamples in its decoder; a DiT keeps one token grid through every block.
+  if (!e.upsamples && e.siteTokens.length > 0 && tokens.size === 1) {
+    return { family: 'pixart', why: `no upsampling, and every attention site works on the same ${[...tokens][0]} tokens: a transformer backbone (DiT)` };
   }
   const extra = e.inputs.find((i) => /text_embeds|time_ids/.test(i.name));
   if (extra) return { family: 'sdxl', why: `input ${extra.name} is SD-XL's added conditioning` };

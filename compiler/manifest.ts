@@ -86,3 +86,10 @@ export function manifestShape(shape: Dim[] | null): (string | number)[] {
 export function serializeManifest(m: Manifest): string {
   return JSON.stringify(m, null, 2) + '\n';
 }
+
+/** A variant's entry; compile always writes planning and fidelity. */
+export function variantOf(m: Manifest, name: VariantName): ManifestVariant {
+  const v = m.variants.find((x) => x.name === name);
+  if (!v) throw new Error(`The manifest has no ${name} variant (it has ${m.variants.map((x) => x.name).join(', ')}).`);
+  return v;
+}

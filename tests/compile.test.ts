@@ -1,5 +1,6 @@
 // compile end to end on models built in code (no ../shared needed): the artifacts, the shared
 // weights file, the proof, determinism, external-data sources, and every kind of bad input.
+import { variantOf } from '../compiler/manifest.js';
 import { jest } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,28 +33,33 @@ describe('compile (embedded weights)', () => {
   });
 
   it('writes exactly the two graphs, the gated model, one weights file and the manifest', () => {
-    expect(fs.readdirSync(out).sort()).toEqual(['fidelity.onnx', 'gated.onnx', 'planning.onnx', 'tgate.json', 'weights.onnx_data']);
+    expect(fs.readdirSync(out).sort()).toEqual(['fidelity-reuse-self.onnx', 'fidelity.onnx', 'gated-v2-fi.onnx', 'gated-v2.onnx', 'gated.onnx', 'planning.onnx', 'reuse-self.onnx', 'tgate.json', 'weights.onnx_data']);
     expect(fs.readdirSync(work).sort()).toEqual(['out', 'src']);
   });
 
   it('the manifest describes sources, graphs, sites and the proof', () => {
     const m = JSON.parse(fs.readFileSync(path.join(out, 'tgate.json'), 'utf8'));
-    expect(m.format).toBe('tgate/1');
+    expect(m.format).toBe('tgate/2');
     expect(m.source).toMatchObject({ file: 'model.onnx', sha256: sha256(fs.readFileSync(src)), opset: 17 });
-    expect(m.graphs).toEqual({ planning: 'planning.onnx', fidelity: 'fidelity.onnx', gated: 'gated.onnx' });
-    expect(m.gated).toEqual({ useCacheInput: 'tgate.use_cache' });
+    expect(m.variants.map((v: { name: string; file: string }) => [v.name, v.file])).toEqual([
+      ['planning', 'planning.onnx'], ['reuse-self', 'reuse-self.onnx'], ['fidelity', 'fidelity.onnx'], ['fidelity-reuse-self', 'fidelity-reuse-self.onnx'],
+    ]);
+    expect(m.gated[0]).toEqual({ file: 'gated.onnx', variants: ['planning', 'fidelity'], useCacheInput: 'tgate.use_cache', reuseSelfInput: null });
+    expect(m.family.name).toBe('sd');
+    expect(m.schedule).toEqual({ gateStep: 10, spInterval: 5, fiInterval: 1, warmUp: 2, guidance: 7.5 });
     expect(m.weights).toBe('weights.onnx_data');
     expect(m.sites).toHaveLength(4);
     const cross = m.sites.find((s: { id: string }) => s.id === 'cross.0');
     expect(cross).toEqual({
-      id: 'cross.0', kind: 'cross', scope: '/transformer_blocks.0/attn2', tensor: cross.tensor, cached: true, reason: 'cross-attention', note: null,
-      planningOutput: cross.tensor, fidelityInput: cross.tensor, gatedInput: 'tgate.cache.cross.0', gatedOutput: 'tgate.cache_out.cross.0',
+      id: 'cross.0', kind: 'cross', scope: '/transformer_blocks.0/attn2', tensor: cross.tensor, cached: true, reason: 'cross-attention: cached at the gate step', note: null,
+      planningOutput: cross.tensor, fidelityInput: cross.tensor, reuseInput: null, gatedInput: 'tgate.cache.cross.0', gatedOutput: 'tgate.cache_out.cross.0',
       dtype: 'float32', shape: ['batch_size', 'height/2*width/2', 16],
     });
     const self = m.sites.find((s: { id: string }) => s.id === 'self.0');
-    expect(self.planningOutput).toBeNull();
+    expect(self.planningOutput).toBe(self.tensor);
+    expect(self.reuseInput).toBe(self.tensor);
     expect(self.fidelityInput).toBeNull();
-    expect(m.removedInputs).toEqual(['encoder_hidden_states']);
+    expect(variantOf(m, 'fidelity').removedInputs).toEqual(['encoder_hidden_states']);
     expect(m.verification).toMatchObject({ skipped: false, planningBitExact: true, shapesConfirmed: true, gatedBitExact: true });
     expect(m.verification.fidelityMaxAbsError).toBeLessThanOrEqual(m.verification.tolerance);
     expect(result.manifest).toEqual(m);
@@ -89,28 +95,34 @@ describe('compile (embedded weights)', () => {
     expect(size).toBe(end);
   });
 
-  it('the gated model: one If node over both variants, the same weight references, tgate.* inputs', () => {
+  it('the gated models: If nodes over the variants, the same weight references, tgate.* inputs', () => {
     const gated = graphOf(out, 'gated.onnx');
     const planning = graphOf(out, 'planning.onnx');
     expect(gated.graph.nodes.map((n) => n.opType)).toEqual(['If']);
     const fidelity = graphOf(out, 'fidelity.onnx');
     const branches = gated.graph.nodes[0]!.proto.attribute.map((a) => [a.name, a.g!.node.length]);
-    // then = fidelity + an Identity per cache in and out; else = the planning graph's nodes.
-    expect(branches).toEqual([['then_branch', fidelity.graph.nodes.length + 4], ['else_branch', planning.graph.nodes.length]]);
+    // then = fidelity + an empty tensor for each cross site it does not compute; else = planning.
+    expect(branches).toEqual([['then_branch', fidelity.graph.nodes.length + 2], ['else_branch', planning.graph.nodes.length]]);
     const refs = (m: Model) => m.graph.initializers.map((v) => [v.name, externalRefOf(v.initializer!)]);
     expect(refs(gated)).toEqual(refs(planning));
+    const caches = ['self.0', 'cross.0', 'self.1', 'cross.1'];
     expect(gated.graph.inputs.map((v) => v.name)).toEqual(['sample', 'timestep', 'encoder_hidden_states', 'tgate.cache.cross.0', 'tgate.cache.cross.1', 'tgate.use_cache']);
-    expect(gated.graph.outputs.map((v) => v.name)).toEqual(['out_sample', 'tgate.cache_out.cross.0', 'tgate.cache_out.cross.1']);
+    expect(gated.graph.outputs.map((v) => v.name)).toEqual(['out_sample', ...caches.map((c) => `tgate.cache_out.${c}`)]);
+    // v2 nests a second If on tgate.reuse_self inside each side that has both self roles.
+    const v2 = graphOf(out, 'gated-v2-fi.onnx');
+    expect(v2.graph.inputs.map((v) => v.name)).toEqual(['sample', 'timestep', 'encoder_hidden_states', ...caches.map((c) => `tgate.cache.${c}`), 'tgate.use_cache', 'tgate.reuse_self']);
+    const sides = v2.graph.nodes[0]!.proto.attribute.map((a) => a.g!.node.map((n) => `${n.opType}(${n.input.join(',')})`));
+    expect(sides).toEqual([['If(tgate.reuse_self)'], ['If(tgate.reuse_self)']]);
     // The If node reads the outer inputs its branches use: every weight stays referenced once.
     expect(gated.graph.nodes[0]!.implicitInputs.length).toBeGreaterThan(gated.graph.initializers.length);
   });
 
-  it('planning = source plus cross outputs; fidelity has no text input and fewer nodes', () => {
+  it('planning = source plus site outputs; fidelity has no text input and fewer nodes', () => {
     const planning = graphOf(out, 'planning.onnx');
     const fidelity = graphOf(out, 'fidelity.onnx');
     const source = decodeModel(fs.readFileSync(src), 'model.onnx');
     expect(planning.graph.nodes.length).toBe(source.graph.nodes.length);
-    expect(planning.graph.outputs.map((v) => v.name)).toEqual(['out_sample', ...result.manifest.sites.filter((s) => s.kind === 'cross').map((s) => s.tensor)]);
+    expect(planning.graph.outputs.map((v) => v.name)).toEqual(['out_sample', ...result.manifest.sites.map((s) => s.tensor)]);
     expect(fidelity.graph.inputs.map((v) => v.name)).not.toContain('encoder_hidden_states');
     expect(fidelity.graph.inputs.map((v) => v.name).slice(0, 2)).toEqual(['sample', 'timestep']);
     expect(fidelity.graph.nodes.length).toBeLessThan(source.graph.nodes.length);
@@ -119,7 +131,7 @@ describe('compile (embedded weights)', () => {
   });
 
   it('proven independently at other sizes: fidelity fed planning caches equals the source (batch 1, 6x10 latent)', async () => {
-    const inputs = result.manifest.io.planning.inputs.map((i) => ({ ...i, shape: i.shape.map((d) => (d === '?' ? null : d)) }));
+    const inputs = result.manifest.source.inputs.map((i) => ({ ...i, shape: i.shape.map((d) => (d === '?' ? null : d)) }));
     const feeds = makeFeeds(inputs, { batch_size: 1, height: 6, width: 10, sequence_length: 3 }, 99);
     const source = await runOnce(src, feeds);
     const planned = await runOnce(path.join(out, 'planning.onnx'), feeds);
@@ -134,7 +146,7 @@ describe('compile (embedded weights)', () => {
   });
 
   it('caching a different cross-attention output changes the fidelity result (the cut is live)', async () => {
-    const feeds = makeFeeds(result.manifest.io.planning.inputs.map((i) => ({ ...i, shape: i.shape })), { batch_size: 1, height: 4, width: 4, sequence_length: 3 }, 5);
+    const feeds = makeFeeds(result.manifest.source.inputs.map((i) => ({ ...i, shape: i.shape })), { batch_size: 1, height: 4, width: 4, sequence_length: 3 }, 5);
     const planned = await runOnce(path.join(out, 'planning.onnx'), feeds);
     const cross = result.manifest.sites.filter((x) => x.kind === 'cross');
     const fFeeds: Record<string, (typeof planned)[string]> = { sample: feeds.sample!, timestep: feeds.timestep! };
@@ -165,7 +177,7 @@ describe('compile (external-data source)', () => {
     expect(r.manifest.weights).toBe('model.onnx_data');
     expect(fs.statSync(path.join(out, 'model.onnx_data')).ino).toBe(fs.statSync(path.join(work, 'src/model.onnx_data')).ino);
     expect(sha256(fs.readFileSync(path.join(work, 'src/model.onnx_data')))).toBe(data0);
-    expect(fs.readdirSync(out).sort()).toEqual(['fidelity.onnx', 'gated.onnx', 'model.onnx_data', 'planning.onnx', 'tgate.json']);
+    expect(fs.readdirSync(out).sort()).toEqual(['fidelity-reuse-self.onnx', 'fidelity.onnx', 'gated-v2-fi.onnx', 'gated-v2.onnx', 'gated.onnx', 'model.onnx_data', 'planning.onnx', 'reuse-self.onnx', 'tgate.json']);
     expect(r.manifest.verification).toMatchObject({ skipped: false, planningBitExact: true });
     const planning = graphOf(out, 'planning.onnx');
     expect(planning.graph.initializers.filter((v) => externalRefOf(v.initializer!)).length).toBeGreaterThan(10);
@@ -178,14 +190,14 @@ describe('compile --include/--exclude', () => {
     const src = writeTinyUnet(path.join(work, 'src'));
     const r = await compile(src, { outDir: path.join(work, 'out'), prover: (q) => proveArtifacts(q), sites: { exclude: ['/transformer_blocks.1/*'] } });
     expect(r.manifest.sites.map((s) => [s.id, s.cached, s.reason])).toEqual([
-      ['self.0', false, expect.stringMatching(/^self-attention/)],
-      ['cross.0', true, 'cross-attention'],
-      ['self.1', false, expect.stringMatching(/^self-attention/)],
+      ['self.0', true, 'self-attention: reused on the v2 schedule'],
+      ['cross.0', true, 'cross-attention: cached at the gate step'],
+      ['self.1', false, "excluded by --exclude '/transformer_blocks.1/*'"],
       ['cross.1', false, "excluded by --exclude '/transformer_blocks.1/*'"],
     ]);
     expect(r.manifest.sites[3]!.fidelityInput).toBeNull();
-    expect(r.manifest.removedInputs).toEqual([]);
-    expect(r.manifest.io.fidelity.inputs.map((i) => i.name)).toContain('encoder_hidden_states');
+    expect(variantOf(r.manifest, 'fidelity').removedInputs).toEqual([]);
+    expect(variantOf(r.manifest, 'fidelity').inputs.map((i) => i.name)).toContain('encoder_hidden_states');
     expect(r.manifest.verification).toMatchObject({ skipped: false, planningBitExact: true, gatedBitExact: true });
     const only = await compile(src, { outDir: path.join(work, 'only'), prover: null, sites: { include: ['cross.1'] } });
     expect(only.manifest.sites.filter((s) => s.cached).map((s) => s.id)).toEqual(['cross.1']);
@@ -196,7 +208,7 @@ describe('compile --include/--exclude', () => {
     const src = writeTinyUnet(path.join(work, 'src'));
     await expect(compile(src, { outDir: path.join(work, 'out'), prover: null, sites: { include: ['/nowhere/*'] } })).rejects.toMatchObject({
       code: 'E_USAGE',
-      message: expect.stringMatching(/left no site to cache \(cross sites: \/transformer_blocks\.0\/attn2, \/transformer_blocks\.1\/attn2\)/),
+      message: expect.stringMatching(/left no cross-attention site to gate \(cross sites: \/transformer_blocks\.0\/attn2, \/transformer_blocks\.1\/attn2\)/),
     });
     expect(fs.readdirSync(work)).toEqual(['src']);
   });
@@ -214,34 +226,72 @@ describe('compile (external data under the names exporters use)', () => {
 });
 
 describe('compile --sites', () => {
-  it('all: self and cross outputs cached, no attention left in the fidelity graph, and the sampler runs it', async () => {
+  it('all (the default): four variants, self sites reused, and the sampler runs v2 through them', async () => {
     const work = scratch();
     const src = writeTinyUnet(path.join(work, 'src'));
-    const r = await compile(src, { outDir: path.join(work, 'out'), prover: (q) => proveArtifacts(q), sites: { kinds: 'all' } });
+    const out = path.join(work, 'out');
+    const r = await compile(src, { outDir: out, prover: (q) => proveArtifacts(q) });
     expect(r.manifest.sites.map((s) => [s.id, s.cached, s.reason])).toEqual([
-      ['self.0', true, 'self-attention, chosen by --sites'],
-      ['cross.0', true, 'cross-attention'],
-      ['self.1', true, 'self-attention, chosen by --sites'],
-      ['cross.1', true, 'cross-attention'],
+      ['self.0', true, 'self-attention: reused on the v2 schedule'],
+      ['cross.0', true, 'cross-attention: cached at the gate step'],
+      ['self.1', true, 'self-attention: reused on the v2 schedule'],
+      ['cross.1', true, 'cross-attention: cached at the gate step'],
+    ]);
+    expect(r.manifest.variants.map((v) => [v.name, v.cross, v.self])).toEqual([
+      ['planning', 'output', 'output'],
+      ['reuse-self', 'output', 'input'],
+      ['fidelity', 'input', 'output'],
+      ['fidelity-reuse-self', 'input', 'input'],
+    ]);
+    expect(r.manifest.gated.map((g) => [g.file, g.variants.length, g.useCacheInput, g.reuseSelfInput])).toEqual([
+      ['gated.onnx', 2, 'tgate.use_cache', null],
+      ['gated-v2.onnx', 3, 'tgate.use_cache', 'tgate.reuse_self'],
+      ['gated-v2-fi.onnx', 4, 'tgate.use_cache', 'tgate.reuse_self'],
     ]);
     expect(r.manifest.verification).toMatchObject({ skipped: false, planningBitExact: true, gatedBitExact: true });
-    const fidelity = graphOf(path.join(work, 'out'), 'fidelity.onnx');
-    expect(fidelity.graph.nodes.filter((n) => n.opType === 'Softmax')).toHaveLength(0);
+    const proof = r.manifest.verification as { variantMaxAbsErrors: Record<string, number>; tolerance: number };
+    expect(Object.keys(proof.variantMaxAbsErrors)).toEqual(['reuse-self', 'fidelity', 'fidelity-reuse-self']);
+    for (const e of Object.values(proof.variantMaxAbsErrors)) expect(e).toBeLessThanOrEqual(proof.tolerance);
+    // What each variant still computes: reuse-self keeps the text and cross-attention only.
+    const softmaxes = (file: string) => graphOf(out, file).graph.nodes.filter((n) => n.opType === 'Softmax').length;
+    expect([softmaxes('planning.onnx'), softmaxes('reuse-self.onnx'), softmaxes('fidelity.onnx'), softmaxes('fidelity-reuse-self.onnx')]).toEqual([4, 2, 2, 0]);
+    expect(variantOf(r.manifest, 'reuse-self').removedInputs).toEqual([]);
+    expect(variantOf(r.manifest, 'fidelity-reuse-self').removedInputs).toEqual(['encoder_hidden_states']);
     const { GatedUNet } = await import('../runtime/gated-unet.js');
-    const unet = await GatedUNet.load(path.join(work, 'out'));
-    expect(unet.roles.caches.map((c) => c.id)).toEqual(['self.0', 'cross.0', 'self.1', 'cross.1']);
     const z = (dims: number[]) => ({ data: Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => Math.cos(i)), dims });
-    const g = await unet.generate({ latents: z([1, 4, 8, 8]), cond: { encoder_hidden_states: z([1, 5, 12]) }, uncond: { encoder_hidden_states: z([1, 5, 12]) }, steps: 4, gateStep: 2, guidance: 7.5 });
-    expect(Object.keys(g.caches).sort()).toEqual(['cross.0', 'cross.1', 'self.0', 'self.1']);
-    await unet.release();
+    const request = { latents: z([1, 4, 8, 8]), cond: { encoder_hidden_states: z([1, 5, 12]) }, uncond: { encoder_hidden_states: z([1, 5, 12]) }, steps: 8, gateStep: 5, guidance: 7.5 };
+    const all = ['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self'] as const;
+    const results = [];
+    for (const sessions of ['gated', 'separate'] as const) {
+      const unet = await GatedUNet.load(out, { sessions, variants: [...all] });
+      expect(unet.roles.self.map((c) => c.id)).toEqual(['self.0', 'self.1']);
+      const g = await unet.generate({ ...request, tgate: { version: 2, spInterval: 2, warmUp: 1, fiInterval: 2 } });
+      expect(g.records.map((x) => x.variant)).toEqual(['planning', 'planning', 'planning', 'reuse-self', 'planning', 'fidelity-reuse-self', 'fidelity', 'fidelity-reuse-self']);
+      results.push(g.latents);
+      await unet.release();
+    }
+    // One session over the gated model and one session per variant give the same numbers.
+    expect(Buffer.from(results[0]!.buffer).equals(Buffer.from(results[1]!.buffer))).toBe(true);
   });
 
-  it('self: self sites cached, cross left computed with the text input kept', async () => {
+  it('cross: v1 only, self-attention computed every step; v2 is refused with the fix', async () => {
     const work = scratch();
     const src = writeTinyUnet(path.join(work, 'src'));
-    const r = await compile(src, { outDir: path.join(work, 'out'), prover: (q) => proveArtifacts(q), sites: { kinds: 'self' } });
-    expect(r.manifest.sites.filter((s) => s.cached).map((s) => s.id)).toEqual(['self.0', 'self.1']);
-    expect(r.manifest.removedInputs).toEqual([]);
+    const out = path.join(work, 'out');
+    const r = await compile(src, { outDir: out, prover: (q) => proveArtifacts(q), sites: { kinds: 'cross' } });
+    expect(r.manifest.sites.filter((s) => s.cached).map((s) => s.id)).toEqual(['cross.0', 'cross.1']);
+    expect(r.manifest.variants.map((v) => [v.name, v.self])).toEqual([['planning', null], ['fidelity', null]]);
+    expect(r.manifest.gated.map((g) => g.file)).toEqual(['gated.onnx']);
+    expect(fs.existsSync(path.join(out, 'reuse-self.onnx'))).toBe(false);
+    const { GatedUNet } = await import('../runtime/gated-unet.js');
+    await expect(GatedUNet.load(out, { variants: ['planning', 'reuse-self'] })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/no reuse-self variant/) });
+    const unet = await GatedUNet.load(out);
+    expect(unet.opened).toEqual(['planning', 'fidelity']);
+    const z = (dims: number[]) => ({ data: new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(0.5), dims });
+    const request = { latents: z([1, 4, 8, 8]), cond: { encoder_hidden_states: z([1, 5, 12]) }, uncond: { encoder_hidden_states: z([1, 5, 12]) }, steps: 4, gateStep: 2, guidance: 7.5 };
+    await expect(unet.generate({ ...request, tgate: { version: 2 } })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/compiled without self-attention sites/) });
+    expect((await unet.generate(request)).schedule.version).toBe(1);
+    await unet.release();
   });
 });
 
@@ -361,7 +411,7 @@ describe('compile refuses bad input without leaving anything behind', () => {
     await refused(src, out, 'E_OUTPUT_EXISTS', /not empty.*/);
     expect(fs.readFileSync(path.join(out, 'keep.txt'), 'utf8')).toBe('mine');
     await compileTo(src, out, { force: true });
-    expect(fs.readdirSync(out).sort()).toEqual(['fidelity.onnx', 'gated.onnx', 'planning.onnx', 'tgate.json', 'weights.onnx_data']);
+    expect(fs.readdirSync(out).sort()).toEqual(['fidelity-reuse-self.onnx', 'fidelity.onnx', 'gated-v2-fi.onnx', 'gated-v2.onnx', 'gated.onnx', 'planning.onnx', 'reuse-self.onnx', 'tgate.json', 'weights.onnx_data']);
     expect(fs.readdirSync(work).sort()).toEqual(['out', 'src']);
   });
 

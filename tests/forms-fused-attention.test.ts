@@ -1,6 +1,7 @@
 // Fused attention ops (issue 4, form 2): com.microsoft MultiHeadAttention with separate q/k/v,
 // packed KV and packed QKV, and the ONNX opset-23 Attention op. The same weights as the
 // TorchScript-form tiny UNet, so each site's cut value is checked against the unfused module.
+import { variantOf } from '../compiler/manifest.js';
 import path from 'node:path';
 import { compile, type CompileResult } from '../compiler/compile.js';
 import { decodeModel } from '../compiler/io/decode.js';
@@ -33,8 +34,8 @@ describe('fused attention ops', () => {
     const plain = await compiled(work, 'plain', {}, true);
     const fused = await compiled(work, 'fused', { attention: form }, true);
     expect(fused.manifest.verification).toMatchObject({ skipped: false, planningBitExact: true, gatedBitExact: true });
-    expect(fused.manifest.removedInputs).toEqual(['encoder_hidden_states']);
-    const feeds = makeFeeds(plain.manifest.io.planning.inputs, { batch_size: 2, height: 8, width: 8, sequence_length: 5 }, 9);
+    expect(variantOf(fused.manifest, 'fidelity').removedInputs).toEqual(['encoder_hidden_states']);
+    const feeds = makeFeeds(plain.manifest.source.inputs, { batch_size: 2, height: 8, width: 8, sequence_length: 5 }, 9);
     const a = await runOnce(path.join(work, 'plain/planning.onnx'), feeds);
     const b = await runOnce(path.join(work, 'fused/planning.onnx'), feeds);
     for (const s of fused.manifest.sites.filter((x) => x.cached)) {

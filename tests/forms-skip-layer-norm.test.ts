@@ -32,7 +32,7 @@ describe('SkipLayerNormalization fusions', () => {
     expect(plain.manifest.sites.every((s) => s.note === null)).toBe(true);
 
     // The cut plus the to_out bias is the unfused module output.
-    const feeds = makeFeeds(plain.manifest.io.planning.inputs, { batch_size: 2, height: 8, width: 8, sequence_length: 5 }, 2);
+    const feeds = makeFeeds(plain.manifest.source.inputs, { batch_size: 2, height: 8, width: 8, sequence_length: 5 }, 2);
     const a = await runOnce(path.join(work, 'plain-out/planning.onnx'), feeds);
     const b = await runOnce(path.join(work, 'fused-out/planning.onnx'), feeds);
     for (const s of fused.manifest.sites.filter((x) => x.cached)) {

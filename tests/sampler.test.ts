@@ -5,7 +5,7 @@
 import ort from 'onnxruntime-node';
 import path from 'node:path';
 import { concatRows, guide, meanOfHalves } from '../runtime/batch-ops.js';
-import { GatedUNet, type GenerateOptions, type TensorInput } from '../runtime/gated-unet.js';
+import { GatedUNet, variantsFor, type GenerateOptions, type TensorInput } from '../runtime/gated-unet.js';
 import { SeededRandom } from '../runtime/random.js';
 import { createScheduler } from '../runtime/schedulers/index.js';
 import { openSession } from '../runtime/session.js';
@@ -56,13 +56,18 @@ describe('gated sampler', () => {
   });
   afterAll(async () => unet.release());
 
-  it('with gateStep >= steps equals the plain CFG loop on the source model exactly', async () => {
+  it('v1 with gateStep >= steps equals the plain CFG loop on the source model exactly; v2 reuses self-attention there', async () => {
     const io = inputs(2);
     const plain = await plainLoop(source, io, 6, 7.5);
     for (const G of [6, 99]) {
-      const r = await unet.generate({ ...io, steps: 6, gateStep: G, guidance: 7.5 });
+      const r = await unet.generate({ ...io, steps: 6, gateStep: G, guidance: 7.5, tgate: { version: 1 } });
+      expect(r.records.map((x) => x.variant)).toEqual(Array(6).fill('planning'));
       expect(maxAbsDiff(r.latents, plain)).toBe(0);
     }
+    const v2 = await unet.generate({ ...io, steps: 6, gateStep: 99, guidance: 7.5 });
+    expect(v2.schedule).toEqual({ version: 2, gateStep: 99, spInterval: 5, fiInterval: 1, warmUp: 2 });
+    expect(v2.records.map((x) => x.self)).toEqual(['compute', 'compute', 'store', 'reuse', 'reuse', 'store']);
+    expect(maxAbsDiff(v2.latents, plain)).toBeGreaterThan(0);
   });
 
   it('runs [uncond, cond] pairs before the gate and batch B after, caching the pair mean at G-1', async () => {
@@ -82,8 +87,8 @@ describe('gated sampler', () => {
       encoder_hidden_states: f32(concatRows(io.uncond!.encoder_hidden_states!.data as Float32Array, io.cond.encoder_hidden_states!.data as Float32Array), [4, 5, 12]),
     });
     await planning.release();
-    for (const c of unet.roles.caches) {
-      const full = out[c.planningOutput]!.data as Float32Array;
+    for (const c of unet.roles.cross) {
+      const full = out[c.tensor]!.data as Float32Array;
       expect(maxAbsDiff(r.caches[c.id]!, meanOfHalves(full))).toBe(0);
       // Per sample: row b of the cache is the mean of rows b and B+b, not a mix across samples.
       const perRow = full.length / 4;
@@ -92,7 +97,7 @@ describe('gated sampler', () => {
     // The first fidelity step: fidelity graph at batch B with the caches, output used unguided.
     const fidelity = await openSession(path.join(dir, 'fidelity.onnx'));
     const feeds: Record<string, ort.Tensor> = { sample: f32(r.trajectory[2]!, [2, 4, 8, 8]), timestep: f32(Float32Array.of(sch.timesteps[3]!), []) };
-    for (const c of unet.roles.caches) feeds[c.fidelityInput] = f32(r.caches[c.id]!, [2, 16, 16]);
+    for (const c of unet.roles.cross) feeds[c.tensor] = f32(r.caches[c.id]!, [2, 16, 16]);
     const fid = await fidelity.run(feeds);
     await fidelity.release();
     expect(maxAbsDiff(r.modelOutputs[3]!, fid.out_sample!.data as Float32Array)).toBe(0);
@@ -103,7 +108,7 @@ describe('gated sampler', () => {
     const r = await unet.generate({ latents: io.latents, cond: io.cond, steps: 5, gateStep: 2, guidance: 1 });
     expect(r.cfg).toBe(false);
     expect(r.records.map((x) => x.batch)).toEqual([1, 1, 1, 1, 1]);
-    for (const c of unet.roles.caches) expect(r.caches[c.id]!.length).toBe(16 * 16);
+    for (const c of unet.roles.cross) expect(r.caches[c.id]!.length).toBe(16 * 16);
   });
 
   it('resets between generations: repeated runs agree, and a baseline after a gated run equals a fresh one', async () => {
@@ -128,39 +133,44 @@ describe('gated sampler', () => {
     expect(r.records.map((x) => x.phase)).toEqual(['planning', 'planning', 'gate', 'fidelity', 'fidelity', 'fidelity']);
   });
 
-  it('the gated model (one session) and the planning/fidelity pair give identical results', async () => {
+  it('the gated model (one session) and a session per variant give identical results, v1 and v2', async () => {
     expect(unet.sessions).toBe('gated');
-    const pair = await GatedUNet.load(dir, { sessions: 'pair' });
-    expect(pair.sessions).toBe('pair');
-    for (const [guidance, G] of [[7.5, 3], [1, 2]] as const) {
+    expect(unet.opened).toEqual(['planning', 'reuse-self', 'fidelity']);
+    const pair = await GatedUNet.load(dir, { sessions: 'separate' });
+    expect(pair.sessions).toBe('separate');
+    expect(pair.opened).toEqual(['planning', 'reuse-self', 'fidelity']);
+    for (const [guidance, G, version] of [[7.5, 3, 1], [1, 2, 1], [7.5, 5, 2], [1, 5, 2]] as const) {
       const io = inputs(2, 77);
-      const a = await unet.generate({ ...io, steps: 6, gateStep: G, guidance, scheduler: 'euler' });
-      const b = await pair.generate({ ...io, steps: 6, gateStep: G, guidance, scheduler: 'euler' });
+      const a = await unet.generate({ ...io, steps: 7, gateStep: G, guidance, scheduler: 'euler', tgate: { version } });
+      const b = await pair.generate({ ...io, steps: 7, gateStep: G, guidance, scheduler: 'euler', tgate: { version } });
+      expect(a.records.some((x) => x.variant === 'reuse-self')).toBe(version === 2);
       expect(maxAbsDiff(a.latents, b.latents)).toBe(0);
-      for (const c of unet.roles.caches) expect(maxAbsDiff(a.caches[c.id]!, b.caches[c.id]!)).toBe(0);
+      for (const c of unet.roles.cross) expect(maxAbsDiff(a.caches[c.id]!, b.caches[c.id]!)).toBe(0);
     }
     await pair.release();
   });
 
-  it('a folder compiled before gated.onnx existed runs as a planning/fidelity pair', async () => {
+  it('a folder compiled by an older tgate is refused with the fix', async () => {
     const fs = await import('node:fs');
     const old = path.join(path.dirname(dir), 'old');
-    fs.cpSync(dir, old, { recursive: true });
-    const m = JSON.parse(fs.readFileSync(path.join(old, 'tgate.json'), 'utf8'));
-    delete m.graphs.gated;
-    delete m.gated;
-    for (const s of m.sites) delete s.cached;
-    fs.writeFileSync(path.join(old, 'tgate.json'), JSON.stringify(m));
-    fs.rmSync(path.join(old, 'gated.onnx'));
-    const legacy = await GatedUNet.load(old);
-    expect(legacy.sessions).toBe('pair');
-    const io = inputs(1, 5);
-    const a = await legacy.generate({ ...io, steps: 4, gateStep: 2, guidance: 7.5 });
-    const b = await unet.generate({ ...io, steps: 4, gateStep: 2, guidance: 7.5 });
-    expect(maxAbsDiff(a.latents, b.latents)).toBe(0);
-    await legacy.release();
+    fs.mkdirSync(old, { recursive: true });
     fs.writeFileSync(path.join(old, 'tgate.json'), JSON.stringify({ format: 'tgate/1' }));
-    await expect(GatedUNet.load(old)).rejects.toThrow(/has no "graphs": it was not written by this version of tgate/);
+    await expect(GatedUNet.load(old)).rejects.toMatchObject({ code: 'E_UNSUPPORTED_MODEL', message: expect.stringMatching(/this tgate reads tgate\/2/), hint: expect.stringMatching(/Recompile/) });
+    fs.writeFileSync(path.join(old, 'tgate.json'), JSON.stringify({ format: 'tgate/2', sites: [] }));
+    await expect(GatedUNet.load(old)).rejects.toThrow(/has no "variants": it was not written by this version of tgate/);
+  });
+
+  it('opens only the variants a schedule uses, and says which are missing when a run needs more', async () => {
+    const v1 = await GatedUNet.load(dir, { variants: variantsFor(unet.manifest, 8, 3, { version: 1 }) });
+    expect(v1.opened).toEqual(['planning', 'fidelity']);
+    const io = inputs(1, 3);
+    await expect(v1.generate({ ...io, steps: 8, gateStep: 6, guidance: 7.5 })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/runs the reuse-self variant\(s\), which this GatedUNet did not open/) });
+    expect((await v1.generate({ ...io, steps: 8, gateStep: 3, guidance: 7.5, tgate: { version: 1 } })).records).toHaveLength(8);
+    await v1.release();
+    expect(variantsFor(unet.manifest, 25, 10, { fiInterval: 2 })).toEqual(['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self']);
+    const all = await GatedUNet.load(dir, { variants: ['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self'] });
+    expect(all.opened).toHaveLength(4);
+    await all.release();
   });
 
   it('refuses CFG without uncond inputs, naming the input', async () => {
@@ -194,7 +204,7 @@ describe('gated sampler on model variants', () => {
     const dir = path.join(work, 'out');
     await compile(source, { outDir: dir, prover: null, sites: { exclude: ['cross.1'] } });
     const unet = await GatedUNet.load(dir);
-    expect(unet.roles.caches.map((c) => c.id)).toEqual(['cross.0']);
+    expect(unet.roles.cross.map((c) => c.id)).toEqual(['cross.0']);
     expect(unet.roles.conditioning).toEqual(['encoder_hidden_states']);
     const io = inputs(1, 88);
     const r = await unet.generate({ ...io, steps: 4, gateStep: 2, guidance: 7.5, keepTrajectory: true });
@@ -203,7 +213,7 @@ describe('gated sampler on model variants', () => {
       sample: f32(r.trajectory[1]!, [1, 4, 8, 8]),
       timestep: f32(Float32Array.of(createScheduler('ddim', 4).timesteps[2]!), []),
       encoder_hidden_states: f32(io.uncond!.encoder_hidden_states!.data as Float32Array, [1, 5, 12]),
-      [unet.roles.caches[0]!.fidelityInput]: f32(r.caches['cross.0']!, [1, 16, 16]),
+      [unet.roles.cross[0]!.tensor]: f32(r.caches['cross.0']!, [1, 16, 16]),
     };
     expect(maxAbsDiff(r.modelOutputs[2]!, (await fidelity.run(feeds)).out_sample!.data as Float32Array)).toBe(0);
     await fidelity.release();
@@ -251,7 +261,7 @@ describe('gated sampler on model variants', () => {
         timestep: f32(Float32Array.of(createScheduler('ddim', 4).timesteps[2]!), []),
         text_embeds: f32(te.data as Float32Array, te.dims),
       };
-      for (const c of unet.roles.caches) feeds[c.fidelityInput] = f32(r.caches[c.id]!, [1, 16, 16]);
+      for (const c of unet.roles.cross) feeds[c.tensor] = f32(r.caches[c.id]!, [1, 16, 16]);
       return (await fidelity.run(feeds)).out_sample!.data as Float32Array;
     };
     expect(maxAbsDiff(r.modelOutputs[2]!, await run(io.uncond!.text_embeds!))).toBe(0);
