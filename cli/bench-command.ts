@@ -69,7 +69,7 @@ function forwardedArgs(v: Values): string[] {
 interface ModeFigures {
   seconds: number;
   speedup: number;
-  /** Baseline time over the time the schedule's steps take at their measured per-step cost. */
+  /** The baseline's steps over this schedule's, each at its measured median cost (msPerStep). */
   boundSpeedup: number;
   ofBound: number;
   overhead: number;
@@ -114,7 +114,7 @@ export async function benchCommand(target: string, v: Values, stderr: NodeJS.Wri
     const byKey = new Map<string, number[]>();
     for (const m of modes) for (const r of results[m]) for (const x of r.records) byKey.set(stepKey(x), [...(byKey.get(stepKey(x)) ?? []), x.modelMs]);
     const msPerStep = Object.fromEntries([...byKey].map(([k, xs]) => [k, median(xs)]));
-    const baselineStep = median(results.baseline.flatMap((r) => r.records.map((x) => x.modelMs)));
+    const predicted = (m: Mode) => results[m][0]!.records.reduce((a, x) => a + msPerStep[stepKey(x)]!, 0);
     const overhead = (rs: GenerateResult[]) => median(rs.map((r) => {
       const model = r.records.reduce((a, x) => a + x.modelMs, 0);
       return (r.totalMs - model) / model;
@@ -122,11 +122,9 @@ export async function benchCommand(target: string, v: Values, stderr: NodeJS.Wri
     const fwd = forwardedArgs(v);
     const figures: Partial<Record<Mode, ModeFigures>> = {};
     for (const m of modes) {
-      const records = results[m][0]!.records;
-      const predicted = records.reduce((a, x) => a + msPerStep[stepKey(x)]!, 0);
       const steps: Record<string, number> = {};
-      for (const x of records) steps[stepKey(x)] = (steps[stepKey(x)] ?? 0) + 1;
-      const bound = (S * baselineStep) / predicted;
+      for (const x of results[m][0]!.records) steps[stepKey(x)] = (steps[stepKey(x)] ?? 0) + 1;
+      const bound = predicted('baseline') / predicted(m);
       figures[m] = {
         seconds: seconds(m),
         speedup: baseS / seconds(m),

@@ -33,6 +33,9 @@ describe('tgate run', () => {
     expect(r.status).toBe(0);
     const s = JSON.parse(r.stdout);
     expect(s).toMatchObject({ mode: 'tgate', steps: 6, gateStep: 3, cfg: true, phases: { planning: 2, gate: 1, fidelity: 3 } });
+    // The family's v2 defaults, and only the variants this schedule runs were opened.
+    expect(s.schedule).toEqual({ version: 2, gateStep: 3, spInterval: 5, fiInterval: 1, warmUp: 2 });
+    expect(s.variants).toEqual(['planning', 'fidelity']);
     expect(r.stderr).toMatch(/note: latents: seeded Gaussian noise \[1, 4, 8, 8\]/);
     expect(r.stderr).toMatch(/note: uncond encoder_hidden_states: seeded random \[1, 77, 12\]/);
     // Not a terminal: one plain progress line per step.
@@ -54,7 +57,7 @@ describe('tgate run', () => {
     const unet = await GatedUNet.load(dir);
     const io = { latents: { data: lat, dims: [1, 4, 8, 8] }, cond: { encoder_hidden_states: { data: c, dims: [1, 5, 12] } }, uncond: { encoder_hidden_states: { data: u, dims: [1, 5, 12] } } };
     const gated = await unet.generate({ ...io, steps: 8, gateStep: 4, guidance: 6, scheduler: 'dpmpp-2m' });
-    const base = await unet.generate({ ...io, steps: 8, gateStep: 8, guidance: 6, scheduler: 'dpmpp-2m' });
+    const base = await unet.generate({ ...io, steps: 8, gateStep: 8, guidance: 6, scheduler: 'dpmpp-2m', tgate: { version: 1 } });
     await unet.release();
     const read = (f: string) => parseNpy(fs.readFileSync(f), f).data as Float32Array;
     expect(maxAbsDiff(read(gatedFile), gated.latents)).toBe(0);
@@ -63,6 +66,18 @@ describe('tgate run', () => {
     const files = fs.readdirSync(traj).sort();
     expect(files).toHaveLength(8);
     expect(maxAbsDiff(read(path.join(traj, files[7]!)), gated.latents)).toBe(0);
+  });
+
+  it('--tgate-version, --sp-interval, --fi-interval and --warm-up set the schedule', () => {
+    const run = (...extra: string[]) => JSON.parse(tgate(['run', dir, '--steps', '10', '--gate-step', '6', '--height', '32', '--width', '32', '--json', ...extra]).stdout);
+    const v2 = run('--sp-interval', '2', '--warm-up', '1', '--fi-interval', '2');
+    expect(v2.records.map((x: { variant: string }) => x.variant)).toEqual(['planning', 'planning', 'planning', 'reuse-self', 'planning', 'planning', 'fidelity', 'fidelity-reuse-self', 'fidelity', 'fidelity-reuse-self']);
+    expect(v2.variants).toEqual(['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self']);
+    const v1 = run('--tgate-version', '1');
+    expect(v1.records.every((x: { self: string }) => x.self === 'compute')).toBe(true);
+    expect(v1.variants).toEqual(['planning', 'fidelity']);
+    expect(tgate(['run', dir, '--sp-interval', '0'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--sp-interval must be a whole number >= 1, not "0"/) });
+    expect(tgate(['run', dir, '--tgate-version', '3'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--tgate-version must be 1 or 2/) });
   });
 
   it('reads a diffusers scheduler_config.json', () => {
@@ -92,17 +107,20 @@ describe('tgate bench', () => {
     expect(r.status).toBe(0);
     const f = JSON.parse(r.stdout);
     expect(f).toMatchObject({ steps: 6, gateStep: 3, runs: 2 });
-    expect(f.baselineRunsSeconds).toHaveLength(2);
-    expect(f.speedup).toBeGreaterThan(0);
-    expect(f.msPerStep.fidelity).toBeGreaterThan(0);
+    expect(Object.keys(f.modes)).toEqual(['baseline', 'v1', 'v2']);
+    expect(f.modes.v1.steps).toEqual({ 'planning @2': 2, 'planning (gate) @2': 1, 'fidelity @1': 3 });
+    expect(f.modes.baseline.steps).toEqual({ 'planning @2': 6 });
     // The bound follows from the reported per-step times (timings themselves are not asserted:
     // on a model this small they are noise).
-    const { baselinePlanning: p, gate, fidelity } = f.msPerStep;
-    expect(f.boundSpeedup).toBeCloseTo((6 * p) / (2 * p + gate + 3 * fidelity), 6);
-    expect(f.peakRssMiB.baseline).toBeGreaterThan(10);
-    expect(f.peakRssMiB.tgate).toBeGreaterThan(10);
+    const cost = (steps: Record<string, number>) => Object.entries(steps).reduce((a, [k, n]) => a + n * f.msPerStep[k], 0);
+    for (const m of ['v1', 'v2']) {
+      expect(f.modes[m].runsSeconds).toHaveLength(2);
+      expect(f.modes[m].speedup).toBeGreaterThan(0);
+      expect(f.modes[m].boundSpeedup).toBeCloseTo(cost(f.modes.baseline.steps) / cost(f.modes[m].steps), 6);
+    }
+    for (const m of ['baseline', 'v1', 'v2']) expect(f.modes[m].peakRssMiB).toBeGreaterThan(10);
     expect(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('tgate-bench-'))).toEqual(before);
     const text = tgate(['bench', TINY, '--steps', '4', '--gate-step', '2', '--runs', '1', '--height', '32', '--width', '32', '--no-memory']);
-    expect(text.stdout).toMatch(/speed-up [\d.]+x; the schedule allows [\d.]+x/);
+    expect(text.stdout).toMatch(/speed-up the schedule allows +- +[\d.]+x \([\d.]+ % reached\) +[\d.]+x/);
   });
 });
