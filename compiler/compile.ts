@@ -7,7 +7,7 @@ import { TgateError } from './errors.js';
 import { chooseSites, type SiteFilter } from './site-selection.js';
 import { modelFromProto } from './io/decode.js';
 import { encodeModel, type EncodeOptions } from './io/encode.js';
-import { encodeGatedModel, gatedCacheInput, gatedCacheOutput, REUSE_SELF_INPUT, USE_CACHE_INPUT } from './io/gated-model.js';
+import { encodeGatedModel, gatedCacheInput } from './io/gated-model.js';
 import { detectFamily, FAMILY_DEFAULTS } from './family.js';
 import { buildVariant, variantsFor, type BuiltVariant, type SiteTarget, type VariantName } from './variants.js';
 import { checkExternalData, externalized, externalRefOf, layoutWeights, writeWeights } from './io/external-data.js';
@@ -132,12 +132,7 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
       const branches = set.variants.map((n) => ({ name: n, model: variant(n).model, cross: variant(n).spec.cross, self: variant(n).spec.self }));
       const built = encodeGatedModel(branches, gatedCaches, encodeOptions);
       fs.writeFileSync(path.join(stage.dir, set.file), built.bytes);
-      gated.push({
-        file: set.file,
-        variants: set.variants,
-        useCacheInput: built.flags.includes(USE_CACHE_INPUT) ? USE_CACHE_INPUT : null,
-        reuseSelfInput: built.flags.includes(REUSE_SELF_INPUT) ? REUSE_SELF_INPUT : null,
-      });
+      gated.push({ file: set.file, variants: built.variants.map((v) => ({ ...v, name: v.name as VariantName })) });
     }
 
     const sites: ManifestSite[] = choices.map(({ site: s, cached, reason }) => {
@@ -154,7 +149,6 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
         fidelityInput: cached && s.kind === 'cross' ? s.tensor : null,
         reuseInput: cached && s.kind === 'self' ? s.tensor : null,
         gatedInput: cached ? gatedCacheInput(s.id) : null,
-        gatedOutput: cached ? gatedCacheOutput(s.id) : null,
         dtype: dtypeName(t.dtype),
         shape: manifestShape(t.shape),
       };
@@ -165,10 +159,10 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
         sourcePath: path.resolve(sourcePath),
         dir: stage.dir,
         variants: manifestVariants.map((v) => ({ name: v.name, file: v.file, cross: v.cross, self: v.self ?? 'output', removedInputs: v.removedInputs })),
-        gated: gated.map((g) => ({ file: g.file, variants: g.variants, useCacheInput: g.useCacheInput, reuseSelfInput: g.reuseSelfInput })),
+        gated,
         inputs: sourceInputs.map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: v.type?.shape ?? [] })),
         outputs: source.outputs.map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: v.type?.shape ?? [] })),
-        cached: cachedSites.map((s) => ({ id: s.id, kind: s.kind, tensor: s.tensor, gatedInput: gatedCacheInput(s.id), gatedOutput: gatedCacheOutput(s.id), shape: cachedType(s).shape! })),
+        cached: cachedSites.map((s) => ({ id: s.id, kind: s.kind, tensor: s.tensor, gatedInput: gatedCacheInput(s.id), shape: cachedType(s).shape! })),
       });
       verification = { skipped: false, ...proof };
     }

@@ -24,9 +24,8 @@ export interface ManifestSite {
   fidelityInput: string | null;
   /** Self sites: its input name in the reuse-self variants. */
   reuseInput: string | null;
-  /** Its names in the gated models (the variants as branches of If nodes). */
+  /** Its input name in the gated models (outputs are per variant: see `gated`). */
   gatedInput: string | null;
-  gatedOutput: string | null;
   dtype: string;
   shape: (string | number)[];
 }
@@ -52,14 +51,13 @@ export interface ManifestVariant {
   nodes: number;
 }
 
-/** A gated model: the listed variants as If branches, picked by bool scalar inputs. */
+/**
+ * A gated model: each listed variant is an If node's branch, run when its bool scalar input
+ * (`flag`) is true (set exactly one); its results come out under `output` and `siteOutputs`.
+ */
 export interface ManifestGated {
   file: string;
-  variants: VariantName[];
-  /** true: cross-attention comes from the caches (the fidelity variants). */
-  useCacheInput: string | null;
-  /** true: self-attention comes from the caches (the reuse-self variants). */
-  reuseSelfInput: string | null;
+  variants: { name: VariantName; flag: string; output: string; siteOutputs: Record<string, string> }[];
 }
 
 export interface Manifest {

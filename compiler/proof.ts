@@ -14,12 +14,13 @@ export interface ProofRequest {
   dir: string;
   /** Every variant; 'planning' is the source plus outputs, the others take some sites as inputs. */
   variants: { name: string; file: string; cross: 'output' | 'input'; self: 'output' | 'input'; removedInputs: string[] }[];
-  gated: { file: string; variants: string[]; useCacheInput: string | null; reuseSelfInput: string | null }[];
+  /** Gated models: per variant, its run flag and where its model and site outputs come out. */
+  gated: { file: string; variants: { name: string; flag: string; output: string; siteOutputs: Record<string, string> }[] }[];
   /** The source graph's inputs and outputs, to build feeds and compare results. */
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   /** Cached sites: the cut tensor (output and input name in the variants), gated names, claimed shape. */
-  cached: { id: string; kind: 'cross' | 'self'; tensor: string; gatedInput: string; gatedOutput: string; shape: Dim[] }[];
+  cached: { id: string; kind: 'cross' | 'self'; tensor: string; gatedInput: string; shape: Dim[] }[];
 }
 
 export interface ProofReport {

@@ -12,7 +12,7 @@ import type { Manifest, ManifestGated } from '../compiler/manifest.js';
 import type { VariantName } from '../compiler/variants.js';
 import { concatRows, firstChannels, guide, meanOfHalves, type Flat } from './batch-ops.js';
 import { modelRoles, type CacheSite, type ModelRoles } from './model-roles.js';
-import { placeholder, useCacheFlag } from './placeholders.js';
+import { placeholder, runFlag } from './placeholders.js';
 import { planSchedule, variantsUsed, type Phase, type ScheduleOptions, type SiteAction } from './schedule.js';
 import { numbersOf, valuesAs } from './tensor-values.js';
 import { toHalfBits } from '../compiler/ir/dtype.js';
@@ -147,12 +147,12 @@ export class GatedUNet {
       if (!manifest.variants.some((v) => v.name === w)) throw new TgateError('E_USAGE', `${dir} has no ${w} variant (compiled variants: ${manifest.variants.map((v) => v.name).join(', ')}).`, { hint: 'Recompile with --sites all (the default) for the TGATE v2 variants, or run with --tgate-version 1.' });
     }
     // The smallest gated model holding every wanted variant; one variant alone needs no If.
-    const gatedModel = manifest.gated.filter((g) => wanted.every((w) => g.variants.includes(w))).sort((a, b) => a.variants.length - b.variants.length)[0];
+    const gatedModel = manifest.gated.filter((g) => wanted.every((w) => g.variants.some((v) => v.name === w))).sort((a, b) => a.variants.length - b.variants.length)[0];
     let variants: Variants;
     let opened: VariantName[];
     if ((opts.sessions ?? 'gated') === 'gated' && wanted.length > 1 && gatedModel) {
       variants = { kind: 'gated', session: await openSession(path.join(dir, gatedModel.file), session), model: gatedModel };
-      opened = gatedModel.variants.slice();
+      opened = gatedModel.variants.map((x) => x.name);
     } else {
       const sessions = new Map<VariantName, ort.InferenceSession>();
       for (const w of wanted) sessions.set(w, await openSession(path.join(dir, manifest.variants.find((v) => v.name === w)!.file), session));
@@ -179,8 +179,8 @@ export class GatedUNet {
 
   /**
    * One model call. `caches` holds the site tensors this variant takes, by site id. Through a
-   * gated model, the inputs the taken branch ignores get placeholders: zero tensors of one token
-   * (If evaluates only the branch it takes).
+   * gated model, this variant's run flag is set (and the others cleared) and the inputs it
+   * ignores get placeholders: zero tensors of one token (If evaluates only the branch it takes).
    */
   private async call(name: VariantName, feeds: Record<string, ort.Tensor>, caches: Map<string, ort.Tensor>, fetchSites: CacheSite[], batch: number): Promise<{ out: ort.Tensor; sites: Map<string, ort.Tensor> }> {
     const v = this.variants;
@@ -198,20 +198,20 @@ export class GatedUNet {
     }
     const g = v.model;
     const f: Record<string, ort.Tensor> = { ...feeds };
-    if (g.useCacheInput) f[g.useCacheInput] = useCacheFlag(spec.cross === 'input');
-    if (g.reuseSelfInput) f[g.reuseSelfInput] = useCacheFlag(spec.self === 'input');
+    for (const x of g.variants) f[x.flag] = runFlag(x.name === name);
     for (const n of spec.removedInputs) {
       const io = this.manifest.source.inputs.find((i) => i.name === n)!;
       f[n] = placeholder(io.shape, batch, io.dtype);
     }
-    const takesSite = (c: CacheSite) => g.variants.some((n) => { const s = this.variantSpec(n); return (c.kind === 'cross' ? s.cross : s.self) === 'input'; });
+    const takesSite = (c: CacheSite) => g.variants.some((x) => { const s = this.variantSpec(x.name); return (c.kind === 'cross' ? s.cross : s.self) === 'input'; });
     for (const c of sites) {
       if (!takesSite(c)) continue;
       const site = this.manifest.sites.find((s) => s.id === c.id)!;
       f[c.gatedInput] = role(c) === 'input' ? caches.get(c.id)! : placeholder(site.shape, batch, c.dtype);
     }
-    const res = await v.session.run(f, [outName, ...fetchSites.map((c) => c.gatedOutput)]);
-    return { out: res[outName]!, sites: new Map(fetchSites.map((c) => [c.id, res[c.gatedOutput]!])) };
+    const gv = g.variants.find((x) => x.name === name)!;
+    const res = await v.session.run(f, [gv.output, ...fetchSites.map((c) => gv.siteOutputs[c.id]!)]);
+    return { out: res[gv.output]!, sites: new Map(fetchSites.map((c) => [c.id, res[gv.siteOutputs[c.id]!]!])) };
   }
 
   /** A feed for a model input: float32 values become float16 where the model declares it. */

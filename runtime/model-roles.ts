@@ -12,7 +12,6 @@ export interface CacheSite {
   /** The tensor's name as a variant output and as a variant input (the cut keeps the name). */
   tensor: string;
   gatedInput: string;
-  gatedOutput: string;
   dtype: string;
   /** Channels (the last dim); fixed in every export tgate accepts. */
   channels: number;
@@ -32,7 +31,7 @@ export interface ModelRoles {
 function cacheSite(s: ManifestSite): CacheSite {
   const channels = s.shape[2];
   if (typeof channels !== 'number') throw new TgateError('E_UNSUPPORTED_MODEL', `Site ${s.id} has a symbolic channel count; tgate needs it fixed.`, { subject: { tensor: s.tensor } });
-  return { id: s.id, kind: s.kind, tensor: s.tensor, gatedInput: s.gatedInput!, gatedOutput: s.gatedOutput!, dtype: s.dtype, channels };
+  return { id: s.id, kind: s.kind, tensor: s.tensor, gatedInput: s.gatedInput!, dtype: s.dtype, channels };
 }
 
 export function modelRoles(m: Manifest): ModelRoles {

@@ -11,7 +11,7 @@ export function placeholder(shape: readonly (string | number | null)[], batch: n
   return makeTensor(dtype, data, dims);
 }
 
-/** The gated model's branch switch: true takes the fidelity branch. */
-export function useCacheFlag(fidelity: boolean): ort.Tensor {
-  return makeTensor('bool', Uint8Array.of(fidelity ? 1 : 0), []);
+/** A gated model's run flag for one variant: true runs it. */
+export function runFlag(on: boolean): ort.Tensor {
+  return makeTensor('bool', Uint8Array.of(on ? 1 : 0), []);
 }

@@ -9,7 +9,7 @@ import type { ProofReport, ProofRequest, TensorSpec } from '../compiler/proof.js
 import type { Dim } from '../compiler/ir/value.js';
 import { toHalfBits } from '../compiler/ir/dtype.js';
 import { numbersOf } from './tensor-values.js';
-import { placeholder, useCacheFlag } from './placeholders.js';
+import { placeholder, runFlag } from './placeholders.js';
 import { SeededRandom } from './random.js';
 import { makeTensor, openSession, type Feeds, type OrtTensor } from './session.js';
 
@@ -199,27 +199,27 @@ export async function proveArtifacts(req: ProofRequest, probe: ProbeOptions = {}
   for (const g of req.gated) {
     const session = await openForProof(path.join(req.dir, g.file), `gated (${g.file})`);
     try {
-      for (const name of g.variants) {
-        const v = req.variants.find((x) => x.name === name)!;
+      const fedByAny = req.cached.filter((c) => g.variants.some((x) => role(req.variants.find((v) => v.name === x.name)!, c) === 'input'));
+      for (const gv of g.variants) {
+        const v = req.variants.find((x) => x.name === gv.name)!;
         const f: Feeds = { ...feeds };
-        if (g.useCacheInput) f[g.useCacheInput] = useCacheFlag(v.cross === 'input');
-        if (g.reuseSelfInput) f[g.reuseSelfInput] = useCacheFlag(v.self === 'input');
+        for (const other of g.variants) f[other.flag] = runFlag(other === gv);
         for (const n of v.removedInputs) {
           const spec = req.inputs.find((i) => i.name === n)!;
           f[n] = placeholder(spec.shape, feeds[n]!.dims[0] ?? 1, spec.dtype);
         }
-        const fedByAny = req.cached.filter((c) => g.variants.some((n) => role(req.variants.find((x) => x.name === n)!, c) === 'input'));
         for (const c of fedByAny) {
           const t = planned[c.tensor]!;
           f[c.gatedInput] = role(v, c) === 'input' ? t : placeholder(c.shape, t.dims[0]!, t.type);
         }
-        const got = await session.run(f);
-        const want = results.get(name)!;
-        for (const out of req.outputs) {
-          if (!sameBits(got[out.name]!, want[out.name]!)) fail(`${g.file}: the ${name} branch differs from ${v.file} on ${out.name}.`);
-        }
+        const fetch = [gv.output, ...Object.values(gv.siteOutputs)];
+        const got = await session.run(f, fetch);
+        const want = results.get(gv.name)!;
+        const outName = req.outputs[0]!.name;
+        if (!sameBits(got[gv.output]!, want[outName]!)) fail(`${g.file}: the ${gv.name} branch differs from ${v.file} on ${outName}.`);
         for (const c of req.cached) {
-          if (role(v, c) === 'output' && !sameBits(got[c.gatedOutput]!, want[c.tensor]!)) fail(`${g.file}: the ${name} branch's ${c.gatedOutput} differs from ${v.file}'s ${c.tensor}.`);
+          const name = gv.siteOutputs[c.id];
+          if (role(v, c) === 'output' && (!name || !sameBits(got[name]!, want[c.tensor]!))) fail(`${g.file}: the ${gv.name} branch's ${name ?? '(missing)'} differs from ${v.file}'s ${c.tensor}.`);
         }
       }
     } finally {

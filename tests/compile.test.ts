@@ -44,7 +44,13 @@ describe('compile (embedded weights)', () => {
     expect(m.variants.map((v: { name: string; file: string }) => [v.name, v.file])).toEqual([
       ['planning', 'planning.onnx'], ['reuse-self', 'reuse-self.onnx'], ['fidelity', 'fidelity.onnx'], ['fidelity-reuse-self', 'fidelity-reuse-self.onnx'],
     ]);
-    expect(m.gated[0]).toEqual({ file: 'gated.onnx', variants: ['planning', 'fidelity'], useCacheInput: 'tgate.use_cache', reuseSelfInput: null });
+    expect(m.gated[0]).toEqual({
+      file: 'gated.onnx',
+      variants: [
+        { name: 'planning', flag: 'tgate.run.planning', output: 'tgate.planning.out_sample', siteOutputs: Object.fromEntries(['self.0', 'cross.0', 'self.1', 'cross.1'].map((id) => [id, `tgate.planning.cache_out.${id}`])) },
+        { name: 'fidelity', flag: 'tgate.run.fidelity', output: 'tgate.fidelity.out_sample', siteOutputs: { 'self.0': 'tgate.fidelity.cache_out.self.0', 'self.1': 'tgate.fidelity.cache_out.self.1' } },
+      ],
+    });
     expect(m.family.name).toBe('sd');
     expect(m.schedule).toEqual({ gateStep: 10, spInterval: 5, fiInterval: 1, warmUp: 2, guidance: 7.5 });
     expect(m.weights).toBe('weights.onnx_data');
@@ -52,7 +58,7 @@ describe('compile (embedded weights)', () => {
     const cross = m.sites.find((s: { id: string }) => s.id === 'cross.0');
     expect(cross).toEqual({
       id: 'cross.0', kind: 'cross', scope: '/transformer_blocks.0/attn2', tensor: cross.tensor, cached: true, reason: 'cross-attention: cached at the gate step', note: null,
-      planningOutput: cross.tensor, fidelityInput: cross.tensor, reuseInput: null, gatedInput: 'tgate.cache.cross.0', gatedOutput: 'tgate.cache_out.cross.0',
+      planningOutput: cross.tensor, fidelityInput: cross.tensor, reuseInput: null, gatedInput: 'tgate.cache.cross.0',
       dtype: 'float32', shape: ['batch_size', 'height/2*width/2', 16],
     });
     const self = m.sites.find((s: { id: string }) => s.id === 'self.0');
@@ -95,26 +101,31 @@ describe('compile (embedded weights)', () => {
     expect(size).toBe(end);
   });
 
-  it('the gated models: If nodes over the variants, the same weight references, tgate.* inputs', () => {
+  it('the gated models: an If node per variant, side by side, the same weight references, tgate.* inputs', () => {
     const gated = graphOf(out, 'gated.onnx');
     const planning = graphOf(out, 'planning.onnx');
-    expect(gated.graph.nodes.map((n) => n.opType)).toEqual(['If']);
+    expect(gated.graph.nodes.map((n) => `${n.opType}(${n.inputs.map((v) => v?.name).join(',')})`)).toEqual(['If(tgate.run.planning)', 'If(tgate.run.fidelity)']);
     const fidelity = graphOf(out, 'fidelity.onnx');
-    const branches = gated.graph.nodes[0]!.proto.attribute.map((a) => [a.name, a.g!.node.length]);
-    // then = fidelity + an empty tensor for each cross site it does not compute; else = planning.
-    expect(branches).toEqual([['then_branch', fidelity.graph.nodes.length + 2], ['else_branch', planning.graph.nodes.length]]);
+    // then = the variant's own nodes; else = an empty tensor per output.
+    const branches = gated.graph.nodes.map((n) => n.proto.attribute.map((a) => [a.name, a.g!.node.length]));
+    expect(branches).toEqual([
+      [['then_branch', planning.graph.nodes.length], ['else_branch', 5]],
+      [['then_branch', fidelity.graph.nodes.length], ['else_branch', 3]],
+    ]);
     const refs = (m: Model) => m.graph.initializers.map((v) => [v.name, externalRefOf(v.initializer!)]);
     expect(refs(gated)).toEqual(refs(planning));
     const caches = ['self.0', 'cross.0', 'self.1', 'cross.1'];
-    expect(gated.graph.inputs.map((v) => v.name)).toEqual(['sample', 'timestep', 'encoder_hidden_states', 'tgate.cache.cross.0', 'tgate.cache.cross.1', 'tgate.use_cache']);
-    expect(gated.graph.outputs.map((v) => v.name)).toEqual(['out_sample', ...caches.map((c) => `tgate.cache_out.${c}`)]);
-    // v2 nests a second If on tgate.reuse_self inside each side that has both self roles.
+    expect(gated.graph.inputs.map((v) => v.name)).toEqual(['sample', 'timestep', 'encoder_hidden_states', 'tgate.cache.cross.0', 'tgate.cache.cross.1', 'tgate.run.planning', 'tgate.run.fidelity']);
+    expect(gated.graph.outputs.map((v) => v.name)).toEqual([
+      'tgate.planning.out_sample', ...caches.map((c) => `tgate.planning.cache_out.${c}`),
+      'tgate.fidelity.out_sample', 'tgate.fidelity.cache_out.self.0', 'tgate.fidelity.cache_out.self.1',
+    ]);
     const v2 = graphOf(out, 'gated-v2-fi.onnx');
-    expect(v2.graph.inputs.map((v) => v.name)).toEqual(['sample', 'timestep', 'encoder_hidden_states', ...caches.map((c) => `tgate.cache.${c}`), 'tgate.use_cache', 'tgate.reuse_self']);
-    const sides = v2.graph.nodes[0]!.proto.attribute.map((a) => a.g!.node.map((n) => `${n.opType}(${n.input.join(',')})`));
-    expect(sides).toEqual([['If(tgate.reuse_self)'], ['If(tgate.reuse_self)']]);
+    expect(v2.graph.inputs.map((v) => v.name)).toEqual(['sample', 'timestep', 'encoder_hidden_states', ...caches.map((c) => `tgate.cache.${c}`), ...['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self'].map((v) => `tgate.run.${v}`)]);
+    expect(refs(v2)).toEqual(refs(planning));
     // The If node reads the outer inputs its branches use: every weight stays referenced once.
     expect(gated.graph.nodes[0]!.implicitInputs.length).toBeGreaterThan(gated.graph.initializers.length);
+    expect(gated.graph.nodes[1]!.implicitInputs.length).toBeLessThan(gated.graph.nodes[0]!.implicitInputs.length);
   });
 
   it('planning = source plus site outputs; fidelity has no text input and fewer nodes', () => {
@@ -243,10 +254,10 @@ describe('compile --sites', () => {
       ['fidelity', 'input', 'output'],
       ['fidelity-reuse-self', 'input', 'input'],
     ]);
-    expect(r.manifest.gated.map((g) => [g.file, g.variants.length, g.useCacheInput, g.reuseSelfInput])).toEqual([
-      ['gated.onnx', 2, 'tgate.use_cache', null],
-      ['gated-v2.onnx', 3, 'tgate.use_cache', 'tgate.reuse_self'],
-      ['gated-v2-fi.onnx', 4, 'tgate.use_cache', 'tgate.reuse_self'],
+    expect(r.manifest.gated.map((g) => [g.file, g.variants.map((v) => v.name).join(' ')])).toEqual([
+      ['gated.onnx', 'planning fidelity'],
+      ['gated-v2.onnx', 'planning reuse-self fidelity'],
+      ['gated-v2-fi.onnx', 'planning reuse-self fidelity fidelity-reuse-self'],
     ]);
     expect(r.manifest.verification).toMatchObject({ skipped: false, planningBitExact: true, gatedBitExact: true });
     const proof = r.manifest.verification as { variantMaxAbsErrors: Record<string, number>; tolerance: number };

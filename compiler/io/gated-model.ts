@@ -1,11 +1,13 @@
-// A gated model: several graph variants as the branches of nested If nodes, so one onnxruntime
-// session (one arena, one copy of pre-packed weights) serves every step of a schedule. The outer
-// graph holds every initializer (by reference into the shared weights file), the inputs of all
-// variants and one bool flag per choice: `tgate.use_cache` (true: cross-attention is fed from
-// the caches) and `tgate.reuse_self` (true: self-attention is). Every branch gives the same
-// outputs: the model output, then one per cached site; a branch that does not compute a site
-// gives an empty tensor there, so no cache is copied through a step that only reads it.
-// Branch-internal names never shadow outer ones: the outer graph only adds `tgate.` names.
+// A gated model: several graph variants in one file, so one onnxruntime session (one arena, one
+// copy of pre-packed weights) serves every step of a schedule. Each variant is the then-branch
+// of its own If node, switched by a bool input `tgate.run.<variant>`; the runtime sets exactly
+// one. The else-branches give empty tensors, so a variant that does not run costs next to
+// nothing. The If nodes sit side by side, not nested: measured on sd15-small, a variant nested
+// two If levels deep no longer reproduced its graph bit for bit and took +270 MiB of RSS (the
+// weights two scopes up are not treated as the kernels' constants), while one level keeps both.
+// The outer graph holds every initializer (by reference into the shared weights file) and the
+// inputs of all variants. Branch-internal names never shadow outer ones: the outer graph only
+// adds `tgate.` names.
 import { create, toBinary } from '@bufbuild/protobuf';
 import {
   AttributeProtoSchema,
@@ -27,10 +29,7 @@ import type { SiteRole } from '../variants.js';
 import { graphToProto, modelToProto, type EncodeOptions } from './encode.js';
 import { valueInfoFor } from './types.js';
 
-export const USE_CACHE_INPUT = 'tgate.use_cache';
-export const REUSE_SELF_INPUT = 'tgate.reuse_self';
 export const gatedCacheInput = (id: string) => `tgate.cache.${id}`;
-export const gatedCacheOutput = (id: string) => `tgate.cache_out.${id}`;
 
 export interface GatedCache {
   id: string;
@@ -79,38 +78,43 @@ function withRenamed<T>(g: Graph, renames: [string, string][], fn: () => T): T {
   }
 }
 
-function leafGraph(b: GatedBranch, caches: GatedCache[], dtypeOf: (c: GatedCache) => number, opts: EncodeOptions): GraphProto {
+export const runFlag = (variant: string) => `tgate.run.${variant}`;
+export const gatedOutputName = (variant: string, output: string) => `tgate.${variant}.${output}`;
+export const gatedSiteOutput = (variant: string, id: string) => `tgate.${variant}.cache_out.${id}`;
+
+/** Where a variant's results come out of a gated model. */
+export interface GatedVariantIo {
+  name: string;
+  flag: string;
+  output: string;
+  /** Site id -> output name, for the sites this variant computes. */
+  siteOutputs: Record<string, string>;
+}
+
+/** The variant as a branch graph: its nodes, reading fed sites from the outer cache inputs. */
+function leafGraph(b: GatedBranch, caches: GatedCache[], dtypeOf: (c: GatedCache) => number, opts: EncodeOptions): { graph: GraphProto; outputs: { inner: string; outer: string; dtype: number }[] } {
   const g = b.model.graph;
   const out = g.outputs[0]!;
-  const outName = `tgate.${b.name}.${out.name}`;
-  const outType = out.type?.dtype ?? 1;
+  const outName = gatedOutputName(b.name, out.name);
   // A fed site reads the outer graph's cache input directly: no Identity, no copy.
   const renames: [string, string][] = [[out.name, outName], ...caches.filter((c) => roleOf(b, c) === 'input').map((c): [string, string] => [c.tensor, gatedCacheInput(c.id)])];
   return withRenamed(g, renames, () => {
     const body = graphToProto(g, opts);
-    const node = [...body.node];
-    const output = [typedOutput(outName, outType)];
-    for (const c of caches) {
-      if (roleOf(b, c) === 'output') output.push(typedOutput(c.tensor, dtypeOf(c)));
-      else {
-        const none = `tgate.${b.name}.none.${c.id}`;
-        node.push(emptyTensor(none, dtypeOf(c)));
-        output.push(typedOutput(none, dtypeOf(c)));
-      }
-    }
-    return create(GraphProtoSchema, { name: `tgate_${b.name.replace(/-/g, '_')}`, node, valueInfo: body.valueInfo, output });
+    const outputs = [{ inner: outName, outer: outName, dtype: out.type?.dtype ?? 1 }];
+    for (const c of caches) if (roleOf(b, c) === 'output') outputs.push({ inner: c.tensor, outer: gatedSiteOutput(b.name, c.id), dtype: dtypeOf(c) });
+    const graph = create(GraphProtoSchema, {
+      name: `tgate_${b.name.replace(/-/g, '_')}`,
+      node: body.node,
+      valueInfo: body.valueInfo,
+      output: outputs.map((o) => typedOutput(o.inner, o.dtype)),
+    });
+    return { graph, outputs };
   });
 }
 
-/**
- * Builds a gated model over two or more variants of the same source, split first on what the
- * cross sites do (`tgate.use_cache`), then on what the self sites do (`tgate.reuse_self`). The
- * variants' IR is left as it was.
- */
-export function encodeGatedModel(branches: GatedBranch[], caches: GatedCache[], opts: EncodeOptions = {}): { bytes: Uint8Array; flags: string[] } {
+/** Builds a gated model over the variants of one source. The variants' IR is left as it was. */
+export function encodeGatedModel(branches: GatedBranch[], caches: GatedCache[], opts: EncodeOptions = {}): { bytes: Uint8Array; variants: GatedVariantIo[] } {
   const base = branches.find((b) => b.cross === 'output' && b.self === 'output') ?? branches[0]!;
-  const outName = base.model.graph.outputs[0]!.name;
-  const outType = base.model.graph.outputs[0]!.type?.dtype ?? 1;
   const valueType = (c: GatedCache) => {
     for (const b of branches) {
       const v = b.model.graph.value(c.tensor);
@@ -119,48 +123,43 @@ export function encodeGatedModel(branches: GatedBranch[], caches: GatedCache[], 
     return { dtype: 1, shape: null };
   };
   const dtypeOf = (c: GatedCache) => valueType(c).dtype || 1;
-  const flags = new Set<string>();
-
-  // An If node over `bs` producing `outputs` in the current scope.
-  const ifOver = (bs: GatedBranch[], outputs: string[], label: string): NodeProto => {
-    const splitCross = new Set(bs.map((b) => b.cross)).size > 1;
-    const flag = splitCross ? USE_CACHE_INPUT : REUSE_SELF_INPUT;
-    flags.add(flag);
-    const fed = bs.filter((b) => (splitCross ? b.cross : b.self) === 'input');
-    const computed = bs.filter((b) => (splitCross ? b.cross : b.self) === 'output');
-    const branch = (group: GatedBranch[], tag: string): GraphProto => {
-      if (group.length === 1) return leafGraph(group[0]!, caches, dtypeOf, opts);
-      const inner = outputs.map((_, i) => `tgate.${label}.${tag}.${i}`);
-      const types = [outType, ...caches.map(dtypeOf)];
-      return create(GraphProtoSchema, { name: `tgate_${label}_${tag}`.replace(/[.-]/g, '_'), node: [ifOver(group, inner, `${label}.${tag}`)], output: inner.map((n, i) => typedOutput(n, types[i]!)) });
-    };
-    if (fed.length === 0 || computed.length === 0) throw new Error(`gated model: nothing to split in ${bs.map((b) => b.name).join(', ')}`);
-    return create(NodeProtoSchema, {
-      opType: 'If',
-      name: `tgate/${label}`,
-      input: [flag],
-      output: outputs,
-      attribute: [
-        create(AttributeProtoSchema, { name: 'then_branch', type: 5, g: branch(fed, 'fed') }),
-        create(AttributeProtoSchema, { name: 'else_branch', type: 5, g: branch(computed, 'computed') }),
-      ],
+  const nodes: NodeProto[] = [];
+  const outputs: ValueInfoProto[] = [];
+  const io: GatedVariantIo[] = [];
+  for (const b of branches) {
+    const leaf = leafGraph(b, caches, dtypeOf, opts);
+    const idle = create(GraphProtoSchema, {
+      name: `tgate_${b.name.replace(/-/g, '_')}_idle`,
+      node: leaf.outputs.map((o) => emptyTensor(`${o.outer}.idle`, o.dtype)),
+      output: leaf.outputs.map((o) => typedOutput(`${o.outer}.idle`, o.dtype)),
     });
-  };
-
+    nodes.push(create(NodeProtoSchema, {
+      opType: 'If',
+      name: `tgate/${b.name}`,
+      input: [runFlag(b.name)],
+      output: leaf.outputs.map((o) => o.outer),
+      attribute: [
+        create(AttributeProtoSchema, { name: 'then_branch', type: 5, g: leaf.graph }),
+        create(AttributeProtoSchema, { name: 'else_branch', type: 5, g: idle }),
+      ],
+    }));
+    outputs.push(...leaf.outputs.map((o) => typedOutput(o.outer, o.dtype)));
+    io.push({
+      name: b.name,
+      flag: runFlag(b.name),
+      output: leaf.outputs[0]!.outer,
+      siteOutputs: Object.fromEntries(caches.filter((c) => roleOf(b, c) === 'output').map((c) => [c.id, gatedSiteOutput(b.name, c.id)])),
+    });
+  }
   const outer = modelToProto(base.model, opts).graph!;
-  const ifNode = ifOver(branches, [outName, ...caches.map((c) => gatedCacheOutput(c.id))], 'gate');
   const fedSomewhere = caches.filter((c) => branches.some((b) => roleOf(b, c) === 'input'));
-  const cacheInputs = fedSomewhere.map((c) => valueInfoFor(gatedCacheInput(c.id), valueType(c)));
-  const originalOut = base.model.graph.ioInfo.get(outName);
-  const flagInputs = [USE_CACHE_INPUT, REUSE_SELF_INPUT].filter((f) => flags.has(f));
   const graph = create(GraphProtoSchema, {
     name: 'tgate_gated',
-    node: [ifNode],
+    node: nodes,
     initializer: outer.initializer,
-    input: [...outer.input, ...cacheInputs, ...flagInputs.map(boolScalar)],
-    // Cache outputs carry only their type: a branch that does not compute a site gives [0, 0, 0].
-    output: [originalOut ?? typedOutput(outName, outType), ...caches.map((c) => typedOutput(gatedCacheOutput(c.id), dtypeOf(c)))],
+    input: [...outer.input, ...fedSomewhere.map((c) => valueInfoFor(gatedCacheInput(c.id), valueType(c))), ...branches.map((b) => boolScalar(runFlag(b.name)))],
+    output: outputs,
   });
   const bytes = toBinary(ModelProtoSchema, { ...base.model.proto, graph, $typeName: ModelProtoSchema.typeName });
-  return { bytes, flags: flagInputs };
+  return { bytes, variants: io };
 }
