@@ -28,8 +28,9 @@ Usage:
       models that hold them as If branches, the shared weights and tgate.json into <dir>.
       --sites all (default) caches cross- and self-attention (TGATE v1 and v2 schedules), cross
       only v1; --include/--exclude narrow them by scope or id (* any characters, ? one).
-  tgate inspect <model.onnx> [--json] [--explain]
-      Show inputs, outputs, node counts by op type and the attention sites found;
+  tgate inspect <model.onnx> [--json] [--explain] [--height 512 --width 512]
+      Show inputs, outputs, node counts by op type, the attention sites found and what their
+      caches hold per sample at that image size (v2 self-attention caches: 2x under CFG);
       --explain lists every softmax or attention op considered and what came of it.
   tgate run <dir> [--steps 25] [--gate-step G] [--guidance S] [--scheduler ddim|euler|dpmpp-2m]
             [--tgate-version 1|2] [--sp-interval N] [--fi-interval N] [--warm-up N]
@@ -104,7 +105,7 @@ export async function runCompile(args: string[]): Promise<CommandOutput> {
       const gives = x.outputs.length - 1;
       return `  ${x.name.padEnd(20)} ${x.file}: ${x.nodes} nodes (source ${m.source.nodes})${takes ? `, takes ${takes} caches` : ''}${gives ? `, ${gives} site outputs` : ''}${x.removedInputs.length ? `, input ${x.removedInputs.join(', ')} removed` : ''}`;
     }),
-    `  gated      ${m.gated.map((g) => `${g.file} (${g.variants.join(' + ')})`).join('; ')}`,
+    `  gated      ${m.gated.map((g) => `${g.file} (${g.variants.map((x) => x.name).join(' + ')})`).join('; ')}`,
     `  family     ${m.family.name}: ${m.family.why}; defaults gate step ${m.schedule.gateStep}, sp_interval ${m.schedule.spInterval}, fi_interval ${m.schedule.fiInterval}, warm_up ${m.schedule.warmUp}`,
     `  weights    ${m.weights} (${bytesText(r.weights.bytes)}, ${r.weights.mode})`,
     v.skipped
@@ -123,7 +124,16 @@ function inspectText(r: InspectReport, explain: boolean): string {
   out.push('', 'Nodes by op type', table(['op', 'count'], Object.entries(r.opCounts).map(([k, n]) => [k, n])));
   const cross = r.sites.filter((s) => s.kind === 'cross').length;
   out.push('', `Attention sites: ${cross} cross + ${r.sites.length - cross} self (${r.softmaxCandidates} softmax/attention candidates, ${r.rejected.length} rejected)`);
-  if (r.sites.length) out.push(table(['id', 'kind', 'scope', 'cut tensor', 'tokens x channels'], r.sites.map((s) => [s.id, s.kind, s.scope ?? '-', s.tensor, `${s.tokens} x ${s.channels}`])));
+  const size = (b: number | null) => (b === null ? '?' : bytesText(b));
+  if (r.sites.length) out.push(table(['id', 'kind', 'scope', 'cut tensor', 'tokens x channels', `cache/sample @${r.caches.height}x${r.caches.width}`], r.sites.map((s) => [s.id, s.kind, s.scope ?? '-', s.tensor, `${s.tokens} x ${s.channels}`, size(s.bytesPerSample)])));
+  if (r.sites.length) {
+    const c = r.caches;
+    out.push(
+      '',
+      `Caches per sample at ${c.height}x${c.width} px (latent ${c.latent[0]}x${c.latent[1]}): cross-attention ${size(c.crossBytesPerSample)} (held from the gate step on); ` +
+        `self-attention (TGATE v2) ${size(c.selfBytesPerSampleWithCfg)} before the gate (the CFG pair: 2 x ${size(c.selfBytesPerSample)}), ${size(c.selfBytesPerSample)} after it.`,
+    );
+  }
   if (explain) {
     out.push('', 'Candidates considered (graph order)', table(['node', 'op', 'outcome'], r.considered.map((c) => [c.node, c.op, c.outcome])));
   } else if (r.sites.length === 0 && r.rejected.length) {
@@ -161,8 +171,13 @@ export async function runMemoryProbe(args: string[]): Promise<CommandOutput> {
 }
 
 export async function runInspect(args: string[]): Promise<CommandOutput> {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' }, explain: { type: 'boolean' } });
+  const { values, positionals } = parse(args, { json: { type: 'boolean' }, explain: { type: 'boolean' }, height: { type: 'string', default: '512' }, width: { type: 'string', default: '512' } });
   const file = onePositional(positionals, 'model file (tgate inspect <model.onnx>)');
-  const r = inspectModel(file);
+  const px = (k: 'height' | 'width') => {
+    const n = Number(values[k]);
+    if (!Number.isInteger(n) || n <= 0 || n % 8 !== 0) throw usageError(`--${k} must be a positive multiple of 8 (image pixels), not "${values[k]}".`);
+    return n;
+  };
+  const r = inspectModel(file, { height: px('height'), width: px('width') });
   return { stdout: values.json ? JSON.stringify(r, null, 2) : inspectText(r, !!values.explain) };
 }

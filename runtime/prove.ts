@@ -7,6 +7,7 @@ import path from 'node:path';
 import { TgateError } from '../compiler/errors.js';
 import type { ProofReport, ProofRequest, TensorSpec } from '../compiler/proof.js';
 import type { Dim } from '../compiler/ir/value.js';
+import { evalDim } from '../compiler/ir/dims.js';
 import { toHalfBits } from '../compiler/ir/dtype.js';
 import { numbersOf } from './tensor-values.js';
 import { placeholder, runFlag } from './placeholders.js';
@@ -47,19 +48,7 @@ function concrete(shape: Dim[], dims: Record<string, number>, what: string): num
   });
 }
 
-/** Evaluates a symbolic dim such as "height/2*width/2" under the bound sizes. */
-export function evalDim(d: Dim, dims: Record<string, number>): number | null {
-  if (typeof d === 'number') return d;
-  if (typeof d !== 'string') return null;
-  let value = 1;
-  for (const factor of d.split('*')) {
-    const [name, div] = factor.split('/');
-    const base = /^\d+$/.test(name!) ? Number(name) : dims[name!];
-    if (base === undefined) return null;
-    value *= div === undefined ? base : base / Number(div);
-  }
-  return Number.isInteger(value) ? value : null;
-}
+export { evalDim };
 
 export function makeFeeds(inputs: TensorSpec[], dims: Record<string, number>, seed: number): Feeds {
   const rng = new SeededRandom(seed);

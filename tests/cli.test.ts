@@ -83,4 +83,16 @@ describe('tgate CLI', () => {
     expect(json.sites[1]).toMatchObject({ kind: 'cross', variant: 'matmul-softmax-matmul', tokens: 'height/2*width/2', channels: 16 });
     expect(json.considered.map((c: { siteId: string | null }) => c.siteId)).toEqual(['self.0', 'cross.0', 'self.1', 'cross.1']);
   });
+
+  it('inspect reports what the caches hold per sample at an image size (v2 self caches twice under CFG)', () => {
+    // 64x64 px = an 8x8 latent; the sites work on (8/2)*(8/2) = 16 tokens x 16 float32 channels.
+    const json = JSON.parse(tgate(['inspect', TINY, '--json', '--height', '64', '--width', '64']).stdout);
+    expect(json.sites.map((s: { bytesPerSample: number }) => s.bytesPerSample)).toEqual([1024, 1024, 1024, 1024]);
+    expect(json.caches).toEqual({ height: 64, width: 64, latent: [8, 8], crossBytesPerSample: 2048, selfBytesPerSample: 2048, selfBytesPerSampleWithCfg: 4096 });
+    const wide = JSON.parse(tgate(['inspect', TINY, '--json', '--height', '64', '--width', '128']).stdout);
+    expect(wide.caches.selfBytesPerSample).toBe(4096);
+    const text = tgate(['inspect', TINY, '--height', '64', '--width', '64']).stdout;
+    expect(text).toMatch(/Caches per sample at 64x64 px \(latent 8x8\): cross-attention 2\.0 KiB .*self-attention \(TGATE v2\) 4\.0 KiB before the gate \(the CFG pair: 2 x 2\.0 KiB\)/);
+    expect(tgate(['inspect', TINY, '--height', '60'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--height must be a positive multiple of 8/) });
+  });
 });
