@@ -10,6 +10,7 @@ import { compile, type CompileResult } from '../compiler/compile.js';
 import { decodeModel } from '../compiler/io/decode.js';
 import { encodeModel } from '../compiler/io/encode.js';
 import { runPasses } from '../compiler/pipeline/pass-manager.js';
+import { InputAncestry } from '../passes/attention/ancestry.js';
 import { findAttentionSites } from '../passes/attention/find-sites.js';
 import { exposeOutputs } from '../passes/expose-outputs.js';
 import { GatedUNet } from '../runtime/gated-unet.js';
@@ -71,6 +72,59 @@ describe('PixArt-style DiT (PyTorch export)', () => {
     expect(fidelity.nodes.some((n) => n.proto.name.includes('caption_projection'))).toBe(false);
     const planning = decodeModel(fs.readFileSync(path.join(out, 'planning.onnx')), 'planning').graph;
     expect(planning.nodes.some((n) => n.proto.name.includes('caption_projection'))).toBe(true);
+  });
+
+  it('is recognised as PixArt and takes its official v2 defaults: gate step 15, sp_interval 3, guidance 4.5', () => {
+    expect(result.manifest.family.name).toBe('pixart');
+    expect(result.manifest.schedule).toEqual({ gateStep: 15, spInterval: 3, fiInterval: 1, warmUp: 2, guidance: 4.5 });
+  });
+
+  it('a reused self-attention output is still multiplied by the current step\'s gate_msa', async () => {
+    // In the reuse-self graph each self cache input feeds the gate_msa Mul, whose other operand
+    // is computed from this step's timestep: the cache replaces attn1's output, not gate * attn1.
+    const reuse = decodeModel(fs.readFileSync(path.join(out, 'reuse-self.onnx')), 'reuse-self').graph;
+    const ancestry = new InputAncestry(reuse);
+    for (const site of result.manifest.sites.filter((x) => x.kind === 'self')) {
+      const input = reuse.value(site.reuseInput!)!;
+      expect(reuse.isGraphInput(input)).toBe(true);
+      const uses = input.uses();
+      expect(uses.map((u) => u.node.opType)).toEqual(['Mul']);
+      const gate = uses[0]!.node.inputs.find((v) => v !== input)!;
+      // (Shape arithmetic makes it depend on earlier activations too, never on its own cache.)
+      expect(ancestry.of(gate).has('timestep')).toBe(true);
+      expect(ancestry.of(gate).has(site.reuseInput!)).toBe(false);
+    }
+    // Numerically: the same cache fed at two timesteps gives two different outputs, and at the
+    // step it was taken the reuse-self graph reproduces the source.
+    const t = (n: bigint) => makeTensor('int64', BigInt64Array.of(n, n), [2]);
+    const inputs = {
+      hidden_states: f32(readF32(path.join(REF, 'hidden_states.bin')), [2, 4, 16, 16]),
+      encoder_hidden_states: f32(readF32(path.join(REF, 'encoder_hidden_states.bin')), [2, 12, 24]),
+    };
+    const at601 = await runOnce(path.join(out, 'planning.onnx'), { ...inputs, timestep: t(601n) });
+    const caches = Object.fromEntries(result.manifest.sites.filter((x) => x.kind === 'self').map((x) => [x.reuseInput!, at601[x.tensor]!]));
+    const same = await runOnce(path.join(out, 'reuse-self.onnx'), { ...inputs, ...caches, timestep: t(601n) });
+    expect(maxAbsDiff(data(same.out_sample), data(at601.out_sample))).toBeLessThan(1e-5);
+    const later = await runOnce(path.join(out, 'reuse-self.onnx'), { ...inputs, ...caches, timestep: t(301n) });
+    const source301 = await runOnce(MODEL, { ...inputs, timestep: t(301n) });
+    expect(maxAbsDiff(data(later.out_sample), data(same.out_sample))).toBeGreaterThan(1e-3);
+    expect(maxAbsDiff(data(later.out_sample), data(source301.out_sample))).toBeGreaterThan(0);
+  });
+
+  it('runs TGATE v2 on the PixArt schedule: self-attention reused between every 3rd step', async () => {
+    const unet = await GatedUNet.load(out, { variants: ['planning', 'reuse-self', 'fidelity'] });
+    const r = (n: number, s: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + s));
+    const res = await unet.generate({
+      latents: { data: r(4 * 64, 1), dims: [1, 4, 8, 8] },
+      cond: { encoder_hidden_states: { data: r(5 * 24, 2), dims: [1, 5, 24] } },
+      uncond: { encoder_hidden_states: { data: r(5 * 24, 3), dims: [1, 5, 24] } },
+      steps: 20, guidance: 4.5,
+    });
+    expect(res.schedule).toEqual({ version: 2, gateStep: 15, spInterval: 3, fiInterval: 1, warmUp: 2 });
+    expect(res.records.filter((x) => x.self === 'reuse').map((x) => x.k)).toEqual([4, 5, 7, 8, 10, 11, 13]);
+    expect(res.records.filter((x) => x.phase === 'fidelity').map((x) => x.batch)).toEqual([1, 1, 1, 1, 1]);
+    expect(res.latents.every(Number.isFinite)).toBe(true);
+    await unet.release();
   });
 
   it('the sampler runs it: int64 [batch] timesteps, learned sigma split after guidance', async () => {

@@ -274,10 +274,13 @@ describe('gated sampler on model variants', () => {
     const { dir } = await compiledTinyUnet({ guidanceEmbedding: true });
     const unet = await GatedUNet.load(dir);
     expect(unet.roles.guidanceEmbedding).toEqual(['timestep_cond']);
+    // The LCM family: gate at step 1, no self-attention reuse, no CFG (the official LCM defaults).
+    expect(unet.manifest.family.name).toBe('lcm');
+    expect(unet.manifest.schedule).toEqual({ gateStep: 1, spInterval: 1, fiInterval: 1, warmUp: 0, guidance: 1 });
     const io = inputs(1, 61, { timestep_cond: [4] });
-    const r = await unet.generate({ latents: io.latents, cond: io.cond, steps: 4, gateStep: 1, guidance: 8 });
+    const r = await unet.generate({ latents: io.latents, cond: io.cond, steps: 4, guidance: 8 });
     expect(r.cfg).toBe(false);
-    expect(r.records.map((x) => [x.phase, x.batch])).toEqual([['gate', 1], ['fidelity', 1], ['fidelity', 1], ['fidelity', 1]]);
+    expect(r.records.map((x) => [x.phase, x.batch, x.variant])).toEqual([['gate', 1, 'planning'], ['fidelity', 1, 'fidelity'], ['fidelity', 1, 'fidelity'], ['fidelity', 1, 'fidelity']]);
     await unet.release();
   });
 });

@@ -26,12 +26,12 @@ interface Meta {
 
 const have = sharedAvailable('the checks against the real diffusers exports');
 const CASES = [
-  { fixture: 'sd15-tiny', file: 'model.onnx', opset: '17', cross: 6, self: 6 },
-  { fixture: 'sd15-tiny', file: 'model_opset14.onnx', opset: '14', cross: 6, self: 6 },
-  { fixture: 'sdxl-tiny', file: 'model.onnx', opset: '17', cross: 12, self: 12 },
+  { fixture: 'sd15-tiny', file: 'model.onnx', opset: '17', cross: 6, self: 6, family: 'sd', guidance: 7.5 },
+  { fixture: 'sd15-tiny', file: 'model_opset14.onnx', opset: '14', cross: 6, self: 6, family: 'sd', guidance: 7.5 },
+  { fixture: 'sdxl-tiny', file: 'model.onnx', opset: '17', cross: 12, self: 12, family: 'sdxl', guidance: 5 },
 ];
 
-(have ? describe.each(CASES) : describe.skip.each(CASES))('$fixture/$file', ({ fixture, file, opset, cross, self }) => {
+(have ? describe.each(CASES) : describe.skip.each(CASES))('$fixture/$file', ({ fixture, file, opset, cross, self, family, guidance }) => {
   const dir = path.join(FIXTURES, fixture);
   const src = path.join(dir, file);
   const meta = () => JSON.parse(fs.readFileSync(path.join(dir, 'metadata.json'), 'utf8')) as Meta;
@@ -54,6 +54,11 @@ const CASES = [
     }
   });
   afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  it(`is recognised as ${family}: the official v2 defaults, guidance ${guidance}`, () => {
+    expect(result.manifest.family.name).toBe(family);
+    expect(result.manifest.schedule).toEqual({ gateStep: 10, spInterval: 5, fiInterval: 1, warmUp: 2, guidance });
+  });
 
   it(`finds exactly the ${cross} + ${self} attention modules, cut at their output tensors`, () => {
     const m = meta();
