@@ -2,6 +2,7 @@
 // N runs, each run in a fresh process so its peak RSS is its own. Models: the committed tiny
 // UNet, the ../shared fixtures, and ../shared/models graphs with synthesized weights (sd15-full,
 // 3.4 GB, only with --full). Prints a table and writes the figures as JSON.
+import type { Manifest } from '../compiler/manifest.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -45,7 +46,7 @@ for (const [label, model] of models) {
   }
   const seconds: number[] = [];
   const rss: number[] = [];
-  let manifest: { nodeCounts: { source: number; planning: number; fidelity: number }; verification: { skipped: boolean; fidelityMaxAbsError?: number }; sites: { kind: string }[] } | null = null;
+  let manifest: Manifest | null = null;
   for (let i = 0; i < runs; i++) {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tgate-bench-out-'));
     const args = [path.join(ROOT, 'dist/cli/main.js'), 'compile', model, '-o', path.join(out, 'a'), '--json', ...(values['no-verify'] ? ['--no-verify'] : [])];
@@ -62,12 +63,14 @@ for (const [label, model] of models) {
   }
   const m = manifest!;
   const cross = m.sites.filter((s) => s.kind === 'cross').length;
-  const err = m.verification.skipped ? 'skipped' : m.verification.fidelityMaxAbsError!.toExponential(1);
-  rows.push([label, median(seconds).toFixed(2), median(rss).toFixed(0), `${cross}+${m.sites.length - cross}`, m.nodeCounts.source, m.nodeCounts.planning, m.nodeCounts.fidelity, err]);
-  figures.push({ model: label, runs, medianSeconds: median(seconds), medianPeakRssMiB: median(rss), seconds, peakRssMiB: rss, nodeCounts: m.nodeCounts, fidelityMaxAbsError: m.verification.fidelityMaxAbsError ?? null });
+  const v = m.verification;
+  const err = v.skipped ? 'skipped' : Math.max(0, ...Object.values(v.variantMaxAbsErrors)).toExponential(1);
+  const nodes = Object.fromEntries([['source', m.source.nodes], ...m.variants.map((x) => [x.name, x.nodes])]);
+  rows.push([label, median(seconds).toFixed(2), median(rss).toFixed(0), `${cross}+${m.sites.length - cross}`, ...['source', 'planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self'].map((n) => nodes[n] ?? '-'), err]);
+  figures.push({ model: label, runs, medianSeconds: median(seconds), medianPeakRssMiB: median(rss), seconds, peakRssMiB: rss, nodeCounts: nodes, maxAbsError: v.skipped ? null : v.variantMaxAbsErrors });
 }
 process.stdout.write(`compile benchmark: median of ${runs} runs, wall time of the whole CLI process (proof ${values['no-verify'] ? 'off' : 'on'}), ${os.cpus().length} cores\n\n`);
-process.stdout.write(table(['model', 'seconds', 'peak RSS MiB', 'sites', 'source nodes', 'planning', 'fidelity', 'proof max err'], rows) + '\n');
+process.stdout.write(table(['model', 'seconds', 'peak RSS MiB', 'sites', 'source nodes', 'planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self', 'proof max err'], rows) + '\n');
 const outFile = path.join(ROOT, 'out/bench-compile.json');
 fs.mkdirSync(path.dirname(outFile), { recursive: true });
 fs.writeFileSync(outFile, JSON.stringify(figures, null, 2) + '\n');
