@@ -191,9 +191,20 @@ describe('gated sampler on model variants', () => {
     const b = await dyn.generate({ ...io, steps: 5, gateStep: 2, guidance: 7.5 });
     expect(maxAbsDiff(a.latents, b.latents)).toBeLessThan(1e-5);
     expect(a.records.map((x) => x.batch)).toEqual([2, 2, 1, 1, 1]);
-    await expect(st.generate({ ...inputs(2, 1), steps: 2, gateStep: 1, guidance: 7.5 })).rejects.toThrow(/fixed batch of 2; batch 4 does not divide it/);
     await st.release();
     await dyn.release();
+    // v2 with every variant: self caches stored at the fixed batch and at batch 1 (then repeated).
+    const all = ['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self'] as const;
+    const st2 = await GatedUNet.load(staticDir, { variants: [...all] });
+    const dyn2 = await GatedUNet.load(dynamicDir, { variants: [...all] });
+    const v2 = { steps: 8, gateStep: 5, guidance: 7.5, tgate: { version: 2 as const, spInterval: 2, warmUp: 1, fiInterval: 2 } };
+    const c = await st2.generate({ ...io, ...v2 });
+    const d = await dyn2.generate({ ...io, ...v2 });
+    expect(c.records.map((x) => x.variant)).toEqual(['planning', 'planning', 'planning', 'reuse-self', 'planning', 'fidelity-reuse-self', 'fidelity', 'fidelity-reuse-self']);
+    expect(maxAbsDiff(c.latents, d.latents)).toBeLessThan(1e-5);
+    await dyn2.release();
+    await expect(st2.generate({ ...inputs(2, 1), steps: 2, gateStep: 1, guidance: 7.5 })).rejects.toThrow(/fixed batch of 2; batch 4 does not divide it/);
+    await st2.release();
   });
 
   it('with one cross site left uncached, the fidelity phase feeds it the uncond text', async () => {
