@@ -4,7 +4,6 @@
 // are kept, averaged over the CFG pair; from G on, batch B fed the cross caches, without
 // guidance, self-attention recomputed every fi_interval-th step. runtime/schedule.ts decides each
 // step; gateStep >= steps with version 1 is the plain baseline, same loop.
-import fs from 'node:fs';
 import path from 'node:path';
 import type ort from 'onnxruntime-node';
 import { TgateError } from '../compiler/errors.js';
@@ -13,6 +12,7 @@ import type { VariantName } from '../compiler/variants.js';
 import { concatRows, firstChannels, guide, meanOfHalves, type Flat } from './batch-ops.js';
 import { modelRoles, type CacheSite, type ModelRoles } from './model-roles.js';
 import { placeholder, runFlag } from './placeholders.js';
+import { readManifest, resolveSchedule, variantsFor, type TgateOptions } from './compiled-folder.js';
 import { planSchedule, variantsUsed, type Phase, type ScheduleOptions, type SiteAction } from './schedule.js';
 import { numbersOf, valuesAs } from './tensor-values.js';
 import { toHalfBits } from '../compiler/ir/dtype.js';
@@ -20,6 +20,7 @@ import { createScheduler, type SchedulerConfig } from './schedulers/index.js';
 import { makeTensor, openSession, type SessionOptions } from './session.js';
 
 export type { Phase } from './schedule.js';
+export { readManifest, resolveSchedule, variantsFor, type TgateOptions } from './compiled-folder.js';
 
 export interface TensorInput {
   data: Flat;
@@ -41,9 +42,6 @@ export interface StepRecord {
   modelMs: number;
   stepMs: number;
 }
-
-/** The T-GATE schedule of a generation; unset fields take the compiled family's defaults. */
-export type TgateOptions = Partial<Omit<ScheduleOptions, 'gateStep'>>;
 
 export interface GenerateOptions {
   /** Initial noise [B, C, H, W] (scaled by the scheduler's init sigma); img2img: the noise to add. */
@@ -96,38 +94,6 @@ type Variants =
   | { kind: 'separate'; sessions: Map<VariantName, ort.InferenceSession> }
   | { kind: 'gated'; session: ort.InferenceSession; model: ManifestGated };
 
-/** Reads and checks a compiled folder's tgate.json. */
-export function readManifest(dir: string): Manifest {
-  const file = path.join(dir, 'tgate.json');
-  if (!fs.existsSync(file)) {
-    throw new TgateError('E_FILE_MISSING', `${dir} has no tgate.json: it is not a compiled folder.`, { subject: { file: dir }, hint: 'Compile the model first: tgate compile <model.onnx> -o <dir>.' });
-  }
-  const manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest;
-  if (manifest.format !== 'tgate/2') {
-    throw new TgateError('E_UNSUPPORTED_MODEL', `${file} has format ${JSON.stringify(manifest.format)}; this tgate reads tgate/2.`, { subject: { file }, hint: 'Recompile the model with this version of tgate.' });
-  }
-  for (const key of ['variants', 'gated', 'sites', 'schedule', 'source'] as const) {
-    if (!manifest[key]) throw new TgateError('E_UNSUPPORTED_MODEL', `${file} has no "${key}": it was not written by this version of tgate.`, { subject: { file }, hint: 'Recompile the model with this version of tgate.' });
-  }
-  return manifest;
-}
-
-/** The schedule a generation runs: the options given, the compiled family's defaults for the rest. */
-export function resolveSchedule(m: Manifest, gateStep: number | undefined, t: TgateOptions = {}): ScheduleOptions {
-  const selfCached = m.sites.some((s) => s.cached && s.kind === 'self');
-  const version = t.version ?? (selfCached ? 2 : 1);
-  if (version === 2 && !selfCached) {
-    throw new TgateError('E_USAGE', 'TGATE v2 reuses self-attention, but this folder was compiled without self-attention sites.', { hint: 'Recompile with --sites all (the default), or run with --tgate-version 1.' });
-  }
-  const d = m.schedule;
-  return { version, gateStep: gateStep ?? d.gateStep, spInterval: t.spInterval ?? d.spInterval, fiInterval: t.fiInterval ?? d.fiInterval, warmUp: t.warmUp ?? d.warmUp };
-}
-
-/** The variants a schedule over `steps` runs (what load should open). */
-export function variantsFor(m: Manifest, steps: number, gateStep?: number, t: TgateOptions = {}): VariantName[] {
-  return variantsUsed(planSchedule(steps, false, resolveSchedule(m, gateStep, t)));
-}
-
 export class GatedUNet {
   private constructor(
     readonly dir: string,
@@ -142,6 +108,8 @@ export class GatedUNet {
     const manifest = readManifest(dir);
     const roles = modelRoles(manifest);
     const session: SessionOptions = { ...opts, threads: opts.threads ?? 0, optimization: opts.optimization ?? 'extended' };
+    // By default, what the family's default schedule runs; 50 steps reach every kind of step it
+    // has (longer runs only add fidelity steps).
     const wanted: VariantName[] = opts.planningOnly ? ['planning'] : opts.variants ?? variantsFor(manifest, 50);
     for (const w of wanted) {
       if (!manifest.variants.some((v) => v.name === w)) throw new TgateError('E_USAGE', `${dir} has no ${w} variant (compiled variants: ${manifest.variants.map((v) => v.name).join(', ')}).`, { hint: 'Recompile with --sites all (the default) for the TGATE v2 variants, or run with --tgate-version 1.' });
