@@ -4,10 +4,9 @@ import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { compile } from '../compiler/compile.js';
 import { TgateError } from '../compiler/errors.js';
-import { inspectModel, type InspectReport } from '../compiler/inspect.js';
 import { proveArtifacts } from '../runtime/prove.js';
 import { benchCommand, memoryProbeCommand } from './bench-command.js';
-import { bytesText, shapeText, table } from './format.js';
+import { bytesText } from './format.js';
 import { RUN_OPTIONS, runGeneration } from './run-command.js';
 
 export interface CommandOutput {
@@ -116,34 +115,6 @@ export async function runCompile(args: string[]): Promise<CommandOutput> {
   return { stdout: lines.join('\n') };
 }
 
-function inspectText(r: InspectReport, explain: boolean): string {
-  const out: string[] = [];
-  out.push(`${r.file}: ONNX IR ${r.irVersion}, opset ${r.opset}, ${r.producer || 'unknown producer'}, ${r.nodeCount} nodes`);
-  out.push('', 'Inputs', table(['name', 'dtype', 'shape'], r.inputs.map((i) => [i.name, i.dtype, shapeText(i.shape)])));
-  out.push('', 'Outputs', table(['name', 'dtype', 'shape'], r.outputs.map((i) => [i.name, i.dtype, shapeText(i.shape)])));
-  out.push('', 'Nodes by op type', table(['op', 'count'], Object.entries(r.opCounts).map(([k, n]) => [k, n])));
-  const cross = r.sites.filter((s) => s.kind === 'cross').length;
-  out.push('', `Attention sites: ${cross} cross + ${r.sites.length - cross} self (${r.softmaxCandidates} softmax/attention candidates, ${r.rejected.length} rejected)`);
-  const size = (b: number | null) => (b === null ? '?' : bytesText(b));
-  if (r.sites.length) out.push(table(['id', 'kind', 'scope', 'cut tensor', 'tokens x channels', `cache/sample @${r.caches.height}x${r.caches.width}`], r.sites.map((s) => [s.id, s.kind, s.scope ?? '-', s.tensor, `${s.tokens} x ${s.channels}`, size(s.bytesPerSample)])));
-  if (r.sites.length) {
-    const c = r.caches;
-    out.push(
-      '',
-      `Caches per sample at ${c.height}x${c.width} px (latent ${c.latent[0]}x${c.latent[1]}): cross-attention ${size(c.crossBytesPerSample)} (held from the gate step on); ` +
-        `self-attention (TGATE v2) ${size(c.selfBytesPerSampleWithCfg)} before the gate (the CFG pair: 2 x ${size(c.selfBytesPerSample)}), ${size(c.selfBytesPerSample)} after it.`,
-    );
-  }
-  if (explain) {
-    out.push('', 'Candidates considered (graph order)', table(['node', 'op', 'outcome'], r.considered.map((c) => [c.node, c.op, c.outcome])));
-  } else if (r.sites.length === 0 && r.rejected.length) {
-    out.push('', 'Rejected candidates', table(['node', 'reason'], r.rejected.map((x) => [x.node, x.reason])));
-  } else if (r.rejected.length) {
-    out.push(`(${r.rejected.length} candidates rejected: --explain lists why)`);
-  }
-  return out.join('\n');
-}
-
 export async function runRun(args: string[], io: CommandIo): Promise<CommandOutput> {
   const { values, positionals } = parse(args, { ...RUN_OPTIONS, baseline: { type: 'boolean' }, 'save-trajectory': { type: 'string' }, output: { type: 'string', short: 'o' }, json: { type: 'boolean' } });
   const dir = onePositional(positionals, 'compiled folder (tgate run <dir>)');
@@ -170,14 +141,5 @@ export async function runMemoryProbe(args: string[]): Promise<CommandOutput> {
   return { stdout: await memoryProbeCommand(onePositional(positionals, 'compiled folder'), values) };
 }
 
-export async function runInspect(args: string[]): Promise<CommandOutput> {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' }, explain: { type: 'boolean' }, height: { type: 'string', default: '512' }, width: { type: 'string', default: '512' } });
-  const file = onePositional(positionals, 'model file (tgate inspect <model.onnx>)');
-  const px = (k: 'height' | 'width') => {
-    const n = Number(values[k]);
-    if (!Number.isInteger(n) || n <= 0 || n % 8 !== 0) throw usageError(`--${k} must be a positive multiple of 8 (image pixels), not "${values[k]}".`);
-    return n;
-  };
-  const r = inspectModel(file, { height: px('height'), width: px('width') });
-  return { stdout: values.json ? JSON.stringify(r, null, 2) : inspectText(r, !!values.explain) };
-}
+
+export { runInspect } from './inspect-command.js';

@@ -17,3 +17,12 @@ export function bytesText(n: number): string {
   if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
   return `${n} B`;
 }
+
+/** 338.61 G, 16.93 T: MACs (or any count) with an SI prefix. */
+export function countText(n: number): string {
+  if (n >= 1e12) return `${(n / 1e12).toFixed(2)} T`;
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} G`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(2)} k`;
+  return String(n);
+}

@@ -8,7 +8,7 @@ import { chooseSites, type SiteFilter } from './site-selection.js';
 import { modelFromProto } from './io/decode.js';
 import { encodeModel, type EncodeOptions } from './io/encode.js';
 import { encodeGatedModel, gatedCacheInput } from './io/gated-model.js';
-import { detectFamily, FAMILY_DEFAULTS } from './family.js';
+import { familyOfGraph, FAMILY_DEFAULTS } from './family.js';
 import { buildVariant, variantsFor, type BuiltVariant, type SiteTarget, type VariantName } from './variants.js';
 import { checkExternalData, externalized, externalRefOf, layoutWeights, writeWeights } from './io/external-data.js';
 import { loadSource } from './io/load.js';
@@ -88,7 +88,7 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
   const selfCached = targets.some((t) => t.kind === 'self');
   const source = analysed.graph;
   const sourceInputs = source.inputs.filter((v) => !v.initializer);
-  const { family, why } = detectFamily({ inputs: ioOf(source, 'inputs').filter((i) => sourceInputs.some((v) => v.name === i.name)), siteTokens: report.sites.map((s) => s.type.shape?.[1] ?? null), upsamples: source.nodes.some((n) => /^(Resize|ConvTranspose|Upsample)$/.test(n.opType)) });
+  const { family, why } = familyOfGraph(source, report.sites.map((s) => s.type.shape?.[1] ?? null));
 
   const stage = stageOutput(opts.outDir, [sourcePath, ...externalFiles.map((f) => f.path)], opts.force ?? false);
   try {

@@ -2,6 +2,7 @@
 // it (SPEC.md §3): SD-1.5/2.1/SD-XL gate at 10 of 25 steps and reuse self-attention every 5th;
 // PixArt gates at 15 and reuses every 3rd; LCM (a guidance embedding, no CFG) gates at step 1 and
 // never reuses self-attention. The runtime takes these unless the user says otherwise.
+import type { Graph } from './ir/graph.js';
 import type { Dim } from './ir/value.js';
 
 export type Family = 'sd' | 'sdxl' | 'pixart' | 'lcm';
@@ -43,4 +44,10 @@ export function detectFamily(e: FamilyEvidence): { family: Family; why: string }
   const extra = e.inputs.find((i) => /text_embeds|time_ids/.test(i.name));
   if (extra) return { family: 'sdxl', why: `input ${extra.name} is SD-XL's added conditioning` };
   return { family: 'sd', why: 'a UNet attending at several resolutions' };
+}
+
+/** The family of a graph whose attention sites have been found (their token dims). */
+export function familyOfGraph(g: Graph, siteTokens: (Dim | string | number)[]): { family: Family; why: string } {
+  const inputs = g.inputs.filter((v) => !v.initializer).map((v) => ({ name: v.name, shape: v.type?.shape ?? [] }));
+  return detectFamily({ inputs, siteTokens, upsamples: g.nodes.some((n) => /^(Resize|ConvTranspose|Upsample)$/.test(n.opType)) });
 }

@@ -1,89 +1,165 @@
-// What `tgate inspect` reports about a model: io, op counts, attention sites and rejected
-// candidates. Pure data (no printing), so --json and the text view show the same facts.
-import { modelFromProto } from './io/decode.js';
+// What `tgate inspect` reports about a model or a compiled folder: io, op counts, the attention
+// sites, the model family, and the cost facts (MACs and parameters per call, per site and per
+// block; cache bytes per sample; what baseline, v1 and v2 runs cost and the speed-up bound).
+// Pure data (no printing), so --json and the text view show the same facts.
+import fs from 'node:fs';
+import path from 'node:path';
+import { costReport, type CostReport, type CostSite } from './cost/cost-report.js';
+import { familyOfGraph, FAMILY_DEFAULTS, type Family, type ScheduleDefaults } from './family.js';
+import { decodeModel, modelFromProto } from './io/decode.js';
 import { loadSource } from './io/load.js';
 import { dtypeName } from './ir/dtype.js';
+import type { Graph } from './ir/graph.js';
 import { defaultOpset } from './ir/model.js';
-import { evalDim } from './ir/dims.js';
-import { manifestShape } from './manifest.js';
+import { manifestShape, readManifest, type ManifestIo } from './manifest.js';
+import { buildVariant, variantsFor, type VariantName } from './variants.js';
 import { findAttentionSites } from '../passes/attention/find-sites.js';
+
+export interface InspectOptions {
+  /** Image size in pixels (the latent is /8); default: the family's native resolution. */
+  height?: number;
+  width?: number;
+  /** Input shapes (`--shape NAME=AxBxC`): bind the named dims, over height/width. */
+  shapes?: Record<string, number[]>;
+  steps?: number;
+  gateStep?: number;
+}
 
 export interface InspectReport {
   file: string;
+  /** A model file, or a compiled folder (its planning graph: the source plus outputs). */
+  kind: 'model' | 'compiled';
   opset: number;
   irVersion: number;
   producer: string;
-  inputs: { name: string; dtype: string; shape: (string | number)[] }[];
-  outputs: { name: string; dtype: string; shape: (string | number)[] }[];
+  inputs: ManifestIo[];
+  outputs: ManifestIo[];
   nodeCount: number;
   opCounts: Record<string, number>;
-  sites: { id: string; kind: string; variant: string; scope: string | null; tensor: string; tokens: string | number; channels: string | number; conditioning: string[]; bytesPerSample: number | null }[];
+  family: { name: Family; why: string };
+  schedule: ScheduleDefaults;
+  sites: { id: string; kind: string; variant: string | null; scope: string | null; tensor: string; tokens: string | number; channels: string | number; conditioning: string[]; cached: boolean; bytesPerSample: number | null; linearMacs: number; attentionMacs: number }[];
   /**
-   * What the caches hold per sample at an image size: cross-attention from the gate on (batch B),
+   * What the caches hold per sample at the image size: cross-attention from the gate on (batch B),
    * self-attention (TGATE v2) for the CFG pair before the gate (2x per sample) and per sample
-   * after it. null entries: a site whose size structure could not name.
+   * after it.
    */
-  caches: { height: number; width: number; latent: [number, number]; crossBytesPerSample: number | null; selfBytesPerSample: number | null; selfBytesPerSampleWithCfg: number | null };
+  caches: { height: number; width: number; latent: [number, number]; crossBytesPerSample: number; selfBytesPerSample: number; selfBytesPerSampleWithCfg: number };
+  cost: Omit<CostReport, 'sites' | 'caches'>;
   softmaxCandidates: number;
   rejected: { node: string; reason: string }[];
   /** Every softmax or fused attention op considered, in graph order, with its outcome. */
   considered: { node: string; op: string; siteId: string | null; outcome: string }[];
 }
 
-const DTYPE_BYTES: Record<string, number> = { float32: 4, float16: 2, bfloat16: 2, float64: 8 };
+const NATIVE_PX: Record<Family, number> = { sd: 512, sdxl: 1024, pixart: 1024, lcm: 512 };
 
-/** The latent's spatial dim names bound to an image size (pixels / 8, as SD's VAE does). */
-function spatialBindings(inputs: InspectReport['inputs'], height: number, width: number): Record<string, number> {
-  const latent = inputs.find((i) => i.shape.length === 4);
-  const dims: Record<string, number> = {};
-  if (latent) {
-    if (typeof latent.shape[2] === 'string') dims[latent.shape[2]] = height / 8;
-    if (typeof latent.shape[3] === 'string') dims[latent.shape[3]] = width / 8;
+function opCounts(g: Graph): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const n of g.nodes) {
+    const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType;
+    counts[key] = (counts[key] ?? 0) + 1;
   }
-  return dims;
+  return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-export function inspectModel(file: string, image: { height: number; width: number } = { height: 512, width: 512 }): InspectReport {
+function ioOf(vs: Graph['inputs']): ManifestIo[] {
+  return vs.filter((v) => !v.initializer).map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: manifestShape(v.type?.shape ?? null) }));
+}
+
+/** --height/--width as a latent shape, unless --shape binds the latent already. */
+function shapesWith(inputs: ManifestIo[], family: Family, o: InspectOptions): { shapes: Record<string, number[]>; height: number; width: number } {
+  const shapes = { ...(o.shapes ?? {}) };
+  const latent = inputs.find((i) => i.shape.length === 4);
+  let height = o.height ?? NATIVE_PX[family];
+  let width = o.width ?? NATIVE_PX[family];
+  if (latent && shapes[latent.name]) {
+    [height, width] = [shapes[latent.name]![2]! * 8, shapes[latent.name]![3]! * 8];
+  } else if (latent) {
+    const c = typeof latent.shape[1] === 'number' ? latent.shape[1] : 4;
+    const b = typeof latent.shape[0] === 'number' ? latent.shape[0] : 1;
+    const fixed = (i: number, v: number) => (typeof latent.shape[i] === 'number' ? (latent.shape[i] as number) : v);
+    shapes[latent.name] = [b, c, fixed(2, height / 8), fixed(3, width / 8)];
+    [height, width] = [shapes[latent.name]![2]! * 8, shapes[latent.name]![3]! * 8];
+  }
+  return { shapes, height, width };
+}
+
+function assemble(
+  base: Omit<InspectReport, 'sites' | 'caches' | 'cost' | 'family' | 'schedule'>,
+  graph: Graph,
+  sites: (CostSite & { variant: string | null; tokens: string | number; channels: string | number; conditioning: string[] })[],
+  family: { name: Family; why: string },
+  variants: Partial<Record<VariantName, Graph>>,
+  o: InspectOptions,
+): InspectReport {
+  const defaults = FAMILY_DEFAULTS[family.name];
+  const { shapes, height, width } = shapesWith(base.inputs, family.name, o);
+  const cost = costReport({ source: graph, variants, inputs: base.inputs, family: family.name, defaults, sites, shapes, steps: o.steps, gateStep: o.gateStep });
+  const { sites: costed, caches, ...rest } = cost;
+  return {
+    ...base,
+    family,
+    schedule: defaults,
+    sites: sites.map((s, i) => ({ ...s, bytesPerSample: costed[i]!.bytesPerSample, linearMacs: costed[i]!.linearMacs, attentionMacs: costed[i]!.attentionMacs })),
+    caches: { height, width, latent: [height / 8, width / 8], ...caches },
+    cost: rest,
+  };
+}
+
+export function inspectModel(file: string, o: InspectOptions = {}): InspectReport {
   const src = loadSource(file);
   const model = modelFromProto(src.proto);
   const g = model.graph;
-  const opCounts: Record<string, number> = {};
-  for (const n of g.nodes) {
-    const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType;
-    opCounts[key] = (opCounts[key] ?? 0) + 1;
-  }
-  const sorted = Object.fromEntries(Object.entries(opCounts).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const report = findAttentionSites(g);
-  const io = (vs: typeof g.inputs) => vs.filter((v) => !v.initializer).map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: manifestShape(v.type?.shape ?? null) }));
-  const ins = io(g.inputs);
-  const bind = spatialBindings(ins, image.height, image.width);
+  const found = familyOfGraph(g, report.sites.map((s) => s.type.shape?.[1] ?? null));
+  const family = { name: found.family, why: found.why };
+  // The variants a default compile would write, built in memory, to cost the schedules.
+  const targets = report.sites.map((s) => ({ kind: s.kind, tensor: s.tensor, type: s.type }));
+  const variants: Partial<Record<VariantName, Graph>> = {};
+  if (report.sites.some((s) => s.kind === 'cross')) for (const spec of variantsFor(targets)) if (spec.name !== 'planning') variants[spec.name] = buildVariant(src.proto, spec, targets).model.graph;
   const sites = report.sites.map((s) => {
     const shape = manifestShape(s.type.shape);
-    const tokens = shape[1] ?? '?';
-    const channels = shape[2] ?? '?';
-    const t = evalDim(tokens, bind);
-    const c = evalDim(channels, bind);
-    const bytes = t !== null && c !== null ? t * c * (DTYPE_BYTES[dtypeName(s.type.dtype)] ?? 4) : null;
-    return { id: s.id, kind: s.kind, variant: s.match.variant, scope: s.scope, tensor: s.tensor, tokens, channels, conditioning: s.conditioning, bytesPerSample: bytes };
+    return { id: s.id, kind: s.kind, variant: s.match.variant, scope: s.scope, tensor: s.tensor, tokens: shape[1] ?? '?', channels: shape[2] ?? '?', conditioning: s.conditioning, cached: true };
   });
-  const total = (kind: string) => {
-    const of = sites.filter((s) => s.kind === kind);
-    return of.length === 0 ? 0 : of.some((s) => s.bytesPerSample === null) ? null : of.reduce((a, s) => a + s.bytesPerSample!, 0);
-  };
-  const selfBytes = total('self');
-  return {
+  const base = {
     file,
+    kind: 'model' as const,
     opset: defaultOpset(model),
     irVersion: Number(src.proto.irVersion),
     producer: `${src.proto.producerName} ${src.proto.producerVersion}`.trim(),
-    inputs: ins,
-    outputs: io(g.outputs),
+    inputs: ioOf(g.inputs),
+    outputs: ioOf(g.outputs),
     nodeCount: g.nodes.length,
-    opCounts: sorted,
-    sites,
-    caches: { height: image.height, width: image.width, latent: [image.height / 8, image.width / 8], crossBytesPerSample: total('cross'), selfBytesPerSample: selfBytes, selfBytesPerSampleWithCfg: selfBytes === null ? null : 2 * selfBytes },
+    opCounts: opCounts(g),
     softmaxCandidates: report.candidates,
     rejected: report.rejected,
     considered: report.considered,
   };
+  return assemble(base, g, sites, family, variants, o);
+}
+
+/** A compiled folder: its manifest and graphs (never the weights). */
+export function inspectCompiled(dir: string, o: InspectOptions = {}): InspectReport {
+  const m = readManifest(dir);
+  const graphs: Partial<Record<VariantName, Graph>> = {};
+  for (const v of m.variants) graphs[v.name] = decodeModel(fs.readFileSync(path.join(dir, v.file)), v.file).graph;
+  const planning = graphs.planning!;
+  const sites = m.sites.map((s) => ({ id: s.id, kind: s.kind, variant: null, scope: s.scope, tensor: s.tensor, tokens: s.shape[1] ?? '?', channels: s.shape[2] ?? '?', conditioning: [], cached: s.cached }));
+  const base = {
+    file: dir,
+    kind: 'compiled' as const,
+    opset: m.source.opset,
+    irVersion: m.source.irVersion,
+    producer: m.source.producer,
+    inputs: m.source.inputs,
+    outputs: m.source.outputs,
+    nodeCount: m.source.nodes,
+    opCounts: opCounts(planning),
+    softmaxCandidates: m.sites.length,
+    rejected: [],
+    considered: [],
+  };
+  const variants = Object.fromEntries(Object.entries(graphs).filter(([n]) => n !== 'planning'));
+  return assemble(base, planning, sites, m.family, variants, o);
 }

@@ -1,5 +1,8 @@
 // tgate.json: what a compile produced and how it was proven. Deterministic: no timestamps or
 // absolute paths, keys in a fixed order, so the same source gives the same bytes.
+import fs from 'node:fs';
+import path from 'node:path';
+import { TgateError } from './errors.js';
 import type { Family, ScheduleDefaults } from './family.js';
 import type { ProofReport } from './proof.js';
 import type { Dim } from './ir/value.js';
@@ -91,3 +94,25 @@ export function variantOf(m: Manifest, name: VariantName): ManifestVariant {
   if (!v) throw new Error(`The manifest has no ${name} variant (it has ${m.variants.map((x) => x.name).join(', ')}).`);
   return v;
 }
+
+/** Reads and checks a compiled folder's tgate.json. */
+export function readManifest(dir: string): Manifest {
+  const file = path.join(dir, 'tgate.json');
+  if (!fs.existsSync(file)) {
+    throw new TgateError('E_FILE_MISSING', `${dir} has no tgate.json: it is not a compiled folder.`, { subject: { file: dir }, hint: 'Compile the model first: tgate compile <model.onnx> -o <dir>.' });
+  }
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest;
+  } catch (cause) {
+    throw new TgateError('E_UNSUPPORTED_MODEL', `${file} is not valid JSON (${(cause as Error).message}).`, { subject: { file }, hint: 'Recompile the model: tgate compile <model.onnx> -o <dir> --force.', cause });
+  }
+  if (manifest.format !== 'tgate/2') {
+    throw new TgateError('E_UNSUPPORTED_MODEL', `${file} has format ${JSON.stringify(manifest.format)}; this tgate reads tgate/2.`, { subject: { file }, hint: 'Recompile the model with this version of tgate.' });
+  }
+  for (const key of ['variants', 'gated', 'sites', 'schedule', 'source'] as const) {
+    if (!manifest[key]) throw new TgateError('E_UNSUPPORTED_MODEL', `${file} has no "${key}": it was not written by this version of tgate.`, { subject: { file }, hint: 'Recompile the model with this version of tgate.' });
+  }
+  return manifest;
+}
+

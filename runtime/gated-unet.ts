@@ -13,13 +13,13 @@ import { concatRows, firstChannels, guide, meanOfHalves, type Flat } from './bat
 import { modelRoles, type CacheSite, type ModelRoles } from './model-roles.js';
 import { placeholder, runFlag } from './placeholders.js';
 import { readManifest, resolveSchedule, variantsFor, type TgateOptions } from './compiled-folder.js';
-import { planSchedule, variantsUsed, type Phase, type ScheduleOptions, type SiteAction } from './schedule.js';
+import { planSchedule, variantsUsed, type Phase, type ScheduleOptions, type SiteAction } from '../compiler/schedule.js';
 import { numbersOf, valuesAs } from './tensor-values.js';
 import { toHalfBits } from '../compiler/ir/dtype.js';
 import { createScheduler, type SchedulerConfig } from './schedulers/index.js';
 import { makeTensor, openSession, type SessionOptions } from './session.js';
 
-export type { Phase } from './schedule.js';
+export type { Phase } from '../compiler/schedule.js';
 export { readManifest, resolveSchedule, variantsFor, type TgateOptions } from './compiled-folder.js';
 
 export interface TensorInput {

@@ -5,8 +5,8 @@
 //   k = G-1   gate: cross and self computed and stored, averaged over the CFG pair
 //   k >= G    fidelity: cross reused; self stored at multiples of fi_interval, reused otherwise
 // k counts the steps actually run (img2img starts mid-schedule), as the official pipelines do.
-import { TgateError } from '../compiler/errors.js';
-import type { VariantName } from '../compiler/variants.js';
+import { TgateError } from './errors.js';
+import type { VariantName } from './variants.js';
 
 export type SiteAction = 'compute' | 'store' | 'reuse';
 export type Phase = 'planning' | 'gate' | 'fidelity';

@@ -1,0 +1,98 @@
+// tgate inspect: a model or a compiled folder as text or JSON; and the schedule-cost table that
+// compile and bench print too.
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { TgateError } from '../compiler/errors.js';
+import type { ScheduleCost } from '../compiler/cost/schedule-cost.js';
+import { parseShapes } from '../compiler/cost/schedule-cost.js';
+import { inspectCompiled, inspectModel, type InspectReport } from '../compiler/inspect.js';
+import { bytesText, countText, shapeText, table } from './format.js';
+import type { CommandOutput } from './commands.js';
+
+/** Baseline, v1 and v2 runs: MACs in both conventions and the speed-up each bounds. */
+export function scheduleCostText(s: ScheduleCost): string {
+  const rows = [
+    ['baseline', countText(s.baseline.linearMacs), countText(s.baseline.allMacs), '1', '1'],
+    [`TGATE v1 (gate step ${s.v1.gateStep})`, countText(s.v1.linearMacs), countText(s.v1.allMacs), `${s.v1.boundLinear.toFixed(3)}x`, `${s.v1.boundAll.toFixed(3)}x`],
+  ];
+  if (s.v2) {
+    const v = s.v2.schedule;
+    rows.push([`TGATE v2 (sp ${v.spInterval}, fi ${v.fiInterval}, warm-up ${v.warmUp})`, countText(s.v2.linearMacs), countText(s.v2.allMacs), `${s.v2.boundLinear.toFixed(3)}x`, `${s.v2.boundAll.toFixed(3)}x`]);
+  }
+  return [
+    `Schedule cost: ${s.steps} steps at batch ${s.batch}${s.cfg ? ' (CFG: 2x before the gate)' : ''}`,
+    table(['run', 'MACs conv+linear', 'MACs all', 'bound conv+linear', 'bound all'], rows),
+  ].join('\n');
+}
+
+function inspectText(r: InspectReport, explain: boolean): string {
+  const out: string[] = [];
+  const c = r.cost;
+  out.push(`${r.file}: ${r.kind === 'compiled' ? 'compiled folder; source ' : ''}ONNX IR ${r.irVersion}, opset ${r.opset}, ${r.producer || 'unknown producer'}, ${r.nodeCount} nodes`);
+  out.push(`family: ${r.family.name} (${r.family.why}); official defaults: gate step ${r.schedule.gateStep}, sp_interval ${r.schedule.spInterval}, fi_interval ${r.schedule.fiInterval}, warm_up ${r.schedule.warmUp}, guidance ${r.schedule.guidance}`);
+  out.push('', 'Inputs', table(['name', 'dtype', 'shape'], r.inputs.map((i) => [i.name, i.dtype, shapeText(i.shape)])));
+  out.push('', 'Outputs', table(['name', 'dtype', 'shape'], r.outputs.map((i) => [i.name, i.dtype, shapeText(i.shape)])));
+  out.push('', `Nodes by op type${r.kind === 'compiled' ? ' (planning graph)' : ''}`, table(['op', 'count'], Object.entries(r.opCounts).map(([k, n]) => [k, n])));
+  const bound = Object.entries(c.binding.sizes).map(([k, v]) => `${k}=${v}`).join(', ');
+  out.push('', `One call at ${bound}: ${countText(c.call.linearMacs)} MACs conv+linear, ${countText(c.call.allMacs)} with attention products; ${countText(c.call.params)} parameters`);
+  const cross = r.sites.filter((s) => s.kind === 'cross').length;
+  out.push('', `Attention sites: ${cross} cross + ${r.sites.length - cross} self (${r.softmaxCandidates} softmax/attention candidates, ${r.rejected.length} rejected)`);
+  const size = (b: number | null) => (b === null ? '?' : bytesText(b));
+  if (r.sites.length) {
+    out.push(table(['id', 'kind', 'scope', 'cut tensor', 'tokens x channels', 'MACs', `cache/sample @${r.caches.height}x${r.caches.width}`], r.sites.map((s) => [s.id, s.kind, s.scope ?? '-', s.tensor, `${s.tokens} x ${s.channels}`, countText(s.linearMacs + s.attentionMacs), size(s.bytesPerSample)])));
+    const k = r.caches;
+    out.push(
+      '',
+      `Caches per sample at ${k.height}x${k.width} px (latent ${k.latent[0]}x${k.latent[1]}): cross-attention ${size(k.crossBytesPerSample)} (held from the gate step on); ` +
+        `self-attention (TGATE v2) ${size(k.selfBytesPerSampleWithCfg)} before the gate (the CFG pair: 2 x ${size(k.selfBytesPerSample)}), ${size(k.selfBytesPerSample)} after it.`,
+    );
+  }
+  out.push('', 'MACs per block', table(['scope', 'conv+linear', 'attention products'], c.blocks.map((b) => [b.scope, countText(b.linearMacs), countText(b.attentionMacs)])));
+  if (c.schedule) out.push('', scheduleCostText(c.schedule));
+  if (explain) {
+    out.push('', 'Candidates considered (graph order)', table(['node', 'op', 'outcome'], r.considered.map((x) => [x.node, x.op, x.outcome])));
+  } else if (r.sites.length === 0 && r.rejected.length) {
+    out.push('', 'Rejected candidates', table(['node', 'reason'], r.rejected.map((x) => [x.node, x.reason])));
+  } else if (r.rejected.length) {
+    out.push(`(${r.rejected.length} candidates rejected: --explain lists why)`);
+  }
+  return out.join('\n');
+}
+
+function usage(message: string): TgateError {
+  return new TgateError('E_USAGE', message, { hint: 'Run `tgate help` for the commands and their options.' });
+}
+
+export async function runInspect(args: string[]): Promise<CommandOutput> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        json: { type: 'boolean' },
+        explain: { type: 'boolean' },
+        height: { type: 'string' },
+        width: { type: 'string' },
+        shape: { type: 'string', multiple: true, default: [] as string[] },
+        steps: { type: 'string' },
+        'gate-step': { type: 'string' },
+      },
+    });
+  } catch (e) {
+    throw usage((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) throw usage(positionals.length ? `Expected one model or folder, got ${positionals.length}.` : 'Missing the model file or compiled folder (tgate inspect <model.onnx | dir>).');
+  const target = positionals[0]!;
+  const whole = (k: 'height' | 'width' | 'steps' | 'gate-step', multiple: number) => {
+    if (values[k] === undefined) return undefined;
+    const n = Number(values[k]);
+    if (!Number.isInteger(n) || n <= 0 || n % multiple !== 0) throw usage(`--${k} must be a positive ${multiple > 1 ? `multiple of ${multiple} (image pixels)` : 'whole number'}, not "${values[k]}".`);
+    return n;
+  };
+  const o = { height: whole('height', 8), width: whole('width', 8), shapes: parseShapes(values.shape as string[]), steps: whole('steps', 1), gateStep: whole('gate-step', 1) };
+  const r = fs.existsSync(target) && fs.statSync(target).isDirectory() ? inspectCompiled(target, o) : inspectModel(target, o);
+  return { stdout: values.json ? JSON.stringify(r, null, 2) : inspectText(r, !!values.explain) };
+}
