@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile } from '../compiler/compile.js';
 import { TgateError } from '../compiler/errors.js';
+import { inspectCompiled } from '../compiler/inspect.js';
 import { GatedUNet, readManifest, type GenerateResult, type StepRecord } from '../runtime/gated-unet.js';
 import { proveArtifacts } from '../runtime/prove.js';
 import { table } from './format.js';
@@ -77,6 +78,8 @@ interface ModeFigures {
   runsSeconds: number[];
   /** Steps per variant, e.g. {"planning @2": 9, "reuse-self @2": 5, ...}. */
   steps: Record<string, number>;
+  /** The speed-up the schedule's MACs allow (conv+linear, and with attention products). */
+  macBound?: { linear: number; all: number } | null;
 }
 
 export async function benchCommand(target: string, v: Values, stderr: NodeJS.WriteStream): Promise<string> {
@@ -138,6 +141,14 @@ export async function benchCommand(target: string, v: Values, stderr: NodeJS.Wri
     }
     const schedule = results[tgateModes[tgateModes.length - 1]!][0]!.schedule;
     const base = options.baseline.options;
+    // The bound the MACs allow at exactly these sizes and this schedule (conv+linear and all).
+    const shapes: Record<string, number[]> = { [unet.roles.latent.name]: base.latents.dims };
+    for (const n of [...unet.roles.text, ...unet.roles.conditioning]) if (base.cond[n]) shapes[n] = base.cond[n]!.dims;
+    const macs = inspectCompiled(dir, { shapes, steps: S, gateStep: schedule.gateStep, schedule }).cost.schedule;
+    for (const m of tgateModes) {
+      const r = m === 'v1' ? macs?.v1 : macs?.v2;
+      figures[m]!.macBound = r ? { linear: r.boundLinear, all: r.boundAll } : null;
+    }
     const report = {
       model: target,
       steps: S,
@@ -165,6 +176,7 @@ export async function benchCommand(target: string, v: Values, stderr: NodeJS.Wri
         row('wall time (s)', (x) => x.seconds.toFixed(3)),
         row('speed-up', (x, m) => (m === 'baseline' ? '1' : `${x.speedup.toFixed(3)}x`)),
         row('speed-up the schedule allows', (x, m) => (m === 'baseline' ? '-' : `${x.boundSpeedup.toFixed(3)}x (${pct(x.ofBound)} reached)`)),
+        row('bound from MACs (conv+linear / all)', (x, m) => (m === 'baseline' || !x.macBound ? '-' : `${x.macBound.linear.toFixed(3)}x / ${x.macBound.all.toFixed(3)}x`)),
         row('runtime overhead (of model time)', (x) => pct(x.overhead)),
         row('peak RSS (MiB)', (x) => x.peakRssMiB?.toFixed(0) ?? '-'),
       ]),

@@ -2,11 +2,12 @@
 // text to print; main.ts owns the process (stdout, stderr, exit codes).
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { compile } from '../compiler/compile.js';
+import { compile, type CompileResult } from '../compiler/compile.js';
+import { writeCompileReport } from './compile-report.js';
 import { TgateError } from '../compiler/errors.js';
 import { proveArtifacts } from '../runtime/prove.js';
 import { benchCommand, memoryProbeCommand } from './bench-command.js';
-import { bytesText } from './format.js';
+import { bytesText, countText } from './format.js';
 import { RUN_OPTIONS, runGeneration } from './run-command.js';
 
 export interface CommandOutput {
@@ -16,12 +17,14 @@ export interface CommandOutput {
 export interface CommandIo {
   /** Progress and notes go here, so stdout stays machine-readable. */
   stderr: NodeJS.WriteStream;
+  /** Whether stdout is a terminal that takes colours. */
+  color?: boolean;
 }
 
 export const USAGE = `tgate: ahead-of-time TGATE for ONNX diffusion models
 
 Usage:
-  tgate compile <model.onnx> -o <dir> [--force] [--no-verify] [--json]
+  tgate compile <model.onnx> -o <dir> [--force] [--no-verify] [--json] [--report]
                 [--sites all|cross] [--include GLOB]... [--exclude GLOB]...
       Write the graph variants (planning, reuse-self, fidelity, fidelity-reuse-self), the gated
       models that hold them as If branches, the shared weights and tgate.json into <dir>.
@@ -77,6 +80,7 @@ export async function runCompile(args: string[]): Promise<CommandOutput> {
     sites: { type: 'string', default: 'all' },
     include: { type: 'string', multiple: true, default: [] as string[] },
     exclude: { type: 'string', multiple: true, default: [] as string[] },
+    report: { type: 'boolean' },
   });
   const source = onePositional(positionals, 'model file (tgate compile <model.onnx> -o <dir>)');
   const outDir = values.output as string | undefined;
@@ -89,6 +93,7 @@ export async function runCompile(args: string[]): Promise<CommandOutput> {
     force: !!values.force,
     prover: values['no-verify'] ? null : (req) => proveArtifacts(req),
     sites: { kinds, include: values.include as string[], exclude: values.exclude as string[] },
+    report: values.report ? writeCompileReport : undefined,
   });
   const seconds = (performance.now() - started) / 1000;
   const m = r.manifest;
@@ -110,9 +115,17 @@ export async function runCompile(args: string[]): Promise<CommandOutput> {
     v.skipped
       ? '  proof      skipped (--no-verify)'
       : `  proof      planning bit-exact: ${v.planningBitExact ? 'yes' : 'no'}; gated bit-exact: ${v.gatedBitExact ? 'yes' : 'no'}; max abs error ${Object.entries(v.variantMaxAbsErrors).map(([n, e]) => `${n} ${e.toExponential(2)}`).join(', ')} (tolerance ${v.tolerance.toExponential(2)}); shapes confirmed`,
-    `  manifest   ${path.join(outDir, 'tgate.json')}`,
+    costLine(r.cost),
+    `  manifest   ${path.join(outDir, 'tgate.json')}${values.report ? `; report ${path.join(outDir, 'report.md')} and report.json` : ''}`,
   ];
   return { stdout: lines.join('\n') };
+}
+
+function costLine(c: CompileResult['cost']): string {
+  const sizes = Object.entries(c.binding.sizes).map(([k, v]) => `${k}=${v}`).join(', ');
+  const s = c.schedule;
+  const bounds = s ? `; ${s.steps} steps: speed-up bound v1 ${s.v1.boundLinear.toFixed(2)}x${s.v2 ? `, v2 ${s.v2.boundLinear.toFixed(2)}x` : ''} (conv+linear MACs)` : '';
+  return `  cost       ${countText(c.call.linearMacs)} MACs conv+linear (${countText(c.call.allMacs)} all) per call at ${sizes}${bounds}`;
 }
 
 export async function runRun(args: string[], io: CommandIo): Promise<CommandOutput> {
@@ -143,3 +156,4 @@ export async function runMemoryProbe(args: string[]): Promise<CommandOutput> {
 
 
 export { runInspect } from './inspect-command.js';
+export { runDiff } from './diff-command.js';

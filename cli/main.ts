@@ -2,12 +2,13 @@
 // The tgate executable: the only code that touches process (argv, stdout/stderr, exit codes).
 import { createRequire } from 'node:module';
 import { isTgateError } from '../compiler/errors.js';
-import { runBench, runCompile, runInspect, runMemoryProbe, runRun, USAGE, type CommandIo, type CommandOutput } from './commands.js';
+import { runBench, runCompile, runDiff, runInspect, runMemoryProbe, runRun, USAGE, type CommandIo, type CommandOutput } from './commands.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 
 const COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<CommandOutput>> = {
   compile: runCompile,
   inspect: runInspect,
+  diff: runDiff,
   run: runRun,
   bench: runBench,
 };
@@ -40,7 +41,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const json = rest.includes('--json');
   try {
-    const out = await run(rest, { stderr: process.stderr });
+    const color = !!process.stdout.isTTY && !process.env.NO_COLOR;
+    const out = await run(rest, { stderr: process.stderr, color });
     process.stdout.write(out.stdout + '\n');
     return EXIT.ok;
   } catch (e) {

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { stageOutput, linkOrCopy } from './artifacts.js';
+import { costReport, type CostReport } from './cost/cost-report.js';
 import { TgateError } from './errors.js';
 import { chooseSites, type SiteFilter } from './site-selection.js';
 import { modelFromProto } from './io/decode.js';
@@ -39,8 +40,10 @@ export interface CompileOptions {
   force?: boolean;
   /** Proves the artifacts; null skips the proof (recorded in the manifest). */
   prover: Prover | null;
-  /** Which sites are cached: kinds (cross by default) and globs on scope or id. */
+  /** Which sites are cached: kinds (all by default) and globs on scope or id. */
   sites?: SiteFilter;
+  /** Writes extra files (the --report) into the staging folder, after the manifest, before the move. */
+  report?: (stagingDir: string, result: CompileResult) => void | Promise<void>;
 }
 
 export interface CompileResult {
@@ -48,6 +51,8 @@ export interface CompileResult {
   manifest: Manifest;
   passes: Partial<Record<VariantName, PassRecord[]>>;
   weights: { file: string; files: string[]; mode: 'written' | 'linked' | 'copied'; bytes: number };
+  /** MACs, parameters and the schedule bounds at the family's default sizes. */
+  cost: CostReport;
 }
 
 function noCrossError(file: string, report: SiteReport): TgateError {
@@ -188,9 +193,19 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
       verification,
     };
     fs.writeFileSync(path.join(stage.dir, MANIFEST_FILE), serializeManifest(manifest));
-    stage.commit();
     const passes = Object.fromEntries(variants.map((v) => [v.spec.name, v.passes]));
-    return { outDir: opts.outDir, manifest, passes, weights };
+    const cost = costReport({
+      source: variant('planning').model.graph,
+      variants: Object.fromEntries(variants.map((v) => [v.spec.name, v.model.graph])),
+      inputs: manifest.source.inputs,
+      family,
+      defaults: manifest.schedule,
+      sites: sites.map((x) => ({ id: x.id, kind: x.kind, scope: x.scope, tensor: x.tensor, cached: x.cached })),
+    });
+    const result: CompileResult = { outDir: opts.outDir, manifest, passes, weights, cost };
+    await opts.report?.(stage.dir, result);
+    stage.commit();
+    return result;
   } finally {
     stage.discard();
   }

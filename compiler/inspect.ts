@@ -4,7 +4,7 @@
 // Pure data (no printing), so --json and the text view show the same facts.
 import fs from 'node:fs';
 import path from 'node:path';
-import { costReport, type CostReport, type CostSite } from './cost/cost-report.js';
+import { costReport, type CostReport, type CostRequest, type CostSite } from './cost/cost-report.js';
 import { familyOfGraph, FAMILY_DEFAULTS, type Family, type ScheduleDefaults } from './family.js';
 import { decodeModel, modelFromProto } from './io/decode.js';
 import { loadSource } from './io/load.js';
@@ -23,6 +23,7 @@ export interface InspectOptions {
   shapes?: Record<string, number[]>;
   steps?: number;
   gateStep?: number;
+  schedule?: CostRequest['schedule'];
 }
 
 export interface InspectReport {
@@ -95,7 +96,7 @@ function assemble(
 ): InspectReport {
   const defaults = FAMILY_DEFAULTS[family.name];
   const { shapes, height, width } = shapesWith(base.inputs, family.name, o);
-  const cost = costReport({ source: graph, variants, inputs: base.inputs, family: family.name, defaults, sites, shapes, steps: o.steps, gateStep: o.gateStep });
+  const cost = costReport({ source: graph, variants, inputs: base.inputs, family: family.name, defaults, sites, shapes, steps: o.steps, gateStep: o.gateStep, schedule: o.schedule });
   const { sites: costed, caches, ...rest } = cost;
   return {
     ...base,

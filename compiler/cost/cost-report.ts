@@ -6,6 +6,7 @@ import type { Graph } from '../ir/graph.js';
 import { dtypeName } from '../ir/dtype.js';
 import type { ManifestIo } from '../manifest.js';
 import { inferShapes } from '../shapes/infer.js';
+import type { ScheduleOptions } from '../schedule.js';
 import type { VariantName } from '../variants.js';
 import { macsByScope, macsWithin } from './macs.js';
 import { bindSizes, CostedGraph, scheduleCost, type Binding, type ScheduleCost } from './schedule-cost.js';
@@ -32,6 +33,8 @@ export interface CostRequest {
   shapes?: Record<string, number[]>;
   steps?: number;
   gateStep?: number;
+  /** The v2 schedule to cost (default: the family's). */
+  schedule?: Partial<Pick<ScheduleOptions, 'spInterval' | 'fiInterval' | 'warmUp'>>;
 }
 
 export interface CostReport {
@@ -70,7 +73,7 @@ export function costReport(r: CostRequest): CostReport {
     steps: r.steps ?? 25,
     batch: B,
     cfg,
-    schedule: { version: 2, gateStep: r.gateStep ?? r.defaults.gateStep, spInterval: r.defaults.spInterval, fiInterval: r.defaults.fiInterval, warmUp: r.defaults.warmUp },
+    schedule: { version: 2, gateStep: r.gateStep ?? r.defaults.gateStep, spInterval: r.defaults.spInterval, fiInterval: r.defaults.fiInterval, warmUp: r.defaults.warmUp, ...r.schedule },
   });
   return {
     binding,

@@ -8,7 +8,7 @@ import type { Graph } from '../ir/graph.js';
 import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
 import { constantNumbers } from '../../passes/attention/constants.js';
-import { Sym } from './sym.js';
+import { parseDim, Sym } from './sym.js';
 
 export type Shape = (Sym | null)[];
 
@@ -536,7 +536,7 @@ function sourceFacts(v: Value): Facts {
   const s = v.type?.shape;
   if (!s) return known(null);
   // An unnamed input dim gets a name of its own, so the relations through the graph survive.
-  return known(s.map((d, i) => (typeof d === 'number' ? Sym.of(d) : Sym.named(typeof d === 'string' && /^[A-Za-z_][\w.]*$/.test(d) ? d : `${v.name.replace(/\W/g, '_')}_d${i}`))));
+  return known(s.map((d, i) => (typeof d === 'number' ? Sym.of(d) : (typeof d === 'string' ? parseDim(d) : null) ?? Sym.named(`${v.name.replace(/\W/g, '_')}_d${i}`))));
 }
 
 const BOOL_OPS = new Set(['Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Not', 'IsNaN', 'IsInf']);

@@ -151,3 +151,19 @@ export function symToDim(s: Sym | null): number | string | null {
   if (!s) return null;
   return s.value ?? s.toString();
 }
+
+/**
+ * Parses the dims tgate writes and exporters use: a name, a number, or a product of factors each
+ * optionally divided ("height/2*width/2", "height*width/4"). null for anything else.
+ */
+export function parseDim(text: string): Sym | null {
+  if (/^\d+$/.test(text)) return Sym.of(Number(text));
+  if (!/^[A-Za-z_][\w.]*(\/\d+)?(\*([A-Za-z_][\w.]*|\d+)(\/\d+)?)*$/.test(text)) return null;
+  let out = Sym.of(1);
+  for (const factor of text.split('*')) {
+    const [base, div] = factor.split('/');
+    const b = /^\d+$/.test(base!) ? Sym.of(Number(base)) : Sym.named(base!);
+    out = out.mul(div ? b.scale(1, Number(div)) : b);
+  }
+  return out;
+}

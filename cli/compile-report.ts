@@ -1,0 +1,61 @@
+// compile --report: report.json and report.md beside the artifacts, for CI pipelines to post: what
+// the compile produced, what one call and a run cost (MACs, parameters, the speed-up bounds of v1
+// and v2), cache sizes, and the diff of the source against every variant. Deterministic: no
+// timings or absolute paths, so the same source gives the same bytes.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CompileResult } from '../compiler/compile.js';
+import type { ScheduleCost } from '../compiler/cost/schedule-cost.js';
+import { bytesText, countText } from './format.js';
+import { diffFolder } from './diff-command.js';
+import { diffMarkdown } from './diff-format.js';
+
+export const REPORT_FILES = ['report.json', 'report.md'];
+
+function scheduleMarkdown(s: ScheduleCost): string {
+  const row = (label: string, r: { linearMacs: number; allMacs: number; boundLinear: number; boundAll: number }) => `| ${label} | ${countText(r.linearMacs)} | ${countText(r.allMacs)} | ${r.boundLinear.toFixed(3)}x | ${r.boundAll.toFixed(3)}x |`;
+  return [
+    `| run (${s.steps} steps, batch ${s.batch}${s.cfg ? ', CFG' : ''}) | MACs conv+linear | MACs all | bound conv+linear | bound all |`,
+    '|---|---|---|---|---|',
+    row('baseline', s.baseline),
+    row(`TGATE v1 (gate step ${s.v1.gateStep})`, s.v1),
+    ...(s.v2 ? [row(`TGATE v2 (sp ${s.v2.schedule.spInterval}, fi ${s.v2.schedule.fiInterval}, warm-up ${s.v2.schedule.warmUp})`, s.v2)] : []),
+  ].join('\n');
+}
+
+export function writeCompileReport(dir: string, r: CompileResult): void {
+  const m = r.manifest;
+  const c = r.cost;
+  const diffs = diffFolder(dir, {});
+  const json = {
+    source: m.source,
+    family: m.family,
+    schedule: m.schedule,
+    variants: m.variants.map((v) => ({ name: v.name, file: v.file, cross: v.cross, self: v.self, nodes: v.nodes, removedInputs: v.removedInputs })),
+    gated: m.gated.map((g) => ({ file: g.file, variants: g.variants.map((v) => v.name) })),
+    verification: m.verification,
+    cost: c,
+    diffs,
+  };
+  fs.writeFileSync(path.join(dir, 'report.json'), JSON.stringify(json, null, 2) + '\n');
+  const sizes = Object.entries(c.binding.sizes).map(([k, v]) => `\`${k}=${v}\``).join(', ');
+  const md = [
+    `## tgate compile: \`${m.source.file}\``,
+    '',
+    `Family **${m.family.name}** (${m.family.why}). ${m.sites.filter((s) => s.cached && s.kind === 'cross').length} cross- and ${m.sites.filter((s) => s.cached && s.kind === 'self').length} self-attention sites cached; proof: ${m.verification.skipped ? 'skipped' : `planning bit-exact, gated bit-exact, max error ${Math.max(0, ...Object.values(m.verification.variantMaxAbsErrors)).toExponential(1)}`}.`,
+    '',
+    '| variant | file | nodes | MACs conv+linear | MACs all | parameters |',
+    '|---|---|---|---|---|---|',
+    ...m.variants.map((v) => {
+      const x = c.variants.find((y) => y.name === v.name)!;
+      return `| ${v.name} | \`${v.file}\` | ${v.nodes} | ${countText(x.linearMacs)} | ${countText(x.linearMacs + x.attentionMacs)} | ${countText(x.params)} |`;
+    }),
+    '',
+    `One call at ${sizes}: ${countText(c.call.linearMacs)} MACs conv+linear, ${countText(c.call.allMacs)} with attention products.`,
+    `Caches per sample: cross-attention ${bytesText(c.caches.crossBytesPerSample)}, self-attention ${bytesText(c.caches.selfBytesPerSample)} (${bytesText(c.caches.selfBytesPerSampleWithCfg)} for the CFG pair before the gate).`,
+    '',
+    ...(c.schedule ? ['#### Schedule cost', '', scheduleMarkdown(c.schedule), ''] : []),
+    ...diffs.map(diffMarkdown),
+  ].join('\n');
+  fs.writeFileSync(path.join(dir, 'report.md'), md + '\n');
+}

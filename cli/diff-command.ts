@@ -1,0 +1,90 @@
+// tgate diff: what changed between two graphs, or between the source and each variant of a
+// compiled folder; as text, --json, --markdown or --html, to stdout or -o FILE.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseShapes } from '../compiler/cost/schedule-cost.js';
+import { diffGraphs, type GraphDiff } from '../compiler/diff.js';
+import { TgateError } from '../compiler/errors.js';
+import { familyOfGraph } from '../compiler/family.js';
+import { decodeModel } from '../compiler/io/decode.js';
+import { loadSource } from '../compiler/io/load.js';
+import { modelFromProto } from '../compiler/io/decode.js';
+import type { Graph } from '../compiler/ir/graph.js';
+import { readManifest } from '../compiler/manifest.js';
+import { findAttentionSites } from '../passes/attention/find-sites.js';
+import type { CommandIo, CommandOutput } from './commands.js';
+import { diffHtml, diffMarkdown, diffText } from './diff-format.js';
+
+function usage(message: string): TgateError {
+  return new TgateError('E_USAGE', message, { hint: 'tgate diff <a.onnx> <b.onnx> | <compiled dir> [--json | --markdown | --html] [-o FILE] [--shape NAME=AxBxC]...' });
+}
+
+function graphOf(file: string): Graph {
+  return modelFromProto(loadSource(file).proto).graph;
+}
+
+/** The source (as the planning graph: the source plus outputs) against each other variant. */
+export function diffFolder(dir: string, shapes: Record<string, number[]>): GraphDiff[] {
+  const m = readManifest(dir);
+  const read = (file: string) => decodeModel(fs.readFileSync(path.join(dir, file)), file).graph;
+  const planning = m.variants.find((v) => v.name === 'planning')!;
+  const base = read(planning.file);
+  return m.variants
+    .filter((v) => v.name !== 'planning')
+    .map((v) => diffGraphs(base, read(v.file), [`${m.source.file} (${planning.file}: the source plus site outputs)`, v.file], m.family.name, shapes));
+}
+
+export async function runDiff(args: string[], io: CommandIo): Promise<CommandOutput> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        json: { type: 'boolean' },
+        markdown: { type: 'boolean' },
+        html: { type: 'boolean' },
+        output: { type: 'string', short: 'o' },
+        shape: { type: 'string', multiple: true, default: [] as string[] },
+      },
+    });
+  } catch (e) {
+    throw usage((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const formats = (['json', 'markdown', 'html'] as const).filter((f) => values[f]);
+  if (formats.length > 1) throw usage(`Choose one of --json, --markdown, --html (got ${formats.map((f) => `--${f}`).join(' ')}).`);
+  const shapes = parseShapes(values.shape as string[]);
+  let diffs: GraphDiff[];
+  let title: string;
+  if (positionals.length === 1 && fs.existsSync(positionals[0]!) && fs.statSync(positionals[0]!).isDirectory()) {
+    diffs = diffFolder(positionals[0]!, shapes);
+    title = `tgate diff: ${positionals[0]}`;
+  } else if (positionals.length === 2) {
+    const [a, b] = positionals as [string, string];
+    const ga = graphOf(a);
+    const gb = graphOf(b);
+    const { family } = familyOfGraph(ga, findAttentionSites(ga).sites.map((s) => s.type.shape?.[1] ?? null));
+    diffs = [diffGraphs(ga, gb, [a, b], family, shapes)];
+    title = `tgate diff: ${a} -> ${b}`;
+  } else {
+    throw usage(positionals.length === 1 ? `${positionals[0]} is not a compiled folder; give two models to compare, or a folder.` : `Expected two models or one compiled folder, got ${positionals.length} arguments.`);
+  }
+  const format = formats[0];
+  const text =
+    format === 'json' ? JSON.stringify(diffs.length === 1 && positionals.length === 2 ? diffs[0] : diffs, null, 2)
+    : format === 'markdown' ? diffs.map(diffMarkdown).join('\n\n')
+    : format === 'html' ? diffHtml(diffs, title)
+    : diffs.map((d) => diffText(d, !values.output && io.color === true)).join('\n\n');
+  if (values.output) {
+    const file = String(values.output);
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    const tmp = `${file}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, text.endsWith('\n') ? text : text + '\n');
+    fs.renameSync(tmp, file);
+    return { stdout: `wrote ${file}` };
+  }
+  return { stdout: text };
+}
