@@ -30,10 +30,16 @@ Usage:
       models that hold them as If branches, the shared weights and tgate.json into <dir>.
       --sites all (default) caches cross- and self-attention (TGATE v1 and v2 schedules), cross
       only v1; --include/--exclude narrow them by scope or id (* any characters, ? one).
-  tgate inspect <model.onnx> [--json] [--explain] [--height 512 --width 512]
-      Show inputs, outputs, node counts by op type, the attention sites found and what their
-      caches hold per sample at that image size (v2 self-attention caches: 2x under CFG);
+      --report also writes report.md and report.json (costs and the diff of every variant).
+  tgate inspect <model.onnx | dir> [--json] [--explain] [--height H --width W]
+                [--shape NAME=AxBxC]... [--steps 25] [--gate-step G]
+      Show inputs, outputs, op counts, the family, MACs (conv+linear, and with attention
+      products) and parameters per call, site and block, the attention sites and their cache
+      bytes per sample, and the MACs of baseline, v1 and v2 runs with the speed-up each bounds;
       --explain lists every softmax or attention op considered and what came of it.
+  tgate diff <a.onnx> <b.onnx> | <dir> [--json | --markdown | --html] [-o FILE] [--shape ...]
+      What changed: inputs/outputs, nodes by module, op counts, parameters, MACs per block,
+      weights no longer referenced. A compiled folder: the source against every variant.
   tgate run <dir> [--steps 25] [--gate-step G] [--guidance S] [--scheduler ddim|euler|dpmpp-2m]
             [--tgate-version 1|2] [--sp-interval N] [--fi-interval N] [--warm-up N]
             [--scheduler-config FILE] [--latents FILE.npy | --height 512 --width 512 --batch 1 --seed 0]
@@ -46,8 +52,8 @@ Usage:
       model family's official values (SD: 10, 5, 1, 2, 7.5; SD-XL guidance 5; PixArt: 15, 3,
       guidance 4.5; LCM: 1, no reuse). Missing inputs are seeded random (the command says so).
   tgate bench <model.onnx | dir> [run options] [--runs 3] [--no-memory] [--no-verify] [--json]
-      Baseline against TGATE in one process: wall times, speed-up and its bound, ms per step,
-      runtime overhead, peak RSS.
+      Baseline, TGATE v1 and v2 in one process: wall times, speed-ups and their bounds (from
+      the measured step costs and from MACs), ms per step, runtime overhead, peak RSS.
   tgate help | --help      This text.
   tgate --version          The tool's version.
 

@@ -95,4 +95,32 @@ describe('tgate CLI', () => {
     expect(text).toMatch(/Caches per sample at 64x64 px \(latent 8x8\): cross-attention 2\.0 KiB .*self-attention \(TGATE v2\) 4\.0 KiB before the gate \(the CFG pair: 2 x 2\.0 KiB\)/);
     expect(tgate(['inspect', TINY, '--height', '60'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--height must be a positive multiple of 8/) });
   });
+
+  it('diff: two models or a compiled folder; one format at a time; -o writes the file', () => {
+    const work = scratch();
+    const self = path.join(ROOT, 'fixtures/models/tiny-unet-self-only.onnx');
+    const json = JSON.parse(tgate(['diff', TINY, self, '--json']).stdout);
+    expect(json.inputs.removed.map((i: { name: string }) => i.name)).toEqual(['encoder_hidden_states']);
+    expect(json.nodes).toMatchObject({ removed: 96, added: 47 });
+    const md = path.join(work, 'sub', 'diff.md');
+    expect(tgate(['diff', TINY, self, '--markdown', '-o', md])).toMatchObject({ status: 0, stdout: `wrote ${md}\n` });
+    expect(fs.readFileSync(md, 'utf8')).toMatch(/^### `.*tiny-unet\.onnx` → `.*tiny-unet-self-only\.onnx`\n/);
+    expect(fs.readdirSync(path.dirname(md))).toEqual(['diff.md']);
+    expect(tgate(['diff', TINY, self, '--json', '--html'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/Choose one of --json, --markdown, --html/) });
+    expect(tgate(['diff', TINY])).toMatchObject({ status: 2, stderr: expect.stringMatching(/is not a compiled folder; give two models to compare, or a folder/) });
+    expect(tgate(['diff', TINY, path.join(work, 'missing.onnx')])).toMatchObject({ status: 3, stderr: expect.stringMatching(/missing\.onnx/) });
+    expect(tgate(['diff', TINY, self, '--shape', 'sample=1x4'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--shape sample has 2 dims; the input has 4/) });
+  });
+
+  it('inspect takes a compiled folder too: the same cost facts as the model', () => {
+    const work = scratch();
+    const dir = path.join(work, 'tiny');
+    expect(tgate(['compile', TINY, '-o', dir, '--no-verify']).status).toBe(0);
+    const fromModel = JSON.parse(tgate(['inspect', TINY, '--json']).stdout);
+    const fromDir = JSON.parse(tgate(['inspect', dir, '--json']).stdout);
+    expect(fromDir.kind).toBe('compiled');
+    expect(fromDir.cost.call).toEqual(fromModel.cost.call);
+    expect(fromDir.cost.schedule).toEqual(fromModel.cost.schedule);
+    expect(fromDir.caches).toEqual(fromModel.caches);
+  });
 });
