@@ -39,7 +39,7 @@ function inspectText(r: InspectReport, explain: boolean): string {
   out.push('', `Attention sites: ${cross} cross + ${r.sites.length - cross} self (${r.softmaxCandidates} softmax/attention candidates, ${r.rejected.length} rejected)`);
   const size = (b: number | null) => (b === null ? '?' : bytesText(b));
   if (r.sites.length) {
-    out.push(table(['id', 'kind', 'scope', 'cut tensor', 'tokens x channels', 'MACs', `cache/sample @${r.caches.height}x${r.caches.width}`], r.sites.map((s) => [s.id, s.kind, s.scope ?? '-', s.tensor, `${s.tokens} x ${s.channels}`, countText(s.linearMacs + s.attentionMacs), size(s.bytesPerSample)])));
+    out.push(table(['id', 'kind', 'scope', 'cut tensor', 'tokens x channels', 'MACs', 'params', `cache/sample @${r.caches.height}x${r.caches.width}`], r.sites.map((s) => [s.id, s.kind, s.scope ?? '-', s.tensor, `${s.tokens} x ${s.channels}`, countText(s.linearMacs + s.attentionMacs), countText(s.params), size(s.bytesPerSample)])));
     const k = r.caches;
     out.push(
       '',
@@ -47,7 +47,7 @@ function inspectText(r: InspectReport, explain: boolean): string {
         `self-attention (TGATE v2) ${size(k.selfBytesPerSampleWithCfg)} before the gate (the CFG pair: 2 x ${size(k.selfBytesPerSample)}), ${size(k.selfBytesPerSample)} after it.`,
     );
   }
-  out.push('', 'MACs per block', table(['scope', 'conv+linear', 'attention products'], c.blocks.map((b) => [b.scope, countText(b.linearMacs), countText(b.attentionMacs)])));
+  out.push('', 'MACs and parameters per block', table(['scope', 'MACs conv+linear', 'MACs attention products', 'params'], c.blocks.map((b) => [b.scope, countText(b.linearMacs), countText(b.attentionMacs), countText(b.params)])));
   if (c.schedule) out.push('', scheduleCostText(c.schedule));
   if (explain) {
     out.push('', 'Candidates considered (graph order)', table(['node', 'op', 'outcome'], r.considered.map((x) => [x.node, x.op, x.outcome])));

@@ -16,7 +16,9 @@ import { loadSource } from './io/load.js';
 import { dtypeName } from './ir/dtype.js';
 import type { Graph } from './ir/graph.js';
 import { defaultOpset } from './ir/model.js';
-import type { Dim, TensorType } from './ir/value.js';
+import type { TensorType } from './ir/value.js';
+import { inferShapes, type ShapeInference } from './shapes/infer.js';
+import { symToDim } from './shapes/sym.js';
 import { MANIFEST_FORMAT, manifestShape, serializeManifest, type Manifest, type ManifestGated, type ManifestIo, type ManifestSite, type ManifestVariant } from './manifest.js';
 import type { PassRecord } from './pipeline/pass-manager.js';
 import type { Prover } from './proof.js';
@@ -66,10 +68,15 @@ function noCrossError(file: string, report: SiteReport): TgateError {
   );
 }
 
-/** Completes a structural site type with named symbols where structure could not tell. */
-function cachedType(site: Site): TensorType {
-  const shape: Dim[] = (site.type.shape ?? [null, null, null]).map((d, i) => d ?? `${site.id}_dim${i}`);
-  return { dtype: site.type.dtype || 1, shape };
+/**
+ * The type of a cut tensor, for the new graph inputs and outputs: the symbolic shape inference's
+ * where it names every dim, else the site analysis's, completed with named symbols.
+ */
+function siteType(site: Site, inferred: ShapeInference): TensorType {
+  const facts = inferred.facts.get(site.match.output);
+  const shape = facts?.shape?.map(symToDim);
+  if (shape && shape.length === 3 && shape.every((d) => d !== null)) return { dtype: facts!.dtype || site.type.dtype || 1, shape };
+  return { dtype: site.type.dtype || 1, shape: (site.type.shape ?? [null, null, null]).map((d, i) => d ?? `${site.id}_dim${i}`) };
 }
 
 function ioOf(g: Graph, which: 'inputs' | 'outputs'): ManifestIo[] {
@@ -87,6 +94,8 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
   if (!report.sites.some((s) => s.kind === 'cross')) throw noCrossError(sourcePath, report);
   const choices = chooseSites(report.sites, opts.sites);
   const cachedSites = choices.filter((c) => c.cached).map((c) => c.site);
+  const inferred = inferShapes(analysed.graph);
+  const cachedType = (s: Site) => siteType(s, inferred);
   const targets: SiteTarget[] = cachedSites.map((s) => ({ kind: s.kind, tensor: s.tensor, type: cachedType(s) }));
   const variants: BuiltVariant[] = variantsFor(targets).map((spec) => buildVariant(src.proto, spec, targets));
   const variant = (name: VariantName) => variants.find((v) => v.spec.name === name)!;

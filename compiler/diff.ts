@@ -108,7 +108,7 @@ export function diffGraphs(a: Graph, b: Graph, labels: [string, string], family:
     ops,
     params: { before: costA.params, after: costB.params },
     macs: { sizes: binding.sizes, before: { linear: costA.linearMacs, attention: costA.attentionMacs }, after: { linear: costB.linearMacs, attention: costB.attentionMacs } },
-    blocks: blockNames.map((s) => ({ scope: s, before: total(blocksA, s), after: total(blocksB, s) })),
+    blocks: blockNames.map((s) => ({ scope: s, before: total(blocksA, s), after: total(blocksB, s) })).filter((b) => b.before || b.after),
     weightsUnreferenced,
   };
 }

@@ -39,7 +39,7 @@ export interface InspectReport {
   opCounts: Record<string, number>;
   family: { name: Family; why: string };
   schedule: ScheduleDefaults;
-  sites: { id: string; kind: string; variant: string | null; scope: string | null; tensor: string; tokens: string | number; channels: string | number; conditioning: string[]; cached: boolean; bytesPerSample: number | null; linearMacs: number; attentionMacs: number }[];
+  sites: { id: string; kind: string; variant: string | null; scope: string | null; tensor: string; tokens: string | number; channels: string | number; conditioning: string[]; cached: boolean; bytesPerSample: number | null; linearMacs: number; attentionMacs: number; params: number }[];
   /**
    * What the caches hold per sample at the image size: cross-attention from the gate on (batch B),
    * self-attention (TGATE v2) for the CFG pair before the gate (2x per sample) and per sample
@@ -102,7 +102,7 @@ function assemble(
     ...base,
     family,
     schedule: defaults,
-    sites: sites.map((s, i) => ({ ...s, bytesPerSample: costed[i]!.bytesPerSample, linearMacs: costed[i]!.linearMacs, attentionMacs: costed[i]!.attentionMacs })),
+    sites: sites.map((s, i) => ({ ...s, bytesPerSample: costed[i]!.bytesPerSample, linearMacs: costed[i]!.linearMacs, attentionMacs: costed[i]!.attentionMacs, params: costed[i]!.params })),
     caches: { height, width, latent: [height / 8, width / 8], ...caches },
     cost: rest,
   };

@@ -79,6 +79,10 @@ const have = sharedAvailable('the full-size SD-1.5 MAC check') && fs.existsSync(
     expect(Math.abs(within('cross') / 16.0e9 - 1)).toBeLessThan(0.005);
     expect(Math.abs(within('self') / 86.8e9 - 1)).toBeLessThan(0.001);
     expect(c.params).toBe(859520964);
+    // Parameters per block add up to the whole; a 320-channel cross-attention module holds
+    // to_q 320x320, to_k and to_v 768x320, to_out 320x320 + bias.
+    expect(r.cost.blocks.reduce((a, b) => a + b.params, 0)).toBe(c.params);
+    expect(r.sites.find((x) => x.scope === '/down_blocks.0/attentions.0/transformer_blocks.0/attn2')!.params).toBe(2 * 320 * 320 + 2 * 768 * 320 + 320);
     // The schedule: 25 steps, CFG, baseline = 50 calls; v1 = 10 pairs + 15 fidelity calls.
     const s = r.cost.schedule!;
     expect(s.baseline.linearMacs).toBe(50 * c.linearMacs);

@@ -8,7 +8,7 @@ import type { ManifestIo } from '../manifest.js';
 import { inferShapes } from '../shapes/infer.js';
 import type { ScheduleOptions } from '../schedule.js';
 import type { VariantName } from '../variants.js';
-import { macsByScope, macsWithin } from './macs.js';
+import { macsByScope, macsWithin, type ScopeCost } from './macs.js';
 import { bindSizes, CostedGraph, scheduleCost, type Binding, type ScheduleCost } from './schedule-cost.js';
 
 const DTYPE_BYTES: Record<string, number> = { float32: 4, float16: 2, bfloat16: 2, float64: 8 };
@@ -41,8 +41,8 @@ export interface CostReport {
   binding: Binding;
   /** One call of the source at the bound batch (default 1). */
   call: { batch: number; linearMacs: number; attentionMacs: number; allMacs: number; params: number };
-  sites: (CostSite & { tokens: number | null; channels: number | null; bytesPerSample: number | null; linearMacs: number; attentionMacs: number })[];
-  blocks: { scope: string; linearMacs: number; attentionMacs: number }[];
+  sites: (CostSite & { tokens: number | null; channels: number | null; bytesPerSample: number | null; linearMacs: number; attentionMacs: number; params: number })[];
+  blocks: ScopeCost[];
   caches: { crossBytesPerSample: number; selfBytesPerSample: number; selfBytesPerSampleWithCfg: number };
   /** null when there is no cross-attention to gate. */
   schedule: ScheduleCost | null;
@@ -63,7 +63,7 @@ export function costReport(r: CostRequest): CostReport {
     const tokens = f?.shape?.[1]?.evaluate(sizes) ?? null;
     const channels = f?.shape?.[2]?.evaluate(sizes) ?? null;
     const bytes = tokens !== null && channels !== null ? tokens * channels * (DTYPE_BYTES[dtypeName(f?.dtype ?? 1)] ?? 4) : null;
-    return { ...s, tokens, channels, bytesPerSample: bytes, ...(s.scope ? macsWithin(call, s.scope) : { linearMacs: 0, attentionMacs: 0 }) };
+    return { ...s, tokens, channels, bytesPerSample: bytes, ...(s.scope ? macsWithin(call, s.scope) : { linearMacs: 0, attentionMacs: 0, params: 0 }) };
   });
   const sum = (kind: string) => sites.filter((s) => s.kind === kind && s.cached).reduce((a, s) => a + (s.bytesPerSample ?? 0), 0);
   const graphs: Partial<Record<VariantName, CostedGraph>> = { planning: source };

@@ -27,6 +27,8 @@ export interface GraphCost {
   /** Elements of every float initializer (weights and biases). */
   params: number;
   perNode: NodeMacs[];
+  /** Parameters by the node that first reads them (graph order), for per-scope counts. */
+  paramsByNode: { node: Node; params: number }[];
   /** Nodes that do multiply-accumulates but whose shapes could not be made concrete. */
   uncounted: string[];
 }
@@ -125,33 +127,59 @@ export function countMacsWith(g: Graph, shape: (v: Value | null) => number[] | n
   }
   let params = 0;
   for (const v of g.initializers) if (WEIGHT_TYPES.has(v.initializer!.dataType) && v.useCount > 0) params += prod(v.initializer!.dims.map(Number));
-  return { linearMacs, attentionMacs, params, perNode, uncounted };
+  const owned = new Set<Value>();
+  const paramsByNode: { node: Node; params: number }[] = [];
+  for (const n of g.nodes) {
+    let p = 0;
+    for (const v of n.inputs) {
+      if (!v?.initializer || owned.has(v) || !WEIGHT_TYPES.has(v.initializer.dataType)) continue;
+      owned.add(v);
+      p += prod(v.initializer.dims.map(Number));
+    }
+    if (p) paramsByNode.push({ node: n, params: p });
+  }
+  return { linearMacs, attentionMacs, params, perNode, paramsByNode, uncounted };
 }
 
-/** MACs grouped by module path prefix (depth segments: "down_blocks.1", or deeper), in graph order. */
-export function macsByScope(cost: GraphCost, depth: number): { scope: string; linearMacs: number; attentionMacs: number }[] {
-  const groups = new Map<string, { scope: string; linearMacs: number; attentionMacs: number }>();
+export interface ScopeCost {
+  scope: string;
+  linearMacs: number;
+  attentionMacs: number;
+  params: number;
+}
+
+/** MACs and parameters grouped by module path prefix (depth segments: "/down_blocks.1"), in graph order. */
+export function macsByScope(cost: GraphCost, depth: number): ScopeCost[] {
+  const groups = new Map<string, ScopeCost>();
+  const group = (n: Node) => {
+    const p = modulePath(n);
+    const scope = p && p.length ? `/${p.slice(0, depth).join('/')}` : '(no module scope)';
+    const gr = groups.get(scope) ?? { scope, linearMacs: 0, attentionMacs: 0, params: 0 };
+    groups.set(scope, gr);
+    return gr;
+  };
   for (const x of cost.perNode) {
-    const p = modulePath(x.node);
-    const scope = p && p.length ? `/${p.slice(0, depth).join('/')}` : '(top level)';
-    const gr = groups.get(scope) ?? { scope, linearMacs: 0, attentionMacs: 0 };
+    const gr = group(x.node);
     if (x.kind === 'linear') gr.linearMacs += x.macs;
     else gr.attentionMacs += x.macs;
-    groups.set(scope, gr);
   }
+  for (const x of cost.paramsByNode) group(x.node).params += x.params;
   return [...groups.values()];
 }
 
-/** MACs of the nodes inside a module scope (e.g. a site's "/down_blocks.0/.../attn1"). */
-export function macsWithin(cost: GraphCost, scope: string): { linearMacs: number; attentionMacs: number } {
+/** MACs and parameters of the nodes inside a module scope (e.g. a site's "/down_blocks.0/.../attn1"). */
+export function macsWithin(cost: GraphCost, scope: string): Omit<ScopeCost, 'scope'> {
   const prefix = scope.split('/').filter(Boolean);
-  let linearMacs = 0;
-  let attentionMacs = 0;
+  const inside = (n: Node) => {
+    const p = modulePath(n);
+    return !!p && !prefix.some((s, i) => p[i] !== s);
+  };
+  const out = { linearMacs: 0, attentionMacs: 0, params: 0 };
   for (const x of cost.perNode) {
-    const p = modulePath(x.node);
-    if (!p || prefix.some((s, i) => p[i] !== s)) continue;
-    if (x.kind === 'linear') linearMacs += x.macs;
-    else attentionMacs += x.macs;
+    if (!inside(x.node)) continue;
+    if (x.kind === 'linear') out.linearMacs += x.macs;
+    else out.attentionMacs += x.macs;
   }
-  return { linearMacs, attentionMacs };
+  for (const x of cost.paramsByNode) if (inside(x.node)) out.params += x.params;
+  return out;
 }
