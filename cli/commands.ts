@@ -1,10 +1,9 @@
 // The tgate subcommands: parse arguments, call the compiler/runtime, format results. Returns the
 // text to print; main.ts owns the process (stdout, stderr, exit codes).
 import path from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parse, usageError } from './args.js';
 import { compile, type CompileResult } from '../compiler/compile.js';
 import { writeCompileReport } from './compile-report.js';
-import { TgateError } from '../compiler/errors.js';
 import { proveArtifacts } from '../runtime/prove.js';
 import { benchCommand, memoryProbeCommand } from './bench-command.js';
 import { bytesText, countText } from './format.js';
@@ -60,17 +59,6 @@ Usage:
 Exit codes: 0 ok, 2 usage, 3 unreadable or unsafe input, 4 unsupported model,
 5 output folder refused, 6 numerical proof failed, 70 internal error.`;
 
-function usageError(message: string): TgateError {
-  return new TgateError('E_USAGE', message, { hint: 'Run `tgate help` for the commands and their options.' });
-}
-
-function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw usageError((e as Error).message);
-  }
-}
 
 function onePositional(positionals: string[], what: string): string {
   if (positionals.length !== 1) throw usageError(positionals.length === 0 ? `Missing ${what}.` : `Expected one ${what}, got ${positionals.length}: ${positionals.join(' ')}.`);

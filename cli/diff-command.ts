@@ -2,10 +2,9 @@
 // compiled folder; as text, --json, --markdown or --html, to stdout or -o FILE.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parse, usageError } from './args.js';
 import { parseShapes } from '../compiler/cost/schedule-cost.js';
 import { diffGraphs, type GraphDiff } from '../compiler/diff.js';
-import { TgateError } from '../compiler/errors.js';
 import { familyOfGraph } from '../compiler/family.js';
 import { decodeModel } from '../compiler/io/decode.js';
 import { loadSource } from '../compiler/io/load.js';
@@ -16,9 +15,8 @@ import { findAttentionSites } from '../passes/attention/find-sites.js';
 import type { CommandIo, CommandOutput } from './commands.js';
 import { diffHtml, diffMarkdown, diffText } from './diff-format.js';
 
-function usage(message: string): TgateError {
-  return new TgateError('E_USAGE', message, { hint: 'tgate diff <a.onnx> <b.onnx> | <compiled dir> [--json | --markdown | --html] [-o FILE] [--shape NAME=AxBxC]...' });
-}
+const DIFF_USAGE = 'tgate diff <a.onnx> <b.onnx> | <compiled dir> [--json | --markdown | --html] [-o FILE] [--shape NAME=AxBxC]...';
+const usage = (message: string) => usageError(message, DIFF_USAGE);
 
 function graphOf(file: string): Graph {
   return modelFromProto(loadSource(file).proto).graph;
@@ -36,24 +34,17 @@ export function diffFolder(dir: string, shapes: Record<string, number[]>): Graph
 }
 
 export async function runDiff(args: string[], io: CommandIo): Promise<CommandOutput> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        json: { type: 'boolean' },
-        markdown: { type: 'boolean' },
-        html: { type: 'boolean' },
-        output: { type: 'string', short: 'o' },
-        shape: { type: 'string', multiple: true, default: [] as string[] },
-      },
-    });
-  } catch (e) {
-    throw usage((e as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parse(
+    args,
+    {
+      json: { type: 'boolean' },
+      markdown: { type: 'boolean' },
+      html: { type: 'boolean' },
+      output: { type: 'string', short: 'o' },
+      shape: { type: 'string', multiple: true, default: [] as string[] },
+    },
+    DIFF_USAGE,
+  );
   const formats = (['json', 'markdown', 'html'] as const).filter((f) => values[f]);
   if (formats.length > 1) throw usage(`Choose one of --json, --markdown, --html (got ${formats.map((f) => `--${f}`).join(' ')}).`);
   const shapes = parseShapes(values.shape as string[]);

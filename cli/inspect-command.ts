@@ -1,8 +1,7 @@
 // tgate inspect: a model or a compiled folder as text or JSON; and the schedule-cost table that
 // compile and bench print too.
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
-import { TgateError } from '../compiler/errors.js';
+import { parse, usageError } from './args.js';
 import type { ScheduleCost } from '../compiler/cost/schedule-cost.js';
 import { parseShapes } from '../compiler/cost/schedule-cost.js';
 import { inspectCompiled, inspectModel, type InspectReport } from '../compiler/inspect.js';
@@ -59,37 +58,22 @@ function inspectText(r: InspectReport, explain: boolean): string {
   return out.join('\n');
 }
 
-function usage(message: string): TgateError {
-  return new TgateError('E_USAGE', message, { hint: 'Run `tgate help` for the commands and their options.' });
-}
-
 export async function runInspect(args: string[]): Promise<CommandOutput> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        json: { type: 'boolean' },
-        explain: { type: 'boolean' },
-        height: { type: 'string' },
-        width: { type: 'string' },
-        shape: { type: 'string', multiple: true, default: [] as string[] },
-        steps: { type: 'string' },
-        'gate-step': { type: 'string' },
-      },
-    });
-  } catch (e) {
-    throw usage((e as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (positionals.length !== 1) throw usage(positionals.length ? `Expected one model or folder, got ${positionals.length}.` : 'Missing the model file or compiled folder (tgate inspect <model.onnx | dir>).');
+  const { values, positionals } = parse(args, {
+    json: { type: 'boolean' },
+    explain: { type: 'boolean' },
+    height: { type: 'string' },
+    width: { type: 'string' },
+    shape: { type: 'string', multiple: true, default: [] as string[] },
+    steps: { type: 'string' },
+    'gate-step': { type: 'string' },
+  });
+  if (positionals.length !== 1) throw usageError(positionals.length ? `Expected one model or folder, got ${positionals.length}.` : 'Missing the model file or compiled folder (tgate inspect <model.onnx | dir>).');
   const target = positionals[0]!;
   const whole = (k: 'height' | 'width' | 'steps' | 'gate-step', multiple: number) => {
     if (values[k] === undefined) return undefined;
     const n = Number(values[k]);
-    if (!Number.isInteger(n) || n <= 0 || n % multiple !== 0) throw usage(`--${k} must be a positive ${multiple > 1 ? `multiple of ${multiple} (image pixels)` : 'whole number'}, not "${values[k]}".`);
+    if (!Number.isInteger(n) || n <= 0 || n % multiple !== 0) throw usageError(`--${k} must be a positive ${multiple > 1 ? `multiple of ${multiple} (image pixels)` : 'whole number'}, not "${values[k]}".`);
     return n;
   };
   const o = { height: whole('height', 8), width: whole('width', 8), shapes: parseShapes(values.shape as string[]), steps: whole('steps', 1), gateStep: whole('gate-step', 1) };
