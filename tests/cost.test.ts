@@ -13,6 +13,7 @@ import { encodeModel } from '../compiler/io/encode.js';
 import { dtypeName } from '../compiler/ir/dtype.js';
 import { inferShapes } from '../compiler/shapes/infer.js';
 import { makeFeeds } from '../runtime/prove.js';
+import { writeTinyUnet } from './helpers/models.js';
 import { runOnce } from './helpers/ort.js';
 import { ROOT, SHARED, scratch, sharedAvailable } from './helpers/paths.js';
 
@@ -50,6 +51,19 @@ describe('MAC counting', () => {
     // Doubling the batch doubles every product (the timestep embedding included).
     const twice = countMacs(graph, inferShapes(graph), { ...sizes, batch_size: 4 });
     expect(twice.linearMacs).toBe(2 * inferred.linearMacs);
+  });
+
+  it('fused attention ops count the same MACs as the unfused modules they replace', () => {
+    const sizes = { batch_size: 2, height: 8, width: 8, sequence_length: 5 };
+    const count = (attention: 'torch' | 'ms-mha' | 'onnx') => {
+      const g = decodeModel(fs.readFileSync(writeTinyUnet(path.join(scratch(), attention), { attention })), attention).graph;
+      const c = countMacs(g, inferShapes(g), sizes);
+      expect(c.uncounted).toEqual([]);
+      return [c.linearMacs, c.attentionMacs];
+    };
+    const torch = count('torch');
+    expect(count('ms-mha')).toEqual(torch);
+    expect(count('onnx')).toEqual(torch);
   });
 
   it('binds --shape dims, refuses shapes that contradict the model, and defaults the rest per family', () => {

@@ -10,6 +10,8 @@ import { dtypeName } from '../compiler/ir/dtype.js';
 import { concreteShape, inferShapes } from '../compiler/shapes/infer.js';
 import { Sym } from '../compiler/shapes/sym.js';
 import { makeFeeds } from '../runtime/prove.js';
+import { writeOptimizedModel } from '../runtime/session.js';
+import { writeTinyUnet } from './helpers/models.js';
 import { runOnce } from './helpers/ort.js';
 import { FIXTURES, ROOT, scratch, sharedAvailable } from './helpers/paths.js';
 
@@ -74,6 +76,28 @@ describe('shape inference against onnxruntime (committed models)', () => {
       { batch_size: 1, height: 16, width: 8, sequence_length: 3 },
     ]);
     expect(r).toEqual({ tensors: 2 * count, unknown: 0 });
+  });
+});
+
+describe('shape inference against onnxruntime (fused and optimized forms)', () => {
+  const sizes = [
+    { batch_size: 2, height: 8, width: 16, sequence_length: 5 },
+    { batch_size: 1, height: 16, width: 8, sequence_length: 3 },
+  ];
+  it.each(['ms-mha', 'onnx'] as const)('fused attention (%s): every tensor', async (attention) => {
+    const file = writeTinyUnet(path.join(scratch(), 'src'), { attention });
+    const r = await checkAgainstOrt(file, sizes);
+    expect(r.unknown).toBe(0);
+    expect(r.tensors).toBeGreaterThan(100);
+  });
+  it('onnxruntime-optimized (FusedMatMul, SkipLayerNormalization, ...): every tensor', async () => {
+    const work = scratch();
+    const file = path.join(work, 'opt.onnx');
+    await writeOptimizedModel(writeTinyUnet(path.join(work, 'src')), file, 'extended');
+    const ops = decodeModel(fs.readFileSync(file), 'opt').graph.nodes.map((n) => n.opType);
+    expect(ops).toContain('FusedMatMul');
+    const r = await checkAgainstOrt(file, sizes);
+    expect(r.unknown).toBe(0);
   });
 });
 
