@@ -53,6 +53,13 @@ Usage:
   tgate bench <model.onnx | dir> [run options] [--runs 3] [--no-memory] [--no-verify] [--json]
       Baseline, TGATE v1 and v2 in one process: wall times, speed-ups and their bounds (from
       the measured step costs and from MACs), ms per step, runtime overhead, peak RSS.
+  tgate demo [-o out/demo] [--prompt "a red circle on the left"] [--samples 8] [--steps 25]
+      Compile the shipped text-to-image model (fixtures/models/shapes) and draw prompts with the
+      baseline and TGATE v1/v2: a PNG grid, the attention convergence plot, and a report with
+      speed-ups, prompt adherence (read back by the model's classifier) and pixel differences.
+  tgate calibrate <dir> [--steps 25] [--samples 4] [--tolerance 0.05] [--text-model DIR] [--write]
+      Measure the gate step: deviation from the baseline and predicted speed-up per candidate;
+      --write records the earliest within tolerance as the folder's default gate step.
   tgate help | --help      This text.
   tgate --version          The tool's version.
 
@@ -151,3 +158,5 @@ export async function runMemoryProbe(args: string[]): Promise<CommandOutput> {
 
 export { runInspect } from './inspect-command.js';
 export { runDiff } from './diff-command.js';
+export { runDemo } from './demo-command.js';
+export { runCalibrate } from './calibrate-command.js';

@@ -2,7 +2,7 @@
 // The tgate executable: the only code that touches process (argv, stdout/stderr, exit codes).
 import { createRequire } from 'node:module';
 import { isTgateError } from '../compiler/errors.js';
-import { runBench, runCompile, runDiff, runInspect, runMemoryProbe, runRun, USAGE, type CommandIo, type CommandOutput } from './commands.js';
+import { runBench, runCalibrate, runCompile, runDemo, runDiff, runInspect, runMemoryProbe, runRun, USAGE, type CommandIo, type CommandOutput } from './commands.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 
 const COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<CommandOutput>> = {
@@ -11,6 +11,8 @@ const COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<Comman
   diff: runDiff,
   run: runRun,
   bench: runBench,
+  demo: runDemo,
+  calibrate: runCalibrate,
 };
 const HIDDEN: typeof COMMANDS = { '__memory-probe': runMemoryProbe };
 

@@ -76,6 +76,8 @@ export interface Manifest {
   /** Every external data file the graphs reference: one, or one per tensor for some sources. */
   weightsFiles: string[];
   sites: ManifestSite[];
+  /** Set by `tgate calibrate --write`: how the default gate step in `schedule` was measured. */
+  calibration?: { tolerance: number; steps: number; samples: number; version: 1 | 2; recommended: number };
   verification: (ProofReport & { skipped: false }) | { skipped: true };
 }
 

@@ -60,6 +60,12 @@ export interface GenerateOptions {
   strength?: number;
   /** Keep every step's latents and guided model outputs. */
   keepTrajectory?: boolean;
+  /**
+   * Fetch every attention output the step's variant computes and record, per step, the mean
+   * relative change of the cross- and self-attention outputs since the previous step (the
+   * convergence TGATE rests on). Costs a copy of every site output per step.
+   */
+  recordAttention?: boolean;
   onStep?: (r: StepRecord) => void;
 }
 
@@ -74,6 +80,8 @@ export interface GenerateResult {
   schedule: ScheduleOptions;
   cfg: boolean;
   totalMs: number;
+  /** With recordAttention: per step from k = 1, ||o_k - o_k-1|| / ||o_k-1|| averaged over sites. */
+  attentionChange: { k: number; cross: number | null; self: number | null }[];
 }
 
 export interface LoadOptions extends SessionOptions {
@@ -267,6 +275,8 @@ export class GatedUNet {
     };
     // Site caches by id: cross from the gate on; self as last stored (2B before the gate, B after).
     const siteCaches = new Map<string, ort.Tensor>();
+    const attentionChange: GenerateResult['attentionChange'] = [];
+    const previous = new Map<string, Float32Array>();
     // A static-batch export runs every call at its fixed batch: rows are repeated to fill it and
     // only the first `batch` rows of each output are used (correct, without the batch saving).
     const fixed = typeof r.latent.shape[0] === 'number' ? r.latent.shape[0] : null;
@@ -289,7 +299,10 @@ export class GatedUNet {
       } else {
         for (const n of [...r.text, ...r.conditioning]) feeds[n] = cond(n, paired);
       }
-      const fetchSites = [...(step.cross === 'store' ? r.cross : []), ...(step.keepSelf ? r.self : [])];
+      const spec = this.manifest.variants.find((v) => v.name === step.variant)!;
+      const fetchSites = o.recordAttention
+        ? [...(spec.cross === 'output' ? r.cross : []), ...(spec.self === 'output' ? r.self : [])]
+        : [...(step.cross === 'store' ? r.cross : []), ...(step.keepSelf ? r.self : [])];
       const repeat = fixed !== null && fixed !== batch ? fixed / batch : 1;
       if (!Number.isInteger(repeat)) {
         throw new TgateError('E_USAGE', `The model was exported with a fixed batch of ${fixed}; batch ${batch} does not divide it.`, { hint: `Use a batch that divides ${fixed} (with CFG the model runs at twice the batch), or re-export with a dynamic batch axis.` });
@@ -303,7 +316,9 @@ export class GatedUNet {
       const full = await this.call(step.variant, feeds, fed, fetchSites, batch * repeat);
       const modelMs = performance.now() - callStart;
       const outT = repeat > 1 ? firstRows(full.out, repeat) : full.out;
+      if (o.recordAttention) recordChange(attentionChange, previous, k, fetchSites.map((c) => [c, repeat > 1 ? firstRows(full.sites.get(c.id)!, repeat) : full.sites.get(c.id)!]));
       for (const c of fetchSites) {
+        if (c.kind === 'cross' ? step.cross !== 'store' : !step.keepSelf) continue;
         const got = repeat > 1 ? firstRows(full.sites.get(c.id)!, repeat) : full.sites.get(c.id)!;
         // The gate step keeps the mean over the CFG pair (both kinds); other stores keep the rows.
         const kept = phase === 'gate' ? this.mean(c, got, paired) : got;
@@ -324,8 +339,29 @@ export class GatedUNet {
       records.push(rec);
       o.onStep?.(rec);
     }
-    return { latents: x, dims, records, trajectory, modelOutputs, caches, schedule, cfg, totalMs: performance.now() - started };
+    return { latents: x, dims, records, trajectory, modelOutputs, caches, schedule, cfg, totalMs: performance.now() - started, attentionChange };
   }
+}
+
+/** Appends step k's mean relative change per kind against the outputs kept from the step before. */
+function recordChange(into: GenerateResult['attentionChange'], previous: Map<string, Float32Array>, k: number, outputs: [CacheSite, ort.Tensor][]): void {
+  const sums = { cross: [0, 0], self: [0, 0] };
+  for (const [c, t] of outputs) {
+    const now = Float32Array.from(numbersOf(t));
+    const before = previous.get(c.id);
+    if (before && before.length === now.length) {
+      let num = 0;
+      let den = 0;
+      for (let i = 0; i < now.length; i++) {
+        num += (now[i]! - before[i]!) ** 2;
+        den += before[i]! ** 2;
+      }
+      sums[c.kind][0] += Math.sqrt(num / Math.max(den, 1e-30));
+      sums[c.kind][1]++;
+    }
+    previous.set(c.id, now);
+  }
+  if (k > 0) into.push({ k, cross: sums.cross[1] ? sums.cross[0]! / sums.cross[1] : null, self: sums.self[1] ? sums.self[0]! / sums.self[1] : null });
 }
 
 function repeatRows(t: ort.Tensor, times: number): ort.Tensor {

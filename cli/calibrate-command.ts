@@ -1,0 +1,188 @@
+// tgate calibrate: measures the gate step instead of guessing it. Runs the baseline on seeded
+// inputs (recording how much the cross-attention outputs still change per step), then TGATE at
+// every candidate gate step on the same inputs, and reports for each the predicted speed-up (from
+// the measured per-step times) and the deviation of the final result from the baseline (relative
+// L2; with the demo model's oracle, prompt adherence too). Recommends the earliest gate step whose
+// deviation stays within --tolerance and, with --write, records it in the folder's tgate.json as
+// the default gate step.
+import fs from 'node:fs';
+import path from 'node:path';
+import { MANIFEST_FILE } from '../compiler/compile.js';
+import { TgateError } from '../compiler/errors.js';
+import { readManifest, serializeManifest } from '../compiler/manifest.js';
+import { GatedUNet, type GenerateOptions, type TensorInput } from '../runtime/gated-unet.js';
+import { labelsOf, ShapeClassifier, TextEncoder } from '../runtime/text-model.js';
+import { parse, usageError } from './args.js';
+import type { CommandIo, CommandOutput } from './commands.js';
+import { table } from './format.js';
+import { concreteShape, seededNormal } from './tensor-args.js';
+
+export interface CalibrationPoint {
+  gateStep: number;
+  /** Relative L2 of the final latents against the baseline's, over all samples. */
+  deviation: number;
+  /** Baseline time over this gate step's, from the measured per-step model times. */
+  predictedSpeedup: number;
+  /** With an oracle: share of samples read back as their prompt. */
+  adherence: number | null;
+}
+
+export interface Calibration {
+  version: 1 | 2;
+  steps: number;
+  samples: number;
+  tolerance: number;
+  /** Mean relative change of the cross-attention outputs per baseline step (k >= 1). */
+  crossChange: { k: number; change: number }[];
+  points: CalibrationPoint[];
+  baselineAdherence: number | null;
+  recommended: number | null;
+}
+
+function relL2(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i]! - b[i]!) ** 2;
+    den += b[i]! ** 2;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-30));
+}
+
+const median = (xs: number[]) => {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
+};
+
+export async function runCalibrate(args: string[], io: CommandIo): Promise<CommandOutput> {
+  const { values, positionals } = parse(args, {
+    steps: { type: 'string', default: '25' },
+    samples: { type: 'string', default: '4' },
+    seed: { type: 'string', default: '0' },
+    tolerance: { type: 'string', default: '0.05' },
+    'tgate-version': { type: 'string' },
+    'text-model': { type: 'string' },
+    height: { type: 'string' },
+    width: { type: 'string' },
+    write: { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  if (positionals.length !== 1) throw usageError('tgate calibrate takes one compiled folder: tgate calibrate <dir> [--write].');
+  const dir = positionals[0]!;
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw usageError(`${dir} is not a compiled folder; compile the model first (tgate compile <model.onnx> -o <dir>).`);
+  const num = (k: keyof typeof values, ok: (n: number) => boolean, what: string) => {
+    const n = Number(values[k]);
+    if (!ok(n)) throw usageError(`--${k} must be ${what}, not "${values[k]}".`);
+    return n;
+  };
+  const steps = num('steps', (n) => Number.isInteger(n) && n >= 2, 'a whole number >= 2');
+  const samples = num('samples', (n) => Number.isInteger(n) && n >= 1, 'a whole number >= 1');
+  const seed = num('seed', Number.isInteger, 'a whole number');
+  const tolerance = num('tolerance', (n) => n > 0, 'a positive number');
+  const manifest = readManifest(dir);
+  const selfCached = manifest.sites.some((s) => s.cached && s.kind === 'self');
+  const version = (values['tgate-version'] === undefined ? (selfCached ? 2 : 1) : num('tgate-version', (n) => n === 1 || n === 2, '1 or 2')) as 1 | 2;
+  const unet = await GatedUNet.load(dir, { variants: version === 2 ? ['planning', 'reuse-self', 'fidelity'] : ['planning', 'fidelity'] });
+  const textDir = values['text-model'] ? String(values['text-model']) : null;
+  const text = textDir ? await TextEncoder.load(textDir) : null;
+  const oracle = textDir && fs.existsSync(path.join(textDir, 'classifier.onnx')) ? await ShapeClassifier.load(textDir) : null;
+  try {
+    const r = unet.roles;
+    const B = samples;
+    const channels = typeof r.latent.shape[1] === 'number' ? r.latent.shape[1] : 4;
+    const side = (k: 'height' | 'width') => (values[k] !== undefined ? num(k, (n) => Number.isInteger(n) && n > 0, 'a positive whole number (latent size)') : typeof r.latent.shape[k === 'height' ? 2 : 3] === 'number' ? (r.latent.shape[k === 'height' ? 2 : 3] as number) : 32);
+    const latents = seededNormal([B, channels, side('height'), side('width')], seed);
+    const cond: Record<string, TensorInput> = {};
+    const uncond: Record<string, TensorInput> = {};
+    // With the demo model's text encoder: real prompts (one per sample, cycling); else seeded stand-ins.
+    const prompts = text ? Array.from({ length: B }, (_, i) => {
+      const v = text.vocabulary;
+      return `a ${v.colors[i % v.colors.length]} ${v.shapes[i % v.shapes.length]} ${v.phrases[v.positions[i % v.positions.length]!]}`;
+    }) : [];
+    for (const [i, n] of [...r.text, ...r.conditioning].entries()) {
+      const spec = manifest.source.inputs.find((x) => x.name === n)!;
+      if (text && r.text.includes(n)) {
+        const parts = await Promise.all(prompts.map((p) => text.encode(p)));
+        const dims = [B, ...parts[0]!.dims.slice(1)];
+        const data = new Float32Array(parts.reduce((a, p) => a + p.data.length, 0));
+        parts.forEach((p, k) => data.set(p.data, k * p.data.length));
+        cond[n] = { data, dims };
+        uncond[n] = await text.encode('', B);
+      } else {
+        cond[n] = seededNormal(concreteShape(spec, B), seed + 100 + i);
+        uncond[n] = seededNormal(concreteShape(spec, B), seed + 200 + i);
+      }
+    }
+    const guidance = manifest.schedule.guidance;
+    const base: Omit<GenerateOptions, 'gateStep'> = { latents, cond, uncond, steps, guidance };
+    const adherence = async (x: Float32Array) => {
+      if (!oracle || !text) return null;
+      const got = await oracle.classify(x, B);
+      return got.filter((g, i) => {
+        const want = labelsOf(text.vocabulary, prompts[i]!);
+        return want && g.color === want.color && g.shape === want.shape && g.position === want.position;
+      }).length / B;
+    };
+    await unet.generate({ ...base, steps: 2, gateStep: 1, tgate: { version } });
+    io.stderr.write(`tgate: calibrating ${dir}: baseline, then TGATE v${version} at gate steps 1-${steps - 1} (${B} samples) ...\n`);
+    const baseline = await unet.generate({ ...base, gateStep: Number.POSITIVE_INFINITY, tgate: { version: 1 }, recordAttention: true });
+    const stepMs = median(baseline.records.map((x) => x.modelMs));
+    const points: CalibrationPoint[] = [];
+    const costs = new Map<string, number[]>();
+    const runs = [];
+    for (let G = 1; G < steps; G++) {
+      const res = await unet.generate({ ...base, gateStep: G, tgate: { version } });
+      for (const x of res.records) costs.set(`${x.variant}@${x.batch}`, [...(costs.get(`${x.variant}@${x.batch}`) ?? []), x.modelMs]);
+      runs.push(res);
+    }
+    const cost = new Map([...costs].map(([k, xs]) => [k, median(xs)]));
+    for (const res of runs) {
+      const G = res.schedule.gateStep;
+      const predicted = res.records.reduce((a, x) => a + (cost.get(`${x.variant}@${x.batch}`) ?? x.modelMs), 0);
+      points.push({ gateStep: G, deviation: relL2(res.latents, baseline.latents), predictedSpeedup: (steps * stepMs) / predicted, adherence: await adherence(res.latents) });
+    }
+    const recommended = points.find((p) => p.deviation <= tolerance)?.gateStep ?? null;
+    const calibration: Calibration = {
+      version,
+      steps,
+      samples: B,
+      tolerance,
+      crossChange: baseline.attentionChange.filter((c) => c.cross !== null).map((c) => ({ k: c.k, change: c.cross! })),
+      points,
+      baselineAdherence: await adherence(baseline.latents),
+      recommended,
+    };
+    if (values.write) {
+      if (recommended === null) throw new TgateError('E_USAGE', `No gate step keeps the deviation within ${tolerance}; nothing written.`, { hint: 'Raise --tolerance, or use more steps.' });
+      const file = path.join(dir, MANIFEST_FILE);
+      const m = readManifest(dir);
+      const updated = { ...m, schedule: { ...m.schedule, gateStep: recommended }, calibration: { tolerance, steps, samples: B, version, recommended } };
+      const tmp = `${file}.tmp-${process.pid}`;
+      fs.writeFileSync(tmp, serializeManifest(updated));
+      fs.renameSync(tmp, file);
+    }
+    if (values.json) return { stdout: JSON.stringify(calibration, null, 2) };
+    const change = new Map(calibration.crossChange.map((c) => [c.k, c.change]));
+    return {
+      stdout: [
+        `calibrate ${dir}: TGATE v${version}, ${steps} steps, ${B} seeded sample(s)${text ? ' with prompts through the text encoder' : ''}, tolerance ${tolerance} (relative L2 of the final latents)`,
+        '',
+        table(['gate step', 'cross-attn change at step', 'predicted speed-up', 'deviation from baseline', ...(oracle ? ['prompt adherence'] : [])], points.map((p) => [
+          p.gateStep === recommended ? `${p.gateStep} <- recommended` : p.gateStep,
+          change.has(p.gateStep) ? change.get(p.gateStep)!.toFixed(4) : '-',
+          `${p.predictedSpeedup.toFixed(2)}x`,
+          p.deviation.toFixed(4),
+          ...(oracle ? [p.adherence === null ? '-' : `${(p.adherence * 100).toFixed(0)} %`] : []),
+        ])),
+        '',
+        recommended === null
+          ? `No gate step keeps the deviation within ${tolerance}.`
+          : `Recommended gate step: ${recommended}${values.write ? ` (written to ${path.join(dir, MANIFEST_FILE)} as the default)` : ' (--write records it as the folder\'s default)'}.${calibration.baselineAdherence !== null ? ` Baseline prompt adherence: ${(calibration.baselineAdherence * 100).toFixed(0)} %.` : ''}`,
+      ].join('\n'),
+    };
+  } finally {
+    await unet.release();
+    await text?.release();
+    await oracle?.release();
+  }
+}
