@@ -62,8 +62,7 @@ export async function runCalibrate(args: string[], io: CommandIo): Promise<Comma
     tolerance: { type: 'string', default: '0.05' },
     'tgate-version': { type: 'string' },
     'text-model': { type: 'string' },
-    height: { type: 'string' },
-    width: { type: 'string' },
+    latent: { type: 'string' },
     write: { type: 'boolean' },
     json: { type: 'boolean' },
   });
@@ -90,8 +89,10 @@ export async function runCalibrate(args: string[], io: CommandIo): Promise<Comma
     const r = unet.roles;
     const B = samples;
     const channels = typeof r.latent.shape[1] === 'number' ? r.latent.shape[1] : 4;
-    const side = (k: 'height' | 'width') => (values[k] !== undefined ? num(k, (n) => Number.isInteger(n) && n > 0, 'a positive whole number (latent size)') : typeof r.latent.shape[k === 'height' ? 2 : 3] === 'number' ? (r.latent.shape[k === 'height' ? 2 : 3] as number) : 32);
-    const latents = seededNormal([B, channels, side('height'), side('width')], seed);
+    // The latent's side: --latent, else the model's fixed size, else 32 (256 px for SD's VAE).
+    const given = values.latent !== undefined ? num('latent', (n) => Number.isInteger(n) && n > 0, 'a positive whole number (the latent side)') : null;
+    const side = (i: 2 | 3) => given ?? (typeof r.latent.shape[i] === 'number' ? (r.latent.shape[i] as number) : 32);
+    const latents = seededNormal([B, channels, side(2), side(3)], seed);
     const cond: Record<string, TensorInput> = {};
     const uncond: Record<string, TensorInput> = {};
     // With the demo model's text encoder: real prompts (one per sample, cycling); else seeded stand-ins.

@@ -21,9 +21,9 @@ describe('README', () => {
     expect(commands.some((c) => c.includes('inspect'))).toBe(true);
   });
 
-  it('documents the two set-up commands', () => {
+  it('documents setting up, running the demo and testing', () => {
     const text = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-    expect(text).toMatch(/```sh\nnpm ci\nnpm test\n```/);
+    expect(text).toMatch(/```sh\nnpm ci\nnpx tgate demo\nnpm test\n```/);
   });
 
   // Output folders the examples write are cleared first, so each runs as on a fresh clone.
@@ -37,7 +37,8 @@ describe('README', () => {
   it.each(commands)('%s', (command) => {
     // Runs of folders that only the ../shared examples compile are skipped with them.
     if ((command.includes('../shared') || command.includes('out/sd15-tiny') || command.includes('out/sdxl-tiny')) && !shared) return;
-    const args = command.replace(/^npx tgate /, '').split(/\s+/);
+    // Words, with "double-quoted" ones kept whole, as a shell would.
+    const args = [...command.replace(/^npx tgate /, '').matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!);
     const r = tgate(args);
     if (r.status !== 0) throw new Error(`exit ${r.status}\n${r.stderr}`);
     expect(r.stdout.length).toBeGreaterThan(0);
