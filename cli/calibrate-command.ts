@@ -3,16 +3,19 @@
 // every candidate gate step on the same inputs, and reports for each the predicted speed-up (from
 // the measured per-step times) and the deviation of the final result from the baseline (relative
 // L2; with the demo model's oracle, prompt adherence too). Recommends the earliest gate step whose
-// deviation stays within --tolerance and, with --write, records it in the folder's tgate.json as
-// the default gate step.
+// deviation stays within --tolerance and records it in the folder's tgate.json as the default gate
+// step (--dry-run only reports). A model file is compiled into a temporary folder first (and
+// nothing is recorded: compile it to keep the result).
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { MANIFEST_FILE } from '../compiler/compile.js';
+import { compile, MANIFEST_FILE } from '../compiler/compile.js';
 import { TgateError } from '../compiler/errors.js';
 import { readManifest, serializeManifest } from '../compiler/manifest.js';
 import { GatedUNet, type GenerateOptions, type TensorInput } from '../runtime/gated-unet.js';
 import { labelsOf, ShapeClassifier, TextEncoder } from '../runtime/text-model.js';
 import { parse, usageError } from './args.js';
+import type { Values } from './run-command.js';
 import type { CommandIo, CommandOutput } from './commands.js';
 import { table } from './format.js';
 import { concreteShape, seededNormal } from './tensor-args.js';
@@ -63,12 +66,25 @@ export async function runCalibrate(args: string[], io: CommandIo): Promise<Comma
     'tgate-version': { type: 'string' },
     'text-model': { type: 'string' },
     latent: { type: 'string' },
-    write: { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
     json: { type: 'boolean' },
   });
-  if (positionals.length !== 1) throw usageError('tgate calibrate takes one compiled folder: tgate calibrate <dir> [--write].');
-  const dir = positionals[0]!;
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw usageError(`${dir} is not a compiled folder; compile the model first (tgate compile <model.onnx> -o <dir>).`);
+  if (positionals.length !== 1) throw usageError('tgate calibrate takes one compiled folder or model: tgate calibrate <dir | model.onnx>.');
+  const target = positionals[0]!;
+  if (!fs.existsSync(target)) throw new TgateError('E_FILE_MISSING', `${target} does not exist.`, { subject: { file: target } });
+  if (fs.statSync(target).isDirectory()) return calibrateFolder(target, values, io, true);
+  const temporary = fs.mkdtempSync(path.join(os.tmpdir(), 'tgate-calibrate-'));
+  try {
+    const dir = path.join(temporary, 'compiled');
+    io.stderr.write(`tgate: compiling ${target} into a temporary folder (compile it yourself to keep the calibration) ...\n`);
+    await compile(target, { outDir: dir, prover: null });
+    return await calibrateFolder(dir, values, io, false);
+  } finally {
+    fs.rmSync(temporary, { recursive: true, force: true });
+  }
+}
+
+async function calibrateFolder(dir: string, values: Values, io: CommandIo, writable: boolean): Promise<CommandOutput> {
   const num = (k: keyof typeof values, ok: (n: number) => boolean, what: string) => {
     const n = Number(values[k]);
     if (!ok(n)) throw usageError(`--${k} must be ${what}, not "${values[k]}".`);
@@ -153,8 +169,8 @@ export async function runCalibrate(args: string[], io: CommandIo): Promise<Comma
       baselineAdherence: await adherence(baseline.latents),
       recommended,
     };
-    if (values.write) {
-      if (recommended === null) throw new TgateError('E_USAGE', `No gate step keeps the deviation within ${tolerance}; nothing written.`, { hint: 'Raise --tolerance, or use more steps.' });
+    const write = writable && !values['dry-run'] && recommended !== null;
+    if (write) {
       const file = path.join(dir, MANIFEST_FILE);
       const m = readManifest(dir);
       const updated = { ...m, schedule: { ...m.schedule, gateStep: recommended }, calibration: { tolerance, steps, samples: B, version, recommended } };
@@ -178,7 +194,7 @@ export async function runCalibrate(args: string[], io: CommandIo): Promise<Comma
         '',
         recommended === null
           ? `No gate step keeps the deviation within ${tolerance}.`
-          : `Recommended gate step: ${recommended}${values.write ? ` (written to ${path.join(dir, MANIFEST_FILE)} as the default)` : ' (--write records it as the folder\'s default)'}.${calibration.baselineAdherence !== null ? ` Baseline prompt adherence: ${(calibration.baselineAdherence * 100).toFixed(0)} %.` : ''}`,
+          : `Recommended gate step: ${recommended}${write ? ` (written to ${path.join(dir, MANIFEST_FILE)} as the default)` : writable ? ' (--dry-run: not recorded)' : ' (not recorded: compile the model and calibrate the folder to keep it)'}.${calibration.baselineAdherence !== null ? ` Baseline prompt adherence: ${(calibration.baselineAdherence * 100).toFixed(0)} %.` : ''}`,
       ].join('\n'),
     };
   } finally {

@@ -57,9 +57,10 @@ Usage:
       Compile the shipped text-to-image model (fixtures/models/shapes) and draw prompts with the
       baseline and TGATE v1/v2: a PNG grid, the attention convergence plot, and a report with
       speed-ups, prompt adherence (read back by the model's classifier) and pixel differences.
-  tgate calibrate <dir> [--steps 25] [--samples 4] [--tolerance 0.05] [--text-model DIR] [--write]
+  tgate calibrate <dir | model.onnx> [--steps 25] [--samples 4] [--tolerance 0.05] [--text-model DIR]
+                  [--dry-run]
       Measure the gate step: deviation from the baseline and predicted speed-up per candidate;
-      --write records the earliest within tolerance as the folder's default gate step.
+      records the earliest within tolerance as the folder's default gate step.
   tgate help | --help      This text.
   tgate --version          The tool's version.
 

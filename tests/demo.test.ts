@@ -106,6 +106,14 @@ describe('tgate demo and tgate calibrate', () => {
     expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).toMatch(/<img alt="grid" src="data:image\/png;base64,/);
   });
 
+  it('calibrate on a model file works in a temporary folder and records nothing', () => {
+    const work = scratch();
+    const r = tgate(['calibrate', path.join(MODEL, 'unet.onnx'), '--steps', '6', '--samples', '1'], work);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/not recorded: compile the model and calibrate the folder to keep it|No gate step keeps/);
+    expect(fs.readdirSync(MODEL).sort()).toEqual(['classifier.onnx', 'scheduler_config.json', 'text_encoder.onnx', 'training.json', 'unet.onnx', 'vocab.json']);
+  });
+
   it('demo --prompt draws one prompt; an unknown word is refused with the vocabulary', () => {
     const out = path.join(scratch(), 'one');
     const r = tgate(['demo', '-o', out, '--prompt', 'a blue square at the top', '--samples', '1', '--steps', '8', '--json']);
@@ -119,7 +127,9 @@ describe('tgate demo and tgate calibrate', () => {
   it('calibrate: a curve per gate step, the earliest within tolerance recommended and written', async () => {
     const dir = path.join(scratch(), 'cal');
     await compile(path.join(MODEL, 'unet.onnx'), { outDir: dir, prover: null });
-    const r = tgate(['calibrate', dir, '--steps', '10', '--samples', '2', '--tolerance', '0.05', '--text-model', MODEL, '--write', '--json']);
+    const dry = JSON.parse(tgate(['calibrate', dir, '--steps', '10', '--samples', '2', '--text-model', MODEL, '--dry-run', '--json']).stdout);
+    expect(readManifest(dir).calibration).toBeUndefined();
+    const r = tgate(['calibrate', dir, '--steps', '10', '--samples', '2', '--tolerance', '0.05', '--text-model', MODEL, '--json']);
     expect(r.status).toBe(0);
     const c = JSON.parse(r.stdout);
     expect(c.points.map((p: { gateStep: number }) => p.gateStep)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -128,6 +138,7 @@ describe('tgate demo and tgate calibrate', () => {
     for (const p of c.points) expect(p.adherence).not.toBeNull();
     // Later gate steps gate less: the predicted speed-up falls as the gate moves later.
     expect(c.points[0].predictedSpeedup).toBeGreaterThan(c.points[8].predictedSpeedup);
+    expect(c.points).toEqual(dry.points.map((p: object) => expect.objectContaining({ ...p, predictedSpeedup: expect.any(Number) })));
     const m = readManifest(dir);
     expect(m.schedule.gateStep).toBe(c.recommended);
     expect(m.calibration).toMatchObject({ tolerance: 0.05, recommended: c.recommended });
