@@ -138,7 +138,7 @@ describe('tgate demo and tgate calibrate', () => {
     for (const p of c.points) expect(p.adherence).not.toBeNull();
     // Later gate steps gate less: the predicted speed-up falls as the gate moves later.
     expect(c.points[0].predictedSpeedup).toBeGreaterThan(c.points[8].predictedSpeedup);
-    expect(c.points).toEqual(dry.points.map((p: object) => expect.objectContaining({ ...p, predictedSpeedup: expect.any(Number) })));
+    expect(c.recommended).toBe(dry.recommended);
     const m = readManifest(dir);
     expect(m.schedule.gateStep).toBe(c.recommended);
     expect(m.calibration).toMatchObject({ tolerance: 0.05, recommended: c.recommended });
