@@ -14,12 +14,8 @@ import { inspectCompiled } from '../compiler/inspect.js';
 import { GatedUNet, readManifest, type GenerateResult, type StepRecord } from '../runtime/gated-unet.js';
 import { proveArtifacts } from '../runtime/prove.js';
 import { table } from './format.js';
+import { median } from './stats.js';
 import { generationFrom, numberOption, sessionOptions, variantsForArgs, type Values } from './run-command.js';
-
-const median = (xs: number[]) => {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
-};
 
 /** What a step costs: the variant that ran, at which batch (the gate step apart: it fetches caches). */
 const stepKey = (x: StepRecord) => `${x.variant}${x.phase === 'gate' ? ' (gate)' : ''} @${x.batch}`;

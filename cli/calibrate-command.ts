@@ -18,6 +18,7 @@ import { parse, usageError } from './args.js';
 import type { Values } from './run-command.js';
 import type { CommandIo, CommandOutput } from './commands.js';
 import { table } from './format.js';
+import { median } from './stats.js';
 import { concreteShape, seededNormal } from './tensor-args.js';
 
 export interface CalibrationPoint {
@@ -51,11 +52,6 @@ function relL2(a: Float32Array, b: Float32Array): number {
   }
   return Math.sqrt(num / Math.max(den, 1e-30));
 }
-
-const median = (xs: number[]) => {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
-};
 
 export async function runCalibrate(args: string[], io: CommandIo): Promise<CommandOutput> {
   const { values, positionals } = parse(args, {

@@ -3,7 +3,7 @@
 // (a module whose nodes all went is one line), an op-count table, parameters and MACs before and
 // after (per block too), and the weights the second graph no longer references. Pure data.
 import type { Family } from './family.js';
-import { dtypeName } from './ir/dtype.js';
+import { dtypeBytes, dtypeName } from './ir/dtype.js';
 import type { Graph } from './ir/graph.js';
 import type { Node } from './ir/node.js';
 import type { ManifestIo } from './manifest.js';
@@ -34,8 +34,6 @@ export interface GraphDiff {
   blocks: { scope: string; before: number; after: number }[];
   weightsUnreferenced: { name: string; bytes: number }[];
 }
-
-const BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2 };
 
 function nodeKey(n: Node): string {
   return `${n.opType}|${n.proto.name || n.outputs.map((v) => v?.name ?? '').join(',')}`;
@@ -98,7 +96,7 @@ export function diffGraphs(a: Graph, b: Graph, labels: [string, string], family:
   const usedInB = new Set(b.initializers.filter((v) => v.useCount > 0).map((v) => v.name));
   const weightsUnreferenced = a.initializers
     .filter((v) => v.useCount > 0 && !usedInB.has(v.name))
-    .map((v) => ({ name: v.name, bytes: v.initializer!.dims.reduce((x, d) => x * Number(d), 1) * (BYTES[v.initializer!.dataType] ?? 4) }));
+    .map((v) => ({ name: v.name, bytes: v.initializer!.dims.reduce((x, d) => x * Number(d), 1) * dtypeBytes(v.initializer!.dataType) }));
   return {
     a: { label: labels[0], nodes: a.nodes.length },
     b: { label: labels[1], nodes: b.nodes.length },

@@ -3,15 +3,13 @@
 // what a baseline, v1 and v2 run cost over a number of steps, with the speed-up bound.
 import type { Family, ScheduleDefaults } from '../family.js';
 import type { Graph } from '../ir/graph.js';
-import { dtypeName } from '../ir/dtype.js';
+import { dtypeBytes } from '../ir/dtype.js';
 import type { ManifestIo } from '../manifest.js';
 import { inferShapes } from '../shapes/infer.js';
 import type { ScheduleOptions } from '../schedule.js';
 import type { VariantName } from '../variants.js';
 import { macsByScope, macsWithin, type ScopeCost } from './macs.js';
 import { bindSizes, CostedGraph, scheduleCost, type Binding, type ScheduleCost } from './schedule-cost.js';
-
-const DTYPE_BYTES: Record<string, number> = { float32: 4, float16: 2, bfloat16: 2, float64: 8 };
 
 export interface CostSite {
   id: string;
@@ -62,7 +60,7 @@ export function costReport(r: CostRequest): CostReport {
     const sizes = binding.batch ? { ...binding.sizes, [binding.batch]: 1 } : binding.sizes;
     const tokens = f?.shape?.[1]?.evaluate(sizes) ?? null;
     const channels = f?.shape?.[2]?.evaluate(sizes) ?? null;
-    const bytes = tokens !== null && channels !== null ? tokens * channels * (DTYPE_BYTES[dtypeName(f?.dtype ?? 1)] ?? 4) : null;
+    const bytes = tokens !== null && channels !== null ? tokens * channels * dtypeBytes(f?.dtype || 1) : null;
     return { ...s, tokens, channels, bytesPerSample: bytes, ...(s.scope ? macsWithin(call, s.scope) : { linearMacs: 0, attentionMacs: 0, params: 0 }) };
   });
   const sum = (kind: string) => sites.filter((s) => s.kind === kind && s.cached).reduce((a, s) => a + (s.bytesPerSample ?? 0), 0);

@@ -11,6 +11,13 @@ export function dtypeName(t: number): string {
   return NAMES[t] ?? `dtype(${t})`;
 }
 
+const BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2, 17: 1, 18: 1, 19: 1, 20: 1 };
+
+/** Bytes per element of a whole-byte type; 4 for what is unknown here (sizes are estimates then). */
+export function dtypeBytes(t: number): number {
+  return BYTES[t] ?? 4;
+}
+
 export function dtypeFromName(name: string): number | undefined {
   for (const [k, v] of Object.entries(NAMES)) if (v === name) return Number(k);
   return undefined;
