@@ -13,7 +13,7 @@ import { compile, MANIFEST_FILE } from '../compiler/compile.js';
 import { TgateError } from '../compiler/errors.js';
 import { readManifest, serializeManifest } from '../compiler/manifest.js';
 import { GatedUNet, type GenerateOptions, type TensorInput } from '../runtime/gated-unet.js';
-import { labelsOf, ShapeClassifier, TextEncoder } from '../runtime/text-model.js';
+import { labelsOf, promptOf, ShapeClassifier, TextEncoder } from '../runtime/text-model.js';
 import { parse, usageError } from './args.js';
 import type { Values } from './run-command.js';
 import type { CommandIo, CommandOutput } from './commands.js';
@@ -110,7 +110,7 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
     // With the demo model's text encoder: real prompts (one per sample, cycling); else seeded stand-ins.
     const prompts = text ? Array.from({ length: B }, (_, i) => {
       const v = text.vocabulary;
-      return `a ${v.colors[i % v.colors.length]} ${v.shapes[i % v.shapes.length]} ${v.phrases[v.positions[i % v.positions.length]!]}`;
+      return promptOf(v, { color: v.colors[i % v.colors.length]!, shape: v.shapes[i % v.shapes.length]!, position: v.positions[i % v.positions.length]! });
     }) : [];
     for (const [i, n] of [...r.text, ...r.conditioning].entries()) {
       const spec = manifest.source.inputs.find((x) => x.name === n)!;

@@ -3,11 +3,11 @@
 // (a module whose nodes all went is one line), an op-count table, parameters and MACs before and
 // after (per block too), and the weights the second graph no longer references. Pure data.
 import type { Family } from './family.js';
-import { dtypeBytes, dtypeName } from './ir/dtype.js';
+import { dtypeBytes } from './ir/dtype.js';
 import type { Graph } from './ir/graph.js';
 import type { Node } from './ir/node.js';
 import type { ManifestIo } from './manifest.js';
-import { manifestShape } from './manifest.js';
+import { graphIo } from './manifest.js';
 import { macsByScope } from './cost/macs.js';
 import { bindSizes, CostedGraph } from './cost/schedule-cost.js';
 import { modulePath } from '../passes/attention/scope.js';
@@ -39,10 +39,6 @@ function nodeKey(n: Node): string {
   return `${n.opType}|${n.proto.name || n.outputs.map((v) => v?.name ?? '').join(',')}`;
 }
 
-function io(g: Graph, which: 'inputs' | 'outputs'): ManifestIo[] {
-  return g[which].filter((v) => !v.initializer).map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: manifestShape(v.type?.shape ?? null) }));
-}
-
 function scopeOf(n: Node): string[] {
   return modulePath(n) ?? [];
 }
@@ -72,7 +68,7 @@ export function diffGraphs(a: Graph, b: Graph, labels: [string, string], family:
   const removed = a.nodes.filter((n) => !keysB.has(nodeKey(n)));
   const added = b.nodes.filter((n) => !keysA.has(nodeKey(n)));
   const names = (xs: ManifestIo[]) => new Set(xs.map((x) => x.name));
-  const [ia, ib, oa, ob] = [io(a, 'inputs'), io(b, 'inputs'), io(a, 'outputs'), io(b, 'outputs')];
+  const [ia, ib, oa, ob] = [graphIo(a, 'inputs'), graphIo(b, 'inputs'), graphIo(a, 'outputs'), graphIo(b, 'outputs')];
   const counts = (g: Graph) => {
     const m = new Map<string, number>();
     for (const n of g.nodes) {

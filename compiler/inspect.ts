@@ -8,10 +8,9 @@ import { costReport, type CostReport, type CostRequest, type CostSite } from './
 import { familyOfGraph, FAMILY_DEFAULTS, type Family, type ScheduleDefaults } from './family.js';
 import { decodeModel, modelFromProto } from './io/decode.js';
 import { loadSource } from './io/load.js';
-import { dtypeName } from './ir/dtype.js';
 import type { Graph } from './ir/graph.js';
 import { defaultOpset } from './ir/model.js';
-import { manifestShape, readManifest, type ManifestIo } from './manifest.js';
+import { graphIo, manifestShape, readManifest, type ManifestIo } from './manifest.js';
 import { buildVariant, variantsFor, type VariantName } from './variants.js';
 import { findAttentionSites } from '../passes/attention/find-sites.js';
 
@@ -62,10 +61,6 @@ function opCounts(g: Graph): Record<string, number> {
     counts[key] = (counts[key] ?? 0) + 1;
   }
   return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
-function ioOf(vs: Graph['inputs']): ManifestIo[] {
-  return vs.filter((v) => !v.initializer).map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: manifestShape(v.type?.shape ?? null) }));
 }
 
 /** --height/--width as a latent shape, unless --shape binds the latent already. */
@@ -129,8 +124,8 @@ export function inspectModel(file: string, o: InspectOptions = {}): InspectRepor
     opset: defaultOpset(model),
     irVersion: Number(src.proto.irVersion),
     producer: `${src.proto.producerName} ${src.proto.producerVersion}`.trim(),
-    inputs: ioOf(g.inputs),
-    outputs: ioOf(g.outputs),
+    inputs: graphIo(g, 'inputs'),
+    outputs: graphIo(g, 'outputs'),
     nodeCount: g.nodes.length,
     opCounts: opCounts(g),
     softmaxCandidates: report.candidates,

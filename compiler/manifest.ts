@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TgateError } from './errors.js';
 import type { Family, ScheduleDefaults } from './family.js';
+import { dtypeName } from './ir/dtype.js';
+import type { Graph } from './ir/graph.js';
 import type { ProofReport } from './proof.js';
 import type { Dim } from './ir/value.js';
 import type { SiteRole, VariantName } from './variants.js';
@@ -79,6 +81,11 @@ export interface Manifest {
   /** Set by `tgate calibrate --write`: how the default gate step in `schedule` was measured. */
   calibration?: { tolerance: number; steps: number; samples: number; version: 1 | 2; recommended: number };
   verification: (ProofReport & { skipped: false }) | { skipped: true };
+}
+
+/** A graph's inputs or outputs (initializers left out) as the manifest writes them. */
+export function graphIo(g: Graph, which: 'inputs' | 'outputs'): ManifestIo[] {
+  return g[which].filter((v) => !v.initializer).map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: manifestShape(v.type?.shape ?? null) }));
 }
 
 /** Manifest shapes say "?" for a dimension nothing could name. */

@@ -35,7 +35,7 @@ export function tokenize(v: Vocabulary, prompt: string): number[] {
   const unknown = words.filter((w) => !v.tokens.includes(w) || w === v.tokens[v.pad]);
   if (unknown.length) {
     throw new TgateError('E_USAGE', `The prompt "${prompt}" has word(s) outside the model's vocabulary: ${unknown.join(', ')}.`, {
-      hint: `The vocabulary: ${v.tokens.filter((_, i) => i !== v.pad).join(', ')}. Prompts read like "a ${v.colors[0]} ${v.shapes[0]} ${v.phrases[v.positions[0]!]}".`,
+      hint: `The vocabulary: ${v.tokens.filter((_, i) => i !== v.pad).join(', ')}. Prompts read like "${promptOf(v, { color: v.colors[0]!, shape: v.shapes[0]!, position: v.positions[0]! })}".`,
     });
   }
   if (words.length > v.max_tokens) throw new TgateError('E_USAGE', `The prompt "${prompt}" has ${words.length} words; the model reads at most ${v.max_tokens}.`);
@@ -43,10 +43,15 @@ export function tokenize(v: Vocabulary, prompt: string): number[] {
   return [...ids, ...Array(v.max_tokens - ids.length).fill(v.pad)];
 }
 
+/** The prompt the model was trained on for these labels: "a red circle on the left". */
+export function promptOf(v: Vocabulary, l: PromptLabels): string {
+  return `a ${l.color} ${l.shape} ${v.phrases[l.position]}`;
+}
+
 /** What a prompt asks for, when it is one the oracle can check ("a red circle on the left"). */
 export function labelsOf(v: Vocabulary, prompt: string): PromptLabels | null {
   for (const color of v.colors) for (const shape of v.shapes) for (const position of v.positions) {
-    if (`a ${color} ${shape} ${v.phrases[position]}` === prompt.trim().toLowerCase()) return { color, shape, position };
+    if (promptOf(v, { color, shape, position }) === prompt.trim().toLowerCase()) return { color, shape, position };
   }
   return null;
 }

@@ -1,11 +1,10 @@
 // The cost facts `inspect`, `compile --report`, `bench` and `diff` print: MACs (both conventions)
 // and parameters of one UNet call, per site and per block; the caches' bytes per sample; and
 // what a baseline, v1 and v2 run cost over a number of steps, with the speed-up bound.
-import type { Family, ScheduleDefaults } from '../family.js';
+import { GUIDANCE_EMBEDDING, type Family, type ScheduleDefaults } from '../family.js';
 import type { Graph } from '../ir/graph.js';
 import { dtypeBytes } from '../ir/dtype.js';
 import type { ManifestIo } from '../manifest.js';
-import { inferShapes } from '../shapes/infer.js';
 import type { ScheduleOptions } from '../schedule.js';
 import type { VariantName } from '../variants.js';
 import { macsByScope, macsWithin, type ScopeCost } from './macs.js';
@@ -53,7 +52,7 @@ export function costReport(r: CostRequest): CostReport {
   const B = binding.batch ? binding.sizes[binding.batch]! : 1;
   const source = new CostedGraph(r.source, binding);
   const call = source.at(B);
-  const inferred = inferShapes(r.source);
+  const inferred = source.inferred;
   const sites = r.sites.map((s) => {
     const v = r.source.value(s.tensor);
     const f = v ? inferred.facts.get(v) : undefined;
@@ -66,7 +65,7 @@ export function costReport(r: CostRequest): CostReport {
   const sum = (kind: string) => sites.filter((s) => s.kind === kind && s.cached).reduce((a, s) => a + (s.bytesPerSample ?? 0), 0);
   const graphs: Partial<Record<VariantName, CostedGraph>> = { planning: source };
   for (const [name, g] of Object.entries(r.variants) as [VariantName, Graph][]) if (name !== 'planning') graphs[name] = new CostedGraph(g, binding);
-  const cfg = !r.inputs.some((i) => /^(timestep_cond|guidance|guidance_scale|w_embedding)$/.test(i.name)) && r.defaults.guidance > 1;
+  const cfg = !r.inputs.some((i) => GUIDANCE_EMBEDDING.test(i.name)) && r.defaults.guidance > 1;
   const schedule = !graphs.fidelity ? null : scheduleCost(graphs, {
     steps: r.steps ?? 25,
     batch: B,

@@ -76,7 +76,7 @@ export function bindSizes(inputs: ManifestIo[], family: Family, given: Record<st
 
 /** A graph whose cost is asked at several batch sizes: shapes are inferred once. */
 export class CostedGraph {
-  private readonly inferred: ShapeInference;
+  readonly inferred: ShapeInference;
   private readonly memo = new Map<number, GraphCost>();
   constructor(readonly graph: Graph, private readonly binding: Binding) {
     this.inferred = inferShapes(graph);
