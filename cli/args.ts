@@ -7,7 +7,13 @@ export function usageError(message: string, hint = 'Run `tgate help` for the com
   return new TgateError('E_USAGE', message, { hint });
 }
 
-export function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, hint?: string) {
+/** Parsed values by option name, as node:util parseArgs gives them. */
+export interface ParsedArgs {
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  positionals: string[];
+}
+
+export function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, hint?: string): ParsedArgs {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { compile } from '../compiler/compile.js';
 import { TgateError } from '../compiler/errors.js';
 import { inspectCompiled } from '../compiler/inspect.js';
+import { denoiserModelOf } from '../compiler/io/pipeline-folder.js';
 import { GatedUNet, readManifest, type GenerateResult, type StepRecord } from '../runtime/gated-unet.js';
 import { proveArtifacts } from '../runtime/prove.js';
 import { table } from './format.js';
@@ -24,7 +25,10 @@ type Mode = 'baseline' | 'v1' | 'v2';
 
 async function compiledFolder(target: string, v: Values, stderr: NodeJS.WriteStream): Promise<{ dir: string; cleanup: () => void }> {
   if (!fs.existsSync(target)) throw new TgateError('E_FILE_MISSING', `${target} does not exist.`, { subject: { file: target } });
-  if (fs.statSync(target).isDirectory()) return { dir: target, cleanup: () => {} };
+  // A source pipeline folder is benchmarked on its denoiser, compiled alone.
+  const denoiser = denoiserModelOf(target);
+  if (denoiser) target = denoiser;
+  else if (fs.statSync(target).isDirectory()) return { dir: target, cleanup: () => {} };
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tgate-bench-'));
   const dir = path.join(tmp, 'compiled');
   stderr.write(`tgate: compiling ${target} into ${dir} ...\n`);

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { compile, MANIFEST_FILE } from '../compiler/compile.js';
 import { TgateError } from '../compiler/errors.js';
 import { readManifest, serializeManifest } from '../compiler/manifest.js';
+import { denoiserModelOf } from '../compiler/io/pipeline-folder.js';
 import { GatedUNet, type GenerateOptions, type TensorInput } from '../runtime/gated-unet.js';
 import { labelsOf, promptOf, ShapeClassifier, TextEncoder } from '../runtime/text-model.js';
 import { parse, usageError } from './args.js';
@@ -66,9 +67,12 @@ export async function runCalibrate(args: string[], io: CommandIo): Promise<Comma
     json: { type: 'boolean' },
   });
   if (positionals.length !== 1) throw usageError('tgate calibrate takes one compiled folder or model: tgate calibrate <dir | model.onnx>.');
-  const target = positionals[0]!;
+  let target = positionals[0]!;
   if (!fs.existsSync(target)) throw new TgateError('E_FILE_MISSING', `${target} does not exist.`, { subject: { file: target } });
-  if (fs.statSync(target).isDirectory()) return calibrateFolder(target, values, io, true);
+  // A source pipeline folder is calibrated on its denoiser, compiled alone into a temporary folder.
+  const denoiser = denoiserModelOf(target);
+  if (denoiser) target = denoiser;
+  else if (fs.statSync(target).isDirectory()) return calibrateFolder(target, values, io, true);
   const temporary = fs.mkdtempSync(path.join(os.tmpdir(), 'tgate-calibrate-'));
   try {
     const dir = path.join(temporary, 'compiled');

@@ -25,8 +25,13 @@ export const USAGE = `tgate: ahead-of-time TGATE for ONNX diffusion models
 Usage:
   tgate compile <model.onnx> -o <dir> [--force] [--no-verify] [--json] [--report]
                 [--sites all|cross] [--include GLOB]... [--exclude GLOB]...
+  tgate compile <pipeline folder> -o <dir> [the same options]
       Write the graph variants (planning, reuse-self, fidelity, fidelity-reuse-self), the gated
       models that hold them as If branches, the shared weights and tgate.json into <dir>.
+      A diffusers/optimum ONNX pipeline folder (model_index.json, unet/ or transformer/,
+      text_encoder/, tokenizer/, vae_decoder/, scheduler/, ...; a Hugging Face cache snapshot
+      too): <dir> keeps its layout, every file hard-linked, the denoiser's artifacts in <dir>/unet/
+      and tgate.json at the top.
       --sites all (default) caches cross- and self-attention (TGATE v1 and v2 schedules), cross
       only v1; --include/--exclude narrow them by scope or id (* any characters, ? one).
       --report also writes report.md and report.json (costs and the diff of every variant).
@@ -50,6 +55,14 @@ Usage:
       batch B with cached cross-attention. Gate step, intervals and guidance default to the
       model family's official values (SD: 10, 5, 1, 2, 7.5; SD-XL guidance 5; PixArt: 15, 3,
       guidance 4.5; LCM: 1, no reuse). Missing inputs are seeded random (the command says so).
+  tgate generate <compiled pipeline> --prompt TEXT -o out.png [--negative-prompt TEXT] [--seed 0]
+                 [--steps 25] [--guidance S] [--height H --width W] [--num-images N]
+                 [--scheduler pndm|ddim|euler|euler-ancestral|dpmpp-2m|lcm]
+                 [--baseline | --tgate-version 1|2] [--gate-step G] [--sp-interval N] [--fi-interval N]
+                 [--warm-up N] [--image in.png --strength 0.8] [--output-type png|latent] [--json]
+      Text to image with a pipeline folder compiled from a diffusers/optimum ONNX export: CLIP
+      tokenizer and text encoder(s), the gated UNet with the folder's scheduler, the VAE decoder.
+      A seed gives the initial noise diffusers gives on CPU. Several images: out-1.png, out-2.png...
   tgate bench <model.onnx | dir> [run options] [--runs 3] [--no-memory] [--no-verify] [--json]
       Baseline, TGATE v1 and v2 in one process: wall times, speed-ups and their bounds (from
       the measured step costs and from MACs), ms per step, runtime overhead, peak RSS.
@@ -84,9 +97,9 @@ export async function runCompile(args: string[]): Promise<CommandOutput> {
     exclude: { type: 'string', multiple: true, default: [] as string[] },
     report: { type: 'boolean' },
   });
-  const source = onePositional(positionals, 'model file (tgate compile <model.onnx> -o <dir>)');
+  const source = onePositional(positionals, 'model file or pipeline folder (tgate compile <model.onnx | pipeline folder> -o <dir>)');
   const outDir = values.output as string | undefined;
-  if (!outDir) throw usageError('Missing the output folder: tgate compile <model.onnx> -o <dir>.');
+  if (!outDir) throw usageError('Missing the output folder: tgate compile <model.onnx | pipeline folder> -o <dir>.');
   const kinds = values.sites as string;
   if (kinds !== 'cross' && kinds !== 'all') throw usageError(`--sites must be all or cross, not "${kinds}".`);
   const started = performance.now();
@@ -103,8 +116,16 @@ export async function runCompile(args: string[]): Promise<CommandOutput> {
   const cross = m.sites.filter((s) => s.kind === 'cross').length;
   const cached = m.sites.filter((s) => s.cached).length;
   const v = m.verification;
+  const p = m.pipeline;
+  const components = p ? Object.entries(p.components) : [];
   const lines = [
-    `compiled ${source} -> ${outDir} in ${seconds.toFixed(1)} s`,
+    p ? `compiled the pipeline ${source} (${p.className ?? 'no _class_name'}) -> ${outDir} in ${seconds.toFixed(1)} s` : `compiled ${source} -> ${outDir} in ${seconds.toFixed(1)} s`,
+    ...(p && r.pipeline
+      ? [
+          `  denoiser   ${m.source.file}: compiled into ${path.join(outDir, p.denoiser)}/`,
+          `  linked     ${components.length ? components.map(([name, c]) => `${name} (${c.files.length} file${c.files.length === 1 ? '' : 's'})`).join(', ') : 'no other component'}; ${r.pipeline.files} source files in all (${bytesText(r.pipeline.bytes)}, ${r.pipeline.mode === 'linked' ? 'hard-linked' : 'some copied: another device'})`,
+        ]
+      : []),
     `  sites      ${cross} cross + ${m.sites.length - cross} self; ${cached} attention outputs cached (${m.sites.filter((s) => s.cached && s.kind === 'cross').length} cross, ${m.sites.filter((s) => s.cached && s.kind === 'self').length} self)`,
     ...m.variants.map((x) => {
       const takes = [x.cross === 'input' ? 'cross' : null, x.self === 'input' ? 'self' : null].filter(Boolean).join(' + ');

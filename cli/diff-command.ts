@@ -11,6 +11,7 @@ import { loadSource } from '../compiler/io/load.js';
 import { modelFromProto } from '../compiler/io/decode.js';
 import type { Graph } from '../compiler/ir/graph.js';
 import { readManifest } from '../compiler/manifest.js';
+import { denoiserModelOf } from '../compiler/io/pipeline-folder.js';
 import { findAttentionSites } from '../passes/attention/find-sites.js';
 import type { CommandIo, CommandOutput } from './commands.js';
 import { diffHtml, diffMarkdown, diffText } from './diff-format.js';
@@ -18,8 +19,9 @@ import { diffHtml, diffMarkdown, diffText } from './diff-format.js';
 const DIFF_USAGE = 'tgate diff <a.onnx> <b.onnx> | <compiled dir> [--json | --markdown | --html] [-o FILE] [--shape NAME=AxBxC]...';
 const usage = (message: string) => usageError(message, DIFF_USAGE);
 
+/** A model file, or a source pipeline folder's denoiser. */
 function graphOf(file: string): Graph {
-  return modelFromProto(loadSource(file).proto).graph;
+  return modelFromProto(loadSource(denoiserModelOf(file) ?? file).proto).graph;
 }
 
 /** The source (as the planning graph: the source plus outputs) against each other variant. */
@@ -50,7 +52,7 @@ export async function runDiff(args: string[], io: CommandIo): Promise<CommandOut
   const shapes = parseShapes(values.shape as string[]);
   let diffs: GraphDiff[];
   let title: string;
-  if (positionals.length === 1 && fs.existsSync(positionals[0]!) && fs.statSync(positionals[0]!).isDirectory()) {
+  if (positionals.length === 1 && fs.existsSync(positionals[0]!) && fs.statSync(positionals[0]!).isDirectory() && !denoiserModelOf(positionals[0]!)) {
     diffs = diffFolder(positionals[0]!, shapes);
     title = `tgate diff: ${positionals[0]}`;
   } else if (positionals.length === 2) {

@@ -11,7 +11,9 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'E_BAD_TENSOR':
     case 'E_EXTERNAL_DATA_MISSING':
     case 'E_EXTERNAL_DATA_UNSAFE':
-    case 'E_EXTERNAL_DATA_INVALID': return EXIT.badInput;
+    case 'E_EXTERNAL_DATA_INVALID':
+    case 'E_BAD_PIPELINE':
+    case 'E_UNSAFE_LINK': return EXIT.badInput;
     case 'E_UNSUPPORTED_MODEL':
     case 'E_NO_CROSS_ATTENTION': return EXIT.unsupported;
     case 'E_OUTPUT_EXISTS':

@@ -5,6 +5,7 @@ import { parse, usageError } from './args.js';
 import type { ScheduleCost } from '../compiler/cost/schedule-cost.js';
 import { parseShapes } from '../compiler/cost/schedule-cost.js';
 import { inspectCompiled, inspectModel, type InspectReport } from '../compiler/inspect.js';
+import { denoiserModelOf } from '../compiler/io/pipeline-folder.js';
 import { bytesText, countText, shapeText, table } from './format.js';
 import type { CommandOutput } from './commands.js';
 
@@ -68,7 +69,7 @@ export async function runInspect(args: string[]): Promise<CommandOutput> {
     steps: { type: 'string' },
     'gate-step': { type: 'string' },
   });
-  if (positionals.length !== 1) throw usageError(positionals.length ? `Expected one model or folder, got ${positionals.length}.` : 'Missing the model file or compiled folder (tgate inspect <model.onnx | dir>).');
+  if (positionals.length !== 1) throw usageError(positionals.length ? `Expected one model or folder, got ${positionals.length}.` : 'Missing the model file or folder (tgate inspect <model.onnx | compiled dir | pipeline folder>).');
   const target = positionals[0]!;
   const whole = (k: 'height' | 'width' | 'steps' | 'gate-step', multiple: number) => {
     if (values[k] === undefined) return undefined;
@@ -77,6 +78,8 @@ export async function runInspect(args: string[]): Promise<CommandOutput> {
     return n;
   };
   const o = { height: whole('height', 8), width: whole('width', 8), shapes: parseShapes(values.shape as string[]), steps: whole('steps', 1), gateStep: whole('gate-step', 1) };
-  const r = fs.existsSync(target) && fs.statSync(target).isDirectory() ? inspectCompiled(target, o) : inspectModel(target, o);
+  // A source pipeline folder is inspected as its denoiser's model.
+  const denoiser = denoiserModelOf(target);
+  const r = denoiser ? inspectModel(denoiser, o) : fs.existsSync(target) && fs.statSync(target).isDirectory() ? inspectCompiled(target, o) : inspectModel(target, o);
   return { stdout: values.json ? JSON.stringify(r, null, 2) : inspectText(r, !!values.explain) };
 }

@@ -4,12 +4,14 @@ import { createRequire } from 'node:module';
 import { isTgateError } from '../compiler/errors.js';
 import { runBench, runCalibrate, runCompile, runDemo, runDiff, runInspect, runMemoryProbe, runRun, USAGE, type CommandIo, type CommandOutput } from './commands.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { runGenerate } from './generate-command.js';
 
 const COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<CommandOutput>> = {
   compile: runCompile,
   inspect: runInspect,
   diff: runDiff,
   run: runRun,
+  generate: runGenerate,
   bench: runBench,
   demo: runDemo,
   calibrate: runCalibrate,

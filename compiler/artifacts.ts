@@ -31,9 +31,22 @@ function realish(p: string): string {
   return path.join(fs.realpathSync(cur), ...missing);
 }
 
-/** Refuses output folders that would clobber the source, or hold files, unless forced. */
-export function stageOutput(outDir: string, protectedFiles: string[], force: boolean): Staging {
+/**
+ * Refuses output folders that would clobber the source, or hold files, unless forced.
+ * `protectedDirs` (a source pipeline folder) may neither hold the output nor lie inside it.
+ */
+export function stageOutput(outDir: string, protectedFiles: string[], force: boolean, protectedDirs: string[] = []): Staging {
   const target = realish(outDir);
+  for (const d of protectedDirs) {
+    const real = fs.realpathSync(d);
+    if (isInside(target, real) || isInside(real, target)) {
+      const inside = isInside(target, real);
+      throw new TgateError('E_OUTPUT_OVERLAPS_SOURCE', inside ? `The output folder ${outDir} is inside the source folder ${d}; writing there would change the source.` : `The output folder ${outDir} contains the source folder ${d}; writing there would overwrite or delete the source.`, {
+        subject: { file: d },
+        hint: 'Choose an output folder outside the pipeline folder, e.g. -o out/<name>.',
+      });
+    }
+  }
   for (const f of protectedFiles) {
     if (isInside(fs.realpathSync(f), target)) {
       throw new TgateError('E_OUTPUT_OVERLAPS_SOURCE', `The output folder ${outDir} contains the source file ${f}; writing there would overwrite or delete the source.`, {
@@ -79,9 +92,14 @@ export function stageOutput(outDir: string, protectedFiles: string[], force: boo
   };
 }
 
-/** Hard-links a file into place, copying only where a link is impossible (another device). */
+/**
+ * Hard-links a file into place, copying only where a link is impossible (another device). A
+ * symlink is resolved first (link(2) would link the symlink itself): the output never holds one.
+ * Callers check symlinks against the rule first (symlinkVerdict in io/load.ts).
+ */
 export function linkOrCopy(from: string, to: string): 'linked' | 'copied' {
   fs.mkdirSync(path.dirname(to), { recursive: true });
+  from = fs.realpathSync(from);
   try {
     fs.linkSync(from, to);
     return 'linked';

@@ -1,5 +1,7 @@
 // compile: load -> find sites -> build planning and fidelity graphs -> lay out weights ->
-// write into a staging folder -> prove (optional) -> manifest -> move into place.
+// write into a staging folder -> prove (optional) -> manifest -> move into place. A pipeline
+// folder: the same for its denoiser, written inside the denoiser's folder of an output that keeps
+// the source's layout (every component file hard-linked), with one manifest at the top.
 import fs from 'node:fs';
 import path from 'node:path';
 import { stageOutput, linkOrCopy } from './artifacts.js';
@@ -13,6 +15,7 @@ import { familyOfGraph, FAMILY_DEFAULTS } from './family.js';
 import { buildVariant, variantsFor, type BuiltVariant, type SiteTarget, type VariantName } from './variants.js';
 import { checkExternalData, externalized, externalRefOf, layoutWeights, writeWeights } from './io/external-data.js';
 import { loadSource } from './io/load.js';
+import { isFolder, pipelineFiles, readPipeline, type PipelineSource } from './io/pipeline-folder.js';
 import { dtypeName } from './ir/dtype.js';
 import type { Graph } from './ir/graph.js';
 import { defaultOpset } from './ir/model.js';
@@ -51,6 +54,8 @@ export interface CompileOptions {
 export interface CompileResult {
   outDir: string;
   manifest: Manifest;
+  /** A pipeline folder's compile: the source files linked beside the artifacts (the weights apart). */
+  pipeline?: { files: number; bytes: number; mode: 'linked' | 'copied' };
   passes: Partial<Record<VariantName, PassRecord[]>>;
   weights: { file: string; files: string[]; mode: 'written' | 'linked' | 'copied'; bytes: number };
   /** MACs, parameters and the schedule bounds at the family's default sizes. */
@@ -79,19 +84,57 @@ function siteType(site: Site, inferred: ShapeInference): TensorType {
   return { dtype: site.type.dtype || 1, shape: (site.type.shape ?? [null, null, null]).map((d, i) => d ?? `${site.id}_dim${i}`) };
 }
 
+/** The manifest's `pipeline` field: names relative to the manifest's folder. */
+function pipelineEntry(p: PipelineSource): NonNullable<Manifest['pipeline']> {
+  return {
+    className: p.className,
+    denoiser: p.denoiser,
+    components: Object.fromEntries(p.components.map((c) => [c.name, { files: c.files.map((f) => f.rel) }])),
+  };
+}
+
 function ioOf(g: Graph, which: 'inputs' | 'outputs'): ManifestIo[] {
   return g[which].map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: manifestShape(v.type?.shape ?? null) }));
 }
 
+/** The files tgate writes beside a pipeline's denoiser: the source's folder must not hold them. */
+function refuseCollisions(p: PipelineSource, written: string[]): void {
+  const taken = new Set(p.denoiserFiles.map((f) => f.rel));
+  const clash = written.map((f) => `${p.denoiser}/${f}`).filter((f) => taken.has(f));
+  if (clash.length) {
+    throw new TgateError('E_BAD_PIPELINE', `${path.join(p.dir, p.denoiser)} already holds ${clash.join(', ')}, which tgate writes there: it looks compiled, or holds files of another tool.`, {
+      subject: { file: path.join(p.dir, clash[0]!) },
+      hint: 'Compile the original exported pipeline folder.',
+    });
+  }
+}
+
+/**
+ * Hard-links a pipeline's source files into the staging folder at their relative places (copies
+ * where a link is impossible; symlinks in a cache snapshot resolved to their blobs). Returns the
+ * way each file got there.
+ */
+function linkPipeline(p: PipelineSource, stageDir: string): Map<string, 'linked' | 'copied'> {
+  const modes = new Map<string, 'linked' | 'copied'>();
+  for (const c of p.components) fs.mkdirSync(path.join(stageDir, c.name), { recursive: true });
+  for (const f of pipelineFiles(p)) modes.set(f.rel, linkOrCopy(f.path, path.join(stageDir, ...f.rel.split('/'))));
+  return modes;
+}
+
 export async function compile(sourcePath: string, opts: CompileOptions): Promise<CompileResult> {
-  const src = loadSource(sourcePath);
-  const sourceDir = path.dirname(path.resolve(sourcePath));
+  // A folder is a pipeline: its denoiser is compiled as one model is, and every name the manifest
+  // holds is relative to the manifest's folder (the pipeline's top), i.e. prefixed "unet/".
+  const pipeline = isFolder(sourcePath) ? readPipeline(sourcePath) : null;
+  const modelPath = pipeline ? pipeline.model : sourcePath;
+  const named = (file: string) => (pipeline ? path.posix.join(pipeline.denoiser, file) : file);
+  const src = loadSource(modelPath);
+  const sourceDir = path.dirname(path.resolve(modelPath));
   const graphProto = src.proto.graph!;
-  const externalFiles = checkExternalData(graphProto.initializer, sourceDir, sourcePath);
+  const externalFiles = checkExternalData(graphProto.initializer, sourceDir, modelPath);
 
   const analysed = modelFromProto(src.proto);
   const report = findAttentionSites(analysed.graph);
-  if (!report.sites.some((s) => s.kind === 'cross')) throw noCrossError(sourcePath, report);
+  if (!report.sites.some((s) => s.kind === 'cross')) throw noCrossError(modelPath, report);
   const choices = chooseSites(report.sites, opts.sites);
   const cachedSites = choices.filter((c) => c.cached).map((c) => c.site);
   const inferred = inferShapes(analysed.graph);
@@ -104,32 +147,39 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
   const sourceInputs = source.inputs.filter((v) => !v.initializer);
   const { family, why } = familyOfGraph(source, report.sites.map((s) => s.type.shape?.[1] ?? null));
 
-  const stage = stageOutput(opts.outDir, [sourcePath, ...externalFiles.map((f) => f.path)], opts.force ?? false);
+  if (pipeline) refuseCollisions(pipeline, [...variants.map((v) => v.spec.file), ...GATED_SETS.map((g) => g.file), ...(externalFiles.length ? [] : [WEIGHTS_FILE])]);
+  const sourceFiles = pipeline ? pipelineFiles(pipeline).map((f) => f.path) : [];
+  const stage = stageOutput(opts.outDir, [modelPath, ...externalFiles.map((f) => f.path), ...sourceFiles], opts.force ?? false, pipeline ? [pipeline.dir] : []);
   try {
+    // Where the graphs and the weights go: the output, or a pipeline's denoiser folder in it.
+    const artifactDir = pipeline ? path.join(stage.dir, pipeline.denoiser) : stage.dir;
+    const linked = pipeline ? linkPipeline(pipeline, stage.dir) : new Map<string, 'linked' | 'copied'>();
     let weights: CompileResult['weights'];
     let encodeOptions: EncodeOptions;
     if (externalFiles.length > 0) {
       // Shared as is: the graphs keep their relative locations, the files are linked beside them
-      // (one file, or one per tensor as raw torch exports over 2 GB write them).
-      const modes = externalFiles.map((f) => linkOrCopy(f.path, path.join(stage.dir, f.location)));
+      // (one file, or one per tensor as raw torch exports over 2 GB write them). A pipeline's are
+      // linked already, with the rest of its denoiser's folder.
+      const modes = externalFiles.map((f) => linked.get(named(f.location)) ?? linkOrCopy(f.path, path.join(artifactDir, f.location)));
       weights = {
-        file: externalFiles[0]!.location,
-        files: externalFiles.map((f) => f.location),
+        file: named(externalFiles[0]!.location),
+        files: externalFiles.map((f) => named(f.location)),
         mode: modes.includes('copied') ? 'copied' : 'linked',
         bytes: externalFiles.reduce((a, f) => a + f.size, 0),
       };
       encodeOptions = {};
     } else {
       const layout = layoutWeights(graphProto.initializer.filter((t) => !externalRefOf(t)), WEIGHTS_FILE);
-      writeWeights(path.join(stage.dir, WEIGHTS_FILE), layout);
-      weights = { file: WEIGHTS_FILE, files: [WEIGHTS_FILE], mode: 'written', bytes: layout.size };
+      fs.mkdirSync(artifactDir, { recursive: true });
+      writeWeights(path.join(artifactDir, WEIGHTS_FILE), layout);
+      weights = { file: named(WEIGHTS_FILE), files: [named(WEIGHTS_FILE)], mode: 'written', bytes: layout.size };
       encodeOptions = { initializer: (v) => externalized(v.initializer!, layout) };
     }
     const manifestVariants: ManifestVariant[] = variants.map((v) => {
-      fs.writeFileSync(path.join(stage.dir, v.spec.file), encodeModel(v.model, encodeOptions));
+      fs.writeFileSync(path.join(artifactDir, v.spec.file), encodeModel(v.model, encodeOptions));
       return {
         name: v.spec.name,
-        file: v.spec.file,
+        file: named(v.spec.file),
         cross: v.spec.cross,
         self: selfCached ? v.spec.self : null,
         usedFor: v.spec.usedFor,
@@ -145,8 +195,8 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
       if (!set.variants.every((n) => variants.some((v) => v.spec.name === n))) continue;
       const branches = set.variants.map((n) => ({ name: n, model: variant(n).model, cross: variant(n).spec.cross, self: variant(n).spec.self }));
       const built = encodeGatedModel(branches, gatedCaches, encodeOptions);
-      fs.writeFileSync(path.join(stage.dir, set.file), built.bytes);
-      gated.push({ file: set.file, variants: built.variants.map((v) => ({ ...v, name: v.name as VariantName })) });
+      fs.writeFileSync(path.join(artifactDir, set.file), built.bytes);
+      gated.push({ file: named(set.file), variants: built.variants.map((v) => ({ ...v, name: v.name as VariantName })) });
     }
 
     const sites: ManifestSite[] = choices.map(({ site: s, cached, reason }) => {
@@ -170,7 +220,7 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
     let verification: Manifest['verification'] = { skipped: true };
     if (opts.prover) {
       const proof = await opts.prover({
-        sourcePath: path.resolve(sourcePath),
+        sourcePath: path.resolve(modelPath),
         dir: stage.dir,
         variants: manifestVariants.map((v) => ({ name: v.name, file: v.file, cross: v.cross, self: v.self ?? 'output', removedInputs: v.removedInputs })),
         gated,
@@ -183,7 +233,7 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
       source: {
-        file: path.basename(sourcePath),
+        file: named(path.basename(modelPath)),
         sha256: src.sha256,
         opset: defaultOpset(analysed),
         irVersion: Number(src.proto.irVersion),
@@ -192,6 +242,7 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
         outputs: ioOf(source, 'outputs'),
         nodes: source.nodes.length,
       },
+      ...(pipeline ? { pipeline: pipelineEntry(pipeline) } : {}),
       family: { name: family, why },
       schedule: FAMILY_DEFAULTS[family],
       variants: manifestVariants,
@@ -212,6 +263,10 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
       sites: sites.map((x) => ({ id: x.id, kind: x.kind, scope: x.scope, tensor: x.tensor, cached: x.cached })),
     });
     const result: CompileResult = { outDir: opts.outDir, manifest, passes, weights, cost };
+    if (pipeline) {
+      const others = pipelineFiles(pipeline).filter((f) => !weights.files.includes(f.rel));
+      result.pipeline = { files: others.length, bytes: others.reduce((a, f) => a + f.size, 0), mode: others.some((f) => linked.get(f.rel) === 'copied') ? 'copied' : 'linked' };
+    }
     await opts.report?.(stage.dir, result);
     stage.commit();
     return result;

@@ -67,7 +67,21 @@ export interface ManifestGated {
 
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
+  /** The compiled model (a pipeline's: its denoiser, e.g. "unet/model.onnx", relative to the manifest's folder). */
   source: { file: string; sha256: string; opset: number; irVersion: number; producer: string; inputs: ManifestIo[]; outputs: ManifestIo[]; nodes: number };
+  /**
+   * Set when a pipeline folder was compiled: the output keeps its layout (every component file
+   * hard-linked), the artifacts are inside the denoiser's folder, and every file name in this
+   * manifest is relative to the manifest's folder (e.g. "unet/planning.onnx"). Absent for a model.
+   */
+  pipeline?: {
+    /** model_index.json's _class_name, e.g. "StableDiffusionPipeline" (null when absent). */
+    className: string | null;
+    /** The denoiser's folder: "unet" or "transformer". */
+    denoiser: string;
+    /** Every other component present, by folder name: the files linked (relative to the manifest's folder). */
+    components: Record<string, { files: string[] }>;
+  };
   /** The model family found from structure, and the official schedule defaults for it. */
   family: { name: Family; why: string };
   schedule: ScheduleDefaults;

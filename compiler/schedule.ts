@@ -60,21 +60,31 @@ function officialSelf(k: number, o: ScheduleOptions): SiteAction {
   return k % o.fiInterval === 0 ? 'store' : 'reuse';
 }
 
-export function planSchedule(steps: number, cfg: boolean, o: ScheduleOptions): PlannedStep[] {
+/**
+ * The plan of `steps` scheduler steps, after `leading` model evaluations that come before the
+ * first counted step. Those exist when a scheduler evaluates the model more often than it has
+ * steps (PNDM: 26 evaluations for 25 steps); the official pipeline then counts
+ * `cur_step = i - num_warmup_steps` and leaves the leading evaluations on its initial settings:
+ * everything computed, at batch 2B under CFG. k is the evaluation index.
+ */
+export function planSchedule(steps: number, cfg: boolean, o: ScheduleOptions, leading = 0): PlannedStep[] {
   checkSchedule(o);
   const G = o.gateStep;
   const plan: PlannedStep[] = [];
+  for (let k = 0; k < leading; k++) {
+    plan.push({ k, phase: 'planning', cross: 'compute', self: 'compute', keepSelf: false, variant: 'planning', paired: cfg });
+  }
   for (let k = 0; k < steps; k++) {
     const phase: Phase = k < G - 1 ? 'planning' : k === G - 1 ? 'gate' : 'fidelity';
     const cross: SiteAction = phase === 'planning' ? 'compute' : phase === 'gate' ? 'store' : 'reuse';
     const self = officialSelf(k, o);
     const fidelity = phase === 'fidelity';
     const variant: VariantName = self === 'reuse' ? (fidelity ? 'fidelity-reuse-self' : 'reuse-self') : fidelity ? 'fidelity' : 'planning';
-    plan.push({ k, phase, cross, self, keepSelf: false, variant, paired: cfg && k < G });
+    plan.push({ k: leading + k, phase, cross, self, keepSelf: false, variant, paired: cfg && k < G });
   }
   // A stored self-attention output is worth fetching only if a reuse follows before the next store.
   let reuseAhead = false;
-  for (let k = steps - 1; k >= 0; k--) {
+  for (let k = plan.length - 1; k >= 0; k--) {
     const p = plan[k]!;
     if (p.self === 'store') {
       p.keepSelf = reuseAhead;

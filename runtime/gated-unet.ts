@@ -16,7 +16,7 @@ import { readManifest, resolveSchedule, variantsFor, type TgateOptions } from '.
 import { planSchedule, variantsUsed, type Phase, type ScheduleOptions, type SiteAction } from '../compiler/schedule.js';
 import { numbersOf, valuesAs } from './tensor-values.js';
 import { toHalfBits } from '../compiler/ir/dtype.js';
-import { createScheduler, type SchedulerConfig } from './schedulers/index.js';
+import { createScheduler, img2imgStart, type Scheduler, type SchedulerConfig } from './schedulers/index.js';
 import { makeTensor, openSession, type SessionOptions } from './session.js';
 
 export type { Phase } from '../compiler/schedule.js';
@@ -53,7 +53,11 @@ export interface GenerateOptions {
   gateStep?: number;
   tgate?: TgateOptions;
   guidance: number;
-  scheduler?: string;
+  /**
+   * A scheduler name (configured by schedulerConfig), or a scheduler made for this generation
+   * with `steps` steps (a pipeline makes it from its folder's config, holding its generator).
+   */
+  scheduler?: string | Scheduler;
   schedulerConfig?: SchedulerConfig;
   /** img2img: clean latents to start from, and how much of the schedule to run (0-1]. */
   image?: TensorInput;
@@ -237,13 +241,17 @@ export class GatedUNet {
     // A guidance embedding means the model was distilled for guidance (LCM): no CFG pair.
     const cfg = o.guidance > 1 && r.guidanceEmbedding.length === 0;
     this.checkInputs(o, cfg, B);
-    const scheduler = createScheduler(o.scheduler ?? 'ddim', o.steps, o.schedulerConfig);
+    const scheduler = typeof o.scheduler === 'object' ? o.scheduler : createScheduler(o.scheduler ?? 'ddim', o.steps, o.schedulerConfig);
+    if (scheduler.steps !== o.steps) throw new TgateError('E_USAGE', `The scheduler was made for ${scheduler.steps} steps, but the generation asks for ${o.steps}.`);
     const strength = o.strength ?? 1;
     if (!(strength > 0 && strength <= 1)) throw new TgateError('E_USAGE', `strength must be in (0, 1], not ${strength}.`);
-    const start = o.image ? Math.max(o.steps - Math.min(Math.floor(o.steps * strength), o.steps), 0) : 0;
-    const run = o.steps - start;
+    // Model evaluations run (PNDM evaluates the model more often than it has steps) and, as the
+    // official pipelines count them, the steps: img2img starts mid-schedule.
+    const start = o.image ? img2imgStart(scheduler, strength) : 0;
+    const evaluations = scheduler.timesteps.length - start;
+    const run = scheduler.steps - start / scheduler.order;
     const schedule = resolveSchedule(this.manifest, o.gateStep, o.tgate);
-    const plan = planSchedule(run, cfg, schedule);
+    const plan = planSchedule(run, cfg, schedule, evaluations - run * scheduler.order);
     const missing = variantsUsed(plan).filter((n) => !this.opened.includes(n));
     if (missing.length) {
       throw new TgateError('E_USAGE', `This schedule runs the ${missing.join(', ')} variant(s), which this GatedUNet did not open (it opened ${this.opened.join(', ')}).`, { hint: 'Load with the variants the schedule needs: GatedUNet.load(dir, { variants: variantsFor(manifest, steps, gateStep, tgate) }).' });
@@ -335,7 +343,7 @@ export class GatedUNet {
         trajectory.push(x);
         modelOutputs.push(eps);
       }
-      const rec: StepRecord = { k, steps: run, t, phase, variant: step.variant, cross: step.cross, self: step.self, batch, modelMs, stepMs: performance.now() - stepStart };
+      const rec: StepRecord = { k, steps: plan.length, t, phase, variant: step.variant, cross: step.cross, self: step.self, batch, modelMs, stepMs: performance.now() - stepStart };
       records.push(rec);
       o.onStep?.(rec);
     }

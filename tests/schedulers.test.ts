@@ -60,8 +60,11 @@ describe('schedulers land on the clean sample when told the truth', () => {
   const x0 = Float32Array.from({ length: 64 }, () => rng.normal());
   const noise = Float32Array.from({ length: 64 }, () => rng.normal());
 
-  it.each(['ddim', 'euler', 'dpmpp-2m'])('%s', (name) => {
+  it.each(['ddim', 'euler', 'dpmpp-2m', 'pndm'])('%s', (name) => {
     for (const pred of ['epsilon', 'v_prediction', 'sample'] as const) {
+      // PNDM: no sample prediction (diffusers raises), and with v_prediction its PLMS combines raw
+      // v outputs of different timesteps, which is not exact even for the true v (diffusers' too).
+      if (name === 'pndm' && pred !== 'epsilon') continue;
       const cfg = parseSchedulerConfig({ prediction_type: pred, set_alpha_to_one: true }, 'test');
       const s = createScheduler(name, 12, cfg);
       let x = s.addNoise(x0, noise, 0);

@@ -1,11 +1,13 @@
 // External data: checking a source's references (without reading their bytes) and laying out
 // one aligned weights file for sources whose weights are embedded. Locations that are absolute,
-// escape the model's folder or pass through a symlink are refused before anything is opened.
+// escape the model's folder or pass through a symlink are refused before anything is opened (the
+// one exception, a Hugging Face cache snapshot, is decided by symlinkVerdict in load.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { StringStringEntryProtoSchema, TensorProtoSchema, type TensorProto } from 'onnx-buf';
 import { TgateError } from '../errors.js';
+import { hfCacheRepoOf, isInsideDir, symlinkVerdict } from './load.js';
 
 /** Offsets in the weights file are multiples of this, so onnxruntime can memory-map tensors. */
 export const WEIGHTS_ALIGNMENT = 4096;
@@ -26,6 +28,7 @@ export interface ExternalRef {
 
 export interface ExternalFile {
   location: string;
+  /** The file's resolved path (a symlink's target, in a Hugging Face cache snapshot): what is linked. */
   path: string;
   size: number;
 }
@@ -47,11 +50,14 @@ export function externalRefOf(t: TensorProto): ExternalRef | null {
 
 /**
  * Validates every external reference of the source against its folder using only lstat/stat:
- * the bytes are never read. Returns the distinct data files.
+ * the bytes are never read. Returns the distinct data files. A symlink on the way is refused,
+ * unless symlinkVerdict follows it (inside a Hugging Face cache snapshot, into the same repository).
  */
 export function checkExternalData(initializers: TensorProto[], modelDir: string, modelFile: string): ExternalFile[] {
   const files = new Map<string, ExternalFile>();
   const realDir = fs.realpathSync(modelDir);
+  // Where the data may resolve to: the model's folder, or its cache repository (blobs/) in a snapshot.
+  const allowedRoot = hfCacheRepoOf(realDir);
   for (const t of initializers) {
     const ref = externalRefOf(t);
     if (!ref) continue;
@@ -67,7 +73,8 @@ export function checkExternalData(initializers: TensorProto[], modelDir: string,
     }
     let file = files.get(loc);
     if (!file) {
-      // Every component must be a real entry inside the folder: a symlink could lead anywhere.
+      // Every component must be a real entry inside the folder: a symlink could lead anywhere
+      // (followed only where symlinkVerdict allows it: into the same Hugging Face cache repository).
       let cur = modelDir;
       for (const seg of segments.filter((s) => s && s !== '.')) {
         cur = path.join(cur, seg);
@@ -81,18 +88,27 @@ export function checkExternalData(initializers: TensorProto[], modelDir: string,
           });
         }
         if (st.isSymbolicLink()) {
-          throw new TgateError('E_EXTERNAL_DATA_UNSAFE', `External data "${loc}" of tensor "${t.name}" goes through the symlink ${cur}; tgate refuses to follow it.`, {
-            subject,
-            hint: 'Replace the symlink with the real file (or a hard link) inside the model folder.',
-          });
+          const verdict = symlinkVerdict(cur);
+          if (!verdict.follow) {
+            throw new TgateError('E_EXTERNAL_DATA_UNSAFE', `External data "${loc}" of tensor "${t.name}" goes through the symlink ${cur}: ${verdict.reason}; tgate refuses to follow it.`, {
+              subject,
+              hint: 'Replace the symlink with the real file (or a hard link) inside the model folder.',
+            });
+          }
         }
       }
-      const st = fs.statSync(cur);
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(cur);
+      } catch {
+        throw new TgateError('E_EXTERNAL_DATA_MISSING', `External data file "${loc}" of ${modelFile} (needed by tensor "${t.name}") does not exist in ${modelDir}.`, { subject });
+      }
       if (!st.isFile()) throw new TgateError('E_EXTERNAL_DATA_INVALID', `External data "${loc}" of ${modelFile} is not a regular file.`, { subject });
-      if (!fs.realpathSync(cur).startsWith(realDir + path.sep)) {
+      const real = fs.realpathSync(cur);
+      if (allowedRoot ? !isInsideDir(real, fs.realpathSync(allowedRoot)) : !real.startsWith(realDir + path.sep)) {
         throw new TgateError('E_EXTERNAL_DATA_UNSAFE', `External data "${loc}" resolves outside the model's folder.`, { subject });
       }
-      file = { location: loc, path: cur, size: st.size };
+      file = { location: loc, path: real, size: st.size };
       files.set(loc, file);
     }
     const end = ref.offset + (ref.length ?? 0);

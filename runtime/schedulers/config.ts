@@ -1,6 +1,8 @@
-// Scheduler configuration with the keys and defaults of diffusers' scheduler_config.json, so the
-// scheduler folder of an exported pipeline configures tgate unchanged. Unknown keys are ignored
-// (diffusers keeps bookkeeping keys like _class_name); known keys with bad values are refused.
+// Scheduler configuration with the keys of diffusers' scheduler_config.json. parseSchedulerConfig
+// overlays a config on the Stable Diffusion settings whatever its class (the `tgate run
+// --scheduler-config` route); from-config.ts does what diffusers' `from_config` does instead
+// (each class's own defaults, its own keys). Unknown keys are ignored (diffusers keeps bookkeeping
+// keys like _class_name); known keys with bad values are refused.
 import { TgateError } from '../../compiler/errors.js';
 
 export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
@@ -16,8 +18,10 @@ export interface SchedulerConfig {
   prediction_type: PredictionType;
   timestep_spacing: TimestepSpacing | null;
   steps_offset: number;
-  /** DDIM */
+  /** DDIM, PNDM, LCM */
   set_alpha_to_one: boolean;
+  /** PNDM: PLMS only (true), or the Runge-Kutta warm-up first (false). */
+  skip_prk_steps: boolean;
   clip_sample: boolean;
   clip_sample_range: number;
   /** DPM-Solver multistep */
@@ -27,8 +31,13 @@ export interface SchedulerConfig {
   lower_order_final: boolean;
   euler_at_final: boolean;
   final_sigmas_type: 'zero' | 'sigma_min';
+  /** DPM-Solver multistep: the timesteps stop where lambda(t) falls below this. */
+  lambda_min_clipped: number;
   /** Euler */
   interpolation_type: 'linear';
+  /** LCM */
+  original_inference_steps: number;
+  timestep_scaling: number;
 }
 
 /** The Stable Diffusion scheduler config (SD-1.x/2.x/XL pipelines ship these values). */
@@ -42,6 +51,7 @@ export const STABLE_DIFFUSION_CONFIG: SchedulerConfig = {
   timestep_spacing: null,
   steps_offset: 1,
   set_alpha_to_one: false,
+  skip_prk_steps: true,
   clip_sample: false,
   clip_sample_range: 1,
   solver_order: 2,
@@ -50,7 +60,10 @@ export const STABLE_DIFFUSION_CONFIG: SchedulerConfig = {
   lower_order_final: true,
   euler_at_final: false,
   final_sigmas_type: 'zero',
+  lambda_min_clipped: -Infinity,
   interpolation_type: 'linear',
+  original_inference_steps: 50,
+  timestep_scaling: 10,
 };
 
 const CHOICES: Partial<Record<keyof SchedulerConfig, readonly unknown[]>> = {
@@ -72,12 +85,15 @@ const MUST_BE: Record<string, unknown[]> = {
   use_lu_lambdas: [false, undefined, null],
   rescale_betas_zero_snr: [false, undefined],
   variance_type: [null, undefined, 'fixed_small', 'fixed_small_log'],
+  timestep_type: ['discrete', undefined],
 };
+
+const INFINITIES: Record<string, number> = { '-inf': -Infinity, '-Infinity': -Infinity, inf: Infinity, Infinity: Infinity };
 
 export function parseSchedulerConfig(json: Record<string, unknown>, source: string, base: SchedulerConfig = STABLE_DIFFUSION_CONFIG): SchedulerConfig {
   const out: SchedulerConfig = { ...base };
   const bad = (key: string, why: string) =>
-    new TgateError('E_USAGE', `Scheduler config ${source}: ${key} ${why}.`, { subject: { file: source }, hint: 'Use a diffusers DDIM/Euler/DPM-Solver multistep scheduler_config.json, or leave the key out for the Stable Diffusion default.' });
+    new TgateError('E_USAGE', `Scheduler config ${source}: ${key} ${why}.`, { subject: { file: source }, hint: 'Use a diffusers scheduler_config.json (PNDM, DDIM, Euler, Euler ancestral, DPM-Solver multistep, LCM), or leave the key out for the Stable Diffusion default.' });
   for (const [key, allowed] of Object.entries(MUST_BE)) {
     if (!allowed.includes(json[key])) throw bad(key, `= ${JSON.stringify(json[key])} is not supported by tgate's schedulers`);
   }
@@ -89,6 +105,12 @@ export function parseSchedulerConfig(json: Record<string, unknown>, source: stri
       if (!choices.includes(v)) throw bad(key, `must be one of ${choices.map((c) => JSON.stringify(c)).join(', ')}, not ${JSON.stringify(v)}`);
     } else if (key === 'trained_betas') {
       if (v !== null && !(Array.isArray(v) && v.every((x) => typeof x === 'number'))) throw bad(key, 'must be null or a list of numbers');
+    } else if (key === 'lambda_min_clipped') {
+      // Python's -Infinity, also as strict-JSON renditions write it ("-inf", "-Infinity").
+      const x = typeof v === 'string' ? INFINITIES[v] : v;
+      if (typeof x !== 'number' || Number.isNaN(x)) throw bad(key, `must be a number, not ${JSON.stringify(v)}`);
+      out.lambda_min_clipped = x;
+      continue;
     } else if (typeof base[key] === 'number') {
       if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(key, `must be a number, not ${JSON.stringify(v)}`);
     } else if (typeof base[key] === 'boolean') {

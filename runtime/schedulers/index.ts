@@ -1,24 +1,6 @@
-// Scheduler names the CLI and API accept, and the factory.
-import { TgateError } from '../../compiler/errors.js';
-import { STABLE_DIFFUSION_CONFIG, type SchedulerConfig } from './config.js';
-import { ddim } from './ddim.js';
-import { dpmSolverPP } from './dpm-solver.js';
-import { euler } from './euler.js';
-import type { Scheduler } from './scheduler.js';
-
-export const SCHEDULERS = ['ddim', 'euler', 'dpmpp-2m'] as const;
-export type SchedulerName = (typeof SCHEDULERS)[number];
-
-export function createScheduler(name: string, steps: number, config: SchedulerConfig = STABLE_DIFFUSION_CONFIG): Scheduler {
-  if (!Number.isInteger(steps) || steps < 1) throw new TgateError('E_USAGE', `steps must be a positive whole number, not ${steps}.`);
-  switch (name) {
-    case 'ddim': return ddim(config, steps);
-    case 'euler': return euler(config, steps);
-    case 'dpmpp-2m': return dpmSolverPP(config, steps);
-    default:
-      throw new TgateError('E_USAGE', `Unknown scheduler "${name}".`, { hint: `Use one of ${SCHEDULERS.join(', ')}.` });
-  }
-}
-
-export type { Scheduler } from './scheduler.js';
+// The schedulers: names, factories, diffusers config handling.
+export { createScheduler, SCHEDULERS, SCHEDULER_CLASSES, STOCHASTIC_SCHEDULERS, type CreateSchedulerOptions, type SchedulerName } from './create.js';
+export { img2imgStart, type NormalGenerator, type Scheduler } from './scheduler.js';
 export { parseSchedulerConfig, STABLE_DIFFUSION_CONFIG, type SchedulerConfig } from './config.js';
+export { parseDiffusersJson, readDiffusersJson } from './diffusers-json.js';
+export { CLASS_DEFAULTS, resolveSchedulerConfig, schedulerFromConfig, type ResolvedSchedulerConfig, type SchedulerFromConfigOptions } from './from-config.js';

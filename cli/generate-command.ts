@@ -1,0 +1,190 @@
+// tgate generate: a prompt to PNG files with a compiled pipeline folder. Several images become
+// out-1.png, out-2.png, ...; --output-type latent writes the final latents as .npy. Files are
+// written atomically, and a path that holds something other than what would be written (a PNG,
+// or a .npy for latents) is refused rather than overwritten.
+import fs from 'node:fs';
+import path from 'node:path';
+import { TgateError } from '../compiler/errors.js';
+import { encodePng } from '../runtime/pipeline/image.js';
+import { GatedPipeline, readImage, type PipelineGenerateOptions, type PipelineResult } from '../runtime/pipeline/gated-pipeline.js';
+import { encodeNpy } from '../runtime/npy.js';
+import { parse, usageError } from './args.js';
+import { progressReporter } from './progress.js';
+import { numberOption, RUN_OPTIONS, scheduleArgs, sessionOptions, type Values } from './run-command.js';
+
+const SESSION_KEYS = ['threads', 'optimization', 'prepacking', 'arena', 'mem-pattern', 'sessions'] as const;
+
+export const GENERATE_OPTIONS = {
+  prompt: { type: 'string' },
+  'negative-prompt': { type: 'string' },
+  seed: { type: 'string', default: '0' },
+  steps: { type: 'string', default: '25' },
+  guidance: { type: 'string' },
+  height: { type: 'string' },
+  width: { type: 'string' },
+  'num-images': { type: 'string', default: '1' },
+  scheduler: { type: 'string' },
+  baseline: { type: 'boolean' },
+  'tgate-version': { type: 'string' },
+  'gate-step': { type: 'string' },
+  'sp-interval': { type: 'string' },
+  'fi-interval': { type: 'string' },
+  'warm-up': { type: 'string' },
+  image: { type: 'string' },
+  strength: { type: 'string' },
+  'output-type': { type: 'string', default: 'png' },
+  output: { type: 'string', short: 'o' },
+  json: { type: 'boolean' },
+  ...Object.fromEntries(SESSION_KEYS.map((k) => [k, RUN_OPTIONS[k]!])),
+} as const;
+
+const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47];
+const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d];
+
+/** The files a generation writes: out.png, or out-1.png ... for several. */
+export function outputFiles(output: string, count: number): string[] {
+  if (count === 1) return [output];
+  const ext = path.extname(output);
+  const base = output.slice(0, output.length - ext.length);
+  return Array.from({ length: count }, (_, i) => `${base}-${i + 1}${ext}`);
+}
+
+/** Refuses to replace anything but a file of the kind we write (a folder, a model, a document). */
+function checkWritable(file: string, kind: 'png' | 'npy'): void {
+  if (!fs.existsSync(file)) return;
+  const st = fs.lstatSync(file);
+  const magic = kind === 'png' ? PNG_MAGIC : NPY_MAGIC;
+  let ok = st.isFile();
+  if (ok) {
+    const head = Buffer.alloc(4);
+    const fd = fs.openSync(file, 'r');
+    try {
+      fs.readSync(fd, head, 0, 4, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
+    ok = magic.every((b, i) => head[i] === b);
+  }
+  if (!ok) {
+    throw new TgateError('E_OUTPUT_EXISTS', `${file} exists and is not a ${kind === 'png' ? 'PNG image' : '.npy file'}; tgate generate does not overwrite it.`, {
+      subject: { file },
+      hint: 'Choose another output path with -o.',
+    });
+  }
+}
+
+function writeAtomic(file: string, bytes: Uint8Array): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.tmp-${process.pid}`);
+  try {
+    fs.writeFileSync(tmp, bytes, { flag: 'wx' });
+    fs.renameSync(tmp, file);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** The library request from generate's options. */
+export function generateRequest(v: Values): PipelineGenerateOptions {
+  if (typeof v.prompt !== 'string') throw usageError('Missing --prompt: tgate generate <dir> --prompt "a photo of ..." -o out.png.');
+  const { steps, gateStep, tgate } = scheduleArgs(v);
+  const positive = (key: string) => (v[key] === undefined ? undefined : numberOption(v, key, (n) => Number.isInteger(n) && n > 0, 'a positive whole number'));
+  const seedText = String(v.seed);
+  if (!/^\d+$/.test(seedText)) throw usageError(`--seed must be a whole number >= 0, not "${seedText}".`);
+  const outputType = String(v['output-type']);
+  if (outputType !== 'png' && outputType !== 'latent') throw usageError(`--output-type must be png or latent, not "${outputType}".`);
+  const o: PipelineGenerateOptions = { prompt: v.prompt, steps, seed: BigInt(seedText), outputType, numImages: positive('num-images')! };
+  if (typeof v['negative-prompt'] === 'string') o.negativePrompt = v['negative-prompt'];
+  if (v.guidance !== undefined) o.guidance = numberOption(v, 'guidance', (n) => n >= 0, 'a number >= 0');
+  const h = positive('height');
+  const w = positive('width');
+  if (h !== undefined) o.height = h;
+  if (w !== undefined) o.width = w;
+  if (typeof v.scheduler === 'string') o.scheduler = v.scheduler;
+  if (v.baseline) {
+    if (v['gate-step'] !== undefined || v['tgate-version'] !== undefined) throw usageError('--baseline runs without gating; leave out --gate-step and --tgate-version.');
+    o.baseline = true;
+  } else {
+    if (gateStep !== undefined) o.gateStep = gateStep;
+    o.tgate = tgate;
+  }
+  if (typeof v.image === 'string') {
+    o.image = readImage(v.image);
+    o.strength = v.strength === undefined ? 0.8 : numberOption(v, 'strength', (n) => n > 0 && n <= 1, 'in (0, 1]');
+    if (h !== undefined || w !== undefined) throw usageError('--height/--width do not apply with --image: the output has the input image\'s size.');
+  } else if (v.strength !== undefined) {
+    throw usageError('--strength needs --image (img2img: the picture to start from).');
+  }
+  return o;
+}
+
+export async function runGenerate(args: string[], io: { stderr: NodeJS.WriteStream }): Promise<{ stdout: string }> {
+  const { values, positionals } = parse(args, GENERATE_OPTIONS as never);
+  const v = values as Values;
+  if (positionals.length !== 1) throw usageError(positionals.length === 0 ? 'Missing the compiled pipeline folder: tgate generate <dir> --prompt TEXT -o out.png.' : `Expected one compiled pipeline folder, got ${positionals.length}: ${positionals.join(' ')}.`);
+  const dir = positionals[0]!;
+  const request = generateRequest(v);
+  const output = typeof v.output === 'string' ? v.output : null;
+  if (!output) throw usageError('Missing the output file: tgate generate <dir> --prompt TEXT -o out.png.');
+  const kind = request.outputType === 'latent' ? 'npy' : 'png';
+  if (path.extname(output).toLowerCase() !== `.${kind}`) throw usageError(`-o ${output}: ${kind === 'png' ? 'images are written as .png' : '--output-type latent writes .npy'}; name the file accordingly.`);
+  const files = outputFiles(output, request.numImages ?? 1);
+  for (const file of files) checkWritable(file, kind);
+  const session = sessionOptions(v);
+  const pipe = await GatedPipeline.load(dir, { ...session, variants: GatedPipeline.variantsFor(dir, request) });
+  let result: PipelineResult;
+  try {
+    const progress = progressReporter(io.stderr, request.baseline ? 'baseline' : 'tgate');
+    request.onStep = progress.step;
+    result = await pipe.generate(request);
+    progress.done();
+  } finally {
+    await pipe.release();
+  }
+  for (const w of result.warnings) io.stderr.write(`tgate: warning: the prompt has ${w.tokens} tokens; the text encoder reads ${w.maxLength}, so it was truncated (as diffusers does).\n`);
+  if (kind === 'npy') {
+    const rest = result.latents.dims.slice(1);
+    const size = rest.reduce((a, b) => a * b, 1);
+    files.forEach((file, i) => writeAtomic(file, encodeNpy({ dtype: 'float32', shape: [1, ...rest], data: result.latents.data.slice(i * size, (i + 1) * size) })));
+  } else {
+    files.forEach((file, i) => writeAtomic(file, encodePng(result.images[i]!)));
+  }
+  const t = result.timings;
+  const summary = {
+    model: dir,
+    prompt: request.prompt,
+    negativePrompt: request.negativePrompt ?? null,
+    seed: result.seed,
+    mode: result.mode,
+    scheduler: result.scheduler,
+    steps: result.steps,
+    evaluations: result.records.length,
+    guidance: result.guidance,
+    height: result.height,
+    width: result.width,
+    schedule: result.schedule,
+    files,
+    warnings: result.warnings,
+    timings: {
+      tokenizeMs: t.tokenizeMs,
+      textEncodeMs: t.textEncodeMs,
+      imageEncodeMs: t.imageEncodeMs,
+      denoise: t.denoise,
+      decodeMs: t.decodeMs,
+      totalMs: t.totalMs,
+    },
+    records: result.records,
+  };
+  if (v.json) return { stdout: JSON.stringify(summary, (_, x) => (typeof x === 'number' && !Number.isFinite(x) ? null : x), 2) };
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  const sched = result.schedule;
+  const phases = sched
+    ? `TGATE v${sched.version}, gate step ${sched.gateStep}: ${result.records.filter((r) => r.phase !== 'fidelity').length} evaluations before the gate, ${result.records.filter((r) => r.phase === 'fidelity').length} after`
+    : 'baseline';
+  return {
+    stdout: [
+      `wrote ${files.join(', ')} (${result.width}x${result.height}, seed ${result.seed}, ${result.scheduler}, ${result.steps} steps, guidance ${result.guidance}; ${phases})`,
+      `  time  ${s(t.totalMs)}: tokenize ${s(t.tokenizeMs)}, text encode ${s(t.textEncodeMs)}${t.imageEncodeMs ? `, image encode ${s(t.imageEncodeMs)}` : ''}, denoise ${s(t.denoise.totalMs)} (planning ${s(t.denoise.planningMs)}, gate ${s(t.denoise.gateMs)}, fidelity ${s(t.denoise.fidelityMs)}), decode ${s(t.decodeMs)}`,
+    ].join('\n'),
+  };
+}

@@ -1,0 +1,221 @@
+// Text to image with a compiled pipeline folder: tokenizer and text encoder(s) -> the gated UNet
+// on the T-GATE schedule (or the baseline) with the folder's scheduler -> VAE decode -> 8-bit RGB,
+// as diffusers' StableDiffusion(XL)Pipeline and the official T-GATE loaders do:
+// - initial noise: torch.randn([n, C, H/f, W/f], generator=torch.Generator("cpu").manual_seed(seed)),
+//   so a seed gives the latents diffusers gives on CPU; later draws (ancestral schedulers, the
+//   img2img VAE sample and noise) come from the same generator in diffusers' order;
+// - img2img: the image is encoded (a first draw for the latent sample), then noised with a second
+//   draw at the first timestep that `strength` keeps.
+import { TgateError } from '../../compiler/errors.js';
+import type { VariantName } from '../../compiler/variants.js';
+import { GatedUNet, variantsFor, type GenerateResult, type LoadOptions, type StepRecord, type TgateOptions } from '../gated-unet.js';
+import { schedulerFromConfig } from '../schedulers/index.js';
+import { TorchGenerator } from '../torch-random.js';
+import { decodePng, toModelInput, toRgbImages, toUnitRange, type RgbImage } from './image.js';
+import { readConfig, readPipelineFolder, type PipelineFolder } from './pipeline-folder.js';
+import { PromptEncoder, type Conditioning, type PromptWarning } from './text-conditioning.js';
+import { VaeDecoder, VaeEncoder } from './vae.js';
+import fs from 'node:fs';
+
+export interface PipelineGenerateOptions {
+  prompt: string;
+  /** undefined: diffusers' default ("" for SD; zeros for SD-XL with force_zeros_for_empty_prompt). */
+  negativePrompt?: string;
+  seed?: number | bigint;
+  steps?: number;
+  /** Default: the compiled family's (SD 7.5, SD-XL 5). */
+  guidance?: number;
+  /** Image pixels; default: the UNet's native size (config sample_size x VAE factor), else 512. */
+  height?: number;
+  width?: number;
+  numImages?: number;
+  /** Another scheduler than the folder's, with diffusers' from_config semantics (ddim, euler, ...). */
+  scheduler?: string;
+  /** The plain pipeline: no gating (same compiled folder, planning graph only). */
+  baseline?: boolean;
+  gateStep?: number;
+  tgate?: TgateOptions;
+  /** img2img: the starting picture (its size is the output size) and how much of the schedule to run. */
+  image?: RgbImage;
+  strength?: number;
+  /** 'latent' skips the VAE decode. */
+  outputType?: 'png' | 'latent';
+  onStep?: (r: StepRecord) => void;
+}
+
+export interface PipelineTimings {
+  tokenizeMs: number;
+  textEncodeMs: number;
+  /** img2img: the VAE encode. */
+  imageEncodeMs: number;
+  /** Denoising, per phase of the schedule, and in all. */
+  denoise: { planningMs: number; gateMs: number; fidelityMs: number; totalMs: number };
+  decodeMs: number;
+  totalMs: number;
+}
+
+export interface PipelineResult {
+  images: RgbImage[];
+  /** Final latents (before the VAE's scaling), [n, C, h, w]. */
+  latents: { data: Float32Array; dims: number[] };
+  /** [n, H, W, 3] in [0, 1]: diffusers' output_type="np" (empty for 'latent'). */
+  pixels: Float32Array;
+  seed: string;
+  mode: 'baseline' | 'tgate';
+  scheduler: string;
+  steps: number;
+  guidance: number;
+  height: number;
+  width: number;
+  schedule: GenerateResult['schedule'] | null;
+  records: StepRecord[];
+  warnings: PromptWarning[];
+  timings: PipelineTimings;
+}
+
+export interface PipelineLoadOptions extends LoadOptions {
+  /** Open the VAE encoder too (img2img); default: when the folder has one, on first use. */
+  imageEncoder?: boolean;
+}
+
+export class GatedPipeline {
+  private encoder: VaeEncoder | null = null;
+
+  private constructor(
+    readonly folder: PipelineFolder,
+    readonly unet: GatedUNet,
+    private readonly prompts: PromptEncoder,
+    private readonly decoder: VaeDecoder | null,
+    private readonly options: PipelineLoadOptions,
+  ) {}
+
+  /** Opens a compiled pipeline folder (tgate compile <export folder> -o <dir>). */
+  static async load(dir: string, opts: PipelineLoadOptions = {}): Promise<GatedPipeline> {
+    const folder = readPipelineFolder(dir);
+    const session = { threads: opts.threads ?? 0, optimization: opts.optimization ?? 'extended' } as const;
+    const unet = await GatedUNet.load(dir, opts);
+    const prompts = await PromptEncoder.load(folder, unet.roles.text[0] ?? 'encoder_hidden_states', session);
+    const decoder = folder.models.vaeDecoder ? await VaeDecoder.load(folder.models.vaeDecoder, folder.scalingFactor, folder.shiftFactor, session) : null;
+    return new GatedPipeline(folder, unet, prompts, decoder, opts);
+  }
+
+  /** The variants a generation with these options runs (to open only those: load({ variants })). */
+  static variantsFor(dir: string, o: Pick<PipelineGenerateOptions, 'steps' | 'baseline' | 'gateStep' | 'tgate'>): VariantName[] {
+    const m = readPipelineFolder(dir).manifest;
+    return o.baseline ? ['planning'] : variantsFor(m, o.steps ?? 25, o.gateStep, o.tgate);
+  }
+
+  /** The UNet's conditioning inputs (cond and uncond) for `count` images of a prompt, as the pipeline makes them. */
+  encodePrompt(prompt: string, negativePrompt: string | undefined, count = 1, height = 512, width = 512): Promise<Conditioning> {
+    return this.prompts.encode(prompt, negativePrompt, count, height, width);
+  }
+
+  async generate(o: PipelineGenerateOptions): Promise<PipelineResult> {
+    const started = performance.now();
+    const f = this.folder;
+    const steps = o.steps ?? 25;
+    const n = o.numImages ?? 1;
+    if (!Number.isInteger(n) || n < 1) throw new TgateError('E_USAGE', `The number of images must be a whole number >= 1, not ${n}.`);
+    if (typeof o.prompt !== 'string') throw new TgateError('E_USAGE', 'A prompt (text) is needed.');
+    const factor = f.vaeScaleFactor;
+    const native = f.sampleSize !== null ? f.sampleSize * factor : 512;
+    const height = o.image ? o.image.height : o.height ?? native;
+    const width = o.image ? o.image.width : o.width ?? native;
+    for (const [name, v] of [['height', height], ['width', width]] as const) {
+      if (!Number.isInteger(v) || v <= 0 || v % factor !== 0) {
+        throw new TgateError('E_USAGE', `The ${o.image ? "input image's " : ''}${name} ${v} is not a positive multiple of ${factor}, the VAE's scale factor.`, {
+          hint: o.image ? `Resize the image to a multiple of ${factor} pixels on each side.` : `Use a multiple of ${factor}, e.g. ${Math.max(factor, Math.round(v / factor) * factor)}.`,
+        });
+      }
+    }
+    const guidance = o.guidance ?? this.unet.manifest.schedule.guidance;
+    const seed = o.seed ?? 0;
+    const generator = new TorchGenerator(seed);
+    const scheduler = schedulerFromConfig(readConfig(f.schedulerConfig), { steps, source: f.schedulerConfig, name: o.scheduler, generator });
+
+    const text = await this.prompts.encode(o.prompt, o.negativePrompt, n, height, width);
+    const dims = [n, f.latentChannels, height / factor, width / factor];
+    let imageEncodeMs = 0;
+    let clean: { data: Float32Array; dims: number[] } | undefined;
+    if (o.image) {
+      const t0 = performance.now();
+      const encoder = await this.imageEncoder();
+      const one = await encoder.encode(toModelInput(o.image), [1, 3, height, width], generator);
+      clean = { data: new Float32Array(one.data.length * n), dims };
+      for (let i = 0; i < n; i++) clean.data.set(one.data, i * one.data.length);
+      imageEncodeMs = performance.now() - t0;
+    }
+    // Initial noise (text-to-image) or the img2img noise: the generator's next draw.
+    const latents = { data: generator.randn(dims), dims };
+    const result = await this.unet.generate({
+      latents,
+      cond: text.cond,
+      uncond: text.uncond,
+      steps,
+      guidance,
+      scheduler,
+      ...(o.baseline ? { gateStep: Number.POSITIVE_INFINITY, tgate: { version: 1 as const } } : { ...(o.gateStep !== undefined ? { gateStep: o.gateStep } : {}), ...(o.tgate ? { tgate: o.tgate } : {}) }),
+      ...(clean ? { image: clean, strength: o.strength ?? 0.8 } : {}),
+      ...(o.onStep ? { onStep: o.onStep } : {}),
+    });
+    const phaseMs = (p: string) => result.records.filter((r) => r.phase === p).reduce((a, r) => a + r.stepMs, 0);
+    let decodeMs = 0;
+    let pixels: Float32Array = new Float32Array(0);
+    let images: RgbImage[] = [];
+    if ((o.outputType ?? 'png') !== 'latent') {
+      const t0 = performance.now();
+      const decoded = this.decoder ? await this.decoder.decode(result.latents, result.dims) : { data: result.latents, dims: result.dims };
+      pixels = toUnitRange(decoded.data, decoded.dims);
+      images = toRgbImages(pixels, n, decoded.dims[2]!, decoded.dims[3]!);
+      decodeMs = performance.now() - t0;
+    }
+    return {
+      images,
+      latents: { data: result.latents, dims: result.dims },
+      pixels,
+      seed: String(seed),
+      mode: o.baseline ? 'baseline' : 'tgate',
+      scheduler: scheduler.name,
+      steps,
+      guidance,
+      height,
+      width,
+      schedule: o.baseline ? null : result.schedule,
+      records: result.records,
+      warnings: text.warnings,
+      timings: {
+        tokenizeMs: text.tokenizeMs,
+        textEncodeMs: text.encodeMs,
+        imageEncodeMs,
+        denoise: { planningMs: phaseMs('planning'), gateMs: phaseMs('gate'), fidelityMs: phaseMs('fidelity'), totalMs: result.totalMs },
+        decodeMs,
+        totalMs: performance.now() - started,
+      },
+    };
+  }
+
+  private async imageEncoder(): Promise<VaeEncoder> {
+    if (this.encoder) return this.encoder;
+    const model = this.folder.models.vaeEncoder;
+    if (!model) {
+      throw new TgateError('E_FILE_MISSING', `The pipeline ${this.folder.dir} has no vae_encoder/model.onnx; img2img encodes the input image with it.`, {
+        hint: 'Export the pipeline with its VAE encoder (optimum-cli export onnx writes vae_encoder/), then compile it again.',
+      });
+    }
+    this.encoder = await VaeEncoder.load(model, this.folder.scalingFactor, this.folder.shiftFactor, { threads: this.options.threads ?? 0, optimization: this.options.optimization ?? 'extended' });
+    return this.encoder;
+  }
+
+  async release(): Promise<void> {
+    await this.unet.release();
+    await this.prompts.release();
+    await this.decoder?.release();
+    await this.encoder?.release();
+  }
+}
+
+/** Reads a PNG for img2img. */
+export function readImage(file: string): RgbImage {
+  if (!fs.existsSync(file)) throw new TgateError('E_FILE_MISSING', `Image ${file} does not exist.`, { subject: { file } });
+  return decodePng(fs.readFileSync(file), file);
+}

@@ -1,0 +1,107 @@
+// A compiled pipeline folder as the text-to-image runtime sees it: the manifest with its
+// `pipeline` record, model_index.json, and the few config values generation needs (the VAE's
+// scaling, the UNet's native size, SD-XL's force_zeros_for_empty_prompt). Every component is
+// checked for presence up front, so a missing one is one clear error before any model loads.
+import fs from 'node:fs';
+import path from 'node:path';
+import { TgateError } from '../../compiler/errors.js';
+import { readManifest, type Manifest } from '../../compiler/manifest.js';
+import { parseDiffusersJson } from '../schedulers/index.js';
+
+export type PipelineKind = 'sd' | 'sdxl';
+
+export interface PipelineFolder {
+  dir: string;
+  manifest: Manifest;
+  className: string | null;
+  kind: PipelineKind;
+  /** Folder -> path of its model.onnx, for the components present. */
+  models: { textEncoder: string; textEncoder2: string | null; vaeDecoder: string | null; vaeEncoder: string | null };
+  tokenizers: { tokenizer: string; tokenizer2: string | null };
+  schedulerConfig: string;
+  /** Latent channels and the VAE's pixel factor (1 for a pixel-space model without a VAE). */
+  latentChannels: number;
+  vaeScaleFactor: number;
+  scalingFactor: number;
+  shiftFactor: number;
+  /** The UNet's native latent size (config sample_size), when its config says. */
+  sampleSize: number | null;
+  forceZerosForEmptyPrompt: boolean;
+}
+
+/** A diffusers/transformers JSON config (Python's Infinity/NaN tokens accepted); {} when absent. */
+export function readConfig(file: string): Record<string, unknown> {
+  if (!fs.existsSync(file)) return {};
+  const json = parseDiffusersJson(fs.readFileSync(file, 'utf8'), file);
+  if (!json || typeof json !== 'object' || Array.isArray(json)) {
+    throw new TgateError('E_BAD_PIPELINE', `${file} is not a JSON object.`, { subject: { file }, hint: 'Re-export the pipeline; its config files are written by diffusers/transformers save_pretrained.' });
+  }
+  return json as Record<string, unknown>;
+}
+
+function missing(dir: string, what: string, why: string): TgateError {
+  return new TgateError('E_FILE_MISSING', `The pipeline ${dir} has no ${what}: ${why}.`, {
+    subject: { file: path.join(dir, what) },
+    hint: 'Compile the whole export folder (optimum-cli export onnx writes text_encoder/, tokenizer/, unet/, vae_decoder/, scheduler/ and model_index.json): tgate compile <export folder> -o <dir>.',
+  });
+}
+
+export function readPipelineFolder(dir: string): PipelineFolder {
+  const manifest = readManifest(dir);
+  const p = manifest.pipeline;
+  if (!p) {
+    throw new TgateError('E_USAGE', `${dir} was compiled from a single model, not a pipeline folder: it has no tokenizer, text encoder or VAE to generate images with.`, {
+      hint: 'Compile the export folder (with model_index.json) instead: tgate compile <export folder> -o <dir>; or run the UNet alone with embeddings: tgate run.',
+    });
+  }
+  const file = (...parts: string[]) => path.join(dir, ...parts);
+  const has = (...parts: string[]) => fs.existsSync(file(...parts));
+  if (p.denoiser !== 'unet') {
+    throw new TgateError('E_UNSUPPORTED_MODEL', `The pipeline ${dir} denoises with a ${p.denoiser}/ (${p.className ?? 'unknown class'}); tgate generate runs CLIP-conditioned UNet pipelines (SD-1.x, SD-2.x, SD-XL).`, {
+      hint: "PixArt's T5 text encoder is not supported by tgate generate; compute the embeddings elsewhere and use tgate run with --cond.",
+    });
+  }
+  const index = readConfig(file('model_index.json'));
+  const textClass = Array.isArray(index.text_encoder) ? String(index.text_encoder[1]) : null;
+  if (textClass && !/^CLIPTextModel/.test(textClass)) {
+    throw new TgateError('E_UNSUPPORTED_MODEL', `The pipeline's text encoder is a ${textClass}; tgate generate supports CLIP text encoders (CLIPTextModel, CLIPTextModelWithProjection).`, { subject: { file: file('model_index.json') } });
+  }
+  for (const [folder, what] of [['tokenizer', 'tokenizer'], ['text_encoder', 'text encoder'], ['scheduler', 'scheduler']] as const) {
+    if (!has(folder)) throw missing(dir, `${folder}/`, `the ${what} is needed to generate from a prompt`);
+  }
+  if (!has('text_encoder', 'model.onnx')) throw missing(dir, 'text_encoder/model.onnx', 'the text encoder is needed to generate from a prompt');
+  if (!has('scheduler', 'scheduler_config.json')) throw missing(dir, 'scheduler/scheduler_config.json', "the scheduler's settings decide the sampling");
+  const kind: PipelineKind = has('text_encoder_2') || manifest.source.inputs.some((i) => i.name === 'text_embeds') ? 'sdxl' : 'sd';
+  if (kind === 'sdxl') {
+    for (const f of ['text_encoder_2/model.onnx', 'tokenizer_2']) if (!has(f)) throw missing(dir, f, 'SD-XL conditions on two text encoders');
+  }
+  const vaeDecoder = has('vae_decoder', 'model.onnx') ? file('vae_decoder', 'model.onnx') : null;
+  const latent = manifest.source.inputs.find((i) => i.shape.length === 4);
+  const latentChannels = typeof latent?.shape[1] === 'number' ? latent.shape[1] : 4;
+  // A latent model needs its decoder; a pixel-space model (3 channels, no VAE in model_index.json) does not.
+  if (!vaeDecoder && (index.vae || latentChannels !== 3)) throw missing(dir, 'vae_decoder/model.onnx', 'the VAE decoder turns latents into pixels');
+  const vae = readConfig(file('vae_decoder', 'config.json'));
+  const unet = readConfig(file('unet', 'config.json'));
+  const blocks = Array.isArray(vae.block_out_channels) ? vae.block_out_channels.length : 4;
+  const num = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) ? v : d);
+  return {
+    dir,
+    manifest,
+    className: p.className,
+    kind,
+    models: {
+      textEncoder: file('text_encoder', 'model.onnx'),
+      textEncoder2: kind === 'sdxl' ? file('text_encoder_2', 'model.onnx') : null,
+      vaeDecoder,
+      vaeEncoder: has('vae_encoder', 'model.onnx') ? file('vae_encoder', 'model.onnx') : null,
+    },
+    tokenizers: { tokenizer: file('tokenizer'), tokenizer2: kind === 'sdxl' ? file('tokenizer_2') : null },
+    schedulerConfig: file('scheduler', 'scheduler_config.json'),
+    latentChannels,
+    vaeScaleFactor: vaeDecoder ? 2 ** (blocks - 1) : 1,
+    scalingFactor: vaeDecoder ? num(vae.scaling_factor, 0.18215) : 1,
+    shiftFactor: vaeDecoder ? num(vae.shift_factor, 0) : 0,
+    sampleSize: typeof unet.sample_size === 'number' ? unet.sample_size : null,
+    forceZerosForEmptyPrompt: index.force_zeros_for_empty_prompt === true,
+  };
+}
