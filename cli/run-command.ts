@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { TgateError } from '../compiler/errors.js';
+import type { ManifestIo } from '../compiler/manifest.js';
 import type { VariantName } from '../compiler/variants.js';
 import { GatedUNet, readManifest, variantsFor, type GenerateOptions, type TensorInput, type TgateOptions } from '../runtime/gated-unet.js';
 import { parseSchedulerConfig, SCHEDULERS } from '../runtime/schedulers/index.js';
@@ -129,6 +130,8 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
   const cond = namedTensors(v.cond as string[], '--cond');
   const uncond = namedTensors(v.uncond as string[], '--uncond');
   const inputs = unet.manifest.source.inputs;
+  checkConditioning(cond, '--cond', [...r.text, ...r.conditioning, ...r.guidanceEmbedding], inputs, B);
+  checkConditioning(uncond, '--uncond', [...r.text, ...r.conditioning], inputs, B);
   const fill = (set: Record<string, TensorInput>, which: string, names: string[], offset: number) => {
     names.forEach((n, i) => {
       if (set[n]) return;
@@ -149,6 +152,27 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
     throw new TgateError('E_USAGE', '--strength needs --image (the clean latents to start from).');
   }
   return { options, notes };
+}
+
+/**
+ * Conditioning given by name must be an input the model conditions on, with the model's rank,
+ * the latents' batch and every fixed dim of the model's shape: a typo or a wrong file is an
+ * error, never silently ignored or replaced.
+ */
+function checkConditioning(given: Record<string, TensorInput>, option: string, names: string[], inputs: ManifestIo[], batch: number): void {
+  for (const [name, t] of Object.entries(given)) {
+    const io = inputs.find((i) => i.name === name);
+    if (!io || !names.includes(name)) {
+      throw new TgateError('E_USAGE', `${option} ${name}: the model has no conditioning input "${name}".`, { hint: `Its conditioning inputs: ${names.join(', ') || '(none)'}.` });
+    }
+    const want = io.shape.map((d, i) => (i === 0 ? batch : d));
+    const ok = t.dims.length === want.length && want.every((d, i) => typeof d !== 'number' || d === t.dims[i]);
+    if (!ok) {
+      throw new TgateError('E_BAD_TENSOR', `${option} ${name} has shape [${t.dims.join(', ')}]; the model takes [${want.join(', ')}] (batch ${batch}, as the latents).`, {
+        hint: `Give a tensor of shape [${want.map((d) => (typeof d === 'number' ? d : `<${d}>`)).join(', ')}].`,
+      });
+    }
+  }
 }
 
 export async function runGeneration(dir: string, v: Values, stderr: NodeJS.WriteStream): Promise<string> {

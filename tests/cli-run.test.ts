@@ -92,7 +92,15 @@ describe('tgate run', () => {
     expect(tgate(['run', TINY])).toMatchObject({ status: 2, stderr: expect.stringMatching(/is a file; tgate run takes a compiled folder[\s\S]*tgate compile/) });
     expect(tgate(['run', work])).toMatchObject({ status: 3, stderr: expect.stringMatching(/has no tgate\.json/) });
     expect(tgate(['run', dir, '--cond', 'oops'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--cond takes NAME=FILE/) });
-    expect(tgate(['run', dir, '--scheduler', 'pndm'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--scheduler must be one of ddim, euler, dpmpp-2m/) });
+    expect(tgate(['run', dir, '--scheduler', 'heun'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--scheduler must be one of .*ddim, .*euler.*dpmpp-2m/) });
+    // Conditioning by name: an unknown name or a wrong shape is an error, never ignored.
+    const c = path.join(work, 'cond-bad.npy');
+    npy(c, [1, 5, 12], 9);
+    expect(tgate(['run', dir, '--cond', `text_embeds=${c}`])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--cond text_embeds: the model has no conditioning input "text_embeds"[\s\S]*encoder_hidden_states/) });
+    npy(c, [1, 5, 11], 9);
+    expect(tgate(['run', dir, '--cond', `encoder_hidden_states=${c}`])).toMatchObject({ status: 3, stderr: expect.stringMatching(/--cond encoder_hidden_states has shape \[1, 5, 11\]; the model takes \[1, .*, 12\]/) });
+    npy(c, [2, 5, 12], 9);
+    expect(tgate(['run', dir, '--uncond', `encoder_hidden_states=${c}`])).toMatchObject({ status: 3, stderr: expect.stringMatching(/batch 1, as the latents/) });
     expect(tgate(['run', dir, '--strength', '0.5'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--strength needs --image/) });
     expect(tgate(['run', dir, '--height', '30'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--height must be a positive multiple of 8/) });
     fs.writeFileSync(path.join(work, 'bad.npy'), 'nope');
