@@ -63,7 +63,7 @@ export async function memoryProbeCommand(dir: string, v: Values): Promise<string
 
 /** Options a memory probe must share with the benchmark. */
 function forwardedArgs(v: Values): string[] {
-  const keys = ['steps', 'gate-step', 'guidance', 'scheduler', 'height', 'width', 'batch', 'seed', 'threads', 'optimization', 'prepacking', 'arena', 'mem-pattern', 'sessions', 'sp-interval', 'fi-interval', 'warm-up'];
+  const keys = ['steps', 'gate-step', 'guidance', 'scheduler', 'scheduler-config', 'height', 'width', 'batch', 'seed', 'threads', 'optimization', 'prepacking', 'arena', 'mem-pattern', 'sessions', 'sp-interval', 'fi-interval', 'warm-up'];
   return keys.flatMap((k) => (v[k] === undefined ? [] : [`--${k}`, String(v[k])]));
 }
 
@@ -100,7 +100,7 @@ export async function benchCommand(target: string, v: Values, stderr: NodeJS.Wri
     const options = Object.fromEntries(modes.map((m) => [m, generationFrom(unet, modeValues(v, m))])) as Record<Mode, ReturnType<typeof generationFrom>>;
     for (const n of options.baseline.notes) stderr.write(`tgate: note: ${n}\n`);
     const firstStart = performance.now();
-    await unet.generate({ ...options.baseline.options, steps: 1 });
+    await unet.generate({ ...options.baseline.options, steps: 1, scheduler: 'ddim' });
     const firstStepMs = performance.now() - firstStart;
     // Warm-up (not timed): first calls allocate arenas and caches.
     for (const m of modes) await unet.generate(options[m].options);
@@ -155,7 +155,7 @@ export async function benchCommand(target: string, v: Values, stderr: NodeJS.Wri
       gateStep: schedule.gateStep,
       schedule: { spInterval: schedule.spInterval, fiInterval: schedule.fiInterval, warmUp: schedule.warmUp },
       guidance: base.guidance,
-      scheduler: base.scheduler,
+      scheduler: options.baseline.scheduler,
       latents: base.latents.dims,
       runs,
       session,
@@ -170,7 +170,7 @@ export async function benchCommand(target: string, v: Values, stderr: NodeJS.Wri
     const f = modes.map((m) => figures[m]!);
     const row = (label: string, get: (x: ModeFigures, m: Mode) => string) => [label, ...f.map((x, i) => get(x, modes[i]!))];
     return [
-      `bench ${target}: ${S} steps, gate step ${schedule.gateStep}${selfCached ? `, v2 sp_interval ${schedule.spInterval} fi_interval ${schedule.fiInterval} warm_up ${schedule.warmUp}` : ''}, guidance ${base.guidance}, ${base.scheduler}, latents [${base.latents.dims.join(', ')}], median of ${runs} alternating runs`,
+      `bench ${target}: ${S} steps, gate step ${schedule.gateStep}${selfCached ? `, v2 sp_interval ${schedule.spInterval} fi_interval ${schedule.fiInterval} warm_up ${schedule.warmUp}` : ''}, guidance ${base.guidance}, ${options.baseline.scheduler}, latents [${base.latents.dims.join(', ')}], median of ${runs} alternating runs`,
       '',
       table(['', ...modes], [
         row('wall time (s)', (x) => x.seconds.toFixed(3)),

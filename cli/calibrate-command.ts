@@ -14,7 +14,9 @@ import { TgateError } from '../compiler/errors.js';
 import { readManifest, serializeManifest } from '../compiler/manifest.js';
 import { denoiserModelOf } from '../compiler/io/pipeline-folder.js';
 import { GatedUNet, type GenerateOptions, type TensorInput } from '../runtime/gated-unet.js';
-import { labelsOf, promptOf, ShapeClassifier, TextEncoder } from '../runtime/text-model.js';
+import { PromptEncoder } from '../runtime/pipeline/text-conditioning.js';
+import { readPipelineFolder } from '../runtime/pipeline/pipeline-folder.js';
+import { labelsOf, promptOf, readLabels, ShapeClassifier, TextEncoder } from '../runtime/text-model.js';
 import { parse, usageError } from './args.js';
 import type { Values } from './run-command.js';
 import type { CommandIo, CommandOutput } from './commands.js';
@@ -42,6 +44,19 @@ export interface Calibration {
   points: CalibrationPoint[];
   baselineAdherence: number | null;
   recommended: number | null;
+  /** With --text-model: the text encoder the prompts went through (the folder's own, for a compiled pipeline). */
+  textEncoder: string | null;
+}
+
+/** Tensors of one prompt each ([1, ...] or [n, ...]) stacked on the batch axis. */
+function stackRows(parts: TensorInput[]): TensorInput {
+  const data = new Float32Array(parts.reduce((a, p) => a + p.data.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    data.set(p.data as Float32Array, at);
+    at += p.data.length;
+  }
+  return { data, dims: [parts.reduce((a, p) => a + p.dims[0]!, 0), ...parts[0]!.dims.slice(1)] };
 }
 
 function relL2(a: Float32Array, b: Float32Array): number {
@@ -98,9 +113,17 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
   const selfCached = manifest.sites.some((s) => s.cached && s.kind === 'self');
   const version = (values['tgate-version'] === undefined ? (selfCached ? 2 : 1) : num('tgate-version', (n) => n === 1 || n === 2, '1 or 2')) as 1 | 2;
   const unet = await GatedUNet.load(dir, { variants: version === 2 ? ['planning', 'reuse-self', 'fidelity'] : ['planning', 'fidelity'] });
+  // --text-model DIR (the demo model's pipeline folder): real prompts from its labels
+  // (classifier/labels.json), scored by its oracle (classifier/model.onnx). The prompts go through
+  // the calibrated folder's own tokenizer and text encoder when it is a compiled pipeline, else
+  // through DIR's (tokenizer/, text_encoder/model.onnx).
   const textDir = values['text-model'] ? String(values['text-model']) : null;
-  const text = textDir ? await TextEncoder.load(textDir) : null;
-  const oracle = textDir && fs.existsSync(path.join(textDir, 'classifier.onnx')) ? await ShapeClassifier.load(textDir) : null;
+  const labels = textDir ? readLabels(textDir) : null;
+  const own = textDir && manifest.pipeline ? readPipelineFolder(dir) : null;
+  const prompter = own ? await PromptEncoder.load(own, unet.roles.text[0] ?? 'encoder_hidden_states') : null;
+  const text = textDir && !own ? await TextEncoder.load(textDir) : null;
+  const oracle = textDir && ShapeClassifier.in(textDir) ? await ShapeClassifier.load(textDir) : null;
+  const textEncoder = own ? own.models.textEncoder : text ? path.join(textDir!, 'text_encoder', 'model.onnx') : null;
   try {
     const r = unet.roles;
     const B = samples;
@@ -109,22 +132,33 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
     const given = values.latent !== undefined ? num('latent', (n) => Number.isInteger(n) && n > 0, 'a positive whole number (the latent side)') : null;
     const side = (i: 2 | 3) => given ?? (typeof r.latent.shape[i] === 'number' ? (r.latent.shape[i] as number) : 32);
     const latents = seededNormal([B, channels, side(2), side(3)], seed);
+    // With the demo model's labels: real prompts (one per sample, cycling); else seeded stand-ins.
+    const prompts = labels ? Array.from({ length: B }, (_, i) => promptOf(labels, { color: labels.colors[i % labels.colors.length]!, shape: labels.shapes[i % labels.shapes.length]!, position: labels.positions[i % labels.positions.length]! })) : [];
+    const encoded: { cond: Record<string, TensorInput>; uncond: Record<string, TensorInput> } = { cond: {}, uncond: {} };
+    if (prompter && own) {
+      const parts = [];
+      for (const p of prompts) parts.push(await prompter.encode(p, undefined, 1, side(2) * own.vaeScaleFactor, side(3) * own.vaeScaleFactor));
+      for (const key of Object.keys(parts[0]!.cond)) {
+        encoded.cond[key] = stackRows(parts.map((c) => c.cond[key]!));
+        encoded.uncond[key] = stackRows(parts.map((c) => c.uncond[key]!));
+      }
+    } else if (text) {
+      const parts = [];
+      for (const p of prompts) parts.push(await text.encode(p));
+      // One prompt per run, as the pipeline encodes them (the same numbers as a compiled pipeline's own encoder).
+      const empty = await text.encode('');
+      for (const n of r.text) {
+        encoded.cond[n] = stackRows(parts);
+        encoded.uncond[n] = stackRows(prompts.map(() => empty));
+      }
+    }
     const cond: Record<string, TensorInput> = {};
     const uncond: Record<string, TensorInput> = {};
-    // With the demo model's text encoder: real prompts (one per sample, cycling); else seeded stand-ins.
-    const prompts = text ? Array.from({ length: B }, (_, i) => {
-      const v = text.vocabulary;
-      return promptOf(v, { color: v.colors[i % v.colors.length]!, shape: v.shapes[i % v.shapes.length]!, position: v.positions[i % v.positions.length]! });
-    }) : [];
     for (const [i, n] of [...r.text, ...r.conditioning].entries()) {
       const spec = manifest.source.inputs.find((x) => x.name === n)!;
-      if (text && r.text.includes(n)) {
-        const parts = await Promise.all(prompts.map((p) => text.encode(p)));
-        const dims = [B, ...parts[0]!.dims.slice(1)];
-        const data = new Float32Array(parts.reduce((a, p) => a + p.data.length, 0));
-        parts.forEach((p, k) => data.set(p.data, k * p.data.length));
-        cond[n] = { data, dims };
-        uncond[n] = await text.encode('', B);
+      if (encoded.cond[n] && encoded.uncond[n]) {
+        cond[n] = encoded.cond[n];
+        uncond[n] = encoded.uncond[n];
       } else {
         cond[n] = seededNormal(concreteShape(spec, B), seed + 100 + i);
         uncond[n] = seededNormal(concreteShape(spec, B), seed + 200 + i);
@@ -133,10 +167,10 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
     const guidance = manifest.schedule.guidance;
     const base: Omit<GenerateOptions, 'gateStep'> = { latents, cond, uncond, steps, guidance };
     const adherence = async (x: Float32Array) => {
-      if (!oracle || !text) return null;
+      if (!oracle || !labels) return null;
       const got = await oracle.classify(x, B);
       return got.filter((g, i) => {
-        const want = labelsOf(text.vocabulary, prompts[i]!);
+        const want = labelsOf(labels, prompts[i]!);
         return want && g.color === want.color && g.shape === want.shape && g.position === want.position;
       }).length / B;
     };
@@ -168,6 +202,7 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
       points,
       baselineAdherence: await adherence(baseline.latents),
       recommended,
+      textEncoder,
     };
     const write = writable && !values['dry-run'] && recommended !== null;
     if (write) {
@@ -182,7 +217,7 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
     const change = new Map(calibration.crossChange.map((c) => [c.k, c.change]));
     return {
       stdout: [
-        `calibrate ${dir}: TGATE v${version}, ${steps} steps, ${B} seeded sample(s)${text ? ' with prompts through the text encoder' : ''}, tolerance ${tolerance} (relative L2 of the final latents)`,
+        `calibrate ${dir}: TGATE v${version}, ${steps} steps, ${B} seeded sample(s)${textEncoder ? ` with prompts through ${own ? 'its own tokenizer and text encoder' : `the text encoder of ${textDir}`}` : ''}, tolerance ${tolerance} (relative L2 of the final latents)`,
         '',
         table(['gate step', 'cross-attn change at step', 'predicted speed-up', 'deviation from baseline', ...(oracle ? ['prompt adherence'] : [])], points.map((p) => [
           p.gateStep === recommended ? `${p.gateStep} <- recommended` : p.gateStep,
@@ -200,6 +235,7 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
   } finally {
     await unet.release();
     await text?.release();
+    await prompter?.release();
     await oracle?.release();
   }
 }

@@ -30,8 +30,8 @@ Usage:
       models that hold them as If branches, the shared weights and tgate.json into <dir>.
       A diffusers/optimum ONNX pipeline folder (model_index.json, unet/ or transformer/,
       text_encoder/, tokenizer/, vae_decoder/, scheduler/, ...; a Hugging Face cache snapshot
-      too): <dir> keeps its layout, every file hard-linked, the denoiser's artifacts in <dir>/unet/
-      and tgate.json at the top.
+      too): <dir> keeps its layout, every file hard-linked, the denoiser's artifacts in
+      <dir>/unet/ (or transformer/) and tgate.json at the top.
       --sites all (default) caches cross- and self-attention (TGATE v1 and v2 schedules), cross
       only v1; --include/--exclude narrow them by scope or id (* any characters, ? one).
       --report also writes report.md and report.json (costs and the diff of every variant).

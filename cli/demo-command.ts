@@ -1,17 +1,21 @@
 // tgate demo: the whole product on the model that ships with the repository (fixtures/models/shapes,
-// a tiny text-to-image model trained on coloured shapes). Compiles it, draws a handful of prompts
-// with the baseline and TGATE v1 and v2, and writes a PNG grid, the convergence plot the method
-// rests on, and a report: wall time and speed-up, prompt adherence read back by the classifier
-// that ships with the model, and the mean pixel difference to the baseline.
+// a tiny text-to-image model trained on coloured shapes, laid out as a diffusers pipeline folder).
+// Compiles the pipeline folder as `tgate compile` does, loads it as a GatedPipeline and draws a
+// handful of prompts through the real text-to-image path (tokenizer -> text encoder -> gated UNet
+// with the folder's scheduler) with the baseline and TGATE v1 and v2, and writes a labelled PNG
+// grid, the convergence plot the method rests on, and a report: wall time and speed-up, prompt
+// adherence read back by the classifier that ships beside the model (classifier/), and the mean
+// pixel difference to the baseline.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile } from '../compiler/compile.js';
 import { TgateError } from '../compiler/errors.js';
-import { parseSchedulerConfig } from '../runtime/schedulers/index.js';
-import { GatedUNet, type GenerateOptions, type GenerateResult, type TgateOptions } from '../runtime/gated-unet.js';
-import { SeededRandom } from '../runtime/random.js';
-import { labelsOf, readVocabulary, ShapeClassifier, TextEncoder, tokenize, type PromptLabels } from '../runtime/text-model.js';
+import type { GenerateResult, TgateOptions } from '../runtime/gated-unet.js';
+import { GatedPipeline, type PipelineGenerateOptions } from '../runtime/pipeline/gated-pipeline.js';
+import type { RgbImage } from '../runtime/pipeline/image.js';
+import { loadTokenizer } from '../runtime/tokenizer/index.js';
+import { labelsOf, promptOf, readLabels, ShapeClassifier, type PromptLabels } from '../runtime/text-model.js';
 import { parse, usageError } from './args.js';
 import type { CommandIo, CommandOutput } from './commands.js';
 import { gridPng, meanPixelDifference } from './image-grid.js';
@@ -29,9 +33,13 @@ export const DEMO_PROMPTS = [
 
 type Mode = 'baseline' | 'v1' | 'v2';
 const MODES: Mode[] = ['baseline', 'v1', 'v2'];
+const HEADINGS: Record<Mode, string> = { baseline: 'baseline', v1: 'TGATE v1', v2: 'TGATE v2' };
 
 export interface ModeResult {
+  /** Wall time of the pipeline's generate calls (tokenize, text encoder, denoising, decode), all prompts. */
   seconds: number;
+  /** Of which the denoising loop. */
+  denoiseSeconds: number;
   /** Samples whose colour, shape and position the classifier reads as the prompt's. */
   adherence: { all: number; color: number; shape: number; position: number; samples: number } | null;
   /** Mean |image - baseline image| over all samples, in 0-255 pixel units. */
@@ -40,19 +48,18 @@ export interface ModeResult {
 
 export interface DemoReport {
   model: string;
+  compiled: string;
   prompts: string[];
   samplesPerPrompt: number;
+  /** The seed of prompt k's generate call (one generator per call, as diffusers'). */
+  seeds: number[];
   steps: number;
+  scheduler: string;
   gateStep: number;
   guidance: number;
   modes: Record<Mode, ModeResult>;
   convergence: GenerateResult['attentionChange'];
   files: { grid: string; convergence: string; markdown: string; html: string };
-}
-
-function seededLatents(n: number, size: number, seed: number): Float32Array {
-  const r = new SeededRandom(seed);
-  return Float32Array.from({ length: n * 3 * size * size }, () => r.normal());
 }
 
 /** The convergence plot: mean relative change per step of cross- and self-attention outputs. */
@@ -112,84 +119,99 @@ export async function runDemo(args: string[], io: CommandIo): Promise<CommandOut
   const samples = whole('samples', 1);
   const steps = whole('steps', 1);
   const seed = whole('seed', 0);
-  const modelDir = String(values.model);
-  if (!fs.existsSync(path.join(modelDir, 'unet.onnx'))) {
-    throw new TgateError('E_FILE_MISSING', `${modelDir} has no unet.onnx: not a demo model folder.`, { subject: { file: modelDir }, hint: 'The demo model ships in fixtures/models/shapes; fixtures/export/shapes_model.py trains it.' });
+  const gateStep = values['gate-step'] !== undefined ? whole('gate-step', 1) : undefined;
+  const modelDir = path.resolve(String(values.model));
+  for (const f of ['model_index.json', 'unet/model.onnx']) {
+    if (!fs.existsSync(path.join(modelDir, f))) {
+      throw new TgateError('E_FILE_MISSING', `${modelDir} has no ${f}: not the demo model's pipeline folder.`, {
+        subject: { file: path.join(modelDir, f) },
+        hint: 'The demo model ships in fixtures/models/shapes (a diffusers pipeline folder: model_index.json, unet/, text_encoder/, tokenizer/, scheduler/, and the oracle in classifier/); fixtures/export/shapes_model.py trains it.',
+      });
+    }
   }
+  const labels = readLabels(modelDir);
   const prompts = values.prompt !== undefined ? [String(values.prompt)] : DEMO_PROMPTS;
-  // Unknown words are refused before anything is written.
-  const vocabulary = readVocabulary(modelDir);
-  for (const p of prompts) tokenize(vocabulary, p);
+  // Unknown words are refused by the pipeline's own tokenizer before anything is written.
+  const tokenizer = loadTokenizer(path.join(modelDir, 'tokenizer'));
+  for (const p of prompts) {
+    try {
+      tokenizer.encode(p);
+    } catch (e) {
+      if (!(e instanceof TgateError) || e.code !== 'E_USAGE') throw e;
+      const example = promptOf(labels, { color: labels.colors[0]!, shape: labels.shapes[0]!, position: labels.positions[0]! });
+      throw new TgateError('E_USAGE', e.message, { subject: e.subject, hint: `${e.hint ?? ''} Prompts read like "${example}".`.trim(), cause: e });
+    }
+  }
   const out = path.resolve(String(values.output));
   fs.mkdirSync(out, { recursive: true });
   const compiled = path.join(out, 'compiled');
-  io.stderr.write(`tgate: compiling ${path.join(modelDir, 'unet.onnx')} into ${compiled} ...\n`);
-  await compile(path.join(modelDir, 'unet.onnx'), { outDir: compiled, force: true, prover: null });
+  io.stderr.write(`tgate: compiling the pipeline ${modelDir} into ${compiled} ...\n`);
+  await compile(modelDir, { outDir: compiled, force: true, prover: null });
 
-  const text = await TextEncoder.load(modelDir);
+  const pipe = await GatedPipeline.load(compiled, { variants: ['planning', 'reuse-self', 'fidelity'] });
   const oracle = await ShapeClassifier.load(modelDir);
-  const unet = await GatedUNet.load(compiled, { variants: ['planning', 'reuse-self', 'fidelity'] });
   try {
-    const schedulerConfig = parseSchedulerConfig(JSON.parse(fs.readFileSync(path.join(modelDir, 'scheduler_config.json'), 'utf8')), 'scheduler_config.json');
-    const G = values['gate-step'] !== undefined ? whole('gate-step', 1) : unet.manifest.schedule.gateStep;
-    const guidance = unet.manifest.schedule.guidance;
-    const size = text.vocabulary.image_size;
-    const tgate: Record<Mode, { gateStep: number; tgate: TgateOptions }> = {
-      baseline: { gateStep: Number.POSITIVE_INFINITY, tgate: { version: 1 } },
-      v1: { gateStep: G, tgate: { version: 1 } },
-      v2: { gateStep: G, tgate: { version: 2 } },
+    const G = gateStep ?? pipe.unet.manifest.schedule.gateStep;
+    const guidance = pipe.unet.manifest.schedule.guidance;
+    const size = labels.image_size;
+    const mode: Record<Mode, Partial<PipelineGenerateOptions>> = {
+      baseline: { baseline: true },
+      v1: { gateStep: G, tgate: { version: 1 } satisfies TgateOptions },
+      v2: { gateStep: G, tgate: { version: 2 } satisfies TgateOptions },
     };
-    const images: Record<Mode, Float32Array[]> = { baseline: [], v1: [], v2: [] };
+    const seeds = prompts.map((_, k) => seed * 1000 + k);
+    const request = (k: number): PipelineGenerateOptions => ({ prompt: prompts[k]!, seed: seeds[k]!, numImages: samples, steps, guidance, height: size, width: size });
+    const latents: Record<Mode, Float32Array[]> = { baseline: [], v1: [], v2: [] };
+    const firstImages: Record<Mode, RgbImage[]> = { baseline: [], v1: [], v2: [] };
     const seconds: Record<Mode, number> = { baseline: 0, v1: 0, v2: 0 };
+    const denoiseSeconds: Record<Mode, number> = { baseline: 0, v1: 0, v2: 0 };
     const found: Record<Mode, PromptLabels[][]> = { baseline: [], v1: [], v2: [] };
-    const uncond = await text.encode('', samples);
-    // Warm-up: first calls allocate arenas; not timed.
-    const warm = await text.encode(prompts[0]!, samples);
-    const request = (cond: { data: Float32Array; dims: number[] }, k: number): Omit<GenerateOptions, 'gateStep'> => ({
-      latents: { data: seededLatents(samples, size, seed * 1000 + k), dims: [samples, 3, size, size] },
-      cond: { encoder_hidden_states: cond },
-      uncond: { encoder_hidden_states: uncond },
-      steps,
-      guidance,
-      scheduler: 'ddim',
-      schedulerConfig,
-    });
-    for (const m of MODES) await unet.generate({ ...request(warm, 0), ...tgate[m] });
-    let convergence: GenerateResult['attentionChange'] = [];
+    // Warm-up, not timed (first calls allocate arenas): a baseline run of the first prompt that
+    // records the attention convergence for the plot, then a TGATE v2 run (the one session holds
+    // every variant, so this also warms v1's).
+    const recorded = await pipe.generate({ ...request(0), ...mode.baseline, recordAttention: true });
+    const convergence = recorded.attentionChange;
+    await pipe.generate({ ...request(0), ...mode.v2 });
+    for (const w of recorded.warnings) io.stderr.write(`tgate: warning: "${w.prompt}" has ${w.tokens} tokens; the text encoder reads ${w.maxLength}, so it was truncated.\n`);
+    let scheduler = recorded.scheduler;
     for (const [k, p] of prompts.entries()) {
-      const cond = await text.encode(p, samples);
       for (const m of MODES) {
-        const r = await unet.generate({ ...request(cond, k), ...tgate[m] });
-        seconds[m] += r.totalMs / 1000;
-        images[m].push(r.latents);
-        found[m].push(await oracle.classify(r.latents, samples));
-        io.stderr.write(`tgate: ${p}: ${m} ${(r.totalMs / 1000).toFixed(2)} s\n`);
+        const r = await pipe.generate({ ...request(k), ...mode[m] });
+        seconds[m] += r.timings.totalMs / 1000;
+        denoiseSeconds[m] += r.timings.denoise.totalMs / 1000;
+        latents[m].push(r.latents.data);
+        firstImages[m].push(r.images[0]!);
+        found[m].push(await oracle.classify(r.latents.data, samples));
+        scheduler = r.scheduler;
+        io.stderr.write(`tgate: ${p}: ${m} ${(r.timings.totalMs / 1000).toFixed(2)} s\n`);
       }
-      if (k === 0) convergence = (await unet.generate({ ...request(cond, k), ...tgate.baseline, recordAttention: true })).attentionChange;
     }
     const modes = {} as Record<Mode, ModeResult>;
     for (const m of MODES) {
-      const checks = prompts.map((p, k) => ({ want: labelsOf(text.vocabulary, p), got: found[m][k]! })).filter((x) => x.want);
+      const checks = prompts.map((p, k) => ({ want: labelsOf(labels, p), got: found[m][k]! })).filter((x) => x.want);
       const scores = checks.map((c) => adherenceOf(c.got, c.want!));
       const mean = (key: keyof ReturnType<typeof adherenceOf>) => scores.reduce((a, s) => a + s[key], 0) / scores.length;
-      const diffs = prompts.map((_, k) => meanPixelDifference(images[m][k]!, images.baseline[k]!));
+      const diffs = prompts.map((_, k) => meanPixelDifference(latents[m][k]!, latents.baseline[k]!));
       modes[m] = {
         seconds: seconds[m],
+        denoiseSeconds: denoiseSeconds[m],
         adherence: scores.length ? { all: mean('all'), color: mean('color'), shape: mean('shape'), position: mean('position'), samples: scores.length * samples } : null,
         pixelDifference: diffs.reduce((a, d) => a + d, 0) / diffs.length,
       };
     }
-    const plane = 3 * size * size;
     const grid = path.join(out, 'grid.png');
-    fs.writeFileSync(grid, gridPng(prompts.map((_, k) => MODES.map((m) => ({ data: images[m][k]!.subarray(0, plane), size })))));
+    fs.writeFileSync(grid, gridPng(prompts.map((_, k) => MODES.map((m) => firstImages[m][k]!)), { columns: MODES.map((m) => HEADINGS[m]), rows: prompts }));
     const convergencePath = path.join(out, 'convergence.svg');
     const svg = convergenceSvg(convergence, G);
     fs.writeFileSync(convergencePath, svg);
     const report: DemoReport = {
       model: modelDir,
+      compiled,
       prompts,
       samplesPerPrompt: samples,
+      seeds,
       steps,
+      scheduler,
       gateStep: G,
       guidance,
       modes,
@@ -201,18 +223,21 @@ export async function runDemo(args: string[], io: CommandIo): Promise<CommandOut
       return [m, x.seconds.toFixed(3), m === 'baseline' ? '1' : `${(modes.baseline.seconds / x.seconds).toFixed(2)}x`, x.adherence ? pct(x.adherence.all) : '-', m === 'baseline' ? '0' : x.pixelDifference.toFixed(2)];
     });
     const headers = ['', 'wall time (s)', 'speed-up', 'prompt adherence', 'mean pixel diff to baseline'];
-    const summary = `${prompts.length} prompt(s) x ${samples} seeded samples, ${steps} DDIM steps, gate step ${G}, guidance ${guidance}`;
+    const summary = `${prompts.length} prompt(s) x ${samples} seeded samples, ${steps} ${scheduler.toUpperCase()} steps, gate step ${G}, guidance ${guidance}`;
+    const timing = 'Wall time: the pipeline\'s generate calls (tokenizer, text encoder, denoising, decode), summed over the prompts, after an untimed warm-up.';
     fs.writeFileSync(report.files.markdown, [
       '## tgate demo', '', summary, '',
       `| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`), '',
+      timing, '',
       'Rows: the prompts; columns: baseline, TGATE v1, TGATE v2 (first sample of each).', '', '![grid](grid.png)', '', '![convergence](convergence.svg)', '',
-      ...prompts.map((p, i) => `${i + 1}. ${p}`), '',
+      ...prompts.map((p, i) => `${i + 1}. ${p} (seed ${seeds[i]})`), '',
     ].join('\n'));
     const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
     fs.writeFileSync(report.files.html, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>tgate demo</title>
 <style>body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:960px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}</style></head><body>
 <h1>tgate demo</h1><p>${esc(summary)}</p>
 <table><thead><tr>${headers.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>
+<p>${esc(timing)}</p>
 <h2>Images</h2><p>Rows: ${prompts.map(esc).join('; ')}. Columns: baseline, TGATE v1, TGATE v2.</p>
 <img alt="grid" src="data:image/png;base64,${fs.readFileSync(grid).toString('base64')}">
 <h2>Attention convergence</h2>${svg}
@@ -229,8 +254,7 @@ export async function runDemo(args: string[], io: CommandIo): Promise<CommandOut
       ].join('\n'),
     };
   } finally {
-    await unet.release();
-    await text.release();
+    await pipe.release();
     await oracle.release();
   }
 }

@@ -7,7 +7,8 @@ import { TgateError } from '../compiler/errors.js';
 import type { ManifestIo } from '../compiler/manifest.js';
 import type { VariantName } from '../compiler/variants.js';
 import { GatedUNet, readManifest, variantsFor, type GenerateOptions, type TensorInput, type TgateOptions } from '../runtime/gated-unet.js';
-import { parseSchedulerConfig, SCHEDULERS } from '../runtime/schedulers/index.js';
+import { createScheduler, readDiffusersJson, schedulerFromConfig, SCHEDULERS } from '../runtime/schedulers/index.js';
+import { TorchGenerator } from '../runtime/torch-random.js';
 import { progressReporter } from './progress.js';
 import { concreteShape, namedTensors, readNpyFile, seededNormal, writeNpyFile } from './tensor-args.js';
 
@@ -19,7 +20,7 @@ export const RUN_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
   'fi-interval': { type: 'string' },
   'warm-up': { type: 'string' },
   guidance: { type: 'string' },
-  scheduler: { type: 'string', default: 'ddim' },
+  scheduler: { type: 'string' },
   'scheduler-config': { type: 'string' },
   latents: { type: 'string' },
   height: { type: 'string', default: '512' },
@@ -96,25 +97,22 @@ export function variantsForArgs(dir: string, v: Values): VariantName[] {
 }
 
 /** The generation request from run/bench options; `notes` says what was made up. */
-export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateOptions; notes: string[] } {
+export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateOptions; notes: string[]; scheduler: string } {
   const notes: string[] = [];
   const { steps, gateStep, tgate } = scheduleArgs(v);
   const guidance = v.guidance === undefined ? unet.manifest.schedule.guidance : numberOption(v, 'guidance', (n) => n >= 0, 'a number >= 0');
   const seed = numberOption(v, 'seed', Number.isInteger, 'a whole number');
-  const scheduler = String(v.scheduler);
-  if (!(SCHEDULERS as readonly string[]).includes(scheduler)) throw new TgateError('E_USAGE', `--scheduler must be one of ${SCHEDULERS.join(', ')}, not "${scheduler}".`);
-  let schedulerConfig;
-  if (v['scheduler-config']) {
-    const file = String(v['scheduler-config']);
-    if (!fs.existsSync(file)) throw new TgateError('E_FILE_MISSING', `Scheduler config ${file} does not exist.`, { subject: { file } });
-    let json: Record<string, unknown>;
-    try {
-      json = JSON.parse(fs.readFileSync(file, 'utf8'));
-    } catch (e) {
-      throw new TgateError('E_USAGE', `Scheduler config ${file} is not JSON: ${(e as Error).message}.`, { subject: { file } });
-    }
-    schedulerConfig = parseSchedulerConfig(json, file);
-  }
+  const name = v.scheduler === undefined ? undefined : String(v.scheduler);
+  if (name !== undefined && !(SCHEDULERS as readonly string[]).includes(name)) throw new TgateError('E_USAGE', `--scheduler must be one of ${SCHEDULERS.join(', ')}, not "${name}".`);
+  const configFile = v['scheduler-config'] === undefined ? null : String(v['scheduler-config']);
+  const config = configFile ? readDiffusersJson(configFile) : null;
+  // A fresh scheduler (and generator, for the schedulers that draw noise) per generation: bench
+  // repeats one request, and every repetition must draw the same numbers.
+  const makeScheduler = () => {
+    const generator = new TorchGenerator(seed);
+    return config ? schedulerFromConfig(config, { steps, source: configFile!, name, generator }) : createScheduler(name ?? 'ddim', steps, undefined, { generator });
+  };
+  const scheduler = makeScheduler().name;
   const r = unet.roles;
   let latents: TensorInput;
   if (v.latents) latents = readNpyFile(String(v.latents));
@@ -142,16 +140,15 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
   const conditioned = [...r.text, ...r.conditioning];
   fill(cond, 'cond', [...conditioned, ...r.guidanceEmbedding], 1000);
   if (guidance > 1 && r.guidanceEmbedding.length === 0) fill(uncond, 'uncond', conditioned, 2000);
-  const options: GenerateOptions = { latents, cond, uncond, steps, tgate, guidance, scheduler };
+  const options: GenerateOptions = { latents, cond, uncond, steps, tgate, guidance, scheduler: makeScheduler };
   if (gateStep !== undefined) options.gateStep = gateStep;
-  if (schedulerConfig) options.schedulerConfig = schedulerConfig;
   if (v.image) {
     options.image = readNpyFile(String(v.image));
     options.strength = v.strength === undefined ? 0.8 : numberOption(v, 'strength', (n) => n > 0 && n <= 1, 'in (0, 1]');
   } else if (v.strength !== undefined) {
     throw new TgateError('E_USAGE', '--strength needs --image (the clean latents to start from).');
   }
-  return { options, notes };
+  return { options, notes, scheduler };
 }
 
 /**
@@ -181,7 +178,7 @@ export async function runGeneration(dir: string, v: Values, stderr: NodeJS.Write
   }
   const unet = await GatedUNet.load(dir, { ...sessionOptions(v), variants: variantsForArgs(dir, v) });
   try {
-    const { options, notes } = generationFrom(unet, v);
+    const { options, notes, scheduler } = generationFrom(unet, v);
     for (const n of notes) stderr.write(`tgate: note: ${n}\n`);
     const trajectoryDir = v['save-trajectory'] ? String(v['save-trajectory']) : null;
     options.keepTrajectory = !!trajectoryDir;
@@ -210,7 +207,7 @@ export async function runGeneration(dir: string, v: Values, stderr: NodeJS.Write
       variants: unet.opened,
       guidance: options.guidance,
       cfg: result.cfg,
-      scheduler: options.scheduler,
+      scheduler,
       seconds: result.totalMs / 1000,
       modelSeconds: modelMs / 1000,
       phases: { planning: phases('planning'), gate: phases('gate'), fidelity: phases('fidelity') },

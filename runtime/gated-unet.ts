@@ -55,9 +55,10 @@ export interface GenerateOptions {
   guidance: number;
   /**
    * A scheduler name (configured by schedulerConfig), or a scheduler made for this generation
-   * with `steps` steps (a pipeline makes it from its folder's config, holding its generator).
+   * with `steps` steps (a pipeline makes it from its folder's config, holding its generator), or
+   * a function that makes a fresh one (a scheduler keeps state: one per generation).
    */
-  scheduler?: string | Scheduler;
+  scheduler?: string | Scheduler | (() => Scheduler);
   schedulerConfig?: SchedulerConfig;
   /** img2img: clean latents to start from, and how much of the schedule to run (0-1]. */
   image?: TensorInput;
@@ -241,7 +242,7 @@ export class GatedUNet {
     // A guidance embedding means the model was distilled for guidance (LCM): no CFG pair.
     const cfg = o.guidance > 1 && r.guidanceEmbedding.length === 0;
     this.checkInputs(o, cfg, B);
-    const scheduler = typeof o.scheduler === 'object' ? o.scheduler : createScheduler(o.scheduler ?? 'ddim', o.steps, o.schedulerConfig);
+    const scheduler = typeof o.scheduler === 'function' ? o.scheduler() : typeof o.scheduler === 'object' ? o.scheduler : createScheduler(o.scheduler ?? 'ddim', o.steps, o.schedulerConfig);
     if (scheduler.steps !== o.steps) throw new TgateError('E_USAGE', `The scheduler was made for ${scheduler.steps} steps, but the generation asks for ${o.steps}.`);
     const strength = o.strength ?? 1;
     if (!(strength > 0 && strength <= 1)) throw new TgateError('E_USAGE', `strength must be in (0, 1], not ${strength}.`);

@@ -1,21 +1,25 @@
-// The demo model's text side: its vocabulary (vocab.json), the prompt tokenizer, and the text
-// encoder session that turns a prompt into the UNet's encoder_hidden_states. A word outside the
-// vocabulary is refused with the whole vocabulary listed.
+// The demo model's parts outside the text-to-image pipeline (fixtures/models/shapes, a pipeline
+// folder in the diffusers layout): the oracle that reads colour, shape and position back from an
+// image (classifier/model.onnx) with its label vocabulary (classifier/labels.json: the colours,
+// shapes and positions, and the phrases the prompts were written with), and a plain text encoder
+// over the folder's own tokenizer/ and text_encoder/ for callers that drive a bare UNet (tgate
+// calibrate on a folder compiled from the UNet alone). The pipeline itself (GatedPipeline) encodes
+// prompts through the same tokenizer and text encoder.
 import fs from 'node:fs';
 import path from 'node:path';
 import type ort from 'onnxruntime-node';
 import { TgateError } from '../compiler/errors.js';
 import { makeTensor, openSession } from './session.js';
+import { loadTokenizer, type Tokenizer } from './tokenizer/index.js';
 
-export interface Vocabulary {
-  tokens: string[];
-  max_tokens: number;
-  pad: number;
+/** classifier/labels.json: what the oracle reads and how prompts name it. */
+export interface Labels {
   colors: string[];
   shapes: string[];
   positions: string[];
   /** position -> phrase, e.g. left -> "on the left". */
   phrases: Record<string, string>;
+  /** The side of the square images the model draws and the classifier reads. */
   image_size: number;
 }
 
@@ -25,50 +29,66 @@ export interface PromptLabels {
   position: string;
 }
 
-export function readVocabulary(dir: string): Vocabulary {
-  return JSON.parse(fs.readFileSync(path.join(dir, 'vocab.json'), 'utf8')) as Vocabulary;
-}
+export const CLASSIFIER_DIR = 'classifier';
 
-/** Token ids, padded to max_tokens; an empty prompt is all padding (the CFG negative). */
-export function tokenize(v: Vocabulary, prompt: string): number[] {
-  const words = prompt.trim().toLowerCase().split(/\s+/).filter(Boolean);
-  const unknown = words.filter((w) => !v.tokens.includes(w) || w === v.tokens[v.pad]);
-  if (unknown.length) {
-    throw new TgateError('E_USAGE', `The prompt "${prompt}" has word(s) outside the model's vocabulary: ${unknown.join(', ')}.`, {
-      hint: `The vocabulary: ${v.tokens.filter((_, i) => i !== v.pad).join(', ')}. Prompts read like "${promptOf(v, { color: v.colors[0]!, shape: v.shapes[0]!, position: v.positions[0]! })}".`,
+/** Reads <dir>/classifier/labels.json (dir: the demo model's folder). */
+export function readLabels(dir: string): Labels {
+  const file = path.join(dir, CLASSIFIER_DIR, 'labels.json');
+  if (!fs.existsSync(file)) {
+    throw new TgateError('E_FILE_MISSING', `${dir} has no ${CLASSIFIER_DIR}/labels.json: it is not the demo model's folder.`, {
+      subject: { file },
+      hint: 'The demo model ships in fixtures/models/shapes (its oracle in classifier/model.onnx and classifier/labels.json); fixtures/export/shapes_model.py trains it.',
     });
   }
-  if (words.length > v.max_tokens) throw new TgateError('E_USAGE', `The prompt "${prompt}" has ${words.length} words; the model reads at most ${v.max_tokens}.`);
-  const ids = words.map((w) => v.tokens.indexOf(w));
-  return [...ids, ...Array(v.max_tokens - ids.length).fill(v.pad)];
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as Labels;
 }
 
 /** The prompt the model was trained on for these labels: "a red circle on the left". */
-export function promptOf(v: Vocabulary, l: PromptLabels): string {
-  return `a ${l.color} ${l.shape} ${v.phrases[l.position]}`;
+export function promptOf(l: Labels, p: PromptLabels): string {
+  return `a ${p.color} ${p.shape} ${l.phrases[p.position]}`;
+}
+
+/** Every prompt the model was trained on (colours x shapes x positions, 75 for the demo model). */
+export function allPrompts(l: Labels): string[] {
+  return l.colors.flatMap((color) => l.shapes.flatMap((shape) => l.positions.map((position) => promptOf(l, { color, shape, position }))));
 }
 
 /** What a prompt asks for, when it is one the oracle can check ("a red circle on the left"). */
-export function labelsOf(v: Vocabulary, prompt: string): PromptLabels | null {
-  for (const color of v.colors) for (const shape of v.shapes) for (const position of v.positions) {
-    if (promptOf(v, { color, shape, position }) === prompt.trim().toLowerCase()) return { color, shape, position };
+export function labelsOf(l: Labels, prompt: string): PromptLabels | null {
+  const want = prompt.trim().toLowerCase().split(/\s+/).join(' ');
+  for (const color of l.colors) for (const shape of l.shapes) for (const position of l.positions) {
+    if (promptOf(l, { color, shape, position }) === want) return { color, shape, position };
   }
   return null;
 }
 
+/**
+ * A pipeline folder's tokenizer/ and text_encoder/model.onnx as one encoder: a prompt ->
+ * the text encoder's first output ([n, tokens, dim], SD-1.x's last_hidden_state). A word outside
+ * a word-level vocabulary is refused by the tokenizer (E_USAGE), with the vocabulary listed.
+ */
 export class TextEncoder {
-  private constructor(readonly vocabulary: Vocabulary, private readonly session: ort.InferenceSession) {}
+  private constructor(readonly tokenizer: Tokenizer, private readonly session: ort.InferenceSession) {}
 
   static async load(dir: string): Promise<TextEncoder> {
-    return new TextEncoder(readVocabulary(dir), await openSession(path.join(dir, 'text_encoder.onnx')));
+    const model = path.join(dir, 'text_encoder', 'model.onnx');
+    if (!fs.existsSync(model)) {
+      throw new TgateError('E_FILE_MISSING', `${dir} has no text_encoder/model.onnx.`, { subject: { file: model }, hint: 'Give a pipeline folder in the diffusers layout (tokenizer/, text_encoder/model.onnx), e.g. fixtures/models/shapes.' });
+    }
+    return new TextEncoder(loadTokenizer(path.join(dir, 'tokenizer')), await openSession(model));
   }
 
   /** encoder_hidden_states [n, tokens, dim] for n copies of the prompt. */
   async encode(prompt: string, n = 1): Promise<{ data: Float32Array; dims: number[] }> {
-    const ids = tokenize(this.vocabulary, prompt);
-    const all = BigInt64Array.from({ length: n * ids.length }, (_, i) => BigInt(ids[i % ids.length]!));
-    const out = await this.session.run({ input_ids: makeTensor('int64', all, [n, ids.length]) });
-    const t = Object.values(out)[0]!;
+    const ids = this.tokenizer.encode(prompt).ids;
+    const input = this.session.inputNames[0]!;
+    const meta = this.session.inputMetadata.find((m) => m.name === input);
+    const at = (i: number) => ids[i % ids.length]!;
+    const tensor = meta?.isTensor && meta.type === 'int32'
+      ? makeTensor('int32', Int32Array.from({ length: n * ids.length }, (_, i) => at(i)), [n, ids.length])
+      : makeTensor('int64', BigInt64Array.from({ length: n * ids.length }, (_, i) => BigInt(at(i))), [n, ids.length]);
+    const out = await this.session.run({ [input]: tensor });
+    const t = out[this.session.outputNames[0]!]!;
     return { data: t.data as Float32Array, dims: t.dims.slice() };
   }
 
@@ -79,14 +99,21 @@ export class TextEncoder {
 
 /** The oracle: reads colour, shape and position back from images in [-1, 1], [n, 3, H, W]. */
 export class ShapeClassifier {
-  private constructor(readonly vocabulary: Vocabulary, private readonly session: ort.InferenceSession) {}
+  private constructor(readonly labels: Labels, private readonly session: ort.InferenceSession) {}
 
+  /** Opens <dir>/classifier/model.onnx with its labels.json (dir: the demo model's folder). */
   static async load(dir: string): Promise<ShapeClassifier> {
-    return new ShapeClassifier(readVocabulary(dir), await openSession(path.join(dir, 'classifier.onnx')));
+    const labels = readLabels(dir);
+    return new ShapeClassifier(labels, await openSession(path.join(dir, CLASSIFIER_DIR, 'model.onnx')));
+  }
+
+  /** Whether a folder holds the oracle (classifier/model.onnx and labels.json). */
+  static in(dir: string): boolean {
+    return fs.existsSync(path.join(dir, CLASSIFIER_DIR, 'model.onnx')) && fs.existsSync(path.join(dir, CLASSIFIER_DIR, 'labels.json'));
   }
 
   async classify(images: Float32Array, n: number): Promise<PromptLabels[]> {
-    const s = this.vocabulary.image_size;
+    const s = this.labels.image_size;
     const out = await this.session.run({ image: makeTensor('float32', images, [n, 3, s, s]) });
     const argmax = (t: ort.Tensor, i: number) => {
       const d = t.data as Float32Array;
@@ -96,9 +123,9 @@ export class ShapeClassifier {
       return best;
     };
     return Array.from({ length: n }, (_, i) => ({
-      color: this.vocabulary.colors[argmax(out.color!, i)]!,
-      shape: this.vocabulary.shapes[argmax(out.shape!, i)]!,
-      position: this.vocabulary.positions[argmax(out.position!, i)]!,
+      color: this.labels.colors[argmax(out.color!, i)]!,
+      shape: this.labels.shapes[argmax(out.shape!, i)]!,
+      position: this.labels.positions[argmax(out.position!, i)]!,
     }));
   }
 

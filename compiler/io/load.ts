@@ -62,8 +62,9 @@ function realDirOf(file: string): string {
 export type LinkVerdict = { follow: true; target: string } | { follow: false; target: string | null; reason: string };
 
 /**
- * THE symlink rule for everything tgate reads from a source (the model, its external data, a
- * pipeline's component files). huggingface_hub's cache lays every snapshot out as real folders
+ * THE symlink rule for what tgate finds inside a source folder: a model's external data, and
+ * every file of a pipeline folder (a model file named on the command line is opened as given,
+ * as it always was). huggingface_hub's cache lays every snapshot out as real folders
  * whose files are relative symlinks into the repository's blob store:
  *   <cache>/models--org--name/snapshots/<revision>/unet/model.onnx -> ../../../blobs/<sha256>
  * so a symlink met inside a cache snapshot is followed when its fully resolved target lies inside

@@ -11,6 +11,7 @@ import type { VariantName } from '../../compiler/variants.js';
 import { GatedUNet, variantsFor, type GenerateResult, type LoadOptions, type StepRecord, type TgateOptions } from '../gated-unet.js';
 import { schedulerFromConfig } from '../schedulers/index.js';
 import { TorchGenerator } from '../torch-random.js';
+import { guidanceScaleEmbedding, LCM_DEFAULT_GUIDANCE } from './guidance-embedding.js';
 import { decodePng, toModelInput, toRgbImages, toUnitRange, type RgbImage } from './image.js';
 import { readConfig, readPipelineFolder, type PipelineFolder } from './pipeline-folder.js';
 import { PromptEncoder, type Conditioning, type PromptWarning } from './text-conditioning.js';
@@ -41,6 +42,8 @@ export interface PipelineGenerateOptions {
   /** 'latent' skips the VAE decode. */
   outputType?: 'png' | 'latent';
   onStep?: (r: StepRecord) => void;
+  /** Record the per-step change of the attention outputs (GatedUNet's recordAttention; costs a copy per step). */
+  recordAttention?: boolean;
 }
 
 export interface PipelineTimings {
@@ -69,6 +72,8 @@ export interface PipelineResult {
   width: number;
   schedule: GenerateResult['schedule'] | null;
   records: StepRecord[];
+  /** With recordAttention: the mean relative change of the cross-/self-attention outputs per step (else empty). */
+  attentionChange: GenerateResult['attentionChange'];
   warnings: PromptWarning[];
   timings: PipelineTimings;
 }
@@ -128,12 +133,19 @@ export class GatedPipeline {
         });
       }
     }
-    const guidance = o.guidance ?? this.unet.manifest.schedule.guidance;
+    // A guidance-distilled UNet (LCM) takes the scale as an embedding, not as a CFG pair.
+    const embedded = this.unet.roles.guidanceEmbedding;
+    const guidance = o.guidance ?? (embedded.length ? LCM_DEFAULT_GUIDANCE : this.unet.manifest.schedule.guidance);
     const seed = o.seed ?? 0;
     const generator = new TorchGenerator(seed);
     const scheduler = schedulerFromConfig(readConfig(f.schedulerConfig), { steps, source: f.schedulerConfig, name: o.scheduler, generator });
 
     const text = await this.prompts.encode(o.prompt, o.negativePrompt, n, height, width);
+    for (const name of embedded) {
+      const dim = this.unet.manifest.source.inputs.find((i) => i.name === name)!.shape[1];
+      if (typeof dim !== 'number') throw new TgateError('E_UNSUPPORTED_MODEL', `The UNet's guidance embedding input ${name} has no fixed width.`);
+      text.cond[name] = guidanceScaleEmbedding(guidance, dim, n);
+    }
     const dims = [n, f.latentChannels, height / factor, width / factor];
     let imageEncodeMs = 0;
     let clean: { data: Float32Array; dims: number[] } | undefined;
@@ -157,6 +169,7 @@ export class GatedPipeline {
       ...(o.baseline ? { gateStep: Number.POSITIVE_INFINITY, tgate: { version: 1 as const } } : { ...(o.gateStep !== undefined ? { gateStep: o.gateStep } : {}), ...(o.tgate ? { tgate: o.tgate } : {}) }),
       ...(clean ? { image: clean, strength: o.strength ?? 0.8 } : {}),
       ...(o.onStep ? { onStep: o.onStep } : {}),
+      ...(o.recordAttention ? { recordAttention: true } : {}),
     });
     const phaseMs = (p: string) => result.records.filter((r) => r.phase === p).reduce((a, r) => a + r.stepMs, 0);
     let decodeMs = 0;
@@ -182,6 +195,7 @@ export class GatedPipeline {
       width,
       schedule: o.baseline ? null : result.schedule,
       records: result.records,
+      attentionChange: result.attentionChange,
       warnings: text.warnings,
       timings: {
         tokenizeMs: text.tokenizeMs,

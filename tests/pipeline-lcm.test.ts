@@ -1,0 +1,96 @@
+// A guidance-distilled (LCM-style) pipeline built in code, on a fresh clone: the folder's
+// LCMScheduler, the guidance-scale embedding fed to `timestep_cond` (diffusers'
+// get_guidance_scale_embedding), no CFG pair, the gate on the family's default; and the
+// embedding itself against its float64 formula.
+import { afterAll, describe, expect, test } from '@jest/globals';
+import fs from 'node:fs';
+import path from 'node:path';
+import { compile } from '../compiler/compile.js';
+import { encodeModelSpec } from '../compiler/io/model-spec.js';
+import { GatedPipeline } from '../runtime/pipeline/gated-pipeline.js';
+import { guidanceScaleEmbedding } from '../runtime/pipeline/guidance-embedding.js';
+import { SeededRandom } from '../runtime/random.js';
+import { writeTinyUnet } from './helpers/models.js';
+import { ROOT, scratch } from './helpers/paths.js';
+
+const TOKENIZER = path.join(ROOT, 'tests/fixtures/clip-tokenizer-mini/tokenizer');
+
+/** input_ids [b, s] -> last_hidden_state [b, s, 12]: an embedding table, enough to condition on. */
+function textEncoder(file: string): void {
+  const r = new SeededRandom(5);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, encodeModelSpec({
+    opset: 14,
+    inputs: [{ name: 'input_ids', dtype: 7, shape: ['batch_size', 'sequence_length'] }],
+    outputs: [{ name: 'last_hidden_state', dtype: 1, shape: ['batch_size', 'sequence_length', 12] }],
+    initializers: [{ name: 'embed', dtype: 1, dims: [300, 12], values: Float32Array.from({ length: 3600 }, () => r.normal()) }],
+    nodes: [{ op: 'Gather', inputs: ['embed', 'input_ids'], outputs: ['last_hidden_state'] }],
+  }));
+}
+
+/** latent_sample [b, 4, h, w] -> sample [b, 3, 8h, 8w]: a 1x1 convolution and nearest upsampling. */
+function vaeDecoder(file: string): void {
+  const r = new SeededRandom(6);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, encodeModelSpec({
+    opset: 14,
+    inputs: [{ name: 'latent_sample', dtype: 1, shape: ['batch_size', 4, 'latent_height', 'latent_width'] }],
+    outputs: [{ name: 'sample', dtype: 1, shape: ['batch_size', 3, null, null] }],
+    initializers: [
+      { name: 'w', dtype: 1, dims: [3, 4, 1, 1], values: Float32Array.from({ length: 12 }, () => r.normal() * 0.3) },
+      { name: 'scales', dtype: 1, dims: [4], values: [1, 1, 8, 8] },
+    ],
+    nodes: [
+      { op: 'Conv', inputs: ['latent_sample', 'w'], outputs: ['c'] },
+      { op: 'Resize', inputs: ['c', '', 'scales'], outputs: ['sample'], attrs: { mode: { s: 'nearest' } } },
+    ],
+  }));
+}
+
+describe('an LCM-style pipeline', () => {
+  const work = scratch();
+  afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  test('the guidance embedding equals diffusers\' formula', () => {
+    const e = guidanceScaleEmbedding(8.5, 6, 2);
+    expect(e.dims).toEqual([2, 6]);
+    const w = (8.5 - 1) * 1000;
+    const want = [0, 1, 2].map((i) => w * Math.exp((-i * Math.log(10000)) / 2));
+    const row = Array.from(e.data.subarray(0, 6) as Float32Array);
+    want.forEach((x, i) => {
+      expect(row[i]).toBeCloseTo(Math.sin(x), 2);
+      expect(row[3 + i]).toBeCloseTo(Math.cos(x), 2);
+    });
+    expect(Array.from(e.data.subarray(6) as Float32Array)).toEqual(row);
+  });
+
+  test('generates with the folder\'s LCMScheduler and timestep_cond, at batch B throughout', async () => {
+    const src = path.join(work, 'lcm-onnx');
+    writeTinyUnet(path.join(src, 'unet'), { guidanceEmbedding: true });
+    textEncoder(path.join(src, 'text_encoder/model.onnx'));
+    vaeDecoder(path.join(src, 'vae_decoder/model.onnx'));
+    fs.cpSync(TOKENIZER, path.join(src, 'tokenizer'), { recursive: true });
+    fs.mkdirSync(path.join(src, 'scheduler'));
+    fs.writeFileSync(path.join(src, 'scheduler/scheduler_config.json'), JSON.stringify({ _class_name: 'LCMScheduler', original_inference_steps: 50 }));
+    fs.writeFileSync(path.join(src, 'model_index.json'), JSON.stringify({ _class_name: 'LatentConsistencyModelPipeline', unet: ['diffusers', 'UNet2DConditionModel'], text_encoder: ['transformers', 'CLIPTextModel'], tokenizer: ['transformers', 'CLIPTokenizer'], scheduler: ['diffusers', 'LCMScheduler'], vae: ['diffusers', 'AutoencoderKL'] }));
+    const out = path.join(work, 'lcm');
+    const c = await compile(src, { outDir: out, prover: null });
+    expect(c.manifest.family.name).toBe('lcm');
+    const pipe = await GatedPipeline.load(out);
+    try {
+      const a = await pipe.generate({ prompt: 'a red fox', seed: 3, steps: 4, height: 64, width: 64 });
+      expect(a.scheduler).toBe('lcm');
+      expect(a.guidance).toBe(8.5);
+      expect(a.records.map((r) => r.t)).toEqual([999, 759, 499, 259]);
+      expect(a.records.every((r) => r.batch === 1)).toBe(true);
+      expect(a.images[0]).toMatchObject({ width: 64, height: 64 });
+      // The guidance scale reaches the model through the embedding.
+      const b = await pipe.generate({ prompt: 'a red fox', seed: 3, steps: 4, height: 64, width: 64, guidance: 2 });
+      expect(Array.from(a.latents.data)).not.toEqual(Array.from(b.latents.data));
+      const again = await pipe.generate({ prompt: 'a red fox', seed: 3, steps: 4, height: 64, width: 64 });
+      expect(Array.from(again.latents.data)).toEqual(Array.from(a.latents.data));
+    } finally {
+      await pipe.release();
+    }
+  });
+});
