@@ -44,7 +44,7 @@ Usage:
   tgate diff <a.onnx> <b.onnx> | <dir> [--json | --markdown | --html] [-o FILE] [--shape ...]
       What changed: inputs/outputs, nodes by module, op counts, parameters, MACs per block,
       weights no longer referenced. A compiled folder: the source against every variant.
-  tgate run <dir> [--steps 25] [--gate-step G] [--guidance S] [--scheduler ddim|euler|dpmpp-2m]
+  tgate run <dir> [--steps 25] [--gate-step G] [--guidance S] [--scheduler ddim|euler|euler-ancestral|dpmpp-2m|pndm|lcm]
             [--tgate-version 1|2] [--sp-interval N] [--fi-interval N] [--warm-up N]
             [--scheduler-config FILE] [--latents FILE.npy | --height 512 --width 512 --batch 1 --seed 0]
             [--cond NAME=FILE.npy]... [--uncond NAME=FILE.npy]... [--image FILE.npy --strength 0.8]

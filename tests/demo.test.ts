@@ -88,7 +88,8 @@ describe('the demo model: a pipeline folder in the diffusers layout', () => {
     expect(training.training.seconds).toBeLessThan(3600);
     const index = JSON.parse(fs.readFileSync(path.join(MODEL, 'model_index.json'), 'utf8'));
     expect(index._class_name).toBe('StableDiffusionPipeline');
-    expect(index.vae).toBeUndefined(); // pixel space: no VAE
+    expect(index.vae).toEqual([null, null]); // pixel space: no VAE
+    expect(index.text_encoder).toEqual(['tgate', 'ShapesTextEncoder']);
     expect(JSON.parse(fs.readFileSync(path.join(MODEL, 'scheduler/scheduler_config.json'), 'utf8'))._class_name).toBe('DDIMScheduler');
     // What tgate compile takes from it: the UNet, and the pipeline's components beside it, not the demo's oracle.
     const p = readPipeline(MODEL);

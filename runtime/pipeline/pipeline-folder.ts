@@ -62,9 +62,16 @@ export function readPipelineFolder(dir: string): PipelineFolder {
     });
   }
   const index = readConfig(file('model_index.json'));
-  const textClass = Array.isArray(index.text_encoder) ? String(index.text_encoder[1]) : null;
-  if (textClass && !/^CLIPTextModel/.test(textClass)) {
-    throw new TgateError('E_UNSUPPORTED_MODEL', `The pipeline's text encoder is a ${textClass}; tgate generate supports CLIP text encoders (CLIPTextModel, CLIPTextModelWithProjection).`, { subject: { file: file('model_index.json') } });
+  // A component entry is [library, class]; [null, null] is a component the pipeline does without.
+  const classOf = (key: string) => (Array.isArray(index[key]) && typeof index[key][1] === 'string' ? (index[key][1] as string) : null);
+  const textClass = classOf('text_encoder');
+  // Text encoders are run by their outputs (last_hidden_state, hidden_states.N, text_embeds), so any
+  // CLIP-like encoder works; T5 and decoder-only LMs need prompt handling tgate does not have.
+  if (textClass && /T5|Gemma|Llama|Qwen|Mistral/i.test(textClass)) {
+    throw new TgateError('E_UNSUPPORTED_MODEL', `The pipeline's text encoder is a ${textClass}; tgate generate supports CLIP text encoders (CLIPTextModel, CLIPTextModelWithProjection) and CLIP-like ones.`, {
+      subject: { file: file('model_index.json') },
+      hint: 'Compute the embeddings elsewhere and use tgate run with --cond.',
+    });
   }
   for (const [folder, what] of [['tokenizer', 'tokenizer'], ['text_encoder', 'text encoder'], ['scheduler', 'scheduler']] as const) {
     if (!has(folder)) throw missing(dir, `${folder}/`, `the ${what} is needed to generate from a prompt`);
@@ -79,7 +86,7 @@ export function readPipelineFolder(dir: string): PipelineFolder {
   const latent = manifest.source.inputs.find((i) => i.shape.length === 4);
   const latentChannels = typeof latent?.shape[1] === 'number' ? latent.shape[1] : 4;
   // A latent model needs its decoder; a pixel-space model (3 channels, no VAE in model_index.json) does not.
-  if (!vaeDecoder && (index.vae || latentChannels !== 3)) throw missing(dir, 'vae_decoder/model.onnx', 'the VAE decoder turns latents into pixels');
+  if (!vaeDecoder && (classOf('vae') || latentChannels !== 3)) throw missing(dir, 'vae_decoder/model.onnx', 'the VAE decoder turns latents into pixels');
   const vae = readConfig(file('vae_decoder', 'config.json'));
   const unet = readConfig(file('unet', 'config.json'));
   const blocks = Array.isArray(vae.block_out_channels) ? vae.block_out_channels.length : 4;
