@@ -10,20 +10,10 @@ import { GatedUNet, type GenerateResult, type TgateOptions } from '../runtime/ga
 import { parseSchedulerConfig } from '../runtime/schedulers/index.js';
 import { proveArtifacts } from '../runtime/prove.js';
 import { FIXTURES, readF32, scratch, sharedAvailable } from './helpers/paths.js';
+import { relL2 } from './helpers/reference-runs.js';
 
 const have = sharedAvailable('the official T-GATE trajectories');
 const REF = path.join(FIXTURES, 'tgate-ref/sd15-tiny');
-
-function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 const V1: TgateOptions = { version: 1 };
 const V2: TgateOptions = { version: 2, spInterval: 5, fiInterval: 1, warmUp: 2 };

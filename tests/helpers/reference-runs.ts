@@ -24,7 +24,9 @@ export interface RefRun {
   files: { final_latents: string; png: string };
 }
 
-export function relL2(a: Float32Array, b: Float32Array): number {
+/** ||a - b|| / ||b||, after checking the lengths agree. */
+export function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
   let num = 0;
   let den = 0;
   for (let i = 0; i < a.length; i++) {
