@@ -28,7 +28,7 @@ export interface TensorInput {
 }
 
 export interface StepRecord {
-  /** Index among the steps actually run (img2img starts mid-schedule). */
+  /** Index among the model evaluations actually run (img2img starts mid-schedule; PNDM evaluates once more than it steps). */
   k: number;
   steps: number;
   t: number;
@@ -251,6 +251,11 @@ export class GatedUNet {
     const start = o.image ? img2imgStart(scheduler, strength) : 0;
     const evaluations = scheduler.timesteps.length - start;
     const run = scheduler.steps - start / scheduler.order;
+    if (run < 1) {
+      throw new TgateError('E_USAGE', `img2img with strength ${strength} over ${o.steps} steps runs no step (floor(${o.steps} x ${strength}) = 0).`, {
+        hint: `Raise the strength to at least ${(1 / o.steps).toFixed(3)}, or the number of steps.`,
+      });
+    }
     const schedule = resolveSchedule(this.manifest, o.gateStep, o.tgate);
     const plan = planSchedule(run, cfg, schedule, evaluations - run * scheduler.order);
     const missing = variantsUsed(plan).filter((n) => !this.opened.includes(n));

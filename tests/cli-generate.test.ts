@@ -82,6 +82,7 @@ describe('tgate generate', () => {
     expect(tgate(['generate', dir, '--prompt', 'x', '-o', path.join(work, 'x.txt')])).toMatchObject({ status: 2, stderr: expect.stringMatching(/images are written as \.png/) });
     expect(tgate(['generate', dir, '--prompt', 'x', '--height', '60', '-o', path.join(work, 'x.png')])).toMatchObject({ status: 2, stderr: expect.stringMatching(/height 60 is not a positive multiple of 8/) });
     expect(tgate(['generate', dir, '--prompt', 'x', '--scheduler', 'heun', '-o', path.join(work, 'x.png')])).toMatchObject({ status: 2, stderr: expect.stringMatching(/Unknown scheduler "heun"[\s\S]*ddim, euler, dpmpp-2m, pndm, euler-ancestral, lcm/) });
+    expect(tgate(['generate', dir, '--prompt', 'x', '--steps', '10', '--image', path.join(work, 'many-1.png'), '--strength', '0.01', '-o', path.join(work, 'x.png')])).toMatchObject({ status: 2, stderr: expect.stringMatching(/strength 0\.01 over 10 steps runs no step/) });
     expect(fs.existsSync(path.join(work, 'x.png'))).toBe(false);
     // A folder compiled from a single model has no text side.
     const single = path.join(work, 'single');
