@@ -108,9 +108,13 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
   const config = configFile ? readDiffusersJson(configFile) : null;
   // A fresh scheduler (and generator, for the schedulers that draw noise) per generation: bench
   // repeats one request, and every repetition must draw the same numbers.
+  const strength = v.image ? (v.strength === undefined ? 0.8 : numberOption(v, 'strength', (n) => n > 0 && n <= 1, 'in (0, 1]')) : undefined;
   const makeScheduler = () => {
     const generator = new TorchGenerator(seed);
-    return config ? schedulerFromConfig(config, { steps, source: configFile!, name, generator }) : createScheduler(name ?? 'ddim', steps, undefined, { generator });
+    // A guidance-distilled UNet runs as diffusers' LatentConsistencyModel pipelines: its img2img
+    // strength goes into the LCM scheduler's timesteps (the other schedulers ignore it).
+    const extra = { generator, ...(strength !== undefined && unet.roles.guidanceEmbedding.length ? { strength } : {}) };
+    return config ? schedulerFromConfig(config, { steps, source: configFile!, name, ...extra }) : createScheduler(name ?? 'ddim', steps, undefined, extra);
   };
   const scheduler = makeScheduler().name;
   const r = unet.roles;
@@ -144,7 +148,7 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
   if (gateStep !== undefined) options.gateStep = gateStep;
   if (v.image) {
     options.image = readNpyFile(String(v.image));
-    options.strength = v.strength === undefined ? 0.8 : numberOption(v, 'strength', (n) => n > 0 && n <= 1, 'in (0, 1]');
+    options.strength = strength!;
   } else if (v.strength !== undefined) {
     throw new TgateError('E_USAGE', '--strength needs --image (the clean latents to start from).');
   }

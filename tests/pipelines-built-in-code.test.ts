@@ -101,7 +101,7 @@ describe('pipelines as found in the wild', () => {
     expect(Array.from(results[1]!.images[0]!.data)).toEqual(Array.from(results[0]!.images[0]!.data));
   });
 
-  test('img2img encodes with either VAE encoder output: latent_parameters is sampled with the seed, latent_sample used as it is', async () => {
+  test('img2img runs with either VAE encoder output (latent_parameters, or an older export\'s latent_sample), seeded', async () => {
     for (const conventions of ['current', 'optimum<=1.23'] as const) {
       const pipe = await GatedPipeline.load(path.join(work, `${conventions}-compiled`));
       try {
@@ -142,6 +142,7 @@ describe('an LCM-style pipeline', () => {
     writeTinyUnet(path.join(src, 'unet'), { guidanceEmbedding: true });
     textEncoder(path.join(src, 'text_encoder/model.onnx'));
     vaeDecoder(path.join(src, 'vae_decoder/model.onnx'));
+    vaeEncoder(path.join(src, 'vae_encoder/model.onnx'), 'latent_parameters');
     fs.cpSync(TOKENIZER, path.join(src, 'tokenizer'), { recursive: true });
     fs.mkdirSync(path.join(src, 'scheduler'));
     fs.writeFileSync(path.join(src, 'scheduler/scheduler_config.json'), JSON.stringify({ _class_name: 'LCMScheduler', original_inference_steps: 50 }));
@@ -162,6 +163,11 @@ describe('an LCM-style pipeline', () => {
       expect(Array.from(a.latents.data)).not.toEqual(Array.from(b.latents.data));
       const again = await pipe.generate({ prompt: 'a red fox', seed: 3, steps: 4, height: 64, width: 64 });
       expect(Array.from(again.latents.data)).toEqual(Array.from(a.latents.data));
+      // img2img as LatentConsistencyModelImg2ImgPipeline: strength goes into set_timesteps, all
+      // steps run (diffusers' timesteps for 4 steps at strength 0.6, fixtures/schedulers/lcm.json).
+      const image = { width: 64, height: 64, data: Uint8Array.from({ length: 64 * 64 * 3 }, (_, i) => (i * 5) % 256) };
+      const i2i = await pipe.generate({ prompt: 'a red fox', seed: 3, steps: 4, image, strength: 0.6 });
+      expect(i2i.records.map((r) => r.t)).toEqual([599, 459, 299, 159]);
     } finally {
       await pipe.release();
     }

@@ -138,7 +138,10 @@ export class GatedPipeline {
     const guidance = o.guidance ?? (embedded.length ? LCM_DEFAULT_GUIDANCE : this.unet.manifest.schedule.guidance);
     const seed = o.seed ?? 0;
     const generator = new TorchGenerator(seed);
-    const scheduler = schedulerFromConfig(readConfig(f.schedulerConfig), { steps, source: f.schedulerConfig, name: o.scheduler, generator });
+    // A guidance-distilled UNet is diffusers' LatentConsistencyModel pipeline, whose img2img gives
+    // the strength to the LCM scheduler's set_timesteps; SD pipelines slice the timesteps.
+    const lcmStrength = o.image && embedded.length ? { strength: o.strength ?? 0.8 } : {};
+    const scheduler = schedulerFromConfig(readConfig(f.schedulerConfig), { steps, source: f.schedulerConfig, name: o.scheduler, generator, ...lcmStrength });
 
     const text = await this.prompts.encode(o.prompt, o.negativePrompt, n, height, width);
     for (const name of embedded) {

@@ -32,7 +32,10 @@ export interface CreateSchedulerOptions {
    * does).
    */
   generator?: NormalGenerator;
-  /** lcm only: set_timesteps' strength (LatentConsistencyModelImg2ImgPipeline), default 1. */
+  /**
+   * lcm: the strength of LatentConsistencyModelImg2ImgPipeline, which makes the timesteps for it
+   * (img2img then starts at 0); the other schedulers ignore it.
+   */
   strength?: number;
 }
 
@@ -44,14 +47,13 @@ export interface CreateSchedulerOptions {
 export function createScheduler(name: string, steps: number, config: SchedulerConfig = STABLE_DIFFUSION_CONFIG, opts: CreateSchedulerOptions = {}): Scheduler {
   if (!Number.isInteger(steps) || steps < 1) throw new TgateError('E_USAGE', `steps must be a positive whole number, not ${steps}.`);
   if (steps > config.num_train_timesteps) throw new TgateError('E_USAGE', `steps (${steps}) cannot be more than the ${config.num_train_timesteps} training timesteps.`);
-  if (opts.strength !== undefined && name !== 'lcm') throw new TgateError('E_USAGE', `createScheduler: strength is an option of lcm only (img2img starts at img2imgStart for ${name}).`);
   switch (name) {
     case 'ddim': return ddim(config, steps);
     case 'euler': return euler(config, steps, opts.generator);
     case 'dpmpp-2m': return dpmSolverPP(config, steps);
     case 'pndm': return pndm(config, steps);
     case 'euler-ancestral': return eulerAncestral(config, steps, opts.generator);
-    case 'lcm': return lcm(config, steps, opts.generator, opts.strength ?? 1);
+    case 'lcm': return lcm(config, steps, opts.generator, opts.strength);
     default:
       throw new TgateError('E_USAGE', `Unknown scheduler "${name}".`, { hint: `Use one of ${SCHEDULERS.join(', ')}.` });
   }

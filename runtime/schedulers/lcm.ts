@@ -31,14 +31,19 @@ export function lcmTimesteps(c: SchedulerConfig, steps: number, strength = 1): n
   return linspace(0, origin.length, steps, false).map((i) => origin[Math.floor(i)]!);
 }
 
-export function lcm(c: SchedulerConfig, steps: number, generator: NormalGenerator | undefined, strength = 1): Scheduler {
+/**
+ * `strength` given: the timesteps of LatentConsistencyModelImg2ImgPipeline (strength inside
+ * set_timesteps, img2img starting at 0); absent: set_timesteps' default 1, and an img2img
+ * pipeline of another kind (StableDiffusionImg2ImgPipeline with LCM-LoRA) slices them as usual.
+ */
+export function lcm(c: SchedulerConfig, steps: number, generator: NormalGenerator | undefined, strength?: number): Scheduler {
   if (!generator) {
     throw new TgateError('E_USAGE', 'lcm noises the denoised latent again between steps: it needs the generator of the generation.', {
       hint: 'Pass the pipeline generator (a TorchGenerator seeded like the latents): createScheduler(name, steps, config, { generator }).',
     });
   }
   const ac = alphasCumprod(c);
-  const timesteps = lcmTimesteps(c, steps, strength);
+  const timesteps = lcmTimesteps(c, steps, strength ?? 1);
   const finalAlpha = c.set_alpha_to_one ? 1 : ac[0]!;
   const order = evaluationOrder('lcm');
   const sigmaData2 = 0.25; // sigma_data = 0.5
@@ -48,6 +53,7 @@ export function lcm(c: SchedulerConfig, steps: number, generator: NormalGenerato
     steps,
     order: 1,
     timesteps,
+    ...(strength !== undefined ? { strength } : {}),
     initNoiseSigma: 1,
     scaleModelInput: (x) => x,
     step(out, k, x) {

@@ -46,6 +46,11 @@ export interface Scheduler {
   readonly sigmas?: number[];
   /** Initial (text-to-image) latents are multiplied by this. */
   readonly initNoiseSigma: number;
+  /**
+   * LCM only: the img2img strength its timesteps were made for (diffusers'
+   * LatentConsistencyModelImg2ImgPipeline passes strength to set_timesteps and starts at 0).
+   */
+  readonly strength?: number;
   /** The latent as the model sees it at evaluation k (Euler-type scale it; the others return x). */
   scaleModelInput(x: Float32Array, k: number): Float32Array;
   /** The denoising update after model evaluation k, from x with the (guided) model output. */
@@ -62,6 +67,14 @@ export interface Scheduler {
  */
 export function img2imgStart(s: Scheduler, strength: number): number {
   if (!(strength >= 0 && strength <= 1)) throw new TgateError('E_USAGE', `strength must be between 0 and 1, not ${strength}.`);
+  if (s.strength !== undefined) {
+    if (s.strength !== strength) {
+      throw new TgateError('E_USAGE', `This ${s.className} was made for img2img strength ${s.strength}, not ${strength}: LCM takes the strength when its timesteps are set.`, {
+        hint: 'Create it with the strength: createScheduler(name, steps, config, { generator, strength }).',
+      });
+    }
+    return 0;
+  }
   const init = Math.min(Math.trunc(s.steps * strength), s.steps);
   const tStart = Math.max(s.steps - init, 0);
   return Math.min(tStart * s.order, s.timesteps.length);
