@@ -343,6 +343,13 @@ describe('compile <pipeline folder> refuses bad folders, writing nothing', () =>
     await refused(src, path.join(work, 'o'), 'E_BAD_PIPELINE', /model_index\.json is not valid JSON/);
     fs.writeFileSync(path.join(src, 'model_index.json'), '["unet"]');
     await refused(src, path.join(work, 'o'), 'E_BAD_PIPELINE', /model_index\.json is not a JSON object/);
+    // Component names are folder names: no paths, and no object-prototype lookups.
+    fs.writeFileSync(path.join(src, 'model_index.json'), JSON.stringify({ unet: ['diffusers', 'UNet2DConditionModel'], '../../etc': ['x', 'Y'] }));
+    await refused(src, path.join(work, 'o'), 'E_BAD_PIPELINE', /lists a component "\.\.\/\.\.\/etc", which is not a folder name/);
+    for (const key of ['constructor', 'toString']) {
+      fs.writeFileSync(path.join(src, 'model_index.json'), `{"unet": ["diffusers", "UNet2DConditionModel"], "${key}": ["x", "Y"]}`);
+      await refused(src, path.join(work, 'o'), 'E_FILE_MISSING', new RegExp(`lists the component "${key}"`));
+    }
   });
 
   it('no unet/model.onnx or transformer/model.onnx', async () => {

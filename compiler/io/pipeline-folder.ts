@@ -20,7 +20,8 @@ export const KNOWN_COMPONENTS = [
 /** Components model_index.json may list that optimum's ONNX exporter never writes: their folder may be missing. */
 const NOT_EXPORTED = new Set(['safety_checker', 'image_encoder']);
 /** A listed component and the folders that hold it: optimum exports diffusers' `vae` as vae_encoder/ and vae_decoder/. */
-const FOLDERS_OF: Record<string, string[]> = { vae: ['vae', 'vae_decoder', 'vae_encoder'] };
+const FOLDERS_OF = new Map([['vae', ['vae', 'vae_decoder', 'vae_encoder']]]);
+const COMPONENT_NAME = /^[A-Za-z0-9_.-]+$/;
 /** What a pipeline folder needs, for error messages. */
 const NEEDS = 'a pipeline folder (diffusers/optimum ONNX layout) holds model_index.json and the denoiser at unet/model.onnx (or transformer/model.onnx), beside its other components (text_encoder/, tokenizer/, vae_decoder/, scheduler/, ...)';
 
@@ -142,6 +143,12 @@ function listed(index: Index | null): { name: string; present: boolean; what: st
   return Object.entries(index)
     .filter(([k, v]) => !k.startsWith('_') && Array.isArray(v) && v.length === 2)
     .map(([name, v]) => {
+      // A component is a folder beside model_index.json: a plain name, never a path.
+      if (!COMPONENT_NAME.test(name) || name === '.' || name === '..') {
+        throw new TgateError('E_BAD_PIPELINE', `model_index.json lists a component "${name}", which is not a folder name.`, {
+          hint: 'Component names are folder names beside model_index.json (letters, digits, _ . -), as diffusers writes them.',
+        });
+      }
       const [lib, cls] = v as unknown[];
       return { name, present: lib != null || cls != null, what: [lib, cls].filter((x) => x != null).join(' ') };
     });
@@ -212,7 +219,7 @@ export function readPipeline(dir: string): PipelineSource {
   const components = listed(index?.index ?? null);
   for (const c of components) {
     if (!c.present || NOT_EXPORTED.has(c.name)) continue;
-    const folders = FOLDERS_OF[c.name] ?? [c.name];
+    const folders = FOLDERS_OF.get(c.name) ?? [c.name];
     if (!folders.some((f) => isDir(dir, f))) {
       throw new TgateError('E_FILE_MISSING', `${path.join(dir, PIPELINE_INDEX)} lists the component "${c.name}" (${c.what}), but ${dir} has no ${folders.map((f) => `${f}/`).join(' or ')} folder.`, {
         subject: { file: path.join(dir, folders[0]!) },
