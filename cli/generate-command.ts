@@ -90,7 +90,7 @@ export function generateRequest(v: Values): PipelineGenerateOptions {
   const { steps, gateStep, tgate } = scheduleArgs(v);
   const positive = (key: string) => (v[key] === undefined ? undefined : numberOption(v, key, (n) => Number.isInteger(n) && n > 0, 'a positive whole number'));
   const seedText = String(v.seed);
-  if (!/^\d+$/.test(seedText)) throw usageError(`--seed must be a whole number >= 0, not "${seedText}".`);
+  if (!/^\d+$/.test(seedText) || BigInt(seedText) >= 2n ** 64n) throw usageError(`--seed must be a whole number from 0 to 2^64 - 1 (torch's range), not "${seedText}".`);
   const outputType = String(v['output-type']);
   if (outputType !== 'png' && outputType !== 'latent') throw usageError(`--output-type must be png or latent, not "${outputType}".`);
   const o: PipelineGenerateOptions = { prompt: v.prompt, steps, seed: BigInt(seedText), outputType, numImages: positive('num-images')! };
@@ -129,7 +129,12 @@ export async function runGenerate(args: string[], io: { stderr: NodeJS.WriteStre
   const kind = request.outputType === 'latent' ? 'npy' : 'png';
   if (path.extname(output).toLowerCase() !== `.${kind}`) throw usageError(`-o ${output}: ${kind === 'png' ? 'images are written as .png' : '--output-type latent writes .npy'}; name the file accordingly.`);
   const files = outputFiles(output, request.numImages ?? 1);
-  for (const file of files) checkWritable(file, kind);
+  for (const file of files) {
+    if (typeof v.image === 'string' && path.resolve(file) === path.resolve(v.image)) {
+      throw new TgateError('E_OUTPUT_EXISTS', `-o ${file} is the input image; tgate generate does not overwrite its input.`, { subject: { file }, hint: 'Choose another output path with -o.' });
+    }
+    checkWritable(file, kind);
+  }
   const session = sessionOptions(v);
   const pipe = await GatedPipeline.load(dir, { ...session, variants: GatedPipeline.variantsFor(dir, request) });
   let result: PipelineResult;
@@ -142,6 +147,9 @@ export async function runGenerate(args: string[], io: { stderr: NodeJS.WriteStre
     await pipe.release();
   }
   for (const w of result.warnings) io.stderr.write(`tgate: warning: the prompt has ${w.tokens} tokens; the text encoder reads ${w.maxLength}, so it was truncated (as diffusers does).\n`);
+  if (result.schedule && !result.records.some((r) => r.phase === 'fidelity')) {
+    io.stderr.write(`tgate: warning: the gate step ${result.schedule.gateStep} comes at or after the last of ${result.steps} steps, so nothing was gated (the run equals the baseline's work); use --gate-step below --steps.\n`);
+  }
   if (kind === 'npy') {
     const rest = result.latents.dims.slice(1);
     const size = rest.reduce((a, b) => a * b, 1);

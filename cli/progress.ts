@@ -7,7 +7,7 @@ export function progressReporter(stream: NodeJS.WriteStream, label: string): { s
     step(r) {
       const width = 24;
       const filled = Math.round(((r.k + 1) / r.steps) * width);
-      const line = `${label} step ${r.k + 1}/${r.steps} ${r.phase.padEnd(8)} batch ${r.batch} ${r.stepMs.toFixed(0)} ms/step`;
+      const line = `${label} step ${r.k + 1}/${r.steps} ${r.variant.padEnd(19)} batch ${r.batch} ${r.stepMs.toFixed(0)} ms/step`;
       if (tty) stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${line}\u001b[K`);
       else stream.write(`${line}\n`);
     },

@@ -104,7 +104,9 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
   const seed = numberOption(v, 'seed', Number.isInteger, 'a whole number');
   const name = v.scheduler === undefined ? undefined : String(v.scheduler);
   if (name !== undefined && !(SCHEDULERS as readonly string[]).includes(name)) throw new TgateError('E_USAGE', `--scheduler must be one of ${SCHEDULERS.join(', ')}, not "${name}".`);
-  const configFile = v['scheduler-config'] === undefined ? null : String(v['scheduler-config']);
+  // A compiled pipeline runs with its own scheduler, as generate does, unless told otherwise.
+  const own = unet.manifest.pipeline ? path.join(unet.dir, 'scheduler', 'scheduler_config.json') : null;
+  const configFile = v['scheduler-config'] !== undefined ? String(v['scheduler-config']) : own && name === undefined && fs.existsSync(own) ? own : null;
   const config = configFile ? readDiffusersJson(configFile) : null;
   // A fresh scheduler (and generator, for the schedulers that draw noise) per generation: bench
   // repeats one request, and every repetition must draw the same numbers.

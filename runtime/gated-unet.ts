@@ -17,7 +17,7 @@ import { planSchedule, variantsUsed, type Phase, type ScheduleOptions, type Site
 import { numbersOf, valuesAs } from './tensor-values.js';
 import { toHalfBits } from '../compiler/ir/dtype.js';
 import { createScheduler, img2imgStart, type Scheduler, type SchedulerConfig } from './schedulers/index.js';
-import { makeTensor, openSession, type SessionOptions } from './session.js';
+import { makeTensor, openSession, runModel, type SessionOptions } from './session.js';
 
 export type { Phase } from '../compiler/schedule.js';
 export { readManifest, resolveSchedule, variantsFor, type TgateOptions } from './compiled-folder.js';
@@ -174,7 +174,7 @@ export class GatedUNet {
       const f: Record<string, ort.Tensor> = {};
       for (const [k, t] of Object.entries(feeds)) if (!spec.removedInputs.includes(k)) f[k] = t;
       for (const c of sites) if (role(c) === 'input') f[c.tensor] = caches.get(c.id)!;
-      const res = await session.run(f, [outName, ...fetchSites.map((c) => c.tensor)]);
+      const res = await runModel(session, f, [outName, ...fetchSites.map((c) => c.tensor)], `UNet (${name} variant)`);
       return { out: res[outName]!, sites: new Map(fetchSites.map((c) => [c.id, res[c.tensor]!])) };
     }
     const g = v.model;
@@ -191,7 +191,7 @@ export class GatedUNet {
       f[c.gatedInput] = role(c) === 'input' ? caches.get(c.id)! : placeholder(site.shape, batch, c.dtype);
     }
     const gv = g.variants.find((x) => x.name === name)!;
-    const res = await v.session.run(f, [gv.output, ...fetchSites.map((c) => gv.siteOutputs[c.id]!)]);
+    const res = await runModel(v.session, f, [gv.output, ...fetchSites.map((c) => gv.siteOutputs[c.id]!)], `UNet (${name} variant)`);
     return { out: res[gv.output]!, sites: new Map(fetchSites.map((c) => [c.id, res[gv.siteOutputs[c.id]!]!])) };
   }
 

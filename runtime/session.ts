@@ -1,6 +1,7 @@
 // onnxruntime-node sessions with the options tgate relies on. Proof sessions run on one thread
 // so their numbers (written into the manifest) do not depend on the machine's core count.
 import ort from 'onnxruntime-node';
+import { TgateError } from '../compiler/errors.js';
 
 export type OrtTensor = ort.Tensor;
 export type Feeds = Record<string, ort.Tensor>;
@@ -37,6 +38,38 @@ export async function openSession(model: string | Uint8Array, opts: SessionOptio
     ...(opts.prepacking === false ? { extra: { session: { disable_prepacking: '1' } } } : {}),
   };
   return typeof model === 'string' ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
+}
+
+/**
+ * Opens a pipeline component (text encoder, VAE) the user supplied: a file onnxruntime cannot
+ * load is bad input (E_NOT_ONNX, exit 3), named, not a crash.
+ */
+export async function openComponent(file: string, what: string, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  try {
+    return await openSession(file, opts);
+  } catch (cause) {
+    throw new TgateError('E_NOT_ONNX', `onnxruntime cannot load the ${what} ${file}: ${(cause as Error).message}`, {
+      subject: { file },
+      hint: `Re-export the pipeline's ${what}; tgate loads the ONNX files optimum-cli export onnx writes.`,
+      cause,
+    });
+  }
+}
+
+/**
+ * session.run with onnxruntime's refusals (shapes a static export does not take, inputs of the
+ * wrong width from a mismatched component) as a coded error naming the model and the feeds.
+ */
+export async function runModel(session: ort.InferenceSession, feeds: Feeds, fetches: string[] | undefined, what: string): Promise<Record<string, ort.Tensor>> {
+  try {
+    return fetches ? await session.run(feeds, fetches) : await session.run(feeds);
+  } catch (cause) {
+    const shapes = Object.entries(feeds).filter(([k]) => !k.startsWith('tgate.')).map(([k, t]) => `${k} [${t.dims.join(', ')}]`).join(', ');
+    throw new TgateError('E_UNSUPPORTED_MODEL', `onnxruntime could not run the ${what} on ${shapes}: ${(cause as Error).message.split('\n')[0]}`, {
+      hint: 'Check the image size (an export with fixed shapes runs only at its exported size) and that the pipeline\'s components belong together.',
+      cause,
+    });
+  }
 }
 
 /** Runs a model once and releases its session. */

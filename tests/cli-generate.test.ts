@@ -80,9 +80,13 @@ describe('tgate generate', () => {
     expect(fs.readFileSync(doc, 'utf8')).toBe('my notes');
     expect(tgate(['generate', dir, '-o', path.join(work, 'x.png')])).toMatchObject({ status: 2, stderr: expect.stringMatching(/Missing --prompt/) });
     expect(tgate(['generate', dir, '--prompt', 'x', '-o', path.join(work, 'x.txt')])).toMatchObject({ status: 2, stderr: expect.stringMatching(/images are written as \.png/) });
-    expect(tgate(['generate', dir, '--prompt', 'x', '--height', '60', '-o', path.join(work, 'x.png')])).toMatchObject({ status: 2, stderr: expect.stringMatching(/height 60 is not a positive multiple of 8/) });
+    expect(tgate(['generate', dir, '--prompt', 'x', '--height', '60', '-o', path.join(work, 'x.png')])).toMatchObject({ status: 2, stderr: expect.stringMatching(/height 60 is not a positive multiple of 16 pixels \(the VAE's factor 8 x the UNet's 2/) });
+    expect(tgate(['generate', dir, '--prompt', 'x', '--seed', '18446744073709551616', '-o', path.join(work, 'x.png')])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--seed must be a whole number from 0 to 2\^64 - 1/) });
     expect(tgate(['generate', dir, '--prompt', 'x', '--scheduler', 'heun', '-o', path.join(work, 'x.png')])).toMatchObject({ status: 2, stderr: expect.stringMatching(/Unknown scheduler "heun"[\s\S]*ddim, euler, dpmpp-2m, pndm, euler-ancestral, lcm/) });
-    expect(tgate(['generate', dir, '--prompt', 'x', '--steps', '10', '--image', path.join(work, 'many-1.png'), '--strength', '0.01', '-o', path.join(work, 'x.png')])).toMatchObject({ status: 2, stderr: expect.stringMatching(/strength 0\.01 over 10 steps runs no step/) });
+    const input = path.join(work, 'input.png');
+    expect(tgate(['generate', dir, '--prompt', 'x', '--steps', '2', '-o', input]).status).toBe(0);
+    expect(tgate(['generate', dir, '--prompt', 'x', '--image', input, '-o', input])).toMatchObject({ status: 5, stderr: expect.stringMatching(/is the input image/) });
+    expect(tgate(['generate', dir, '--prompt', 'x', '--steps', '10', '--image', input, '--strength', '0.01', '-o', path.join(work, 'x.png')])).toMatchObject({ status: 2, stderr: expect.stringMatching(/strength 0\.01 over 10 steps runs no step/) });
     expect(fs.existsSync(path.join(work, 'x.png'))).toBe(false);
     // A folder compiled from a single model has no text side.
     const single = path.join(work, 'single');

@@ -110,8 +110,13 @@ export class GatedPipeline {
     return o.baseline ? ['planning'] : variantsFor(m, o.steps ?? 25, o.gateStep, o.tgate);
   }
 
+  /** Image pixels at the UNet's native size (config sample_size x the VAE factor), else 512. */
+  get nativeSize(): number {
+    return this.folder.sampleSize !== null ? this.folder.sampleSize * this.folder.vaeScaleFactor : 512;
+  }
+
   /** The UNet's conditioning inputs (cond and uncond) for `count` images of a prompt, as the pipeline makes them. */
-  encodePrompt(prompt: string, negativePrompt: string | undefined, count = 1, height = 512, width = 512): Promise<Conditioning> {
+  encodePrompt(prompt: string, negativePrompt: string | undefined, count = 1, height = this.nativeSize, width = this.nativeSize): Promise<Conditioning> {
     return this.prompts.encode(prompt, negativePrompt, count, height, width);
   }
 
@@ -123,16 +128,20 @@ export class GatedPipeline {
     if (!Number.isInteger(n) || n < 1) throw new TgateError('E_USAGE', `The number of images must be a whole number >= 1, not ${n}.`);
     if (typeof o.prompt !== 'string') throw new TgateError('E_USAGE', 'A prompt (text) is needed.');
     const factor = f.vaeScaleFactor;
-    const native = f.sampleSize !== null ? f.sampleSize * factor : 512;
-    const height = o.image ? o.image.height : o.height ?? native;
-    const width = o.image ? o.image.width : o.width ?? native;
-    for (const [name, v] of [['height', height], ['width', width]] as const) {
-      if (!Number.isInteger(v) || v <= 0 || v % factor !== 0) {
-        throw new TgateError('E_USAGE', `The ${o.image ? "input image's " : ''}${name} ${v} is not a positive multiple of ${factor}, the VAE's scale factor.`, {
-          hint: o.image ? `Resize the image to a multiple of ${factor} pixels on each side.` : `Use a multiple of ${factor}, e.g. ${Math.max(factor, Math.round(v / factor) * factor)}.`,
-        });
-      }
+    const multiple = f.sizeMultiple;
+    const height = o.image ? o.image.height : o.height ?? this.nativeSize;
+    const width = o.image ? o.image.width : o.width ?? this.nativeSize;
+    const bad = [['height', height], ['width', width]].filter(([, v]) => !Number.isInteger(v) || (v as number) <= 0 || (v as number) % multiple !== 0);
+    if (bad.length) {
+      throw new TgateError('E_USAGE', `The ${o.image ? "input image's " : ''}${bad.map(([k, v]) => `${k} ${v}`).join(' and ')} ${bad.length > 1 ? 'are not positive multiples' : 'is not a positive multiple'} of ${multiple} pixels (the VAE's factor ${factor} x the UNet's ${multiple / factor}: its exported graph halves the latents ${Math.log2(multiple / factor)} times).`, {
+        hint: o.image ? `Resize the image to a multiple of ${multiple} pixels on each side.` : `Use multiples of ${multiple}, e.g. ${Math.max(multiple, Math.round(Number(bad[0]![1]) / multiple) * multiple)}.`,
+      });
     }
+    if (typeof o.seed === 'number' ? !Number.isSafeInteger(o.seed) : o.seed !== undefined && (o.seed < -(2n ** 63n) || o.seed >= 2n ** 64n)) {
+      throw new TgateError('E_USAGE', `The seed must be a whole number in [-2^63, 2^64) (torch's range), not ${String(o.seed)}.`);
+    }
+    if (o.guidance !== undefined && !(Number.isFinite(o.guidance) && o.guidance >= 0)) throw new TgateError('E_USAGE', `guidance must be a number >= 0, not ${o.guidance}.`);
+    if (o.strength !== undefined && !o.image) throw new TgateError('E_USAGE', 'strength is for img2img: give an image to start from.');
     // A guidance-distilled UNet (LCM) takes the scale as an embedding, not as a CFG pair.
     const embedded = this.unet.roles.guidanceEmbedding;
     const guidance = o.guidance ?? (embedded.length ? LCM_DEFAULT_GUIDANCE : this.unet.manifest.schedule.guidance);

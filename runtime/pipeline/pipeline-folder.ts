@@ -22,6 +22,11 @@ export interface PipelineFolder {
   /** Latent channels and the VAE's pixel factor (1 for a pixel-space model without a VAE). */
   latentChannels: number;
   vaeScaleFactor: number;
+  /**
+   * What image sizes must be multiples of: the VAE's factor times the UNet's (it halves the
+   * latents once per down block; a traced export upsamples by fixed factors, so odd sizes fail).
+   */
+  sizeMultiple: number;
   scalingFactor: number;
   shiftFactor: number;
   /** The UNet's native latent size (config sample_size), when its config says. */
@@ -90,7 +95,18 @@ export function readPipelineFolder(dir: string): PipelineFolder {
   const vae = readConfig(file('vae_decoder', 'config.json'));
   const unet = readConfig(file('unet', 'config.json'));
   const blocks = Array.isArray(vae.block_out_channels) ? vae.block_out_channels.length : 4;
+  const unetBlocks = Array.isArray(unet.block_out_channels) ? unet.block_out_channels.length : 1;
   const num = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) ? v : d);
+  if (blocks > 6 || unetBlocks > 8) throw new TgateError('E_BAD_PIPELINE', `The configs of ${dir} give ${blocks} VAE and ${unetBlocks} UNet blocks; that is no Stable Diffusion pipeline.`, { subject: { file: file('vae_decoder', 'config.json') } });
+  // Inpainting (9 channels) and InstructPix2Pix (8) UNets take more than the latents; the SD-XL
+  // refiner conditions on an aesthetic score: other pipelines than text-to-image.
+  const vaeLatents = num(vae.latent_channels, latentChannels);
+  if (vaeDecoder && vaeLatents !== latentChannels) {
+    throw new TgateError('E_UNSUPPORTED_MODEL', `The UNet takes ${latentChannels} input channels but the VAE makes ${vaeLatents}-channel latents: ${p.className ?? 'this pipeline'} is an inpainting or image-conditioned pipeline, which tgate generate does not run.`, { subject: { file: file('unet', 'config.json') } });
+  }
+  if (index.requires_aesthetics_score === true) {
+    throw new TgateError('E_UNSUPPORTED_MODEL', `${p.className ?? 'This pipeline'} conditions on an aesthetic score (the SD-XL refiner); tgate generate runs text-to-image pipelines.`, { subject: { file: file('model_index.json') } });
+  }
   return {
     dir,
     manifest,
@@ -106,9 +122,11 @@ export function readPipelineFolder(dir: string): PipelineFolder {
     schedulerConfig: file('scheduler', 'scheduler_config.json'),
     latentChannels,
     vaeScaleFactor: vaeDecoder ? 2 ** (blocks - 1) : 1,
+    sizeMultiple: (vaeDecoder ? 2 ** (blocks - 1) : 1) * 2 ** (unetBlocks - 1),
     scalingFactor: vaeDecoder ? num(vae.scaling_factor, 0.18215) : 1,
     shiftFactor: vaeDecoder ? num(vae.shift_factor, 0) : 0,
     sampleSize: typeof unet.sample_size === 'number' ? unet.sample_size : null,
-    forceZerosForEmptyPrompt: index.force_zeros_for_empty_prompt === true,
+    // StableDiffusionXLPipeline's default is true.
+    forceZerosForEmptyPrompt: index.force_zeros_for_empty_prompt !== false,
   };
 }

@@ -8,7 +8,7 @@
 // Input dtypes (int32 ids in optimum <= 1.23, int64 after) are read from the models.
 import type ort from 'onnxruntime-node';
 import { TgateError } from '../../compiler/errors.js';
-import { makeTensor, openSession, type SessionOptions } from '../session.js';
+import { makeTensor, openComponent, runModel, type SessionOptions } from '../session.js';
 import { numbersOf } from '../tensor-values.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import type { TensorInput } from '../gated-unet.js';
@@ -33,6 +33,7 @@ export interface Conditioning {
 interface Encoder {
   tokenizer: Tokenizer;
   session: ort.InferenceSession;
+  idsName: string;
   idsType: 'int32' | 'int64';
   /** The output that conditions the UNet: last_hidden_state (SD) or hidden_states.{N-1} (SD-XL). */
   hidden: string;
@@ -42,7 +43,7 @@ interface Encoder {
 
 async function openEncoder(model: string, tokenizerDir: string, penultimate: boolean, pooled: boolean, opts: SessionOptions): Promise<Encoder> {
   const tokenizer = loadTokenizer(tokenizerDir);
-  const session = await openSession(model, opts);
+  const session = await openComponent(model, 'text encoder', opts);
   const ids = session.inputMetadata.find((m) => m.name === 'input_ids') ?? session.inputMetadata[0]!;
   const idsType = ids.isTensor && ids.type === 'int32' ? 'int32' : 'int64';
   const outputs = session.outputNames;
@@ -62,7 +63,7 @@ async function openEncoder(model: string, tokenizerDir: string, penultimate: boo
     pooledName = outputs.includes('text_embeds') ? 'text_embeds' : null;
     if (!pooledName) throw new TgateError('E_UNSUPPORTED_MODEL', `${model} has no text_embeds output (the pooled projection SD-XL's UNet takes).`, { subject: { file: model } });
   }
-  return { tokenizer, session, idsType, hidden, pooled: pooledName };
+  return { tokenizer, session, idsName: ids.name, idsType, hidden, pooled: pooledName };
 }
 
 function rows(x: TensorInput, n: number): TensorInput {
@@ -110,14 +111,14 @@ export class PromptEncoder {
       if (warn && tok.truncated && warnings.length === 0) warnings.push({ prompt: text, tokens: tok.length, maxLength: e.tokenizer.maxLength });
       const n = tok.ids.length;
       const ids = e.idsType === 'int32' ? makeTensor('int32', Int32Array.from(tok.ids), [1, n]) : makeTensor('int64', BigInt64Array.from(tok.ids, BigInt), [1, n]);
-      const feeds: Record<string, ort.Tensor> = { [e.session.inputNames[0]!]: ids };
+      const feeds: Record<string, ort.Tensor> = { [e.idsName]: ids };
       // An exported attention_mask input (some exports have one) is all ones: the pipelines pass none.
-      for (const name of e.session.inputNames.slice(1)) {
+      for (const name of e.session.inputNames.filter((x) => x !== e.idsName)) {
         if (name !== 'attention_mask') throw new TgateError('E_UNSUPPORTED_MODEL', `The text encoder has an input "${name}" tgate does not know how to feed.`);
         feeds[name] = e.idsType === 'int32' ? makeTensor('int32', new Int32Array(n).fill(1), [1, n]) : makeTensor('int64', new BigInt64Array(n).fill(1n), [1, n]);
       }
       const t1 = performance.now();
-      const out = await e.session.run(feeds, [e.hidden, ...(e.pooled ? [e.pooled] : [])]);
+      const out = await runModel(e.session, feeds, [e.hidden, ...(e.pooled ? [e.pooled] : [])], 'text encoder');
       encodeMs += performance.now() - t1;
       const h = out[e.hidden]!;
       const hidden: TensorInput = { data: Float32Array.from(numbersOf(h)), dims: h.dims.slice() };

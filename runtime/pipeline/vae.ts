@@ -7,7 +7,7 @@
 // float16 VAEs take and give float16 at the boundary.
 import type ort from 'onnxruntime-node';
 import { TgateError } from '../../compiler/errors.js';
-import { makeTensor, openSession, type SessionOptions } from '../session.js';
+import { makeTensor, openComponent, runModel, type SessionOptions } from '../session.js';
 import { numbersOf, valuesAs } from '../tensor-values.js';
 import type { TorchGenerator } from '../torch-random.js';
 
@@ -22,7 +22,7 @@ export class VaeDecoder {
   private constructor(private readonly session: ort.InferenceSession, readonly scalingFactor: number, readonly shiftFactor: number) {}
 
   static async load(model: string, scalingFactor: number, shiftFactor: number, opts: SessionOptions = {}): Promise<VaeDecoder> {
-    return new VaeDecoder(await openSession(model, opts), scalingFactor, shiftFactor);
+    return new VaeDecoder(await openComponent(model, 'VAE decoder', opts), scalingFactor, shiftFactor);
   }
 
   /** [B, C, h, w] latents -> [B, 3, H, W] pixels in about [-1, 1], one image at a time (bounded memory). */
@@ -34,7 +34,7 @@ export class VaeDecoder {
     let outDims: number[] = [];
     for (let b = 0; b < B; b++) {
       const one = scaled.subarray(b * C * h * w, (b + 1) * C * h * w);
-      const out = await this.session.run({ [this.session.inputNames[0]!]: makeTensor(dtype, valuesAs(dtype, one), [1, C, h, w]) });
+      const out = await runModel(this.session, { [this.session.inputNames[0]!]: makeTensor(dtype, valuesAs(dtype, one), [1, C, h, w]) }, undefined, 'VAE decoder');
       const t = out[this.session.outputNames[0]!]!;
       parts.push(Float32Array.from(numbersOf(t)));
       outDims = [B, ...t.dims.slice(1)];
@@ -57,13 +57,13 @@ export class VaeEncoder {
   private constructor(private readonly session: ort.InferenceSession, readonly scalingFactor: number, readonly shiftFactor: number) {}
 
   static async load(model: string, scalingFactor: number, shiftFactor: number, opts: SessionOptions = {}): Promise<VaeEncoder> {
-    return new VaeEncoder(await openSession(model, opts), scalingFactor, shiftFactor);
+    return new VaeEncoder(await openComponent(model, 'VAE encoder', opts), scalingFactor, shiftFactor);
   }
 
   /** A [1, 3, H, W] image in [-1, 1] -> clean latents [1, C, H/f, W/f], scaled for the UNet. */
   async encode(image: Float32Array, dims: number[], generator: TorchGenerator): Promise<{ data: Float32Array; dims: number[] }> {
     const dtype = inputDtype(this.session);
-    const out = await this.session.run({ [this.session.inputNames[0]!]: makeTensor(dtype, valuesAs(dtype, image), dims) });
+    const out = await runModel(this.session, { [this.session.inputNames[0]!]: makeTensor(dtype, valuesAs(dtype, image), dims) }, undefined, 'VAE encoder');
     const name = this.session.outputNames.includes('latent_parameters') ? 'latent_parameters' : this.session.outputNames.includes('latent_sample') ? 'latent_sample' : null;
     if (!name) throw new TgateError('E_UNSUPPORTED_MODEL', `The VAE encoder gives ${this.session.outputNames.join(', ')}; tgate reads latent_parameters (mean and log-variance) or latent_sample.`);
     const t = out[name]!;
