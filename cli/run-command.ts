@@ -207,7 +207,9 @@ export async function runGeneration(dir: string, v: Values, stderr: NodeJS.Write
     const summary = {
       model: dir,
       mode: v.baseline ? 'baseline' : 'tgate',
-      steps: result.records.length,
+      steps: options.steps,
+      // Model evaluations: PNDM evaluates once more than it steps.
+      evaluations: result.records.length,
       gateStep: v.baseline ? null : sched.gateStep,
       schedule: v.baseline ? null : sched,
       variants: unet.opened,
@@ -224,7 +226,7 @@ export async function runGeneration(dir: string, v: Values, stderr: NodeJS.Write
     };
     if (v.json) return JSON.stringify(summary, null, 2);
     const lines = [
-      `${summary.mode}${v.baseline ? '' : ` v${sched.version}`}: ${summary.steps} steps (${summary.phases.planning + summary.phases.gate} planning${result.cfg ? ' with CFG at batch 2B' : ''}, ${summary.phases.fidelity} fidelity at batch B${sched.version === 2 && !v.baseline ? `; self-attention reused at ${result.records.filter((r) => r.self === 'reuse').length} steps` : ''}) in ${summary.seconds.toFixed(2)} s (model ${summary.modelSeconds.toFixed(2)} s)`,
+      `${summary.mode}${v.baseline ? '' : ` v${sched.version}`}: ${summary.steps} steps${summary.evaluations !== summary.steps ? ` (${summary.evaluations} model evaluations)` : ''} (${summary.phases.planning + summary.phases.gate} planning${result.cfg ? ' with CFG at batch 2B' : ''}, ${summary.phases.fidelity} fidelity at batch B${sched.version === 2 && !v.baseline ? `; self-attention reused at ${result.records.filter((r) => r.self === 'reuse').length} steps` : ''}) in ${summary.seconds.toFixed(2)} s (model ${summary.modelSeconds.toFixed(2)} s)`,
     ];
     if (outFile) lines.push(`wrote ${outFile} [${result.dims.join(', ')}]`);
     if (trajectoryDir) lines.push(`wrote ${result.trajectory.length} step latents to ${trajectoryDir}`);

@@ -21,8 +21,6 @@ export const SCHEDULER_CLASSES: Record<SchedulerName, string> = {
   lcm: 'LCMScheduler',
 };
 
-/** Schedulers that draw noise while sampling: they need the generation's generator. */
-export const STOCHASTIC_SCHEDULERS: readonly SchedulerName[] = ['euler-ancestral', 'lcm'];
 
 export interface CreateSchedulerOptions {
   /**

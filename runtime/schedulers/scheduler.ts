@@ -95,25 +95,3 @@ export function evaluationOrder(name: string): (k: number, length: number) => vo
     last = k;
   };
 }
-
-/** x0 and eps from a model output, for each prediction type, at sqrt(abar)=a, sqrt(1-abar)=b. */
-export function splitPrediction(kind: 'epsilon' | 'v_prediction' | 'sample', out: Float32Array, x: Float32Array, a: number, b: number): { x0: Float32Array; eps: Float32Array } {
-  const n = x.length;
-  const x0 = new Float32Array(n);
-  const eps = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const m = out[i]!;
-    const s = x[i]!;
-    if (kind === 'epsilon') {
-      x0[i] = (s - b * m) / a;
-      eps[i] = m;
-    } else if (kind === 'v_prediction') {
-      x0[i] = a * s - b * m;
-      eps[i] = a * m + b * s;
-    } else {
-      x0[i] = m;
-      eps[i] = (s - a * m) / b;
-    }
-  }
-  return { x0, eps };
-}
