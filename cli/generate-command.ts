@@ -146,7 +146,7 @@ export async function runGenerate(args: string[], io: { stderr: NodeJS.WriteStre
   } finally {
     await pipe.release();
   }
-  for (const w of result.warnings) io.stderr.write(`tgate: warning: the prompt has ${w.tokens} tokens; the text encoder reads ${w.maxLength}, so it was truncated (as diffusers does).\n`);
+  for (const w of result.warnings) io.stderr.write(`tgate: warning: the prompt has ${w.tokens} tokens; the text encoder reads ${w.maxLength}, so this part was cut off (as diffusers does): ${w.removed}\n`);
   if (result.schedule && !result.records.some((r) => r.phase === 'fidelity')) {
     io.stderr.write(`tgate: warning: the gate step ${result.schedule.gateStep} comes at or after the last of ${result.steps} steps, so nothing was gated (the run equals the baseline's work); use --gate-step below --steps.\n`);
   }

@@ -70,7 +70,7 @@ describe('tgate generate', () => {
     const out = path.join(work, 'long.png');
     const r = tgate(['generate', dir, '--prompt', Array(90).fill('horse').join(' '), '--steps', '2', '-o', out]);
     expect(r.status).toBe(0);
-    expect(r.stderr).toMatch(/warning: the prompt has \d+ tokens; the text encoder reads 77, so it was truncated/);
+    expect(r.stderr).toMatch(/warning: the prompt has 92 tokens; the text encoder reads 77, so this part was cut off \(as diffusers does\): horse horse/);
   });
 
   test('bad input: a clear error, a documented exit code, nothing overwritten', () => {
@@ -92,6 +92,12 @@ describe('tgate generate', () => {
     const single = path.join(work, 'single');
     expect(tgate(['compile', path.join(FIXTURE, 'unet/model.onnx'), '-o', single, '--no-verify']).status).toBe(0);
     expect(tgate(['generate', single, '--prompt', 'x', '-o', path.join(work, 'x.png')])).toMatchObject({ status: 2, stderr: expect.stringMatching(/compiled from a single model[\s\S]*tgate compile <export folder>/) });
+    // A component onnxruntime cannot load: bad input, named, not a crash.
+    const corrupt = path.join(work, 'corrupt');
+    fs.cpSync(dir, corrupt, { recursive: true });
+    fs.rmSync(path.join(corrupt, 'text_encoder/model.onnx'));
+    fs.writeFileSync(path.join(corrupt, 'text_encoder/model.onnx'), 'not a model');
+    expect(tgate(['generate', corrupt, '--prompt', 'x', '-o', path.join(work, 'x.png')])).toMatchObject({ status: 3, stderr: expect.stringMatching(/E_NOT_ONNX: onnxruntime cannot load the text encoder .*text_encoder\/model\.onnx/) });
     // A component removed after compiling.
     const broken = path.join(work, 'broken');
     fs.cpSync(dir, broken, { recursive: true });

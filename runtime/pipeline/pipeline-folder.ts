@@ -104,6 +104,9 @@ export function readPipelineFolder(dir: string): PipelineFolder {
   if (vaeDecoder && vaeLatents !== latentChannels) {
     throw new TgateError('E_UNSUPPORTED_MODEL', `The UNet takes ${latentChannels} input channels but the VAE makes ${vaeLatents}-channel latents: ${p.className ?? 'this pipeline'} is an inpainting or image-conditioned pipeline, which tgate generate does not run.`, { subject: { file: file('unet', 'config.json') } });
   }
+  if (vae.latents_mean != null || vae.latents_std != null) {
+    throw new TgateError('E_UNSUPPORTED_MODEL', `The VAE config of ${dir} sets latents_mean/latents_std (per-channel latent statistics); tgate decodes with scaling_factor and shift_factor only.`, { subject: { file: file('vae_decoder', 'config.json') } });
+  }
   if (index.requires_aesthetics_score === true) {
     throw new TgateError('E_UNSUPPORTED_MODEL', `${p.className ?? 'This pipeline'} conditions on an aesthetic score (the SD-XL refiner); tgate generate runs text-to-image pipelines.`, { subject: { file: file('model_index.json') } });
   }

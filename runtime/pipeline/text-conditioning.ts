@@ -17,6 +17,8 @@ import type { PipelineFolder } from './pipeline-folder.js';
 /** A prompt longer than the tokenizer reads: truncated, as diffusers does (and warns). */
 export interface PromptWarning {
   prompt: string;
+  /** The text cut off, as diffusers prints it. */
+  removed: string;
   /** Tokens the prompt has, BOS/EOS included, and how many the model reads. */
   tokens: number;
   maxLength: number;
@@ -108,7 +110,7 @@ export class PromptEncoder {
       const t0 = performance.now();
       const tok = e.tokenizer.encode(text);
       tokenizeMs += performance.now() - t0;
-      if (warn && tok.truncated && warnings.length === 0) warnings.push({ prompt: text, tokens: tok.length, maxLength: e.tokenizer.maxLength });
+      if (warn && tok.truncated && warnings.length === 0) warnings.push({ prompt: text, removed: e.tokenizer.decode(tok.removed), tokens: tok.length, maxLength: e.tokenizer.maxLength });
       const n = tok.ids.length;
       const ids = e.idsType === 'int32' ? makeTensor('int32', Int32Array.from(tok.ids), [1, n]) : makeTensor('int64', BigInt64Array.from(tok.ids, BigInt), [1, n]);
       const feeds: Record<string, ort.Tensor> = { [e.idsName]: ids };

@@ -143,6 +143,8 @@ export function resolveSchedulerConfig(json: unknown, source: string, name?: str
       if (!kind.includes(v as string | null)) throw malformed(key, `one of ${kind.map(show).join(', ')}`);
     } else if (kind === 'int') {
       if (typeof v !== 'number' || !Number.isInteger(v) || (key !== 'steps_offset' && v < 1)) throw malformed(key, 'a whole number');
+      // Tables of this many entries are built: bounded so a hostile config cannot exhaust memory.
+      if (key === 'num_train_timesteps' && v > 100000) throw malformed(key, 'a whole number up to 100000 (Stable Diffusion trains with 1000)');
     } else if (kind === 'float') {
       if (typeof v !== 'number' || !Number.isFinite(v)) throw malformed(key, 'a number');
     } else if (kind === 'float-or-inf') {
