@@ -16,6 +16,8 @@ import { denoiserModelOf } from '../compiler/io/pipeline-folder.js';
 import { GatedUNet, type GenerateOptions, type TensorInput } from '../runtime/gated-unet.js';
 import { PromptEncoder } from '../runtime/pipeline/text-conditioning.js';
 import { readPipelineFolder } from '../runtime/pipeline/pipeline-folder.js';
+import { readDiffusersJson, schedulerFromConfig } from '../runtime/schedulers/index.js';
+import { TorchGenerator } from '../runtime/torch-random.js';
 import { labelsOf, promptOf, readLabels, ShapeClassifier, TextEncoder } from '../runtime/text-model.js';
 import { parse, usageError } from './args.js';
 import type { Values } from './run-command.js';
@@ -46,6 +48,8 @@ export interface Calibration {
   recommended: number | null;
   /** With --text-model: the text encoder the prompts went through (the folder's own, for a compiled pipeline). */
   textEncoder: string | null;
+  /** The scheduler_config.json sampled with (null: DDIM with the Stable Diffusion config). */
+  schedulerConfig: string | null;
 }
 
 /** Tensors of one prompt each ([1, ...] or [n, ...]) stacked on the batch axis. */
@@ -166,6 +170,14 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
     }
     const guidance = manifest.schedule.guidance;
     const base: Omit<GenerateOptions, 'gateStep'> = { latents, cond, uncond, steps, guidance };
+    // Calibrated with the scheduler generation uses: a compiled pipeline's own, else that of the
+    // --text-model pipeline folder (the demo model's), else DDIM with the SD config.
+    const ownScheduler = manifest.pipeline ? path.join(dir, 'scheduler', 'scheduler_config.json') : textDir ? path.join(textDir, 'scheduler', 'scheduler_config.json') : null;
+    const schedulerConfig = ownScheduler && fs.existsSync(ownScheduler) ? ownScheduler : null;
+    if (ownScheduler && schedulerConfig) {
+      const config = readDiffusersJson(ownScheduler);
+      base.scheduler = () => schedulerFromConfig(config, { steps, source: ownScheduler, generator: new TorchGenerator(seed) });
+    }
     const adherence = async (x: Float32Array) => {
       if (!oracle || !labels) return null;
       const got = await oracle.classify(x, B);
@@ -174,7 +186,7 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
         return want && g.color === want.color && g.shape === want.shape && g.position === want.position;
       }).length / B;
     };
-    await unet.generate({ ...base, steps: 2, gateStep: 1, tgate: { version } });
+    await unet.generate({ ...base, steps: 2, scheduler: 'ddim', gateStep: 1, tgate: { version } });
     io.stderr.write(`tgate: calibrating ${dir}: baseline, then TGATE v${version} at gate steps 1-${steps - 1} (${B} samples) ...\n`);
     const baseline = await unet.generate({ ...base, gateStep: Number.POSITIVE_INFINITY, tgate: { version: 1 }, recordAttention: true });
     const stepMs = median(baseline.records.map((x) => x.modelMs));
@@ -203,6 +215,7 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
       baselineAdherence: await adherence(baseline.latents),
       recommended,
       textEncoder,
+      schedulerConfig,
     };
     const write = writable && !values['dry-run'] && recommended !== null;
     if (write) {

@@ -306,6 +306,8 @@ describe('tgate demo and tgate calibrate', () => {
     expect(r.status).toBe(0);
     const c = JSON.parse(r.stdout);
     expect(c.textEncoder).toBe(path.join(dir, 'text_encoder/model.onnx'));
+    // Sampled as generate samples: with the pipeline's own scheduler (cosine DDIM).
+    expect(c.schedulerConfig).toBe(path.join(dir, 'scheduler/scheduler_config.json'));
     for (const p of c.points) expect(p.adherence).not.toBeNull();
     expect(c.baselineAdherence).not.toBeNull();
     // The same text encoder as the UNet-only folder's through --text-model: the same curve.
