@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TgateError } from './errors.js';
+import { isInsideDir } from './io/load.js';
 
 export interface Staging {
   /** The temporary folder to write into. */
@@ -11,11 +12,6 @@ export interface Staging {
   commit(): void;
   /** Removes the staged folder; safe to call after commit. */
   discard(): void;
-}
-
-function isInside(child: string, parent: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
 function realish(p: string): string {
@@ -39,8 +35,8 @@ export function stageOutput(outDir: string, protectedFiles: string[], force: boo
   const target = realish(outDir);
   for (const d of protectedDirs) {
     const real = fs.realpathSync(d);
-    if (isInside(target, real) || isInside(real, target)) {
-      const inside = isInside(target, real);
+    if (isInsideDir(target, real) || isInsideDir(real, target)) {
+      const inside = isInsideDir(target, real);
       throw new TgateError('E_OUTPUT_OVERLAPS_SOURCE', inside ? `The output folder ${outDir} is inside the source folder ${d}; writing there would change the source.` : `The output folder ${outDir} contains the source folder ${d}; writing there would overwrite or delete the source.`, {
         subject: { file: d },
         hint: 'Choose an output folder outside the pipeline folder, e.g. -o out/<name>.',
@@ -48,7 +44,7 @@ export function stageOutput(outDir: string, protectedFiles: string[], force: boo
     }
   }
   for (const f of protectedFiles) {
-    if (isInside(fs.realpathSync(f), target)) {
+    if (isInsideDir(fs.realpathSync(f), target)) {
       throw new TgateError('E_OUTPUT_OVERLAPS_SOURCE', `The output folder ${outDir} contains the source file ${f}; writing there would overwrite or delete the source.`, {
         subject: { file: f },
         hint: 'Choose an output folder that does not hold the model, e.g. -o out/<name>.',
