@@ -15,6 +15,7 @@ import { readManifest, serializeManifest } from '../compiler/manifest.js';
 import { denoiserModelOf } from '../compiler/io/pipeline-folder.js';
 import { GatedUNet, type GenerateOptions, type TensorInput } from '../runtime/gated-unet.js';
 import { PromptEncoder } from '../runtime/pipeline/text-conditioning.js';
+import { pipelineSchedulerConfig } from '../runtime/compiled-folder.js';
 import { readPipelineFolder } from '../runtime/pipeline/pipeline-folder.js';
 import { readDiffusersJson, schedulerFromConfig } from '../runtime/schedulers/index.js';
 import { TorchGenerator } from '../runtime/torch-random.js';
@@ -172,11 +173,10 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
     const base: Omit<GenerateOptions, 'gateStep'> = { latents, cond, uncond, steps, guidance };
     // Calibrated with the scheduler generation uses: a compiled pipeline's own, else that of the
     // --text-model pipeline folder (the demo model's), else DDIM with the SD config.
-    const ownScheduler = manifest.pipeline ? path.join(dir, 'scheduler', 'scheduler_config.json') : textDir ? path.join(textDir, 'scheduler', 'scheduler_config.json') : null;
-    const schedulerConfig = ownScheduler && fs.existsSync(ownScheduler) ? ownScheduler : null;
-    if (ownScheduler && schedulerConfig) {
-      const config = readDiffusersJson(ownScheduler);
-      base.scheduler = () => schedulerFromConfig(config, { steps, source: ownScheduler, generator: new TorchGenerator(seed) });
+    const schedulerConfig = manifest.pipeline ? pipelineSchedulerConfig(dir) : textDir ? pipelineSchedulerConfig(textDir) : null;
+    if (schedulerConfig) {
+      const config = readDiffusersJson(schedulerConfig);
+      base.scheduler = () => schedulerFromConfig(config, { steps, source: schedulerConfig, generator: new TorchGenerator(seed) });
     }
     const adherence = async (x: Float32Array) => {
       if (!oracle || !labels) return null;

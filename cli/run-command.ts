@@ -6,6 +6,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { TgateError } from '../compiler/errors.js';
 import type { ManifestIo } from '../compiler/manifest.js';
 import type { VariantName } from '../compiler/variants.js';
+import { pipelineSchedulerConfig } from '../runtime/compiled-folder.js';
 import { GatedUNet, readManifest, variantsFor, type GenerateOptions, type TensorInput, type TgateOptions } from '../runtime/gated-unet.js';
 import { createScheduler, readDiffusersJson, schedulerFromConfig, SCHEDULERS } from '../runtime/schedulers/index.js';
 import { TorchGenerator } from '../runtime/torch-random.js';
@@ -105,8 +106,8 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
   const name = v.scheduler === undefined ? undefined : String(v.scheduler);
   if (name !== undefined && !(SCHEDULERS as readonly string[]).includes(name)) throw new TgateError('E_USAGE', `--scheduler must be one of ${SCHEDULERS.join(', ')}, not "${name}".`);
   // A compiled pipeline runs with its own scheduler, as generate does, unless told otherwise.
-  const own = unet.manifest.pipeline ? path.join(unet.dir, 'scheduler', 'scheduler_config.json') : null;
-  const configFile = v['scheduler-config'] !== undefined ? String(v['scheduler-config']) : own && name === undefined && fs.existsSync(own) ? own : null;
+  const own = unet.manifest.pipeline && name === undefined ? pipelineSchedulerConfig(unet.dir) : null;
+  const configFile = v['scheduler-config'] !== undefined ? String(v['scheduler-config']) : own;
   const config = configFile ? readDiffusersJson(configFile) : null;
   // A fresh scheduler (and generator, for the schedulers that draw noise) per generation: bench
   // repeats one request, and every repetition must draw the same numbers.

@@ -1,12 +1,20 @@
 // A compiled folder as the runtime sees it: its manifest, checked, and the schedule a generation
 // runs on it (the user's options over the compiled family's official defaults), which decides the
 // variants to open.
+import fs from 'node:fs';
+import path from 'node:path';
 import { TgateError } from '../compiler/errors.js';
 import { readManifest, type Manifest } from '../compiler/manifest.js';
 import type { VariantName } from '../compiler/variants.js';
 import { planSchedule, variantsUsed, type ScheduleOptions } from '../compiler/schedule.js';
 
 export { readManifest };
+
+/** A pipeline folder's scheduler/scheduler_config.json, or null when it has none. */
+export function pipelineSchedulerConfig(dir: string): string | null {
+  const file = path.join(dir, 'scheduler', 'scheduler_config.json');
+  return fs.existsSync(file) ? file : null;
+}
 
 /** The T-GATE schedule of a generation; unset fields take the compiled family's defaults. */
 export type TgateOptions = Partial<Omit<ScheduleOptions, 'gateStep'>>;

@@ -13,7 +13,7 @@ import { schedulerFromConfig } from '../schedulers/index.js';
 import { TorchGenerator } from '../torch-random.js';
 import { guidanceScaleEmbedding, LCM_DEFAULT_GUIDANCE } from './guidance-embedding.js';
 import { decodePng, toModelInput, toRgbImages, toUnitRange, type RgbImage } from './image.js';
-import { readConfig, readPipelineFolder, type PipelineFolder } from './pipeline-folder.js';
+import { readPipelineFolder, type PipelineFolder } from './pipeline-folder.js';
 import { PromptEncoder, type Conditioning, type PromptWarning } from './text-conditioning.js';
 import { VaeDecoder, VaeEncoder } from './vae.js';
 import fs from 'node:fs';
@@ -142,6 +142,10 @@ export class GatedPipeline {
     }
     if (o.guidance !== undefined && !(Number.isFinite(o.guidance) && o.guidance >= 0)) throw new TgateError('E_USAGE', `guidance must be a number >= 0, not ${o.guidance}.`);
     if (o.strength !== undefined && !o.image) throw new TgateError('E_USAGE', 'strength is for img2img: give an image to start from.');
+    // diffusers' img2img default strength.
+    const strength = o.image ? o.strength ?? 0.8 : undefined;
+    // img2img needs the VAE encoder: refused before any model runs.
+    const encoder = o.image ? await this.imageEncoder() : null;
     // A guidance-distilled UNet (LCM) takes the scale as an embedding, not as a CFG pair.
     const embedded = this.unet.roles.guidanceEmbedding;
     const guidance = o.guidance ?? (embedded.length ? LCM_DEFAULT_GUIDANCE : this.unet.manifest.schedule.guidance);
@@ -149,8 +153,8 @@ export class GatedPipeline {
     const generator = new TorchGenerator(seed);
     // A guidance-distilled UNet is diffusers' LatentConsistencyModel pipeline, whose img2img gives
     // the strength to the LCM scheduler's set_timesteps; SD pipelines slice the timesteps.
-    const lcmStrength = o.image && embedded.length ? { strength: o.strength ?? 0.8 } : {};
-    const scheduler = schedulerFromConfig(readConfig(f.schedulerConfig), { steps, source: f.schedulerConfig, name: o.scheduler, generator, ...lcmStrength });
+    const lcmStrength = strength !== undefined && embedded.length ? { strength } : {};
+    const scheduler = schedulerFromConfig(f.scheduler, { steps, source: f.schedulerConfig, name: o.scheduler, generator, ...lcmStrength });
 
     const text = await this.prompts.encode(o.prompt, o.negativePrompt, n, height, width);
     for (const name of embedded) {
@@ -161,9 +165,8 @@ export class GatedPipeline {
     const dims = [n, f.latentChannels, height / factor, width / factor];
     let imageEncodeMs = 0;
     let clean: { data: Float32Array; dims: number[] } | undefined;
-    if (o.image) {
+    if (o.image && encoder) {
       const t0 = performance.now();
-      const encoder = await this.imageEncoder();
       const one = await encoder.encode(toModelInput(o.image), [1, 3, height, width], generator);
       clean = { data: new Float32Array(one.data.length * n), dims };
       for (let i = 0; i < n; i++) clean.data.set(one.data, i * one.data.length);
@@ -179,7 +182,7 @@ export class GatedPipeline {
       guidance,
       scheduler,
       ...(o.baseline ? { gateStep: Number.POSITIVE_INFINITY, tgate: { version: 1 as const } } : { ...(o.gateStep !== undefined ? { gateStep: o.gateStep } : {}), ...(o.tgate ? { tgate: o.tgate } : {}) }),
-      ...(clean ? { image: clean, strength: o.strength ?? 0.8 } : {}),
+      ...(clean ? { image: clean, strength } : {}),
       ...(o.onStep ? { onStep: o.onStep } : {}),
       ...(o.recordAttention ? { recordAttention: true } : {}),
     });

@@ -18,7 +18,9 @@ export interface PipelineFolder {
   /** Folder -> path of its model.onnx, for the components present. */
   models: { textEncoder: string; textEncoder2: string | null; vaeDecoder: string | null; vaeEncoder: string | null };
   tokenizers: { tokenizer: string; tokenizer2: string | null };
+  /** scheduler/scheduler_config.json and its contents, read once when the folder is opened. */
   schedulerConfig: string;
+  scheduler: unknown;
   /** Latent channels and the VAE's pixel factor (1 for a pixel-space model without a VAE). */
   latentChannels: number;
   vaeScaleFactor: number;
@@ -123,6 +125,7 @@ export function readPipelineFolder(dir: string): PipelineFolder {
     },
     tokenizers: { tokenizer: file('tokenizer'), tokenizer2: kind === 'sdxl' ? file('tokenizer_2') : null },
     schedulerConfig: file('scheduler', 'scheduler_config.json'),
+    scheduler: readConfig(file('scheduler', 'scheduler_config.json')),
     latentChannels,
     vaeScaleFactor: vaeDecoder ? 2 ** (blocks - 1) : 1,
     sizeMultiple: (vaeDecoder ? 2 ** (blocks - 1) : 1) * 2 ** (unetBlocks - 1),
