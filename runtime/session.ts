@@ -1,6 +1,6 @@
 // onnxruntime-node sessions with the options tgate relies on. Proof sessions run on one thread
 // so their numbers (written into the manifest) do not depend on the machine's core count.
-import ort from 'onnxruntime-node';
+import ort from './ort.js';
 import { TgateError } from '../compiler/errors.js';
 
 export type OrtTensor = ort.Tensor;

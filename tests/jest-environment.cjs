@@ -4,6 +4,10 @@
 // the suite exercise onnxruntime exactly as `tgate` does outside Jest.
 const { TestEnvironment } = require('jest-environment-node');
 
+// Set in the worker's real environment (a test's process.env is a copy): onnxruntime's telemetry
+// off for sessions that tests open directly, as runtime/ort.ts does for tgate's own.
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 const SHARED = [
   'ArrayBuffer', 'SharedArrayBuffer', 'DataView',
   'Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array',
