@@ -1,22 +1,36 @@
-// Argument parsing shared by the subcommands: node:util parseArgs, with its errors turned into
-// usage errors (exit 2) that point at `tgate help`.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+// The shape of a command's options and of what the command receives once commander has parsed
+// them (cli/program.ts). One table per command declares each option with its help line, so the
+// parser and the help cannot disagree: an option without a description does not type-check.
 import { TgateError } from '../compiler/errors.js';
 
 export function usageError(message: string, hint = 'Run `tgate help` for the commands and their options.'): TgateError {
   return new TgateError('E_USAGE', message, { hint });
 }
 
-/** Parsed values by option name, as node:util parseArgs gives them. */
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** Given to the command when the option is absent (as text: commands check the values). */
+  default?: string | string[];
+  /** How help shows a default that is not the value itself ("the family's", a short path). */
+  defaultText?: string;
+  /** Repeatable: the command gets every value, in order, as an array. */
+  multiple?: boolean;
+  /** The value's name in help: N, FILE.npy, DIR. */
+  value?: string;
+  /** One line for --help. */
+  description: string;
+  /** Internal options (bench's memory probe): parsed, not shown. */
+  hidden?: boolean;
+}
+
+export type OptionTable = Record<string, OptionSpec>;
+
+/**
+ * Parsed values by long option name, as the commands read them: `values['gate-step']` a string,
+ * a repeatable option an array of strings, a flag true when given (`values['no-verify']` too).
+ */
 export interface ParsedArgs {
   values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   positionals: string[];
-}
-
-export function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, hint?: string): ParsedArgs {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw usageError((e as Error).message, hint);
-  }
 }

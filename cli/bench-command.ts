@@ -5,16 +5,17 @@
 // opening only the variants its schedule uses).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile } from '../compiler/compile.js';
 import { TgateError } from '../compiler/errors.js';
 import { inspectCompiled } from '../compiler/inspect.js';
 import { denoiserModelOf } from '../compiler/io/pipeline-folder.js';
+import { temporaryFolder } from '../compiler/output/temp-folder.js';
 import { GatedUNet, readManifest, type GenerateResult, type StepRecord } from '../runtime/gated-unet.js';
 import { proveArtifacts } from '../runtime/prove.js';
 import { table } from './format.js';
+import { note, status } from './reporter.js';
 import { median } from './stats.js';
 import { generationFrom, numberOption, sessionOptions, variantsForArgs, type Values } from './run-command.js';
 
@@ -29,11 +30,17 @@ async function compiledFolder(target: string, v: Values, stderr: NodeJS.WriteStr
   const denoiser = denoiserModelOf(target);
   if (denoiser) target = denoiser;
   else if (fs.statSync(target).isDirectory()) return { dir: target, cleanup: () => {} };
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tgate-bench-'));
-  const dir = path.join(tmp, 'compiled');
-  stderr.write(`tgate: compiling ${target} into ${dir} ...\n`);
-  await compile(target, { outDir: dir, prover: v['no-verify'] ? null : (r) => proveArtifacts(r) });
-  return { dir, cleanup: () => fs.rmSync(tmp, { recursive: true, force: true }) };
+  // tgate-bench-<pid>-<random>: removed after the bench, when the compile fails, and on SIGINT/SIGTERM.
+  const tmp = temporaryFolder('bench');
+  try {
+    const dir = path.join(tmp.dir, 'compiled');
+    status(`tgate: compiling ${target} into ${dir} ...`, stderr);
+    await compile(target, { outDir: dir, prover: v['no-verify'] ? null : (r) => proveArtifacts(r) });
+    return { dir, cleanup: tmp.remove };
+  } catch (e) {
+    tmp.remove();
+    throw e;
+  }
 }
 
 /** Peak RSS (MiB) of a fresh process that opens the sessions and runs one generation. */
@@ -98,7 +105,7 @@ export async function benchCommand(target: string, v: Values, stderr: NodeJS.Wri
     const unet = await GatedUNet.load(dir, { ...session, variants });
     const loadMs = performance.now() - loadStart;
     const options = Object.fromEntries(modes.map((m) => [m, generationFrom(unet, modeValues(v, m))])) as Record<Mode, ReturnType<typeof generationFrom>>;
-    for (const n of options.baseline.notes) stderr.write(`tgate: note: ${n}\n`);
+    for (const n of options.baseline.notes) note(n, stderr);
     const firstStart = performance.now();
     await unet.generate({ ...options.baseline.options, steps: 1, scheduler: 'ddim' });
     const firstStepMs = performance.now() - firstStart;
@@ -107,7 +114,7 @@ export async function benchCommand(target: string, v: Values, stderr: NodeJS.Wri
     const results = Object.fromEntries(modes.map((m) => [m, [] as GenerateResult[]])) as Record<Mode, GenerateResult[]>;
     for (let i = 0; i < runs; i++) {
       for (const m of modes) results[m].push(await unet.generate(options[m].options));
-      stderr.write(`tgate: run ${i + 1}/${runs}: ${modes.map((m) => `${m} ${(results[m][i]!.totalMs / 1000).toFixed(2)} s`).join(', ')}\n`);
+      status(`tgate: run ${i + 1}/${runs}: ${modes.map((m) => `${m} ${(results[m][i]!.totalMs / 1000).toFixed(2)} s`).join(', ')}`, stderr);
     }
     await unet.release();
     const S = options.baseline.options.steps;

@@ -7,23 +7,26 @@
 // step (--dry-run only reports). A model file is compiled into a temporary folder first (and
 // nothing is recorded: compile it to keep the result).
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { compile, MANIFEST_FILE } from '../compiler/compile.js';
 import { TgateError } from '../compiler/errors.js';
 import { readManifest, serializeManifest } from '../compiler/manifest.js';
 import { denoiserModelOf } from '../compiler/io/pipeline-folder.js';
+import { replaceFile } from '../compiler/output/atomic-file.js';
+import { withTemporaryFolder } from '../compiler/output/temp-folder.js';
 import { GatedUNet, type GenerateOptions, type TensorInput } from '../runtime/gated-unet.js';
 import { PromptEncoder } from '../runtime/pipeline/text-conditioning.js';
 import { pipelineSchedulerConfig } from '../runtime/compiled-folder.js';
+import { compiledLatentFactor } from '../runtime/pipeline/latent-factor.js';
 import { readPipelineFolder } from '../runtime/pipeline/pipeline-folder.js';
 import { readDiffusersJson, schedulerFromConfig } from '../runtime/schedulers/index.js';
 import { TorchGenerator } from '../runtime/torch-random.js';
 import { labelsOf, promptOf, readLabels, ShapeClassifier, TextEncoder } from '../runtime/text-model.js';
-import { parse, usageError } from './args.js';
+import { usageError, type ParsedArgs } from './args.js';
 import type { Values } from './run-command.js';
 import type { CommandIo, CommandOutput } from './commands.js';
 import { table } from './format.js';
+import { progressBar, status } from './reporter.js';
 import { median } from './stats.js';
 import { concreteShape, seededNormal } from './tensor-args.js';
 
@@ -74,18 +77,8 @@ function relL2(a: Float32Array, b: Float32Array): number {
   return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
-export async function runCalibrate(args: string[], io: CommandIo): Promise<CommandOutput> {
-  const { values, positionals } = parse(args, {
-    steps: { type: 'string', default: '25' },
-    samples: { type: 'string', default: '4' },
-    seed: { type: 'string', default: '0' },
-    tolerance: { type: 'string', default: '0.05' },
-    'tgate-version': { type: 'string' },
-    'text-model': { type: 'string' },
-    latent: { type: 'string' },
-    'dry-run': { type: 'boolean' },
-    json: { type: 'boolean' },
-  });
+export async function runCalibrate(args: ParsedArgs, io: CommandIo): Promise<CommandOutput> {
+  const { values, positionals } = args;
   if (positionals.length !== 1) throw usageError('tgate calibrate takes one compiled folder or model: tgate calibrate <dir | model.onnx>.');
   let target = positionals[0]!;
   if (!fs.existsSync(target)) throw new TgateError('E_FILE_MISSING', `${target} does not exist.`, { subject: { file: target } });
@@ -93,15 +86,13 @@ export async function runCalibrate(args: string[], io: CommandIo): Promise<Comma
   const denoiser = denoiserModelOf(target);
   if (denoiser) target = denoiser;
   else if (fs.statSync(target).isDirectory()) return calibrateFolder(target, values, io, true);
-  const temporary = fs.mkdtempSync(path.join(os.tmpdir(), 'tgate-calibrate-'));
-  try {
+  // tgate-calibrate-<pid>-<random>: removed afterwards, when anything fails, and on SIGINT/SIGTERM.
+  return withTemporaryFolder('calibrate', async (temporary) => {
     const dir = path.join(temporary, 'compiled');
-    io.stderr.write(`tgate: compiling ${target} into a temporary folder (compile it yourself to keep the calibration) ...\n`);
+    status(`tgate: compiling ${target} into a temporary folder (compile it yourself to keep the calibration) ...`, io.stderr);
     await compile(target, { outDir: dir, prover: null });
-    return await calibrateFolder(dir, values, io, false);
-  } finally {
-    fs.rmSync(temporary, { recursive: true, force: true });
-  }
+    return calibrateFolder(dir, values, io, false);
+  });
 }
 
 async function calibrateFolder(dir: string, values: Values, io: CommandIo, writable: boolean): Promise<CommandOutput> {
@@ -133,9 +124,12 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
     const r = unet.roles;
     const B = samples;
     const channels = typeof r.latent.shape[1] === 'number' ? r.latent.shape[1] : 4;
-    // The latent's side: --latent, else the model's fixed size, else 32 (256 px for SD's VAE).
-    const given = values.latent !== undefined ? num('latent', (n) => Number.isInteger(n) && n > 0, 'a positive whole number (the latent side)') : null;
-    const side = (i: 2 | 3) => given ?? (typeof r.latent.shape[i] === 'number' ? (r.latent.shape[i] as number) : 32);
+    // The latent's sides: --height/--width (image pixels) over the model's latent factor, else the
+    // model's fixed size, else 32 (256 px for SD's VAE).
+    const lf = compiledLatentFactor(dir, manifest);
+    const px = (k: 'height' | 'width') => (values[k] === undefined ? null : num(k, (n) => Number.isInteger(n) && n > 0 && n % lf.factor === 0, `a positive multiple of ${lf.factor} (image pixels; the latent factor is ${lf.why})`) / lf.factor);
+    const given = { 2: px('height'), 3: px('width') };
+    const side = (i: 2 | 3) => given[i] ?? (typeof r.latent.shape[i] === 'number' ? (r.latent.shape[i] as number) : 32);
     const latents = seededNormal([B, channels, side(2), side(3)], seed);
     // With the demo model's labels: real prompts (one per sample, cycling); else seeded stand-ins.
     const prompts = labels ? Array.from({ length: B }, (_, i) => promptOf(labels, { color: labels.colors[i % labels.colors.length]!, shape: labels.shapes[i % labels.shapes.length]!, position: labels.positions[i % labels.positions.length]! })) : [];
@@ -187,17 +181,20 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
       }).length / B;
     };
     await unet.generate({ ...base, steps: 2, scheduler: 'ddim', gateStep: 1, tgate: { version } });
-    io.stderr.write(`tgate: calibrating ${dir}: baseline, then TGATE v${version} at gate steps 1-${steps - 1} (${B} samples) ...\n`);
+    const bar = progressBar(`tgate: calibrating ${path.basename(dir)} (TGATE v${version}, ${B} samples): baseline, then gate step`, steps - 1, io.stderr);
+    bar.tick(0, 'baseline');
     const baseline = await unet.generate({ ...base, gateStep: Number.POSITIVE_INFINITY, tgate: { version: 1 }, recordAttention: true });
     const stepMs = median(baseline.records.map((x) => x.modelMs));
     const points: CalibrationPoint[] = [];
     const costs = new Map<string, number[]>();
     const runs = [];
     for (let G = 1; G < steps; G++) {
+      bar.tick(G - 1, `gate step ${G}`);
       const res = await unet.generate({ ...base, gateStep: G, tgate: { version } });
       for (const x of res.records) costs.set(`${x.variant}@${x.batch}`, [...(costs.get(`${x.variant}@${x.batch}`) ?? []), x.modelMs]);
       runs.push(res);
     }
+    bar.end();
     const cost = new Map([...costs].map(([k, xs]) => [k, median(xs)]));
     for (const res of runs) {
       const G = res.schedule.gateStep;
@@ -222,9 +219,7 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
       const file = path.join(dir, MANIFEST_FILE);
       const m = readManifest(dir);
       const updated = { ...m, schedule: { ...m.schedule, gateStep: recommended }, calibration: { tolerance, steps, samples: B, version, recommended } };
-      const tmp = `${file}.tmp-${process.pid}`;
-      fs.writeFileSync(tmp, serializeManifest(updated));
-      fs.renameSync(tmp, file);
+      replaceFile(file, serializeManifest(updated));
     }
     if (values.json) return { stdout: JSON.stringify(calibration, null, 2) };
     const change = new Map(calibration.crossChange.map((c) => [c.k, c.change]));

@@ -2,15 +2,13 @@
 // the compile produced, what one call and a run cost (MACs, parameters, the speed-up bounds of v1
 // and v2), cache sizes, and the diff of the source against every variant. Deterministic: no
 // timings or absolute paths, so the same source gives the same bytes.
-import fs from 'node:fs';
-import path from 'node:path';
 import type { CompileResult } from '../compiler/compile.js';
 import type { ScheduleCost } from '../compiler/cost/schedule-cost.js';
 import { bytesText, countText } from './format.js';
 import { diffFolder } from './diff-command.js';
 import { diffMarkdown } from './diff-format.js';
 
-export const REPORT_FILES = ['report.json', 'report.md'];
+export { REPORT_FILES } from '../compiler/compile.js';
 
 function scheduleMarkdown(s: ScheduleCost): string {
   const row = (label: string, r: { linearMacs: number; allMacs: number; boundLinear: number; boundAll: number }) => `| ${label} | ${countText(r.linearMacs)} | ${countText(r.allMacs)} | ${r.boundLinear.toFixed(3)}x | ${r.boundAll.toFixed(3)}x |`;
@@ -23,7 +21,8 @@ function scheduleMarkdown(s: ScheduleCost): string {
   ].join('\n');
 }
 
-export function writeCompileReport(dir: string, r: CompileResult): void {
+/** Reads the staged artifacts in `dir`; writes through compile's `write` (new files, declared names only). */
+export function writeCompileReport(dir: string, r: CompileResult, write: (file: string, text: string) => void): void {
   const m = r.manifest;
   const c = r.cost;
   const diffs = diffFolder(dir, {});
@@ -37,7 +36,7 @@ export function writeCompileReport(dir: string, r: CompileResult): void {
     cost: c,
     diffs,
   };
-  fs.writeFileSync(path.join(dir, 'report.json'), JSON.stringify(json, null, 2) + '\n');
+  write('report.json', JSON.stringify(json, null, 2) + '\n');
   const sizes = Object.entries(c.binding.sizes).map(([k, v]) => `\`${k}=${v}\``).join(', ');
   const md = [
     `## tgate compile: \`${m.source.file}\``,
@@ -57,5 +56,5 @@ export function writeCompileReport(dir: string, r: CompileResult): void {
     ...(c.schedule ? ['#### Schedule cost', '', scheduleMarkdown(c.schedule), ''] : []),
     ...diffs.map(diffMarkdown),
   ].join('\n');
-  fs.writeFileSync(path.join(dir, 'report.md'), md + '\n');
+  write('report.md', md + '\n');
 }

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stageOutput } from '../compiler/artifacts.js';
 import { compile } from '../compiler/compile.js';
 import { TgateError } from '../compiler/errors.js';
 import type { GenerateResult, TgateOptions } from '../runtime/gated-unet.js';
@@ -16,10 +17,12 @@ import { GatedPipeline, type PipelineGenerateOptions } from '../runtime/pipeline
 import type { RgbImage } from '../runtime/pipeline/image.js';
 import { loadTokenizer } from '../runtime/tokenizer/index.js';
 import { labelsOf, promptOf, readLabels, ShapeClassifier, type PromptLabels } from '../runtime/text-model.js';
-import { parse, usageError } from './args.js';
+import { usageError, type ParsedArgs } from './args.js';
 import type { CommandIo, CommandOutput } from './commands.js';
+import { DEMO_COMPILED, demoOutputOptions } from './demo-output.js';
 import { gridPng, meanPixelDifference } from './image-grid.js';
 import { table } from './format.js';
+import { progressBar, status } from './reporter.js';
 
 export const DEMO_MODEL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/models/shapes');
 
@@ -100,17 +103,8 @@ function adherenceOf(found: PromptLabels[], want: PromptLabels): { all: number; 
   };
 }
 
-export async function runDemo(args: string[], io: CommandIo): Promise<CommandOutput> {
-  const { values } = parse(args, {
-    output: { type: 'string', short: 'o', default: 'out/demo' },
-    prompt: { type: 'string' },
-    samples: { type: 'string', default: '8' },
-    steps: { type: 'string', default: '25' },
-    'gate-step': { type: 'string' },
-    seed: { type: 'string', default: '0' },
-    model: { type: 'string', default: DEMO_MODEL },
-    json: { type: 'boolean' },
-  });
+export async function runDemo(args: ParsedArgs, io: CommandIo): Promise<CommandOutput> {
+  const { values } = args;
   const whole = (k: string, min: number) => {
     const n = Number(values[k as keyof typeof values]);
     if (!Number.isInteger(n) || n < min) throw usageError(`--${k} must be a whole number >= ${min}, not "${values[k as keyof typeof values]}".`);
@@ -142,14 +136,23 @@ export async function runDemo(args: string[], io: CommandIo): Promise<CommandOut
       throw new TgateError('E_USAGE', e.message, { subject: e.subject, hint: `${e.hint ?? ''} Prompts read like "${example}".`.trim(), cause: e });
     }
   }
+  // Drawn into a staging folder beside -o and moved into place once done (demo-output.ts: -o must
+  // be new, empty, or an earlier demo output that --force replaces).
   const out = path.resolve(String(values.output));
-  fs.mkdirSync(out, { recursive: true });
-  const compiled = path.join(out, 'compiled');
-  io.stderr.write(`tgate: compiling the pipeline ${modelDir} into ${compiled} ...\n`);
-  await compile(modelDir, { outDir: compiled, force: true, prover: null });
-
-  const pipe = await GatedPipeline.load(compiled, { variants: ['planning', 'reuse-self', 'fidelity'] });
-  const oracle = await ShapeClassifier.load(modelDir);
+  const stage = stageOutput(out, demoOutputOptions(!!values.force, modelDir));
+  const compiled = path.join(out, DEMO_COMPILED);
+  let drawn = false;
+  let pipe: GatedPipeline;
+  let oracle: ShapeClassifier;
+  try {
+    status(`tgate: compiling the pipeline ${modelDir} into ${compiled} ...`, io.stderr);
+    await compile(modelDir, { outDir: path.join(stage.dir, DEMO_COMPILED), prover: null });
+    pipe = await GatedPipeline.load(path.join(stage.dir, DEMO_COMPILED), { variants: ['planning', 'reuse-self', 'fidelity'] });
+    oracle = await ShapeClassifier.load(modelDir);
+  } catch (e) {
+    stage.discard();
+    throw e;
+  }
   try {
     const G = gateStep ?? pipe.unet.manifest.schedule.gateStep;
     const guidance = pipe.unet.manifest.schedule.guidance;
@@ -169,11 +172,13 @@ export async function runDemo(args: string[], io: CommandIo): Promise<CommandOut
     // Warm-up, not timed (first calls allocate arenas): a baseline run of the first prompt that
     // records the attention convergence for the plot, then a TGATE v2 run (the one session holds
     // every variant, so this also warms v1's).
+    status('tgate: demo: warm-up (not timed) ...', io.stderr);
     const recorded = await pipe.generate({ ...request(0), ...mode.baseline, recordAttention: true });
     const convergence = recorded.attentionChange;
     await pipe.generate({ ...request(0), ...mode.v2 });
     for (const w of recorded.warnings) io.stderr.write(`tgate: warning: "${w.prompt}" has ${w.tokens} tokens; the text encoder reads ${w.maxLength}, so it was truncated.\n`);
     let scheduler = recorded.scheduler;
+    const bar = progressBar('tgate: demo', prompts.length * MODES.length, io.stderr);
     for (const [k, p] of prompts.entries()) {
       for (const m of MODES) {
         const r = await pipe.generate({ ...request(k), ...mode[m] });
@@ -183,9 +188,10 @@ export async function runDemo(args: string[], io: CommandIo): Promise<CommandOut
         firstImages[m].push(r.images[0]!);
         found[m].push(await oracle.classify(r.latents.data, samples));
         scheduler = r.scheduler;
-        io.stderr.write(`tgate: ${p}: ${m} ${(r.timings.totalMs / 1000).toFixed(2)} s\n`);
+        bar.tick(k * MODES.length + MODES.indexOf(m) + 1, `${p}: ${m} ${(r.timings.totalMs / 1000).toFixed(2)} s`);
       }
     }
+    bar.end();
     const modes = {} as Record<Mode, ModeResult>;
     for (const m of MODES) {
       const checks = prompts.map((p, k) => ({ want: labelsOf(labels, p), got: found[m][k]! })).filter((x) => x.want);
@@ -200,10 +206,11 @@ export async function runDemo(args: string[], io: CommandIo): Promise<CommandOut
       };
     }
     const grid = path.join(out, 'grid.png');
-    fs.writeFileSync(grid, gridPng(prompts.map((_, k) => MODES.map((m) => firstImages[m][k]!)), { columns: MODES.map((m) => HEADINGS[m]), rows: prompts }));
+    const gridBytes = gridPng(prompts.map((_, k) => MODES.map((m) => firstImages[m][k]!)), { columns: MODES.map((m) => HEADINGS[m]), rows: prompts });
+    stage.write('grid.png', gridBytes);
     const convergencePath = path.join(out, 'convergence.svg');
     const svg = convergenceSvg(convergence, G);
-    fs.writeFileSync(convergencePath, svg);
+    stage.write('convergence.svg', svg);
     const report: DemoReport = {
       model: modelDir,
       compiled,
@@ -225,7 +232,7 @@ export async function runDemo(args: string[], io: CommandIo): Promise<CommandOut
     const headers = ['', 'wall time (s)', 'speed-up', 'prompt adherence', 'mean pixel diff to baseline'];
     const summary = `${prompts.length} prompt(s) x ${samples} seeded samples, ${steps} ${scheduler.toUpperCase()} steps, gate step ${G}, guidance ${guidance}`;
     const timing = 'Wall time: the pipeline\'s generate calls (tokenizer, text encoder, denoising, decode), summed over the prompts, after an untimed warm-up.';
-    fs.writeFileSync(report.files.markdown, [
+    stage.write('report.md', [
       '## tgate demo', '', summary, '',
       `| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`), '',
       timing, '',
@@ -233,16 +240,17 @@ export async function runDemo(args: string[], io: CommandIo): Promise<CommandOut
       ...prompts.map((p, i) => `${i + 1}. ${p} (seed ${seeds[i]})`), '',
     ].join('\n'));
     const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-    fs.writeFileSync(report.files.html, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>tgate demo</title>
+    stage.write('report.html', `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>tgate demo</title>
 <style>body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:960px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}</style></head><body>
 <h1>tgate demo</h1><p>${esc(summary)}</p>
 <table><thead><tr>${headers.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>
 <p>${esc(timing)}</p>
 <h2>Images</h2><p>Rows: ${prompts.map(esc).join('; ')}. Columns: baseline, TGATE v1, TGATE v2.</p>
-<img alt="grid" src="data:image/png;base64,${fs.readFileSync(grid).toString('base64')}">
+<img alt="grid" src="data:image/png;base64,${Buffer.from(gridBytes).toString('base64')}">
 <h2>Attention convergence</h2>${svg}
 </body></html>
 `);
+    drawn = true;
     if (values.json) return { stdout: JSON.stringify(report, null, 2) };
     return {
       stdout: [
@@ -256,5 +264,10 @@ export async function runDemo(args: string[], io: CommandIo): Promise<CommandOut
   } finally {
     await pipe.release();
     await oracle.release();
+    try {
+      if (drawn) stage.commit();
+    } finally {
+      stage.discard();
+    }
   }
 }

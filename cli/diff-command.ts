@@ -1,17 +1,16 @@
 // tgate diff: what changed between two graphs, or between the source and each variant of a
 // compiled folder; as text, --json, --markdown or --html, to stdout or -o FILE.
 import fs from 'node:fs';
-import path from 'node:path';
-import { parse, usageError } from './args.js';
+import { usageError, type ParsedArgs } from './args.js';
 import { parseShapes } from '../compiler/cost/schedule-cost.js';
 import { diffGraphs, type GraphDiff } from '../compiler/diff.js';
 import { familyOfGraph } from '../compiler/family.js';
-import { decodeModel } from '../compiler/io/decode.js';
 import { loadSource } from '../compiler/io/load.js';
 import { modelFromProto } from '../compiler/io/decode.js';
 import type { Graph } from '../compiler/ir/graph.js';
-import { readManifest } from '../compiler/manifest.js';
+import { manifestGraph, readManifest, type ManifestVariant } from '../compiler/manifest.js';
 import { denoiserModelOf } from '../compiler/io/pipeline-folder.js';
+import { replaceFile } from '../compiler/output/atomic-file.js';
 import { findAttentionSites } from '../passes/attention/find-sites.js';
 import type { CommandIo, CommandOutput } from './commands.js';
 import { diffHtml, diffMarkdown, diffText } from './diff-format.js';
@@ -27,26 +26,16 @@ function graphOf(file: string): Graph {
 /** The source (as the planning graph: the source plus outputs) against each other variant. */
 export function diffFolder(dir: string, shapes: Record<string, number[]>): GraphDiff[] {
   const m = readManifest(dir);
-  const read = (file: string) => decodeModel(fs.readFileSync(path.join(dir, file)), file).graph;
+  const read = (v: ManifestVariant) => manifestGraph(dir, m, v).model().graph;
   const planning = m.variants.find((v) => v.name === 'planning')!;
-  const base = read(planning.file);
+  const base = read(planning);
   return m.variants
     .filter((v) => v.name !== 'planning')
-    .map((v) => diffGraphs(base, read(v.file), [`${m.source.file} (${planning.file}: the source plus site outputs)`, v.file], m.family.name, shapes));
+    .map((v) => diffGraphs(base, read(v), [`${m.source.file} (${planning.file}: the source plus site outputs)`, v.file], m.family.name, shapes));
 }
 
-export async function runDiff(args: string[], io: CommandIo): Promise<CommandOutput> {
-  const { values, positionals } = parse(
-    args,
-    {
-      json: { type: 'boolean' },
-      markdown: { type: 'boolean' },
-      html: { type: 'boolean' },
-      output: { type: 'string', short: 'o' },
-      shape: { type: 'string', multiple: true, default: [] as string[] },
-    },
-    DIFF_USAGE,
-  );
+export async function runDiff(args: ParsedArgs, io: CommandIo): Promise<CommandOutput> {
+  const { values, positionals } = args;
   const formats = (['json', 'markdown', 'html'] as const).filter((f) => values[f]);
   if (formats.length > 1) throw usage(`Choose one of --json, --markdown, --html (got ${formats.map((f) => `--${f}`).join(' ')}).`);
   const shapes = parseShapes(values.shape as string[]);
@@ -73,10 +62,7 @@ export async function runDiff(args: string[], io: CommandIo): Promise<CommandOut
     : diffs.map((d) => diffText(d, !values.output && io.color === true)).join('\n\n');
   if (values.output) {
     const file = String(values.output);
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, text.endsWith('\n') ? text : text + '\n');
-    fs.renameSync(tmp, file);
+    replaceFile(file, text.endsWith('\n') ? text : text + '\n');
     return { stdout: `wrote ${file}` };
   }
   return { stdout: text };

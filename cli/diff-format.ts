@@ -4,6 +4,7 @@
 import type { GraphDiff, ScopeChange } from '../compiler/diff.js';
 import type { ManifestIo } from '../compiler/manifest.js';
 import { bytesText, countText, shapeText, table } from './format.js';
+import { paint } from './terminal-text.js';
 
 const LIST = 8;
 
@@ -32,8 +33,9 @@ function firsts<T>(xs: T[], f: (x: T) => string, n = LIST): string[] {
 }
 
 export function diffText(d: GraphDiff, color: boolean): string {
-  const red = (s: string) => (color ? `\x1b[31m${s}\x1b[0m` : s);
-  const green = (s: string) => (color ? `\x1b[32m${s}\x1b[0m` : s);
+  // Markers the output sink turns into colours on a terminal (cli/terminal-text.ts).
+  const red = (s: string) => (color ? paint('red', s) : s);
+  const green = (s: string) => (color ? paint('green', s) : s);
   const out: string[] = [];
   out.push(`${d.a.label} -> ${d.b.label}: ${d.a.nodes} -> ${d.b.nodes} nodes (${d.nodes.removed} removed, ${d.nodes.added} added)`);
   for (const k of ['inputs', 'outputs'] as const) {

@@ -8,35 +8,10 @@ import { TgateError } from '../compiler/errors.js';
 import { encodePng } from '../runtime/pipeline/image.js';
 import { GatedPipeline, readImage, type PipelineGenerateOptions, type PipelineResult } from '../runtime/pipeline/gated-pipeline.js';
 import { encodeNpy } from '../runtime/npy.js';
-import { parse, usageError } from './args.js';
+import { usageError, type ParsedArgs } from './args.js';
 import { progressReporter } from './progress.js';
-import { numberOption, RUN_OPTIONS, scheduleArgs, sessionOptions, type Values } from './run-command.js';
-
-const SESSION_KEYS = ['threads', 'optimization', 'prepacking', 'arena', 'mem-pattern', 'sessions'] as const;
-
-export const GENERATE_OPTIONS = {
-  prompt: { type: 'string' },
-  'negative-prompt': { type: 'string' },
-  seed: { type: 'string', default: '0' },
-  steps: { type: 'string', default: '25' },
-  guidance: { type: 'string' },
-  height: { type: 'string' },
-  width: { type: 'string' },
-  'num-images': { type: 'string', default: '1' },
-  scheduler: { type: 'string' },
-  baseline: { type: 'boolean' },
-  'tgate-version': { type: 'string' },
-  'gate-step': { type: 'string' },
-  'sp-interval': { type: 'string' },
-  'fi-interval': { type: 'string' },
-  'warm-up': { type: 'string' },
-  image: { type: 'string' },
-  strength: { type: 'string' },
-  'output-type': { type: 'string', default: 'png' },
-  output: { type: 'string', short: 'o' },
-  json: { type: 'boolean' },
-  ...Object.fromEntries(SESSION_KEYS.map((k) => [k, RUN_OPTIONS[k]!])),
-} as const;
+import { numberOption, scheduleArgs, sessionOptions, type Values } from './run-command.js';
+import { replaceFile } from '../compiler/output/atomic-file.js';
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47];
 const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d];
@@ -73,16 +48,8 @@ function checkWritable(file: string, kind: 'png' | 'npy'): void {
   }
 }
 
-function writeAtomic(file: string, bytes: Uint8Array): void {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.tmp-${process.pid}`);
-  try {
-    fs.writeFileSync(tmp, bytes, { flag: 'wx' });
-    fs.renameSync(tmp, file);
-  } finally {
-    fs.rmSync(tmp, { force: true });
-  }
-}
+/** A temporary sibling renamed over the file, removed on failure and on SIGINT/SIGTERM (atomic-file.ts). */
+const writeAtomic = replaceFile;
 
 /** The library request from generate's options. */
 export function generateRequest(v: Values): PipelineGenerateOptions {
@@ -118,8 +85,8 @@ export function generateRequest(v: Values): PipelineGenerateOptions {
   return o;
 }
 
-export async function runGenerate(args: string[], io: { stderr: NodeJS.WriteStream }): Promise<{ stdout: string }> {
-  const { values, positionals } = parse(args, GENERATE_OPTIONS as never);
+export async function runGenerate(args: ParsedArgs, io: { stderr: NodeJS.WriteStream }): Promise<{ stdout: string }> {
+  const { values, positionals } = args;
   const v = values as Values;
   if (positionals.length !== 1) throw usageError(positionals.length === 0 ? 'Missing the compiled pipeline folder: tgate generate <dir> --prompt TEXT -o out.png.' : `Expected one compiled pipeline folder, got ${positionals.length}: ${positionals.join(' ')}.`);
   const dir = positionals[0]!;

@@ -1,10 +1,12 @@
 // tgate inspect: a model or a compiled folder as text or JSON; and the schedule-cost table that
 // compile and bench print too.
 import fs from 'node:fs';
-import { parse, usageError } from './args.js';
+import { usageError, type ParsedArgs } from './args.js';
 import type { ScheduleCost } from '../compiler/cost/schedule-cost.js';
 import { parseShapes } from '../compiler/cost/schedule-cost.js';
-import { inspectCompiled, inspectModel, type InspectReport } from '../compiler/inspect.js';
+import { inspectCompiled, inspectModel, type InspectOptions, type InspectReport } from '../compiler/inspect.js';
+import { readManifest } from '../compiler/manifest.js';
+import { vaeLatentFactor } from '../runtime/pipeline/latent-factor.js';
 import { denoiserModelOf } from '../compiler/io/pipeline-folder.js';
 import { bytesText, countText, shapeText, table } from './format.js';
 import type { CommandOutput } from './commands.js';
@@ -59,16 +61,8 @@ function inspectText(r: InspectReport, explain: boolean): string {
   return out.join('\n');
 }
 
-export async function runInspect(args: string[]): Promise<CommandOutput> {
-  const { values, positionals } = parse(args, {
-    json: { type: 'boolean' },
-    explain: { type: 'boolean' },
-    height: { type: 'string' },
-    width: { type: 'string' },
-    shape: { type: 'string', multiple: true, default: [] as string[] },
-    steps: { type: 'string' },
-    'gate-step': { type: 'string' },
-  });
+export async function runInspect(args: ParsedArgs): Promise<CommandOutput> {
+  const { values, positionals } = args;
   if (positionals.length !== 1) throw usageError(positionals.length ? `Expected one model or folder, got ${positionals.length}.` : 'Missing the model file or folder (tgate inspect <model.onnx | compiled dir | pipeline folder>).');
   const target = positionals[0]!;
   const whole = (k: 'height' | 'width' | 'steps' | 'gate-step', multiple: number) => {
@@ -77,9 +71,13 @@ export async function runInspect(args: string[]): Promise<CommandOutput> {
     if (!Number.isInteger(n) || n <= 0 || n % multiple !== 0) throw usageError(`--${k} must be a positive ${multiple > 1 ? `multiple of ${multiple} (image pixels)` : 'whole number'}, not "${values[k]}".`);
     return n;
   };
-  const o = { height: whole('height', 8), width: whole('width', 8), shapes: parseShapes(values.shape as string[]), steps: whole('steps', 1), gateStep: whole('gate-step', 1) };
-  // A source pipeline folder is inspected as its denoiser's model.
+  // Image pixels; the latent factor comes from the model (inspect checks the sizes against it).
+  const o: InspectOptions = { height: whole('height', 1), width: whole('width', 1), shapes: parseShapes(values.shape as string[]), steps: whole('steps', 1), gateStep: whole('gate-step', 1) };
+  // A source pipeline folder is inspected as its denoiser's model, at its VAE's factor.
   const denoiser = denoiserModelOf(target);
-  const r = denoiser ? inspectModel(denoiser, o) : fs.existsSync(target) && fs.statSync(target).isDirectory() ? inspectCompiled(target, o) : inspectModel(target, o);
+  const folder = !denoiser && fs.existsSync(target) && fs.statSync(target).isDirectory();
+  const vae = denoiser || (folder && readManifest(target).pipeline) ? vaeLatentFactor(target) : null;
+  if (vae) o.latentFactor = vae;
+  const r = denoiser ? inspectModel(denoiser, o) : folder ? inspectCompiled(target, o) : inspectModel(target, o);
   return { stdout: values.json ? JSON.stringify(r, null, 2) : inspectText(r, !!values.explain) };
 }

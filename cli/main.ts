@@ -2,21 +2,11 @@
 // The tgate executable: the only code that touches process (argv, stdout/stderr, exit codes).
 import { createRequire } from 'node:module';
 import { isTgateError } from '../compiler/errors.js';
-import { runBench, runCalibrate, runCompile, runDemo, runDiff, runInspect, runMemoryProbe, runRun, USAGE, type CommandIo, type CommandOutput } from './commands.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { runGenerate } from './generate-command.js';
-
-const COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<CommandOutput>> = {
-  compile: runCompile,
-  inspect: runInspect,
-  diff: runDiff,
-  run: runRun,
-  generate: runGenerate,
-  bench: runBench,
-  demo: runDemo,
-  calibrate: runCalibrate,
-};
-const HIDDEN: typeof COMMANDS = { '__memory-probe': runMemoryProbe };
+import './signals.js'; // SIGINT/SIGTERM/SIGHUP remove unfinished output, exit 128+n (signals.ts)
+import { parseCommandLine } from './program.js';
+import { configureReporting, detail } from './reporter.js';
+import { installTextSink } from './terminal-text.js';
 
 function version(): string {
   const require = createRequire(import.meta.url);
@@ -24,30 +14,19 @@ function version(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
-    process.stdout.write(USAGE + '\n');
-    return cmd ? EXIT.ok : EXIT.usage;
-  }
-  if (cmd === '--version' || cmd === '-v') {
-    process.stdout.write(version() + '\n');
-    return EXIT.ok;
-  }
-  const run = COMMANDS[cmd] ?? HIDDEN[cmd];
-  if (!run) {
-    process.stderr.write(`tgate: unknown command "${cmd}". Commands: ${Object.keys(COMMANDS).join(', ')}. Run \`tgate help\`.\n`);
-    return EXIT.usage;
-  }
-  // `tgate <command> --help` prints the usage rather than refusing an unknown option.
-  if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(USAGE + '\n');
-    return EXIT.ok;
-  }
-  const json = rest.includes('--json');
+  // Colours and progress rewrites only on a terminal; control characters in data never reach one.
+  const color = !!process.stdout.isTTY && !process.env.NO_COLOR;
+  installTextSink(process.stdout, color);
+  installTextSink(process.stderr, !!process.stderr.isTTY);
+  const json = argv.includes('--json');
   try {
-    const color = !!process.stdout.isTTY && !process.env.NO_COLOR;
-    const out = await run(rest, { stderr: process.stderr, color });
+    const line = parseCommandLine(argv, version(), { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) });
+    if (line.kind === 'done') return line.code;
+    configureReporting(line.globals, process.stderr);
+    const started = performance.now();
+    const out = await line.spec.run(line.args, { stderr: process.stderr, color });
     process.stdout.write(out.stdout + '\n');
+    detail(`${line.spec.name} took ${((performance.now() - started) / 1000).toFixed(2)} s; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
     return EXIT.ok;
   } catch (e) {
     if (isTgateError(e)) {

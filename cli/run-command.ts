@@ -2,45 +2,19 @@
 // in and out as .npy. Inputs a user does not give are seeded random, and the command says so.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ParseArgsConfig } from 'node:util';
 import { TgateError } from '../compiler/errors.js';
 import type { ManifestIo } from '../compiler/manifest.js';
 import type { VariantName } from '../compiler/variants.js';
 import { pipelineSchedulerConfig } from '../runtime/compiled-folder.js';
+import { compiledLatentFactor } from '../runtime/pipeline/latent-factor.js';
 import { GatedUNet, readManifest, variantsFor, type GenerateOptions, type TensorInput, type TgateOptions } from '../runtime/gated-unet.js';
 import { createScheduler, readDiffusersJson, schedulerFromConfig, SCHEDULERS } from '../runtime/schedulers/index.js';
 import { TorchGenerator } from '../runtime/torch-random.js';
 import { progressReporter } from './progress.js';
+import { note } from './reporter.js';
 import { concreteShape, namedTensors, readNpyFile, seededNormal, writeNpyFile } from './tensor-args.js';
 
-export const RUN_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
-  steps: { type: 'string', default: '25' },
-  'gate-step': { type: 'string' },
-  'tgate-version': { type: 'string' },
-  'sp-interval': { type: 'string' },
-  'fi-interval': { type: 'string' },
-  'warm-up': { type: 'string' },
-  guidance: { type: 'string' },
-  scheduler: { type: 'string' },
-  'scheduler-config': { type: 'string' },
-  latents: { type: 'string' },
-  height: { type: 'string', default: '512' },
-  width: { type: 'string', default: '512' },
-  batch: { type: 'string', default: '1' },
-  seed: { type: 'string', default: '0' },
-  cond: { type: 'string', multiple: true, default: [] as string[] },
-  uncond: { type: 'string', multiple: true, default: [] as string[] },
-  image: { type: 'string' },
-  strength: { type: 'string' },
-  threads: { type: 'string', default: '0' },
-  optimization: { type: 'string', default: 'extended' },
-  prepacking: { type: 'string', default: 'on' },
-  arena: { type: 'string', default: 'on' },
-  'mem-pattern': { type: 'string', default: 'on' },
-  sessions: { type: 'string', default: 'gated' },
-};
-
-/** Parsed option values, as node:util parseArgs returns them. */
+/** Parsed option values by long name (cli/args.ts ParsedArgs). */
 export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 export function numberOption(v: Values, key: string, check: (n: number) => boolean, what: string): number {
@@ -125,11 +99,14 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
   if (v.latents) latents = readNpyFile(String(v.latents));
   else {
     const batch = numberOption(v, 'batch', (n) => Number.isInteger(n) && n >= 1, 'a whole number >= 1');
-    const h = numberOption(v, 'height', (n) => Number.isInteger(n) && n % 8 === 0 && n > 0, 'a positive multiple of 8 (image pixels)');
-    const w = numberOption(v, 'width', (n) => Number.isInteger(n) && n % 8 === 0 && n > 0, 'a positive multiple of 8 (image pixels)');
+    // Image pixels, over the model's latent factor (its pipeline's VAE; 8, or 1 in pixel space).
+    const lf = compiledLatentFactor(unet.dir, unet.manifest);
+    const f = lf.factor;
+    const h = numberOption(v, 'height', (n) => Number.isInteger(n) && n % f === 0 && n > 0, `a positive multiple of ${f} (image pixels; the latent factor is ${lf.why})`);
+    const w = numberOption(v, 'width', (n) => Number.isInteger(n) && n % f === 0 && n > 0, `a positive multiple of ${f} (image pixels; the latent factor is ${lf.why})`);
     const channels = typeof r.latent.shape[1] === 'number' ? r.latent.shape[1] : 4;
-    latents = seededNormal([batch, channels, h / 8, w / 8], seed);
-    notes.push(`latents: seeded Gaussian noise [${latents.dims.join(', ')}] (seed ${seed})`);
+    latents = seededNormal([batch, channels, h / f, w / f], seed);
+    notes.push(`latents: seeded Gaussian noise [${latents.dims.join(', ')}] (seed ${seed}; latent ${h / f}x${w / f} for ${h}x${w} px)`);
   }
   const B = latents.dims[0]!;
   const cond = namedTensors(v.cond as string[], '--cond');
@@ -186,7 +163,7 @@ export async function runGeneration(dir: string, v: Values, stderr: NodeJS.Write
   const unet = await GatedUNet.load(dir, { ...sessionOptions(v), variants: variantsForArgs(dir, v) });
   try {
     const { options, notes, scheduler } = generationFrom(unet, v);
-    for (const n of notes) stderr.write(`tgate: note: ${n}\n`);
+    for (const n of notes) note(n, stderr);
     const trajectoryDir = v['save-trajectory'] ? String(v['save-trajectory']) : null;
     options.keepTrajectory = !!trajectoryDir;
     const progress = progressReporter(stderr, v.baseline ? 'baseline' : 'tgate');

@@ -1,20 +1,20 @@
 // Tensors given on the command line (.npy files, NAME=FILE pairs) and the seeded stand-ins used
 // when a user gives none, shaped from the compiled model's manifest.
-import fs from 'node:fs';
 import { TgateError } from '../compiler/errors.js';
+import { replaceFile } from '../compiler/output/atomic-file.js';
 import type { ManifestIo } from '../compiler/manifest.js';
 import type { TensorInput } from '../runtime/gated-unet.js';
-import { encodeNpy, parseNpy } from '../runtime/npy.js';
+import { encodeNpy, readNpy } from '../runtime/npy.js';
 import { SeededRandom } from '../runtime/random.js';
 
 export function readNpyFile(file: string): TensorInput {
-  if (!fs.existsSync(file)) throw new TgateError('E_FILE_MISSING', `Tensor file ${file} does not exist.`, { subject: { file }, hint: 'Give a .npy file saved with numpy.save.' });
-  const a = parseNpy(fs.readFileSync(file), file);
+  const a = readNpy(file);
   return { data: a.data, dims: a.shape };
 }
 
 export function writeNpyFile(file: string, data: Float32Array, dims: number[]): void {
-  fs.writeFileSync(file, encodeNpy({ dtype: 'float32', shape: dims, data }));
+  // Atomically, through a temporary sibling (never writing through a link at the target).
+  replaceFile(file, encodeNpy({ dtype: 'float32', shape: dims, data }));
 }
 
 /** Parses repeated NAME=FILE options into tensors by name. */

@@ -1,16 +1,51 @@
-// The output folder is built in a temporary sibling and renamed into place at the end, so a
-// failed compile leaves nothing behind and an existing folder is replaced only on success.
+// An output folder (compile's, the demo's) is built in a hidden staging sibling,
+// `.<name>.tmp-<pid>-<random>`, and renamed into place at the end: a failed or interrupted run
+// leaves nothing behind, and an existing folder is replaced only on success. The rules that keep
+// users' files safe all live here:
+// - the target is locked while the run works on it (output/lock.ts): a second run is refused;
+// - an existing non-empty folder is replaced only with force, and only when it is an output of
+//   the same kind (a tgate manifest: output/tgate-output.ts); never a folder that holds the
+//   source, or the current folder;
+// - every file written into the staging folder is one of the names declared up front, created
+//   new (O_EXCL, output/new-file.ts), and no linked source file may take one of those names: a
+//   write can never land on a hard link to a user's file;
+// - the staging folder (and the old folder during a replacement) is removed on failure and on
+//   SIGINT/SIGTERM (output/cleanup.ts); those of runs killed with SIGKILL carry their pid and are
+//   removed by the next run that targets the same path (output/leftovers.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import { TgateError } from './errors.js';
 import { isInsideDir } from './io/load.js';
+import { onInterrupt } from './output/cleanup.js';
+import { ownedTempDir, removeDeadLeftovers } from './output/leftovers.js';
+import { lockTarget } from './output/lock.js';
+import { writeNewFile, type FileData } from './output/new-file.js';
+
+export interface StageOptions {
+  /** Replace an existing non-empty folder (only one `replaceable` accepts). */
+  force: boolean;
+  /** Every file this output writes, relative to its top with '/': write() takes only these, link() none of them. */
+  outputs: string[];
+  /** null when an existing folder is an earlier output of this kind (force may replace it), else why not. */
+  replaceable: (dir: string) => string | null;
+  /** Source files the output folder must not hold. */
+  protectedFiles?: string[];
+  /** Source folders the output folder may neither lie in nor hold. */
+  protectedDirs?: string[];
+  /** The option that replaces an output, for hints. */
+  forceOption?: string;
+}
 
 export interface Staging {
-  /** The temporary folder to write into. */
+  /** The staging folder: read it freely; write only through write() and link(). */
   dir: string;
-  /** Moves the staged folder to its final place (replacing an old one only with force). */
+  /** Creates one of the declared output files (never an existing file: O_EXCL). */
+  write(rel: string, data: FileData): void;
+  /** Hard-links (or copies) a source file to `rel`, which must not be an output name. */
+  link(rel: string, from: string): 'linked' | 'copied';
+  /** Moves the staged folder to its final place (replacing the old one) and releases the lock. */
   commit(): void;
-  /** Removes the staged folder; safe to call after commit. */
+  /** Removes the staged folder unless committed, and releases the lock; safe to call twice. */
   discard(): void;
 }
 
@@ -27,13 +62,24 @@ function realish(p: string): string {
   return path.join(fs.realpathSync(cur), ...missing);
 }
 
+/** Output names compare case-insensitively (a case-insensitive file system would merge them). */
+const key = (rel: string) => path.posix.normalize(rel.split(/[\\/]+/).join('/')).replace(/^\.\/|\/$/g, '').toLowerCase();
+
 /**
- * Refuses output folders that would clobber the source, or hold files, unless forced.
- * `protectedDirs` (a source pipeline folder) may neither hold the output nor lie inside it.
+ * The output name a file placed at `rel` would collide with: the same name, a folder that holds an
+ * output, or an output that is a folder holding it. null when it is clear of every output.
  */
-export function stageOutput(outDir: string, protectedFiles: string[], force: boolean, protectedDirs: string[] = []): Staging {
-  const target = realish(outDir);
-  for (const d of protectedDirs) {
+export function collidingOutput(rel: string, outputs: string[]): string | null {
+  const r = key(rel);
+  for (const o of outputs) {
+    const k = key(o);
+    if (r === k || r.startsWith(`${k}/`) || k.startsWith(`${r}/`)) return o;
+  }
+  return null;
+}
+
+function refuseOverlaps(outDir: string, target: string, opts: StageOptions): void {
+  for (const d of opts.protectedDirs ?? []) {
     const real = fs.realpathSync(d);
     if (isInsideDir(target, real) || isInsideDir(real, target)) {
       const inside = isInsideDir(target, real);
@@ -43,7 +89,7 @@ export function stageOutput(outDir: string, protectedFiles: string[], force: boo
       });
     }
   }
-  for (const f of protectedFiles) {
+  for (const f of opts.protectedFiles ?? []) {
     if (isInsideDir(fs.realpathSync(f), target)) {
       throw new TgateError('E_OUTPUT_OVERLAPS_SOURCE', `The output folder ${outDir} contains the source file ${f}; writing there would overwrite or delete the source.`, {
         subject: { file: f },
@@ -51,39 +97,119 @@ export function stageOutput(outDir: string, protectedFiles: string[], force: boo
       });
     }
   }
-  if (fs.existsSync(target)) {
-    const st = fs.statSync(target);
-    if (!st.isDirectory()) {
-      throw new TgateError('E_OUTPUT_EXISTS', `The output path ${outDir} exists and is not a folder.`, { subject: { file: outDir }, hint: 'Choose another -o path.' });
-    }
-    if (fs.readdirSync(target).length > 0 && !force) {
-      throw new TgateError('E_OUTPUT_EXISTS', `The output folder ${outDir} exists and is not empty.`, {
-        subject: { file: outDir },
-        hint: 'Pass --force to replace it, or choose another -o folder.',
-      });
-    }
+}
+
+/** Refuses a target that is not a folder, a non-empty folder without force, and anything force may not replace. */
+function checkTarget(outDir: string, target: string, opts: StageOptions): void {
+  const force = opts.forceOption ?? '--force';
+  // Replacing a folder renames it away: never the folder the user works in, nor one that holds it.
+  const cwd = fs.realpathSync('.');
+  if (isInsideDir(cwd, target)) {
+    throw new TgateError('E_OUTPUT_EXISTS', `The output folder ${outDir} is ${cwd === target ? 'the current folder' : `a folder that holds the current folder ${cwd}`}; tgate builds its output beside the target and moves it into place, which would replace it.`, {
+      subject: { file: outDir },
+      hint: 'Name a new folder for the output, e.g. -o out/<name>.',
+    });
   }
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(target);
+  } catch {
+    return;
+  }
+  if (!st.isDirectory()) {
+    throw new TgateError('E_OUTPUT_EXISTS', `The output path ${outDir} exists and is not a folder.`, { subject: { file: outDir }, hint: 'Choose another -o path.' });
+  }
+  if (fs.readdirSync(target).length === 0) return;
+  const why = opts.replaceable(target);
+  if (why !== null) {
+    throw new TgateError('E_OUTPUT_EXISTS', `The output folder ${outDir} exists, is not empty and is not an earlier tgate output: ${why}. tgate never replaces it${opts.force ? `, even with ${force}` : ''}.`, {
+      subject: { file: outDir },
+      hint: 'Choose a new or empty output folder, e.g. -o out/<name>.',
+    });
+  }
+  if (!opts.force) {
+    throw new TgateError('E_OUTPUT_EXISTS', `The output folder ${outDir} exists and is not empty (an earlier tgate output).`, {
+      subject: { file: outDir },
+      hint: `Pass ${force} to replace it, or choose another -o folder.`,
+    });
+  }
+}
+
+/**
+ * Checks the output folder, takes its lock and creates the staging folder. Throws before anything
+ * is written when the target is refused.
+ */
+export function stageOutput(outDir: string, opts: StageOptions): Staging {
+  const target = realish(outDir);
+  refuseOverlaps(outDir, target, opts);
+  checkTarget(outDir, target, opts);
   const parent = path.dirname(target);
-  fs.mkdirSync(parent, { recursive: true });
-  const dir = fs.mkdtempSync(path.join(parent, `.${path.basename(target)}.tmp-`));
+  const base = path.basename(target);
+  try {
+    fs.mkdirSync(parent, { recursive: true });
+  } catch (e) {
+    throw new TgateError('E_OUTPUT_UNWRITABLE', `Cannot create the folder ${path.dirname(outDir)} for ${outDir}: ${(e as Error).message}.`, { subject: { file: outDir }, hint: 'Choose an output folder in a place you can write to.', cause: e });
+  }
+  const unlock = lockTarget(target, outDir);
+  const undo: (() => void)[] = [unlock];
+  const cleanup = () => {
+    for (const f of undo.splice(0).reverse()) f();
+  };
+  let dir: string;
+  try {
+    // Under the lock: the target may have changed since the first check (another run finished).
+    checkTarget(outDir, target, opts);
+    for (const kind of ['tmp', 'old']) removeDeadLeftovers(parent, `.${base}.${kind}-`);
+    dir = ownedTempDir(parent, `.${base}.tmp-`);
+  } catch (e) {
+    cleanup();
+    if (typeof (e as NodeJS.ErrnoException)?.code === 'string') {
+      throw new TgateError('E_OUTPUT_UNWRITABLE', `Cannot create a folder beside ${outDir}: ${(e as Error).message}.`, { subject: { file: outDir }, hint: 'Choose an output folder in a place you can write to.', cause: e });
+    }
+    throw e;
+  }
+  const removeDir = () => fs.rmSync(dir, { recursive: true, force: true });
+  undo.push(onInterrupt(removeDir));
   // mkdtemp makes the folder private (0700); the artifacts are meant to be shared like any build output.
   fs.chmodSync(dir, 0o755);
+  const outputs = new Set(opts.outputs.map(key));
+  const place = (rel: string) => {
+    const to = path.join(dir, ...rel.split('/'));
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    return to;
+  };
   let committed = false;
   return {
     dir,
+    write(rel, data) {
+      if (!outputs.has(key(rel))) throw new TgateError('E_INTERNAL', `${rel} is not one of the declared output files of ${outDir}; nothing may be written there.`);
+      writeNewFile(place(rel), data);
+    },
+    link(rel, from) {
+      const hit = collidingOutput(rel, opts.outputs);
+      if (hit !== null) throw new TgateError('E_INTERNAL', `The source file ${from} would be linked at ${rel}, where tgate writes ${hit}; its check before staging missed it.`);
+      return linkOrCopy(from, place(rel));
+    },
     commit() {
+      checkTarget(outDir, target, opts);
       if (fs.existsSync(target)) {
-        const old = fs.mkdtempSync(path.join(parent, `.${path.basename(target)}.old-`));
+        // Swap with two renames; the old folder goes out of the way first (and is removed after).
+        const old = ownedTempDir(parent, `.${base}.old-`);
+        const removeOld = () => fs.rmSync(old, { recursive: true, force: true });
+        const unregister = onInterrupt(removeOld);
         fs.renameSync(target, path.join(old, 'previous'));
         fs.renameSync(dir, target);
-        fs.rmSync(old, { recursive: true, force: true });
+        removeOld();
+        unregister();
       } else {
         fs.renameSync(dir, target);
       }
       committed = true;
+      cleanup();
     },
     discard() {
-      if (!committed) fs.rmSync(dir, { recursive: true, force: true });
+      if (!committed) removeDir();
+      cleanup();
     },
   };
 }
@@ -91,10 +217,10 @@ export function stageOutput(outDir: string, protectedFiles: string[], force: boo
 /**
  * Hard-links a file into place, copying only where a link is impossible (another device). A
  * symlink is resolved first (link(2) would link the symlink itself): the output never holds one.
- * Callers check symlinks against the rule first (symlinkVerdict in io/load.ts).
+ * Neither a link nor a copy replaces an existing file. Callers check symlinks against the rule
+ * first (symlinkVerdict in io/load.ts).
  */
-export function linkOrCopy(from: string, to: string): 'linked' | 'copied' {
-  fs.mkdirSync(path.dirname(to), { recursive: true });
+function linkOrCopy(from: string, to: string): 'linked' | 'copied' {
   from = fs.realpathSync(from);
   try {
     fs.linkSync(from, to);
@@ -102,7 +228,7 @@ export function linkOrCopy(from: string, to: string): 'linked' | 'copied' {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EACCES' && code !== 'ENOTSUP' && code !== 'EMLINK') throw e;
-    fs.copyFileSync(from, to);
+    fs.copyFileSync(from, to, fs.constants.COPYFILE_EXCL);
     return 'copied';
   }
 }

@@ -2,9 +2,8 @@
 // write into a staging folder -> prove (optional) -> manifest -> move into place. A pipeline
 // folder: the same for its denoiser, written inside the denoiser's folder of an output that keeps
 // the source's layout (every component file hard-linked), with one manifest at the top.
-import fs from 'node:fs';
 import path from 'node:path';
-import { stageOutput, linkOrCopy } from './artifacts.js';
+import { collidingOutput, stageOutput, type Staging } from './artifacts.js';
 import { costReport, type CostReport } from './cost/cost-report.js';
 import { TgateError } from './errors.js';
 import { chooseSites, type SiteFilter } from './site-selection.js';
@@ -13,9 +12,10 @@ import { encodeModel, type EncodeOptions } from './io/encode.js';
 import { encodeGatedModel, gatedCacheInput } from './io/gated-model.js';
 import { familyOfGraph, FAMILY_DEFAULTS } from './family.js';
 import { buildVariant, variantsFor, type BuiltVariant, type SiteTarget, type VariantName } from './variants.js';
-import { checkExternalData, externalized, externalRefOf, layoutWeights, writeWeights } from './io/external-data.js';
+import { checkExternalData, externalized, externalRefOf, layoutWeights, type WeightsLayout } from './io/external-data.js';
 import { loadSource } from './io/load.js';
 import { isFolder, pipelineFiles, readPipeline, type PipelineSource } from './io/pipeline-folder.js';
+import { whyNotTgateOutput } from './output/tgate-output.js';
 import { dtypeName } from './ir/dtype.js';
 import type { Graph } from './ir/graph.js';
 import { defaultOpset } from './ir/model.js';
@@ -26,6 +26,7 @@ import { MANIFEST_FORMAT, manifestShape, serializeManifest, type Manifest, type 
 import type { PassRecord } from './pipeline/pass-manager.js';
 import type { Prover } from './proof.js';
 import { findAttentionSites, type Site, type SiteReport } from '../passes/attention/find-sites.js';
+import { cutType } from '../passes/attention/site-shape.js';
 
 /**
  * The gated models compile writes: each holds the variants one kind of schedule uses, so a
@@ -39,6 +40,8 @@ export const GATED_SETS: { file: string; variants: VariantName[] }[] = [
 export const MANIFEST_FILE = 'tgate.json';
 /** The weights file written for sources whose weights are embedded. */
 export const WEIGHTS_FILE = 'weights.onnx_data';
+/** What --report writes beside the manifest (reserved always: no source file may take these names). */
+export const REPORT_FILES = ['report.json', 'report.md'];
 
 export interface CompileOptions {
   outDir: string;
@@ -47,8 +50,13 @@ export interface CompileOptions {
   prover: Prover | null;
   /** Which sites are cached: kinds (all by default) and globs on scope or id. */
   sites?: SiteFilter;
-  /** Writes extra files (the --report) into the staging folder, after the manifest, before the move. */
-  report?: (stagingDir: string, result: CompileResult) => void | Promise<void>;
+  /**
+   * Writes extra files (the --report) after the manifest, before the move: it reads the staging
+   * folder and writes only REPORT_FILES, through `write` (new files only).
+   */
+  report?: (stagingDir: string, result: CompileResult, write: (file: string, text: string) => void) => void | Promise<void>;
+  /** Told each phase as it starts (the CLI shows it as progress on a terminal). */
+  onPhase?: (phase: string) => void;
 }
 
 export interface CompileResult {
@@ -74,14 +82,18 @@ function noCrossError(file: string, report: SiteReport): TgateError {
 }
 
 /**
- * The type of a cut tensor, for the new graph inputs and outputs: the symbolic shape inference's
- * where it names every dim, else the site analysis's, completed with named symbols.
+ * The type of a cut tensor, for the new graph inputs and outputs and the manifest: the symbolic
+ * shape inference's where it names every dim (at the cut's own rank: 3, or 2 for a
+ * [batch·tokens, channels] out-projection), else the site analysis's, completed with named symbols.
  */
 function siteType(site: Site, inferred: ShapeInference): TensorType {
   const facts = inferred.facts.get(site.match.output);
   const shape = facts?.shape?.map(symToDim);
-  if (shape && shape.length === 3 && shape.every((d) => d !== null)) return { dtype: facts!.dtype || site.type.dtype || 1, shape };
-  return { dtype: site.type.dtype || 1, shape: (site.type.shape ?? [null, null, null]).map((d, i) => d ?? `${site.id}_dim${i}`) };
+  // The inference knows the rank where structure only guessed it (a reshape to a computed shape).
+  const rank = shape?.length ?? site.cut.shape?.length ?? 3;
+  const cut = rank === site.cut.shape?.length ? site.cut : cutType(site.type, rank);
+  if (shape && shape.length === rank && shape.every((d) => d !== null)) return { dtype: facts!.dtype || cut.dtype || 1, shape };
+  return { dtype: cut.dtype || 1, shape: (cut.shape ?? [null, null, null]).map((d, i) => d ?? `${site.id}_dim${i}`) };
 }
 
 /** The manifest's `pipeline` field: names relative to the manifest's folder. */
@@ -97,28 +109,51 @@ function ioOf(g: Graph, which: 'inputs' | 'outputs'): ManifestIo[] {
   return g[which].map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: manifestShape(v.type?.shape ?? null) }));
 }
 
-/** The files tgate writes beside a pipeline's denoiser: the source's folder must not hold them. */
-function refuseCollisions(p: PipelineSource, written: string[]): void {
-  const taken = new Set(p.denoiserFiles.map((f) => f.rel));
-  const clash = written.map((f) => `${p.denoiser}/${f}`).filter((f) => taken.has(f));
-  if (clash.length) {
-    throw new TgateError('E_BAD_PIPELINE', `${path.join(p.dir, p.denoiser)} already holds ${clash.join(', ')}, which tgate writes there: it looks compiled, or holds files of another tool.`, {
-      subject: { file: path.join(p.dir, clash[0]!) },
-      hint: 'Compile the original exported pipeline folder.',
+/** A source file the output holds as a hard link (or a copy): its place there, relative to the top. */
+interface LinkedFile {
+  rel: string;
+  path: string;
+}
+
+/**
+ * Refuses, before anything is written, a source file whose place in the output is one of the
+ * names tgate writes there (or a folder of one): writing that output would go through the link
+ * into the user's file. The staging folder refuses it too (artifacts.ts), as a last line.
+ */
+function refuseCollisions(linked: LinkedFile[], outputs: string[], p: PipelineSource | null, modelPath: string): void {
+  for (const f of linked) {
+    const hit = collidingOutput(f.rel, outputs);
+    if (hit === null) continue;
+    const hint = `tgate's output names are: ${outputs.join(', ')}.`;
+    if (p) {
+      throw new TgateError('E_BAD_PIPELINE', `${path.join(p.dir, f.rel)} takes the place of ${hit}, which tgate writes into the output: the folder looks compiled, or holds files of another tool.`, {
+        subject: { file: path.join(p.dir, f.rel) },
+        hint: `Compile the original exported pipeline folder; ${hint}`,
+      });
+    }
+    throw new TgateError('E_EXTERNAL_DATA_UNSAFE', `External data "${f.rel}" of ${modelPath} takes the place of ${hit}, which tgate writes into the output folder; writing it would overwrite the weights through their link.`, {
+      subject: { file: f.path },
+      hint: `Rename the data file and save the model with that location (onnx.save_model(..., location="model.onnx_data")); ${hint}`,
     });
   }
 }
 
-/**
- * Hard-links a pipeline's source files into the staging folder at their relative places (copies
- * where a link is impossible; symlinks in a cache snapshot resolved to their blobs). Returns the
- * way each file got there.
- */
-function linkPipeline(p: PipelineSource, stageDir: string): Map<string, 'linked' | 'copied'> {
-  const modes = new Map<string, 'linked' | 'copied'>();
-  for (const c of p.components) fs.mkdirSync(path.join(stageDir, c.name), { recursive: true });
-  for (const f of pipelineFiles(p)) modes.set(f.rel, linkOrCopy(f.path, path.join(stageDir, ...f.rel.split('/'))));
-  return modes;
+/** Where an external data file sits in the output, relative to the graphs (as the graphs name it). */
+const externalRel = (location: string) => path.join(location).split(path.sep).join('/');
+
+/** The weights file's bytes, tensor by tensor (never one big buffer), zero padding between. */
+function* weightsBytes(layout: WeightsLayout): Generator<Uint8Array> {
+  let pos = 0;
+  for (const { offset, bytes } of layout.entries.values()) {
+    if (offset > pos) yield new Uint8Array(offset - pos);
+    yield bytes;
+    pos = offset + bytes.length;
+  }
+}
+
+/** Links the source files into the staging folder; returns the way each got there. */
+function linkAll(stage: Staging, linked: LinkedFile[]): Map<string, 'linked' | 'copied'> {
+  return new Map(linked.map((f) => [f.rel, stage.link(f.rel, f.path)]));
 }
 
 export async function compile(sourcePath: string, opts: CompileOptions): Promise<CompileResult> {
@@ -127,11 +162,13 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
   const pipeline = isFolder(sourcePath) ? readPipeline(sourcePath) : null;
   const modelPath = pipeline ? pipeline.model : sourcePath;
   const named = (file: string) => (pipeline ? path.posix.join(pipeline.denoiser, file) : file);
+  opts.onPhase?.(`reading ${path.basename(modelPath)}`);
   const src = loadSource(modelPath);
   const sourceDir = path.dirname(path.resolve(modelPath));
   const graphProto = src.proto.graph!;
   const externalFiles = checkExternalData(graphProto.initializer, sourceDir, modelPath);
 
+  opts.onPhase?.('finding the attention sites');
   const analysed = modelFromProto(src.proto);
   const report = findAttentionSites(analysed.graph);
   if (!report.sites.some((s) => s.kind === 'cross')) throw noCrossError(modelPath, report);
@@ -140,6 +177,7 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
   const inferred = inferShapes(analysed.graph);
   const cachedType = (s: Site) => siteType(s, inferred);
   const targets: SiteTarget[] = cachedSites.map((s) => ({ kind: s.kind, tensor: s.tensor, type: cachedType(s) }));
+  opts.onPhase?.('building the variants');
   const variants: BuiltVariant[] = variantsFor(targets).map((spec) => buildVariant(src.proto, spec, targets));
   const variant = (name: VariantName) => variants.find((v) => v.spec.name === name)!;
   const selfCached = targets.some((t) => t.kind === 'self');
@@ -147,20 +185,36 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
   const sourceInputs = source.inputs.filter((v) => !v.initializer);
   const { family, why } = familyOfGraph(source, report.sites.map((s) => s.type.shape?.[1] ?? null));
 
-  if (pipeline) refuseCollisions(pipeline, [...variants.map((v) => v.spec.file), ...GATED_SETS.map((g) => g.file), ...(externalFiles.length ? [] : [WEIGHTS_FILE])]);
+  // Every file the output gets: the ones tgate writes (new files, under these names only) and the
+  // source files linked beside them (a pipeline's every file; a model's external data), which
+  // must never share a name with the first (item 1 of issue 12: writes went through such links).
+  const outputs = [
+    ...[...variants.map((v) => v.spec.file), ...GATED_SETS.map((g) => g.file), ...(externalFiles.length ? [] : [WEIGHTS_FILE])].map(named),
+    MANIFEST_FILE,
+    ...REPORT_FILES,
+  ];
+  // External data keeps its location relative to the graphs (path.join as the link is placed).
+  const linkedFiles: LinkedFile[] = pipeline
+    ? pipelineFiles(pipeline).map((f) => ({ rel: f.rel, path: f.path }))
+    : externalFiles.map((f) => ({ rel: externalRel(f.location), path: f.path }));
+  refuseCollisions(linkedFiles, outputs, pipeline, modelPath);
   const sourceFiles = pipeline ? pipelineFiles(pipeline).map((f) => f.path) : [];
-  const stage = stageOutput(opts.outDir, [modelPath, ...externalFiles.map((f) => f.path), ...sourceFiles], opts.force ?? false, pipeline ? [pipeline.dir] : []);
+  const stage = stageOutput(opts.outDir, {
+    force: opts.force ?? false,
+    outputs,
+    replaceable: whyNotTgateOutput,
+    protectedFiles: [modelPath, ...externalFiles.map((f) => f.path), ...sourceFiles],
+    protectedDirs: pipeline ? [pipeline.dir] : [],
+  });
   try {
-    // Where the graphs and the weights go: the output, or a pipeline's denoiser folder in it.
-    const artifactDir = pipeline ? path.join(stage.dir, pipeline.denoiser) : stage.dir;
-    const linked = pipeline ? linkPipeline(pipeline, stage.dir) : new Map<string, 'linked' | 'copied'>();
+    const linked = linkAll(stage, linkedFiles);
     let weights: CompileResult['weights'];
     let encodeOptions: EncodeOptions;
     if (externalFiles.length > 0) {
       // Shared as is: the graphs keep their relative locations, the files are linked beside them
-      // (one file, or one per tensor as raw torch exports over 2 GB write them). A pipeline's are
-      // linked already, with the rest of its denoiser's folder.
-      const modes = externalFiles.map((f) => linked.get(named(f.location)) ?? linkOrCopy(f.path, path.join(artifactDir, f.location)));
+      // (one file, or one per tensor as raw torch exports over 2 GB write them); a pipeline's with
+      // the rest of its denoiser's folder.
+      const modes = externalFiles.map((f) => linked.get(named(externalRel(f.location))) ?? 'linked');
       weights = {
         file: named(externalFiles[0]!.location),
         files: externalFiles.map((f) => named(f.location)),
@@ -170,13 +224,13 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
       encodeOptions = {};
     } else {
       const layout = layoutWeights(graphProto.initializer.filter((t) => !externalRefOf(t)), WEIGHTS_FILE);
-      fs.mkdirSync(artifactDir, { recursive: true });
-      writeWeights(path.join(artifactDir, WEIGHTS_FILE), layout);
+      stage.write(named(WEIGHTS_FILE), weightsBytes(layout));
       weights = { file: named(WEIGHTS_FILE), files: [named(WEIGHTS_FILE)], mode: 'written', bytes: layout.size };
       encodeOptions = { initializer: (v) => externalized(v.initializer!, layout) };
     }
     const manifestVariants: ManifestVariant[] = variants.map((v) => {
-      fs.writeFileSync(path.join(artifactDir, v.spec.file), encodeModel(v.model, encodeOptions));
+      opts.onPhase?.(`writing ${v.spec.file}`);
+      stage.write(named(v.spec.file), encodeModel(v.model, encodeOptions));
       return {
         name: v.spec.name,
         file: named(v.spec.file),
@@ -194,13 +248,14 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
     for (const set of GATED_SETS) {
       if (!set.variants.every((n) => variants.some((v) => v.spec.name === n))) continue;
       const branches = set.variants.map((n) => ({ name: n, model: variant(n).model, cross: variant(n).spec.cross, self: variant(n).spec.self }));
+      opts.onPhase?.(`writing ${set.file}`);
       const built = encodeGatedModel(branches, gatedCaches, encodeOptions);
-      fs.writeFileSync(path.join(artifactDir, set.file), built.bytes);
+      stage.write(named(set.file), built.bytes);
       gated.push({ file: named(set.file), variants: built.variants.map((v) => ({ ...v, name: v.name as VariantName })) });
     }
 
     const sites: ManifestSite[] = choices.map(({ site: s, cached, reason }) => {
-      const t = cached ? cachedType(s) : s.type;
+      const t = cached ? cachedType(s) : s.cut;
       return {
         id: s.id,
         kind: s.kind,
@@ -219,6 +274,7 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
     });
     let verification: Manifest['verification'] = { skipped: true };
     if (opts.prover) {
+      opts.onPhase?.('proving the variants with onnxruntime');
       const proof = await opts.prover({
         sourcePath: path.resolve(modelPath),
         dir: stage.dir,
@@ -252,8 +308,9 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
       sites,
       verification,
     };
-    fs.writeFileSync(path.join(stage.dir, MANIFEST_FILE), serializeManifest(manifest));
+    stage.write(MANIFEST_FILE, serializeManifest(manifest));
     const passes = Object.fromEntries(variants.map((v) => [v.spec.name, v.passes]));
+    opts.onPhase?.('costing');
     const cost = costReport({
       source: variant('planning').model.graph,
       variants: Object.fromEntries(variants.map((v) => [v.spec.name, v.model.graph])),
@@ -267,7 +324,10 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
       const others = pipelineFiles(pipeline).filter((f) => !weights.files.includes(f.rel));
       result.pipeline = { files: others.length, bytes: others.reduce((a, f) => a + f.size, 0), mode: others.some((f) => linked.get(f.rel) === 'copied') ? 'copied' : 'linked' };
     }
-    await opts.report?.(stage.dir, result);
+    await opts.report?.(stage.dir, result, (file, text) => {
+      if (!REPORT_FILES.includes(file)) throw new TgateError('E_INTERNAL', `The report may write ${REPORT_FILES.join(' and ')}, not ${file}.`);
+      stage.write(file, text);
+    });
     stage.commit();
     return result;
   } finally {

@@ -10,14 +10,21 @@ export type ErrorCode =
   | 'E_EXTERNAL_DATA_UNSAFE'
   | 'E_EXTERNAL_DATA_INVALID'
   | 'E_BAD_PIPELINE'
+  | 'E_BAD_CONFIG'
   | 'E_UNSAFE_LINK'
+  | 'E_BAD_MANIFEST'
+  | 'E_NOT_REGULAR_FILE'
+  | 'E_FILE_TOO_LARGE'
   | 'E_UNSUPPORTED_MODEL'
   | 'E_NO_CROSS_ATTENTION'
   | 'E_OUTPUT_EXISTS'
   | 'E_OUTPUT_OVERLAPS_SOURCE'
+  | 'E_OUTPUT_LOCKED'
+  | 'E_OUTPUT_UNWRITABLE'
   | 'E_IR_INVALID'
   | 'E_PASS_FAILED'
   | 'E_VERIFY_FAILED'
+  | 'E_NON_FINITE'
   | 'E_INTERNAL';
 
 /** What an error is about: at most one of each, all optional. */

@@ -2,26 +2,29 @@
 // sites, the model family, and the cost facts (MACs and parameters per call, per site and per
 // block; cache bytes per sample; what baseline, v1 and v2 runs cost and the speed-up bound).
 // Pure data (no printing), so --json and the text view show the same facts.
-import fs from 'node:fs';
-import path from 'node:path';
 import { costReport, type CostReport, type CostRequest, type CostSite } from './cost/cost-report.js';
 import { familyOfGraph, FAMILY_DEFAULTS, type Family, type ScheduleDefaults } from './family.js';
-import { decodeModel, modelFromProto } from './io/decode.js';
+import { modelFromProto } from './io/decode.js';
 import { loadSource } from './io/load.js';
 import type { Graph } from './ir/graph.js';
 import { defaultOpset } from './ir/model.js';
-import { graphIo, manifestShape, readManifest, type ManifestIo } from './manifest.js';
+import { TgateError } from './errors.js';
+import { bareLatentFactor, type LatentFactor } from './latent-factor.js';
+import { graphIo, manifestGraph, manifestShape, readManifest, type ManifestIo } from './manifest.js';
+import { siteDims } from './site-dims.js';
 import { buildVariant, variantsFor, type VariantName } from './variants.js';
 import { findAttentionSites } from '../passes/attention/find-sites.js';
 
 export interface InspectOptions {
-  /** Image size in pixels (the latent is /8); default: the family's native resolution. */
+  /** Image size in pixels (the latent is that / latentFactor); default: the family's native resolution. */
   height?: number;
   width?: number;
   /** Input shapes (`--shape NAME=AxBxC`): bind the named dims, over height/width. */
   shapes?: Record<string, number[]>;
   steps?: number;
   gateStep?: number;
+  /** Image pixels per latent cell (a pipeline's VAE factor); default: compiler/latent-factor.ts's rule for a model alone. */
+  latentFactor?: LatentFactor;
   schedule?: CostRequest['schedule'];
 }
 
@@ -64,21 +67,29 @@ function opCounts(g: Graph): Record<string, number> {
 }
 
 /** --height/--width as a latent shape, unless --shape binds the latent already. */
-function shapesWith(inputs: ManifestIo[], family: Family, o: InspectOptions): { shapes: Record<string, number[]>; height: number; width: number } {
+function shapesWith(inputs: ManifestIo[], family: Family, o: InspectOptions): { shapes: Record<string, number[]>; height: number; width: number; factor: number } {
   const shapes = { ...(o.shapes ?? {}) };
   const latent = inputs.find((i) => i.shape.length === 4);
-  let height = o.height ?? NATIVE_PX[family];
-  let width = o.width ?? NATIVE_PX[family];
+  const lf = o.latentFactor ?? bareLatentFactor(latent && typeof latent.shape[1] === 'number' ? latent.shape[1] : null);
+  const f = lf.factor;
+  for (const [k, v] of [['height', o.height], ['width', o.width]] as const) {
+    if (v !== undefined && !(Number.isInteger(v) && v > 0 && v % f === 0)) {
+      throw new TgateError('E_USAGE', `--${k} must be a positive multiple of ${f} (image pixels; the latent factor is ${lf.why}), not "${v}".`);
+    }
+  }
+  // The family's native latent size (its pixels are those of SD's factor-8 VAE).
+  let height = o.height ?? (NATIVE_PX[family] / 8) * f;
+  let width = o.width ?? (NATIVE_PX[family] / 8) * f;
   if (latent && shapes[latent.name]) {
-    [height, width] = [shapes[latent.name]![2]! * 8, shapes[latent.name]![3]! * 8];
+    [height, width] = [shapes[latent.name]![2]! * f, shapes[latent.name]![3]! * f];
   } else if (latent) {
     const c = typeof latent.shape[1] === 'number' ? latent.shape[1] : 4;
     const b = typeof latent.shape[0] === 'number' ? latent.shape[0] : 1;
     const fixed = (i: number, v: number) => (typeof latent.shape[i] === 'number' ? (latent.shape[i] as number) : v);
-    shapes[latent.name] = [b, c, fixed(2, height / 8), fixed(3, width / 8)];
-    [height, width] = [shapes[latent.name]![2]! * 8, shapes[latent.name]![3]! * 8];
+    shapes[latent.name] = [b, c, fixed(2, height / f), fixed(3, width / f)];
+    [height, width] = [shapes[latent.name]![2]! * f, shapes[latent.name]![3]! * f];
   }
-  return { shapes, height, width };
+  return { shapes, height, width, factor: f };
 }
 
 function assemble(
@@ -90,7 +101,7 @@ function assemble(
   o: InspectOptions,
 ): InspectReport {
   const defaults = FAMILY_DEFAULTS[family.name];
-  const { shapes, height, width } = shapesWith(base.inputs, family.name, o);
+  const { shapes, height, width, factor } = shapesWith(base.inputs, family.name, o);
   const cost = costReport({ source: graph, variants, inputs: base.inputs, family: family.name, defaults, sites, shapes, steps: o.steps, gateStep: o.gateStep, schedule: o.schedule });
   const { sites: costed, caches, ...rest } = cost;
   return {
@@ -98,7 +109,7 @@ function assemble(
     family,
     schedule: defaults,
     sites: sites.map((s, i) => ({ ...s, bytesPerSample: costed[i]!.bytesPerSample, linearMacs: costed[i]!.linearMacs, attentionMacs: costed[i]!.attentionMacs, params: costed[i]!.params })),
-    caches: { height, width, latent: [height / 8, width / 8], ...caches },
+    caches: { height, width, latent: [height / factor, width / factor], ...caches },
     cost: rest,
   };
 }
@@ -111,7 +122,7 @@ export function inspectModel(file: string, o: InspectOptions = {}): InspectRepor
   const found = familyOfGraph(g, report.sites.map((s) => s.type.shape?.[1] ?? null));
   const family = { name: found.family, why: found.why };
   // The variants a default compile would write, built in memory, to cost the schedules.
-  const targets = report.sites.map((s) => ({ kind: s.kind, tensor: s.tensor, type: s.type }));
+  const targets = report.sites.map((s) => ({ kind: s.kind, tensor: s.tensor, type: s.cut }));
   const variants: Partial<Record<VariantName, Graph>> = {};
   if (report.sites.some((s) => s.kind === 'cross')) for (const spec of variantsFor(targets)) if (spec.name !== 'planning') variants[spec.name] = buildVariant(src.proto, spec, targets).model.graph;
   const sites = report.sites.map((s) => {
@@ -139,9 +150,10 @@ export function inspectModel(file: string, o: InspectOptions = {}): InspectRepor
 export function inspectCompiled(dir: string, o: InspectOptions = {}): InspectReport {
   const m = readManifest(dir);
   const graphs: Partial<Record<VariantName, Graph>> = {};
-  for (const v of m.variants) graphs[v.name] = decodeModel(fs.readFileSync(path.join(dir, v.file)), v.file).graph;
+  for (const v of m.variants) graphs[v.name] = manifestGraph(dir, m, v).model().graph;
   const planning = graphs.planning!;
-  const sites = m.sites.map((s) => ({ id: s.id, kind: s.kind, variant: null, scope: s.scope, tensor: s.tensor, tokens: s.shape[1] ?? '?', channels: s.shape[2] ?? '?', conditioning: [], cached: s.cached }));
+  const batch = m.source.inputs.find((i) => i.shape.length === 4)?.shape[0];
+  const sites = m.sites.map((s) => ({ id: s.id, kind: s.kind, variant: null, scope: s.scope, tensor: s.tensor, ...siteDims(s.shape, batch), conditioning: [], cached: s.cached }));
   const base = {
     file: dir,
     kind: 'compiled' as const,

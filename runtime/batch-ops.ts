@@ -1,5 +1,11 @@
 // Batch arithmetic of the sampler on flat row-major arrays: the CFG pair is the batch doubled
-// as [uncond rows, cond rows], so every operation here works on the two halves of axis 0.
+// as [uncond rows, cond rows], so every operation here works on the two halves of axis 0. A
+// site's cut is [2B, tokens, channels] or, where an optimizer made the out-projection 2-D,
+// [2B·tokens, channels] with row b·tokens + t holding token t of sample b: in both the buffer is
+// the samples one after another, so the first half of it is the uncond samples and the second
+// the cond ones, and halving the buffer pairs sample b with sample B + b, token for token. The
+// site matcher refuses cuts whose batch axis is not in front, and compile's proof checks it
+// numerically, so these functions never see any other layout.
 
 export type Flat = Float32Array | BigInt64Array | Int32Array;
 
@@ -11,7 +17,7 @@ export function concatRows<T extends Flat>(a: T, b: T): T {
   return out;
 }
 
-/** (out[:B] + out[B:]) / 2: the cross-attention cache of a CFG pair, per sample. */
+/** (out[:B] + out[B:]) / 2: a site's cache of a CFG pair, per sample and token (rows [0, B·T) with [B·T, 2B·T) at rank 2). */
 export function meanOfHalves(x: Float32Array): Float32Array {
   const half = x.length / 2;
   const out = new Float32Array(half);

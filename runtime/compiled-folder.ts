@@ -1,19 +1,57 @@
-// A compiled folder as the runtime sees it: its manifest, checked, and the schedule a generation
-// runs on it (the user's options over the compiled family's official defaults), which decides the
-// variants to open.
+// A compiled folder as the runtime sees it: its manifest, checked, the graphs it names opened
+// only through the manifest's checks, and the schedule a generation runs on it (the user's
+// options over the compiled family's official defaults), which decides the variants to open.
 import fs from 'node:fs';
 import path from 'node:path';
+import type ort from 'onnxruntime-node';
 import { TgateError } from '../compiler/errors.js';
-import { readManifest, type Manifest } from '../compiler/manifest.js';
+import { containedFile } from '../compiler/io/contained-file.js';
+import { manifestGraph, readManifest, type Manifest, type ManifestGated, type ManifestVariant } from '../compiler/manifest.js';
 import type { VariantName } from '../compiler/variants.js';
 import { planSchedule, variantsUsed, type ScheduleOptions } from '../compiler/schedule.js';
+import { checkSteps } from './schedulers/config-check.js';
+import { openSession, type SessionOptions } from './session.js';
 
 export { readManifest };
 
-/** A pipeline folder's scheduler/scheduler_config.json, or null when it has none. */
+/**
+ * A session over a graph the manifest names (a variant or a gated model): onnxruntime gets the
+ * path only after manifestGraph's checks (inside the folder, a regular file, ONNX, its external
+ * data inside the folder and long enough), and a graph it still cannot load is bad input.
+ */
+export async function openCompiledGraph(dir: string, m: Manifest, entry: ManifestVariant | ManifestGated, opts: SessionOptions): Promise<ort.InferenceSession> {
+  const graph = manifestGraph(dir, m, entry);
+  try {
+    return await openSession(graph.path, opts);
+  } catch (cause) {
+    throw new TgateError('E_NOT_ONNX', `onnxruntime cannot load ${path.join(dir, entry.file)}: ${(cause as Error).message.split('\n')[0]}`, {
+      subject: { file: path.join(dir, entry.file) },
+      hint: 'The compiled folder is damaged or was made for another onnxruntime: recompile the model (tgate compile <model.onnx> -o <dir> --force).',
+      cause,
+    });
+  }
+}
+
+/**
+ * A pipeline folder's scheduler/scheduler_config.json, or null when it has none; when present it
+ * must be a regular file inside the folder (a FIFO or a symlink out is refused, not read).
+ */
 export function pipelineSchedulerConfig(dir: string): string | null {
-  const file = path.join(dir, 'scheduler', 'scheduler_config.json');
-  return fs.existsSync(file) ? file : null;
+  const name = 'scheduler/scheduler_config.json';
+  const file = path.join(dir, name);
+  if (!exists(file)) return null;
+  containedFile(dir, name, { kind: 'config', what: 'scheduler config' });
+  return file;
+}
+
+/** Whether anything (a file, a folder, a FIFO, a dangling symlink) has this name. */
+function exists(file: string): boolean {
+  try {
+    fs.lstatSync(file);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The T-GATE schedule of a generation; unset fields take the compiled family's defaults. */
@@ -32,6 +70,8 @@ export function resolveSchedule(m: Manifest, gateStep: number | undefined, t: Tg
 
 /** The variants a schedule over `steps` runs (what load should open). */
 export function variantsFor(m: Manifest, steps: number, gateStep?: number, t: TgateOptions = {}): VariantName[] {
+  // Plans `steps` steps: a count no scheduler can make is refused before the plan is built.
+  checkSteps(steps);
   return variantsUsed(planSchedule(steps, false, resolveSchedule(m, gateStep, t)));
 }
 

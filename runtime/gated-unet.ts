@@ -4,7 +4,6 @@
 // are kept, averaged over the CFG pair; from G on, batch B fed the cross caches, without
 // guidance, self-attention recomputed every fi_interval-th step. runtime/schedule.ts decides each
 // step; gateStep >= steps with version 1 is the plain baseline, same loop.
-import path from 'node:path';
 import type ort from 'onnxruntime-node';
 import { TgateError } from '../compiler/errors.js';
 import type { Manifest, ManifestGated } from '../compiler/manifest.js';
@@ -12,12 +11,14 @@ import type { VariantName } from '../compiler/variants.js';
 import { concatRows, firstChannels, guide, meanOfHalves, type Flat } from './batch-ops.js';
 import { modelRoles, type CacheSite, type ModelRoles } from './model-roles.js';
 import { placeholder, runFlag } from './placeholders.js';
-import { readManifest, resolveSchedule, variantsFor, type TgateOptions } from './compiled-folder.js';
+import { openCompiledGraph, readManifest, resolveSchedule, variantsFor, type TgateOptions } from './compiled-folder.js';
 import { planSchedule, variantsUsed, type Phase, type ScheduleOptions, type SiteAction } from '../compiler/schedule.js';
 import { numbersOf, valuesAs } from './tensor-values.js';
+import { checkGenerateRequest } from './generate-inputs.js';
+import { checkFiniteStep } from './tensor-checks.js';
 import { toHalfBits } from '../compiler/ir/dtype.js';
 import { createScheduler, img2imgStart, type Scheduler, type SchedulerConfig } from './schedulers/index.js';
-import { makeTensor, openSession, runModel, type SessionOptions } from './session.js';
+import { makeTensor, runModel, type SessionOptions } from './session.js';
 
 export type { Phase } from '../compiler/schedule.js';
 export { readManifest, resolveSchedule, variantsFor, type TgateOptions } from './compiled-folder.js';
@@ -132,11 +133,11 @@ export class GatedUNet {
     let variants: Variants;
     let opened: VariantName[];
     if ((opts.sessions ?? 'gated') === 'gated' && wanted.length > 1 && gatedModel) {
-      variants = { kind: 'gated', session: await openSession(path.join(dir, gatedModel.file), session), model: gatedModel };
+      variants = { kind: 'gated', session: await openCompiledGraph(dir, manifest, gatedModel, session), model: gatedModel };
       opened = gatedModel.variants.map((x) => x.name);
     } else {
       const sessions = new Map<VariantName, ort.InferenceSession>();
-      for (const w of wanted) sessions.set(w, await openSession(path.join(dir, manifest.variants.find((v) => v.name === w)!.file), session));
+      for (const w of wanted) sessions.set(w, await openCompiledGraph(dir, manifest, manifest.variants.find((v) => v.name === w)!, session));
       variants = { kind: 'separate', sessions };
       opened = wanted.slice();
     }
@@ -213,20 +214,10 @@ export class GatedUNet {
     throw new TgateError('E_UNSUPPORTED_MODEL', `Timestep input ${ts.name} has type ${ts.dtype}; tgate feeds float32, int64 or int32 timesteps.`);
   }
 
-  private checkInputs(o: GenerateOptions, cfg: boolean, B: number): void {
-    const need = (set: Record<string, TensorInput> | undefined, which: string, names: string[]) => {
-      for (const n of names) {
-        const t = set?.[n];
-        if (!t) throw new TgateError('E_USAGE', `Missing ${which} input "${n}".`, { hint: `Give ${which}.${n} (shape [${B}, ...]).` });
-        if (t.dims[0] !== B) throw new TgateError('E_USAGE', `${which} input "${n}" has batch ${t.dims[0]}, but the latents have batch ${B}.`);
-      }
-    };
-    const conditioned = [...this.roles.text, ...this.roles.conditioning];
-    need(o.cond, 'cond', [...conditioned, ...this.roles.guidanceEmbedding]);
-    if (cfg) need(o.uncond, 'uncond', conditioned);
-  }
-
-  /** Averages a stored pair over its halves when there is a pair: a batch of one is never split. */
+  /**
+   * Averages a stored pair over its halves when there is a pair: a batch of one is never split.
+   * Halving axis 0 pairs samples at either site rank ([2B, T, C] or [2B·T, C]; batch-ops.ts).
+   */
   private mean(c: CacheSite, t: ort.Tensor, paired: boolean): ort.Tensor {
     if (!paired) return t;
     const v = meanOfHalves(numbersOf(t));
@@ -236,12 +227,9 @@ export class GatedUNet {
   async generate(o: GenerateOptions): Promise<GenerateResult> {
     const started = performance.now();
     const r = this.roles;
+    // Shapes, dtypes, names, finiteness and numbers, before anything runs (generate-inputs.ts).
+    const { B, C, cfg } = checkGenerateRequest(o, this.manifest, r);
     const dims = o.latents.dims;
-    const B = dims[0]!;
-    const C = dims[1]!;
-    // A guidance embedding means the model was distilled for guidance (LCM): no CFG pair.
-    const cfg = o.guidance > 1 && r.guidanceEmbedding.length === 0;
-    this.checkInputs(o, cfg, B);
     const scheduler = typeof o.scheduler === 'function' ? o.scheduler() : typeof o.scheduler === 'object' ? o.scheduler : createScheduler(o.scheduler ?? 'ddim', o.steps, o.schedulerConfig);
     if (scheduler.steps !== o.steps) throw new TgateError('E_USAGE', `The scheduler was made for ${scheduler.steps} steps, but the generation asks for ${o.steps}.`);
     const strength = o.strength ?? 1;
@@ -265,6 +253,7 @@ export class GatedUNet {
     let x: Float32Array = o.image
       ? scheduler.addNoise(o.image.data as Float32Array, o.latents.data as Float32Array, start)
       : Float32Array.from(o.latents.data as Float32Array, (v) => v * scheduler.initNoiseSigma);
+    checkFiniteStep(x, dims, o.image ? `The noised img2img latents (${scheduler.className}.add_noise at evaluation ${start})` : `The initial latents (x init_noise_sigma ${scheduler.initNoiseSigma})`, "The latents are too large for float32 at this noise level: noise latents are N(0, 1) (numpy.random.randn), clean latents the VAE's, scaled.");
     const caches: Record<string, Float32Array> = {};
     const records: StepRecord[] = [];
     const trajectory: Float32Array[] = [];
@@ -340,11 +329,16 @@ export class GatedUNet {
         if (c.kind === 'cross') caches[c.id] = Float32Array.from(numbersOf(kept));
       }
       const raw = numbersOf(outT);
+      // NaN or infinity stops the generation at the step it appears in, naming it (tensor-checks.ts).
+      const where = `step ${k + 1}/${plan.length} (model evaluation ${index}, timestep ${t}, the ${step.variant} variant at batch ${batch})`;
+      checkFiniteStep(raw, outT.dims, `The UNet's output ${r.output.name} at ${where}`, 'The model overflows on these inputs: check the scale of the latents and the conditioning (noise latents are N(0, 1)); a float16 export overflows sooner than a float32 one.');
       const outChannels = outT.dims[1]!;
       const guided = paired ? guide(raw, o.guidance) : raw;
+      if (paired) checkFiniteStep(guided, [B, ...outT.dims.slice(1)], `The guided output (guidance ${o.guidance}) at ${where}`, 'The guidance scale is too large for float32: use a smaller one (1-15 is usual).');
       // Learned variance (PixArt): guidance on the whole output, then the noise half.
       const eps = firstChannels(guided, B, outChannels, Math.min(C, outChannels));
       x = scheduler.step(eps, index, x);
+      checkFiniteStep(x, dims, `The latents after the ${scheduler.className} update at ${where}`, "The schedule's noise levels are too extreme for float32 here: check the scheduler config (beta_start, beta_end, trained_betas), or use another scheduler.");
       if (o.keepTrajectory) {
         trajectory.push(x);
         modelOutputs.push(eps);

@@ -5,6 +5,7 @@
 import { TgateError } from '../compiler/errors.js';
 import { GUIDANCE_EMBEDDING } from '../compiler/family.js';
 import type { Manifest, ManifestIo, ManifestSite } from '../compiler/manifest.js';
+import { siteDims } from '../compiler/site-dims.js';
 
 export interface CacheSite {
   id: string;
@@ -13,7 +14,7 @@ export interface CacheSite {
   tensor: string;
   gatedInput: string;
   dtype: string;
-  /** Channels (the last dim); fixed in every export tgate accepts. */
+  /** Channels (the last dim, at either site rank); fixed in every export tgate accepts. */
   channels: number;
 }
 
@@ -29,7 +30,7 @@ export interface ModelRoles {
 }
 
 function cacheSite(s: ManifestSite): CacheSite {
-  const channels = s.shape[2];
+  const { channels } = siteDims(s.shape);
   if (typeof channels !== 'number') throw new TgateError('E_UNSUPPORTED_MODEL', `Site ${s.id} has a symbolic channel count; tgate needs it fixed.`, { subject: { tensor: s.tensor } });
   return { id: s.id, kind: s.kind, tensor: s.tensor, gatedInput: s.gatedInput!, dtype: s.dtype, channels };
 }

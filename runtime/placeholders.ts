@@ -4,7 +4,10 @@ import type ort from 'onnxruntime-node';
 import { makeTensor } from './session.js';
 
 export function placeholder(shape: readonly (string | number | null)[], batch: number, dtype = 'float32'): ort.Tensor {
-  const dims = shape.map((d, i) => (i === 0 ? batch : typeof d === 'number' ? d : 1));
+  // A fixed dim is kept, the first too: a static export declares it (a [batch·tokens, channels]
+  // site's rows are not its batch), and its batch runs at that size anyway. A symbolic first
+  // dim is the batch, or batch rows of one token each.
+  const dims = shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? batch : 1));
   const n = dims.reduce((a, b) => a * b, 1);
   // float16 travels as its bit patterns; zero is all-zero bits in every type here.
   const data = dtype === 'int64' ? new BigInt64Array(n) : dtype === 'int32' ? new Int32Array(n) : dtype === 'float16' ? new Uint16Array(n) : new Float32Array(n);

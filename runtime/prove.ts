@@ -11,6 +11,7 @@ import { evalDim } from '../compiler/ir/dims.js';
 import { toHalfBits } from '../compiler/ir/dtype.js';
 import { numbersOf } from './tensor-values.js';
 import { placeholder, runFlag } from './placeholders.js';
+import { sampleOrderError } from './prove-rows.js';
 import { SeededRandom } from './random.js';
 import { makeTensor, openSession, type Feeds, type OrtTensor } from './session.js';
 
@@ -152,6 +153,9 @@ export async function proveArtifacts(req: ProofRequest, probe: ProbeOptions = {}
       fail(`Site ${c.id}: the manifest claims shape [${c.shape.join(', ')}] = [${claimed.join(', ')}] at the probe sizes, but the tensor is [${t!.dims.join(', ')}].`);
     }
   }
+  // The CFG mean pairs the halves of each cut: they must be the halves of the batch (prove-rows.ts).
+  const order = await sampleOrderError(req.cached, feeds, planned, (f) => runGraph(planningSpec.file, 'planning', f), o.tolerance);
+  if (order) fail(order);
 
   // Every other variant, fed the planning graph's site outputs at the same inputs, must give the
   // source's outputs (and the site outputs it still computes) within tolerance.

@@ -2,6 +2,7 @@
 // so their numbers (written into the manifest) do not depend on the machine's core count.
 import ort from './ort.js';
 import { TgateError } from '../compiler/errors.js';
+import { regularFile } from '../compiler/io/contained-file.js';
 
 export type OrtTensor = ort.Tensor;
 export type Feeds = Record<string, ort.Tensor>;
@@ -45,6 +46,8 @@ export async function openSession(model: string | Uint8Array, opts: SessionOptio
  * load is bad input (E_NOT_ONNX, exit 3), named, not a crash.
  */
 export async function openComponent(file: string, what: string, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  // onnxruntime would block on a FIFO and map a device: only a regular file within protobuf's limit is handed on.
+  regularFile(file, { kind: 'graph', what });
   try {
     return await openSession(file, opts);
   } catch (cause) {

@@ -8,8 +8,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type ort from 'onnxruntime-node';
-import { TgateError } from '../compiler/errors.js';
-import { makeTensor, openSession } from './session.js';
+import { isTgateError, TgateError } from '../compiler/errors.js';
+import { readRegularFile } from '../compiler/io/contained-file.js';
+import { makeTensor, openComponent } from './session.js';
 import { loadTokenizer, type Tokenizer } from './tokenizer/index.js';
 
 /** classifier/labels.json: what the oracle reads and how prompts name it. */
@@ -40,7 +41,20 @@ export function readLabels(dir: string): Labels {
       hint: 'The demo model ships in fixtures/models/shapes (its oracle in classifier/model.onnx and classifier/labels.json); fixtures/export/shapes_model.py trains it.',
     });
   }
-  return JSON.parse(fs.readFileSync(file, 'utf8')) as Labels;
+  // A regular file of bounded size (never a FIFO), valid JSON of the expected shape, or a coded error.
+  const bad = (why: string) => new TgateError('E_BAD_PIPELINE', `${file} ${why}.`, { subject: { file }, hint: 'Restore classifier/labels.json from fixtures/models/shapes (fixtures/export/shapes_model.py writes it).' });
+  let l: Partial<Labels> | null;
+  try {
+    l = JSON.parse(readRegularFile(file, { kind: 'config', what: 'labels file' }).bytes.toString('utf8')) as Partial<Labels> | null;
+  } catch (e) {
+    if (isTgateError(e)) throw e;
+    throw bad('is not valid JSON');
+  }
+  const strings = (x: unknown) => Array.isArray(x) && x.length > 0 && x.every((s) => typeof s === 'string');
+  if (!l || typeof l !== 'object' || !strings(l.colors) || !strings(l.shapes) || !strings(l.positions) || !l.phrases || typeof l.phrases !== 'object' || !Number.isSafeInteger(l.image_size) || l.image_size! <= 0) {
+    throw bad('does not hold the demo labels (colors, shapes, positions: lists of names; phrases: an object; image_size: a whole number)');
+  }
+  return l as Labels;
 }
 
 /** The prompt the model was trained on for these labels: "a red circle on the left". */
@@ -75,7 +89,7 @@ export class TextEncoder {
     if (!fs.existsSync(model)) {
       throw new TgateError('E_FILE_MISSING', `${dir} has no text_encoder/model.onnx.`, { subject: { file: model }, hint: 'Give a pipeline folder in the diffusers layout (tokenizer/, text_encoder/model.onnx), e.g. fixtures/models/shapes.' });
     }
-    return new TextEncoder(loadTokenizer(path.join(dir, 'tokenizer')), await openSession(model));
+    return new TextEncoder(loadTokenizer(path.join(dir, 'tokenizer')), await openComponent(model, 'text encoder'));
   }
 
   /** encoder_hidden_states [n, tokens, dim] for n copies of the prompt. */
@@ -104,7 +118,7 @@ export class ShapeClassifier {
   /** Opens <dir>/classifier/model.onnx with its labels.json (dir: the demo model's folder). */
   static async load(dir: string): Promise<ShapeClassifier> {
     const labels = readLabels(dir);
-    return new ShapeClassifier(labels, await openSession(path.join(dir, CLASSIFIER_DIR, 'model.onnx')));
+    return new ShapeClassifier(labels, await openComponent(path.join(dir, CLASSIFIER_DIR, 'model.onnx'), 'classifier'));
   }
 
   /** Whether a folder holds the oracle (classifier/model.onnx and labels.json). */

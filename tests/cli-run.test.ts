@@ -38,8 +38,10 @@ describe('tgate run', () => {
     expect(s.variants).toEqual(['planning', 'fidelity']);
     expect(r.stderr).toMatch(/note: latents: seeded Gaussian noise \[1, 4, 8, 8\]/);
     expect(r.stderr).toMatch(/note: uncond encoder_hidden_states: seeded random \[1, 77, 12\]/);
-    // Not a terminal: one plain progress line per step.
-    expect(r.stderr.match(/^tgate step \d\/6 /gm)).toHaveLength(6);
+    // Not a terminal: no progress, unless --verbose (one plain line per step).
+    expect(r.stderr).not.toMatch(/step \d\/6/);
+    const verbose = tgate(['run', dir, '--steps', '6', '--gate-step', '3', '--height', '64', '--width', '64', '-o', out, '--json', '-v']);
+    expect(verbose.stderr.match(/^tgate step \d\/6 /gm)).toHaveLength(6);
     const final = parseNpy(fs.readFileSync(out), out);
     expect(final.shape).toEqual([1, 4, 8, 8]);
   });

@@ -10,10 +10,10 @@ const TINY = path.join(ROOT, 'fixtures/models/tiny-unet.onnx');
 
 describe('tgate CLI', () => {
   it('prints usage for help and exits 2 without a command', () => {
-    expect(tgate(['help'])).toMatchObject({ status: 0, stdout: expect.stringMatching(/tgate compile <model.onnx> -o <dir>/) });
+    expect(tgate(['help'])).toMatchObject({ status: 0, stdout: expect.stringMatching(/tgate compile <model\.onnx \| pipeline folder> -o <dir>/) });
     expect(tgate([])).toMatchObject({ status: 2 });
     expect(tgate(['--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(tgate(['compile', '--help'])).toMatchObject({ status: 0, stdout: expect.stringMatching(/tgate run <dir>/) });
+    expect(tgate(['compile', '--help'])).toMatchObject({ status: 0, stdout: expect.stringMatching(/Usage: tgate compile <model\.onnx \| pipeline folder> -o <dir>[\s\S]*--exclude <GLOB>/) });
   });
 
   it('refuses unknown commands and options with exit 2', () => {

@@ -413,14 +413,19 @@ describe('compile refuses bad input without leaving anything behind', () => {
     await refused(src, work, 'E_OUTPUT_OVERLAPS_SOURCE', /contains the source/, { force: true });
   });
 
-  it('an existing non-empty output folder, unless --force', async () => {
+  it('an existing non-empty output folder: an earlier compile only with --force, any other folder never', async () => {
     const work = scratch();
     const src = writeTinyUnet(path.join(work, 'src'));
     const out = path.join(work, 'out');
     fs.mkdirSync(out);
     fs.writeFileSync(path.join(out, 'keep.txt'), 'mine');
     await refused(src, out, 'E_OUTPUT_EXISTS', /not empty.*/);
+    await refused(src, out, 'E_OUTPUT_EXISTS', /not an earlier tgate output: it holds no tgate\.json.*even with --force/, { force: true });
+    expect(fs.readdirSync(out)).toEqual(['keep.txt']);
     expect(fs.readFileSync(path.join(out, 'keep.txt'), 'utf8')).toBe('mine');
+    fs.rmSync(out, { recursive: true });
+    await compileTo(src, out);
+    await refused(src, out, 'E_OUTPUT_EXISTS', /not empty \(an earlier tgate output\)/);
     await compileTo(src, out, { force: true });
     expect(fs.readdirSync(out).sort()).toEqual(['fidelity-reuse-self.onnx', 'fidelity.onnx', 'gated-v2-fi.onnx', 'gated-v2.onnx', 'gated.onnx', 'planning.onnx', 'reuse-self.onnx', 'tgate.json', 'weights.onnx_data']);
     expect(fs.readdirSync(work).sort()).toEqual(['out', 'src']);

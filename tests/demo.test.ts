@@ -295,7 +295,8 @@ describe('tgate demo and tgate calibrate', () => {
     expect(m.schedule.gateStep).toBe(c.recommended);
     expect(m.calibration).toMatchObject({ tolerance: 0.05, recommended: c.recommended });
     // The runtime takes the calibrated gate step as its default.
-    const run = JSON.parse(tgate(['run', dir, '--steps', '10', '--height', '256', '--width', '256', '--json']).stdout);
+    // Image pixels: the demo model is pixel-space (latent factor 1), 32x32.
+    const run = JSON.parse(tgate(['run', dir, '--steps', '10', '--height', '32', '--width', '32', '--json']).stdout);
     expect(run.gateStep).toBe(c.recommended);
   });
 

@@ -182,7 +182,8 @@ describe('from_config semantics', () => {
     expect(r.settings).toMatchObject({ algorithm_type: 'dpmsolver++', solver_type: 'midpoint' });
   });
 
-  const refuse = (json: Record<string, unknown>, name: string | undefined, ...patterns: RegExp[]) => {
+  const refuse = (json: Record<string, unknown>, name: string | undefined, ...patterns: RegExp[]) => refuseAs('E_UNSUPPORTED_MODEL', json, name, ...patterns);
+  const refuseAs = (code: string, json: Record<string, unknown>, name: string | undefined, ...patterns: RegExp[]) => {
     let err: unknown;
     try {
       schedulerFromConfig(json, { steps: 10, source: 'pipe/scheduler/scheduler_config.json', ...(name ? { name } : {}), generator: new TorchGenerator(0) });
@@ -191,7 +192,7 @@ describe('from_config semantics', () => {
     }
     expect(err).toBeInstanceOf(TgateError);
     const e = err as TgateError;
-    expect(e.code).toBe('E_UNSUPPORTED_MODEL');
+    expect(e.code).toBe(code);
     expect(e.subject.file).toBe('pipe/scheduler/scheduler_config.json');
     for (const p of patterns) expect(`${e.message} ${e.hint}`).toMatch(p);
   };
@@ -211,7 +212,8 @@ describe('from_config semantics', () => {
     refuse({ _class_name: 'DDIMScheduler', rescale_betas_zero_snr: true }, undefined, /rescale_betas_zero_snr/);
     refuse({ _class_name: 'PNDMScheduler', prediction_type: 'sample' }, undefined, /prediction_type = "sample"/);
     refuse({ _class_name: 'DDIMScheduler', beta_schedule: 'sigmoid' }, undefined, /beta_schedule must be one of/);
-    refuse({ _class_name: 'DDIMScheduler', steps_offset: '1' }, undefined, /steps_offset must be a whole number/);
+    // A value of the wrong type is a malformed file, not an unsupported setting (exit 3, not 4).
+    refuseAs('E_BAD_CONFIG', { _class_name: 'DDIMScheduler', steps_offset: '1' }, undefined, /steps_offset must be a whole number/);
     // A setting the target class does not know is ignored, as diffusers ignores it.
     expect(() => schedulerFromConfig({ _class_name: 'DPMSolverMultistepScheduler', use_karras_sigmas: true }, { steps: 10, source: 'c', name: 'ddim' })).not.toThrow();
   });

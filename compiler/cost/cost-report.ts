@@ -57,8 +57,17 @@ export function costReport(r: CostRequest): CostReport {
     const v = r.source.value(s.tensor);
     const f = v ? inferred.facts.get(v) : undefined;
     const sizes = binding.batch ? { ...binding.sizes, [binding.batch]: 1 } : binding.sizes;
-    const tokens = f?.shape?.[1]?.evaluate(sizes) ?? null;
-    const channels = f?.shape?.[2]?.evaluate(sizes) ?? null;
+    let tokens = f?.shape?.[1]?.evaluate(sizes) ?? null;
+    let channels = f?.shape?.[2]?.evaluate(sizes) ?? null;
+    if (f?.shape?.length === 2) {
+      // A [batch·tokens, channels] cut (a 2-D out-projection, compiler/site-dims.ts): the rows
+      // over the batch (bound to 1 above when symbolic, else the export's fixed batch).
+      const latent = r.inputs.find((i) => i.shape.length === 4)?.shape[0];
+      const rows = f.shape[0]?.evaluate(sizes) ?? null;
+      const perSample = typeof latent === 'number' ? latent : 1;
+      tokens = rows !== null && rows % perSample === 0 ? rows / perSample : null;
+      channels = f.shape[1]?.evaluate(sizes) ?? null;
+    }
     const bytes = tokens !== null && channels !== null ? tokens * channels * dtypeBytes(f?.dtype || 1) : null;
     return { ...s, tokens, channels, bytesPerSample: bytes, ...(s.scope ? macsWithin(call, s.scope) : { linearMacs: 0, attentionMacs: 0, params: 0 }) };
   });

@@ -6,6 +6,7 @@ import { ModelProtoSchema, type GraphProto, type ModelProto, type NodeProto } fr
 import { TgateError } from '../errors.js';
 import { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
+import { describeCycle, topologicalOrder } from '../ir/order.js';
 import type { Value } from '../ir/value.js';
 import { tensorTypeOf } from './types.js';
 
@@ -38,36 +39,57 @@ export function decodeModel(bytes: Uint8Array, file: string): Model {
   return modelFromProto(parseModelProto(bytes, file));
 }
 
+/**
+ * The IR of a graph, with the checks that make it one: every name defined once (graph inputs,
+ * initializers, node outputs; graph outputs listed once), every read value produced, and the
+ * nodes in a topological order (an unsorted graph is sorted; a cycle is refused, named node by
+ * node). Every model tgate reads goes through here, so no analysis ever sees a malformed graph:
+ * each of these used to surface later as an "internal error" (exit 70) or, for a cycle, as a
+ * walk that grew to gigabytes.
+ */
 function graphFromProto(gp: GraphProto): Graph {
   const g = new Graph(gp);
+  const malformed = (message: string, subject: { tensor?: string; node?: string } = {}) =>
+    new TgateError('E_NOT_ONNX', `${message}: the graph is malformed.`, { subject, hint: 'Re-export the model; `python -m onnx.checker model.onnx` names the same problem.' });
   for (const vi of gp.valueInfo) g.valueInfo.set(vi.name, vi);
   for (const t of gp.initializer) {
+    if (!t.name) throw malformed('An initializer has no name');
+    if (g.value(t.name)) throw malformed(`Two initializers are named "${t.name}"`, { tensor: t.name });
     const v = g.createValue(t.name, { dtype: t.dataType, shape: t.dims.map(Number) });
     v.initializer = t;
     g.addInitializer(v);
   }
+  const inputs = new Set<Value>();
   for (const vi of gp.input) {
+    if (!vi.name) throw malformed('A graph input has no name');
     g.ioInfo.set(vi.name, vi);
     // IR < 4 lists initializers as inputs too: same value, both roles.
     const v = g.value(vi.name) ?? g.createValue(vi.name, tensorTypeOf(vi.type));
+    if (inputs.has(v)) throw malformed(`The graph input "${vi.name}" is listed twice`, { tensor: vi.name });
+    inputs.add(v);
     g.inputs.push(v);
   }
   const pendingImplicit: [ReturnType<Graph['appendNode']>, string[]][] = [];
   for (const np of gp.node) {
-    const inputs = np.input.map((n) => (n === '' ? null : lookupOrCreate(g, n)));
+    const nodeInputs = np.input.map((n) => (n === '' ? null : lookupOrCreate(g, n)));
+    const claimed = new Set<string>();
     const outputs = np.output.map((n) => {
       if (n === '') return null;
+      const by = np.name || np.opType;
+      if (claimed.has(n)) throw malformed(`Node ${by} lists the output "${n}" twice; ONNX requires single assignment`, { tensor: n, node: np.name });
+      claimed.add(n);
       const existing = g.value(n);
       if (existing) {
         // A name used before it is produced (unsorted graph) was created as a placeholder; claim it.
-        if (existing.producer || existing.initializer || g.isGraphInput(existing)) {
-          throw new TgateError('E_NOT_ONNX', `Tensor "${n}" is produced twice (by ${np.name || np.opType}); ONNX requires single assignment.`, { subject: { tensor: n, node: np.name } });
+        if (existing.producer || existing.initializer || inputs.has(existing)) {
+          const first = existing.producer ? `by ${existing.producer.name} and ` : existing.initializer ? 'as an initializer and ' : 'as a graph input and ';
+          throw malformed(`Tensor "${n}" is produced twice (${first}by ${by}); ONNX requires single assignment`, { tensor: n, node: np.name });
         }
         return existing;
       }
       return g.createValue(n, tensorTypeOf(g.valueInfo.get(n)?.type));
     });
-    const node = g.appendNode(np, inputs, outputs);
+    const node = g.appendNode(np, nodeInputs, outputs);
     const captured = capturedNames(np);
     if (captured.length) pendingImplicit.push([node, captured]);
   }
@@ -75,18 +97,31 @@ function graphFromProto(gp: GraphProto): Graph {
     const v = g.value(n);
     if (v) g.addImplicitInput(node, v);
   }
+  const outputs = new Set<Value>();
   for (const vi of gp.output) {
+    if (!vi.name) throw malformed('A graph output has no name');
     g.ioInfo.set(vi.name, vi);
     const v = lookupOrCreate(g, vi.name);
+    if (outputs.has(v)) throw malformed(`The graph output "${vi.name}" is listed twice; output names must be unique`, { tensor: vi.name });
+    outputs.add(v);
     if (!v.type) v.type = tensorTypeOf(vi.type);
     g.outputs.push(v);
   }
   for (const v of g.values()) {
-    if (!v.producer && !v.initializer && !g.isGraphInput(v) && v.useCount + (g.isGraphOutput(v) ? 1 : 0) > 0) {
+    if (!v.producer && !v.initializer && !inputs.has(v) && v.useCount + (outputs.has(v) ? 1 : 0) > 0) {
       const user = v.uses()[0]?.node.name ?? 'a graph output';
       throw new TgateError('E_NOT_ONNX', `Tensor "${v.name}" (read by ${user}) is never produced: the graph is malformed.`, { subject: { tensor: v.name } });
     }
   }
+  const sorted = topologicalOrder(g.nodes);
+  if ('cycle' in sorted) {
+    throw new TgateError('E_NOT_ONNX', `The graph has a cycle: ${describeCycle(sorted.cycle)}; an ONNX graph must be acyclic.`, {
+      subject: { node: sorted.cycle[0]!.name },
+      hint: 'Re-export the model; a node reads, directly or through others, a value it produces itself.',
+    });
+  }
+  // ONNX requires sorted nodes; an unsorted (acyclic) graph is put in order, stably.
+  if (sorted.order.some((n, i) => n !== g.nodes[i])) g.setNodeOrder(sorted.order);
   return g;
 }
 

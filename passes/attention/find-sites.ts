@@ -6,9 +6,9 @@ import type { Node } from '../../compiler/ir/node.js';
 import type { TensorType } from '../../compiler/ir/value.js';
 import { InputAncestry } from './ancestry.js';
 import { isFusedAttention, matchFusedAttention } from './match-fused.js';
-import { matchAttention, type AttentionMatch } from './match-site.js';
+import { matchAttention, streamOf, type AttentionMatch } from './match-site.js';
 import { commonScope } from './scope.js';
-import { siteType } from './site-shape.js';
+import { cutRank, cutType, siteType } from './site-shape.js';
 
 export type SiteKind = 'cross' | 'self';
 
@@ -19,7 +19,13 @@ export interface Site {
   scope: string | null;
   /** The cut tensor: the module's output before the residual add. */
   tensor: string;
+  /** The module output as [batch, tokens, channels], as far as structure tells (family and inspect read tokens here). */
   type: TensorType;
+  /**
+   * The cut tensor's own type: `type`, or [batch·tokens, channels] where the out-projection is a
+   * 2-D Gemm/MatMul (onnxruntime's fusion on static shapes). Rows are sample-major either way.
+   */
+  cut: TensorType;
   /** For cross sites: the graph inputs the keys/values read (the text conditioning). */
   conditioning: string[];
   /** Where a fusion swallowed the module output, what the cut is instead. */
@@ -71,7 +77,8 @@ export function findAttentionSites(g: Graph): SiteReport {
     const m = r.match;
     let kind: SiteKind;
     let conditioning: string[] = [];
-    if (m.kSource === m.qSource && m.vSource === m.qSource) {
+    const stream = streamOf(m.qSource);
+    if (streamOf(m.kSource) === stream && streamOf(m.vSource) === stream) {
       kind = 'self';
     } else {
       const q = ancestry.of(m.qSource);
@@ -88,11 +95,13 @@ export function findAttentionSites(g: Graph): SiteReport {
       conditioning = [...kv].sort();
     }
     const members = [...m.core, m.qProj, m.kProj, m.vProj, m.outProj, m.output.producer!];
+    const type = siteType(g, m.qSource, m.outProj);
     const site = {
       kind,
       scope: commonScope(members),
       tensor: m.output.name,
-      type: siteType(g, m.qSource, m.outProj),
+      type,
+      cut: cutType(type, cutRank(m.outProj)),
       conditioning,
       note: m.note,
       match: m,

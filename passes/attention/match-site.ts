@@ -4,7 +4,7 @@
 // head-merge, out-projection, bias and optional rescale after. A miss returns the reason.
 import type { Node } from '../../compiler/ir/node.js';
 import type { Value } from '../../compiler/ir/value.js';
-import { constantScalar, isConstant } from './constants.js';
+import { constantNumbers, constantScalar, isConstant } from './constants.js';
 
 export type AttentionVariant =
   | 'matmul-softmax-matmul'
@@ -65,6 +65,19 @@ export function isProjection(n: Node | null): boolean {
 export function soleConsumer(v: Value): Node | null {
   const uses = v.uses().filter((u) => !(u.index >= 0 && isOp(u.node, 'Shape', 'Size')));
   return uses.length === 1 && uses[0]!.index >= 0 ? uses[0]!.node : null;
+}
+
+/** Ops that only relabel a row-major buffer: the values, and their order, stay as they are. */
+const RELABEL = new Set(['Reshape', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identity']);
+
+/**
+ * The tensor a projection input relabels: back through reshapes to the first value that is not
+ * one. onnxruntime's MatMulAddFusion gives q, k and v each its own Reshape to [batch·tokens,
+ * channels] of one stream; those are one stream, so a self-attention stays self.
+ */
+export function streamOf(v: Value): Value {
+  for (let p = v.producer; p && isOp(p, ...RELABEL) && p.inputs[0]; p = v.producer) v = p.inputs[0];
+  return v;
 }
 
 /** Walks back through layout ops and constant scale/bias arithmetic to a projection. */
@@ -151,6 +164,11 @@ export function matched(variant: AttentionVariant, core: Node[], qProj: Node, kP
 export function moduleOutputAfter(start: Value | null): { outProj: Node; output: Value; note: string | null } | { reason: string } {
   let v = start;
   let outProj: Node | null = null;
+  // Where the batch axis is: the sampler's CFG mean and its batch arithmetic take the cut's
+  // buffer as samples one after another ([batch, tokens, channels], or the [batch·tokens,
+  // channels] rows a 2-D out-projection reads), so a head merge that moves batch off the front
+  // (a [tokens, batch, channels] layout) cannot be cached. null: no longer known.
+  let batchAxis: number | null = 0;
   for (let steps = 0; v && steps < 8; steps++) {
     const c = soleConsumer(v);
     if (c && isProjection(c) && c.inputs[0] === v) {
@@ -159,9 +177,11 @@ export function moduleOutputAfter(start: Value | null): { outProj: Node; output:
       break;
     }
     if (!c || !isOp(c, ...LAYOUT)) break;
+    batchAxis = batchAxisAfter(c, batchAxis);
     v = c.outputs[0] ?? null;
   }
   if (!outProj || !v) return { reason: 'does not reach an out-projection through head-merge ops' };
+  if (batchAxis !== 0) return { reason: 'reaches its out-projection with the batch axis moved off the front (a [tokens, batch, channels] layout): the CFG mean pairs samples, so its rows must be sample-major' };
   const bias = soleConsumer(v);
   if (bias && isOp(bias, 'Add') && bias.inputs.some((i) => i !== v && isConstant(i))) v = bias.outputs[0]!;
   const rescale = soleConsumer(v);
@@ -177,4 +197,26 @@ export function moduleOutputAfter(start: Value | null): { outProj: Node; output:
       : `residual add fused into ${fused.name}: cut at its input`;
   }
   return { outProj, output: v, note };
+}
+
+/** The batch axis after one layout op, from where it was; null when the op makes it unknown. */
+function batchAxisAfter(op: Node, axis: number | null): number | null {
+  if (axis === null) return null;
+  switch (op.opType) {
+    case 'Transpose': {
+      const perm = op.intsAttr('perm');
+      return perm ? perm.indexOf(axis) : null;
+    }
+    // Row-major: reshaping keeps the outermost axis outermost, whatever it merges or splits.
+    case 'Reshape':
+    case 'Flatten':
+      return axis === 0 ? 0 : null;
+    case 'Squeeze':
+    case 'Unsqueeze': {
+      const axes = op.intsAttr('axes') ?? constantNumbers(op.inputs[1] ?? null);
+      return axis === 0 && axes !== undefined && !axes.includes(0) ? 0 : null;
+    }
+    default:
+      return axis;
+  }
 }

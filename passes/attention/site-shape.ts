@@ -2,6 +2,10 @@
 // channels from the out-projection weight, batch and tokens from the image input the query
 // stream comes from, tokens = (height/f)*(width/f) with f the product of the strides and
 // resize factors met on the way back. compile's proof checks the claim at concrete sizes.
+// The cut tensor itself may be 2-D: onnxruntime's MatMulAddFusion on a static-shape graph
+// makes the out-projection a Gemm on [batch·tokens, channels] (the head merge's reshape and
+// its own folded into one), and the cut is that Gemm's output. cutType gives the tensor's real
+// shape; rows are sample-major either way (the matcher checks the batch axis stays in front).
 import type { Graph } from '../../compiler/ir/graph.js';
 import type { Node } from '../../compiler/ir/node.js';
 import type { Dim, TensorType, Value } from '../../compiler/ir/value.js';
@@ -76,4 +80,46 @@ export function siteType(g: Graph, qSource: Value, outProj: Node): TensorType {
   if (typeof sh === 'number' && typeof sw === 'number') tokens = sh * sw;
   else if (sh !== null && sw !== null) tokens = `${sh}*${sw}`;
   return { dtype, shape: [b ?? null, tokens, channels] };
+}
+
+/**
+ * The rank of the out-projection's output (the cut, which bias and rescale do not reshape): a
+ * Gemm is 2-D; a MatMul keeps its input's rank, read from its type or the layout op making it.
+ * 3 when nothing says otherwise ([batch, tokens, channels], what exporters write).
+ */
+export function cutRank(outProj: Node): number {
+  if (outProj.opType === 'Gemm') return 2;
+  const x = outProj.inputs[0];
+  const known = x?.type?.shape?.length;
+  if (known) return known;
+  const p = x?.producer;
+  if (p?.opType === 'Reshape') {
+    const target = constantNumbers(p.inputs[1] ?? null);
+    if (target && target.length > 0) return target.length;
+  }
+  if (p?.opType === 'Flatten') return 2;
+  if (p?.opType === 'Transpose') {
+    const perm = p.intsAttr('perm');
+    if (perm) return perm.length;
+  }
+  return 3;
+}
+
+function product(a: Dim, b: Dim): Dim {
+  if (typeof a === 'number' && typeof b === 'number') return a * b;
+  if (a === null || b === null) return null;
+  // evalDim reads "batch_size*height/2*width/2" factor by factor.
+  return `${a}*${b}`;
+}
+
+/**
+ * The cut tensor's type from the module output's [batch, tokens, channels]: the same at rank 3,
+ * [batch·tokens, channels] at rank 2 (row b·tokens + t is token t of sample b). Other ranks
+ * are left unknown for the shape inference or the proof to settle.
+ */
+export function cutType(logical: TensorType, rank: number): TensorType {
+  const [b = null, t = null, c = null] = logical.shape ?? [];
+  if (rank === 3) return logical;
+  if (rank === 2) return { dtype: logical.dtype, shape: [product(b, t), c] };
+  return { dtype: logical.dtype, shape: Array.from({ length: rank }, () => null) };
 }

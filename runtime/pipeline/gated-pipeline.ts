@@ -10,6 +10,9 @@ import { TgateError } from '../../compiler/errors.js';
 import type { VariantName } from '../../compiler/variants.js';
 import { GatedUNet, variantsFor, type GenerateResult, type LoadOptions, type StepRecord, type TgateOptions } from '../gated-unet.js';
 import { schedulerFromConfig } from '../schedulers/index.js';
+import { checkSteps } from '../schedulers/config-check.js';
+import { checkFiniteStep, checkTensorSize } from '../tensor-checks.js';
+import { readUserFile } from '../user-file.js';
 import { TorchGenerator } from '../torch-random.js';
 import { guidanceScaleEmbedding, LCM_DEFAULT_GUIDANCE } from './guidance-embedding.js';
 import { decodePng, toModelInput, toRgbImages, toUnitRange, type RgbImage } from './image.js';
@@ -124,6 +127,7 @@ export class GatedPipeline {
     const started = performance.now();
     const f = this.folder;
     const steps = o.steps ?? 25;
+    checkSteps(steps);
     const n = o.numImages ?? 1;
     if (!Number.isInteger(n) || n < 1) throw new TgateError('E_USAGE', `The number of images must be a whole number >= 1, not ${n}.`);
     if (typeof o.prompt !== 'string') throw new TgateError('E_USAGE', 'A prompt (text) is needed.');
@@ -141,7 +145,10 @@ export class GatedPipeline {
       throw new TgateError('E_USAGE', `The seed must be a whole number in [-2^63, 2^64) (torch's range), not ${String(o.seed)}.`);
     }
     if (o.guidance !== undefined && !(Number.isFinite(o.guidance) && o.guidance >= 0)) throw new TgateError('E_USAGE', `guidance must be a number >= 0, not ${o.guidance}.`);
+    // Nothing is allocated from a mistyped size or count: the latents' size is bounded first.
+    checkTensorSize([n, f.latentChannels, height / factor, width / factor], `${n} image${n === 1 ? '' : 's'} of ${width}x${height} pixels: the latents`, 'E_USAGE', 'Use fewer images (--num-images) or a smaller --height/--width (image pixels).');
     if (o.strength !== undefined && !o.image) throw new TgateError('E_USAGE', 'strength is for img2img: give an image to start from.');
+    if (o.strength !== undefined && !(typeof o.strength === 'number' && o.strength > 0 && o.strength <= 1)) throw new TgateError('E_USAGE', `strength must be a number in (0, 1], not ${String(o.strength)}.`);
     // diffusers' img2img default strength.
     const strength = o.image ? o.strength ?? 0.8 : undefined;
     // img2img needs the VAE encoder: refused before any model runs.
@@ -157,6 +164,12 @@ export class GatedPipeline {
     const scheduler = schedulerFromConfig(f.scheduler, { steps, source: f.schedulerConfig, name: o.scheduler, generator, ...lcmStrength });
 
     const text = await this.prompts.encode(o.prompt, o.negativePrompt, n, height, width);
+    // The text encoder's NaN would reach the UNet as bad input; it is the encoder's, and named so.
+    for (const [which, set] of [['prompt', text.cond], ['negative prompt', text.uncond]] as const) {
+      for (const [name, t] of Object.entries(set ?? {})) {
+        if (t.data instanceof Float32Array) checkFiniteStep(t.data, t.dims, `The text encoding of the ${which} (${name})`, 'The text encoder overflows on this prompt (a float16 export overflows sooner than a float32 one); try a float32 export of the text encoder.');
+      }
+    }
     for (const name of embedded) {
       const dim = this.unet.manifest.source.inputs.find((i) => i.name === name)!.shape[1];
       if (typeof dim !== 'number') throw new TgateError('E_UNSUPPORTED_MODEL', `The UNet's guidance embedding input ${name} has no fixed width.`);
@@ -170,6 +183,7 @@ export class GatedPipeline {
       const one = await encoder.encode(toModelInput(o.image), [1, 3, height, width], generator);
       clean = { data: new Float32Array(one.data.length * n), dims };
       for (let i = 0; i < n; i++) clean.data.set(one.data, i * one.data.length);
+      checkFiniteStep(one.data, [1, ...dims.slice(1)], 'The VAE encoding of the input image', 'The VAE encoder overflows on this image (a float16 VAE overflows sooner: use a float32 export of vae_encoder).');
       imageEncodeMs = performance.now() - t0;
     }
     // Initial noise (text-to-image) or the img2img noise: the generator's next draw.
@@ -193,6 +207,8 @@ export class GatedPipeline {
     if ((o.outputType ?? 'png') !== 'latent') {
       const t0 = performance.now();
       const decoded = this.decoder ? await this.decoder.decode(result.latents, result.dims) : { data: result.latents, dims: result.dims };
+      // A float16 VAE decoder is known to overflow (SD-XL's): black or noise pictures, never written silently.
+      checkFiniteStep(decoded.data, decoded.dims, 'The VAE decoder\'s output', 'The VAE decoder overflows on these latents (SD-XL\'s float16 VAE is known to): use a float32 export of vae_decoder, or the fp16-fix VAE.');
       pixels = toUnitRange(decoded.data, decoded.dims);
       images = toRgbImages(pixels, n, decoded.dims[2]!, decoded.dims[3]!);
       decodeMs = performance.now() - t0;
@@ -244,7 +260,21 @@ export class GatedPipeline {
 }
 
 /** Reads a PNG for img2img. */
+/** The most pixels an input image may have (16384 x 16384): checked in its header before decoding. */
+export const MAX_IMAGE_PIXELS = 2 ** 28;
+
+/**
+ * Reads a PNG for img2img: a regular file of at most 1 GiB (user-file.ts), whose header's size is
+ * checked before pngjs decodes it (a few bytes can claim gigapixels and inflate without bound).
+ */
 export function readImage(file: string): RgbImage {
-  if (!fs.existsSync(file)) throw new TgateError('E_FILE_MISSING', `Image ${file} does not exist.`, { subject: { file } });
-  return decodePng(fs.readFileSync(file), file);
+  const hint = 'Give a PNG file (img2img takes --image in.png).';
+  const bytes = readUserFile(file, { what: 'image', maxBytes: 2 ** 30, hint });
+  // PNG signature (8 bytes), then the IHDR chunk: length (4), "IHDR" (4), width and height (big-endian).
+  if (bytes.length >= 24 && bytes.toString('latin1', 12, 16) === 'IHDR') {
+    const w = bytes.readUInt32BE(16);
+    const h = bytes.readUInt32BE(20);
+    if (w * h > MAX_IMAGE_PIXELS) throw new TgateError('E_BAD_TENSOR', `The image ${file} claims ${w}x${h} pixels; tgate reads at most ${MAX_IMAGE_PIXELS} pixels.`, { subject: { file }, hint });
+  }
+  return decodePng(bytes, file);
 }

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TgateError } from '../../compiler/errors.js';
+import { containedFile, readRegularFile, type ContainedKind } from '../../compiler/io/contained-file.js';
 import { readManifest, type Manifest } from '../../compiler/manifest.js';
 import { parseDiffusersJson } from '../schedulers/index.js';
 
@@ -36,10 +37,38 @@ export interface PipelineFolder {
   forceZerosForEmptyPrompt: boolean;
 }
 
+/**
+ * Every file generation reads from a compiled pipeline, checked as the manifest's own files are
+ * (compiler/io/contained-file.ts: inside the folder, a regular file, bounded) before anything
+ * opens it: the files the manifest lists, and those read by their fixed names whether listed or not.
+ */
+function checkPipelineFiles(dir: string, p: NonNullable<Manifest['pipeline']>): void {
+  const manifest = path.join(dir, 'tgate.json');
+  const kindOf = (f: string): ContainedKind => (f.endsWith('.onnx') ? 'graph' : /\.(json|txt)$/.test(f) ? 'config' : 'weights');
+  for (const [name, c] of Object.entries(p.components)) {
+    c.files.forEach((f, i) => containedFile(dir, f, { kind: kindOf(f), what: `${name} file`, field: `pipeline.components[${JSON.stringify(name)}].files[${i}]`, manifest }));
+  }
+  const fixed = ['model_index.json', `${p.denoiser}/config.json`, 'scheduler/scheduler_config.json'];
+  for (const c of ['text_encoder', 'text_encoder_2', 'vae_decoder', 'vae_encoder']) fixed.push(`${c}/model.onnx`, `${c}/config.json`);
+  for (const t of ['tokenizer', 'tokenizer_2']) for (const f of ['vocab.json', 'merges.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json']) fixed.push(`${t}/${f}`);
+  for (const f of fixed) if (lexists(path.join(dir, f))) containedFile(dir, f, { kind: kindOf(f), what: f });
+}
+
+/** Whether anything (a dangling symlink too) has this name. */
+function lexists(file: string): boolean {
+  try {
+    fs.lstatSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A diffusers/transformers JSON config (Python's Infinity/NaN tokens accepted); {} when absent. */
 export function readConfig(file: string): Record<string, unknown> {
-  if (!fs.existsSync(file)) return {};
-  const json = parseDiffusersJson(fs.readFileSync(file, 'utf8'), file);
+  if (!lexists(file)) return {};
+  // A regular file of bounded size only: a FIFO named config.json must not hang tgate.
+  const json = parseDiffusersJson(readRegularFile(file, { kind: 'config', what: 'config' }).bytes.toString('utf8'), file);
   if (!json || typeof json !== 'object' || Array.isArray(json)) {
     throw new TgateError('E_BAD_PIPELINE', `${file} is not a JSON object.`, { subject: { file }, hint: 'Re-export the pipeline; its config files are written by diffusers/transformers save_pretrained.' });
   }
@@ -68,6 +97,7 @@ export function readPipelineFolder(dir: string): PipelineFolder {
       hint: "PixArt's T5 text encoder is not supported by tgate generate; compute the embeddings elsewhere and use tgate run with --cond.",
     });
   }
+  checkPipelineFiles(dir, p);
   const index = readConfig(file('model_index.json'));
   // A component entry is [library, class]; [null, null] is a component the pipeline does without.
   const classOf = (key: string) => (Array.isArray(index[key]) && typeof index[key][1] === 'string' ? (index[key][1] as string) : null);

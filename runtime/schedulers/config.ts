@@ -4,6 +4,7 @@
 // (each class's own defaults, its own keys). Unknown keys are ignored (diffusers keeps bookkeeping
 // keys like _class_name); known keys with bad values are refused.
 import { TgateError } from '../../compiler/errors.js';
+import { checkSchedulerConfig } from './config-check.js';
 
 export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
 export type TimestepSpacing = 'leading' | 'linspace' | 'trailing';
@@ -90,19 +91,29 @@ const MUST_BE: Record<string, unknown[]> = {
 
 const INFINITIES: Record<string, number> = { '-inf': -Infinity, '-Infinity': -Infinity, inf: Infinity, Infinity: Infinity };
 
+/**
+ * The settings of `json` (a parsed scheduler_config.json) over `base`. A value of the wrong type
+ * or out of range is E_BAD_CONFIG (exit 3) naming the key, the range and the file; a setting
+ * tgate does not implement (thresholding, Karras sigmas, an unknown choice) E_UNSUPPORTED_MODEL.
+ */
 export function parseSchedulerConfig(json: Record<string, unknown>, source: string, base: SchedulerConfig = STABLE_DIFFUSION_CONFIG): SchedulerConfig {
+  if (!json || typeof json !== 'object' || Array.isArray(json)) {
+    throw new TgateError('E_BAD_CONFIG', `Scheduler config ${source} is not a JSON object ({"key": value, ...}).`, { subject: { file: source }, hint: 'Use a diffusers scheduler_config.json.' });
+  }
   const out: SchedulerConfig = { ...base };
-  const bad = (key: string, why: string) =>
-    new TgateError('E_USAGE', `Scheduler config ${source}: ${key} ${why}.`, { subject: { file: source }, hint: 'Use a diffusers scheduler_config.json (PNDM, DDIM, Euler, Euler ancestral, DPM-Solver multistep, LCM), or leave the key out for the Stable Diffusion default.' });
+  const hint = 'Use a diffusers scheduler_config.json (PNDM, DDIM, Euler, Euler ancestral, DPM-Solver multistep, LCM), or leave the key out for the Stable Diffusion default.';
+  const unsupported = (key: string, why: string) => new TgateError('E_UNSUPPORTED_MODEL', `Scheduler config ${source}: ${key} ${why}.`, { subject: { file: source }, hint });
+  const bad = (key: string, why: string) => new TgateError('E_BAD_CONFIG', `Scheduler config ${source}: ${key} ${why}.`, { subject: { file: source }, hint });
   for (const [key, allowed] of Object.entries(MUST_BE)) {
-    if (!allowed.includes(json[key])) throw bad(key, `= ${JSON.stringify(json[key])} is not supported by tgate's schedulers`);
+    if (!allowed.includes(json[key])) throw unsupported(key, `= ${JSON.stringify(json[key])} is not supported by tgate's schedulers`);
   }
   for (const key of Object.keys(base) as (keyof SchedulerConfig)[]) {
     if (!(key in json)) continue;
     const v = json[key];
     const choices = CHOICES[key];
     if (choices) {
-      if (!choices.includes(v)) throw bad(key, `must be one of ${choices.map((c) => JSON.stringify(c)).join(', ')}, not ${JSON.stringify(v)}`);
+      // A choice tgate does not know is unsupported; a value that is no choice at all is malformed.
+      if (!choices.includes(v)) throw (typeof v === 'string' ? unsupported : bad)(key, `must be one of ${choices.map((c) => JSON.stringify(c)).join(', ')}, not ${JSON.stringify(v)}`);
     } else if (key === 'trained_betas') {
       if (v !== null && !(Array.isArray(v) && v.every((x) => typeof x === 'number'))) throw bad(key, 'must be null or a list of numbers');
     } else if (key === 'lambda_min_clipped') {
@@ -118,6 +129,7 @@ export function parseSchedulerConfig(json: Record<string, unknown>, source: stri
     }
     (out as unknown as Record<string, unknown>)[key] = v;
   }
-  if (out.solver_order !== 1 && out.solver_order !== 2) throw bad('solver_order', `= ${out.solver_order}: tgate implements orders 1 and 2`);
+  if (out.solver_order !== 1 && out.solver_order !== 2) throw unsupported('solver_order', `= ${out.solver_order}: tgate implements orders 1 and 2`);
+  checkSchedulerConfig(out, { source });
   return out;
 }

@@ -1,6 +1,7 @@
 // Scheduler names the CLI and API accept, and the factory from a ready SchedulerConfig.
 import { TgateError } from '../../compiler/errors.js';
 import { STABLE_DIFFUSION_CONFIG, type SchedulerConfig } from './config.js';
+import { checkSchedulerConfig, checkSteps, scheduleProblem } from './config-check.js';
 import { ddim } from './ddim.js';
 import { dpmSolverPP } from './dpm-solver.js';
 import { euler, eulerAncestral } from './euler.js';
@@ -35,16 +36,49 @@ export interface CreateSchedulerOptions {
    * (img2img then starts at 0); the other schedulers ignore it.
    */
   strength?: number;
+  /** The file the config came from, for messages (its values are then E_BAD_CONFIG naming it). */
+  source?: string;
 }
 
 /**
  * A scheduler for one generation of `steps` steps. The config is used as given (parseSchedulerConfig
  * overlays a file on the Stable Diffusion settings); for diffusers' from_config semantics (each
- * class's own defaults) use schedulerFromConfig.
+ * class's own defaults) use schedulerFromConfig. Every scheduler is made here, so this is where
+ * the config's ranges, the number of steps and the resulting timesteps are checked
+ * (config-check.ts): a scheduler that exists can run without NaN from its own arithmetic.
  */
 export function createScheduler(name: string, steps: number, config: SchedulerConfig = STABLE_DIFFUSION_CONFIG, opts: CreateSchedulerOptions = {}): Scheduler {
-  if (!Number.isInteger(steps) || steps < 1) throw new TgateError('E_USAGE', `steps must be a positive whole number, not ${steps}.`);
-  if (steps > config.num_train_timesteps) throw new TgateError('E_USAGE', `steps (${steps}) cannot be more than the ${config.num_train_timesteps} training timesteps.`);
+  if (!(SCHEDULERS as readonly string[]).includes(name)) {
+    throw new TgateError('E_USAGE', `Unknown scheduler "${name}".`, { hint: `Use one of ${SCHEDULERS.join(', ')}.` });
+  }
+  checkSchedulerConfig(config, { source: opts.source ?? null, name });
+  const n = config.num_train_timesteps;
+  checkSteps(steps, n);
+  const s = build(name as SchedulerName, steps, config, opts);
+  const problem = scheduleProblem(s, n);
+  if (problem) {
+    // The nearest step counts below that this config can make (found by building them: cheap).
+    const works: number[] = [];
+    for (let k = steps - 1; k >= Math.max(1, steps - 64) && works.length < 1; k--) {
+      try {
+        if (!scheduleProblem(build(name as SchedulerName, k, config, { ...opts, generator: NO_DRAWS }), n)) works.push(k);
+      } catch {
+        // not this one either
+      }
+    }
+    const settings = `timestep_spacing ${config.timestep_spacing ?? 'default'}, steps_offset ${config.steps_offset}, num_train_timesteps ${n}`;
+    throw new TgateError('E_USAGE', `${SCHEDULER_CLASSES[name as SchedulerName]} cannot run ${steps} steps with this config (${settings}): ${problem}.`, {
+      ...(opts.source ? { subject: { file: opts.source } } : {}),
+      hint: works.length ? `Use fewer steps (${works[0]} works), or change the config's timestep_spacing/steps_offset.` : "Use fewer steps, or change the config's timestep_spacing/steps_offset.",
+    });
+  }
+  return s;
+}
+
+/** A generator for trial builds (the schedulers that need one only draw when they step). */
+const NO_DRAWS: NormalGenerator = { randn: (shape) => new Float32Array(shape.reduce((a, b) => a * b, 1)) };
+
+function build(name: SchedulerName, steps: number, config: SchedulerConfig, opts: CreateSchedulerOptions): Scheduler {
   switch (name) {
     case 'ddim': return ddim(config, steps);
     case 'euler': return euler(config, steps, opts.generator);
@@ -52,7 +86,5 @@ export function createScheduler(name: string, steps: number, config: SchedulerCo
     case 'pndm': return pndm(config, steps);
     case 'euler-ancestral': return eulerAncestral(config, steps, opts.generator);
     case 'lcm': return lcm(config, steps, opts.generator, opts.strength);
-    default:
-      throw new TgateError('E_USAGE', `Unknown scheduler "${name}".`, { hint: `Use one of ${SCHEDULERS.join(', ')}.` });
   }
 }

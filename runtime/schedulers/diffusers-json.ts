@@ -2,8 +2,8 @@
 // could save NaN), which JSON.parse rejects. This reader is strict JSON plus the tokens NaN,
 // Infinity and -Infinity outside strings; a malformed file is a TgateError naming the file and
 // the line and column.
-import fs from 'node:fs';
 import { TgateError } from '../../compiler/errors.js';
+import { readUserFile } from '../user-file.js';
 
 export function parseDiffusersJson(text: string, source: string): unknown {
   let i = 0;
@@ -114,13 +114,11 @@ export function parseDiffusersJson(text: string, source: string): unknown {
   return out;
 }
 
-/** Reads a diffusers/transformers config file (see parseDiffusersJson). */
+/**
+ * Reads a diffusers/transformers config file a user names (see parseDiffusersJson): a regular
+ * file of at most 64 MiB (user-file.ts), so a folder, a FIFO or /dev/zero is a coded error.
+ */
 export function readDiffusersJson(file: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (cause) {
-    throw new TgateError('E_FILE_MISSING', `Cannot read ${file}: ${(cause as Error).message}.`, { subject: { file }, cause });
-  }
-  return parseDiffusersJson(text, file);
+  const bytes = readUserFile(file, { what: 'config file', maxBytes: 64 * 1024 * 1024, hint: 'Give a diffusers scheduler_config.json (scheduler.save_config writes one).' });
+  return parseDiffusersJson(new TextDecoder('utf-8').decode(bytes), file);
 }

@@ -86,6 +86,23 @@ export function eulerAncestral(c: SchedulerConfig, steps: number, generator: Nor
     throw new TgateError('E_UNSUPPORTED_MODEL', 'EulerAncestralDiscreteScheduler does not implement prediction_type "sample" (diffusers raises NotImplementedError).');
   }
   const { timesteps, sigmas, initNoiseSigma } = eulerSchedule(c, steps, 'zero');
+  // sigma_up and sigma_down of each step, in torch's float32. From a sigma thousands of times the
+  // next, sigma_up rounds to the next sigma and sigma_down takes the root of a rounding error below
+  // 0: NaN (diffusers too). Computed up front so such a schedule is refused before anything runs.
+  const moves = timesteps.map((_, k) => {
+    const from2 = f(sigmas[k]! * sigmas[k]!);
+    const to = sigmas[k + 1]!;
+    const to2 = f(to * to);
+    const up = f(Math.sqrt(f(f(to2 * f(from2 - to2)) / from2)));
+    const down = f(Math.sqrt(f(to2 - f(up * up))));
+    return { up, down };
+  });
+  const lost = moves.findIndex((m) => !Number.isFinite(m.up) || !Number.isFinite(m.down));
+  if (lost >= 0) {
+    throw new TgateError('E_USAGE', `EulerAncestralDiscreteScheduler cannot run ${steps} steps with this config: the ancestral step from sigma ${sigmas[lost]} to ${sigmas[lost + 1]} (evaluation ${lost}) is NaN in float32 (diffusers' arithmetic too).`, {
+      hint: 'Use more steps (smaller jumps between noise levels), or another scheduler (euler, dpmpp-2m).',
+    });
+  }
   const order = evaluationOrder('euler-ancestral');
   return {
     name: 'euler-ancestral',
@@ -100,11 +117,7 @@ export function eulerAncestral(c: SchedulerConfig, steps: number, generator: Nor
       order(k, timesteps.length);
       const sigma = sigmas[k]!;
       const x0 = eulerX0(c.prediction_type, out, x, sigma);
-      const from2 = f(sigma * sigma);
-      const to = sigmas[k + 1]!;
-      const to2 = f(to * to);
-      const up = f(Math.sqrt(f(f(to2 * f(from2 - to2)) / from2)));
-      const down = f(Math.sqrt(f(to2 - f(up * up))));
+      const { up, down } = moves[k]!;
       const dt = f(down - sigma);
       const noise = generator.randn([x.length]);
       const next = new Float32Array(x.length);

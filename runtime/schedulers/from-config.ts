@@ -10,6 +10,7 @@
 // the class or key, the file and what is supported; never silently replaced.
 import { TgateError } from '../../compiler/errors.js';
 import { STABLE_DIFFUSION_CONFIG, type SchedulerConfig } from './config.js';
+import { checkSchedulerConfig } from './config-check.js';
 import { createScheduler, SCHEDULER_CLASSES, SCHEDULERS, type SchedulerName } from './create.js';
 import type { NormalGenerator, Scheduler } from './scheduler.js';
 
@@ -94,7 +95,7 @@ const show = (v: unknown) => (typeof v === 'number' ? String(v) : JSON.stringify
 /** diffusers' from_config for one of the supported classes: class, effective config, settings. */
 export function resolveSchedulerConfig(json: unknown, source: string, name?: string): ResolvedSchedulerConfig {
   if (!json || typeof json !== 'object' || Array.isArray(json)) {
-    throw new TgateError('E_UNSUPPORTED_MODEL', `Scheduler config ${source} is not a JSON object.`, { subject: { file: source } });
+    throw new TgateError('E_BAD_CONFIG', `Scheduler config ${source} is not a JSON object ({"key": value, ...}).`, { subject: { file: source }, hint: 'Use a diffusers scheduler_config.json (scheduler.save_config writes one).' });
   }
   const raw = json as Record<string, unknown>;
   let className: string;
@@ -131,8 +132,13 @@ export function resolveSchedulerConfig(json: unknown, source: string, name?: str
       subject: { file: source },
       hint: `Use a supported setting, or choose another scheduler with --scheduler (${SCHEDULERS.join(', ')}). tgate supports ${SUPPORTED_LIST}.`,
     });
-  const malformed = (key: string, want: string) =>
-    new TgateError('E_UNSUPPORTED_MODEL', `Scheduler config ${source}: ${className} ${key} must be ${want}, not ${show(config[key])}.`, { subject: { file: source } });
+  // A value of the wrong type is a malformed file (E_BAD_CONFIG, exit 3); a name tgate does not
+  // know among a key's choices is a setting it does not implement (E_UNSUPPORTED_MODEL, exit 4).
+  const malformed = (key: string, want: string, code: 'E_BAD_CONFIG' | 'E_UNSUPPORTED_MODEL' = 'E_BAD_CONFIG') =>
+    new TgateError(code, `Scheduler config ${source}: ${className} ${key} must be ${want}, not ${show(config[key])}.`, {
+      subject: { file: source },
+      hint: code === 'E_BAD_CONFIG' ? 'Fix the value in the file, or leave the key out for the class default.' : `tgate supports ${SUPPORTED_LIST}.`,
+    });
 
   for (const key of Object.keys(defaults)) {
     const v = config[key];
@@ -140,11 +146,10 @@ export function resolveSchedulerConfig(json: unknown, source: string, name?: str
     if (!kind) throw new TgateError('E_INTERNAL', `from-config: no value kind for ${className}.${key}.`);
     if (Array.isArray(kind)) {
       if (key === 'timestep_spacing' && className === 'LCMScheduler' && typeof v === 'string') continue; // never read
-      if (!kind.includes(v as string | null)) throw malformed(key, `one of ${kind.map(show).join(', ')}`);
+      if (!kind.includes(v as string | null)) throw malformed(key, `one of ${kind.map(show).join(', ')}`, typeof v === 'string' ? 'E_UNSUPPORTED_MODEL' : 'E_BAD_CONFIG');
     } else if (kind === 'int') {
-      if (typeof v !== 'number' || !Number.isInteger(v) || (key !== 'steps_offset' && v < 1)) throw malformed(key, 'a whole number');
-      // Tables of this many entries are built: bounded so a hostile config cannot exhaust memory.
-      if (key === 'num_train_timesteps' && v > 100000) throw malformed(key, 'a whole number up to 100000 (Stable Diffusion trains with 1000)');
+      // Ranges (num_train_timesteps, steps_offset, ...) are checked on the settings, below.
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw malformed(key, 'a whole number');
     } else if (kind === 'float') {
       if (typeof v !== 'number' || !Number.isFinite(v)) throw malformed(key, 'a number');
     } else if (kind === 'float-or-inf') {
@@ -154,8 +159,7 @@ export function resolveSchedulerConfig(json: unknown, source: string, name?: str
     } else if (kind === 'bool') {
       if (typeof v !== 'boolean') throw malformed(key, 'true or false');
     } else if (v !== null) {
-      if (!Array.isArray(v) || !v.every((b) => typeof b === 'number' && Number.isFinite(b))) throw malformed(key, 'null or a list of numbers');
-      if (v.length !== config.num_train_timesteps) throw malformed(key, `null or a list of num_train_timesteps (${show(config.num_train_timesteps)}) numbers`);
+      if (!Array.isArray(v) || !v.every((b) => typeof b === 'number')) throw malformed(key, 'null or a list of numbers');
     }
   }
 
@@ -187,7 +191,9 @@ export function resolveSchedulerConfig(json: unknown, source: string, name?: str
     settings.algorithm_type = 'dpmsolver++';
     if (!['midpoint', 'heun'].includes(config.solver_type as string)) settings.solver_type = 'midpoint';
   }
-  return { name: NAME_OF_CLASS[className]!, className, config, settings };
+  const tgateName = NAME_OF_CLASS[className]!;
+  checkSchedulerConfig(settings, { source, name: tgateName });
+  return { name: tgateName, className, config, settings };
 }
 
 /**
@@ -199,5 +205,5 @@ export function schedulerFromConfig(json: unknown, opts: SchedulerFromConfigOpti
   const create: { generator?: NormalGenerator; strength?: number } = {};
   if (opts.generator) create.generator = opts.generator;
   if (opts.strength !== undefined) create.strength = opts.strength;
-  return createScheduler(r.name, opts.steps, r.settings, create);
+  return createScheduler(r.name, opts.steps, r.settings, { ...create, source: opts.source });
 }

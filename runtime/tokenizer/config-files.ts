@@ -2,9 +2,9 @@
 // that is not what it should be (bad JSON, wrong shape) is E_UNSUPPORTED_MODEL; both name the file
 // and say what tgate reads. Also the one value convention the configs share: a token written as a
 // string or as an AddedToken object ({"content": ..., "lstrip": ..., "__type": "AddedToken"}).
-import fs from 'node:fs';
 import path from 'node:path';
-import { TgateError } from '../../compiler/errors.js';
+import { isTgateError, TgateError } from '../../compiler/errors.js';
+import { readRegularFile } from '../../compiler/io/contained-file.js';
 
 export const SUPPORTED =
   'tgate reads CLIP tokenizers (vocab.json + merges.txt + tokenizer_config.json, as transformers CLIPTokenizer saves them: SD-1.x, SD-2.x, SD-XL) and word-level tokenizers (a tokenizer.json whose model.type is "WordLevel")';
@@ -23,8 +23,10 @@ export function unsupported(file: string, what: string): TgateError {
 
 export function readText(file: string): string {
   try {
-    return fs.readFileSync(file, 'utf8');
+    // A regular file of bounded size only: a FIFO or a device named vocab.json must not hang or exhaust tgate.
+    return readRegularFile(file, { kind: 'config', what: 'tokenizer file' }).bytes.toString('utf8');
   } catch (e) {
+    if (isTgateError(e)) throw e;
     throw new TgateError('E_FILE_MISSING', `Cannot read ${file}: ${(e as Error).message}.`, { subject: { file }, hint: `${SUPPORTED}.`, cause: e });
   }
 }

@@ -1,0 +1,125 @@
+// Runs one tgate command as a user would (a child process of dist/cli/main.js) with bounds: a
+// V8 heap limit, a peak-RSS limit polled from /proc (native buffers and onnxruntime do not count
+// against the heap limit), a wall-clock timeout, and an optional interrupt part-way.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import type { Interrupt } from './case.js';
+import { CLI } from '../helpers/paths.js';
+
+export interface Limits {
+  timeoutMs: number;
+  /** Peak resident memory the command may use; above it the command is killed and it is a failure. */
+  rssMiB: number;
+  /** Passed to node as --max-old-space-size. */
+  heapMiB: number;
+}
+
+export const DEFAULT_LIMITS: Limits = { timeoutMs: 20_000, rssMiB: 1024, heapMiB: 512 };
+
+export interface RunResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  /** Killed by the harness: over time or over memory. */
+  timedOut: boolean;
+  overMemory: boolean;
+  /** The signal the harness sent as the case's interrupt, if it was sent before the command ended. */
+  interrupted: NodeJS.Signals | null;
+  peakRssMiB: number;
+  ms: number;
+  stdout: string;
+  stderr: string;
+}
+
+const CAPTURE = 1 << 20;
+
+function peakRssKiB(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export function runTgate(
+  args: string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; limits: Limits; identity: { uid: number; gid: number } | null; interrupt?: Interrupt },
+): Promise<RunResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    // Its own process group, so that the harness can stop it and anything it started.
+    const child = spawn(process.execPath, [`--max-old-space-size=${opts.limits.heapMiB}`, CLI, ...args], {
+      cwd: opts.cwd,
+      env: opts.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.identity ?? {}),
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let outBytes = 0;
+    let errBytes = 0;
+    child.stdout.on('data', (d: Buffer) => {
+      if (outBytes < CAPTURE) out.push(d);
+      outBytes += d.length;
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      if (errBytes < CAPTURE) err.push(d);
+      errBytes += d.length;
+    });
+    let timedOut = false;
+    let overMemory = false;
+    let interrupted: NodeJS.Signals | null = null;
+    let peak = 0;
+    let done = false;
+    const killGroup = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, sig);
+      } catch {
+        /* already gone */
+      }
+    };
+    const poll = setInterval(() => {
+      peak = Math.max(peak, peakRssKiB(child.pid!));
+      if (peak > opts.limits.rssMiB * 1024 && !overMemory) {
+        overMemory = true;
+        killGroup('SIGKILL');
+      }
+    }, 50);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup('SIGKILL');
+    }, opts.limits.timeoutMs);
+    const intr = opts.interrupt
+      ? setTimeout(() => {
+          if (done) return;
+          interrupted = opts.interrupt!.signal;
+          // As a terminal's Ctrl-C does: the whole foreground process group.
+          killGroup(opts.interrupt!.signal);
+        }, opts.interrupt.afterMs)
+      : null;
+    child.on('error', (e) => {
+      err.push(Buffer.from(`fuzz harness: spawn failed: ${e.message}\n`));
+    });
+    child.on('close', (status, signal) => {
+      done = true;
+      clearInterval(poll);
+      clearTimeout(timer);
+      if (intr) clearTimeout(intr);
+      // Whatever the command left running in its group (a stuck helper) goes too.
+      killGroup('SIGKILL');
+      const text = (bs: Buffer[], n: number) => Buffer.concat(bs).toString('utf8').slice(0, CAPTURE) + (n > CAPTURE ? `\n…(${n} bytes in all)` : '');
+      resolve({
+        status,
+        signal,
+        timedOut,
+        overMemory,
+        interrupted,
+        peakRssMiB: Math.round(peak / 1024),
+        ms: Math.round(performance.now() - started),
+        stdout: text(out, outBytes),
+        stderr: text(err, errBytes),
+      });
+    });
+  });
+}
