@@ -28,6 +28,7 @@ import type { CommandIo, CommandOutput } from './commands.js';
 import { table } from './format.js';
 import { progressBar, status } from './reporter.js';
 import { median } from './stats.js';
+import { checkOutputFile } from './output-check.js';
 import { concreteShape, seededNormal } from './tensor-args.js';
 
 export interface CalibrationPoint {
@@ -106,6 +107,9 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
   const seed = num('seed', Number.isInteger, 'a whole number');
   const tolerance = num('tolerance', (n) => n > 0, 'a positive number');
   const manifest = readManifest(dir);
+  // The result goes into the folder's tgate.json: a folder tgate cannot write is refused now,
+  // not after the whole sweep (cli/output-check.ts).
+  if (writable && !values['dry-run']) checkOutputFile(path.join(dir, MANIFEST_FILE), 'calibrate (writing the recommended gate step)');
   const selfCached = manifest.sites.some((s) => s.cached && s.kind === 'self');
   const version = (values['tgate-version'] === undefined ? (selfCached ? 2 : 1) : num('tgate-version', (n) => n === 1 || n === 2, '1 or 2')) as 1 | 2;
   const unet = await GatedUNet.load(dir, { variants: version === 2 ? ['planning', 'reuse-self', 'fidelity'] : ['planning', 'fidelity'] });
@@ -130,7 +134,7 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
     const px = (k: 'height' | 'width') => (values[k] === undefined ? null : num(k, (n) => Number.isInteger(n) && n > 0 && n % lf.factor === 0, `a positive multiple of ${lf.factor} (image pixels; the latent factor is ${lf.why})`) / lf.factor);
     const given = { 2: px('height'), 3: px('width') };
     const side = (i: 2 | 3) => given[i] ?? (typeof r.latent.shape[i] === 'number' ? (r.latent.shape[i] as number) : 32);
-    const latents = seededNormal([B, channels, side(2), side(3)], seed);
+    const latents = seededNormal([B, channels, side(2), side(3)], seed, `--samples ${B}: the latents`);
     // With the demo model's labels: real prompts (one per sample, cycling); else seeded stand-ins.
     const prompts = labels ? Array.from({ length: B }, (_, i) => promptOf(labels, { color: labels.colors[i % labels.colors.length]!, shape: labels.shapes[i % labels.shapes.length]!, position: labels.positions[i % labels.positions.length]! })) : [];
     const encoded: { cond: Record<string, TensorInput>; uncond: Record<string, TensorInput> } = { cond: {}, uncond: {} };

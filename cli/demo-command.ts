@@ -8,7 +8,6 @@
 // pixel difference to the baseline.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stageOutput } from '../compiler/artifacts.js';
 import { compile } from '../compiler/compile.js';
 import { TgateError } from '../compiler/errors.js';
@@ -19,12 +18,12 @@ import { loadTokenizer } from '../runtime/tokenizer/index.js';
 import { labelsOf, promptOf, readLabels, ShapeClassifier, type PromptLabels } from '../runtime/text-model.js';
 import { usageError, type ParsedArgs } from './args.js';
 import type { CommandIo, CommandOutput } from './commands.js';
-import { DEMO_COMPILED, demoOutputOptions } from './demo-output.js';
+import { DEMO_COMPILED, demoOutputOptions, replacesEarlierDemo } from './demo-output.js';
 import { gridPng, meanPixelDifference } from './image-grid.js';
 import { table } from './format.js';
 import { progressBar, status } from './reporter.js';
 
-export const DEMO_MODEL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/models/shapes');
+export { DEMO_MODEL } from './demo-model.js';
 
 export const DEMO_PROMPTS = [
   'a red circle on the left',
@@ -137,9 +136,11 @@ export async function runDemo(args: ParsedArgs, io: CommandIo): Promise<CommandO
     }
   }
   // Drawn into a staging folder beside -o and moved into place once done (demo-output.ts: -o must
-  // be new, empty, or an earlier demo output that --force replaces).
+  // be new, empty, or an earlier demo output, which this run replaces).
   const out = path.resolve(String(values.output));
-  const stage = stageOutput(out, demoOutputOptions(!!values.force, modelDir));
+  const replacing = replacesEarlierDemo(out);
+  const stage = stageOutput(out, demoOutputOptions(modelDir));
+  if (replacing) io.stderr.write(`tgate: ${out} holds an earlier demo output; it is replaced when this run completes.\n`);
   const compiled = path.join(out, DEMO_COMPILED);
   let drawn = false;
   let pipe: GatedPipeline;

@@ -1,9 +1,9 @@
 // Where `tgate demo -o DIR` may write. The demo builds DIR in a staging folder beside it and moves
 // it into place at the end (compiler/artifacts.ts), so DIR must be new, empty, or an earlier demo
-// output, which only --force replaces. An earlier demo output holds nothing but the demo's files
-// (DEMO_FILES) and a compiled folder with its tgate manifest: any other folder, the user's files
-// or a compile's output, is refused even with --force, so the demo never deletes what it did not
-// write.
+// output, which a new run replaces (the demo regenerates its own output: `npx tgate demo` twice
+// just works). An earlier demo output holds nothing but the demo's files (DEMO_FILES) and a
+// compiled folder with its tgate manifest; any other folder (the user's files, a compile's
+// output) is refused, so the demo never deletes what it did not write.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { StageOptions } from '../compiler/artifacts.js';
@@ -27,6 +27,15 @@ export function whyNotDemoOutput(dir: string): string | null {
   return why === null ? null : `${DEMO_COMPILED}/ is not a tgate compile: ${why}`;
 }
 
-export function demoOutputOptions(force: boolean, modelDir: string): StageOptions {
-  return { force, outputs: DEMO_FILES, replaceable: whyNotDemoOutput, protectedDirs: [modelDir] };
+export function demoOutputOptions(modelDir: string): StageOptions {
+  return { force: true, forceOption: null, kind: 'demo output', outputs: DEMO_FILES, replaceable: whyNotDemoOutput, protectedDirs: [modelDir] };
+}
+
+/** Whether DIR holds an earlier demo output that this run replaces (for a note). */
+export function replacesEarlierDemo(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).length > 0 && whyNotDemoOutput(dir) === null;
+  } catch {
+    return false;
+  }
 }

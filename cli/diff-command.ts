@@ -14,6 +14,7 @@ import { replaceFile } from '../compiler/output/atomic-file.js';
 import { findAttentionSites } from '../passes/attention/find-sites.js';
 import type { CommandIo, CommandOutput } from './commands.js';
 import { diffHtml, diffMarkdown, diffText } from './diff-format.js';
+import { checkOutputFile } from './output-check.js';
 
 const DIFF_USAGE = 'tgate diff <a.onnx> <b.onnx> | <compiled dir> [--json | --markdown | --html] [-o FILE] [--shape NAME=AxBxC]...';
 const usage = (message: string) => usageError(message, DIFF_USAGE);
@@ -39,6 +40,8 @@ export async function runDiff(args: ParsedArgs, io: CommandIo): Promise<CommandO
   const formats = (['json', 'markdown', 'html'] as const).filter((f) => values[f]);
   if (formats.length > 1) throw usage(`Choose one of --json, --markdown, --html (got ${formats.map((f) => `--${f}`).join(' ')}).`);
   const shapes = parseShapes(values.shape as string[]);
+  // -o is checked before the models are read (cli/output-check.ts): '' or a folder is refused now.
+  const outFile = values.output !== undefined ? checkOutputFile(values.output, '-o') : null;
   let diffs: GraphDiff[];
   let title: string;
   if (positionals.length === 1 && fs.existsSync(positionals[0]!) && fs.statSync(positionals[0]!).isDirectory() && !denoiserModelOf(positionals[0]!)) {
@@ -59,9 +62,9 @@ export async function runDiff(args: ParsedArgs, io: CommandIo): Promise<CommandO
     format === 'json' ? JSON.stringify(diffs.length === 1 && positionals.length === 2 ? diffs[0] : diffs, null, 2)
     : format === 'markdown' ? diffs.map(diffMarkdown).join('\n\n')
     : format === 'html' ? diffHtml(diffs, title)
-    : diffs.map((d) => diffText(d, !values.output && io.color === true)).join('\n\n');
-  if (values.output) {
-    const file = String(values.output);
+    : diffs.map((d) => diffText(d, !outFile && io.color === true)).join('\n\n');
+  if (outFile) {
+    const file = outFile;
     replaceFile(file, text.endsWith('\n') ? text : text + '\n');
     return { stdout: `wrote ${file}` };
   }

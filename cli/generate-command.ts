@@ -2,19 +2,19 @@
 // out-1.png, out-2.png, ...; --output-type latent writes the final latents as .npy. Files are
 // written atomically, and a path that holds something other than what would be written (a PNG,
 // or a .npy for latents) is refused rather than overwritten.
-import fs from 'node:fs';
 import path from 'node:path';
 import { TgateError } from '../compiler/errors.js';
 import { encodePng } from '../runtime/pipeline/image.js';
 import { GatedPipeline, readImage, type PipelineGenerateOptions, type PipelineResult } from '../runtime/pipeline/gated-pipeline.js';
 import { encodeNpy } from '../runtime/npy.js';
 import { usageError, type ParsedArgs } from './args.js';
+import { checkOutputFile } from './output-check.js';
 import { progressReporter } from './progress.js';
 import { numberOption, scheduleArgs, sessionOptions, type Values } from './run-command.js';
 import { replaceFile } from '../compiler/output/atomic-file.js';
 
-const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47];
-const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d];
+/** The most images one generate call makes (they run as one batch). */
+const MAX_IMAGES = 10_000;
 
 /** The files a generation writes: out.png, or out-1.png ... for several. */
 export function outputFiles(output: string, count: number): string[] {
@@ -22,30 +22,6 @@ export function outputFiles(output: string, count: number): string[] {
   const ext = path.extname(output);
   const base = output.slice(0, output.length - ext.length);
   return Array.from({ length: count }, (_, i) => `${base}-${i + 1}${ext}`);
-}
-
-/** Refuses to replace anything but a file of the kind we write (a folder, a model, a document). */
-function checkWritable(file: string, kind: 'png' | 'npy'): void {
-  if (!fs.existsSync(file)) return;
-  const st = fs.lstatSync(file);
-  const magic = kind === 'png' ? PNG_MAGIC : NPY_MAGIC;
-  let ok = st.isFile();
-  if (ok) {
-    const head = Buffer.alloc(4);
-    const fd = fs.openSync(file, 'r');
-    try {
-      fs.readSync(fd, head, 0, 4, 0);
-    } finally {
-      fs.closeSync(fd);
-    }
-    ok = magic.every((b, i) => head[i] === b);
-  }
-  if (!ok) {
-    throw new TgateError('E_OUTPUT_EXISTS', `${file} exists and is not a ${kind === 'png' ? 'PNG image' : '.npy file'}; tgate generate does not overwrite it.`, {
-      subject: { file },
-      hint: 'Choose another output path with -o.',
-    });
-  }
 }
 
 /** A temporary sibling renamed over the file, removed on failure and on SIGINT/SIGTERM (atomic-file.ts). */
@@ -60,7 +36,10 @@ export function generateRequest(v: Values): PipelineGenerateOptions {
   if (!/^\d+$/.test(seedText) || BigInt(seedText) >= 2n ** 64n) throw usageError(`--seed must be a whole number from 0 to 2^64 - 1 (torch's range), not "${seedText}".`);
   const outputType = String(v['output-type']);
   if (outputType !== 'png' && outputType !== 'latent') throw usageError(`--output-type must be png or latent, not "${outputType}".`);
-  const o: PipelineGenerateOptions = { prompt: v.prompt, steps, seed: BigInt(seedText), outputType, numImages: positive('num-images')! };
+  // One file per image is named and checked before the run: bounded, so a typo cannot make a
+  // billion names (the pipeline bounds the latents' size itself).
+  const numImages = numberOption(v, 'num-images', (n) => Number.isInteger(n) && n >= 1 && n <= MAX_IMAGES, `a whole number from 1 to ${MAX_IMAGES}`);
+  const o: PipelineGenerateOptions = { prompt: v.prompt, steps, seed: BigInt(seedText), outputType, numImages };
   if (typeof v['negative-prompt'] === 'string') o.negativePrompt = v['negative-prompt'];
   if (v.guidance !== undefined) o.guidance = numberOption(v, 'guidance', (n) => n >= 0, 'a number >= 0');
   const h = positive('height');
@@ -100,7 +79,8 @@ export async function runGenerate(args: ParsedArgs, io: { stderr: NodeJS.WriteSt
     if (typeof v.image === 'string' && path.resolve(file) === path.resolve(v.image)) {
       throw new TgateError('E_OUTPUT_EXISTS', `-o ${file} is the input image; tgate generate does not overwrite its input.`, { subject: { file }, hint: 'Choose another output path with -o.' });
     }
-    checkWritable(file, kind);
+    // Not a folder, not another kind of file, in a folder tgate can write (cli/output-check.ts).
+    checkOutputFile(file, '-o', kind);
   }
   const session = sessionOptions(v);
   const pipe = await GatedPipeline.load(dir, { ...session, variants: GatedPipeline.variantsFor(dir, request) });

@@ -3,9 +3,8 @@
 // --help shows come from the same table; the README's CLI reference is checked against it
 // (tests/cli-help.test.ts).
 import type { OptionTable, ParsedArgs } from './args.js';
-import { runBench, runCalibrate, runCompile, runDemo, runDiff, runInspect, runMemoryProbe, runRun, type CommandIo, type CommandOutput } from './commands.js';
-import { DEMO_MODEL } from './demo-command.js';
-import { runGenerate } from './generate-command.js';
+import type { CommandIo, CommandOutput } from './commands.js';
+import { DEMO_MODEL } from './demo-model.js';
 import { RUN_OPTIONS, SCHEDULE_OPTIONS, SESSION_OPTIONS } from './run-options.js';
 
 export interface CommandSpec {
@@ -22,6 +21,9 @@ export interface CommandSpec {
   run: (args: ParsedArgs, io: CommandIo) => Promise<CommandOutput>;
   hidden?: boolean;
 }
+
+// The commands' code (and onnxruntime) loads only when one runs: --help and usage errors stay fast.
+const commands = () => import('./commands.js');
 
 const json = (what: string) => ({ json: { type: 'boolean', description: `print ${what} as JSON (errors too, as {"error": ...})` } }) satisfies OptionTable;
 const pixels = (what: string, dflt: string | null) =>
@@ -52,7 +54,7 @@ export const COMMANDS: CommandSpec[] = [
       'tgate compile sd-onnx -o sd-tgate',
       "tgate compile model.onnx -o out/model --sites cross --exclude '/up_blocks.1/*' --report",
     ],
-    run: runCompile,
+    run: async (args) => (await commands()).runCompile(args),
   },
   {
     name: 'inspect',
@@ -74,7 +76,7 @@ export const COMMANDS: CommandSpec[] = [
       'tgate inspect out/tiny-unet --steps 25 --gate-step 10',
       'tgate inspect model.onnx --shape sample=1x4x64x64 --shape encoder_hidden_states=1x77x768',
     ],
-    run: runInspect,
+    run: async (args) => (await commands()).runInspect(args),
   },
   {
     name: 'diff',
@@ -90,7 +92,7 @@ export const COMMANDS: CommandSpec[] = [
       shape: { type: 'string', multiple: true, default: [], value: 'NAME=AxBxC', description: "an input's exact shape for the MACs; repeatable" },
     },
     examples: ['tgate diff out/tiny-unet', 'tgate diff out/tiny-unet --markdown -o out/tiny-unet-diff.md', 'tgate diff a.onnx b.onnx --json'],
-    run: runDiff,
+    run: async (args, io) => (await commands()).runDiff(args, io),
   },
   {
     name: 'run',
@@ -110,7 +112,7 @@ export const COMMANDS: CommandSpec[] = [
       'tgate run out/tiny-unet --tgate-version 1 --height 64 --width 64 --json',
       'tgate run out/sd15 --cond encoder_hidden_states=c.npy --uncond encoder_hidden_states=u.npy --scheduler dpmpp-2m',
     ],
-    run: runRun,
+    run: async (args, io) => (await commands()).runRun(args, io),
   },
   {
     name: 'generate',
@@ -141,7 +143,7 @@ export const COMMANDS: CommandSpec[] = [
       'tgate generate out/sdxl-pipeline --prompt "a red cube" --num-images 2 --steps 10 --gate-step 4 -o out/cube.png',
       'tgate generate out/sdxl-pipeline --prompt "a red cube at dusk" --image out/cube-1.png --strength 0.6 -o out/cube-dusk.png',
     ],
-    run: runGenerate,
+    run: async (args, io) => (await import('./generate-command.js')).runGenerate(args, io),
   },
   {
     name: 'bench',
@@ -159,7 +161,7 @@ export const COMMANDS: CommandSpec[] = [
       ...json('the figures'),
     },
     examples: ['tgate bench fixtures/models/tiny-unet.onnx --steps 25 --gate-step 10 --runs 2', 'tgate bench out/sd15 --height 512 --width 512 --threads 4 --json'],
-    run: runBench,
+    run: async (args, io) => (await commands()).runBench(args, io),
   },
   {
     name: 'demo',
@@ -168,8 +170,7 @@ export const COMMANDS: CommandSpec[] = [
     description:
       'Compiles the shipped text-to-image model (fixtures/models/shapes) and draws prompts with the baseline and TGATE v1/v2: a PNG grid, the attention convergence plot, and a report with speed-ups, prompt adherence (read back by the model\'s classifier) and pixel differences.',
     options: {
-      output: { type: 'string', short: 'o', default: 'out/demo', value: 'DIR', description: 'where the grid, plot, reports and compiled model go' },
-      force: { type: 'boolean', description: 'replace <dir> when it holds an earlier demo output (nothing else)' },
+      output: { type: 'string', short: 'o', default: 'out/demo', value: 'DIR', description: 'where the grid, plot, reports and compiled model go (new, empty, or an earlier demo output, which is replaced)' },
       prompt: { type: 'string', value: 'TEXT', defaultText: 'five prompts', description: 'draw this prompt only (words of the model\'s vocabulary)' },
       samples: { type: 'string', default: '8', value: 'N', description: 'seeded samples per prompt' },
       steps: { type: 'string', default: '25', value: 'N', description: 'denoising steps' },
@@ -179,7 +180,7 @@ export const COMMANDS: CommandSpec[] = [
       ...json('the report'),
     },
     examples: ['tgate demo', 'tgate demo --prompt "a blue square at the top" --samples 4 -o out/demo-one'],
-    run: runDemo,
+    run: async (args, io) => (await commands()).runDemo(args, io),
   },
   {
     name: 'calibrate',
@@ -199,7 +200,7 @@ export const COMMANDS: CommandSpec[] = [
       ...json('the calibration'),
     },
     examples: ['tgate calibrate out/shapes --text-model fixtures/models/shapes --samples 4', 'tgate calibrate out/tiny-unet --steps 10 --height 64 --width 64 --dry-run'],
-    run: runCalibrate,
+    run: async (args, io) => (await commands()).runCalibrate(args, io),
   },
   {
     name: '__memory-probe',
@@ -208,7 +209,7 @@ export const COMMANDS: CommandSpec[] = [
     description: 'Opens the sessions of one mode and runs one generation in a fresh process; prints its peak RSS.',
     options: { ...RUN_OPTIONS, mode: { type: 'string', value: 'MODE', description: 'baseline, v1 or v2' } },
     examples: [],
-    run: runMemoryProbe,
+    run: async (args) => (await commands()).runMemoryProbe(args),
     hidden: true,
   },
 ];

@@ -8,10 +8,10 @@ export function progressReporter(stream: NodeJS.WriteStream, label: string): { s
   let bar: ReturnType<typeof progressBar> | null = null;
   return {
     step(r) {
-      const what = `${r.variant.padEnd(19)} batch ${r.batch} ${r.stepMs.toFixed(0)} ms/step`;
-      if (stream.isTTY) (bar ??= progressBar(`${label} step`, r.steps, stream)).tick(r.k + 1, what);
+      const ms = `${r.stepMs.toFixed(0)} ms/step`;
+      if (stream.isTTY) (bar ??= progressBar(`${label} step`, r.steps, stream)).tick(r.k + 1, `${r.variant} batch ${r.batch} ${ms}`);
       // The plain line logs have read since the first release.
-      else status(`${label} step ${r.k + 1}/${r.steps} ${what}`, stream);
+      else status(`${label} step ${r.k + 1}/${r.steps} ${r.variant.padEnd(19)} batch ${r.batch} ${ms}`, stream);
     },
     done() {
       bar?.end();

@@ -89,7 +89,7 @@ function line(text: string, to: Out = out): void {
 export function status(text: string, to: Out = out): void {
   if (options.quiet) return;
   if (to.isTTY) {
-    const width = Math.max(20, (to.columns ?? 80) - 1);
+    const width = Math.max(20, (to.columns || 80) - 1);
     const shown = text.length > width ? `${text.slice(0, width - 1)}…` : text;
     live = shown;
     emit(`${sequence('lineStart')}${shown}${sequence('clearLine')}`, to);
@@ -134,7 +134,7 @@ export function phases(label: string): { phase: (name: string) => void; end: () 
     phase(name) {
       close();
       current = { name, at: performance.now() };
-      if (tty()) status(`${label}: ${name} ...`);
+      if (tty()) status(`tgate: ${label}: ${name} ...`);
     },
     end() {
       close();

@@ -9,7 +9,9 @@ import { pipelineSchedulerConfig } from '../runtime/compiled-folder.js';
 import { compiledLatentFactor } from '../runtime/pipeline/latent-factor.js';
 import { GatedUNet, readManifest, variantsFor, type GenerateOptions, type TensorInput, type TgateOptions } from '../runtime/gated-unet.js';
 import { createScheduler, readDiffusersJson, schedulerFromConfig, SCHEDULERS } from '../runtime/schedulers/index.js';
+import { MAX_STEPS } from '../runtime/schedulers/config-check.js';
 import { TorchGenerator } from '../runtime/torch-random.js';
+import { checkOutputFile, checkOutputFolder } from './output-check.js';
 import { progressReporter } from './progress.js';
 import { note } from './reporter.js';
 import { concreteShape, namedTensors, readNpyFile, seededNormal, writeNpyFile } from './tensor-args.js';
@@ -19,15 +21,15 @@ export type Values = Record<string, string | boolean | (string | boolean)[] | un
 
 export function numberOption(v: Values, key: string, check: (n: number) => boolean, what: string): number {
   const n = Number(v[key]);
-  if (!Number.isFinite(n) || !check(n)) throw new TgateError('E_USAGE', `--${key} must be ${what}, not "${v[key]}".`);
+  if (!Number.isFinite(n) || !check(n)) throw new TgateError('E_USAGE', `--${key} must be ${what}, not "${v[key]}".`, { hint: `Give --${key} ${what}, or leave it out for its default (\`tgate help\` lists the options).` });
   return n;
 }
 
 export function sessionOptions(v: Values) {
   const optimization = String(v.optimization);
-  if (!['disabled', 'basic', 'extended', 'all'].includes(optimization)) throw new TgateError('E_USAGE', `--optimization must be disabled, basic, extended or all, not "${optimization}".`);
-  if (v.sessions !== 'gated' && v.sessions !== 'separate' && v.sessions !== 'pair') throw new TgateError('E_USAGE', `--sessions must be gated or separate, not "${v.sessions}".`);
-  for (const k of ['prepacking', 'arena', 'mem-pattern']) if (v[k] !== 'on' && v[k] !== 'off') throw new TgateError('E_USAGE', `--${k} must be on or off, not "${v[k]}".`);
+  if (!['disabled', 'basic', 'extended', 'all'].includes(optimization)) throw new TgateError('E_USAGE', `--optimization must be disabled, basic, extended or all, not "${optimization}".`, { hint: 'Leave it out for extended (the default).' });
+  if (v.sessions !== 'gated' && v.sessions !== 'separate' && v.sessions !== 'pair') throw new TgateError('E_USAGE', `--sessions must be gated or separate, not "${v.sessions}".`, { hint: 'Leave it out for gated (the default).' });
+  for (const k of ['prepacking', 'arena', 'mem-pattern']) if (v[k] !== 'on' && v[k] !== 'off') throw new TgateError('E_USAGE', `--${k} must be on or off, not "${v[k]}".`, { hint: `Leave --${k} out for on (the default).` });
   return {
     sessions: v.sessions as 'gated' | 'separate' | 'pair',
     arena: v.arena === 'on',
@@ -49,7 +51,7 @@ const optionalNumber = (v: Values, key: string, check: (n: number) => boolean, w
 
 /** The schedule from run/bench options; --baseline is version 1 with a gate that never comes. */
 export function scheduleArgs(v: Values): ScheduleArgs {
-  const steps = numberOption(v, 'steps', (n) => Number.isInteger(n) && n >= 1, 'a whole number >= 1');
+  const steps = numberOption(v, 'steps', (n) => Number.isInteger(n) && n >= 1 && n <= MAX_STEPS, `a whole number from 1 to ${MAX_STEPS} (at most the scheduler's num_train_timesteps, 1000 for SD)`);
   const whole = (n: number) => Number.isInteger(n) && n >= 1;
   const gateStep = optionalNumber(v, 'gate-step', whole, 'a whole number >= 1');
   const version = optionalNumber(v, 'tgate-version', (n) => n === 1 || n === 2, '1 or 2') as 1 | 2 | undefined;
@@ -76,9 +78,10 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
   const notes: string[] = [];
   const { steps, gateStep, tgate } = scheduleArgs(v);
   const guidance = v.guidance === undefined ? unet.manifest.schedule.guidance : numberOption(v, 'guidance', (n) => n >= 0, 'a number >= 0');
-  const seed = numberOption(v, 'seed', Number.isInteger, 'a whole number');
+  // The seed feeds torch's generator and tgate's: a whole number they both take exactly.
+  const seed = numberOption(v, 'seed', Number.isSafeInteger, 'a whole number between -(2^53 - 1) and 2^53 - 1');
   const name = v.scheduler === undefined ? undefined : String(v.scheduler);
-  if (name !== undefined && !(SCHEDULERS as readonly string[]).includes(name)) throw new TgateError('E_USAGE', `--scheduler must be one of ${SCHEDULERS.join(', ')}, not "${name}".`);
+  if (name !== undefined && !(SCHEDULERS as readonly string[]).includes(name)) throw new TgateError('E_USAGE', `--scheduler must be one of ${SCHEDULERS.join(', ')}, not "${name}".`, { hint: "Leave it out for ddim (a compiled pipeline's own scheduler)." });
   // A compiled pipeline runs with its own scheduler, as generate does, unless told otherwise.
   const own = unet.manifest.pipeline && name === undefined ? pipelineSchedulerConfig(unet.dir) : null;
   const configFile = v['scheduler-config'] !== undefined ? String(v['scheduler-config']) : own;
@@ -105,7 +108,7 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
     const h = numberOption(v, 'height', (n) => Number.isInteger(n) && n % f === 0 && n > 0, `a positive multiple of ${f} (image pixels; the latent factor is ${lf.why})`);
     const w = numberOption(v, 'width', (n) => Number.isInteger(n) && n % f === 0 && n > 0, `a positive multiple of ${f} (image pixels; the latent factor is ${lf.why})`);
     const channels = typeof r.latent.shape[1] === 'number' ? r.latent.shape[1] : 4;
-    latents = seededNormal([batch, channels, h / f, w / f], seed);
+    latents = seededNormal([batch, channels, h / f, w / f], seed, `--batch ${batch} --height ${h} --width ${w}: the latents`);
     notes.push(`latents: seeded Gaussian noise [${latents.dims.join(', ')}] (seed ${seed}; latent ${h / f}x${w / f} for ${h}x${w} px)`);
   }
   const B = latents.dims[0]!;
@@ -130,7 +133,7 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
     options.image = readNpyFile(String(v.image));
     options.strength = strength!;
   } else if (v.strength !== undefined) {
-    throw new TgateError('E_USAGE', '--strength needs --image (the clean latents to start from).');
+    throw new TgateError('E_USAGE', '--strength needs --image (the clean latents to start from).', { hint: 'Give --image FILE.npy with --strength, or leave --strength out.' });
   }
   return { options, notes, scheduler };
 }
@@ -160,21 +163,19 @@ export async function runGeneration(dir: string, v: Values, stderr: NodeJS.Write
   if (fs.existsSync(dir) && fs.statSync(dir).isFile()) {
     throw new TgateError('E_USAGE', `${dir} is a file; tgate run takes a compiled folder.`, { hint: `Compile it first: tgate compile ${dir} -o out/<name>, then tgate run out/<name>.` });
   }
+  // Where the results go is checked before the model is even opened (cli/output-check.ts).
+  const outFile = v.output !== undefined ? checkOutputFile(v.output, '-o', 'npy') : null;
+  const trajectoryDir = v['save-trajectory'] !== undefined ? checkOutputFolder(v['save-trajectory'], '--save-trajectory') : null;
   const unet = await GatedUNet.load(dir, { ...sessionOptions(v), variants: variantsForArgs(dir, v) });
   try {
     const { options, notes, scheduler } = generationFrom(unet, v);
     for (const n of notes) note(n, stderr);
-    const trajectoryDir = v['save-trajectory'] ? String(v['save-trajectory']) : null;
     options.keepTrajectory = !!trajectoryDir;
     const progress = progressReporter(stderr, v.baseline ? 'baseline' : 'tgate');
     options.onStep = progress.step;
     const result = await unet.generate(options);
     progress.done();
-    const outFile = v.output ? String(v.output) : null;
-    if (outFile) {
-      fs.mkdirSync(path.dirname(path.resolve(outFile)), { recursive: true });
-      writeNpyFile(outFile, result.latents, result.dims);
-    }
+    if (outFile) writeNpyFile(outFile, result.latents, result.dims);
     if (trajectoryDir) {
       fs.mkdirSync(trajectoryDir, { recursive: true });
       result.trajectory.forEach((x, k) => writeNpyFile(path.join(trajectoryDir, `latents_${String(k).padStart(3, '0')}.npy`), x, result.dims));

@@ -6,6 +6,7 @@ import type { ManifestIo } from '../compiler/manifest.js';
 import type { TensorInput } from '../runtime/gated-unet.js';
 import { encodeNpy, readNpy } from '../runtime/npy.js';
 import { SeededRandom } from '../runtime/random.js';
+import { checkTensorSize } from '../runtime/tensor-checks.js';
 
 export function readNpyFile(file: string): TensorInput {
   const a = readNpy(file);
@@ -19,16 +20,22 @@ export function writeNpyFile(file: string, data: Float32Array, dims: number[]): 
 
 /** Parses repeated NAME=FILE options into tensors by name. */
 export function namedTensors(pairs: string[], option: string): Record<string, TensorInput> {
-  const out: Record<string, TensorInput> = {};
+  // No prototype: an input named __proto__ or constructor is a name like any other.
+  const out: Record<string, TensorInput> = Object.create(null);
   for (const p of pairs) {
     const i = p.indexOf('=');
-    if (i <= 0) throw new TgateError('E_USAGE', `${option} takes NAME=FILE (e.g. ${option} encoder_hidden_states=c.npy), not "${p}".`);
-    out[p.slice(0, i)] = readNpyFile(p.slice(i + 1));
+    if (i <= 0) throw new TgateError('E_USAGE', `${option} takes NAME=FILE, not "${p}".`, { hint: `Name the model input the file is for, e.g. ${option} encoder_hidden_states=c.npy.` });
+    const name = p.slice(0, i);
+    if (Object.hasOwn(out, name)) throw new TgateError('E_USAGE', `${option} ${name} is given twice.`, { hint: `Give each input once: one ${option} ${name}=FILE.npy.` });
+    out[name] = readNpyFile(p.slice(i + 1));
   }
   return out;
 }
 
-export function seededNormal(dims: number[], seed: number): TensorInput {
+/** Seeded stand-in values; `what` names the options that made the shape, for a refusal of its size. */
+export function seededNormal(dims: number[], seed: number, what = 'A seeded stand-in'): TensorInput {
+  // Bounded before allocating: --batch 100000000 or --height 800000 must be a usage error, not a crash.
+  checkTensorSize(dims, what, 'E_USAGE');
   const r = new SeededRandom(seed);
   return { data: Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => r.normal()), dims };
 }

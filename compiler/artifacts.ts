@@ -32,8 +32,10 @@ export interface StageOptions {
   protectedFiles?: string[];
   /** Source folders the output folder may neither lie in nor hold. */
   protectedDirs?: string[];
-  /** The option that replaces an output, for hints. */
-  forceOption?: string;
+  /** The option that replaces an output, for messages ('--force'); null when `force` is the command's rule, not an option. */
+  forceOption?: string | null;
+  /** What an earlier output is called in messages ('tgate output'). */
+  kind?: string;
 }
 
 export interface Staging {
@@ -78,6 +80,22 @@ export function collidingOutput(rel: string, outputs: string[]): string | null {
   return null;
 }
 
+/** The current folder, resolved; null when it no longer exists. */
+function currentFolder(): string | null {
+  try {
+    return fs.realpathSync('.');
+  } catch {
+    return null;
+  }
+}
+
+/** An errno error from creating something beside the target, as the coded error it is. */
+function unwritable(outDir: string, e: unknown): unknown {
+  // Only a system call's failure (ENOSPC, EACCES, EROFS, ...): coded errors pass as they are.
+  if (e instanceof TgateError || typeof (e as NodeJS.ErrnoException)?.syscall !== 'string') return e;
+  return new TgateError('E_OUTPUT_UNWRITABLE', `Cannot write ${outDir}: ${(e as Error).message}.`, { subject: { file: outDir }, hint: 'Choose an output folder in a place you can write to (with space left).', cause: e });
+}
+
 function refuseOverlaps(outDir: string, target: string, opts: StageOptions): void {
   for (const d of opts.protectedDirs ?? []) {
     const real = fs.realpathSync(d);
@@ -101,10 +119,11 @@ function refuseOverlaps(outDir: string, target: string, opts: StageOptions): voi
 
 /** Refuses a target that is not a folder, a non-empty folder without force, and anything force may not replace. */
 function checkTarget(outDir: string, target: string, opts: StageOptions): void {
-  const force = opts.forceOption ?? '--force';
+  const force = opts.forceOption === undefined ? '--force' : opts.forceOption;
+  const kind = opts.kind ?? 'tgate output';
   // Replacing a folder renames it away: never the folder the user works in, nor one that holds it.
-  const cwd = fs.realpathSync('.');
-  if (isInsideDir(cwd, target)) {
+  const cwd = currentFolder();
+  if (cwd !== null && isInsideDir(cwd, target)) {
     throw new TgateError('E_OUTPUT_EXISTS', `The output folder ${outDir} is ${cwd === target ? 'the current folder' : `a folder that holds the current folder ${cwd}`}; tgate builds its output beside the target and moves it into place, which would replace it.`, {
       subject: { file: outDir },
       hint: 'Name a new folder for the output, e.g. -o out/<name>.',
@@ -122,15 +141,15 @@ function checkTarget(outDir: string, target: string, opts: StageOptions): void {
   if (fs.readdirSync(target).length === 0) return;
   const why = opts.replaceable(target);
   if (why !== null) {
-    throw new TgateError('E_OUTPUT_EXISTS', `The output folder ${outDir} exists, is not empty and is not an earlier tgate output: ${why}. tgate never replaces it${opts.force ? `, even with ${force}` : ''}.`, {
+    throw new TgateError('E_OUTPUT_EXISTS', `The output folder ${outDir} exists, is not empty and is not an earlier ${kind}: ${why}. tgate never replaces it${opts.force && force ? `, even with ${force}` : ''}.`, {
       subject: { file: outDir },
       hint: 'Choose a new or empty output folder, e.g. -o out/<name>.',
     });
   }
   if (!opts.force) {
-    throw new TgateError('E_OUTPUT_EXISTS', `The output folder ${outDir} exists and is not empty (an earlier tgate output).`, {
+    throw new TgateError('E_OUTPUT_EXISTS', `The output folder ${outDir} exists and is not empty (an earlier ${kind}).`, {
       subject: { file: outDir },
-      hint: `Pass ${force} to replace it, or choose another -o folder.`,
+      hint: force ? `Pass ${force} to replace it, or choose another -o folder.` : 'Choose another -o folder.',
     });
   }
 }
@@ -145,12 +164,13 @@ export function stageOutput(outDir: string, opts: StageOptions): Staging {
   checkTarget(outDir, target, opts);
   const parent = path.dirname(target);
   const base = path.basename(target);
+  let unlock: () => void;
   try {
     fs.mkdirSync(parent, { recursive: true });
+    unlock = lockTarget(target, outDir);
   } catch (e) {
-    throw new TgateError('E_OUTPUT_UNWRITABLE', `Cannot create the folder ${path.dirname(outDir)} for ${outDir}: ${(e as Error).message}.`, { subject: { file: outDir }, hint: 'Choose an output folder in a place you can write to.', cause: e });
+    throw unwritable(outDir, e);
   }
-  const unlock = lockTarget(target, outDir);
   const undo: (() => void)[] = [unlock];
   const cleanup = () => {
     for (const f of undo.splice(0).reverse()) f();
@@ -163,10 +183,7 @@ export function stageOutput(outDir: string, opts: StageOptions): Staging {
     dir = ownedTempDir(parent, `.${base}.tmp-`);
   } catch (e) {
     cleanup();
-    if (typeof (e as NodeJS.ErrnoException)?.code === 'string') {
-      throw new TgateError('E_OUTPUT_UNWRITABLE', `Cannot create a folder beside ${outDir}: ${(e as Error).message}.`, { subject: { file: outDir }, hint: 'Choose an output folder in a place you can write to.', cause: e });
-    }
-    throw e;
+    throw unwritable(outDir, e);
   }
   const removeDir = () => fs.rmSync(dir, { recursive: true, force: true });
   undo.push(onInterrupt(removeDir));

@@ -12,7 +12,7 @@ import { encodeModel, type EncodeOptions } from './io/encode.js';
 import { encodeGatedModel, gatedCacheInput } from './io/gated-model.js';
 import { familyOfGraph, FAMILY_DEFAULTS } from './family.js';
 import { buildVariant, variantsFor, type BuiltVariant, type SiteTarget, type VariantName } from './variants.js';
-import { checkExternalData, externalized, externalRefOf, layoutWeights, type WeightsLayout } from './io/external-data.js';
+import { externalized, externalRefOf, withLinkableExternalData, layoutWeights, type WeightsLayout } from './io/external-data.js';
 import { loadSource } from './io/load.js';
 import { isFolder, pipelineFiles, readPipeline, type PipelineSource } from './io/pipeline-folder.js';
 import { whyNotTgateOutput } from './output/tgate-output.js';
@@ -164,12 +164,14 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
   const named = (file: string) => (pipeline ? path.posix.join(pipeline.denoiser, file) : file);
   opts.onPhase?.(`reading ${path.basename(modelPath)}`);
   const src = loadSource(modelPath);
-  const sourceDir = path.dirname(path.resolve(modelPath));
-  const graphProto = src.proto.graph!;
-  const externalFiles = checkExternalData(graphProto.initializer, sourceDir, modelPath);
+  // Checked by loadSource: every tensor's external data, wherever it lives in the model.
+  const externalFiles = src.externalFiles;
+  // Constants with external data become initializers (io/external-data.ts says why).
+  const proto = withLinkableExternalData(src.proto, modelPath);
+  const graphProto = proto.graph!;
 
   opts.onPhase?.('finding the attention sites');
-  const analysed = modelFromProto(src.proto);
+  const analysed = modelFromProto(proto);
   const report = findAttentionSites(analysed.graph);
   if (!report.sites.some((s) => s.kind === 'cross')) throw noCrossError(modelPath, report);
   const choices = chooseSites(report.sites, opts.sites);
@@ -178,7 +180,7 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
   const cachedType = (s: Site) => siteType(s, inferred);
   const targets: SiteTarget[] = cachedSites.map((s) => ({ kind: s.kind, tensor: s.tensor, type: cachedType(s) }));
   opts.onPhase?.('building the variants');
-  const variants: BuiltVariant[] = variantsFor(targets).map((spec) => buildVariant(src.proto, spec, targets));
+  const variants: BuiltVariant[] = variantsFor(targets).map((spec) => buildVariant(proto, spec, targets));
   const variant = (name: VariantName) => variants.find((v) => v.spec.name === name)!;
   const selfCached = targets.some((t) => t.kind === 'self');
   const source = analysed.graph;

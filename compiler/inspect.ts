@@ -12,6 +12,7 @@ import { TgateError } from './errors.js';
 import { bareLatentFactor, type LatentFactor } from './latent-factor.js';
 import { graphIo, manifestGraph, manifestShape, readManifest, type ManifestIo } from './manifest.js';
 import { siteDims } from './site-dims.js';
+import { checkStepOptions } from './schedule.js';
 import { buildVariant, variantsFor, type VariantName } from './variants.js';
 import { findAttentionSites } from '../passes/attention/find-sites.js';
 
@@ -115,6 +116,7 @@ function assemble(
 }
 
 export function inspectModel(file: string, o: InspectOptions = {}): InspectReport {
+  checkStepOptions(o);
   const src = loadSource(file);
   const model = modelFromProto(src.proto);
   const g = model.graph;
@@ -148,6 +150,7 @@ export function inspectModel(file: string, o: InspectOptions = {}): InspectRepor
 
 /** A compiled folder: its manifest and graphs (never the weights). */
 export function inspectCompiled(dir: string, o: InspectOptions = {}): InspectReport {
+  checkStepOptions(o);
   const m = readManifest(dir);
   const graphs: Partial<Record<VariantName, Graph>> = {};
   for (const v of m.variants) graphs[v.name] = manifestGraph(dir, m, v).model().graph;

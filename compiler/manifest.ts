@@ -90,7 +90,8 @@ export function parseManifest(bytes: Uint8Array, file: string): Manifest {
   try {
     json = JSON.parse(text);
   } catch (cause) {
-    throw bad(`is not valid JSON (${jsonProblem(text, (cause as Error).message)}).`);
+    const where = jsonProblem(text, (cause as Error).message);
+    throw bad(`is not valid JSON${where ? ` (${where})` : ''}.`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw bad(`is not a JSON object (it holds ${describe(json)}).`);
   checkFormat((json as { format?: unknown }).format, file);
@@ -150,11 +151,12 @@ function describe(v: unknown): string {
 }
 
 /** Where and what JSON.parse choked on, without quoting the text (it may not be a manifest at all). */
-function jsonProblem(text: string, message: string): string {
+function jsonProblem(text: string, message: string): string | null {
   if (/Unexpected end/.test(message)) return 'it ends early: the file is truncated';
   const at = /position (\d+)/.exec(message);
-  if (!at) return 'it is not JSON';
+  if (!at) return null;
   const pos = Number(at[1]);
+  if (pos >= text.trimEnd().length) return 'it ends early: the file is truncated';
   const before = text.slice(0, pos);
   const line = before.split('\n').length;
   return `unexpected text at line ${line}, column ${pos - before.lastIndexOf('\n')}`;

@@ -33,16 +33,39 @@ export interface PlannedStep {
   paired: boolean;
 }
 
-function positiveInteger(name: string, v: number, min: number): void {
+/**
+ * The most steps a schedule may have. A plan holds one entry per step and every step runs the
+ * model, so this bounds the work of a plan (inspect --steps 1000000000 used to exhaust the heap);
+ * it is ten times the 1000 training timesteps of the diffusion schedulers tgate knows.
+ */
+export const MAX_STEPS = 10_000;
+
+function positiveInteger(name: string, v: number, min: number, max = Infinity): void {
   // Infinity is a gate step that never comes: the baseline.
-  if (!(Number.isInteger(v) || v === Infinity) || v < min) {
-    throw new TgateError('E_USAGE', `${name} must be an integer >= ${min}, not ${v}.`, { hint: 'The official defaults are gate step 10, sp_interval 5, fi_interval 1, warm_up 2 (SD); see `tgate help`.' });
+  if (!(Number.isInteger(v) || v === Infinity) || v < min || (v > max && v !== Infinity)) {
+    throw new TgateError('E_USAGE', `${name} must be an integer >= ${min}${max < Infinity ? ` and <= ${max}` : ''}, not ${v}.`, { hint: 'The official defaults are gate step 10, sp_interval 5, fi_interval 1, warm_up 2 (SD); see `tgate help`.' });
   }
+}
+
+/** A step count of a plan: an integer from `min` to MAX_STEPS. */
+export function checkStepCount(name: string, v: number, min = 1): void {
+  if (!Number.isInteger(v) || v < min || v > MAX_STEPS) {
+    throw new TgateError('E_USAGE', `${name} must be an integer from ${min} to ${MAX_STEPS}, not ${v}.`, { hint: `Diffusion schedulers are trained on 1000 timesteps; tgate plans at most ${MAX_STEPS} steps.` });
+  }
+}
+
+/**
+ * Checks a requested step count and gate step before any work is done for them (inspect and the
+ * cost report take them from the user; planSchedule checks them again).
+ */
+export function checkStepOptions(o: { steps?: number | undefined; gateStep?: number | undefined }): void {
+  if (o.steps !== undefined) checkStepCount('The number of steps', o.steps);
+  if (o.gateStep !== undefined) positiveInteger('The gate step', o.gateStep, 1, MAX_STEPS);
 }
 
 export function checkSchedule(o: ScheduleOptions): void {
   if (o.version !== 1 && o.version !== 2) throw new TgateError('E_USAGE', `The TGATE version must be 1 or 2, not ${String(o.version)}.`);
-  positiveInteger('The gate step', o.gateStep, 1);
+  positiveInteger('The gate step', o.gateStep, 1, MAX_STEPS);
   positiveInteger('sp_interval', o.spInterval, 1);
   positiveInteger('fi_interval', o.fiInterval, 1);
   positiveInteger('warm_up', o.warmUp, 0);
@@ -69,6 +92,8 @@ function officialSelf(k: number, o: ScheduleOptions): SiteAction {
  */
 export function planSchedule(steps: number, cfg: boolean, o: ScheduleOptions, leading = 0): PlannedStep[] {
   checkSchedule(o);
+  checkStepCount('The number of steps', steps, 0);
+  checkStepCount('The number of leading model evaluations', leading, 0);
   const G = o.gateStep;
   const plan: PlannedStep[] = [];
   for (let k = 0; k < leading; k++) {

@@ -19,17 +19,41 @@ export interface SiteChoice {
   reason: string;
 }
 
-/** `*` matches any run of characters (slashes included), `?` one character; the rest literally. */
-export function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
+/**
+ * Whether `text` matches the glob: `*` matches any run of characters (slashes included), `?` one
+ * character, everything else itself. No RegExp: a translated pattern like `*?*?*?*?*X` makes a
+ * backtracking engine (and picomatch, measured) take exponential time on a long scope. This is
+ * the classic two-pointer match that, on a mismatch, retries only from the last `*`: O(n * m) in
+ * the worst case, with no stack and no allocation.
+ */
+export function globMatches(glob: string, text: string): boolean {
+  let g = 0;
+  let t = 0;
+  // Where the last `*` was, and the text position it currently absorbs up to.
+  let star = -1;
+  let resume = 0;
+  while (t < text.length) {
+    const c = glob[g];
+    if (c === '*') {
+      star = g++;
+      resume = t;
+    } else if (g < glob.length && (c === '?' || c === text[t])) {
+      g++;
+      t++;
+    } else if (star >= 0) {
+      // Let the last `*` absorb one more character and retry what follows it.
+      g = star + 1;
+      t = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (glob[g] === '*') g++;
+  return g === glob.length;
 }
 
 function matches(site: Site, globs: string[]): string | undefined {
-  return globs.find((g) => {
-    const re = globToRegExp(g);
-    return re.test(site.id) || (site.scope !== null && re.test(site.scope));
-  });
+  return globs.find((g) => globMatches(g, site.id) || (site.scope !== null && globMatches(g, site.scope)));
 }
 
 export function chooseSites(sites: Site[], filter: SiteFilter = {}): SiteChoice[] {

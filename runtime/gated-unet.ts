@@ -338,7 +338,7 @@ export class GatedUNet {
       // Learned variance (PixArt): guidance on the whole output, then the noise half.
       const eps = firstChannels(guided, B, outChannels, Math.min(C, outChannels));
       x = scheduler.step(eps, index, x);
-      checkFiniteStep(x, dims, `The latents after the ${scheduler.className} update at ${where}`, "The schedule's noise levels are too extreme for float32 here: check the scheduler config (beta_start, beta_end, trained_betas), or use another scheduler.");
+      checkFiniteStep(x, dims, `The latents after the ${scheduler.className} update at ${where}`, `The model's output was finite, the update overflowed float32: ${paired ? `the guidance scale (${o.guidance}) is too large, or ` : ''}the schedule's noise levels are too extreme (check the scheduler config's beta_start, beta_end, trained_betas, or use another scheduler).`);
       if (o.keepTrajectory) {
         trajectory.push(x);
         modelOutputs.push(eps);

@@ -54,25 +54,25 @@ export function checkTensor(t: unknown, what: string, io: ManifestIo, batch: num
   // The batch is the latents' (or, for the latents, any): a fixed-batch export runs smaller
   // batches by repeating rows (gated-unet.ts), so its declared batch is not required here.
   const given = (t as { dims?: unknown } | null)?.dims;
-  const rows = batch === 'any' ? (Array.isArray(given) ? given[0] : undefined) : batch;
+  const rows = batch === 'any' ? (Array.isArray(given) && given[0] > 0 ? given[0] : undefined) : batch;
   const want = io.shape.map((d, i) => (i === 0 ? rows ?? d : d));
   const wantText = dimsText(want.map((d) => (typeof d === 'number' ? d : `<${d}>`)));
   const bad = (why: string) =>
-    new TgateError('E_BAD_TENSOR', `${what} ${why}; the model's input ${io.name} takes ${io.dtype === 'float16' ? 'float32 (fed as float16)' : io.dtype} ${wantText}.`, {
+    new TgateError('E_BAD_TENSOR', `${what}: ${why}; the model's input ${io.name} takes ${io.dtype === 'float16' ? 'float32 (fed as float16)' : io.dtype} ${wantText}.`, {
       subject: { tensor: io.name },
       hint: `Give a ${wantedArray(io.dtype).name} tensor of shape ${wantText} (numpy: x.astype(numpy.${wantedArray(io.dtype).name}), saved with numpy.save).`,
     });
-  if (!t || typeof t !== 'object') throw bad(`is ${t === null ? 'null' : typeof t}, not a tensor ({ data, dims })`);
+  if (!t || typeof t !== 'object') throw bad(`${t === null ? 'null' : typeof t}, not a tensor ({ data, dims })`);
   const { data, dims } = t as { data: unknown; dims: unknown };
-  if (!Array.isArray(dims) || !dims.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) throw bad(`has dims ${JSON.stringify(dims)}, not a list of whole numbers`);
-  if (!wantedArray(io.dtype).ok(data)) throw bad(`is ${arrayName(data)}`);
+  if (!Array.isArray(dims) || !dims.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) throw bad(`dims ${JSON.stringify(dims)}, not a list of whole numbers`);
+  if (!wantedArray(io.dtype).ok(data)) throw bad(`${arrayName(data)} values`);
   const count = checkTensorSize(dims as number[], what);
-  if ((data as Flat).length !== count) throw bad(`has ${(data as Flat).length} values, but its shape ${dimsText(dims as number[])} holds ${count}`);
-  if (dims.length !== io.shape.length) throw bad(`has shape ${dimsText(dims as number[])} (rank ${dims.length})`);
-  if (dims[0] === 0) throw bad(`has shape ${dimsText(dims as number[])}: a batch of 0 samples`);
+  if ((data as Flat).length !== count) throw bad(`${(data as Flat).length} values, but its shape ${dimsText(dims as number[])} holds ${count}`);
+  if (dims.length !== io.shape.length) throw bad(`shape ${dimsText(dims as number[])} (rank ${dims.length})`);
+  if (dims[0] === 0) throw bad(`shape ${dimsText(dims as number[])}, a batch of 0 samples`);
   const off = want.findIndex((d, i) => typeof d === 'number' && d !== dims[i]);
-  if (off >= 0) throw bad(`has shape ${dimsText(dims as number[])} (dim ${off} is ${dims[off]}, not ${want[off]}${off === 0 ? ', the batch of the latents' : ''})`);
-  if ((dims as number[]).some((d) => d === 0)) throw bad(`has shape ${dimsText(dims as number[])}: no values`);
+  if (off >= 0) throw bad(`shape ${dimsText(dims as number[])} (dim ${off} is ${dims[off]}, not ${want[off]}${off === 0 ? ', the batch of the latents' : ''})`);
+  if ((dims as number[]).some((d) => d === 0)) throw bad(`shape ${dimsText(dims as number[])}, no values`);
 }
 
 /** Where the first NaN or infinity of `data` is (its coordinates in dims), or null. */
@@ -101,7 +101,7 @@ export function checkFiniteInput(t: TensorLike, what: string): void {
   if (!(t.data instanceof Float32Array)) return;
   const bad = nonFinite(t.data, t.dims);
   if (bad) {
-    throw new TgateError('E_BAD_TENSOR', `${what} holds ${bad.count} NaN or infinite value${bad.count === 1 ? '' : 's'} (the first, ${bad.value}, at ${dimsText(bad.at)}); a generation from it would be NaN throughout.`, {
+    throw new TgateError('E_BAD_TENSOR', `${what}: ${bad.count} NaN or infinite value${bad.count === 1 ? '' : 's'} (the first, ${bad.value}, at ${dimsText(bad.at)}); a generation from it would be NaN throughout.`, {
       hint: 'Check how the tensor was made (a float64 value beyond float32\'s range becomes infinity when read); numpy.isfinite(x).all() must hold.',
     });
   }
@@ -116,6 +116,6 @@ export function checkFiniteInput(t: TensorLike, what: string): void {
 export function checkFiniteStep(data: ArrayLike<number>, dims: readonly number[], what: string, hint: string): void {
   const bad = nonFinite(data, dims);
   if (bad) {
-    throw new TgateError('E_NON_FINITE', `${what} holds ${bad.count} NaN or infinite value${bad.count === 1 ? '' : 's'} (the first, ${bad.value}, at ${dimsText(bad.at)}); tgate stopped the generation there.`, { hint });
+    throw new TgateError('E_NON_FINITE', `${what}: ${bad.count} NaN or infinite value${bad.count === 1 ? '' : 's'} (the first, ${bad.value}, at ${dimsText(bad.at)}); tgate stopped the generation there.`, { hint });
   }
 }

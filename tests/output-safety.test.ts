@@ -155,22 +155,23 @@ describe('--force and demo -o replace only what tgate wrote', () => {
     expect(listing(path.dirname(mine))).toEqual(['mine']);
   });
 
-  it('demo -o <a folder of user files>: exit 5 even with --force; an earlier demo output only with --force', () => {
+  it('demo -o <a folder of user files>: exit 5, nothing touched; an earlier demo output is replaced', () => {
     const work = scratch();
     const mine = userFolder(path.join(work, 'mine'));
-    const refused = tgate(['demo', '-o', mine, '--samples', '1', '--steps', '2', '--force']);
+    const refused = tgate(['demo', '-o', mine, '--samples', '1', '--steps', '2']);
     expect(refused.status).toBe(5);
-    expect(refused.stderr).toMatch(/E_OUTPUT_EXISTS.*not an earlier tgate output: it holds data, thesis\.tex, which the demo does not write.*even with --force/);
+    expect(refused.stderr).toMatch(/E_OUTPUT_EXISTS.*not an earlier demo output: it holds data, thesis\.tex, which the demo does not write/);
     intact(mine);
-    // An earlier demo output: its files and compiled/ with a tgate manifest.
+    // An earlier demo output: nothing but the demo's files and compiled/ with a tgate manifest.
     const earlier = path.join(work, 'demo');
     fs.mkdirSync(path.join(earlier, 'compiled'), { recursive: true });
     fs.writeFileSync(path.join(earlier, 'compiled/tgate.json'), JSON.stringify({ format: 'tgate/2' }));
     fs.writeFileSync(path.join(earlier, 'report.md'), 'old');
-    const r = tgate(['demo', '-o', earlier, '--samples', '1', '--steps', '2']);
-    expect(r.status).toBe(5);
-    expect(r.stderr).toMatch(/an earlier tgate output[\s\S]*Pass --force to replace it/);
-    expect(fs.readFileSync(path.join(earlier, 'report.md'), 'utf8')).toBe('old');
+    const again = tgate(['demo', '-o', earlier, '--samples', '1', '--steps', '2', '--gate-step', '1', '--prompt', 'a red circle on the left']);
+    expect(again.status).toBe(0);
+    expect(again.stderr).toMatch(/holds an earlier demo output; it is replaced/);
+    expect(listing(earlier)).toEqual(['compiled', 'convergence.svg', 'grid.png', 'report.html', 'report.md']);
+    expect(fs.readFileSync(path.join(earlier, 'report.md'), 'utf8')).toMatch(/^## tgate demo/);
     expect(listing(work)).toEqual(['demo', 'mine']);
   });
 });
@@ -272,6 +273,16 @@ describe('bench and calibrate leave no temporary folders; file outputs are repla
     fs.writeFileSync(path.join(work, leftover), 'half');
     expect(tgate(['diff', TINY, SELF_ONLY, '-o', path.join(work, 'd.txt')]).status).toBe(0);
     expect(listing(work)).toEqual(['d.txt', 'report']);
+  });
+
+  it('an output path that cannot be written (under /proc): exit 5 E_OUTPUT_UNWRITABLE, never an internal error', () => {
+    if (!fs.existsSync('/proc/self')) return console.log('SKIPPED: no /proc on this system');
+    const diff = tgate(['diff', TINY, SELF_ONLY, '-o', '/proc/tgate-diff.txt']);
+    expect(diff.status).toBe(5);
+    expect(diff.stderr).toMatch(/E_OUTPUT_UNWRITABLE: Cannot write \/proc\/tgate-diff\.txt/);
+    const compiled = tgate(['compile', TINY, '-o', '/proc/tgate-out', '--no-verify']);
+    expect(compiled.status).toBe(5);
+    expect(compiled.stderr).toMatch(/E_OUTPUT_UNWRITABLE: Cannot write \/proc\/tgate-out/);
   });
 
   it('run -o and diff -o at a symlink replace the link, never the file it points to', async () => {

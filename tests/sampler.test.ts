@@ -157,9 +157,9 @@ describe('gated sampler', () => {
     fs.writeFileSync(path.join(old, 'tgate.json'), JSON.stringify({ format: 'tgate/1' }));
     await expect(GatedUNet.load(old)).rejects.toMatchObject({ code: 'E_UNSUPPORTED_MODEL', message: expect.stringMatching(/this tgate reads tgate\/2/), hint: expect.stringMatching(/Recompile/) });
     fs.writeFileSync(path.join(old, 'tgate.json'), JSON.stringify({ format: 'tgate/2', sites: [] }));
-    await expect(GatedUNet.load(old)).rejects.toThrow(/has no "variants": it was not written by this version of tgate/);
+    await expect(GatedUNet.load(old)).rejects.toMatchObject({ code: 'E_BAD_MANIFEST', message: expect.stringMatching(/source: expected an object, got nothing \(the field is missing\)/) });
     fs.writeFileSync(path.join(old, 'tgate.json'), '{"format": "tgate/2",');
-    await expect(GatedUNet.load(old)).rejects.toMatchObject({ code: 'E_UNSUPPORTED_MODEL', message: expect.stringMatching(/tgate\.json is not valid JSON/) });
+    await expect(GatedUNet.load(old)).rejects.toMatchObject({ code: 'E_BAD_MANIFEST', message: expect.stringMatching(/tgate\.json is not valid JSON/) });
   });
 
   it('opens only the variants a schedule uses, and says which are missing when a run needs more', async () => {

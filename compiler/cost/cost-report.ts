@@ -5,7 +5,7 @@ import { GUIDANCE_EMBEDDING, type Family, type ScheduleDefaults } from '../famil
 import type { Graph } from '../ir/graph.js';
 import { dtypeBytes } from '../ir/dtype.js';
 import type { ManifestIo } from '../manifest.js';
-import type { ScheduleOptions } from '../schedule.js';
+import { checkStepOptions, type ScheduleOptions } from '../schedule.js';
 import type { VariantName } from '../variants.js';
 import { macsByScope, macsWithin, type ScopeCost } from './macs.js';
 import { bindSizes, CostedGraph, scheduleCost, type Binding, type ScheduleCost } from './schedule-cost.js';
@@ -48,6 +48,7 @@ export interface CostReport {
 }
 
 export function costReport(r: CostRequest): CostReport {
+  checkStepOptions(r);
   const binding = bindSizes(r.inputs, r.family, r.shapes);
   const B = binding.batch ? binding.sizes[binding.batch]! : 1;
   const source = new CostedGraph(r.source, binding);

@@ -35,7 +35,7 @@ export function readCompiledGraph(root: string, name: string, o: CompiledGraphOp
   const { path: real, bytes } = readContained(root, name, { kind: 'graph', what: o.what, ...(o.field ? { field: o.field } : {}), ...(o.manifest ? { manifest: o.manifest } : {}) });
   const shown = path.join(root, name);
   const proto = parseModelProto(bytes, shown);
-  const files = checkExternalData(proto.graph!.initializer, path.dirname(real), shown);
+  const files = checkExternalData(proto, path.dirname(real), shown);
   const realRoot = fs.realpathSync(root);
   const listed = o.weightsFiles?.map((w, i) => containedFile(root, w, { kind: 'weights', what: 'weights file', field: `weightsFiles[${i}]`, ...(o.manifest ? { manifest: o.manifest } : {}) }).path);
   for (const f of files) {

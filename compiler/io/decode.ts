@@ -8,10 +8,13 @@ import { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import { describeCycle, topologicalOrder } from '../ir/order.js';
 import type { Value } from '../ir/value.js';
+import { refuseOversizedGraph } from './graph-size.js';
 import { tensorTypeOf } from './types.js';
 
 /** Parses ONNX bytes; names the file in errors. Refuses what is not a model. */
 export function parseModelProto(bytes: Uint8Array, file: string): ModelProto {
+  // Before decoding: a graph too large for the heap is refused, not left to abort the process.
+  refuseOversizedGraph(bytes, file);
   let proto: ModelProto;
   try {
     proto = fromBinary(ModelProtoSchema, bytes);

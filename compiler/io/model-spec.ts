@@ -7,9 +7,11 @@ import {
   ModelProtoSchema,
   NodeProtoSchema,
   OperatorSetIdProtoSchema,
+  SparseTensorProtoSchema,
   StringStringEntryProtoSchema,
   TensorProtoSchema,
   type AttributeProto,
+  type GraphProto,
   type NodeProto,
   type TensorProto,
 } from 'onnx-buf';
@@ -26,9 +28,35 @@ export interface TensorSpec {
   values?: number[] | Float32Array;
   /** Stores the data by reference instead of inline. */
   external?: { location: string; offset: number; length: number };
+  /** The external_data entries exactly as given, in order (tests of malformed references). */
+  externalEntries?: [string, string][];
 }
 
-export type AttrSpec = { i: number } | { f: number } | { ints: number[] } | { floats: number[] } | { s: string } | { t: TensorSpec };
+export type AttrSpec =
+  | { i: number }
+  | { f: number }
+  | { ints: number[] }
+  | { floats: number[] }
+  | { s: string }
+  | { t: TensorSpec }
+  | { tensors: TensorSpec[] }
+  | { sparse: SparseTensorSpec }
+  /** A subgraph (If branches, Loop/Scan bodies). */
+  | { g: GraphSpec };
+
+export interface SparseTensorSpec {
+  values: TensorSpec;
+  indices: TensorSpec;
+  dims: number[];
+}
+
+/** A subgraph: the graph part of a ModelSpec. */
+export interface GraphSpec {
+  inputs: ValueSpec[];
+  outputs: ValueSpec[];
+  initializers: TensorSpec[];
+  nodes: NodeSpec[];
+}
 
 export interface NodeSpec {
   op: string;
@@ -74,6 +102,10 @@ function tensorBytesOf(t: TensorSpec): Uint8Array {
 
 export function tensorProto(t: TensorSpec): TensorProto {
   const base = { name: t.name, dataType: t.dtype, dims: t.dims.map(BigInt) };
+  if (t.externalEntries) {
+    const externalData = t.externalEntries.map(([key, value]) => create(StringStringEntryProtoSchema, { key, value }));
+    return create(TensorProtoSchema, { ...base, dataLocation: 1, externalData });
+  }
   if (t.external) {
     const e = (key: string, value: string) => create(StringStringEntryProtoSchema, { key, value });
     return create(TensorProtoSchema, {
@@ -96,7 +128,35 @@ function attribute(name: string, a: AttrSpec): AttributeProto {
   if ('ints' in a) return create(AttributeProtoSchema, { name, type: 7, ints: a.ints.map(BigInt) });
   if ('floats' in a) return create(AttributeProtoSchema, { name, type: 6, floats: a.floats });
   if ('s' in a) return create(AttributeProtoSchema, { name, type: 3, s: new TextEncoder().encode(a.s) });
-  return create(AttributeProtoSchema, { name, type: 4, t: tensorProto(a.t) });
+  if ('t' in a) return create(AttributeProtoSchema, { name, type: 4, t: tensorProto(a.t) });
+  if ('tensors' in a) return create(AttributeProtoSchema, { name, type: 9, tensors: a.tensors.map(tensorProto) });
+  if ('sparse' in a) {
+    const sparseTensor = create(SparseTensorProtoSchema, { values: tensorProto(a.sparse.values), indices: tensorProto(a.sparse.indices), dims: a.sparse.dims.map(BigInt) });
+    return create(AttributeProtoSchema, { name, type: 11, sparseTensor });
+  }
+  return create(AttributeProtoSchema, { name, type: 5, g: graphProto(a.g, name) });
+}
+
+function nodeProto(n: NodeSpec): NodeProto {
+  return create(NodeProtoSchema, {
+    opType: n.op,
+    domain: n.domain ?? '',
+    name: n.name ?? '',
+    input: n.inputs,
+    output: n.outputs,
+    attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attribute(k, v)),
+    metadataProps: Object.entries(n.metadata ?? {}).map(([key, value]) => create(StringStringEntryProtoSchema, { key, value })),
+  });
+}
+
+function graphProto(g: GraphSpec, name: string): GraphProto {
+  return create(GraphProtoSchema, {
+    name,
+    input: g.inputs.map((v) => valueInfoFor(v.name, { dtype: v.dtype, shape: v.shape })),
+    output: g.outputs.map((v) => valueInfoFor(v.name, { dtype: v.dtype, shape: v.shape })),
+    initializer: g.initializers.map(tensorProto),
+    node: g.nodes.map(nodeProto),
+  });
 }
 
 export function encodeModelSpec(spec: ModelSpec): Uint8Array {

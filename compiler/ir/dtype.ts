@@ -18,6 +18,18 @@ export function dtypeBytes(t: number): number {
   return BYTES[t] ?? 4;
 }
 
+/**
+ * The exact bytes a tensor of `count` elements of type `t` occupies in ONNX's raw little-endian
+ * layout (sub-byte types packed, rounded up to whole bytes); null for string tensors and types
+ * this table does not know, whose size cannot be checked.
+ */
+export function exactTensorBytes(t: number, count: number): number | null {
+  if (t === 21 || t === 22 || t === 23) return Math.ceil(count / 2);
+  if (t === 25 || t === 26) return Math.ceil(count / 4);
+  const per = t === 14 ? 8 : t === 15 ? 16 : t === 24 ? 1 : BYTES[t];
+  return per === undefined ? null : count * per;
+}
+
 export function dtypeFromName(name: string): number | undefined {
   for (const [k, v] of Object.entries(NAMES)) if (v === name) return Number(k);
   return undefined;

@@ -50,9 +50,14 @@ export class Value {
     this.useList.push(use);
   }
 
-  /** Internal to the IR: removes exactly one matching use. */
+  /**
+   * Internal to the IR: removes exactly one matching use. Searched from the end: dead-code
+   * elimination removes consumers last-first, so a value read by 10^5 nodes loses each use in
+   * O(1) instead of a quadratic scan.
+   */
   removeUse(node: Node, index: number): void {
-    const i = this.useList.findIndex((u) => u.node === node && u.index === index);
+    let i = this.useList.length - 1;
+    while (i >= 0 && !(this.useList[i]!.node === node && this.useList[i]!.index === index)) i--;
     if (i < 0) throw new Error(`IR inconsistency: ${this.name} has no use by ${node.name}[${index}]`);
     this.useList.splice(i, 1);
   }

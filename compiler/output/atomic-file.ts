@@ -16,8 +16,8 @@ export function tempPrefixOf(target: string): string {
 }
 
 function unwritable(file: string, e: unknown): unknown {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  if (typeof code !== 'string') return e;
+  // Only a system call's failure (ENOSPC, EACCES, EROFS, ...): coded errors pass as they are.
+  if (e instanceof TgateError || typeof (e as NodeJS.ErrnoException)?.syscall !== 'string') return e;
   return new TgateError('E_OUTPUT_UNWRITABLE', `Cannot write ${file}: ${(e as Error).message}.`, {
     subject: { file },
     hint: 'Choose an output path in a folder you can write to (with space left), or fix the folder\'s permissions.',

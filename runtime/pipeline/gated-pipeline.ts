@@ -19,7 +19,6 @@ import { decodePng, toModelInput, toRgbImages, toUnitRange, type RgbImage } from
 import { readPipelineFolder, type PipelineFolder } from './pipeline-folder.js';
 import { PromptEncoder, type Conditioning, type PromptWarning } from './text-conditioning.js';
 import { VaeDecoder, VaeEncoder } from './vae.js';
-import fs from 'node:fs';
 
 export interface PipelineGenerateOptions {
   prompt: string;

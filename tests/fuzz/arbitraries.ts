@@ -14,8 +14,10 @@ const hostilePath = fc.constantFrom(...HOSTILE_PATHS);
 const hostileName = fc.constantFrom(...HOSTILE_NAMES);
 const hostileArgPath = fc.constantFrom(...argSafe(HOSTILE_PATHS));
 const hostileArgName = fc.constantFrom(...argSafe(HOSTILE_NAMES));
-const fraction = fc.double({ min: 0, max: 1, noNaN: true });
-const index = fc.nat({ max: 400 });
+// Unbiased: fast-check leans small values towards 0 in early runs, and a bounded run is all early
+// runs; a position in a file or an index into a graph must land anywhere.
+const fraction = fc.noBias(fc.integer({ min: 0, max: 1_000_000 })).map((x) => x / 1_000_000);
+const index = fc.noBias(fc.nat({ max: 400 }));
 
 /** JSON values of the wrong type or out of any sensible range. */
 export const WRONG_TYPES: readonly unknown[] = [null, true, false, 0, -1, 1.5, 1e308, -1e308, 9007199254740993, '', 'high', 'NaN', [], [1], ['x'], {}, { a: 1 }];
@@ -39,7 +41,7 @@ const interrupt = (allowKill: boolean): fc.Arbitrary<Interrupt | undefined> =>
   fc.option(
     fc.record({
       signal: allowKill ? fc.constantFrom<Interrupt['signal']>('SIGINT', 'SIGTERM', 'SIGKILL') : fc.constantFrom<Interrupt['signal']>('SIGINT', 'SIGTERM'),
-      afterMs: fc.integer({ min: 150, max: 1500 }),
+      afterMs: fc.noBias(fc.integer({ min: 0, max: 800 })),
     }).map((i) => ({ ...i, rerun: i.signal === 'SIGKILL' })),
     { freq: 6, nil: undefined },
   );
@@ -75,6 +77,16 @@ const validExternalOp: fc.Arbitrary<OnnxOp> = fc.record({
   index,
   file: fc.constantFrom('weights.bin', 'data/unet.bin'),
   offset: fc.constantFrom<string | null>('0', '4096', null),
+  length: fc.constantFrom<string | null>('auto', null),
+}).map(({ file, ...o }) => ({ ...o, location: file, dataFile: file, duplicateKey: false }));
+
+/** Valid external data in a file named like one of compile's outputs: compiled, or refused, never written through. */
+const collidingExternalOp: fc.Arbitrary<OnnxOp> = fc.record({
+  op: fc.constant('external' as const),
+  where: fc.constantFrom<'initializer' | 'constant'>('initializer', 'initializer', 'constant'),
+  index,
+  file: fc.constantFrom(...OUTPUT_NAMES),
+  offset: fc.constantFrom<string | null>('0', null),
   length: fc.constantFrom<string | null>('auto', null),
 }).map(({ file, ...o }) => ({ ...o, location: file, dataFile: file, duplicateKey: false }));
 
@@ -128,6 +140,8 @@ export const modelCase: fc.Arbitrary<Case> = fc.oneof(
   { weight: 2, arbitrary: fc.tuple(modelCommand(), bytesOf(MODEL)).map(([cmd, m]) => ({ group: 'model' as Group, args: cmd.args, output: cmd.output, mutations: [m] })) },
   // Valid external data (weights and Constant tensors): every command must work on it.
   { weight: 2, arbitrary: fc.tuple(modelCommand(), validExternalOp).map(([cmd, op]) => ({ group: 'model' as Group, args: cmd.args, output: cmd.output, mutations: [{ kind: 'onnx' as const, file: MODEL, ops: [op] }], expect: 'ok' as const })) },
+  // Valid external data named like an output (tgate.json, planning.onnx, ...).
+  { weight: 2, arbitrary: fc.tuple(modelCommand(), collidingExternalOp).map(([cmd, op]) => ({ group: 'model' as Group, args: cmd.args, output: cmd.output, mutations: [{ kind: 'onnx' as const, file: MODEL, ops: [op] }] })) },
   // The model file itself is not a regular file.
   { weight: 1, arbitrary: fc.tuple(modelCommand(), specialOf(MODEL)).map(([cmd, m]) => ({ group: 'model' as Group, args: cmd.args, output: cmd.output, mutations: [m] })) },
 );
@@ -152,7 +166,7 @@ const NOT_AN_OBJECT = ['[]', '1', '"tgate"', 'null', '', '{', '{"format":"tgate/
 const manifestMutation = (file: string, dir: string): fc.Arbitrary<Mutation> =>
   fc.oneof(
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('json' as const), file: fc.constant(file), path: fc.constantFrom(...MANIFEST_PATHS), pick: fc.constant(0), value: wrongValue }) },
-    { weight: 3, arbitrary: fc.record({ kind: fc.constant('json' as const), file: fc.constant(file), path: fc.constant(null), pick: fc.nat({ max: 5000 }), value: wrongValue }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('json' as const), file: fc.constant(file), path: fc.constant(null), pick: fc.noBias(fc.nat({ max: 5000 })), value: wrongValue }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('json' as const), file: fc.constant(file), path: fc.constantFrom(...MANIFEST_PATHS), pick: fc.constant(0), remove: fc.constant(true) }) },
     { weight: 1, arbitrary: fc.constantFrom(...NOT_AN_OBJECT).map((text) => ({ kind: 'text' as const, file, text })) },
     { weight: 1, arbitrary: bytesOf(file) },
@@ -207,9 +221,12 @@ export const npyCase: fc.Arbitrary<Case> = fc.oneof(
         mutations: [mutation],
       })),
     ) },
-  // A hostile path or a hostile tensor name where the .npy is named.
-  { weight: 2, arbitrary: fc.tuple(npyUse, fc.oneof(hostileArgPath.map((p) => ({ path: p, name: 'encoder_hidden_states' })), fc.constantFrom('nosuch', '', 'sample', 'timestep', 'encoder_hidden_states ', ' encoder_hidden_states').map((name) => ({ path: 'cond.npy', name })), hostileArgName.map((name) => ({ path: 'cond.npy', name })))).map(([use, h]) => {
-      const option = use.option.map((a) => (a === use.file ? `in/${h.path}` : a.includes('=') ? `${h.name}=in/${h.path}` : a));
+  // A hostile path where the .npy is named, or a hostile tensor name in NAME=FILE.
+  { weight: 2, arbitrary: fc.tuple(npyUse, fc.oneof(hostileArgPath.map((p) => ({ path: p, name: null })), fc.constantFrom('nosuch', '', 'sample', 'timestep', 'encoder_hidden_states ', ' encoder_hidden_states').map((name) => ({ path: null, name })), hostileArgName.map((name) => ({ path: null, name })))).map(([use, h]) => {
+      const named = use.option[1]!.includes('=');
+      const file = h.path === null ? use.file : `in/${h.path}`;
+      const name = h.name === null || !named ? 'encoder_hidden_states' : h.name;
+      const option = use.option.map((a, k) => (k !== 1 ? a : named ? `${name}=${file}` : file));
       return { group: 'npy' as Group, args: ['run', 'in/c', ...TINY_RUN, ...option, '-o', 'out/r.npy'], output: 'out/r.npy', mutations: [] };
     }) },
 );
@@ -268,9 +285,9 @@ const PIPELINE = 'in/p';
 const pipelineMutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 3, arbitrary: manifestMutation(`${PIPELINE}/tgate.json`, `${PIPELINE}/unet`) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('json' as const), file: fc.constant(`${PIPELINE}/tgate.json`), path: fc.constantFrom<(string | number)[]>(['pipeline', 'denoiser'], ['pipeline', 'components', 'text_encoder', 'files', 0], ['pipeline', 'components', 'tokenizer', 'files', 1], ['pipeline', 'components'], ['pipeline']), pick: fc.constant(0), value: wrongValue }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('json' as const), file: fc.constant(`${PIPELINE}/model_index.json`), path: fc.constant(null), pick: fc.nat({ max: 100 }), value: wrongValue }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('json' as const), file: fc.constant(`${PIPELINE}/model_index.json`), path: fc.constant(null), pick: fc.noBias(fc.nat({ max: 100 })), value: wrongValue }) },
   { weight: 2, arbitrary: schedulerMutation(`${PIPELINE}/scheduler/scheduler_config.json`) },
-  { weight: 2, arbitrary: fc.constantFrom('tokenizer/tokenizer.json', 'tokenizer/tokenizer_config.json').chain((f) => fc.oneof(fc.record({ kind: fc.constant('json' as const), file: fc.constant(`${PIPELINE}/${f}`), path: fc.constant(null), pick: fc.nat({ max: 400 }), value: wrongValue }), bytesOf(`${PIPELINE}/${f}`))) },
+  { weight: 2, arbitrary: fc.constantFrom('tokenizer/tokenizer.json', 'tokenizer/tokenizer_config.json').chain((f) => fc.oneof(fc.record({ kind: fc.constant('json' as const), file: fc.constant(`${PIPELINE}/${f}`), path: fc.constant(null), pick: fc.noBias(fc.nat({ max: 400 })), value: wrongValue }), bytesOf(`${PIPELINE}/${f}`))) },
   { weight: 2, arbitrary: fc.constantFrom('text_encoder/model.onnx', 'unet/gated-v2.onnx', 'scheduler/scheduler_config.json', 'model_index.json').chain((f) => fc.oneof(specialOf(`${PIPELINE}/${f}`), bytesOf(`${PIPELINE}/${f}`))) },
 );
 
@@ -292,9 +309,17 @@ export const pipelineCase: fc.Arbitrary<Case> = fc.oneof(
 
 // ---- output targets ----------------------------------------------------------------------------
 
-/** Whether a command may write at `target` (relative to the sandbox): fresh places under out/, and a compiled folder it is told to replace. */
-function writable(target: string, args: string[]): boolean {
-  if (target === 'out' || target.startsWith('out/')) return true;
+/** Existing regular files among the output targets: a file output (-o FILE) may replace them. */
+const EXISTING_FILES = new Set(['in/model.onnx', 'secret.bin']);
+
+/**
+ * Whether a command may write at `target` (relative to the sandbox): fresh places under out/; a
+ * compiled folder it is told to replace; and, for a command that writes one file (run -o,
+ * diff -o, generate -o), an existing file named as that file, as a shell's `>` would.
+ */
+function writable(target: string, args: string[], fileOutput: boolean): boolean {
+  if (target === 'out' ? !fileOutput : target.startsWith('out/')) return true;
+  if (fileOutput && EXISTING_FILES.has(target)) return true;
   return target === 'in/c' && args[0] === 'compile' && args.includes('--force');
 }
 
@@ -317,7 +342,7 @@ export const outputCase: fc.Arbitrary<Case> = fc
       demo: ['demo', '-o', target, '--samples', '1', '--steps', '2'],
     };
     const a = args[cmd]!;
-    const may = writable(target, a);
+    const may = writable(target, a, ['run', 'diff-html', 'diff-dir', 'generate'].includes(cmd));
     // A trajectory folder is a container: new files may go into any existing folder named.
     const c: Case = { group: 'output', args: a, output: may ? target : null, ...(cmd === 'trajectory' && !may ? { addsInto: target } : {}), mutations: [] };
     return cmd === 'compile' && i ? { ...c, interrupt: i } : c;

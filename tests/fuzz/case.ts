@@ -58,6 +58,10 @@ export type Mutation =
 /** Stopping the command part-way, as a user's Ctrl-C or a CI timeout does. */
 export interface Interrupt {
   signal: 'SIGINT' | 'SIGTERM' | 'SIGKILL';
+  /**
+   * Counted from when the work began to show: the first entry in out/ or TMPDIR (a staging
+   * folder, a temp compile), so the signal lands mid-write rather than while Node loads modules.
+   */
   afterMs: number;
   /** After a SIGKILL: run the same command again, which must clean up what the killed one left. */
   rerun: boolean;

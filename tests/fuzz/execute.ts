@@ -8,7 +8,7 @@ import { ensureSpecials, resolveToken, SPECIAL } from './hostile.js';
 import { applyMutations } from './mutate.js';
 import { check, type Violation } from './properties.js';
 import { DEFAULT_LIMITS, runTgate, type Limits, type RunResult } from './run.js';
-import { chownTree, childIdentity, diffListings, listSandbox, makeSandbox, type Base } from './sandbox.js';
+import { chownTree, childIdentity, diffListings, listSandbox, makeSandbox, signature, type Base } from './sandbox.js';
 
 export interface Outcome {
   case: Case;
@@ -64,15 +64,57 @@ export async function executeCase(c: Case, opts: ExecOptions): Promise<Outcome> 
   const before = listSandbox(sandbox, c.output);
   const outputPath = c.output === null ? null : path.join(sandbox, c.output);
   const outputExisted = outputPath !== null && exists(outputPath);
+  const outputBefore = outputPath === null ? new Map() : listOutput(outputPath);
+  const strayBefore = strayFiles(identity);
   const env = childEnv(sandbox);
-  let run = await runTgate(args, { cwd: sandbox, env, limits, identity, interrupt: c.interrupt });
+  const watch = [path.join(sandbox, 'out'), path.join(sandbox, 'tmp')];
+  let run = await runTgate(args, { cwd: sandbox, env, limits, identity, interrupt: c.interrupt, watch });
   // A killed compile's leftovers must be cleaned by the next run that targets the same path.
   if (c.interrupt?.rerun && run.interrupted) run = await runTgate(args, { cwd: sandbox, env, limits, identity });
   const after = listSandbox(sandbox, c.output);
-  const violations = check(c, { run, diff: diffListings(before, after), sandbox, outputExisted });
+  const outputAfter = outputPath === null ? new Map() : listOutput(outputPath);
+  const outputWritten = [...outputAfter.keys()].filter((k) => outputAfter.get(k)!.startsWith('file') && outputBefore.get(k) !== outputAfter.get(k)).map((k) => path.join(outputPath!, k));
+  const stray = [...strayFiles(identity)].filter((p) => !strayBefore.has(p));
+  // What the command left outside the sandbox is reported, then removed (it is ours to clean).
+  for (const p of stray) fs.rmSync(p, { recursive: true, force: true });
+  const violations = check(c, { run, diff: diffListings(before, after), sandbox, outputExisted, outputWritten, stray });
   const keep = opts.keep === 'all' || (opts.keep === 'failures' && violations.length > 0);
   if (!keep) fs.rmSync(caseDir, { recursive: true, force: true });
   return { case: c, run, violations, notes, kept: keep ? sandbox : null };
+}
+
+/** The output's files (relative to it; '' for an output that is one file). */
+function listOutput(p: string): Map<string, string> {
+  const sig = signature(p);
+  if (sig === null) return new Map();
+  return sig.startsWith('dir') ? listSandbox(p, null) : new Map([['', sig]]);
+}
+
+/**
+ * Entries of the shared temp folders owned by the command's user: with the harness root and the
+ * commands `nobody`, anything of nobody's there was written outside the sandbox (an ignored
+ * TMPDIR). Without a separate user this check has nothing to tell them apart by, and is skipped.
+ * With two cases at a time, a stray file is reported by whichever case looks first.
+ */
+function strayFiles(identity: { uid: number } | null): Set<string> {
+  const out = new Set<string>();
+  if (!identity) return out;
+  for (const dir of ['/tmp', '/var/tmp', '/dev/shm']) {
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      try {
+        if (fs.lstatSync(path.join(dir, n)).uid === identity.uid) out.add(path.join(dir, n));
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+  }
+  return out;
 }
 
 function exists(p: string): boolean {

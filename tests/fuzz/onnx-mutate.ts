@@ -71,8 +71,8 @@ function externalize(t: TensorProto, op: Extract<OnnxOp, { op: 'external' }>, mo
   const offset = op.offset === null ? null : op.offset;
   const length = op.length === null ? null : op.length === 'auto' ? String(bytes.length) : op.length;
   if (op.dataFile !== null) {
-    // Valid data at the named place: the decimal offset if it is one, else at 0.
-    const at = /^\d+$/.test(offset ?? '0') ? Number(offset ?? '0') : 0;
+    // Valid data at the named place: the decimal offset if it is a small one, else at 0.
+    const at = /^\d{1,7}$/.test(offset ?? '0') ? Number(offset ?? '0') : 0;
     const file = path.join(modelDir, op.dataFile);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const buf = Buffer.alloc(at + bytes.length);

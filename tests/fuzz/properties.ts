@@ -6,7 +6,7 @@ import { EXIT } from '../../cli/exit-codes.js';
 import { parseNpy } from '../../runtime/npy.js';
 import type { Case } from './case.js';
 import { PASSWD_LINE, SECRET } from './hostile.js';
-import { filesUnder, type ListingDiff } from './sandbox.js';
+import type { ListingDiff } from './sandbox.js';
 import type { RunResult } from './run.js';
 
 export type ViolationKind =
@@ -51,6 +51,10 @@ export interface Observed {
   sandbox: string;
   /** Whether the output path existed before the command. */
   outputExisted: boolean;
+  /** Files under the output that the command wrote (new or changed; absolute paths). */
+  outputWritten: string[];
+  /** Files that appeared outside the sandbox (in /tmp, /var/tmp, /dev/shm), owned by the command's user. */
+  stray: string[];
 }
 
 export function check(c: Case, o: Observed): Violation[] {
@@ -76,7 +80,10 @@ export function check(c: Case, o: Observed): Violation[] {
   if (changed.length) add('outside-changed', list(changed));
   if (!killedByUs) {
     const addsInto = c.addsInto === undefined ? null : path.normalize(c.addsInto);
-    const added = o.diff.added.filter((p) => !inside(p, 'tmp') && !inside(p, 'home') && !ancestorOfOutput(p) && !(addsInto !== null && (addsInto === '.' || inside(p, addsInto))));
+    const added = [
+      ...o.diff.added.filter((p) => !inside(p, 'tmp') && !inside(p, 'home') && !ancestorOfOutput(p) && !(addsInto !== null && (addsInto === '.' || inside(p, addsInto)))),
+      ...o.stray.map((p) => `${p} (outside the sandbox)`),
+    ];
     if (added.length) add('outside-written', list(added));
     const tmp = o.diff.added.filter((p) => inside(p, 'tmp'));
     if (tmp.length) add('tmp-left', list(tmp));
@@ -87,7 +94,7 @@ export function check(c: Case, o: Observed): Violation[] {
   }
 
   // Secrets: neither the sandbox's secret nor /etc/passwd in messages or anything written.
-  const written = [...(c.output !== null ? filesUnder(path.join(o.sandbox, c.output)) : []), ...o.diff.added.map((p) => path.join(o.sandbox, p)).filter(isFile)];
+  const written = [...o.outputWritten, ...o.diff.added.map((p) => path.join(o.sandbox, p)).filter(isFile)];
   const leaks = [['stdout', r.stdout], ['stderr', r.stderr], ...written.map((f) => [path.relative(o.sandbox, f), readSome(f)])].filter(([, text]) => text!.includes(SECRET) || PASSWD_LINE.test(text!));
   if (leaks.length) add('leak', `secret or /etc/passwd content in ${leaks.map(([w]) => w).join(', ')}`);
 
@@ -96,7 +103,7 @@ export function check(c: Case, o: Observed): Violation[] {
 
   // Exit 0 must be a right answer: the latents written are finite.
   if (r.status === 0 && c.output !== null) {
-    for (const f of filesUnder(path.join(o.sandbox, c.output)).filter((f) => f.endsWith('.npy'))) {
+    for (const f of o.outputWritten.filter((f) => f.endsWith('.npy'))) {
       try {
         const a = parseNpy(fs.readFileSync(f), f);
         const bad = Array.from(a.data as Float32Array).findIndex((x) => typeof x === 'number' && !Number.isFinite(x));

@@ -10,10 +10,14 @@ export function describeMutation(m: Mutation): string {
     case 'bytes': return `${m.file}: bytes ${m.ops.map((o) => `${o.op}@${o.at.toFixed(3)}${'value' in o ? `=${o.value}` : 'bit' in o ? `^bit${o.bit}` : 'count' in o ? `x${o.count}` : 'bytes' in o ? `+${o.bytes.length}B` : ''}`).join(', ')}`;
     case 'special': return `${m.file} replaced by ${m.make}`;
     case 'onnx': return `${m.file}: ${m.ops.map(describeOnnxOp).join('; ')}`;
-    case 'json': return `${m.file} ${m.path ? `$.${m.path.join('.')}` : `node #${m.pick}`} ${m.remove ? 'removed' : `= ${show(JSON.stringify(m.value) ?? 'undefined')}`}`;
+    case 'json': return `${m.file} ${m.path ? `$.${m.path.join('.')}` : `node #${m.pick}`} ${m.remove ? 'removed' : `= ${clip(JSON.stringify(m.value) ?? 'undefined')}`}`;
     case 'text': return `${m.file} text = ${show(m.text)}`;
     case 'npy': return `${m.file}: npy ${m.ops.map((o) => Object.entries(o).map(([k, v]) => (k === 'op' ? v : `${k}=${JSON.stringify(v)}`)).join(' ')).join(', ')}`;
   }
+}
+
+function clip(s: string): string {
+  return s.length > 80 ? `${s.slice(0, 60)}…(${s.length} chars)` : s;
 }
 
 function describeOnnxOp(o: OnnxOp): string {
@@ -34,6 +38,8 @@ export function replayLine(c: Case): string {
 function normalize(s: string): string {
   return s
     .replace(/\/tmp\/[^\s'"`),]*/g, '<path>')
+    // mkdtemp suffixes and pids in temp names (.c.tmp-123-AbC12x, tgate-bench-0-x1Y2z3).
+    .replace(/(tmp|bench|calibrate|demo|diff)-[\w-]*/g, '$1-*')
     .replace(/in\/[^\s'"`),]*/g, '<in>')
     .replace(/\d+(\.\d+)?/g, 'N')
     .slice(0, 160);

@@ -41,9 +41,17 @@ function peakRssKiB(pid: number): number {
   }
 }
 
+function nonEmpty(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).length > 0;
+  } catch {
+    return false;
+  }
+}
+
 export function runTgate(
   args: string[],
-  opts: { cwd: string; env: NodeJS.ProcessEnv; limits: Limits; identity: { uid: number; gid: number } | null; interrupt?: Interrupt },
+  opts: { cwd: string; env: NodeJS.ProcessEnv; limits: Limits; identity: { uid: number; gid: number } | null; interrupt?: Interrupt; watch?: string[] },
 ): Promise<RunResult> {
   const started = performance.now();
   return new Promise((resolve) => {
@@ -79,25 +87,29 @@ export function runTgate(
         /* already gone */
       }
     };
+    // The interrupt's clock starts when the work shows (an entry in a watched folder), or after
+    // 3 s without that.
+    let workSeen: number | null = null;
     const poll = setInterval(() => {
       peak = Math.max(peak, peakRssKiB(child.pid!));
       if (peak > opts.limits.rssMiB * 1024 && !overMemory) {
         overMemory = true;
         killGroup('SIGKILL');
       }
-    }, 50);
+      const i = opts.interrupt;
+      if (!i || interrupted || done) return;
+      const now = performance.now();
+      if (workSeen === null && ((opts.watch ?? []).some(nonEmpty) || now - started > 3000)) workSeen = now;
+      if (workSeen !== null && now - workSeen >= i.afterMs) {
+        interrupted = i.signal;
+        // As a terminal's Ctrl-C does: the whole foreground process group.
+        killGroup(i.signal);
+      }
+    }, 25);
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup('SIGKILL');
     }, opts.limits.timeoutMs);
-    const intr = opts.interrupt
-      ? setTimeout(() => {
-          if (done) return;
-          interrupted = opts.interrupt!.signal;
-          // As a terminal's Ctrl-C does: the whole foreground process group.
-          killGroup(opts.interrupt!.signal);
-        }, opts.interrupt.afterMs)
-      : null;
     child.on('error', (e) => {
       err.push(Buffer.from(`fuzz harness: spawn failed: ${e.message}\n`));
     });
@@ -105,7 +117,6 @@ export function runTgate(
       done = true;
       clearInterval(poll);
       clearTimeout(timer);
-      if (intr) clearTimeout(intr);
       // Whatever the command left running in its group (a stuck helper) goes too.
       killGroup('SIGKILL');
       const text = (bs: Buffer[], n: number) => Buffer.concat(bs).toString('utf8').slice(0, CAPTURE) + (n > CAPTURE ? `\n…(${n} bytes in all)` : '');

@@ -110,25 +110,30 @@ export function listSandbox(root: string, exclude: string | null): Listing {
     for (const name of names.sort()) {
       const p = path.join(dir, name);
       if (skip !== null && p === skip) continue;
-      const rel = path.relative(root, p);
-      let st: fs.Stats;
-      try {
-        st = fs.lstatSync(p);
-      } catch {
-        continue;
-      }
-      const mode = (st.mode & 0o7777).toString(8);
-      if (st.isDirectory()) {
-        out.set(rel, `dir ${mode}`);
-        walk(p);
-      } else if (st.isSymbolicLink()) out.set(rel, `link -> ${fs.readlinkSync(p)}`);
-      else if (st.isFIFO()) out.set(rel, `fifo ${mode}`);
-      else if (st.isFile()) out.set(rel, `file ${mode} ${st.size} B, mtime ${st.mtimeMs}${st.size <= 4 << 20 ? `, sha256 ${digest(p)}` : ''}`);
-      else out.set(rel, `other ${mode}`);
+      const sig = signature(p);
+      if (sig === null) continue;
+      out.set(path.relative(root, p), sig);
+      if (sig.startsWith('dir')) walk(p);
     }
   };
   walk(root);
   return out;
+}
+
+/** What one entry is, without following a symlink: type, mode, size, mtime, a digest of small files. */
+export function signature(p: string): string | null {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(p);
+  } catch {
+    return null;
+  }
+  const mode = (st.mode & 0o7777).toString(8);
+  if (st.isDirectory()) return `dir ${mode}`;
+  if (st.isSymbolicLink()) return `link -> ${fs.readlinkSync(p)}`;
+  if (st.isFIFO()) return `fifo ${mode}`;
+  if (st.isFile()) return `file ${mode} ${st.size} B, mtime ${st.mtimeMs}${st.size <= 4 << 20 ? `, sha256 ${digest(p)}` : ''}`;
+  return `other ${mode}`;
 }
 
 function digest(p: string): string {
@@ -150,22 +155,4 @@ export function diffListings(before: Listing, after: Listing): ListingDiff {
   const removed = [...before.keys()].filter((k) => !after.has(k));
   const changed = [...after.keys()].filter((k) => before.has(k) && before.get(k) !== after.get(k) && !before.get(k)!.startsWith('dir'));
   return { added, removed, changed };
-}
-
-/** Regular files under a path (the path itself if it is one), for scanning what a command wrote. */
-export function filesUnder(p: string, limit = 200): string[] {
-  const out: string[] = [];
-  const walk = (q: string) => {
-    if (out.length >= limit) return;
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(q);
-    } catch {
-      return;
-    }
-    if (st.isFile()) out.push(q);
-    else if (st.isDirectory()) for (const e of fs.readdirSync(q)) walk(path.join(q, e));
-  };
-  walk(p);
-  return out;
 }
