@@ -18,6 +18,12 @@ async function main(argv: string[]): Promise<number> {
   const color = !!process.stdout.isTTY && !process.env.NO_COLOR;
   installTextSink(process.stdout, color);
   installTextSink(process.stderr, !!process.stderr.isTTY);
+  // A reader that stops early (`tgate help | head`) is no error; the result is written last, so
+  // nothing is left half-done.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(EXIT.ok);
+  });
   const json = argv.includes('--json');
   try {
     const line = parseCommandLine(argv, version(), { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) });

@@ -5,7 +5,7 @@
 // error). This is also where the library learns the process's pid and how to tell whether another
 // pid is alive, which the names of its temporary files carry (compiler/output/identity.ts).
 import os from 'node:os';
-import { runPendingCleanups } from '../compiler/output/cleanup.js';
+import { pendingCleanups, runPendingCleanups } from '../compiler/output/cleanup.js';
 import { setProcessIdentity } from '../compiler/output/identity.js';
 
 const HANDLED = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -28,8 +28,9 @@ export function installSignalHandlers(): void {
   setProcessIdentity({ pid: process.pid, isAlive });
   for (const signal of HANDLED) {
     process.on(signal, () => {
+      const unfinished = pendingCleanups();
       runPendingCleanups();
-      process.stderr.write(`tgate: interrupted (${signal}); removed the unfinished output.\n`);
+      process.stderr.write(`tgate: interrupted (${signal})${unfinished ? '; removed the unfinished output' : ''}.\n`);
       process.exit(128 + os.constants.signals[signal]);
     });
   }

@@ -10,6 +10,8 @@
 //     between can neither redirect it nor block it,
 //   - refuses a file larger than its kind may be, before reading a byte,
 // and reads at most the size it checked. Errors name the file, never its contents.
+// readRegularFile/regularFile apply the same file rules (not the folder rule) to paths a user
+// names directly, such as a source pipeline's configs and tokenizer files.
 import fs from 'node:fs';
 import path from 'node:path';
 import { TgateError, type ErrorCode } from '../errors.js';
@@ -21,8 +23,8 @@ export type ContainedKind = 'manifest' | 'graph' | 'weights' | 'config';
 const MiB = 1024 * 1024;
 
 /**
- * The largest file of each kind tgate accepts. A manifest lists names and shapes (SD-XL's is
- * ~0.3 MiB); a graph is one protobuf message, which protobuf caps at 2 GiB (larger models keep
+ * The largest file of each kind tgate accepts. A manifest lists names and shapes (tens to
+ * hundreds of KiB, even for SD-XL); a graph is one protobuf message, which protobuf caps at 2 GiB (larger models keep
  * their weights in external data); config and tokenizer files are small JSON/text. Weights are
  * never read by tgate (onnxruntime maps them): their bound is the graphs' external-data ranges,
  * checked by checkExternalData.
@@ -42,7 +44,7 @@ export interface ContainedFile {
 
 export interface ContainedOptions {
   kind: ContainedKind;
-  /** What the file is, for messages: "variant planning", "weights file", "tgate.json". */
+  /** What the file is, for messages: "planning variant", "weights file", "manifest". */
   what: string;
   /** Where the name came from, for messages: "variants[0].file"; absent for fixed names. */
   field?: string;
