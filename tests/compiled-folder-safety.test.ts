@@ -49,7 +49,7 @@ function damaged(edit: (dir: string) => void, from = good): string {
   return dir;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+/** A manifest as JSON, edited freely by the tests. */
 type Json = any;
 function editManifest(dir: string, edit: (m: Json) => void): void {
   const file = path.join(dir, 'tgate.json');
