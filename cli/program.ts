@@ -27,7 +27,7 @@ export const SIZE_NOTE =
   "Sizes: --height and --width are image pixels for every command. The latents are the image size divided by the model's latent factor: a pipeline's VAE factor (8 for Stable Diffusion), 1 for a pixel-space model, and for a UNet compiled alone 8 (1 if its input has 3 channels, i.e. pixels). Latent sizes are printed as such (\"latent 64x64\").";
 
 const GLOBAL_OPTIONS: [flags: string, description: string][] = [
-  ['-q, --quiet', 'no progress or notes on stderr; warnings and errors still'],
+  ['-q, --quiet', 'no progress or notes on stderr; warnings and errors are still printed'],
   ['-v, --verbose', 'progress in pipes too, and the time of each phase'],
 ];
 
