@@ -21,7 +21,8 @@ const usage = (message: string) => usageError(message, DIFF_USAGE);
 
 /** A model file, or a source pipeline folder's denoiser. */
 function graphOf(file: string): Graph {
-  return modelFromProto(loadSource(denoiserModelOf(file) ?? file).proto).graph;
+  // diff reads graphs, never weights: data files may be absent (their references are checked).
+  return modelFromProto(loadSource(denoiserModelOf(file) ?? file, { externalData: { requireFiles: false } }).proto).graph;
 }
 
 /** The source (as the planning graph: the source plus outputs) against each other variant. */

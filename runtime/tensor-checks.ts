@@ -77,11 +77,15 @@ export function checkTensor(t: unknown, what: string, io: ManifestIo, batch: num
 
 /** Where the first NaN or infinity of `data` is (its coordinates in dims), or null. */
 export function nonFinite(data: ArrayLike<number>, dims: readonly number[]): { index: number; value: number; at: number[]; count: number } | null {
+  // x * 0 is 0 for every finite x and NaN for NaN and +-Infinity, and NaN survives the sum: one
+  // multiply-add per value on the common path, the details only when something is wrong.
+  let sum = 0;
+  for (let i = 0; i < data.length; i++) sum += data[i]! * 0;
+  if (sum === 0) return null;
   let first = -1;
   let count = 0;
   for (let i = 0; i < data.length; i++) {
-    // x - x is 0 for every finite x, NaN for NaN and +-Infinity: one subtraction per value.
-    if (data[i]! - data[i]! !== 0) {
+    if (!Number.isFinite(data[i]!)) {
       if (first < 0) first = i;
       count++;
     }

@@ -167,19 +167,45 @@ export function macsByScope(cost: GraphCost, depth: number): ScopeCost[] {
   return [...groups.values()];
 }
 
+/** Starts each segment of the scope index's keys (the root is ''): never part of a module path. */
+const SEP = '\u0000';
+const scopeTotals = new WeakMap<GraphCost, Map<string, Omit<ScopeCost, 'scope'>>>();
+
+/**
+ * Totals of every module scope of a cost, built once: each node counts towards every prefix of
+ * its module path. Sums run in graph order per scope, so they equal a filter over the nodes.
+ * Once per cost and not per site: per site it was O(sites x nodes), 22 s of a 30k-node compile.
+ */
+function totalsByScope(cost: GraphCost): Map<string, Omit<ScopeCost, 'scope'>> {
+  let totals = scopeTotals.get(cost);
+  if (totals) return totals;
+  const index = new Map<string, Omit<ScopeCost, 'scope'>>();
+  totals = index;
+  const paths = new Map<Node, string[] | null>();
+  const pathOf = (n: Node) => {
+    if (!paths.has(n)) paths.set(n, modulePath(n));
+    return paths.get(n)!;
+  };
+  const each = (n: Node, add: (t: Omit<ScopeCost, 'scope'>) => void) => {
+    const p = pathOf(n);
+    if (!p) return;
+    let key = '';
+    for (let i = 0; ; i++) {
+      let t = index.get(key);
+      if (!t) index.set(key, (t = { linearMacs: 0, attentionMacs: 0, params: 0 }));
+      add(t);
+      if (i === p.length) break;
+      key = `${key}${SEP}${p[i]}`;
+    }
+  };
+  for (const x of cost.perNode) each(x.node, (t) => (x.kind === 'linear' ? (t.linearMacs += x.macs) : (t.attentionMacs += x.macs)));
+  for (const x of cost.paramsByNode) each(x.node, (t) => (t.params += x.params));
+  scopeTotals.set(cost, totals);
+  return totals;
+}
+
 /** MACs and parameters of the nodes inside a module scope (e.g. a site's "/down_blocks.0/.../attn1"). */
 export function macsWithin(cost: GraphCost, scope: string): Omit<ScopeCost, 'scope'> {
-  const prefix = scope.split('/').filter(Boolean);
-  const inside = (n: Node) => {
-    const p = modulePath(n);
-    return !!p && !prefix.some((s, i) => p[i] !== s);
-  };
-  const out = { linearMacs: 0, attentionMacs: 0, params: 0 };
-  for (const x of cost.perNode) {
-    if (!inside(x.node)) continue;
-    if (x.kind === 'linear') out.linearMacs += x.macs;
-    else out.attentionMacs += x.macs;
-  }
-  for (const x of cost.paramsByNode) if (inside(x.node)) out.params += x.params;
-  return out;
+  const t = totalsByScope(cost).get(scope.split('/').filter(Boolean).map((x) => SEP + x).join(''));
+  return t ? { ...t } : { linearMacs: 0, attentionMacs: 0, params: 0 };
 }

@@ -179,6 +179,14 @@ export function externalRefOf(t: TensorProto, where: TensorWhere = () => 'initia
   return { tensor: t.name, location, offset, length: bytes };
 }
 
+export interface ExternalDataCheck {
+  /**
+   * false: a data file that does not exist is no error (inspect and diff read graphs, never
+   * weights, and graphs are shipped without them); everything else is checked all the same.
+   */
+  requireFiles?: boolean;
+}
+
 /**
  * Validates every external reference of a model (every tensor forEachTensor visits) against the
  * model's folder using only lstat/stat: the bytes are never read. Returns the distinct data files.
@@ -187,8 +195,8 @@ export function externalRefOf(t: TensorProto, where: TensorWhere = () => 'initia
  * so is a byte range beyond the file's end. Every loader calls this (loadSource for sources; the
  * compiled-folder checks for variant graphs).
  */
-export function checkExternalData(model: ModelProto, modelDir: string, modelFile: string): ExternalFile[] {
-  const files = new Map<string, ExternalFile>();
+export function checkExternalData(model: ModelProto, modelDir: string, modelFile: string, o: ExternalDataCheck = {}): ExternalFile[] {
+  const files = new Map<string, ExternalFile | null>();
   let realDir: string | null = null;
   let allowedRoot: string | null = null;
   forEachTensor(model, (t, where) => {
@@ -199,7 +207,8 @@ export function checkExternalData(model: ModelProto, modelDir: string, modelFile
       // Where the data may resolve to: the model's folder, or its cache repository (blobs/) in a snapshot.
       allowedRoot = hfCacheRepoOf(realDir);
     }
-    const file = checkDataFile(ref, where, files, modelDir, realDir, allowedRoot, modelFile);
+    const file = checkDataFile(ref, where, files, modelDir, realDir, allowedRoot, modelFile, o.requireFiles ?? true);
+    if (!file) return;
     const end = ref.offset + ref.length;
     if (end > file.size) {
       throw new TgateError('E_EXTERNAL_DATA_INVALID', `Tensor "${t.name}" (${where()}) needs bytes ${ref.offset}..${end} of "${ref.location}", but the file has ${file.size} bytes: it is truncated or belongs to another model.`, {
@@ -208,17 +217,17 @@ export function checkExternalData(model: ModelProto, modelDir: string, modelFile
       });
     }
   });
-  return [...files.values()];
+  return [...files.values()].filter((f): f is ExternalFile => f !== null);
 }
 
 /** The data file a reference names, checked once per location (lstat/stat only). */
-function checkDataFile(ref: ExternalRef, where: TensorWhere, files: Map<string, ExternalFile>, modelDir: string, realDir: string, allowedRoot: string | null, modelFile: string): ExternalFile {
+function checkDataFile(ref: ExternalRef, where: TensorWhere, files: Map<string, ExternalFile | null>, modelDir: string, realDir: string, allowedRoot: string | null, modelFile: string, requireFiles: boolean): ExternalFile | null {
   const name = ref.tensor;
   const subject = { tensor: name, file: modelFile };
   const loc = ref.location;
   if (!loc) throw new TgateError('E_EXTERNAL_DATA_INVALID', `Tensor "${name}" (${where()}) is marked external but names no location.`, { subject, hint: 'Re-save the model with onnx.save_model(..., save_as_external_data=True).' });
   const known = files.get(loc);
-  if (known) return known;
+  if (known !== undefined) return known;
   // Control characters (NUL above all: fs would throw) never name a data file onnx wrote.
   if (/[\u0000-\u001f\u007f]/.test(loc)) {
     throw new TgateError('E_EXTERNAL_DATA_INVALID', `Tensor "${name}" (${where()}) names the external data ${JSON.stringify(loc)}, which holds control characters.`, { subject });
@@ -244,7 +253,9 @@ function checkDataFile(ref: ExternalRef, where: TensorWhere, files: Map<string, 
     try {
       st = fs.lstatSync(cur);
     } catch {
-      throw missing();
+      if (requireFiles) throw missing();
+      files.set(loc, null);
+      return null;
     }
     if (st.isSymbolicLink()) {
       const verdict = symlinkVerdict(cur);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { ModelProto } from 'onnx-buf';
 import { TgateError } from '../errors.js';
 import { parseModelProto } from './decode.js';
-import { checkExternalData, type ExternalFile } from './external-data.js';
+import { checkExternalData, type ExternalDataCheck, type ExternalFile } from './external-data.js';
 
 export interface LoadedSource {
   path: string;
@@ -21,7 +21,11 @@ export interface LoadedSource {
 /** protobuf's limit on one message: an .onnx file is never larger. */
 const MAX_MODEL_FILE_BYTES = 2 ** 31 - 1;
 
-export function loadSource(file: string): LoadedSource {
+/**
+ * `externalData.requireFiles: false` for commands that never read weights (inspect, diff): data
+ * files may be absent, every reference is checked all the same.
+ */
+export function loadSource(file: string, opts: { externalData?: ExternalDataCheck } = {}): LoadedSource {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
@@ -45,7 +49,7 @@ export function loadSource(file: string): LoadedSource {
   const bytes = fs.readFileSync(file);
   const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
   const proto = parseModelProto(bytes, file);
-  const externalFiles = checkExternalData(proto, path.dirname(path.resolve(file)), file);
+  const externalFiles = checkExternalData(proto, path.dirname(path.resolve(file)), file, opts.externalData);
   return { path: file, bytes, sha256, proto, externalFiles };
 }
 

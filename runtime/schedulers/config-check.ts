@@ -7,6 +7,7 @@
 // valid range and the file it came from (E_BAD_CONFIG, exit 3); a number of steps the config
 // cannot make is refused as a usage error (E_USAGE, exit 2) with the range that works.
 import { TgateError } from '../../compiler/errors.js';
+import { MAX_STEPS } from '../../compiler/schedule.js';
 import type { SchedulerConfig } from './config.js';
 import { alphasCumprod } from './noise-schedule.js';
 import type { Scheduler } from './scheduler.js';
@@ -14,8 +15,7 @@ import type { Scheduler } from './scheduler.js';
 /** Tables of this many entries are built per scheduler: bounded so a config cannot exhaust memory. */
 export const MAX_TRAIN_TIMESTEPS = 100_000;
 
-/** No scheduler makes more steps than it has training timesteps, so this bounds every --steps. */
-export const MAX_STEPS = MAX_TRAIN_TIMESTEPS;
+export { MAX_STEPS };
 
 const show = (v: unknown): string => {
   if (typeof v === 'number') return String(v);
@@ -96,11 +96,17 @@ export function checkSchedulerConfig(c: SchedulerConfig, o: ConfigCheckOptions):
   }
 }
 
-/** The number of steps, before anything is built from it (a huge count must not allocate). */
-export function checkSteps(steps: unknown, n: number = MAX_STEPS): asserts steps is number {
-  if (!isWhole(steps) || steps < 1 || steps > n) {
-    throw new TgateError('E_USAGE', `steps must be a whole number from 1 to ${n}${n === MAX_STEPS ? '' : ` (the scheduler's num_train_timesteps)`}, not ${show(steps)}.`, {
-      hint: n === MAX_STEPS ? 'Diffusion models sample in 1 to a few hundred steps (25-50 usually).' : `A scheduler makes at most one step per training timestep: use at most ${n} steps (25-50 usually).`,
+/**
+ * The number of steps, before anything is built from it (a huge count must not allocate or plan):
+ * at most MAX_STEPS (a plan's bound, compiler/schedule.ts) and, given a scheduler's
+ * num_train_timesteps `n`, at most n (one step per training timestep at most).
+ */
+export function checkSteps(steps: unknown, n?: number): asserts steps is number {
+  const byScheduler = n !== undefined && n <= MAX_STEPS;
+  const max = byScheduler ? n : MAX_STEPS;
+  if (!isWhole(steps) || steps < 1 || steps > max) {
+    throw new TgateError('E_USAGE', `steps must be a whole number from 1 to ${max} (${byScheduler ? "the scheduler's num_train_timesteps" : `tgate plans at most ${MAX_STEPS} steps`}), not ${show(steps)}.`, {
+      hint: byScheduler ? `A scheduler makes at most one step per training timestep: use at most ${max} steps (25-50 usually).` : 'Diffusion models sample in 1 to a few hundred steps (25-50 usually).',
     });
   }
 }

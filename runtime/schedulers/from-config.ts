@@ -7,7 +7,8 @@
 //   timestep_spacing to "linspace", ...), and ignores the keys it does not know. Keys listed in
 //   `_use_default_values` (diffusers' in-memory record of defaulted keys) count as absent.
 // Unknown classes and settings tgate does not implement are refused (E_UNSUPPORTED_MODEL), naming
-// the class or key, the file and what is supported; never silently replaced.
+// the class or key, the file and what is supported; never silently replaced. A value of the wrong
+// type or out of range is a malformed file (E_BAD_CONFIG, config-check.ts), naming key and range.
 import { TgateError } from '../../compiler/errors.js';
 import { STABLE_DIFFUSION_CONFIG, type SchedulerConfig } from './config.js';
 import { checkSchedulerConfig } from './config-check.js';

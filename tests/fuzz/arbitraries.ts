@@ -33,7 +33,7 @@ const truncate: fc.Arbitrary<ByteOp[]> = fraction.map((at) => [{ op: 'truncate' 
 const bytesOf = (file: string): fc.Arbitrary<Mutation> =>
   fc.oneof(fc.array(byteOp, { minLength: 1, maxLength: 6 }), truncate).map((ops) => ({ kind: 'bytes' as const, file, ops }));
 
-const specialKind = fc.constantFrom<SpecialKind>('fifo', 'symlink-secret', 'symlink-passwd', 'symlink-zero', 'symlink-outside-dir', 'dir', 'empty', 'delete', 'huge-sparse');
+const specialKind = fc.constantFrom<SpecialKind>('fifo', 'symlink-secret', 'symlink-passwd', 'symlink-zero', 'symlink-absolute', 'dir', 'empty', 'delete', 'huge-sparse');
 const specialOf = (file: string): fc.Arbitrary<Mutation> => specialKind.map((make) => ({ kind: 'special' as const, file, make }));
 
 /** Parts of a command that take a while: interrupted now and then, as Ctrl-C or a CI timeout does. */
@@ -139,7 +139,8 @@ export const modelCase: fc.Arbitrary<Case> = fc.oneof(
   // Byte flips and truncation of the protobuf.
   { weight: 2, arbitrary: fc.tuple(modelCommand(), bytesOf(MODEL)).map(([cmd, m]) => ({ group: 'model' as Group, args: cmd.args, output: cmd.output, mutations: [m] })) },
   // Valid external data (weights and Constant tensors): every command must work on it.
-  { weight: 2, arbitrary: fc.tuple(modelCommand(), validExternalOp).map(([cmd, op]) => ({ group: 'model' as Group, args: cmd.args, output: cmd.output, mutations: [{ kind: 'onnx' as const, file: MODEL, ops: [op] }], expect: 'ok' as const })) },
+  // (inspect --steps 1000000000 is refused for its option, whatever the model.)
+  { weight: 2, arbitrary: fc.tuple(modelCommand(), validExternalOp).map(([cmd, op]) => ({ group: 'model' as Group, args: cmd.args, output: cmd.output, mutations: [{ kind: 'onnx' as const, file: MODEL, ops: [op] }], ...(cmd.args.includes('1000000000') ? {} : { expect: 'ok' as const }) })) },
   // Valid external data named like an output (tgate.json, planning.onnx, ...).
   { weight: 2, arbitrary: fc.tuple(modelCommand(), collidingExternalOp).map(([cmd, op]) => ({ group: 'model' as Group, args: cmd.args, output: cmd.output, mutations: [{ kind: 'onnx' as const, file: MODEL, ops: [op] }] })) },
   // The model file itself is not a regular file.

@@ -14,7 +14,7 @@ export type ByteOp =
   | { op: 'truncate'; at: number };
 
 /** Replaces a file (or makes one) by something that is not a regular file of the expected kind. */
-export type SpecialKind = 'fifo' | 'symlink-secret' | 'symlink-passwd' | 'symlink-zero' | 'symlink-outside-dir' | 'dir' | 'empty' | 'delete' | 'huge-sparse';
+export type SpecialKind = 'fifo' | 'symlink-secret' | 'symlink-passwd' | 'symlink-zero' | 'symlink-absolute' | 'dir' | 'empty' | 'delete' | 'huge-sparse';
 
 /**
  * A structural change of an ONNX model (applied with onnx-buf). Indices are taken modulo the

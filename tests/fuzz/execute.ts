@@ -63,14 +63,18 @@ export async function executeCase(c: Case, opts: ExecOptions): Promise<Outcome> 
   chownTree(sandbox, identity);
   const before = listSandbox(sandbox, c.output);
   const outputPath = c.output === null ? null : path.join(sandbox, c.output);
-  const outputExisted = outputPath !== null && exists(outputPath);
+  let outputExisted = outputPath !== null && exists(outputPath);
   const outputBefore = outputPath === null ? new Map() : listOutput(outputPath);
   const strayBefore = strayFiles(identity);
   const env = childEnv(sandbox);
   const watch = [path.join(sandbox, 'out'), path.join(sandbox, 'tmp')];
   let run = await runTgate(args, { cwd: sandbox, env, limits, identity, interrupt: c.interrupt, watch });
   // A killed compile's leftovers must be cleaned by the next run that targets the same path.
-  if (c.interrupt?.rerun && run.interrupted) run = await runTgate(args, { cwd: sandbox, env, limits, identity });
+  // (A SIGKILL after the output was committed leaves it complete: the rerun may then refuse it.)
+  if (c.interrupt?.rerun && run.interrupted) {
+    outputExisted = outputPath !== null && exists(outputPath);
+    run = await runTgate(args, { cwd: sandbox, env, limits, identity });
+  }
   const after = listSandbox(sandbox, c.output);
   const outputAfter = outputPath === null ? new Map() : listOutput(outputPath);
   const outputWritten = [...outputAfter.keys()].filter((k) => outputAfter.get(k)!.startsWith('file') && outputBefore.get(k) !== outputAfter.get(k)).map((k) => path.join(outputPath!, k));

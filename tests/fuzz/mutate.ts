@@ -91,7 +91,7 @@ function makeSpecial(file: string, make: SpecialKind, sandbox: string): void {
     case 'symlink-secret': return linkTo('fz-link-secret');
     case 'symlink-passwd': return linkTo('fz-link-passwd');
     case 'symlink-zero': return linkTo('fz-link-zero');
-    case 'symlink-outside-dir': return fs.symlinkSync(path.join(sandbox, 'secret.bin'), file);
+    case 'symlink-absolute': return fs.symlinkSync(path.join(sandbox, 'secret.bin'), file);
     case 'dir': return fs.mkdirSync(file);
     case 'empty': return fs.writeFileSync(file, '');
     case 'delete': return;

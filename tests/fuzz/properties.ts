@@ -89,8 +89,13 @@ export function check(c: Case, o: Observed): Violation[] {
     if (tmp.length) add('tmp-left', list(tmp));
     const home = o.diff.added.filter((p) => inside(p, 'home'));
     if (home.length) add('home-left', list(home));
-    const failed = r.status !== 0 || endedByInterrupt;
-    if (failed && c.output !== null && !o.outputExisted && exists(path.join(o.sandbox, c.output))) add('output-on-failure', `${c.output} exists after ${endedByInterrupt ? interrupted : `exit ${r.status}`}`);
+    // A failed command leaves no output. An interrupted one may have committed it just before the
+    // signal came: a complete output (a folder with its manifest or report, a non-empty file) is
+    // fine then; the staging it worked in is what the checks above look for.
+    const out = c.output === null ? null : path.join(o.sandbox, c.output);
+    if (out !== null && !o.outputExisted && exists(out)) {
+      if (endedByInterrupt ? !complete(out) : r.status !== 0) add('output-on-failure', `${c.output} exists${endedByInterrupt ? ' (incomplete)' : ''} after ${endedByInterrupt ? interrupted : `exit ${r.status}`}`);
+    }
   }
 
   // Secrets: neither the sandbox's secret nor /etc/passwd in messages or anything written.
@@ -101,8 +106,8 @@ export function check(c: Case, o: Observed): Violation[] {
   const ctl = [['stdout', r.stdout], ['stderr', r.stderr]].filter(([, t]) => CONTROL.test(t!));
   if (ctl.length) add('control-chars', ctl.map(([w, t]) => `${w}: ${JSON.stringify(around(t!, CONTROL))}`).join('; '));
 
-  // Exit 0 must be a right answer: the latents written are finite.
-  if (r.status === 0 && c.output !== null) {
+  // Exit 0 must be a right answer: the latents a generation writes are finite.
+  if (r.status === 0 && (c.args[0] === 'run' || c.args[0] === 'generate')) {
     for (const f of o.outputWritten.filter((f) => f.endsWith('.npy'))) {
       try {
         const a = parseNpy(fs.readFileSync(f), f);
@@ -120,6 +125,16 @@ function exists(p: string): boolean {
   try {
     fs.lstatSync(p);
     return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A committed output: a folder holding tgate.json or report.md, or a non-empty file. */
+function complete(p: string): boolean {
+  try {
+    const st = fs.statSync(p);
+    return st.isDirectory() ? ['tgate.json', 'report.md'].some((f) => exists(path.join(p, f))) : st.size > 0;
   } catch {
     return false;
   }

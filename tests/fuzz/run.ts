@@ -41,6 +41,16 @@ function peakRssKiB(pid: number): number {
   }
 }
 
+/** Whether the process still runs (not ended, not a zombie waiting to be reaped). */
+function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 function nonEmpty(dir: string): boolean {
   try {
     return fs.readdirSync(dir).length > 0;
@@ -107,6 +117,8 @@ export function runTgate(
       }
     }, 25);
     const timer = setTimeout(() => {
+      // A late timer (the harness busy) must not call a command that already ended too slow.
+      if (!alive(child.pid!)) return;
       timedOut = true;
       killGroup('SIGKILL');
     }, opts.limits.timeoutMs);
