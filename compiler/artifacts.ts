@@ -20,6 +20,7 @@ import { onInterrupt } from './output/cleanup.js';
 import { ownedTempDir, removeDeadLeftovers } from './output/leftovers.js';
 import { lockTarget } from './output/lock.js';
 import { writeNewFile, type FileData } from './output/new-file.js';
+import { makeFolders } from './output/make-folders.js';
 
 export interface StageOptions {
   /** Replace an existing non-empty folder (only one `replaceable` accepts). */
@@ -166,7 +167,7 @@ export function stageOutput(outDir: string, opts: StageOptions): Staging {
   const base = path.basename(target);
   let unlock: () => void;
   try {
-    fs.mkdirSync(parent, { recursive: true });
+    makeFolders(parent);
     unlock = lockTarget(target, outDir);
   } catch (e) {
     throw unwritable(outDir, e);
@@ -192,7 +193,7 @@ export function stageOutput(outDir: string, opts: StageOptions): Staging {
   const outputs = new Set(opts.outputs.map(key));
   const place = (rel: string) => {
     const to = path.join(dir, ...rel.split('/'));
-    fs.mkdirSync(path.dirname(to), { recursive: true });
+    makeFolders(path.dirname(to));
     return to;
   };
   let committed = false;

@@ -11,5 +11,8 @@
 import ort from 'onnxruntime-node';
 
 process.env.ORT_DISABLE_TELEMETRY ??= '1';
+// The environment's own logger (used before a session's options apply) fatal only too, for the
+// reason in session.ts: native writes to stderr bypass tgate's escaping of terminal text.
+ort.env.logLevel = 'fatal';
 
 export default ort;

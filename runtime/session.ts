@@ -32,8 +32,10 @@ export async function openSession(model: string | Uint8Array, opts: SessionOptio
     interOpNumThreads: 1,
     graphOptimizationLevel: opts.optimization ?? 'basic',
     executionMode: 'sequential',
-    // Errors only: onnxruntime's warnings (unused initializers and the like) are not the user's to act on.
-    logSeverityLevel: 3,
+    // Fatal only: onnxruntime's own logger writes straight to stderr, in colour even into pipes, and
+    // repeats model strings unescaped (cli/terminal-text.ts cannot reach a native write). Its errors
+    // reach tgate as exceptions anyway, which carry the same text and are reported with a code.
+    logSeverityLevel: 4,
     ...(opts.arena === false ? { enableCpuMemArena: false } : {}),
     ...(opts.memPattern === false ? { enableMemPattern: false } : {}),
     ...(opts.prepacking === false ? { extra: { session: { disable_prepacking: '1' } } } : {}),

@@ -84,6 +84,14 @@ describe('external data is checked in every tensor, wherever it lives (issue 12,
     expect(tgate(['inspect', model]).status).toBe(3);
   });
 
+  it('inspect reads graphs shipped without their data (the references are still checked)', () => {
+    const work = scratch();
+    const model = writeWithExternalData(path.join(work, 'src'), tinyUnetSpec(), 'model.onnx_data');
+    fs.rmSync(path.join(work, 'src/model.onnx_data'));
+    expect(tgate(['inspect', model]).status).toBe(0);
+    expect(tgate(['compile', model, '-o', path.join(work, 'out'), '--no-verify']).stderr).toMatch(/E_EXTERNAL_DATA_MISSING/);
+  });
+
   // A data file of the right size beside the model, and references to it that are malformed.
   const weight: TensorSpec = { name: 'evil.w', dtype: 1, dims: [4, 4], values: Array.from({ length: 16 }, (_, i) => i) };
   const entries = (...e: [string, string][]): NodeSpec[] => [{ op: 'Constant', name: '/evil/Constant', inputs: [], outputs: ['evil'], attrs: { value: { t: { ...weight, externalEntries: e } } } }];

@@ -283,6 +283,14 @@ describe('bench and calibrate leave no temporary folders; file outputs are repla
     const compiled = tgate(['compile', TINY, '-o', '/proc/tgate-out', '--no-verify']);
     expect(compiled.status).toBe(5);
     expect(compiled.stderr).toMatch(/E_OUTPUT_UNWRITABLE: Cannot write \/proc\/tgate-out/);
+    // A missing folder under /proc: Node's recursive mkdir never returns there (found by the fuzz
+    // test); the spawnSync timeout turns a regression into a failure rather than a hang.
+    for (const args of [['compile', TINY, '-o', '/proc/tgate-nonexistent/x', '--no-verify'], ['diff', TINY, SELF_ONLY, '-o', '/proc/tgate-nonexistent/d.txt']]) {
+      const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+      expect(r.signal).toBeNull();
+      expect(r.status).toBe(5);
+      expect(r.stderr).toMatch(/E_OUTPUT_UNWRITABLE/);
+    }
   });
 
   it('run -o and diff -o at a symlink replace the link, never the file it points to', async () => {

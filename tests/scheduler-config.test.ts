@@ -61,9 +61,9 @@ describe('scheduler config values', () => {
   const file = 'sched/scheduler_config.json';
   const cases: [string, Record<string, unknown>, RegExp][] = [
     ['num_train_timesteps 0', { num_train_timesteps: 0 }, /num_train_timesteps must be a whole number from 1 to 100000 .*not 0/],
-    ['num_train_timesteps negative', { num_train_timesteps: -5 }, /num_train_timesteps must be a whole number from 1 to 10000 \(tgate plans at most 10000 steps\)/],
+    ['num_train_timesteps negative', { num_train_timesteps: -5 }, /num_train_timesteps must be a whole number from 1 to 100000/],
     ['num_train_timesteps fractional', { num_train_timesteps: 999.5 }, /num_train_timesteps must be a whole number/],
-    ['num_train_timesteps huge', { num_train_timesteps: 1e9 }, /num_train_timesteps must be a whole number from 1 to 10000 \(tgate plans at most 10000 steps\)/],
+    ['num_train_timesteps huge', { num_train_timesteps: 1e9 }, /num_train_timesteps must be a whole number from 1 to 100000/],
     ['beta_end >= 1', { beta_end: 1.5 }, /beta_end must be a number between 0 and 1 \(exclusive\), not 1\.5/],
     ['beta_start 0', { beta_start: 0 }, /beta_start must be a number between 0 and 1/],
     ['beta_start above beta_end', { beta_start: 0.02, beta_end: 0.01 }, /beta_start must be at most beta_end \(0\.01\)/],

@@ -9,6 +9,7 @@ import { TgateError } from '../errors.js';
 import { onInterrupt } from './cleanup.js';
 import { ownedName, removeDeadLeftovers } from './leftovers.js';
 import { writeNewFile, type FileData } from './new-file.js';
+import { makeFolders } from './make-folders.js';
 
 /** The prefix of a file's temporary siblings (kept short enough for any file system's name limit). */
 export function tempPrefixOf(target: string): string {
@@ -29,7 +30,7 @@ export function replaceFile(file: string, data: FileData): void {
   const target = path.resolve(file);
   const parent = path.dirname(target);
   try {
-    fs.mkdirSync(parent, { recursive: true });
+    makeFolders(parent);
   } catch (e) {
     throw unwritable(file, e);
   }

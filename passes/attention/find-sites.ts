@@ -7,6 +7,7 @@ import type { TensorType } from '../../compiler/ir/value.js';
 import { InputAncestry } from './ancestry.js';
 import { isFusedAttention, matchFusedAttention } from './match-fused.js';
 import { matchAttention, streamOf, type AttentionMatch } from './match-site.js';
+import { liveNodes } from './live-nodes.js';
 import { commonScope } from './scope.js';
 import { cutRank, cutType, siteType } from './site-shape.js';
 
@@ -67,7 +68,14 @@ export function findAttentionSites(g: Graph): SiteReport {
   const op = (n: Node) => (n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType);
   // Candidates: every Softmax (unfused attention) and every fused attention op.
   const candidates = g.nodes.filter((n) => isSoftmax(n) || isFusedAttention(n));
+  const live = liveNodes(g);
   for (const sm of candidates) {
+    if (!live.has(sm)) {
+      const reason = 'dead code: its result reaches no graph output';
+      rejected.push({ node: sm.name, reason });
+      considered.push({ node: sm.name, op: op(sm), siteId: null, outcome: `rejected: ${reason}` });
+      continue;
+    }
     const r = isSoftmax(sm) ? matchAttention(sm) : matchFusedAttention(sm);
     if (!r.ok) {
       rejected.push({ node: sm.name, reason: r.reason });
