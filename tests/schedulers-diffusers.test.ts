@@ -247,6 +247,8 @@ describe('diffusers JSON', () => {
 
   it('names the file and the position of a malformed one', () => {
     expect(() => parseDiffusersJson('{\n  "a": 1,\n  "b": -Inf\n}', 'sched/scheduler_config.json')).toThrow(/sched\/scheduler_config\.json is not valid JSON: .* at line 3, column 8/);
+    // A file named by mistake (e.g. /etc/passwd through a symlink) is not quoted into the error.
+    expect(() => parseDiffusersJson('root:x:0:0:root:/root:/bin/bash\n', 'sched.json')).toThrow(/^sched\.json is not valid JSON: unexpected character \(code 114\) at line 1, column 1 \(offset 0\)\.$/);
     expect(() => parseDiffusersJson('{"a": 1,}', 'x.json')).toThrow(/x\.json .*line 1, column 9/);
     expect(() => parseDiffusersJson('{"a": "b}', 'x.json')).toThrow(/unterminated string/);
     expect(() => parseDiffusersJson('{"a": 1} 2', 'x.json')).toThrow(/after the JSON value/);

@@ -11,8 +11,9 @@ export function parseDiffusersJson(text: string, source: string): unknown {
     const before = text.slice(0, at);
     const line = before.split('\n').length;
     const column = at - before.lastIndexOf('\n');
-    const near = text.slice(at, at + 20).split('\n')[0];
-    throw new TgateError('E_BAD_PIPELINE', `${source} is not valid JSON: ${what} at line ${line}, column ${column} (offset ${at})${near ? ` near ${JSON.stringify(near)}` : ''}.`, {
+    // No excerpt of the text: a file named by mistake (a key, /etc/passwd through a symlink) must
+    // not end up in a CI log; line and column are enough to find the fault.
+    throw new TgateError('E_BAD_PIPELINE', `${source} is not valid JSON: ${what} at line ${line}, column ${column} (offset ${at}).`, {
       subject: { file: source },
       hint: 'Diffusers writes these files with json.dumps; re-save the config (scheduler.save_config) or fix the file by hand.',
     });
@@ -85,7 +86,7 @@ export function parseDiffusersJson(text: string, source: string): unknown {
     if (word('Infinity')) return (i += 8), Infinity;
     if (word('-Infinity')) return (i += 9), -Infinity;
     const m = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
-    if (!m) return fail(`unexpected ${JSON.stringify(ch)}`);
+    if (!m) return fail(`unexpected character (code ${ch.codePointAt(0)})`);
     i += m[0].length;
     return Number(m[0]);
   };
