@@ -7,6 +7,7 @@ import type { ManifestIo } from '../compiler/manifest.js';
 import type { VariantName } from '../compiler/variants.js';
 import { pipelineSchedulerConfig } from '../runtime/compiled-folder.js';
 import { compiledLatentFactor } from '../runtime/pipeline/latent-factor.js';
+import { latentMultiple } from '../runtime/latent-multiple.js';
 import { GatedUNet, readManifest, variantsFor, type GenerateOptions, type TensorInput, type TgateOptions } from '../runtime/gated-unet.js';
 import { createScheduler, readDiffusersJson, schedulerFromConfig, SCHEDULERS } from '../runtime/schedulers/index.js';
 import { MAX_STEPS } from '../runtime/schedulers/config-check.js';
@@ -107,6 +108,13 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
     const f = lf.factor;
     const h = numberOption(v, 'height', (n) => Number.isInteger(n) && n % f === 0 && n > 0, `a positive multiple of ${f} (image pixels; the latent factor is ${lf.why})`);
     const w = numberOption(v, 'width', (n) => Number.isInteger(n) && n % f === 0 && n > 0, `a positive multiple of ${f} (image pixels; the latent factor is ${lf.why})`);
+    // A compiled pipeline's denoiser halves the latents a known number of times: a size it
+    // cannot halve is this option's error, not a tensor's (runtime/latent-multiple.ts).
+    const lm = latentMultiple(unet.dir, unet.manifest);
+    if (lm && ((h / f) % lm.multiple !== 0 || (w / f) % lm.multiple !== 0)) {
+      const px = f * lm.multiple;
+      throw new TgateError('E_USAGE', `--height ${h} --width ${w}: this pipeline takes multiples of ${px} pixels (the latent factor ${f} x ${lm.multiple}: ${lm.why}).`, { hint: `Use multiples of ${px}, e.g. --height ${Math.max(px, Math.round(h / px) * px)} --width ${Math.max(px, Math.round(w / px) * px)}.` });
+    }
     const channels = typeof r.latent.shape[1] === 'number' ? r.latent.shape[1] : 4;
     latents = seededNormal([batch, channels, h / f, w / f], seed, `--batch ${batch} --height ${h} --width ${w}: the latents`);
     notes.push(`latents: seeded Gaussian noise [${latents.dims.join(', ')}] (seed ${seed}; latent ${h / f}x${w / f} for ${h}x${w} px)`);

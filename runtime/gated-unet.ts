@@ -15,6 +15,7 @@ import { openCompiledGraph, readManifest, resolveSchedule, variantsFor, type Tga
 import { planSchedule, variantsUsed, type Phase, type ScheduleOptions, type SiteAction } from '../compiler/schedule.js';
 import { numbersOf, valuesAs } from './tensor-values.js';
 import { checkGenerateRequest } from './generate-inputs.js';
+import { latentMultiple } from './latent-multiple.js';
 import { checkFiniteStep } from './tensor-checks.js';
 import { toHalfBits } from '../compiler/ir/dtype.js';
 import { createScheduler, img2imgStart, type Scheduler, type SchedulerConfig } from './schedulers/index.js';
@@ -224,11 +225,15 @@ export class GatedUNet {
     return makeTensor(c.dtype, valuesAs(c.dtype, v), [t.dims[0]! / 2, ...t.dims.slice(1)]);
   }
 
+  /** What the latents' height and width must be multiples of (a compiled pipeline's), read on first use. */
+  private sizeMultiple: ReturnType<typeof latentMultiple> | undefined;
+
   async generate(o: GenerateOptions): Promise<GenerateResult> {
     const started = performance.now();
     const r = this.roles;
     // Shapes, dtypes, names, finiteness and numbers, before anything runs (generate-inputs.ts).
-    const { B, C, cfg } = checkGenerateRequest(o, this.manifest, r);
+    if (this.sizeMultiple === undefined) this.sizeMultiple = latentMultiple(this.dir, this.manifest);
+    const { B, C, cfg } = checkGenerateRequest(o, this.manifest, r, this.sizeMultiple);
     const dims = o.latents.dims;
     const scheduler = typeof o.scheduler === 'function' ? o.scheduler() : typeof o.scheduler === 'object' ? o.scheduler : createScheduler(o.scheduler ?? 'ddim', o.steps, o.schedulerConfig);
     if (scheduler.steps !== o.steps) throw new TgateError('E_USAGE', `The scheduler was made for ${scheduler.steps} steps, but the generation asks for ${o.steps}.`);

@@ -35,7 +35,11 @@ export interface CheckedRequest {
   cfg: boolean;
 }
 
-export function checkGenerateRequest(o: GenerateRequest, m: Manifest, r: ModelRoles): CheckedRequest {
+/**
+ * `multiple`: what the latents' height and width must be multiples of, when the folder knows it
+ * (latent-multiple.ts); a size the denoiser cannot halve fails deep in onnxruntime otherwise.
+ */
+export function checkGenerateRequest(o: GenerateRequest, m: Manifest, r: ModelRoles, multiple: { multiple: number; why: string } | null = null): CheckedRequest {
   if (!o || typeof o !== 'object') throw new TgateError('E_USAGE', 'generate needs its options ({ latents, cond, steps, guidance, ... }).');
   checkSteps(o.steps);
   if (typeof o.guidance !== 'number' || !Number.isFinite(o.guidance) || o.guidance < 0) {
@@ -47,6 +51,11 @@ export function checkGenerateRequest(o: GenerateRequest, m: Manifest, r: ModelRo
   checkTensor(o.latents, 'The latents', r.latent, 'any');
   const latents = o.latents as TensorLike;
   const [B, C] = latents.dims as [number, number];
+  if (multiple && latents.dims.slice(2).some((d) => d % multiple.multiple !== 0)) {
+    throw new TgateError('E_BAD_TENSOR', `The latents have shape [${latents.dims.join(', ')}]; the denoiser takes latents whose height and width are multiples of ${multiple.multiple} (${multiple.why}).`, {
+      hint: `Use latents of a height and width divisible by ${multiple.multiple} (image pixels: that times the latent factor).`,
+    });
+  }
   checkFiniteInput(latents, 'The latents');
   if (o.image !== undefined) {
     checkTensor(o.image, 'The img2img image latents', r.latent, B);

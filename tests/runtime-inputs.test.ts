@@ -283,6 +283,16 @@ describe('tgate generate and GatedPipeline refuse bad input before the work', ()
     expect(r.stderr).not.toMatch(/^tgate step /m);
   });
 
+  it("tgate run on a compiled pipeline refuses a size its UNet cannot halve (a usage error for --height, a bad tensor for --latents)", () => {
+    fs.writeFileSync(path.join(work, 'lat-3x3.npy'), f32([1, 4, 3, 3]));
+    const before = listing(work);
+    const h = tgate(['run', dir, '--steps', '2', '--height', '24', '--width', '24', '-o', 'o.npy'], work);
+    expectRefused(h, 'E_USAGE');
+    expect(h.stderr).toMatch(/this pipeline takes multiples of 16 pixels \(the latent factor 8 x 2: unet\/config\.json: 2 blocks/);
+    expectRefused(tgate(['run', dir, '--steps', '2', '--latents', 'lat-3x3.npy', '-o', 'o.npy'], work), 'E_BAD_TENSOR');
+    expect(listing(work)).toEqual(before);
+  });
+
   it('the library: steps, sizes and NaN (GatedPipeline.generate)', async () => {
     const started = performance.now();
     expect(() => GatedPipeline.variantsFor(dir, { steps: 1e9 })).toThrow(/steps must be a whole number from 1 to 10000 \(tgate plans at most 10000 steps\)/);
