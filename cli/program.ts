@@ -31,7 +31,7 @@ const GLOBAL_OPTIONS: [flags: string, description: string][] = [
   ['-v, --verbose', 'progress in pipes too, and the time of each phase'],
 ];
 
-const EXIT_CODES = 'Exit codes: 0 ok, 2 usage, 3 unreadable or unsafe input, 4 unsupported model, 5 output refused, 6 numerical proof failed, 70 internal error (a bug in tgate).';
+const EXIT_CODES = 'Exit codes: 0 ok, 2 usage, 3 unreadable or unsafe input, 4 unsupported model, 5 output refused, 6 numerical proof failed, 7 a generation turned NaN or infinite, 130/143/129 interrupted (unfinished output removed), 70 internal error (a bug in tgate).';
 
 /** The flags commander reads for an option: "-o, --output <DIR>", "--force". */
 function flagsOf(name: string, o: OptionSpec): string {
