@@ -106,6 +106,10 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
     // Image pixels, over the model's latent factor (its pipeline's VAE; 8, or 1 in pixel space).
     const lf = compiledLatentFactor(unet.dir, unet.manifest);
     const f = lf.factor;
+    // Unset sizes: a model exported with fixed latent sides (an onnxruntime-optimized static
+    // graph) takes only those, so they are the default; otherwise SD's 512 px.
+    const side = (i: 2 | 3) => (typeof r.latent.shape[i] === 'number' ? String((r.latent.shape[i] as number) * f) : '512');
+    v = { ...v, height: v.height ?? side(2), width: v.width ?? side(3) };
     const h = numberOption(v, 'height', (n) => Number.isInteger(n) && n % f === 0 && n > 0, `a positive multiple of ${f} (image pixels; the latent factor is ${lf.why})`);
     const w = numberOption(v, 'width', (n) => Number.isInteger(n) && n % f === 0 && n > 0, `a positive multiple of ${f} (image pixels; the latent factor is ${lf.why})`);
     // A compiled pipeline's denoiser halves the latents a known number of times: a size it

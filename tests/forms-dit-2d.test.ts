@@ -20,6 +20,7 @@ import { GatedUNet, type GenerateResult } from '../runtime/gated-unet.js';
 import { makeFeeds, proveArtifacts } from '../runtime/prove.js';
 import { sampleOrderError } from '../runtime/prove-rows.js';
 import { runOnce } from './helpers/ort.js';
+import { tgate } from './helpers/cli.js';
 import { ROOT, scratch } from './helpers/paths.js';
 
 const MODELS = path.join(ROOT, 'fixtures/models');
@@ -142,6 +143,12 @@ describe('PixArt-style DiT optimised by onnxruntime on static shapes (2-D out-pr
 
   it('a batch the fixed batch cannot hold is refused with the reason, before any model runs', async () => {
     await expect(tgateRun(path.join(work, 'opt'), 3)).rejects.toThrow(/fixed batch of 2/);
+  });
+
+  it('tgate run without --height/--width takes the model\'s fixed latent size (not 512 px)', () => {
+    const r = tgate(['run', path.join(work, 'opt'), '--steps', '2', '--json']);
+    expect(r.stderr).toMatch(/latent 16x16 for 128x128 px/);
+    expect(r.status).toBe(0);
   });
 });
 
