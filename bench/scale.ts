@@ -15,7 +15,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { table } from '../cli/format.js';
-import { encodeModelSpec, type ModelSpec, type NodeSpec } from '../compiler/io/model-spec.js';
+import { encodeModelSpec, type ModelSpec } from '../compiler/io/model-spec.js';
+import { chainedUnetSpec } from '../fixtures/chained-unet.js';
 import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -32,23 +33,6 @@ const sizes = values.sizes!.split(',').map(Number);
 const kinds = values.models!.split(',') as ('chain' | 'unet')[];
 const BUDGET = 24 * 2 ** 30;
 
-/** N Add/Relu nodes in front of the tiny UNet's sample input, each Add reading one shared zero. */
-function chain(n: number): ModelSpec {
-  const spec = tinyUnetSpec();
-  const nodes: NodeSpec[] = [];
-  let prev = 'sample';
-  for (let k = 0; k < n; k++) {
-    const out = `chain/v${k}`;
-    nodes.push({ op: k % 2 ? 'Relu' : 'Add', name: `/chain/n${k}`, inputs: k % 2 ? [prev] : [prev, 'chain.zero'], outputs: [out] });
-    prev = out;
-  }
-  const end = prev;
-  return {
-    ...spec,
-    initializers: [...spec.initializers, { name: 'chain.zero', dtype: 1, dims: [], values: [0] }],
-    nodes: [...nodes, ...spec.nodes.map((x) => ({ ...x, inputs: x.inputs.map((i) => (i === 'sample' ? end : i)) }))],
-  };
-}
 
 /** The tiny UNet with enough transformer blocks for about n nodes. */
 function unet(n: number): ModelSpec {
@@ -84,7 +68,7 @@ const figures: Record<string, unknown>[] = [];
 try {
   for (const kind of kinds) {
     for (const size of sizes) {
-      const spec = kind === 'chain' ? chain(size) : unet(size);
+      const spec = kind === 'chain' ? chainedUnetSpec(size) : unet(size);
       const model = path.join(work, `${kind}-${size}`, 'model.onnx');
       fs.mkdirSync(path.dirname(model), { recursive: true });
       fs.writeFileSync(model, encodeModelSpec(spec));

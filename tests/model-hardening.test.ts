@@ -13,6 +13,7 @@ import { encodeModelSpec, tensorProto, tensorSpecBytes, type GraphSpec, type Mod
 import { verifyGraph } from '../compiler/ir/verify.js';
 import { planSchedule } from '../compiler/schedule.js';
 import { globMatches } from '../compiler/site-selection.js';
+import { chainedUnetSpec } from '../fixtures/chained-unet.js';
 import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
 import { deadCodeElimination } from '../passes/dead-code-elimination.js';
 import { proveArtifacts } from '../runtime/prove.js';
@@ -257,27 +258,10 @@ describe('malformed graphs are input errors, named, never a crash (issue 12, ite
   });
 });
 
-/** A chain of n Add/Relu nodes in front of the tiny UNet's sample input, all adding one shared zero. */
-function chainedUnet(n: number): ModelSpec {
-  const spec = tinyUnetSpec();
-  const nodes: NodeSpec[] = [];
-  let prev = 'sample';
-  for (let k = 0; k < n; k++) {
-    const out = `chain/v${k}`;
-    nodes.push({ op: k % 2 ? 'Relu' : 'Add', name: `/chain/n${k}`, inputs: k % 2 ? [prev] : [prev, 'chain.zero'], outputs: [out] });
-    prev = out;
-  }
-  const chainEnd = prev;
-  return {
-    ...spec,
-    initializers: [...spec.initializers, { name: 'chain.zero', dtype: 1, dims: [], values: [0] }],
-    nodes: [...nodes, ...spec.nodes.map((x) => ({ ...x, inputs: x.inputs.map((i) => (i === 'sample' ? chainEnd : i)) }))],
-  };
-}
 
 describe('bounded work (issue 12, item 10)', () => {
   it('a graph too large for the heap is refused before decoding, with the option that raises the limit', () => {
-    const bytes = encodeModelSpec(chainedUnet(2000));
+    const bytes = encodeModelSpec(chainedUnetSpec(2000));
     expect(countGraphNodes(bytes)).toBe(2000 + tinyUnetSpec().nodes.length);
     expect(() => refuseOversizedGraph(bytes, 'big.onnx', 8 * 2 ** 20)).toThrow(/big\.onnx has 2133 nodes: tgate needs about 17 MiB of JavaScript heap .* may use 8 MiB/);
     expect(() => refuseOversizedGraph(bytes, 'big.onnx', 64 * 2 ** 20)).not.toThrow();
@@ -285,7 +269,7 @@ describe('bounded work (issue 12, item 10)', () => {
   });
 
   it('the CLI in a small heap: exit 4 with the reason, not "JavaScript heap out of memory"', () => {
-    const { model } = writeModel(chainedUnet(30_000));
+    const { model } = writeModel(chainedUnetSpec(30_000));
     const r = spawnSync(process.execPath, ['--max-old-space-size=128', CLI, 'inspect', model], { encoding: 'utf8' });
     expect(r.signal).toBeNull();
     expect(r.status).toBe(4);
@@ -293,7 +277,7 @@ describe('bounded work (issue 12, item 10)', () => {
   });
 
   it('a 100k-node graph whose constant feeds 50k nodes: verify and dead-code elimination stay linear (verify was quadratic: minutes)', () => {
-    const g = decodeModel(encodeModelSpec(chainedUnet(100_000)), 'chain.onnx').graph;
+    const g = decodeModel(encodeModelSpec(chainedUnetSpec(100_000)), 'chain.onnx').graph;
     expect(g.value('chain.zero')!.useCount).toBe(50_000);
     let t = performance.now();
     expect(verifyGraph(g)).toEqual([]);

@@ -8,7 +8,7 @@ import { ensureSpecials, resolveToken, SPECIAL } from './hostile.js';
 import { applyMutations } from './mutate.js';
 import { check, type Violation } from './properties.js';
 import { DEFAULT_LIMITS, runTgate, type Limits, type RunResult } from './run.js';
-import { chownTree, childIdentity, diffListings, listSandbox, makeSandbox, signature, type Base } from './sandbox.js';
+import { chownTree, childIdentity, diffListings, exists, listSandbox, makeSandbox, signature, type Base } from './sandbox.js';
 
 export interface Outcome {
   case: Case;
@@ -119,15 +119,6 @@ function strayFiles(identity: { uid: number } | null): Set<string> {
     }
   }
   return out;
-}
-
-function exists(p: string): boolean {
-  try {
-    fs.lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Runs the cases `concurrency` at a time; stops starting new ones after `budgetMs` (reported). */

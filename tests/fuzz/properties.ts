@@ -6,7 +6,7 @@ import { EXIT } from '../../cli/exit-codes.js';
 import { parseNpy } from '../../runtime/npy.js';
 import type { Case } from './case.js';
 import { PASSWD_LINE, SECRET } from './hostile.js';
-import type { ListingDiff } from './sandbox.js';
+import { exists, type ListingDiff } from './sandbox.js';
 import type { RunResult } from './run.js';
 
 export type ViolationKind =
@@ -119,15 +119,6 @@ export function check(c: Case, o: Observed): Violation[] {
     }
   }
   return v;
-}
-
-function exists(p: string): boolean {
-  try {
-    fs.lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A committed output: a folder holding tgate.json or report.md, or a non-empty file. */

@@ -149,3 +149,13 @@ export function diffListings(before: Listing, after: Listing): ListingDiff {
   const changed = [...after.keys()].filter((k) => before.has(k) && before.get(k) !== after.get(k) && !before.get(k)!.startsWith('dir'));
   return { added, removed, changed };
 }
+
+/** Whether anything (a dangling symlink too) is at `p`. */
+export function exists(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
