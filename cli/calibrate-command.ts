@@ -8,7 +8,8 @@
 // nothing is recorded: compile it to keep the result).
 import fs from 'node:fs';
 import path from 'node:path';
-import { compile, MANIFEST_FILE } from '../compiler/compile.js';
+import { compile } from '../compiler/compile.js';
+import { MANIFEST_NAME } from '../compiler/manifest.js';
 import { TgateError } from '../compiler/errors.js';
 import { readManifest, serializeManifest } from '../compiler/manifest.js';
 import { denoiserModelOf } from '../compiler/io/pipeline-folder.js';
@@ -109,7 +110,7 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
   const manifest = readManifest(dir);
   // The result goes into the folder's tgate.json: a folder tgate cannot write is refused now,
   // not after the whole sweep (cli/output-check.ts).
-  if (writable && !values['dry-run']) checkOutputFile(path.join(dir, MANIFEST_FILE), 'calibrate (writing the recommended gate step)');
+  if (writable && !values['dry-run']) checkOutputFile(path.join(dir, MANIFEST_NAME), 'calibrate (writing the recommended gate step)');
   const selfCached = manifest.sites.some((s) => s.cached && s.kind === 'self');
   const version = (values['tgate-version'] === undefined ? (selfCached ? 2 : 1) : num('tgate-version', (n) => n === 1 || n === 2, '1 or 2')) as 1 | 2;
   const unet = await GatedUNet.load(dir, { variants: version === 2 ? ['planning', 'reuse-self', 'fidelity'] : ['planning', 'fidelity'] });
@@ -220,7 +221,7 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
     };
     const write = writable && !values['dry-run'] && recommended !== null;
     if (write) {
-      const file = path.join(dir, MANIFEST_FILE);
+      const file = path.join(dir, MANIFEST_NAME);
       const m = readManifest(dir);
       const updated = { ...m, schedule: { ...m.schedule, gateStep: recommended }, calibration: { tolerance, steps, samples: B, version, recommended } };
       replaceFile(file, serializeManifest(updated));
@@ -241,7 +242,7 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
         '',
         recommended === null
           ? `No gate step keeps the deviation within ${tolerance}.`
-          : `Recommended gate step: ${recommended}${write ? ` (written to ${path.join(dir, MANIFEST_FILE)} as the default)` : writable ? ' (--dry-run: not recorded)' : ' (not recorded: compile the model and calibrate the folder to keep it)'}.${calibration.baselineAdherence !== null ? ` Baseline prompt adherence: ${(calibration.baselineAdherence * 100).toFixed(0)} %.` : ''}`,
+          : `Recommended gate step: ${recommended}${write ? ` (written to ${path.join(dir, MANIFEST_NAME)} as the default)` : writable ? ' (--dry-run: not recorded)' : ' (not recorded: compile the model and calibrate the folder to keep it)'}.${calibration.baselineAdherence !== null ? ` Baseline prompt adherence: ${(calibration.baselineAdherence * 100).toFixed(0)} %.` : ''}`,
       ].join('\n'),
     };
   } finally {

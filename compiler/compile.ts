@@ -22,7 +22,7 @@ import { defaultOpset } from './ir/model.js';
 import type { TensorType } from './ir/value.js';
 import { inferShapes, type ShapeInference } from './shapes/infer.js';
 import { symToDim } from './shapes/sym.js';
-import { MANIFEST_FORMAT, manifestShape, serializeManifest, type Manifest, type ManifestGated, type ManifestIo, type ManifestSite, type ManifestVariant } from './manifest.js';
+import { MANIFEST_FORMAT, MANIFEST_NAME, manifestShape, serializeManifest, type Manifest, type ManifestGated, type ManifestIo, type ManifestSite, type ManifestVariant } from './manifest.js';
 import type { PassRecord } from './pipeline/pass-manager.js';
 import type { Prover } from './proof.js';
 import { findAttentionSites, type Site, type SiteReport } from '../passes/attention/find-sites.js';
@@ -37,7 +37,6 @@ export const GATED_SETS: { file: string; variants: VariantName[] }[] = [
   { file: 'gated-v2.onnx', variants: ['planning', 'reuse-self', 'fidelity'] },
   { file: 'gated-v2-fi.onnx', variants: ['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self'] },
 ];
-export const MANIFEST_FILE = 'tgate.json';
 /** The weights file written for sources whose weights are embedded. */
 export const WEIGHTS_FILE = 'weights.onnx_data';
 /** What --report writes beside the manifest (reserved always: no source file may take these names). */
@@ -192,7 +191,7 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
   // must never share a name with the first (item 1 of issue 12: writes went through such links).
   const outputs = [
     ...[...variants.map((v) => v.spec.file), ...GATED_SETS.map((g) => g.file), ...(externalFiles.length ? [] : [WEIGHTS_FILE])].map(named),
-    MANIFEST_FILE,
+    MANIFEST_NAME,
     ...REPORT_FILES,
   ];
   // External data keeps its location relative to the graphs (path.join as the link is placed).
@@ -310,7 +309,7 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
       sites,
       verification,
     };
-    stage.write(MANIFEST_FILE, serializeManifest(manifest));
+    stage.write(MANIFEST_NAME, serializeManifest(manifest));
     const passes = Object.fromEntries(variants.map((v) => [v.spec.name, v.passes]));
     opts.onPhase?.('costing');
     const cost = costReport({

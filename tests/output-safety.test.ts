@@ -7,7 +7,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { compile, GATED_SETS, MANIFEST_FILE, REPORT_FILES } from '../compiler/compile.js';
+import { compile, GATED_SETS, REPORT_FILES } from '../compiler/compile.js';
+import { MANIFEST_NAME } from '../compiler/manifest.js';
 import { writeCompileReport } from '../cli/compile-report.js';
 import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
 import { writeTinyUnet, writeWithExternalData } from './helpers/models.js';
@@ -16,7 +17,7 @@ import { CLI, ROOT, scratch, sha256 } from './helpers/paths.js';
 const TINY = path.join(ROOT, 'fixtures/models/tiny-unet.onnx');
 const SELF_ONLY = path.join(ROOT, 'fixtures/models/tiny-unet-self-only.onnx');
 /** Every name compile writes into an output folder (beside the weights file of embedded sources). */
-const OUTPUT_NAMES = ['planning.onnx', 'reuse-self.onnx', 'fidelity.onnx', 'fidelity-reuse-self.onnx', ...GATED_SETS.map((g) => g.file), MANIFEST_FILE, ...REPORT_FILES];
+const OUTPUT_NAMES = ['planning.onnx', 'reuse-self.onnx', 'fidelity.onnx', 'fidelity-reuse-self.onnx', ...GATED_SETS.map((g) => g.file), MANIFEST_NAME, ...REPORT_FILES];
 
 interface Run {
   status: number | null;

@@ -281,22 +281,6 @@ export function layoutWeights(initializers: TensorProto[], location: string): We
   return { location, entries, size };
 }
 
-/** Writes the weights file tensor by tensor (never one big buffer), zero padding between. */
-export function writeWeights(filePath: string, layout: WeightsLayout): void {
-  const fd = fs.openSync(filePath, 'wx');
-  try {
-    let pos = 0;
-    for (const { offset, bytes } of layout.entries.values()) {
-      if (offset > pos) fs.writeSync(fd, new Uint8Array(offset - pos));
-      let done = 0;
-      while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done);
-      pos = offset + bytes.length;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /** The tensor as stored in the weights file: same name, type and dims, data by reference. */
 export function externalized(t: TensorProto, layout: WeightsLayout): TensorProto {
   const e = layout.entries.get(t.name);

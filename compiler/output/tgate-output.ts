@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** The manifest's name (compile.ts's MANIFEST_FILE; this layer is below it). */
+/** The manifest's name (manifest.ts's MANIFEST_NAME; this layer is below it). */
 const MANIFEST = 'tgate.json';
 const MAX_MANIFEST_BYTES = 64 << 20;
 
