@@ -45,7 +45,7 @@ export function pipelineSchedulerConfig(dir: string): string | null {
 }
 
 /** Whether anything (a file, a folder, a FIFO, a dangling symlink) has this name. */
-function exists(file: string): boolean {
+export function exists(file: string): boolean {
   try {
     fs.lstatSync(file);
     return true;

@@ -165,23 +165,9 @@ export function encodeModelSpec(spec: ModelSpec): Uint8Array {
     const data = varint(n.unknownVarint.value);
     return Object.assign(np, { $unknown: [{ no: n.unknownVarint.field, wireType: 0, data }] });
   };
-  const graph = create(GraphProtoSchema, {
-    name: 'main',
-    input: spec.inputs.map((v) => valueInfoFor(v.name, { dtype: v.dtype, shape: v.shape })),
-    output: spec.outputs.map((v) => valueInfoFor(v.name, { dtype: v.dtype, shape: v.shape })),
-    initializer: spec.initializers.map(tensorProto),
-    node: spec.nodes.map((n) =>
-      withUnknown(create(NodeProtoSchema, {
-        opType: n.op,
-        domain: n.domain ?? '',
-        name: n.name ?? '',
-        input: n.inputs,
-        output: n.outputs,
-        attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attribute(k, v)),
-        metadataProps: Object.entries(n.metadata ?? {}).map(([key, value]) => create(StringStringEntryProtoSchema, { key, value })),
-      }), n),
-    ),
-  });
+  // The main graph as any subgraph is built, plus the test-only unknown fields of its nodes.
+  const graph = graphProto(spec, 'main');
+  graph.node.forEach((np, i) => withUnknown(np, spec.nodes[i]!));
   const model = create(ModelProtoSchema, {
     irVersion: BigInt(spec.irVersion ?? 8),
     producerName: spec.producer ?? 'tgate-fixtures',

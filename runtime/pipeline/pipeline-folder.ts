@@ -7,6 +7,7 @@ import path from 'node:path';
 import { TgateError } from '../../compiler/errors.js';
 import { containedFile, readRegularFile, type ContainedKind } from '../../compiler/io/contained-file.js';
 import { readManifest, type Manifest } from '../../compiler/manifest.js';
+import { exists } from '../compiled-folder.js';
 import { parseDiffusersJson } from '../schedulers/index.js';
 
 export type PipelineKind = 'sd' | 'sdxl';
@@ -48,28 +49,19 @@ function checkPipelineFiles(dir: string, p: NonNullable<Manifest['pipeline']>): 
   for (const [name, c] of Object.entries(p.components)) {
     c.files.forEach((f, i) => {
       // A missing file is left to the presence checks, which say what it is needed for (the schema refused unsafe names).
-      if (lexists(path.join(dir, f))) containedFile(dir, f, { kind: kindOf(f), what: `${name} file`, field: `pipeline.components[${JSON.stringify(name)}].files[${i}]`, manifest });
+      if (exists(path.join(dir, f))) containedFile(dir, f, { kind: kindOf(f), what: `${name} file`, field: `pipeline.components[${JSON.stringify(name)}].files[${i}]`, manifest });
     });
   }
   const fixed = ['model_index.json', `${p.denoiser}/config.json`, 'scheduler/scheduler_config.json'];
   for (const c of ['text_encoder', 'text_encoder_2', 'vae_decoder', 'vae_encoder']) fixed.push(`${c}/model.onnx`, `${c}/config.json`);
   for (const t of ['tokenizer', 'tokenizer_2']) for (const f of ['vocab.json', 'merges.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json']) fixed.push(`${t}/${f}`);
-  for (const f of fixed) if (lexists(path.join(dir, f))) containedFile(dir, f, { kind: kindOf(f), what: f });
+  for (const f of fixed) if (exists(path.join(dir, f))) containedFile(dir, f, { kind: kindOf(f), what: f });
 }
 
-/** Whether anything (a dangling symlink too) has this name. */
-function lexists(file: string): boolean {
-  try {
-    fs.lstatSync(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A diffusers/transformers JSON config (Python's Infinity/NaN tokens accepted); {} when absent. */
 export function readConfig(file: string): Record<string, unknown> {
-  if (!lexists(file)) return {};
+  if (!exists(file)) return {};
   // A regular file of bounded size only: a FIFO named config.json must not hang tgate.
   const json = parseDiffusersJson(readRegularFile(file, { kind: 'config', what: 'config' }).bytes.toString('utf8'), file);
   if (!json || typeof json !== 'object' || Array.isArray(json)) {
