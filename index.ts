@@ -1,9 +1,9 @@
 // tgate-onnx as a library: `import { compile, GatedPipeline, GatedUNet } from 'tgate-onnx'`.
 // The same code the `tgate` command runs; errors are TgateError with a stable code.
-import { compile as compileWith, type CompileOptions, type CompileResult } from './compiler/compile.js';
+import { compile as compileWith, type CompileOptions, type CompileResult } from './build/compile.js';
 import { proveArtifacts } from './runtime/prove.js';
 
-export type { CompileResult } from './compiler/compile.js';
+export type { CompileResult } from './build/compile.js';
 
 export interface LibraryCompileOptions extends Omit<CompileOptions, 'prover'> {
   /** Prove the artifacts in onnxruntime before writing them (default true; false is --no-verify). */
@@ -18,8 +18,8 @@ export function compile(source: string, opts: LibraryCompileOptions): Promise<Co
   const { verify, ...rest } = opts;
   return compileWith(source, { ...rest, prover: verify === false ? null : proveArtifacts });
 }
-export { TgateError, isTgateError, type ErrorCode } from './compiler/errors.js';
-export { readManifest, type Manifest } from './compiler/manifest.js';
+export { TgateError, isTgateError, type ErrorCode } from './base/errors.js';
+export { readManifest, type Manifest } from './build/manifest.js';
 export { GatedUNet, variantsFor, type GenerateOptions, type GenerateResult, type LoadOptions, type StepRecord, type TensorInput, type TgateOptions } from './runtime/gated-unet.js';
 export { GatedPipeline, readImage, type PipelineGenerateOptions, type PipelineLoadOptions, type PipelineResult, type PipelineTimings } from './runtime/pipeline/gated-pipeline.js';
 export { encodePng, decodePng, type RgbImage } from './runtime/pipeline/image.js';

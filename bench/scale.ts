@@ -6,7 +6,7 @@
 // - unet: the tiny UNet with more transformer blocks (about 57 nodes and 2 sites per block), the
 //   shape of a real denoiser scaled up.
 // --heap passes --max-old-space-size to the runs (the default heap refuses large graphs up front:
-// compiler/io/graph-size.ts). Prints a table, a linear fit of peak RSS per node, and the largest
+// io/graph-size.ts). Prints a table, a linear fit of peak RSS per node, and the largest
 // graph that fit predicts within 24 GiB; writes the figures to out/bench-scale.json.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { table } from '../cli/format.js';
-import { encodeModelSpec, type ModelSpec } from '../compiler/io/model-spec.js';
+import { encodeModelSpec, type ModelSpec } from '../io/model-spec.js';
 import { chainedUnetSpec } from '../fixtures/chained-unet.js';
 import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
 

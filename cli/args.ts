@@ -1,7 +1,7 @@
 // The shape of a command's options and of what the command receives once commander has parsed
 // them (cli/program.ts). One table per command declares each option with its help line, so the
 // parser and the help cannot disagree: an option without a description does not type-check.
-import { TgateError } from '../compiler/errors.js';
+import { TgateError } from '../base/errors.js';
 
 export function usageError(message: string, hint = 'Run `tgate help` for the commands and their options.'): TgateError {
   return new TgateError('E_USAGE', message, { hint });

@@ -3,7 +3,7 @@
 // cli/program-commands.ts declares each command's options and help.
 import path from 'node:path';
 import { usageError, type ParsedArgs } from './args.js';
-import { compile, type CompileResult } from '../compiler/compile.js';
+import { compile, type CompileResult } from '../build/compile.js';
 import { writeCompileReport } from './compile-report.js';
 import { proveArtifacts } from '../runtime/prove.js';
 import { benchCommand, memoryProbeCommand } from './bench-command.js';
@@ -11,16 +11,8 @@ import { bytesText, countText } from './format.js';
 import { phases } from './reporter.js';
 import { runGeneration } from './run-command.js';
 
-export interface CommandOutput {
-  stdout: string;
-}
-
-export interface CommandIo {
-  /** Progress and notes go here (through cli/reporter.ts's policy), so stdout stays machine-readable. */
-  stderr: NodeJS.WriteStream;
-  /** Whether stdout is a terminal that takes colours. */
-  color?: boolean;
-}
+export type { CommandIo, CommandOutput } from './command-io.js';
+import type { CommandIo, CommandOutput } from './command-io.js';
 
 function onePositional(positionals: string[], what: string): string {
   if (positionals.length !== 1) throw usageError(positionals.length === 0 ? `Missing ${what}.` : `Expected one ${what}, got ${positionals.length}: ${positionals.join(' ')}.`);

@@ -2,13 +2,13 @@
 // the compile produced, what one call and a run cost (MACs, parameters, the speed-up bounds of v1
 // and v2), cache sizes, and the diff of the source against every variant. Deterministic: no
 // timings or absolute paths, so the same source gives the same bytes.
-import type { CompileResult } from '../compiler/compile.js';
-import type { ScheduleCost } from '../compiler/cost/schedule-cost.js';
+import type { CompileResult } from '../build/compile.js';
+import type { ScheduleCost } from '../build/schedule-cost.js';
 import { bytesText, countText } from './format.js';
-import { diffFolder } from './diff-command.js';
+import { diffFolder } from '../build/diff-folder.js';
 import { diffMarkdown } from './diff-format.js';
 
-export { REPORT_FILES } from '../compiler/compile.js';
+export { REPORT_FILES } from '../build/compile.js';
 
 function scheduleMarkdown(s: ScheduleCost): string {
   const row = (label: string, r: { linearMacs: number; allMacs: number; boundLinear: number; boundAll: number }) => `| ${label} | ${countText(r.linearMacs)} | ${countText(r.allMacs)} | ${r.boundLinear.toFixed(3)}x | ${r.boundAll.toFixed(3)}x |`;

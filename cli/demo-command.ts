@@ -8,16 +8,16 @@
 // pixel difference to the baseline.
 import fs from 'node:fs';
 import path from 'node:path';
-import { stageOutput } from '../compiler/artifacts.js';
-import { compile } from '../compiler/compile.js';
-import { TgateError } from '../compiler/errors.js';
+import { stageOutput } from '../build/artifacts.js';
+import { compile } from '../build/compile.js';
+import { TgateError } from '../base/errors.js';
 import type { GenerateResult, TgateOptions } from '../runtime/gated-unet.js';
 import { GatedPipeline, type PipelineGenerateOptions } from '../runtime/pipeline/gated-pipeline.js';
 import type { RgbImage } from '../runtime/pipeline/image.js';
 import { loadTokenizer } from '../runtime/tokenizer/index.js';
 import { labelsOf, promptOf, readLabels, ShapeClassifier, type PromptLabels } from '../runtime/text-model.js';
 import { usageError, type ParsedArgs } from './args.js';
-import type { CommandIo, CommandOutput } from './commands.js';
+import type { CommandIo, CommandOutput } from './command-io.js';
 import { DEMO_COMPILED, demoOutputOptions, replacesEarlierDemo } from './demo-output.js';
 import { gridPng, meanPixelDifference } from './image-grid.js';
 import { table } from './format.js';

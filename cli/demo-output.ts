@@ -1,13 +1,13 @@
 // Where `tgate demo -o DIR` may write. The demo builds DIR in a staging folder beside it and moves
-// it into place at the end (compiler/artifacts.ts), so DIR must be new, empty, or an earlier demo
+// it into place at the end (build/artifacts.ts), so DIR must be new, empty, or an earlier demo
 // output, which a new run replaces (the demo regenerates its own output: `npx tgate demo` twice
 // just works). An earlier demo output holds nothing but the demo's files (DEMO_FILES) and a
 // compiled folder with its tgate manifest; any other folder (the user's files, a compile's
 // output) is refused, so the demo never deletes what it did not write.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { StageOptions } from '../compiler/artifacts.js';
-import { whyNotTgateOutput } from '../compiler/output/tgate-output.js';
+import type { StageOptions } from '../build/artifacts.js';
+import { whyNotTgateOutput } from '../base/output/tgate-output.js';
 
 /** The files the demo writes at the top of DIR, beside compiled/ (the compiled pipeline). */
 export const DEMO_FILES = ['grid.png', 'convergence.svg', 'report.md', 'report.html'];

@@ -1,8 +1,8 @@
 // The three human renderings of a graph diff: text (coloured on a terminal), Markdown (a PR
 // comment or CI job summary) and one self-contained HTML page with an SVG bar chart of MACs per
 // block before and after (no scripts, no network fetches).
-import type { GraphDiff, ScopeChange } from '../compiler/diff.js';
-import type { ManifestIo } from '../compiler/manifest.js';
+import type { GraphDiff, ScopeChange } from '../build/diff.js';
+import type { ManifestIo } from '../build/manifest.js';
 import { bytesText, countText, shapeText, table } from './format.js';
 import { paint } from './terminal-text.js';
 

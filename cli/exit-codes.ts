@@ -1,5 +1,5 @@
 // The one table from error codes to process exit codes. Documented in the README.
-import type { ErrorCode } from '../compiler/errors.js';
+import type { ErrorCode } from '../base/errors.js';
 
 export const EXIT = { ok: 0, usage: 2, badInput: 3, unsupported: 4, output: 5, verify: 6, nonFinite: 7, internal: 70 } as const;
 

@@ -3,7 +3,7 @@
 // written atomically, and a path that holds something other than what would be written (a PNG,
 // or a .npy for latents) is refused rather than overwritten.
 import path from 'node:path';
-import { TgateError } from '../compiler/errors.js';
+import { TgateError } from '../base/errors.js';
 import { encodePng } from '../runtime/pipeline/image.js';
 import { GatedPipeline, readImage, type PipelineGenerateOptions, type PipelineResult } from '../runtime/pipeline/gated-pipeline.js';
 import { encodeNpy } from '../runtime/npy.js';
@@ -11,7 +11,7 @@ import { usageError, type ParsedArgs } from './args.js';
 import { checkOutputFile } from './output-check.js';
 import { progressReporter } from './progress.js';
 import { numberOption, scheduleArgs, sessionOptions, type Values } from './run-command.js';
-import { replaceFile } from '../compiler/output/atomic-file.js';
+import { replaceFile } from '../base/output/atomic-file.js';
 
 /** The most images one generate call makes (they run as one batch). */
 const MAX_IMAGES = 10_000;

@@ -2,14 +2,14 @@
 // compile and bench print too.
 import fs from 'node:fs';
 import { usageError, type ParsedArgs } from './args.js';
-import type { ScheduleCost } from '../compiler/cost/schedule-cost.js';
-import { parseShapes } from '../compiler/cost/schedule-cost.js';
-import { inspectCompiled, inspectModel, type InspectOptions, type InspectReport } from '../compiler/inspect.js';
-import { readManifest } from '../compiler/manifest.js';
+import type { ScheduleCost } from '../build/schedule-cost.js';
+import { parseShapes } from '../build/schedule-cost.js';
+import { inspectCompiled, inspectModel, type InspectOptions, type InspectReport } from '../build/inspect.js';
+import { readManifest } from '../build/manifest.js';
 import { vaeLatentFactor } from '../runtime/pipeline/latent-factor.js';
-import { denoiserModelOf } from '../compiler/io/pipeline-folder.js';
+import { denoiserModelOf } from '../io/pipeline-folder.js';
 import { bytesText, countText, shapeText, table } from './format.js';
-import type { CommandOutput } from './commands.js';
+import type { CommandOutput } from './command-io.js';
 
 /** Baseline, v1 and v2 runs: MACs in both conventions and the speed-up each bounds. */
 export function scheduleCostText(s: ScheduleCost): string {

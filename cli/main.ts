@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The tgate executable: the only code that touches process (argv, stdout/stderr, exit codes).
 import { createRequire } from 'node:module';
-import { isTgateError } from '../compiler/errors.js';
+import { isTgateError } from '../base/errors.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import './signals.js'; // SIGINT/SIGTERM/SIGHUP remove unfinished output, exit 128+n (signals.ts)
 import { parseCommandLine } from './program.js';

@@ -3,7 +3,7 @@
 // must be refused at once, not after the work (and not as an internal error from the final
 // write). Every command that writes a user-named path (run -o and --save-trajectory, generate -o,
 // diff -o, calibrate's manifest update) calls one of these first; the write itself then goes
-// through compiler/output/atomic-file.ts, which maps a failure that still happens (a full disk,
+// through base/output/atomic-file.ts, which maps a failure that still happens (a full disk,
 // a folder removed meanwhile) to E_OUTPUT_UNWRITABLE.
 //   - '' is a usage error (exit 2): it is no path, and `-o ''` must not mean "no output";
 //   - an existing folder, FIFO, device or socket at the path is E_OUTPUT_EXISTS (exit 5);
@@ -13,7 +13,7 @@
 //     must be a folder tgate can write and enter (E_OUTPUT_UNWRITABLE, exit 5).
 import fs from 'node:fs';
 import path from 'node:path';
-import { TgateError } from '../compiler/errors.js';
+import { TgateError } from '../base/errors.js';
 
 const MAGIC: Record<'png' | 'npy', { bytes: number[]; what: string }> = {
   png: { bytes: [0x89, 0x50, 0x4e, 0x47], what: 'a PNG image' },

@@ -3,7 +3,7 @@
 // --help shows come from the same table; the README's CLI reference is checked against it
 // (tests/cli-help.test.ts).
 import type { OptionTable, ParsedArgs } from './args.js';
-import type { CommandIo, CommandOutput } from './commands.js';
+import type { CommandIo, CommandOutput } from './command-io.js';
 import { DEMO_MODEL } from './demo-model.js';
 import { RUN_OPTIONS, SCHEDULE_OPTIONS, SESSION_OPTIONS } from './run-options.js';
 

@@ -2,9 +2,9 @@
 // in and out as .npy. Inputs a user does not give are seeded random, and the command says so.
 import fs from 'node:fs';
 import path from 'node:path';
-import { TgateError } from '../compiler/errors.js';
-import type { ManifestIo } from '../compiler/manifest.js';
-import type { VariantName } from '../compiler/variants.js';
+import { TgateError } from '../base/errors.js';
+import type { ManifestIo } from '../build/manifest.js';
+import type { VariantName } from '../build/variants.js';
 import { pipelineSchedulerConfig } from '../runtime/compiled-folder.js';
 import { compiledLatentFactor } from '../runtime/pipeline/latent-factor.js';
 import { latentMultiple } from '../runtime/latent-multiple.js';

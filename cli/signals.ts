@@ -1,12 +1,12 @@
 // Interrupted runs leave nothing behind: on SIGINT (Ctrl-C), SIGTERM and SIGHUP the removals that
 // the library registered (staging folders, temporary files and folders, lock files:
-// compiler/output/cleanup.ts) run, then the process exits with 128 + the signal's number (130,
+// base/output/cleanup.ts) run, then the process exits with 128 + the signal's number (130,
 // 143, 129), as shells expect. At exit they run too (a process.exit elsewhere, an uncaught
 // error). This is also where the library learns the process's pid and how to tell whether another
-// pid is alive, which the names of its temporary files carry (compiler/output/identity.ts).
+// pid is alive, which the names of its temporary files carry (base/output/identity.ts).
 import os from 'node:os';
-import { pendingCleanups, runPendingCleanups } from '../compiler/output/cleanup.js';
-import { setProcessIdentity } from '../compiler/output/identity.js';
+import { pendingCleanups, runPendingCleanups } from '../base/output/cleanup.js';
+import { setProcessIdentity } from '../base/output/identity.js';
 
 const HANDLED = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 

@@ -1,8 +1,8 @@
 // Tensors given on the command line (.npy files, NAME=FILE pairs) and the seeded stand-ins used
 // when a user gives none, shaped from the compiled model's manifest.
-import { TgateError } from '../compiler/errors.js';
-import { replaceFile } from '../compiler/output/atomic-file.js';
-import type { ManifestIo } from '../compiler/manifest.js';
+import { TgateError } from '../base/errors.js';
+import { replaceFile } from '../base/output/atomic-file.js';
+import type { ManifestIo } from '../build/manifest.js';
 import type { TensorInput } from '../runtime/gated-unet.js';
 import { encodeNpy, readNpy } from '../runtime/npy.js';
 import { SeededRandom } from '../runtime/random.js';

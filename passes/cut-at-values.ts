@@ -1,9 +1,9 @@
 // Replaces the computation of each target value by a graph input of the same name, dtype and
 // shape, then removes everything that only fed it. Uses of the value are untouched, so the rest
 // of the graph reads the new input exactly where it read the computed tensor.
-import type { Graph } from '../compiler/ir/graph.js';
-import type { TensorType } from '../compiler/ir/value.js';
-import { result, type Pass } from '../compiler/pipeline/pass.js';
+import type { Graph } from '../ir/graph.js';
+import type { TensorType } from '../ir/value.js';
+import { result, type Pass } from './pass.js';
 import { deadCodeElimination } from './dead-code-elimination.js';
 
 export function cutAtValues(targets: { tensor: string; type: TensorType }[]): Pass {

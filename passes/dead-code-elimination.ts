@@ -1,7 +1,7 @@
 // Removes nodes none of whose outputs is used or exposed, then initializers nothing reads.
 // Graph inputs are the interface and stay (prune-unused-inputs removes them on request).
-import type { Graph } from '../compiler/ir/graph.js';
-import { result, type Pass } from '../compiler/pipeline/pass.js';
+import type { Graph } from '../ir/graph.js';
+import { result, type Pass } from './pass.js';
 
 export const deadCodeElimination: Pass = {
   name: 'dead-code-elimination',

@@ -1,8 +1,8 @@
 // Adds values as extra graph outputs (the planning graph's cached tensors). Values already
 // exposed are left alone and not counted.
-import type { Graph } from '../compiler/ir/graph.js';
-import type { TensorType } from '../compiler/ir/value.js';
-import { result, type Pass } from '../compiler/pipeline/pass.js';
+import type { Graph } from '../ir/graph.js';
+import type { TensorType } from '../ir/value.js';
+import { result, type Pass } from './pass.js';
 
 export function exposeOutputs(targets: { tensor: string; type: TensorType }[]): Pass {
   return {

@@ -1,7 +1,7 @@
 // Removes graph inputs nothing reads any more (e.g. the text input once every cross-attention is
 // cached). An input still read anywhere, by a node or a subgraph, stays.
-import type { Graph } from '../compiler/ir/graph.js';
-import { result, type Pass } from '../compiler/pipeline/pass.js';
+import type { Graph } from '../ir/graph.js';
+import { result, type Pass } from './pass.js';
 
 export function pruneUnusedInputs(opts: { keep?: string[] } = {}): Pass & { removed: string[] } {
   const removed: string[] = [];

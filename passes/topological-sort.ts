@@ -1,10 +1,10 @@
 // Orders nodes so every value is defined before it is read. Stable: among ready nodes the one
 // earliest in the current order goes first, so an already sorted graph keeps its order exactly.
-// The ordering itself is the IR's (compiler/ir/order.ts), the one the decoder and verifier use.
-import { TgateError } from '../compiler/errors.js';
-import type { Graph } from '../compiler/ir/graph.js';
-import { describeCycle, topologicalOrder } from '../compiler/ir/order.js';
-import { result, type Pass } from '../compiler/pipeline/pass.js';
+// The ordering itself is the IR's (ir/order.ts), the one the decoder and verifier use.
+import { TgateError } from '../base/errors.js';
+import type { Graph } from '../ir/graph.js';
+import { describeCycle, topologicalOrder } from '../ir/order.js';
+import { result, type Pass } from './pass.js';
 
 export const topologicalSort: Pass = {
   name: 'topological-sort',

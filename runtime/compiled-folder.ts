@@ -4,11 +4,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type ort from 'onnxruntime-node';
-import { TgateError } from '../compiler/errors.js';
-import { containedFile } from '../compiler/io/contained-file.js';
-import { manifestGraph, readManifest, type Manifest, type ManifestGated, type ManifestVariant } from '../compiler/manifest.js';
-import type { VariantName } from '../compiler/variants.js';
-import { planSchedule, variantsUsed, type ScheduleOptions } from '../compiler/schedule.js';
+import { TgateError } from '../base/errors.js';
+import { containedFile } from '../io/contained-file.js';
+import { manifestGraph, readManifest, type Manifest, type ManifestGated, type ManifestVariant } from '../build/manifest.js';
+import type { VariantName } from '../build/variants.js';
+import { planSchedule, variantsUsed, type ScheduleOptions } from '../build/schedule.js';
 import { checkSteps } from './schedulers/config-check.js';
 import { openSession, type SessionOptions } from './session.js';
 

@@ -5,23 +5,23 @@
 // guidance, self-attention recomputed every fi_interval-th step. runtime/schedule.ts decides each
 // step; gateStep >= steps with version 1 is the plain baseline, same loop.
 import type ort from 'onnxruntime-node';
-import { TgateError } from '../compiler/errors.js';
-import type { Manifest, ManifestGated } from '../compiler/manifest.js';
-import type { VariantName } from '../compiler/variants.js';
+import { TgateError } from '../base/errors.js';
+import type { Manifest, ManifestGated } from '../build/manifest.js';
+import type { VariantName } from '../build/variants.js';
 import { concatRows, firstChannels, guide, meanOfHalves, type Flat } from './batch-ops.js';
 import { modelRoles, type CacheSite, type ModelRoles } from './model-roles.js';
 import { placeholder, runFlag } from './placeholders.js';
 import { openCompiledGraph, readManifest, resolveSchedule, variantsFor, type TgateOptions } from './compiled-folder.js';
-import { planSchedule, variantsUsed, type Phase, type ScheduleOptions, type SiteAction } from '../compiler/schedule.js';
+import { planSchedule, variantsUsed, type Phase, type ScheduleOptions, type SiteAction } from '../build/schedule.js';
 import { numbersOf, valuesAs } from './tensor-values.js';
 import { checkGenerateRequest } from './generate-inputs.js';
 import { latentMultiple } from './latent-multiple.js';
 import { checkFiniteStep } from './tensor-checks.js';
-import { toHalfBits } from '../compiler/ir/dtype.js';
+import { toHalfBits } from '../ir/dtype.js';
 import { createScheduler, img2imgStart, type Scheduler, type SchedulerConfig } from './schedulers/index.js';
 import { makeTensor, runModel, type SessionOptions } from './session.js';
 
-export type { Phase } from '../compiler/schedule.js';
+export type { Phase } from '../build/schedule.js';
 export { readManifest, resolveSchedule, variantsFor, type TgateOptions } from './compiled-folder.js';
 
 export interface TensorInput {

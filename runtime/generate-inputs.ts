@@ -11,8 +11,8 @@
 //   - every float value finite.
 // Shapes, dtypes and values are E_BAD_TENSOR (exit 3); a missing or unknown input name or an
 // out-of-range number E_USAGE (exit 2).
-import { TgateError } from '../compiler/errors.js';
-import type { Manifest } from '../compiler/manifest.js';
+import { TgateError } from '../base/errors.js';
+import type { Manifest } from '../build/manifest.js';
 import type { ModelRoles } from './model-roles.js';
 import { checkSteps } from './schedulers/config-check.js';
 import { checkFiniteInput, checkTensor, type TensorLike } from './tensor-checks.js';

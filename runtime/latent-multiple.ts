@@ -3,8 +3,8 @@
 // 64 pixels), a DiT cuts them into patch_size patches. Known from the pipeline's own config;
 // for a model alone it is not (null), and onnxruntime's refusal names the size instead.
 import path from 'node:path';
-import type { Manifest } from '../compiler/manifest.js';
-import { readConfig } from './pipeline/pipeline-folder.js';
+import type { Manifest } from '../build/manifest.js';
+import { readConfig } from './config-file.js';
 
 export function latentMultiple(dir: string, m: Manifest): { multiple: number; why: string } | null {
   const denoiser = m.pipeline?.denoiser;

@@ -2,10 +2,10 @@
 // input), the timestep, the text inputs the fidelity graph dropped, inputs that switch CFG off
 // (a guidance embedding, as LCM's timestep_cond), and every other conditioning input (SD-XL's
 // text_embeds and time_ids), which the sampler treats like the text: [uncond, cond] before the gate.
-import { TgateError } from '../compiler/errors.js';
-import { GUIDANCE_EMBEDDING } from '../compiler/family.js';
-import type { Manifest, ManifestIo, ManifestSite } from '../compiler/manifest.js';
-import { siteDims } from '../compiler/site-dims.js';
+import { TgateError } from '../base/errors.js';
+import { GUIDANCE_EMBEDDING } from '../analyses/family.js';
+import type { Manifest, ManifestIo, ManifestSite } from '../build/manifest.js';
+import { siteDims } from '../analyses/site-dims.js';
 
 export interface CacheSite {
   id: string;

@@ -4,9 +4,9 @@
 // that is not the dict numpy writes, Fortran order, an unsupported dtype, a shape that claims more
 // data than the file holds) is an E_BAD_TENSOR naming the file and what is wrong, checked before
 // any allocation the header asks for.
-import { TgateError } from '../compiler/errors.js';
-import { halfToNumber } from '../compiler/ir/dtype.js';
-import { readUserFile } from './user-file.js';
+import { TgateError } from '../base/errors.js';
+import { halfToNumber } from '../ir/dtype.js';
+import { readUserFile } from '../io/user-file.js';
 
 export interface NdArray {
   dtype: 'float32' | 'int64' | 'int32';

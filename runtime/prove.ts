@@ -4,11 +4,11 @@
 // tensor's concrete shape must match the symbolic shape the manifest claims; every gated model's
 // branches must equal their variant graphs bit for bit.
 import path from 'node:path';
-import { TgateError } from '../compiler/errors.js';
-import type { ProofReport, ProofRequest, TensorSpec } from '../compiler/proof.js';
-import type { Dim } from '../compiler/ir/value.js';
-import { evalDim } from '../compiler/ir/dims.js';
-import { toHalfBits } from '../compiler/ir/dtype.js';
+import { TgateError } from '../base/errors.js';
+import type { ProofReport, ProofRequest, TensorSpec } from '../build/proof.js';
+import type { Dim } from '../ir/value.js';
+import { evalDim } from '../ir/dims.js';
+import { toHalfBits } from '../ir/dtype.js';
 import { numbersOf } from './tensor-values.js';
 import { placeholder, runFlag } from './placeholders.js';
 import { sampleOrderError } from './prove-rows.js';

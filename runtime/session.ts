@@ -1,8 +1,8 @@
 // onnxruntime-node sessions with the options tgate relies on. Proof sessions run on one thread
 // so their numbers (written into the manifest) do not depend on the machine's core count.
 import ort from './ort.js';
-import { TgateError } from '../compiler/errors.js';
-import { regularFile } from '../compiler/io/contained-file.js';
+import { TgateError } from '../base/errors.js';
+import { regularFile } from '../io/contained-file.js';
 
 export type OrtTensor = ort.Tensor;
 export type Feeds = Record<string, ort.Tensor>;

@@ -5,8 +5,8 @@
 // any step, silently turns every later value into NaN and the picture into noise with exit 0.
 // So tensors are checked where they enter, against the model's declared input, with messages
 // that say what was expected.
-import { TgateError, type ErrorCode } from '../compiler/errors.js';
-import type { ManifestIo } from '../compiler/manifest.js';
+import { TgateError, type ErrorCode } from '../base/errors.js';
+import type { ManifestIo } from '../build/manifest.js';
 import type { Flat } from './batch-ops.js';
 
 /**

@@ -1,7 +1,7 @@
 // Tensor data as numbers whatever the element type: float16 arrives from onnxruntime-node as its
 // bit patterns (Uint16Array) and is decoded here; float32 passes through without a copy.
 import type ort from 'onnxruntime-node';
-import { halfToNumber, toHalfBits } from '../compiler/ir/dtype.js';
+import { halfToNumber, toHalfBits } from '../ir/dtype.js';
 
 export function numbersOf(t: ort.Tensor): Float32Array {
   if (t.type === 'float16') return Float32Array.from(t.data as Uint16Array, halfToNumber);

@@ -8,8 +8,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type ort from 'onnxruntime-node';
-import { isTgateError, TgateError } from '../compiler/errors.js';
-import { readRegularFile } from '../compiler/io/contained-file.js';
+import { isTgateError, TgateError } from '../base/errors.js';
+import { readRegularFile } from '../io/contained-file.js';
 import { makeTensor, openComponent } from './session.js';
 import { loadTokenizer, type Tokenizer } from './tokenizer/index.js';
 

@@ -1,11 +1,11 @@
 // The attention-site analysis on graphs built in code: sites by structure, cross vs self by data
 // flow (names only label), rejected candidates carry reasons, and the analysis never mutates.
-import { decodeModel } from '../compiler/io/decode.js';
-import { encodeModel } from '../compiler/io/encode.js';
-import { encodeModelSpec } from '../compiler/io/model-spec.js';
+import { decodeModel } from '../io/decode.js';
+import { encodeModel } from '../io/encode.js';
+import { encodeModelSpec } from '../io/model-spec.js';
 import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
-import { findAttentionSites } from '../passes/attention/find-sites.js';
-import { parsePythonStringList } from '../passes/attention/scope.js';
+import { findAttentionSites } from '../analyses/attention/find-sites.js';
+import { parsePythonStringList } from '../analyses/attention/scope.js';
 
 function analyse(spec = tinyUnetSpec()) {
   const m = decodeModel(encodeModelSpec(spec), 'tiny.onnx');

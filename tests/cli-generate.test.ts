@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
-import { compile } from '../compiler/compile.js';
+import { compile } from '../build/compile.js';
 import { parseNpy } from '../runtime/npy.js';
 import { decodePng } from '../runtime/pipeline/image.js';
 import { tgate } from './helpers/cli.js';

@@ -4,7 +4,7 @@
 // one size convention (image pixels, over the model's own latent factor).
 import fs from 'node:fs';
 import path from 'node:path';
-import { compile } from '../compiler/compile.js';
+import { compile } from '../build/compile.js';
 import { tgate } from './helpers/cli.js';
 import { ROOT, scratch } from './helpers/paths.js';
 

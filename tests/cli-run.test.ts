@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { compile } from '../compiler/compile.js';
+import { compile } from '../build/compile.js';
 import { GatedUNet } from '../runtime/gated-unet.js';
 import { encodeNpy, parseNpy } from '../runtime/npy.js';
 import { SeededRandom } from '../runtime/random.js';

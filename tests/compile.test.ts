@@ -1,13 +1,13 @@
 // compile end to end on models built in code (no ../shared needed): the artifacts, the shared
 // weights file, the proof, determinism, external-data sources, and every kind of bad input.
-import { variantOf } from '../compiler/manifest.js';
+import { variantOf } from '../build/manifest.js';
 import { jest } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
-import { compile, type CompileResult } from '../compiler/compile.js';
-import { decodeModel } from '../compiler/io/decode.js';
-import { EXTERNAL_MIN_BYTES, externalRefOf, WEIGHTS_ALIGNMENT } from '../compiler/io/external-data.js';
-import type { Model } from '../compiler/ir/model.js';
+import { compile, type CompileResult } from '../build/compile.js';
+import { decodeModel } from '../io/decode.js';
+import { EXTERNAL_MIN_BYTES, externalRefOf, WEIGHTS_ALIGNMENT } from '../io/external-data.js';
+import type { Model } from '../ir/model.js';
 import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
 import { makeFeeds } from '../runtime/prove.js';
 import { proveArtifacts } from '../runtime/prove.js';

@@ -5,13 +5,13 @@
 // modules) measured from onnxruntime's tensor shapes; and the schedule cost follows the plan.
 import fs from 'node:fs';
 import path from 'node:path';
-import { countMacs, countMacsWith } from '../compiler/cost/macs.js';
-import { bindSizes, parseShapes } from '../compiler/cost/schedule-cost.js';
-import { inspectModel } from '../compiler/inspect.js';
-import { decodeModel } from '../compiler/io/decode.js';
-import { encodeModel } from '../compiler/io/encode.js';
-import { dtypeName } from '../compiler/ir/dtype.js';
-import { inferShapes } from '../compiler/shapes/infer.js';
+import { countMacs, countMacsWith } from '../analyses/cost/macs.js';
+import { bindSizes, parseShapes } from '../build/schedule-cost.js';
+import { inspectModel } from '../build/inspect.js';
+import { decodeModel } from '../io/decode.js';
+import { encodeModel } from '../io/encode.js';
+import { dtypeName } from '../ir/dtype.js';
+import { inferShapes } from '../analyses/shapes/infer.js';
 import { makeFeeds } from '../runtime/prove.js';
 import { writeTinyUnet } from './helpers/models.js';
 import { runOnce } from './helpers/ort.js';

@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema } from 'onnx-buf';
-import { decodeModel } from '../compiler/io/decode.js';
-import { findAttentionSites } from '../passes/attention/find-sites.js';
+import { decodeModel } from '../io/decode.js';
+import { findAttentionSites } from '../analyses/attention/find-sites.js';
 import { tgate } from './helpers/cli.js';
 import { ROOT, scratch } from './helpers/paths.js';
 

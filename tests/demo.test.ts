@@ -5,9 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
-import { compile } from '../compiler/compile.js';
-import { readPipeline } from '../compiler/io/pipeline-folder.js';
-import { readManifest } from '../compiler/manifest.js';
+import { compile } from '../build/compile.js';
+import { readPipeline } from '../io/pipeline-folder.js';
+import { readManifest } from '../build/manifest.js';
 import { GatedPipeline } from '../runtime/pipeline/gated-pipeline.js';
 import { loadTokenizer } from '../runtime/tokenizer/index.js';
 import { allPrompts, labelsOf, readLabels, ShapeClassifier, TextEncoder } from '../runtime/text-model.js';

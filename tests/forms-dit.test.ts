@@ -3,15 +3,15 @@
 // cross-attention without a norm in front, a caption_projection MLP, learned sigma, int64
 // [batch] timesteps. The cuts equal PyTorch's module outputs; the text path leaves the fidelity
 // graph; the sampler runs it.
-import { variantOf } from '../compiler/manifest.js';
+import { variantOf } from '../build/manifest.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { compile, type CompileResult } from '../compiler/compile.js';
-import { decodeModel } from '../compiler/io/decode.js';
-import { encodeModel } from '../compiler/io/encode.js';
-import { runPasses } from '../compiler/pipeline/pass-manager.js';
-import { InputAncestry } from '../passes/attention/ancestry.js';
-import { findAttentionSites } from '../passes/attention/find-sites.js';
+import { compile, type CompileResult } from '../build/compile.js';
+import { decodeModel } from '../io/decode.js';
+import { encodeModel } from '../io/encode.js';
+import { runPasses } from '../passes/pass-manager.js';
+import { InputAncestry } from '../analyses/attention/ancestry.js';
+import { findAttentionSites } from '../analyses/attention/find-sites.js';
 import { exposeOutputs } from '../passes/expose-outputs.js';
 import { GatedUNet } from '../runtime/gated-unet.js';
 import { makeTensor } from '../runtime/session.js';

@@ -2,8 +2,8 @@
 // back. Same sites and cut tensors as the float32 model, proven in onnxruntime (within 4 fp16
 // ulps for the fidelity graph), and the sampler converts at the model boundary.
 import path from 'node:path';
-import { compile } from '../compiler/compile.js';
-import { encodeModelSpec } from '../compiler/io/model-spec.js';
+import { compile } from '../build/compile.js';
+import { encodeModelSpec } from '../io/model-spec.js';
 import { float16Spec } from '../fixtures/float16.js';
 import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
 import { GatedUNet, type GenerateOptions } from '../runtime/gated-unet.js';

@@ -1,13 +1,13 @@
 // Fused attention ops (issue 4, form 2): com.microsoft MultiHeadAttention with separate q/k/v,
 // packed KV and packed QKV, and the ONNX opset-23 Attention op. The same weights as the
 // TorchScript-form tiny UNet, so each site's cut value is checked against the unfused module.
-import { variantOf } from '../compiler/manifest.js';
+import { variantOf } from '../build/manifest.js';
 import path from 'node:path';
-import { compile, type CompileResult } from '../compiler/compile.js';
-import { decodeModel } from '../compiler/io/decode.js';
-import { encodeModelSpec } from '../compiler/io/model-spec.js';
+import { compile, type CompileResult } from '../build/compile.js';
+import { decodeModel } from '../io/decode.js';
+import { encodeModelSpec } from '../io/model-spec.js';
 import { tinyUnetSpec, type TinyUnetOptions } from '../fixtures/tiny-unet.js';
-import { findAttentionSites } from '../passes/attention/find-sites.js';
+import { findAttentionSites } from '../analyses/attention/find-sites.js';
 import { makeFeeds, proveArtifacts } from '../runtime/prove.js';
 import { writeTinyUnet } from './helpers/models.js';
 import { data, maxAbsDiff, runOnce } from './helpers/ort.js';

@@ -3,12 +3,12 @@
 // be rejected with its reason, and the real sites still found.
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeModel } from '../compiler/io/decode.js';
-import { encodeModelSpec, type ModelSpec } from '../compiler/io/model-spec.js';
+import { decodeModel } from '../io/decode.js';
+import { encodeModelSpec, type ModelSpec } from '../io/model-spec.js';
 import { float16Spec } from '../fixtures/float16.js';
 import { skipLayerNormSpec } from '../fixtures/skip-layer-norm.js';
 import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
-import { findAttentionSites } from '../passes/attention/find-sites.js';
+import { findAttentionSites } from '../analyses/attention/find-sites.js';
 import { writeOptimizedModel } from '../runtime/session.js';
 import { scratch } from './helpers/paths.js';
 

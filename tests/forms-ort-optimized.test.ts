@@ -2,14 +2,14 @@
 // score products with the scale folded in, the trailing Div by 1 removed, constants turned into
 // initializers. The same sites are found, the cut carries the same value as the unfused module
 // output, and the compiled graphs are proven.
-import { variantOf } from '../compiler/manifest.js';
+import { variantOf } from '../build/manifest.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { compile, type CompileResult } from '../compiler/compile.js';
-import { decodeModel } from '../compiler/io/decode.js';
-import { encodeModelSpec } from '../compiler/io/model-spec.js';
+import { compile, type CompileResult } from '../build/compile.js';
+import { decodeModel } from '../io/decode.js';
+import { encodeModelSpec } from '../io/model-spec.js';
 import { GraphBuilder } from '../fixtures/graph-builder.js';
-import { findAttentionSites } from '../passes/attention/find-sites.js';
+import { findAttentionSites } from '../analyses/attention/find-sites.js';
 import { makeFeeds, proveArtifacts } from '../runtime/prove.js';
 import { writeOptimizedModel } from '../runtime/session.js';
 import { data, maxAbsDiff, runOnce } from './helpers/ort.js';

@@ -4,8 +4,8 @@
 // equivalent (the CFG mean commutes with a constant), and the sampler's results agree with the
 // unfused model.
 import path from 'node:path';
-import { compile } from '../compiler/compile.js';
-import { encodeModelSpec } from '../compiler/io/model-spec.js';
+import { compile } from '../build/compile.js';
+import { encodeModelSpec } from '../io/model-spec.js';
 import { skipLayerNormSpec } from '../fixtures/skip-layer-norm.js';
 import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
 import { GatedUNet } from '../runtime/gated-unet.js';

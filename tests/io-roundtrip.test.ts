@@ -2,9 +2,9 @@
 // ONNX 1.10 (node metadata_props, float8/int4 tensors) and fields no schema knows.
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeModel } from '../compiler/io/decode.js';
-import { encodeModel } from '../compiler/io/encode.js';
-import { encodeModelSpec, type ModelSpec } from '../compiler/io/model-spec.js';
+import { decodeModel } from '../io/decode.js';
+import { encodeModel } from '../io/encode.js';
+import { encodeModelSpec, type ModelSpec } from '../io/model-spec.js';
 import { FIXTURES, sharedAvailable } from './helpers/paths.js';
 
 function modernSpec(): ModelSpec {

@@ -1,9 +1,9 @@
 // The IR keeps producer/use links right through every edit, refuses removals that would orphan a
 // use (changing nothing), and the verifier catches broken graphs.
-import { decodeModel } from '../compiler/io/decode.js';
-import { encodeModelSpec } from '../compiler/io/model-spec.js';
-import type { Graph } from '../compiler/ir/graph.js';
-import { verifyGraph } from '../compiler/ir/verify.js';
+import { decodeModel } from '../io/decode.js';
+import { encodeModelSpec } from '../io/model-spec.js';
+import type { Graph } from '../ir/graph.js';
+import { verifyGraph } from '../ir/verify.js';
 import { GraphBuilder } from '../fixtures/graph-builder.js';
 
 /** x -> Relu -> a -> Neg -> b (output); a also -> Exp -> c (output). */

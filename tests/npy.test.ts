@@ -1,7 +1,7 @@
 // .npy files as numpy writes them: round trip, dtypes widened/narrowed, bad files refused.
 import fs from 'node:fs';
 import path from 'node:path';
-import { TgateError } from '../compiler/errors.js';
+import { TgateError } from '../base/errors.js';
 import { encodeNpy, parseNpy, readNpy } from '../runtime/npy.js';
 import { scratch } from './helpers/paths.js';
 

@@ -7,8 +7,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { compile, GATED_SETS, REPORT_FILES } from '../compiler/compile.js';
-import { MANIFEST_NAME } from '../compiler/manifest.js';
+import { compile, GATED_SETS, REPORT_FILES } from '../build/compile.js';
+import { MANIFEST_NAME } from '../build/manifest.js';
 import { writeCompileReport } from '../cli/compile-report.js';
 import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
 import { writeTinyUnet, writeWithExternalData } from './helpers/models.js';

@@ -1,12 +1,12 @@
 // Each pass on graphs built in code: where it must change something (with counts) and where it
 // must not, each rewrite proven in onnxruntime against the original graph.
-import { decodeModel } from '../compiler/io/decode.js';
-import { encodeModel } from '../compiler/io/encode.js';
-import { encodeModelSpec, type ModelSpec } from '../compiler/io/model-spec.js';
-import type { Model } from '../compiler/ir/model.js';
-import { verifyGraph } from '../compiler/ir/verify.js';
-import { runPasses } from '../compiler/pipeline/pass-manager.js';
-import type { Pass } from '../compiler/pipeline/pass.js';
+import { decodeModel } from '../io/decode.js';
+import { encodeModel } from '../io/encode.js';
+import { encodeModelSpec, type ModelSpec } from '../io/model-spec.js';
+import type { Model } from '../ir/model.js';
+import { verifyGraph } from '../ir/verify.js';
+import { runPasses } from '../passes/pass-manager.js';
+import type { Pass } from '../passes/pass.js';
 import { GraphBuilder } from '../fixtures/graph-builder.js';
 import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
 import { cutAtValues } from '../passes/cut-at-values.js';

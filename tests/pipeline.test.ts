@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
-import { compile } from '../compiler/compile.js';
+import { compile } from '../build/compile.js';
 import { GatedPipeline, type PipelineGenerateOptions } from '../runtime/pipeline/gated-pipeline.js';
 import { decodePng } from '../runtime/pipeline/image.js';
 import { proveArtifacts } from '../runtime/prove.js';

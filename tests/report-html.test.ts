@@ -5,7 +5,7 @@
 // beyond its own file.
 import fs from 'node:fs';
 import path from 'node:path';
-import { compile } from '../compiler/compile.js';
+import { compile } from '../build/compile.js';
 import { tgate } from './helpers/cli.js';
 import { ROOT, scratch } from './helpers/paths.js';
 

@@ -8,9 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
-import { compile } from '../compiler/compile.js';
-import { TgateError } from '../compiler/errors.js';
-import { readManifest } from '../compiler/manifest.js';
+import { compile } from '../build/compile.js';
+import { TgateError } from '../base/errors.js';
+import { readManifest } from '../build/manifest.js';
 import { variantsFor } from '../runtime/compiled-folder.js';
 import { GatedUNet, type GenerateOptions } from '../runtime/gated-unet.js';
 import { encodeNpy } from '../runtime/npy.js';

@@ -212,7 +212,7 @@ describe('gated sampler on model variants', () => {
   it('with one cross site left uncached, the fidelity phase feeds it the uncond text', async () => {
     const work = (await import('./helpers/paths.js')).scratch();
     const { writeTinyUnet } = await import('./helpers/models.js');
-    const { compile } = await import('../compiler/compile.js');
+    const { compile } = await import('../build/compile.js');
     const source = writeTinyUnet(path.join(work, 'src'));
     const dir = path.join(work, 'out');
     await compile(source, { outDir: dir, prover: null, sites: { exclude: ['cross.1'] } });

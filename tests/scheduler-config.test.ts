@@ -4,7 +4,7 @@
 // settings, diffusers' from_config, a SchedulerConfig built in code). And the property behind
 // it: any scheduler that createScheduler returns steps a finite latent to a finite latent.
 import fc from 'fast-check';
-import { TgateError } from '../compiler/errors.js';
+import { TgateError } from '../base/errors.js';
 import {
   createScheduler, parseDiffusersJson, parseSchedulerConfig, resolveSchedulerConfig, SCHEDULERS, schedulerFromConfig, STABLE_DIFFUSION_CONFIG, type SchedulerConfig,
 } from '../runtime/schedulers/index.js';

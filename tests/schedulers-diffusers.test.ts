@@ -7,7 +7,7 @@
 // -Infinity), the 25-step runs replayed from their recorded model outputs, img2img's add_noise.
 import fs from 'node:fs';
 import path from 'node:path';
-import { TgateError } from '../compiler/errors.js';
+import { TgateError } from '../base/errors.js';
 import {
   CLASS_DEFAULTS, createScheduler, img2imgStart, parseDiffusersJson, readDiffusersJson, resolveSchedulerConfig, schedulerFromConfig,
   STABLE_DIFFUSION_CONFIG, type Scheduler,

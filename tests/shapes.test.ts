@@ -4,11 +4,11 @@
 // symbolic algebra on its own.
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeModel } from '../compiler/io/decode.js';
-import { encodeModel } from '../compiler/io/encode.js';
-import { dtypeName } from '../compiler/ir/dtype.js';
-import { concreteShape, inferShapes } from '../compiler/shapes/infer.js';
-import { Sym } from '../compiler/shapes/sym.js';
+import { decodeModel } from '../io/decode.js';
+import { encodeModel } from '../io/encode.js';
+import { dtypeName } from '../ir/dtype.js';
+import { concreteShape, inferShapes } from '../analyses/shapes/infer.js';
+import { Sym } from '../analyses/shapes/sym.js';
 import { makeFeeds } from '../runtime/prove.js';
 import { writeOptimizedModel } from '../runtime/session.js';
 import { writeTinyUnet } from './helpers/models.js';

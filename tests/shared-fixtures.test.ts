@@ -1,13 +1,13 @@
 // compile on the real diffusers exports in ../shared/fixtures, checked against the PyTorch
 // references: the sites are exactly the attention modules, planning outputs equal each module's
 // output, and the fidelity graph fed cached tensors reproduces the reference outputs.
-import { variantOf } from '../compiler/manifest.js';
+import { variantOf } from '../build/manifest.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { compile, type CompileResult } from '../compiler/compile.js';
-import { decodeModel } from '../compiler/io/decode.js';
-import { encodeModel } from '../compiler/io/encode.js';
-import { runPasses } from '../compiler/pipeline/pass-manager.js';
+import { compile, type CompileResult } from '../build/compile.js';
+import { decodeModel } from '../io/decode.js';
+import { encodeModel } from '../io/encode.js';
+import { runPasses } from '../passes/pass-manager.js';
 import { exposeOutputs } from '../passes/expose-outputs.js';
 import { proveArtifacts } from '../runtime/prove.js';
 import type { Feeds } from '../runtime/session.js';

@@ -5,7 +5,7 @@
 // The per-step variant choice is checked against what the official code recorded per module.
 import fs from 'node:fs';
 import path from 'node:path';
-import { compile } from '../compiler/compile.js';
+import { compile } from '../build/compile.js';
 import { GatedUNet, type GenerateResult, type TgateOptions } from '../runtime/gated-unet.js';
 import { parseSchedulerConfig } from '../runtime/schedulers/index.js';
 import { proveArtifacts } from '../runtime/prove.js';

@@ -3,7 +3,7 @@
 // pad tokens), the word-level tokenizer.json of the demo model, and the refusals.
 import fs from 'node:fs';
 import path from 'node:path';
-import { TgateError } from '../compiler/errors.js';
+import { TgateError } from '../base/errors.js';
 import { ClipTokenizer, loadTokenizer, type Tokenizer } from '../runtime/tokenizer/index.js';
 import { clipPieces } from '../runtime/tokenizer/clip-pattern.js';
 import { codePoints, fromCodePoints, pyLower } from '../runtime/tokenizer/python-text.js';

@@ -6,13 +6,13 @@
 //   img2img VAE sample and noise) come from the same generator in diffusers' order;
 // - img2img: the image is encoded (a first draw for the latent sample), then noised with a second
 //   draw at the first timestep that `strength` keeps.
-import { TgateError } from '../../compiler/errors.js';
-import type { VariantName } from '../../compiler/variants.js';
+import { TgateError } from '../../base/errors.js';
+import type { VariantName } from '../../build/variants.js';
 import { GatedUNet, variantsFor, type GenerateResult, type LoadOptions, type StepRecord, type TgateOptions } from '../gated-unet.js';
 import { schedulerFromConfig } from '../schedulers/index.js';
 import { checkSteps } from '../schedulers/config-check.js';
 import { checkFiniteStep, checkTensorSize } from '../tensor-checks.js';
-import { readUserFile } from '../user-file.js';
+import { readUserFile } from '../../io/user-file.js';
 import { TorchGenerator } from '../torch-random.js';
 import { guidanceScaleEmbedding, LCM_DEFAULT_GUIDANCE } from './guidance-embedding.js';
 import { decodePng, toModelInput, toRgbImages, toUnitRange, type RgbImage } from './image.js';

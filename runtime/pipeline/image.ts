@@ -3,7 +3,7 @@
 // round half to even, all in float32), and an input picture becomes a [-1, 1] tensor as its
 // preprocess does (x / 255 * 2 - 1). PNG is read and written by pngjs.
 import { PNG } from 'pngjs';
-import { TgateError } from '../../compiler/errors.js';
+import { TgateError } from '../../base/errors.js';
 
 /** 8-bit RGB, row-major, 3 bytes a pixel. */
 export interface RgbImage {

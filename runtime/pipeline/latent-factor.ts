@@ -1,11 +1,11 @@
 // The latent factor of a pipeline folder (source or compiled): its VAE's, 2^(blocks - 1) from
 // vae_decoder/config.json (or vae_encoder/'s) block_out_channels, as diffusers computes
-// vae_scale_factor; without a VAE, the rule for a model alone (compiler/latent-factor.ts).
+// vae_scale_factor; without a VAE, the rule for a model alone (build/latent-factor.ts).
 import fs from 'node:fs';
 import path from 'node:path';
-import { bareLatentFactor, type LatentFactor } from '../../compiler/latent-factor.js';
-import type { Manifest } from '../../compiler/manifest.js';
-import { readConfig } from './pipeline-folder.js';
+import { bareLatentFactor, type LatentFactor } from '../../build/latent-factor.js';
+import type { Manifest } from '../../build/manifest.js';
+import { readConfig } from '../config-file.js';
 
 /** The VAE's factor, or null when the folder has no VAE. */
 export function vaeLatentFactor(dir: string): LatentFactor | null {

@@ -4,11 +4,11 @@
 // checked for presence up front, so a missing one is one clear error before any model loads.
 import fs from 'node:fs';
 import path from 'node:path';
-import { TgateError } from '../../compiler/errors.js';
-import { containedFile, readRegularFile, type ContainedKind } from '../../compiler/io/contained-file.js';
-import { readManifest, type Manifest } from '../../compiler/manifest.js';
+import { TgateError } from '../../base/errors.js';
+import { containedFile, type ContainedKind } from '../../io/contained-file.js';
+import { readManifest, type Manifest } from '../../build/manifest.js';
 import { exists } from '../compiled-folder.js';
-import { parseDiffusersJson } from '../schedulers/index.js';
+import { readConfig } from '../config-file.js';
 
 export type PipelineKind = 'sd' | 'sdxl';
 
@@ -40,7 +40,7 @@ export interface PipelineFolder {
 
 /**
  * Every file generation reads from a compiled pipeline, checked as the manifest's own files are
- * (compiler/io/contained-file.ts: inside the folder, a regular file, bounded) before anything
+ * (io/contained-file.ts: inside the folder, a regular file, bounded) before anything
  * opens it: the files the manifest lists, and those read by their fixed names whether listed or not.
  */
 function checkPipelineFiles(dir: string, p: NonNullable<Manifest['pipeline']>): void {
@@ -58,17 +58,6 @@ function checkPipelineFiles(dir: string, p: NonNullable<Manifest['pipeline']>): 
   for (const f of fixed) if (exists(path.join(dir, f))) containedFile(dir, f, { kind: kindOf(f), what: f });
 }
 
-
-/** A diffusers/transformers JSON config (Python's Infinity/NaN tokens accepted); {} when absent. */
-export function readConfig(file: string): Record<string, unknown> {
-  if (!exists(file)) return {};
-  // A regular file of bounded size only: a FIFO named config.json must not hang tgate.
-  const json = parseDiffusersJson(readRegularFile(file, { kind: 'config', what: 'config' }).bytes.toString('utf8'), file);
-  if (!json || typeof json !== 'object' || Array.isArray(json)) {
-    throw new TgateError('E_BAD_PIPELINE', `${file} is not a JSON object.`, { subject: { file }, hint: 'Re-export the pipeline; its config files are written by diffusers/transformers save_pretrained.' });
-  }
-  return json as Record<string, unknown>;
-}
 
 function missing(dir: string, what: string, why: string): TgateError {
   return new TgateError('E_FILE_MISSING', `The pipeline ${dir} has no ${what}: ${why}.`, {

@@ -7,7 +7,7 @@
 //   force_zeros_for_empty_prompt, the negative embeddings and pooled embeddings are zeros.
 // Input dtypes (int32 ids in optimum <= 1.23, int64 after) are read from the models.
 import type ort from 'onnxruntime-node';
-import { TgateError } from '../../compiler/errors.js';
+import { TgateError } from '../../base/errors.js';
 import { makeTensor, openComponent, runModel, type SessionOptions } from '../session.js';
 import { numbersOf } from '../tensor-values.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';

@@ -6,7 +6,7 @@
 //   is, with no draw; then x scaling_factor.
 // float16 VAEs take and give float16 at the boundary.
 import type ort from 'onnxruntime-node';
-import { TgateError } from '../../compiler/errors.js';
+import { TgateError } from '../../base/errors.js';
 import { makeTensor, openComponent, runModel, type SessionOptions } from '../session.js';
 import { numbersOf, valuesAs } from '../tensor-values.js';
 import type { TorchGenerator } from '../torch-random.js';

@@ -6,9 +6,9 @@
 // step at t = 1 (more steps than training timesteps). So each value is refused with the key, the
 // valid range and the file it came from (E_BAD_CONFIG, exit 3); a number of steps the config
 // cannot make is refused as a usage error (E_USAGE, exit 2) with the range that works.
-import { TgateError } from '../../compiler/errors.js';
-import { MAX_STEPS } from '../../compiler/schedule.js';
-import type { SchedulerConfig } from './config.js';
+import { TgateError } from '../../base/errors.js';
+import { MAX_STEPS } from '../../build/schedule.js';
+import type { SchedulerConfig } from './config-types.js';
 import { alphasCumprod } from './noise-schedule.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -98,7 +98,7 @@ export function checkSchedulerConfig(c: SchedulerConfig, o: ConfigCheckOptions):
 
 /**
  * The number of steps, before anything is built from it (a huge count must not allocate or plan):
- * at most MAX_STEPS (a plan's bound, compiler/schedule.ts) and, given a scheduler's
+ * at most MAX_STEPS (a plan's bound, build/schedule.ts) and, given a scheduler's
  * num_train_timesteps `n`, at most n (one step per training timestep at most).
  */
 export function checkSteps(steps: unknown, n?: number): asserts steps is number {

@@ -1,5 +1,5 @@
 // Scheduler names the CLI and API accept, and the factory from a ready SchedulerConfig.
-import { TgateError } from '../../compiler/errors.js';
+import { TgateError } from '../../base/errors.js';
 import { STABLE_DIFFUSION_CONFIG, type SchedulerConfig } from './config.js';
 import { checkSchedulerConfig, checkSteps, scheduleProblem } from './config-check.js';
 import { ddim } from './ddim.js';

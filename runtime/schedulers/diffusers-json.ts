@@ -2,8 +2,8 @@
 // could save NaN), which JSON.parse rejects. This reader is strict JSON plus the tokens NaN,
 // Infinity and -Infinity outside strings; a malformed file is a TgateError naming the file and
 // the line and column.
-import { TgateError } from '../../compiler/errors.js';
-import { readUserFile } from '../user-file.js';
+import { TgateError } from '../../base/errors.js';
+import { readUserFile } from '../../io/user-file.js';
 
 export function parseDiffusersJson(text: string, source: string): unknown {
   let i = 0;

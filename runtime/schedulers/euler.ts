@@ -3,7 +3,7 @@
 // timesteps, the final sigma appended, the model input divided by sqrt(sigma^2 + 1); torch's
 // float32 arithmetic op by op. The ancestral sampler adds fresh noise each step, drawn from the
 // pipeline's generator (randn_tensor(model_output.shape, generator=generator)).
-import { TgateError } from '../../compiler/errors.js';
+import { TgateError } from '../../base/errors.js';
 import type { SchedulerConfig } from './config.js';
 import { alphasCumprod, arange, interpAtIndex, linspace, roundHalfEven, trainingSigmas } from './noise-schedule.js';
 import { evaluationOrder, type NormalGenerator, type Scheduler } from './scheduler.js';

@@ -9,7 +9,7 @@
 // Unknown classes and settings tgate does not implement are refused (E_UNSUPPORTED_MODEL), naming
 // the class or key, the file and what is supported; never silently replaced. A value of the wrong
 // type or out of range is a malformed file (E_BAD_CONFIG, config-check.ts), naming key and range.
-import { TgateError } from '../../compiler/errors.js';
+import { TgateError } from '../../base/errors.js';
 import { STABLE_DIFFUSION_CONFIG, type SchedulerConfig } from './config.js';
 import { checkSchedulerConfig } from './config-check.js';
 import { createScheduler, SCHEDULER_CLASSES, SCHEDULERS, type SchedulerName } from './create.js';

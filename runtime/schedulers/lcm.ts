@@ -5,7 +5,7 @@
 // the pipeline's generator. In torch's float32. LCMScheduler.set_timesteps ignores
 // timestep_spacing and steps_offset (diffusers does too); `strength` is set_timesteps' strength, as
 // LatentConsistencyModelImg2ImgPipeline passes it.
-import { TgateError } from '../../compiler/errors.js';
+import { TgateError } from '../../base/errors.js';
 import type { SchedulerConfig } from './config.js';
 import { clipSample, predictX0, vpAddNoise } from './ddim.js';
 import { alphasCumprod, linspace } from './noise-schedule.js';

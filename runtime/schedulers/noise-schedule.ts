@@ -4,7 +4,7 @@
 // * torch.linspace(float32) as the AVX2 kernel runs it (blocks of 8 from a fused base);
 // * torch.cumprod accumulates in double and stores float32;
 // * numpy's arange / linspace / interp / round with their own rounding.
-import type { SchedulerConfig, TimestepSpacing } from './config.js';
+import type { SchedulerConfig, TimestepSpacing } from './config-types.js';
 
 const f = Math.fround;
 

@@ -8,7 +8,7 @@
 // first sample with the mean of both predictions. Like diffusers, `step` counts its calls (counter)
 // and takes the timestep of evaluation k; it does not look at k otherwise, so an img2img run that
 // starts mid-schedule runs the warm-up from its first evaluation, as diffusers does.
-import { TgateError } from '../../compiler/errors.js';
+import { TgateError } from '../../base/errors.js';
 import type { SchedulerConfig } from './config.js';
 import { vpAddNoise } from './ddim.js';
 import { alphasCumprod, arange, linspace, roundHalfEven } from './noise-schedule.js';

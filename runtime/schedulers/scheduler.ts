@@ -24,7 +24,7 @@
 // `step` must be called once per evaluation, in order (k0, k0 + 1, ...): schedulers with state
 // or a generator refuse anything else.
 
-import { TgateError } from '../../compiler/errors.js';
+import { TgateError } from '../../base/errors.js';
 
 /** A source of standard normal float32 draws: runtime/torch-random.ts's TorchGenerator. */
 export interface NormalGenerator {

@@ -21,7 +21,7 @@
 // legacy added-tokens lookup transformers' slow loader does: the slow tokenizer is the reference.
 import fs from 'node:fs';
 import path from 'node:path';
-import { TgateError } from '../../compiler/errors.js';
+import { TgateError } from '../../base/errors.js';
 import { type AddedToken, Trie, splitAddedTokens } from './added-tokens.js';
 import { basicClean } from './basic-tokenizer.js';
 import { ByteLevelBpe, CHAR_TO_BYTE, byteEncode, parseMerges } from './byte-level-bpe.js';

@@ -3,8 +3,8 @@
 // and say what tgate reads. Also the one value convention the configs share: a token written as a
 // string or as an AddedToken object ({"content": ..., "lstrip": ..., "__type": "AddedToken"}).
 import path from 'node:path';
-import { isTgateError, TgateError } from '../../compiler/errors.js';
-import { readRegularFile } from '../../compiler/io/contained-file.js';
+import { isTgateError, TgateError } from '../../base/errors.js';
+import { readRegularFile } from '../../io/contained-file.js';
 
 export const SUPPORTED =
   'tgate reads CLIP tokenizers (vocab.json + merges.txt + tokenizer_config.json, as transformers CLIPTokenizer saves them: SD-1.x, SD-2.x, SD-XL) and word-level tokenizers (a tokenizer.json whose model.type is "WordLevel")';

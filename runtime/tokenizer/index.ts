@@ -7,7 +7,7 @@
 // format, both saying what is supported.
 import fs from 'node:fs';
 import path from 'node:path';
-import { TgateError } from '../../compiler/errors.js';
+import { TgateError } from '../../base/errors.js';
 import { loadClipTokenizer } from './clip-tokenizer.js';
 import { SUPPORTED, isObject, missingFile, readJson, unsupported } from './config-files.js';
 import type { Tokenizer } from './types.js';

@@ -12,7 +12,7 @@
 // version; it only matters for words no tiny word-level vocabulary holds).
 import fs from 'node:fs';
 import path from 'node:path';
-import { TgateError } from '../../compiler/errors.js';
+import { TgateError } from '../../base/errors.js';
 import { isObject, readJson, tokenSpec, unsupported } from './config-files.js';
 import type { Tokenizer, TokenizerOutput } from './types.js';
 

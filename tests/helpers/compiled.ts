@@ -1,6 +1,6 @@
 // Compiling code-built models into scratch folders for runtime tests.
 import path from 'node:path';
-import { compile } from '../../compiler/compile.js';
+import { compile } from '../../build/compile.js';
 import type { TinyUnetOptions } from '../../fixtures/tiny-unet.js';
 import { proveArtifacts } from '../../runtime/prove.js';
 import { writeTinyUnet } from './models.js';

@@ -2,8 +2,8 @@
 import ort from 'onnxruntime-node';
 import { makeFeeds } from '../../runtime/prove.js';
 import { runOnce, type Feeds } from '../../runtime/session.js';
-import type { ModelSpec } from '../../compiler/io/model-spec.js';
-import { dtypeName } from '../../compiler/ir/dtype.js';
+import type { ModelSpec } from '../../io/model-spec.js';
+import { dtypeName } from '../../ir/dtype.js';
 
 export { runOnce };
 

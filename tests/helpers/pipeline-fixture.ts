@@ -8,8 +8,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseModelProto } from '../../compiler/io/decode.js';
-import { externalRefOf, tensorBytes } from '../../compiler/io/external-data.js';
+import { parseModelProto } from '../../io/decode.js';
+import { externalRefOf, tensorBytes } from '../../io/external-data.js';
 import { FIXTURES } from './paths.js';
 
 export const PIPELINE_SOURCE = path.join(FIXTURES, 'sd15-pipeline-tiny');

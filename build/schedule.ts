@@ -1,0 +1,126 @@
+// The T-GATE schedule: what every step does with cross- and self-attention, decided exactly as
+// the official `tgate_scheduler` does (tgate 1.0.0), and which graph variant serves it.
+//   k < G-1   planning: cross computed; self computed before warm_up, stored at warm_up and at
+//             every multiple of sp_interval, reused otherwise (v2 only)
+//   k = G-1   gate: cross and self computed and stored, averaged over the CFG pair
+//   k >= G    fidelity: cross reused; self stored at multiples of fi_interval, reused otherwise
+// k counts the steps actually run (img2img starts mid-schedule), as the official pipelines do.
+import { TgateError } from '../base/errors.js';
+import type { VariantName } from './variants.js';
+
+export type SiteAction = 'compute' | 'store' | 'reuse';
+export type Phase = 'planning' | 'gate' | 'fidelity';
+
+export interface ScheduleOptions {
+  /** 1: cross-attention gating only; 2: also self-attention reuse (the published v2 method). */
+  version: 1 | 2;
+  gateStep: number;
+  spInterval: number;
+  fiInterval: number;
+  warmUp: number;
+}
+
+export interface PlannedStep {
+  k: number;
+  phase: Phase;
+  /** What the official code does with each kind of site at this step. */
+  cross: SiteAction;
+  self: SiteAction;
+  /** Whether a later step reads what this step stores (else the runtime does not fetch it). */
+  keepSelf: boolean;
+  variant: VariantName;
+  /** Under CFG, steps before the gate run the [uncond, cond] pair. */
+  paired: boolean;
+}
+
+/**
+ * The most steps a schedule may have. A plan holds one entry per step and every step runs the
+ * model, so this bounds the work of a plan (inspect --steps 1000000000 used to exhaust the heap);
+ * it is ten times the 1000 training timesteps of the diffusion schedulers tgate knows.
+ */
+export const MAX_STEPS = 10_000;
+
+function positiveInteger(name: string, v: number, min: number, max = Infinity): void {
+  // Infinity is a gate step that never comes: the baseline.
+  if (!(Number.isInteger(v) || v === Infinity) || v < min || (v > max && v !== Infinity)) {
+    throw new TgateError('E_USAGE', `${name} must be an integer >= ${min}${max < Infinity ? ` and <= ${max}` : ''}, not ${v}.`, { hint: 'The official defaults are gate step 10, sp_interval 5, fi_interval 1, warm_up 2 (SD); see `tgate help`.' });
+  }
+}
+
+/** A step count of a plan: an integer from `min` to MAX_STEPS. */
+export function checkStepCount(name: string, v: number, min = 1): void {
+  if (!Number.isInteger(v) || v < min || v > MAX_STEPS) {
+    throw new TgateError('E_USAGE', `${name} must be an integer from ${min} to ${MAX_STEPS}, not ${v}.`, { hint: `Diffusion schedulers are trained on 1000 timesteps; tgate plans at most ${MAX_STEPS} steps.` });
+  }
+}
+
+/**
+ * Checks a requested step count and gate step before any work is done for them (inspect and the
+ * cost report take them from the user; planSchedule checks them again).
+ */
+export function checkStepOptions(o: { steps?: number | undefined; gateStep?: number | undefined }): void {
+  if (o.steps !== undefined) checkStepCount('The number of steps', o.steps);
+  if (o.gateStep !== undefined) positiveInteger('The gate step', o.gateStep, 1, MAX_STEPS);
+}
+
+export function checkSchedule(o: ScheduleOptions): void {
+  if (o.version !== 1 && o.version !== 2) throw new TgateError('E_USAGE', `The TGATE version must be 1 or 2, not ${String(o.version)}.`);
+  positiveInteger('The gate step', o.gateStep, 1, MAX_STEPS);
+  positiveInteger('sp_interval', o.spInterval, 1);
+  positiveInteger('fi_interval', o.fiInterval, 1);
+  positiveInteger('warm_up', o.warmUp, 0);
+}
+
+function officialSelf(k: number, o: ScheduleOptions): SiteAction {
+  if (o.version === 1) return 'compute';
+  const G = o.gateStep;
+  if (k < G - 1) {
+    if (k < o.warmUp) return 'compute';
+    if (k === o.warmUp || k % o.spInterval === 0) return 'store';
+    return 'reuse';
+  }
+  if (k === G - 1) return 'store';
+  return k % o.fiInterval === 0 ? 'store' : 'reuse';
+}
+
+/**
+ * The plan of `steps` scheduler steps, after `leading` model evaluations that come before the
+ * first counted step. Those exist when a scheduler evaluates the model more often than it has
+ * steps (PNDM: 26 evaluations for 25 steps); the official pipeline then counts
+ * `cur_step = i - num_warmup_steps` and leaves the leading evaluations on its initial settings:
+ * everything computed, at batch 2B under CFG. k is the evaluation index.
+ */
+export function planSchedule(steps: number, cfg: boolean, o: ScheduleOptions, leading = 0): PlannedStep[] {
+  checkSchedule(o);
+  checkStepCount('The number of steps', steps, 0);
+  checkStepCount('The number of leading model evaluations', leading, 0);
+  const G = o.gateStep;
+  const plan: PlannedStep[] = [];
+  for (let k = 0; k < leading; k++) {
+    plan.push({ k, phase: 'planning', cross: 'compute', self: 'compute', keepSelf: false, variant: 'planning', paired: cfg });
+  }
+  for (let k = 0; k < steps; k++) {
+    const phase: Phase = k < G - 1 ? 'planning' : k === G - 1 ? 'gate' : 'fidelity';
+    const cross: SiteAction = phase === 'planning' ? 'compute' : phase === 'gate' ? 'store' : 'reuse';
+    const self = officialSelf(k, o);
+    const fidelity = phase === 'fidelity';
+    const variant: VariantName = self === 'reuse' ? (fidelity ? 'fidelity-reuse-self' : 'reuse-self') : fidelity ? 'fidelity' : 'planning';
+    plan.push({ k: leading + k, phase, cross, self, keepSelf: false, variant, paired: cfg && k < G });
+  }
+  // A stored self-attention output is worth fetching only if a reuse follows before the next store.
+  let reuseAhead = false;
+  for (let k = plan.length - 1; k >= 0; k--) {
+    const p = plan[k]!;
+    if (p.self === 'store') {
+      p.keepSelf = reuseAhead;
+      reuseAhead = false;
+    } else if (p.self === 'reuse') reuseAhead = true;
+  }
+  return plan;
+}
+
+/** The variants a plan runs, in the order of VARIANTS. */
+export function variantsUsed(plan: PlannedStep[]): VariantName[] {
+  const used = new Set(plan.map((p) => p.variant));
+  return (['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self'] as const).filter((v) => used.has(v));
+}
