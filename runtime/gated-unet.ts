@@ -358,7 +358,7 @@ export class GatedUNet {
 
 /** Appends step k's mean relative change per kind against the outputs kept from the step before. */
 function recordChange(into: GenerateResult['attentionChange'], previous: Map<string, Float32Array>, k: number, outputs: [CacheSite, ort.Tensor][]): void {
-  const sums = { cross: [0, 0], self: [0, 0] };
+  const sums: Record<'cross' | 'self', [number, number]> = { cross: [0, 0], self: [0, 0] };
   for (const [c, t] of outputs) {
     const now = Float32Array.from(numbersOf(t));
     const before = previous.get(c.id);

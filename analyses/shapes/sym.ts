@@ -95,15 +95,15 @@ export class Sym {
     }
     // A symbolic divisor: only a single-term quotient of single terms is known.
     if (this.terms.size === 1 && o.terms.size === 1) {
-      const [[a, fa]] = [...this.terms];
-      const [[b, fb]] = [...o.terms];
-      const rest = a!.split('*').filter(Boolean);
-      for (const f of b!.split('*').filter(Boolean)) {
+      const [a, fa] = [...this.terms][0]!;
+      const [b, fb] = [...o.terms][0]!;
+      const rest = a.split('*').filter(Boolean);
+      for (const f of b.split('*').filter(Boolean)) {
         const i = rest.indexOf(f);
         if (i < 0) return null;
         rest.splice(i, 1);
       }
-      return Sym.from([[rest.join('*'), frac(fa!.n * fb!.d, fa!.d * fb!.n)]]);
+      return Sym.from([[rest.join('*'), frac(fa.n * fb.d, fa.d * fb.n)]]);
     }
     return null;
   }
