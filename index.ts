@@ -20,8 +20,24 @@ export function compile(source: string, opts: LibraryCompileOptions): Promise<Co
 }
 export { TgateError, isTgateError, type ErrorCode } from './base/errors.js';
 export { readManifest, type Manifest } from './build/manifest.js';
-export { GatedUNet, variantsFor, type GenerateOptions, type GenerateResult, type LoadOptions, type StepRecord, type TensorInput, type TgateOptions } from './runtime/gated-unet.js';
-export { GatedPipeline, readImage, type PipelineGenerateOptions, type PipelineLoadOptions, type PipelineResult, type PipelineTimings } from './runtime/pipeline/gated-pipeline.js';
+export {
+  GatedUNet,
+  variantsFor,
+  type GenerateOptions,
+  type GenerateResult,
+  type LoadOptions,
+  type StepRecord,
+  type TensorInput,
+  type TgateOptions,
+} from './runtime/gated-unet.js';
+export {
+  GatedPipeline,
+  readImage,
+  type PipelineGenerateOptions,
+  type PipelineLoadOptions,
+  type PipelineResult,
+  type PipelineTimings,
+} from './runtime/pipeline/gated-pipeline.js';
 export { encodePng, decodePng, type RgbImage } from './runtime/pipeline/image.js';
 export { loadTokenizer, type Tokenizer } from './runtime/tokenizer/index.js';
 export { TorchGenerator } from './runtime/torch-random.js';

@@ -66,11 +66,32 @@ for (const [label, model] of models) {
   const v = m.verification;
   const err = v.skipped ? 'skipped' : Math.max(0, ...Object.values(v.variantMaxAbsErrors)).toExponential(1);
   const nodes = Object.fromEntries([['source', m.source.nodes], ...m.variants.map((x) => [x.name, x.nodes])]);
-  rows.push([label, median(seconds).toFixed(2), median(rss).toFixed(0), `${cross}+${m.sites.length - cross}`, ...['source', 'planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self'].map((n) => nodes[n] ?? '-'), err]);
-  figures.push({ model: label, runs, medianSeconds: median(seconds), medianPeakRssMiB: median(rss), seconds, peakRssMiB: rss, nodeCounts: nodes, maxAbsError: v.skipped ? null : v.variantMaxAbsErrors });
+  rows.push([
+    label,
+    median(seconds).toFixed(2),
+    median(rss).toFixed(0),
+    `${cross}+${m.sites.length - cross}`,
+    ...['source', 'planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self'].map((n) => nodes[n] ?? '-'),
+    err,
+  ]);
+  figures.push({
+    model: label,
+    runs,
+    medianSeconds: median(seconds),
+    medianPeakRssMiB: median(rss),
+    seconds,
+    peakRssMiB: rss,
+    nodeCounts: nodes,
+    maxAbsError: v.skipped ? null : v.variantMaxAbsErrors,
+  });
 }
-process.stdout.write(`compile benchmark: median of ${runs} runs, wall time of the whole CLI process (proof ${values['no-verify'] ? 'off' : 'on'}), ${os.cpus().length} cores\n\n`);
-process.stdout.write(table(['model', 'seconds', 'peak RSS MiB', 'sites', 'source nodes', 'planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self', 'proof max err'], rows) + '\n');
+process.stdout.write(
+  `compile benchmark: median of ${runs} runs, wall time of the whole CLI process (proof ${values['no-verify'] ? 'off' : 'on'}), ${os.cpus().length} cores\n\n`,
+);
+process.stdout.write(
+  table(['model', 'seconds', 'peak RSS MiB', 'sites', 'source nodes', 'planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self', 'proof max err'], rows) +
+    '\n',
+);
 const outFile = path.join(ROOT, 'out/bench-compile.json');
 fs.mkdirSync(path.dirname(outFile), { recursive: true });
 fs.writeFileSync(outFile, JSON.stringify(figures, null, 2) + '\n');

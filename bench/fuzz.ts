@@ -37,7 +37,12 @@ fs.chmodSync(work, 0o755);
 const root = path.join(work, 'cases');
 fs.mkdirSync(root, { mode: 0o755 });
 fs.chmodSync(root, 0o755);
-const opts: ExecOptions = { base: makeBase(path.join(work, 'base')), root, limits: { ...DEFAULT_LIMITS, timeoutMs: Number(values.timeout) }, keep: values.keep ? 'failures' : 'none' };
+const opts: ExecOptions = {
+  base: makeBase(path.join(work, 'base')),
+  root,
+  limits: { ...DEFAULT_LIMITS, timeoutMs: Number(values.timeout) },
+  keep: values.keep ? 'failures' : 'none',
+};
 
 if (values.replay) {
   const c = JSON.parse(values.replay) as Case;
@@ -51,11 +56,10 @@ const seed = Number(values.seed);
 const runs = Number(values.runs);
 const groups = String(values.groups).split(',') as Group[];
 const perGroup = Math.max(1, Math.round(runs / groups.length));
-const cases: Case[] = [
-  ...(values.baselines ? BASELINES : []),
-  ...groups.flatMap((g, k) => fc.sample(ARBITRARIES[g], { seed: seed + k, numRuns: perGroup })),
-];
-console.log(`tgate fuzz: seed ${seed}, ${cases.length} cases (${perGroup} per group: ${groups.join(', ')}), concurrency ${values.concurrency}, timeout ${values.timeout} ms, work ${work}`);
+const cases: Case[] = [...(values.baselines ? BASELINES : []), ...groups.flatMap((g, k) => fc.sample(ARBITRARIES[g], { seed: seed + k, numRuns: perGroup }))];
+console.log(
+  `tgate fuzz: seed ${seed}, ${cases.length} cases (${perGroup} per group: ${groups.join(', ')}), concurrency ${values.concurrency}, timeout ${values.timeout} ms, work ${work}`,
+);
 const started = performance.now();
 let done = 0;
 const { outcomes } = await executeAll(cases, {
@@ -75,7 +79,11 @@ async function minimize(o: Outcome, category: string): Promise<Outcome> {
     const c = best.case;
     const smaller: Case[] = [
       ...c.mutations.map((_, i) => ({ ...c, mutations: c.mutations.filter((__, j) => j !== i) })),
-      ...c.mutations.flatMap((m, i) => (m.kind === 'onnx' && m.ops.length > 1 ? m.ops.map((_, k) => ({ ...c, mutations: c.mutations.map((x, j) => (j === i ? { ...m, ops: m.ops.filter((__, q) => q !== k) } : x)) })) : [])),
+      ...c.mutations.flatMap((m, i) =>
+        m.kind === 'onnx' && m.ops.length > 1
+          ? m.ops.map((_, k) => ({ ...c, mutations: c.mutations.map((x, j) => (j === i ? { ...m, ops: m.ops.filter((__, q) => q !== k) } : x)) }))
+          : [],
+      ),
     ];
     let improved = false;
     for (const s of smaller) {

@@ -37,22 +37,25 @@ function link(from: string, to: string): void {
 function standInTextEncoder(file: string): void {
   const r = new SeededRandom(11);
   const w = (n: number, s: number) => Float32Array.from({ length: n }, () => r.normal() * s);
-  fs.writeFileSync(file, encodeModelSpec({
-    opset: 14,
-    inputs: [{ name: 'input_ids', dtype: 7, shape: ['batch_size', 'sequence_length'] }],
-    outputs: [{ name: 'last_hidden_state', dtype: 1, shape: ['batch_size', 'sequence_length', 768] }],
-    initializers: [
-      { name: 'embed', dtype: 1, dims: [1514, 768], values: w(1514 * 768, 0.5) },
-      { name: 'w1', dtype: 1, dims: [768, 768], values: w(768 * 768, 0.036) },
-      { name: 'w2', dtype: 1, dims: [768, 768], values: w(768 * 768, 0.036) },
-    ],
-    nodes: [
-      { op: 'Gather', inputs: ['embed', 'input_ids'], outputs: ['h0'] },
-      { op: 'MatMul', inputs: ['h0', 'w1'], outputs: ['h1'] },
-      { op: 'Tanh', inputs: ['h1'], outputs: ['h2'] },
-      { op: 'MatMul', inputs: ['h2', 'w2'], outputs: ['last_hidden_state'] },
-    ],
-  }));
+  fs.writeFileSync(
+    file,
+    encodeModelSpec({
+      opset: 14,
+      inputs: [{ name: 'input_ids', dtype: 7, shape: ['batch_size', 'sequence_length'] }],
+      outputs: [{ name: 'last_hidden_state', dtype: 1, shape: ['batch_size', 'sequence_length', 768] }],
+      initializers: [
+        { name: 'embed', dtype: 1, dims: [1514, 768], values: w(1514 * 768, 0.5) },
+        { name: 'w1', dtype: 1, dims: [768, 768], values: w(768 * 768, 0.036) },
+        { name: 'w2', dtype: 1, dims: [768, 768], values: w(768 * 768, 0.036) },
+      ],
+      nodes: [
+        { op: 'Gather', inputs: ['embed', 'input_ids'], outputs: ['h0'] },
+        { op: 'MatMul', inputs: ['h0', 'w1'], outputs: ['h1'] },
+        { op: 'Tanh', inputs: ['h1'], outputs: ['h2'] },
+        { op: 'MatMul', inputs: ['h2', 'w2'], outputs: ['last_hidden_state'] },
+      ],
+    }),
+  );
 }
 
 function sd15SmallPipeline(fixture: string): string | null {
@@ -64,7 +67,8 @@ function sd15SmallPipeline(fixture: string): string | null {
     execFileSync('node', [path.join(SHARED, 'tools/synth-weights.mjs'), graph, '--out', weights], { stdio: 'inherit' });
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tgate-bench-sd15-small-pipeline-'));
-  for (const f of ['model_index.json', 'scheduler/scheduler_config.json', 'vae_decoder/model.onnx', 'vae_decoder/config.json']) link(path.join(fixture, f), path.join(dir, f));
+  for (const f of ['model_index.json', 'scheduler/scheduler_config.json', 'vae_decoder/model.onnx', 'vae_decoder/config.json'])
+    link(path.join(fixture, f), path.join(dir, f));
   for (const f of fs.readdirSync(path.join(fixture, 'tokenizer'))) link(path.join(fixture, 'tokenizer', f), path.join(dir, 'tokenizer', f));
   for (const f of ['model.onnx', 'model.onnx_data']) link(path.join(weights, f), path.join(dir, 'unet', f));
   fs.mkdirSync(path.join(dir, 'text_encoder'));
@@ -128,6 +132,8 @@ if (small) {
 }
 const headers = ['mode', 'tokenize ms', 'text encode ms', 'denoise before gate ms', 'after gate ms', 'denoise ms', 'decode ms', 'total ms', 'speed-up'];
 for (const r of results) {
-  process.stdout.write(`\n${r.name}, ${r.size}x${r.size} px, 25 PNDM steps, gate step 10, median of ${runs} (compile ${(r.compileMs / 1000).toFixed(1)} s, no proof)\n${table(headers, r.rows)}\n`);
+  process.stdout.write(
+    `\n${r.name}, ${r.size}x${r.size} px, 25 PNDM steps, gate step 10, median of ${runs} (compile ${(r.compileMs / 1000).toFixed(1)} s, no proof)\n${table(headers, r.rows)}\n`,
+  );
 }
 if (values.json) process.stdout.write(JSON.stringify(results, null, 2) + '\n');

@@ -33,7 +33,6 @@ const sizes = values.sizes!.split(',').map(Number);
 const kinds = values.models!.split(',') as ('chain' | 'unet')[];
 const BUDGET = 24 * 2 ** 30;
 
-
 /** The tiny UNet with enough transformer blocks for about n nodes. */
 function unet(n: number): ModelSpec {
   return tinyUnetSpec({ blocks: Math.max(2, Math.round((n - 19) / 57)) });
@@ -41,7 +40,10 @@ function unet(n: number): ModelSpec {
 
 /** The child's own peak RSS and CPU time, printed on exit (preloaded with --import). */
 const USAGE = path.join(os.tmpdir(), 'tgate-bench-scale-usage.mjs');
-fs.writeFileSync(USAGE, "process.on('exit', () => { const r = process.resourceUsage(); process.stderr.write(`tgate-usage maxrss-kb=${r.maxRSS} cpu-us=${r.userCPUTime + r.systemCPUTime}\\n`); });\n");
+fs.writeFileSync(
+  USAGE,
+  "process.on('exit', () => { const r = process.resourceUsage(); process.stderr.write(`tgate-usage maxrss-kb=${r.maxRSS} cpu-us=${r.userCPUTime + r.systemCPUTime}\\n`); });\n",
+);
 
 interface Run {
   status: number | null;
@@ -55,10 +57,17 @@ interface Run {
 function run(args: string[]): Run {
   const heap = values.heap ? [`--max-old-space-size=${values.heap}`] : [];
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [...heap, '--import', USAGE, CLI, ...args], { encoding: 'utf8', maxBuffer: 1 << 28, timeout: Number(values.timeout) * 1000 });
+  const r = spawnSync(process.execPath, [...heap, '--import', USAGE, CLI, ...args], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+    timeout: Number(values.timeout) * 1000,
+  });
   const seconds = (performance.now() - t0) / 1000;
   const u = /tgate-usage maxrss-kb=(\d+) cpu-us=(\d+)/.exec(r.stderr ?? '');
-  const error = r.status === 0 ? null : (/(E_[A-Z_]+|FATAL ERROR[^\n]*|internal error[^\n]*)/.exec(r.stderr ?? '')?.[1] ?? (r.signal ? `signal ${r.signal}` : `exit ${r.status}`));
+  const error =
+    r.status === 0
+      ? null
+      : (/(E_[A-Z_]+|FATAL ERROR[^\n]*|internal error[^\n]*)/.exec(r.stderr ?? '')?.[1] ?? (r.signal ? `signal ${r.signal}` : `exit ${r.status}`));
   return { status: r.status, signal: r.signal, seconds, cpuSeconds: u ? Number(u[2]) / 1e6 : null, peakMiB: u ? Number(u[1]) / 1024 : null, error };
 }
 
@@ -101,14 +110,18 @@ function fit(command: string, kind: string): { perNode: number; base: number } |
   return { perNode, base: my - perNode * mx };
 }
 
-process.stdout.write(`scale benchmark: one fresh process per run, ${values.heap ? `--max-old-space-size=${values.heap}` : 'default heap'}, ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}\n\n`);
+process.stdout.write(
+  `scale benchmark: one fresh process per run, ${values.heap ? `--max-old-space-size=${values.heap}` : 'default heap'}, ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}\n\n`,
+);
 process.stdout.write(table(['model', 'nodes', 'command', 'result', 'wall s', 'cpu s', 'peak RSS MiB'], rows) + '\n\n');
 for (const kind of kinds) {
   for (const command of ['compile', 'inspect']) {
     const f = fit(command, kind);
     if (!f) continue;
     const largest = Math.floor((BUDGET - f.base) / f.perNode);
-    process.stdout.write(`${kind} ${command}: ${(f.perNode / 1024).toFixed(2)} KiB of peak RSS per node (+${(f.base / 2 ** 20).toFixed(0)} MiB): about ${largest.toLocaleString('en')} nodes within 24 GiB (extrapolated)\n`);
+    process.stdout.write(
+      `${kind} ${command}: ${(f.perNode / 1024).toFixed(2)} KiB of peak RSS per node (+${(f.base / 2 ** 20).toFixed(0)} MiB): about ${largest.toLocaleString('en')} nodes within 24 GiB (extrapolated)\n`,
+    );
     figures.push({ kind, command, fit: { bytesPerNode: f.perNode, baseBytes: f.base, largestNodesWithin24GiB: largest } });
   }
 }

@@ -66,7 +66,11 @@ function realish(p: string): string {
 }
 
 /** Output names compare case-insensitively (a case-insensitive file system would merge them). */
-const key = (rel: string) => path.posix.normalize(rel.split(/[\\/]+/).join('/')).replace(/^\.\/|\/$/g, '').toLowerCase();
+const key = (rel: string) =>
+  path.posix
+    .normalize(rel.split(/[\\/]+/).join('/'))
+    .replace(/^\.\/|\/$/g, '')
+    .toLowerCase();
 
 /**
  * The output name a file placed at `rel` would collide with: the same name, a folder that holds an
@@ -94,7 +98,11 @@ function currentFolder(): string | null {
 function unwritable(outDir: string, e: unknown): unknown {
   // Only a system call's failure (ENOSPC, EACCES, EROFS, ...): coded errors pass as they are.
   if (e instanceof TgateError || typeof (e as NodeJS.ErrnoException)?.syscall !== 'string') return e;
-  return new TgateError('E_OUTPUT_UNWRITABLE', `Cannot write ${outDir}: ${(e as Error).message}.`, { subject: { file: outDir }, hint: 'Choose an output folder in a place you can write to (with space left).', cause: e });
+  return new TgateError('E_OUTPUT_UNWRITABLE', `Cannot write ${outDir}: ${(e as Error).message}.`, {
+    subject: { file: outDir },
+    hint: 'Choose an output folder in a place you can write to (with space left).',
+    cause: e,
+  });
 }
 
 function refuseOverlaps(outDir: string, target: string, opts: StageOptions): void {
@@ -102,18 +110,28 @@ function refuseOverlaps(outDir: string, target: string, opts: StageOptions): voi
     const real = fs.realpathSync(d);
     if (isInsideDir(target, real) || isInsideDir(real, target)) {
       const inside = isInsideDir(target, real);
-      throw new TgateError('E_OUTPUT_OVERLAPS_SOURCE', inside ? `The output folder ${outDir} is inside the source folder ${d}; writing there would change the source.` : `The output folder ${outDir} contains the source folder ${d}; writing there would overwrite or delete the source.`, {
-        subject: { file: d },
-        hint: 'Choose an output folder outside the pipeline folder, e.g. -o out/<name>.',
-      });
+      throw new TgateError(
+        'E_OUTPUT_OVERLAPS_SOURCE',
+        inside
+          ? `The output folder ${outDir} is inside the source folder ${d}; writing there would change the source.`
+          : `The output folder ${outDir} contains the source folder ${d}; writing there would overwrite or delete the source.`,
+        {
+          subject: { file: d },
+          hint: 'Choose an output folder outside the pipeline folder, e.g. -o out/<name>.',
+        },
+      );
     }
   }
   for (const f of opts.protectedFiles ?? []) {
     if (isInsideDir(fs.realpathSync(f), target)) {
-      throw new TgateError('E_OUTPUT_OVERLAPS_SOURCE', `The output folder ${outDir} contains the source file ${f}; writing there would overwrite or delete the source.`, {
-        subject: { file: f },
-        hint: 'Choose an output folder that does not hold the model, e.g. -o out/<name>.',
-      });
+      throw new TgateError(
+        'E_OUTPUT_OVERLAPS_SOURCE',
+        `The output folder ${outDir} contains the source file ${f}; writing there would overwrite or delete the source.`,
+        {
+          subject: { file: f },
+          hint: 'Choose an output folder that does not hold the model, e.g. -o out/<name>.',
+        },
+      );
     }
   }
 }
@@ -125,10 +143,14 @@ function checkTarget(outDir: string, target: string, opts: StageOptions): void {
   // Replacing a folder renames it away: never the folder the user works in, nor one that holds it.
   const cwd = currentFolder();
   if (cwd !== null && isInsideDir(cwd, target)) {
-    throw new TgateError('E_OUTPUT_EXISTS', `The output folder ${outDir} is ${cwd === target ? 'the current folder' : `a folder that holds the current folder ${cwd}`}; tgate builds its output beside the target and moves it into place, which would replace it.`, {
-      subject: { file: outDir },
-      hint: 'Name a new folder for the output, e.g. -o out/<name>.',
-    });
+    throw new TgateError(
+      'E_OUTPUT_EXISTS',
+      `The output folder ${outDir} is ${cwd === target ? 'the current folder' : `a folder that holds the current folder ${cwd}`}; tgate builds its output beside the target and moves it into place, which would replace it.`,
+      {
+        subject: { file: outDir },
+        hint: 'Name a new folder for the output, e.g. -o out/<name>.',
+      },
+    );
   }
   let st: fs.Stats;
   try {
@@ -137,15 +159,22 @@ function checkTarget(outDir: string, target: string, opts: StageOptions): void {
     return;
   }
   if (!st.isDirectory()) {
-    throw new TgateError('E_OUTPUT_EXISTS', `The output path ${outDir} exists and is not a folder.`, { subject: { file: outDir }, hint: 'Choose another -o path.' });
+    throw new TgateError('E_OUTPUT_EXISTS', `The output path ${outDir} exists and is not a folder.`, {
+      subject: { file: outDir },
+      hint: 'Choose another -o path.',
+    });
   }
   if (fs.readdirSync(target).length === 0) return;
   const why = opts.replaceable(target);
   if (why !== null) {
-    throw new TgateError('E_OUTPUT_EXISTS', `The output folder ${outDir} exists, is not empty and is not an earlier ${kind}: ${why}. tgate never replaces it${opts.force && force ? `, even with ${force}` : ''}.`, {
-      subject: { file: outDir },
-      hint: 'Choose a new or empty output folder, e.g. -o out/<name>.',
-    });
+    throw new TgateError(
+      'E_OUTPUT_EXISTS',
+      `The output folder ${outDir} exists, is not empty and is not an earlier ${kind}: ${why}. tgate never replaces it${opts.force && force ? `, even with ${force}` : ''}.`,
+      {
+        subject: { file: outDir },
+        hint: 'Choose a new or empty output folder, e.g. -o out/<name>.',
+      },
+    );
   }
   if (!opts.force) {
     throw new TgateError('E_OUTPUT_EXISTS', `The output folder ${outDir} exists and is not empty (an earlier ${kind}).`, {
@@ -200,12 +229,14 @@ export function stageOutput(outDir: string, opts: StageOptions): Staging {
   return {
     dir,
     write(rel, data) {
-      if (!outputs.has(key(rel))) throw new TgateError('E_INTERNAL', `${rel} is not one of the declared output files of ${outDir}; nothing may be written there.`);
+      if (!outputs.has(key(rel)))
+        throw new TgateError('E_INTERNAL', `${rel} is not one of the declared output files of ${outDir}; nothing may be written there.`);
       writeNewFile(place(rel), data);
     },
     link(rel, from) {
       const hit = collidingOutput(rel, opts.outputs);
-      if (hit !== null) throw new TgateError('E_INTERNAL', `The source file ${from} would be linked at ${rel}, where tgate writes ${hit}; its check before staging missed it.`);
+      if (hit !== null)
+        throw new TgateError('E_INTERNAL', `The source file ${from} would be linked at ${rel}, where tgate writes ${hit}; its check before staging missed it.`);
       return linkOrCopy(from, place(rel));
     },
     commit() {

@@ -22,7 +22,17 @@ import { defaultOpset } from '../ir/model.js';
 import type { TensorType } from '../ir/value.js';
 import { inferShapes, type ShapeInference } from '../analyses/shapes/infer.js';
 import { symToDim } from '../analyses/shapes/sym.js';
-import { MANIFEST_FORMAT, MANIFEST_NAME, manifestShape, serializeManifest, type Manifest, type ManifestGated, type ManifestIo, type ManifestSite, type ManifestVariant } from './manifest.js';
+import {
+  MANIFEST_FORMAT,
+  MANIFEST_NAME,
+  manifestShape,
+  serializeManifest,
+  type Manifest,
+  type ManifestGated,
+  type ManifestIo,
+  type ManifestSite,
+  type ManifestVariant,
+} from './manifest.js';
 import type { PassRecord } from '../passes/pass-manager.js';
 import type { Prover } from './proof.js';
 import { findAttentionSites, type Site, type SiteReport } from '../analyses/attention/find-sites.js';
@@ -76,7 +86,10 @@ function noCrossError(file: string, report: SiteReport): TgateError {
     'E_NO_CROSS_ATTENTION',
     `${file} has no cross-attention to gate: ${report.candidates} softmax candidate(s) seen, ${self} matched as self-attention, ${report.rejected.length} rejected.` +
       (lines.length ? `\n${lines.join('\n')}` : ''),
-    { subject: { file }, hint: 'TGATE needs a text-conditioned UNet or DiT export (keys/values read encoder_hidden_states). Run `tgate inspect --explain` to see every candidate.' },
+    {
+      subject: { file },
+      hint: 'TGATE needs a text-conditioned UNet or DiT export (keys/values read encoder_hidden_states). Run `tgate inspect --explain` to see every candidate.',
+    },
   );
 }
 
@@ -125,15 +138,23 @@ function refuseCollisions(linked: LinkedFile[], outputs: string[], p: PipelineSo
     if (hit === null) continue;
     const hint = `tgate's output names are: ${outputs.join(', ')}.`;
     if (p) {
-      throw new TgateError('E_BAD_PIPELINE', `${path.join(p.dir, f.rel)} takes the place of ${hit}, which tgate writes into the output: the folder looks compiled, or holds files of another tool.`, {
-        subject: { file: path.join(p.dir, f.rel) },
-        hint: `Compile the original exported pipeline folder; ${hint}`,
-      });
+      throw new TgateError(
+        'E_BAD_PIPELINE',
+        `${path.join(p.dir, f.rel)} takes the place of ${hit}, which tgate writes into the output: the folder looks compiled, or holds files of another tool.`,
+        {
+          subject: { file: path.join(p.dir, f.rel) },
+          hint: `Compile the original exported pipeline folder; ${hint}`,
+        },
+      );
     }
-    throw new TgateError('E_EXTERNAL_DATA_UNSAFE', `External data "${f.rel}" of ${modelPath} takes the place of ${hit}, which tgate writes into the output folder; writing it would overwrite the weights through their link.`, {
-      subject: { file: f.path },
-      hint: `Rename the data file and save the model with that location (onnx.save_model(..., location="model.onnx_data")); ${hint}`,
-    });
+    throw new TgateError(
+      'E_EXTERNAL_DATA_UNSAFE',
+      `External data "${f.rel}" of ${modelPath} takes the place of ${hit}, which tgate writes into the output folder; writing it would overwrite the weights through their link.`,
+      {
+        subject: { file: f.path },
+        hint: `Rename the data file and save the model with that location (onnx.save_model(..., location="model.onnx_data")); ${hint}`,
+      },
+    );
   }
 }
 
@@ -184,7 +205,10 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
   const selfCached = targets.some((t) => t.kind === 'self');
   const source = analysed.graph;
   const sourceInputs = source.inputs.filter((v) => !v.initializer);
-  const { family, why } = familyOfGraph(source, report.sites.map((s) => s.type.shape?.[1] ?? null));
+  const { family, why } = familyOfGraph(
+    source,
+    report.sites.map((s) => s.type.shape?.[1] ?? null),
+  );
 
   // Every file the output gets: the ones tgate writes (new files, under these names only) and the
   // source files linked beside them (a pipeline's every file; a model's external data), which
@@ -224,7 +248,10 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
       };
       encodeOptions = {};
     } else {
-      const layout = layoutWeights(graphProto.initializer.filter((t) => !externalRefOf(t)), WEIGHTS_FILE);
+      const layout = layoutWeights(
+        graphProto.initializer.filter((t) => !externalRefOf(t)),
+        WEIGHTS_FILE,
+      );
       stage.write(named(WEIGHTS_FILE), weightsBytes(layout));
       weights = { file: named(WEIGHTS_FILE), files: [named(WEIGHTS_FILE)], mode: 'written', bytes: layout.size };
       encodeOptions = { initializer: (v) => externalized(v.initializer!, layout) };
@@ -323,7 +350,11 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
     const result: CompileResult = { outDir: opts.outDir, manifest, passes, weights, cost };
     if (pipeline) {
       const others = pipelineFiles(pipeline).filter((f) => !weights.files.includes(f.rel));
-      result.pipeline = { files: others.length, bytes: others.reduce((a, f) => a + f.size, 0), mode: others.some((f) => linked.get(f.rel) === 'copied') ? 'copied' : 'linked' };
+      result.pipeline = {
+        files: others.length,
+        bytes: others.reduce((a, f) => a + f.size, 0),
+        mode: others.some((f) => linked.get(f.rel) === 'copied') ? 'copied' : 'linked',
+      };
     }
     await opts.report?.(stage.dir, result, (file, text) => {
       if (!REPORT_FILES.includes(file)) throw new TgateError('E_INTERNAL', `The report may write ${REPORT_FILES.join(' and ')}, not ${file}.`);

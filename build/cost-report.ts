@@ -38,7 +38,14 @@ export interface CostReport {
   binding: Binding;
   /** One call of the source at the bound batch (default 1). */
   call: { batch: number; linearMacs: number; attentionMacs: number; allMacs: number; params: number };
-  sites: (CostSite & { tokens: number | null; channels: number | null; bytesPerSample: number | null; linearMacs: number; attentionMacs: number; params: number })[];
+  sites: (CostSite & {
+    tokens: number | null;
+    channels: number | null;
+    bytesPerSample: number | null;
+    linearMacs: number;
+    attentionMacs: number;
+    params: number;
+  })[];
   blocks: ScopeCost[];
   caches: { crossBytesPerSample: number; selfBytesPerSample: number; selfBytesPerSampleWithCfg: number };
   /** null when there is no cross-attention to gate. */
@@ -76,12 +83,21 @@ export function costReport(r: CostRequest): CostReport {
   const graphs: Partial<Record<VariantName, CostedGraph>> = { planning: source };
   for (const [name, g] of Object.entries(r.variants) as [VariantName, Graph][]) if (name !== 'planning') graphs[name] = new CostedGraph(g, binding);
   const cfg = !r.inputs.some((i) => GUIDANCE_EMBEDDING.test(i.name)) && r.defaults.guidance > 1;
-  const schedule = !graphs.fidelity ? null : scheduleCost(graphs, {
-    steps: r.steps ?? 25,
-    batch: B,
-    cfg,
-    schedule: { version: 2, gateStep: r.gateStep ?? r.defaults.gateStep, spInterval: r.defaults.spInterval, fiInterval: r.defaults.fiInterval, warmUp: r.defaults.warmUp, ...r.schedule },
-  });
+  const schedule = !graphs.fidelity
+    ? null
+    : scheduleCost(graphs, {
+        steps: r.steps ?? 25,
+        batch: B,
+        cfg,
+        schedule: {
+          version: 2,
+          gateStep: r.gateStep ?? r.defaults.gateStep,
+          spInterval: r.defaults.spInterval,
+          fiInterval: r.defaults.fiInterval,
+          warmUp: r.defaults.warmUp,
+          ...r.schedule,
+        },
+      });
   return {
     binding,
     call: { batch: B, linearMacs: call.linearMacs, attentionMacs: call.attentionMacs, allMacs: call.linearMacs + call.attentionMacs, params: call.params },

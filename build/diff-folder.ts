@@ -30,6 +30,9 @@ export function diffFolder(dir: string, shapes: Record<string, number[]>): Graph
 export function diffModels(a: string, b: string, shapes: Record<string, number[]>): GraphDiff {
   const ga = graphOf(a);
   const gb = graphOf(b);
-  const { family } = familyOfGraph(ga, findAttentionSites(ga).sites.map((s) => s.type.shape?.[1] ?? null));
+  const { family } = familyOfGraph(
+    ga,
+    findAttentionSites(ga).sites.map((s) => s.type.shape?.[1] ?? null),
+  );
   return diffGraphs(ga, gb, [a, b], family, shapes);
 }

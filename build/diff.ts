@@ -55,7 +55,12 @@ function byScope(changed: readonly Node[], all: readonly Node[]): ScopeChange[] 
     const ks = prefixes(scopeOf(n));
     const whole = ks.find((k) => gone.get(k) === total.get(k));
     const scope = whole ?? ks[ks.length - 1] ?? '(no module scope)';
-    const g = groups.get(scope) ?? { scope, nodes: 0, whole: !!whole, of: whole ? total.get(scope)! : total.get(scope) ?? all.filter((x) => scopeOf(x).length === 0).length };
+    const g = groups.get(scope) ?? {
+      scope,
+      nodes: 0,
+      whole: !!whole,
+      of: whole ? total.get(scope)! : (total.get(scope) ?? all.filter((x) => scopeOf(x).length === 0).length),
+    };
     g.nodes++;
     groups.set(scope, g);
   }
@@ -101,7 +106,11 @@ export function diffGraphs(a: Graph, b: Graph, labels: [string, string], family:
     nodes: { removed: removed.length, added: added.length, removedByScope: byScope(removed, a.nodes), addedByScope: byScope(added, b.nodes) },
     ops,
     params: { before: costA.params, after: costB.params },
-    macs: { sizes: binding.sizes, before: { linear: costA.linearMacs, attention: costA.attentionMacs }, after: { linear: costB.linearMacs, attention: costB.attentionMacs } },
+    macs: {
+      sizes: binding.sizes,
+      before: { linear: costA.linearMacs, attention: costA.attentionMacs },
+      after: { linear: costB.linearMacs, attention: costB.attentionMacs },
+    },
     blocks: blockNames.map((s) => ({ scope: s, before: total(blocksA, s), after: total(blocksB, s) })).filter((b) => b.before || b.after),
     weightsUnreferenced,
   };

@@ -48,20 +48,30 @@ export interface GatedBranch {
 const roleOf = (b: GatedBranch, c: GatedCache): SiteRole => (c.kind === 'cross' ? b.cross : b.self);
 
 function typedOutput(name: string, dtype: number): ValueInfoProto {
-  return create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: dtype }) } }) });
+  return create(ValueInfoProtoSchema, {
+    name,
+    type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: dtype }) } }),
+  });
 }
 
 function boolScalar(name: string): ValueInfoProto {
   return create(ValueInfoProtoSchema, {
     name,
-    type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: 9, shape: create(TensorShapeProtoSchema, { dim: [] }) }) } }),
+    type: create(TypeProtoSchema, {
+      value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: 9, shape: create(TensorShapeProtoSchema, { dim: [] }) }) },
+    }),
   });
 }
 
 /** A [0, 0, 0] tensor: what a branch gives for a site it does not compute. */
 function emptyTensor(output: string, dtype: number): NodeProto {
   const value = create(TensorProtoSchema, { dims: [0n, 0n, 0n], dataType: dtype, name: output });
-  return create(NodeProtoSchema, { opType: 'Constant', name: `tgate/none/${output}`, output: [output], attribute: [create(AttributeProtoSchema, { name: 'value', type: 4, t: value })] });
+  return create(NodeProtoSchema, {
+    opType: 'Constant',
+    name: `tgate/none/${output}`,
+    output: [output],
+    attribute: [create(AttributeProtoSchema, { name: 'value', type: 4, t: value })],
+  });
 }
 
 /** Renames values for the duration of fn, then restores them: the IR stays the caller's. */
@@ -92,12 +102,20 @@ export interface GatedVariantIo {
 }
 
 /** The variant as a branch graph: its nodes, reading fed sites from the outer cache inputs. */
-function leafGraph(b: GatedBranch, caches: GatedCache[], dtypeOf: (c: GatedCache) => number, opts: EncodeOptions): { graph: GraphProto; outputs: { inner: string; outer: string; dtype: number }[] } {
+function leafGraph(
+  b: GatedBranch,
+  caches: GatedCache[],
+  dtypeOf: (c: GatedCache) => number,
+  opts: EncodeOptions,
+): { graph: GraphProto; outputs: { inner: string; outer: string; dtype: number }[] } {
   const g = b.model.graph;
   const out = g.outputs[0]!;
   const outName = gatedOutputName(b.name, out.name);
   // A fed site reads the outer graph's cache input directly: no Identity, no copy.
-  const renames: [string, string][] = [[out.name, outName], ...caches.filter((c) => roleOf(b, c) === 'input').map((c): [string, string] => [c.tensor, gatedCacheInput(c.id)])];
+  const renames: [string, string][] = [
+    [out.name, outName],
+    ...caches.filter((c) => roleOf(b, c) === 'input').map((c): [string, string] => [c.tensor, gatedCacheInput(c.id)]),
+  ];
   return withRenamed(g, renames, () => {
     const body = graphToProto(g, opts);
     const outputs = [{ inner: outName, outer: outName, dtype: out.type?.dtype ?? 1 }];
@@ -133,16 +151,18 @@ export function encodeGatedModel(branches: GatedBranch[], caches: GatedCache[], 
       node: leaf.outputs.map((o) => emptyTensor(`${o.outer}.idle`, o.dtype)),
       output: leaf.outputs.map((o) => typedOutput(`${o.outer}.idle`, o.dtype)),
     });
-    nodes.push(create(NodeProtoSchema, {
-      opType: 'If',
-      name: `tgate/${b.name}`,
-      input: [runFlag(b.name)],
-      output: leaf.outputs.map((o) => o.outer),
-      attribute: [
-        create(AttributeProtoSchema, { name: 'then_branch', type: 5, g: leaf.graph }),
-        create(AttributeProtoSchema, { name: 'else_branch', type: 5, g: idle }),
-      ],
-    }));
+    nodes.push(
+      create(NodeProtoSchema, {
+        opType: 'If',
+        name: `tgate/${b.name}`,
+        input: [runFlag(b.name)],
+        output: leaf.outputs.map((o) => o.outer),
+        attribute: [
+          create(AttributeProtoSchema, { name: 'then_branch', type: 5, g: leaf.graph }),
+          create(AttributeProtoSchema, { name: 'else_branch', type: 5, g: idle }),
+        ],
+      }),
+    );
     outputs.push(...leaf.outputs.map((o) => typedOutput(o.outer, o.dtype)));
     io.push({
       name: b.name,

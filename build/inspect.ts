@@ -42,13 +42,34 @@ export interface InspectReport {
   opCounts: Record<string, number>;
   family: { name: Family; why: string };
   schedule: ScheduleDefaults;
-  sites: { id: string; kind: string; variant: string | null; scope: string | null; tensor: string; tokens: string | number; channels: string | number; conditioning: string[]; cached: boolean; bytesPerSample: number | null; linearMacs: number; attentionMacs: number; params: number }[];
+  sites: {
+    id: string;
+    kind: string;
+    variant: string | null;
+    scope: string | null;
+    tensor: string;
+    tokens: string | number;
+    channels: string | number;
+    conditioning: string[];
+    cached: boolean;
+    bytesPerSample: number | null;
+    linearMacs: number;
+    attentionMacs: number;
+    params: number;
+  }[];
   /**
    * What the caches hold per sample at the image size: cross-attention from the gate on (batch B),
    * self-attention (TGATE v2) for the CFG pair before the gate (2x per sample) and per sample
    * after it.
    */
-  caches: { height: number; width: number; latent: [number, number]; crossBytesPerSample: number; selfBytesPerSample: number; selfBytesPerSampleWithCfg: number };
+  caches: {
+    height: number;
+    width: number;
+    latent: [number, number];
+    crossBytesPerSample: number;
+    selfBytesPerSample: number;
+    selfBytesPerSampleWithCfg: number;
+  };
   cost: Omit<CostReport, 'sites' | 'caches'>;
   softmaxCandidates: number;
   rejected: { node: string; reason: string }[];
@@ -68,12 +89,19 @@ function opCounts(g: Graph): Record<string, number> {
 }
 
 /** --height/--width as a latent shape, unless --shape binds the latent already. */
-function shapesWith(inputs: ManifestIo[], family: Family, o: InspectOptions): { shapes: Record<string, number[]>; height: number; width: number; factor: number } {
+function shapesWith(
+  inputs: ManifestIo[],
+  family: Family,
+  o: InspectOptions,
+): { shapes: Record<string, number[]>; height: number; width: number; factor: number } {
   const shapes = { ...(o.shapes ?? {}) };
   const latent = inputs.find((i) => i.shape.length === 4);
   const lf = o.latentFactor ?? bareLatentFactor(latent && typeof latent.shape[1] === 'number' ? latent.shape[1] : null);
   const f = lf.factor;
-  for (const [k, v] of [['height', o.height], ['width', o.width]] as const) {
+  for (const [k, v] of [
+    ['height', o.height],
+    ['width', o.width],
+  ] as const) {
     if (v !== undefined && !(Number.isInteger(v) && v > 0 && v % f === 0)) {
       throw new TgateError('E_USAGE', `--${k} must be a positive multiple of ${f} (image pixels; the latent factor is ${lf.why}), not "${v}".`);
     }
@@ -103,13 +131,30 @@ function assemble(
 ): InspectReport {
   const defaults = FAMILY_DEFAULTS[family.name];
   const { shapes, height, width, factor } = shapesWith(base.inputs, family.name, o);
-  const cost = costReport({ source: graph, variants, inputs: base.inputs, family: family.name, defaults, sites, shapes, steps: o.steps, gateStep: o.gateStep, schedule: o.schedule });
+  const cost = costReport({
+    source: graph,
+    variants,
+    inputs: base.inputs,
+    family: family.name,
+    defaults,
+    sites,
+    shapes,
+    steps: o.steps,
+    gateStep: o.gateStep,
+    schedule: o.schedule,
+  });
   const { sites: costed, caches, ...rest } = cost;
   return {
     ...base,
     family,
     schedule: defaults,
-    sites: sites.map((s, i) => ({ ...s, bytesPerSample: costed[i]!.bytesPerSample, linearMacs: costed[i]!.linearMacs, attentionMacs: costed[i]!.attentionMacs, params: costed[i]!.params })),
+    sites: sites.map((s, i) => ({
+      ...s,
+      bytesPerSample: costed[i]!.bytesPerSample,
+      linearMacs: costed[i]!.linearMacs,
+      attentionMacs: costed[i]!.attentionMacs,
+      params: costed[i]!.params,
+    })),
     caches: { height, width, latent: [height / factor, width / factor], ...caches },
     cost: rest,
   };
@@ -122,15 +167,29 @@ export function inspectModel(file: string, o: InspectOptions = {}): InspectRepor
   const model = modelFromProto(src.proto);
   const g = model.graph;
   const report = findAttentionSites(g);
-  const found = familyOfGraph(g, report.sites.map((s) => s.type.shape?.[1] ?? null));
+  const found = familyOfGraph(
+    g,
+    report.sites.map((s) => s.type.shape?.[1] ?? null),
+  );
   const family = { name: found.family, why: found.why };
   // The variants a default compile would write, built in memory, to cost the schedules.
   const targets = report.sites.map((s) => ({ kind: s.kind, tensor: s.tensor, type: s.cut }));
   const variants: Partial<Record<VariantName, Graph>> = {};
-  if (report.sites.some((s) => s.kind === 'cross')) for (const spec of variantsFor(targets)) if (spec.name !== 'planning') variants[spec.name] = buildVariant(src.proto, spec, targets).model.graph;
+  if (report.sites.some((s) => s.kind === 'cross'))
+    for (const spec of variantsFor(targets)) if (spec.name !== 'planning') variants[spec.name] = buildVariant(src.proto, spec, targets).model.graph;
   const sites = report.sites.map((s) => {
     const shape = manifestShape(s.type.shape);
-    return { id: s.id, kind: s.kind, variant: s.match.variant, scope: s.scope, tensor: s.tensor, tokens: shape[1] ?? '?', channels: shape[2] ?? '?', conditioning: s.conditioning, cached: true };
+    return {
+      id: s.id,
+      kind: s.kind,
+      variant: s.match.variant,
+      scope: s.scope,
+      tensor: s.tensor,
+      tokens: shape[1] ?? '?',
+      channels: shape[2] ?? '?',
+      conditioning: s.conditioning,
+      cached: true,
+    };
   });
   const base = {
     file,
@@ -157,7 +216,16 @@ export function inspectCompiled(dir: string, o: InspectOptions = {}): InspectRep
   for (const v of m.variants) graphs[v.name] = manifestGraph(dir, m, v).model().graph;
   const planning = graphs.planning!;
   const batch = m.source.inputs.find((i) => i.shape.length === 4)?.shape[0];
-  const sites = m.sites.map((s) => ({ id: s.id, kind: s.kind, variant: null, scope: s.scope, tensor: s.tensor, ...siteDims(s.shape, batch), conditioning: [], cached: s.cached }));
+  const sites = m.sites.map((s) => ({
+    id: s.id,
+    kind: s.kind,
+    variant: null,
+    scope: s.scope,
+    tensor: s.tensor,
+    ...siteDims(s.shape, batch),
+    conditioning: [],
+    cached: s.cached,
+  }));
   const base = {
     file: dir,
     kind: 'compiled' as const,

@@ -32,7 +32,9 @@ const fileName = z.string({ error: 'expected a file name' }).superRefine((s, ctx
   if (why) ctx.addIssue({ code: 'custom', message: `expected a file name inside the compiled folder, but ${why}`, input: s });
 });
 /** A folder name directly in the compiled folder (a pipeline's component or denoiser). */
-const folderName = z.string({ error: 'expected a folder name' }).refine((s) => unsafeNameReason(s) === null && !s.includes('/'), { error: 'expected a folder name inside the compiled folder (one path segment)' });
+const folderName = z
+  .string({ error: 'expected a folder name' })
+  .refine((s) => unsafeNameReason(s) === null && !s.includes('/'), { error: 'expected a folder name inside the compiled folder (one path segment)' });
 const dim = z.union([z.string(), whole(0)], { error: 'expected a dimension (a whole number or a symbolic name)' });
 
 const ioSchema = z.object({ name: text, dtype: text, shape: z.array(dim) });
@@ -81,7 +83,9 @@ const variantSchema = z.object({
  */
 const gatedSchema = z.object({
   file: fileName,
-  variants: z.array(z.object({ name: z.enum(VARIANT_NAMES), flag: text, output: text, siteOutputs: z.record(z.string(), text) })).min(1, { error: 'expected at least one variant' }),
+  variants: z
+    .array(z.object({ name: z.enum(VARIANT_NAMES), flag: text, output: text, siteOutputs: z.record(z.string(), text) }))
+    .min(1, { error: 'expected at least one variant' }),
 });
 
 const scheduleSchema = z.object({ gateStep: whole(1), spInterval: whole(1), fiInterval: whole(1), warmUp: whole(0), guidance: finite(0) });
@@ -100,7 +104,16 @@ const proofSchema = z.object({
 const manifestObject = z.object({
   format: z.literal(MANIFEST_FORMAT),
   /** The compiled model (a pipeline's: its denoiser, e.g. "unet/model.onnx", relative to the manifest's folder). */
-  source: z.object({ file: text, sha256: text, opset: whole(1), irVersion: whole(1), producer: text, inputs: z.array(ioSchema), outputs: z.array(ioSchema).min(1, { error: 'expected at least one output' }), nodes: whole(0) }),
+  source: z.object({
+    file: text,
+    sha256: text,
+    opset: whole(1),
+    irVersion: whole(1),
+    producer: text,
+    inputs: z.array(ioSchema),
+    outputs: z.array(ioSchema).min(1, { error: 'expected at least one output' }),
+    nodes: whole(0),
+  }),
   /**
    * Set when a pipeline folder was compiled: the output keeps its layout (every component file
    * hard-linked), the artifacts are inside the denoiser's folder, and every file name in this
@@ -127,7 +140,9 @@ const manifestObject = z.object({
   weightsFiles: z.array(fileName).min(1, { error: 'expected at least one weights file' }),
   sites: z.array(siteSchema),
   /** Set by `tgate calibrate --write`: how the default gate step in `schedule` was measured. */
-  calibration: z.object({ tolerance: finite(0), steps: whole(2), samples: whole(1), version: z.union([z.literal(1), z.literal(2)]), recommended: whole(1) }).optional(),
+  calibration: z
+    .object({ tolerance: finite(0), steps: whole(2), samples: whole(1), version: z.union([z.literal(1), z.literal(2)]), recommended: whole(1) })
+    .optional(),
   verification: z.discriminatedUnion('skipped', [z.object({ skipped: z.literal(true) }), proofSchema]),
 });
 
@@ -161,7 +176,7 @@ function crossReferences(m: Manifest, ctx: z.RefinementCtx<Manifest>): void {
   const sourceInputs = new Set(m.source.inputs.map((x) => x.name));
   m.variants.forEach((v, i) =>
     v.removedInputs.forEach((n, j) => {
-      if (!sourceInputs.has(n)) add(['variants', i, 'removedInputs', j], 'expected one of the source\'s inputs', n);
+      if (!sourceInputs.has(n)) add(['variants', i, 'removedInputs', j], "expected one of the source's inputs", n);
     }),
   );
   const ids = m.sites.map((s) => s.id);
@@ -184,7 +199,8 @@ function crossReferences(m: Manifest, ctx: z.RefinementCtx<Manifest>): void {
   m.gated.forEach((g, i) =>
     g.variants.forEach((gv, j) => {
       if (!names.includes(gv.name)) add(['gated', i, 'variants', j, 'name'], `expected one of the variants (${names.join(', ')})`, gv.name);
-      for (const id of Object.keys(gv.siteOutputs)) if (!cachedIds.has(id)) add(['gated', i, 'variants', j, 'siteOutputs', id], 'expected a cached site\'s id as the key', id);
+      for (const id of Object.keys(gv.siteOutputs))
+        if (!cachedIds.has(id)) add(['gated', i, 'variants', j, 'siteOutputs', id], "expected a cached site's id as the key", id);
     }),
   );
   if (!m.weightsFiles.includes(m.weights)) add(['weights'], 'expected one of weightsFiles', m.weights);

@@ -12,11 +12,21 @@ import { readCompiledGraph, type CompiledGraph } from '../io/compiled-graph.js';
 import { quoted, readContained } from '../io/contained-file.js';
 import { MANIFEST_FORMAT, manifestSchema, type Manifest, type ManifestGated, type ManifestIo, type ManifestVariant } from './manifest-schema.js';
 
-export { MANIFEST_FORMAT, manifestSchema, type Manifest, type ManifestGated, type ManifestIo, type ManifestSite, type ManifestVariant } from './manifest-schema.js';
+export {
+  MANIFEST_FORMAT,
+  manifestSchema,
+  type Manifest,
+  type ManifestGated,
+  type ManifestIo,
+  type ManifestSite,
+  type ManifestVariant,
+} from './manifest-schema.js';
 
 /** A graph's inputs or outputs (initializers left out) as the manifest writes them. */
 export function graphIo(g: Graph, which: 'inputs' | 'outputs'): ManifestIo[] {
-  return g[which].filter((v) => !v.initializer).map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: manifestShape(v.type?.shape ?? null) }));
+  return g[which]
+    .filter((v) => !v.initializer)
+    .map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: manifestShape(v.type?.shape ?? null) }));
 }
 
 /** Manifest shapes say "?" for a dimension nothing could name. */
@@ -63,7 +73,11 @@ export function readManifest(dir: string): Manifest {
     bytes = readContained(dir, MANIFEST_NAME, { kind: 'manifest', what: 'manifest' }).bytes;
   } catch (e) {
     if (isTgateError(e) && e.code === 'E_FILE_MISSING') {
-      throw new TgateError('E_FILE_MISSING', `${dir} has no tgate.json: it is not a compiled folder.`, { subject: { file: dir }, hint: 'Compile the model first: tgate compile <model.onnx> -o <dir>.', cause: e });
+      throw new TgateError('E_FILE_MISSING', `${dir} has no tgate.json: it is not a compiled folder.`, {
+        subject: { file: dir },
+        hint: 'Compile the model first: tgate compile <model.onnx> -o <dir>.',
+        cause: e,
+      });
     }
     throw e;
   }
@@ -110,22 +124,36 @@ function checkFormat(format: unknown, file: string): void {
   const m = typeof format === 'string' ? /^tgate\/(\d+)$/.exec(format) : null;
   if (m) {
     const newer = Number(m[1]) > Number(MANIFEST_FORMAT.split('/')[1]);
-    throw new TgateError('E_UNSUPPORTED_MODEL', `${file} has format ${quoted(format as string)}: it was made by ${newer ? 'a newer' : 'an older'} tgate; this tgate reads ${MANIFEST_FORMAT}.`, {
-      subject: { file },
-      hint: newer ? 'Upgrade tgate, or recompile the model with this version: tgate compile <model.onnx> -o <dir> --force.' : 'Recompile the model with this version of tgate: tgate compile <model.onnx> -o <dir> --force.',
-    });
+    throw new TgateError(
+      'E_UNSUPPORTED_MODEL',
+      `${file} has format ${quoted(format as string)}: it was made by ${newer ? 'a newer' : 'an older'} tgate; this tgate reads ${MANIFEST_FORMAT}.`,
+      {
+        subject: { file },
+        hint: newer
+          ? 'Upgrade tgate, or recompile the model with this version: tgate compile <model.onnx> -o <dir> --force.'
+          : 'Recompile the model with this version of tgate: tgate compile <model.onnx> -o <dir> --force.',
+      },
+    );
   }
-  throw new TgateError('E_BAD_MANIFEST', `${file} is not a tgate manifest: format: expected ${quoted(MANIFEST_FORMAT)}, got ${describe(format)}.`, { subject: { file }, hint: RECOMPILE });
+  throw new TgateError('E_BAD_MANIFEST', `${file} is not a tgate manifest: format: expected ${quoted(MANIFEST_FORMAT)}, got ${describe(format)}.`, {
+    subject: { file },
+    hint: RECOMPILE,
+  });
 }
 
 /** zod's issues in the words of the rest of the manifest's checks ("expected a number"). */
 function expectation(issue: { code?: string; expected?: string; values?: unknown[]; input?: unknown; options?: unknown[] }): string | undefined {
   switch (issue.code) {
-    case 'invalid_type': return issue.expected === 'object' ? 'expected an object' : issue.expected === 'array' ? 'expected a list' : `expected a ${issue.expected}`;
-    case 'invalid_value': return `expected ${(issue.values ?? []).map((v) => (typeof v === 'string' ? quoted(v) : String(v))).join(' or ')}`;
-    case 'invalid_union': return issue.options ? `expected ${issue.options.map(String).join(' or ')}` : 'expected another kind of value';
-    case 'unrecognized_keys': return 'expected no other keys';
-    default: return undefined;
+    case 'invalid_type':
+      return issue.expected === 'object' ? 'expected an object' : issue.expected === 'array' ? 'expected a list' : `expected a ${issue.expected}`;
+    case 'invalid_value':
+      return `expected ${(issue.values ?? []).map((v) => (typeof v === 'string' ? quoted(v) : String(v))).join(' or ')}`;
+    case 'invalid_union':
+      return issue.options ? `expected ${issue.options.map(String).join(' or ')}` : 'expected another kind of value';
+    case 'unrecognized_keys':
+      return 'expected no other keys';
+    default:
+      return undefined;
   }
 }
 

@@ -46,7 +46,8 @@ export function bindSizes(inputs: ManifestIo[], family: Family, given: Record<st
   for (const [name, dims] of Object.entries(given)) {
     const io = inputs.find((i) => i.name === name);
     if (!io) throw new TgateError('E_USAGE', `--shape names ${name}, which is not an input (inputs: ${inputs.map((i) => i.name).join(', ')}).`);
-    if (dims.length !== io.shape.length) throw new TgateError('E_USAGE', `--shape ${name} has ${dims.length} dims; the input has ${io.shape.length} ([${io.shape.join(', ')}]).`);
+    if (dims.length !== io.shape.length)
+      throw new TgateError('E_USAGE', `--shape ${name} has ${dims.length} dims; the input has ${io.shape.length} ([${io.shape.join(', ')}]).`);
     io.shape.forEach((d, i) => {
       if (typeof d === 'string' && d !== '?') {
         sizes[d] = dims[i]!;
@@ -78,7 +79,10 @@ export function bindSizes(inputs: ManifestIo[], family: Family, given: Record<st
 export class CostedGraph {
   readonly inferred: ShapeInference;
   private readonly memo = new Map<number, GraphCost>();
-  constructor(readonly graph: Graph, private readonly binding: Binding) {
+  constructor(
+    readonly graph: Graph,
+    private readonly binding: Binding,
+  ) {
     this.inferred = inferShapes(graph);
   }
 
@@ -128,11 +132,21 @@ function runCost(plan: ReturnType<typeof planSchedule>, graphs: Partial<Record<V
  * The MACs of a baseline run and of TGATE v1 and v2 runs over `steps`, and the speed-up bounds.
  * v2 is null when no self-attention variant was given.
  */
-export function scheduleCost(graphs: Partial<Record<VariantName, CostedGraph>>, o: { steps: number; batch: number; cfg: boolean; schedule: ScheduleOptions }): ScheduleCost {
+export function scheduleCost(
+  graphs: Partial<Record<VariantName, CostedGraph>>,
+  o: { steps: number; batch: number; cfg: boolean; schedule: ScheduleOptions },
+): ScheduleCost {
   const B = o.batch;
   const base = runCost(planSchedule(o.steps, o.cfg, { ...o.schedule, version: 1, gateStep: Number.POSITIVE_INFINITY }), graphs, B);
-  const mk = (r: { linear: number; all: number }): RunCost => ({ linearMacs: r.linear, allMacs: r.all, boundLinear: base.linear / r.linear, boundAll: base.all / r.all });
+  const mk = (r: { linear: number; all: number }): RunCost => ({
+    linearMacs: r.linear,
+    allMacs: r.all,
+    boundLinear: base.linear / r.linear,
+    boundAll: base.all / r.all,
+  });
   const v1 = mk(runCost(planSchedule(o.steps, o.cfg, { ...o.schedule, version: 1 }), graphs, B));
-  const v2 = graphs['reuse-self'] ? { ...mk(runCost(planSchedule(o.steps, o.cfg, { ...o.schedule, version: 2 }), graphs, B)), schedule: { ...o.schedule, version: 2 as const } } : null;
+  const v2 = graphs['reuse-self']
+    ? { ...mk(runCost(planSchedule(o.steps, o.cfg, { ...o.schedule, version: 2 }), graphs, B)), schedule: { ...o.schedule, version: 2 as const } }
+    : null;
   return { steps: o.steps, batch: B, cfg: o.cfg, baseline: mk(base), v1: { ...v1, gateStep: o.schedule.gateStep }, v2 };
 }

@@ -43,14 +43,18 @@ export const MAX_STEPS = 10_000;
 function positiveInteger(name: string, v: number, min: number, max = Infinity): void {
   // Infinity is a gate step that never comes: the baseline.
   if (!(Number.isInteger(v) || v === Infinity) || v < min || (v > max && v !== Infinity)) {
-    throw new TgateError('E_USAGE', `${name} must be an integer >= ${min}${max < Infinity ? ` and <= ${max}` : ''}, not ${v}.`, { hint: 'The official defaults are gate step 10, sp_interval 5, fi_interval 1, warm_up 2 (SD); see `tgate help`.' });
+    throw new TgateError('E_USAGE', `${name} must be an integer >= ${min}${max < Infinity ? ` and <= ${max}` : ''}, not ${v}.`, {
+      hint: 'The official defaults are gate step 10, sp_interval 5, fi_interval 1, warm_up 2 (SD); see `tgate help`.',
+    });
   }
 }
 
 /** A step count of a plan: an integer from `min` to MAX_STEPS. */
 export function checkStepCount(name: string, v: number, min = 1): void {
   if (!Number.isInteger(v) || v < min || v > MAX_STEPS) {
-    throw new TgateError('E_USAGE', `${name} must be an integer from ${min} to ${MAX_STEPS}, not ${v}.`, { hint: `Diffusion schedulers are trained on 1000 timesteps; tgate plans at most ${MAX_STEPS} steps.` });
+    throw new TgateError('E_USAGE', `${name} must be an integer from ${min} to ${MAX_STEPS}, not ${v}.`, {
+      hint: `Diffusion schedulers are trained on 1000 timesteps; tgate plans at most ${MAX_STEPS} steps.`,
+    });
   }
 }
 

@@ -73,9 +73,13 @@ export function chooseSites(sites: Site[], filter: SiteFilter = {}): SiteChoice[
   });
   if (!choices.some((c) => c.cached && c.site.kind === 'cross')) {
     const eligible = sites.filter((s) => s.kind === 'cross');
-    throw new TgateError('E_USAGE', `--include/--exclude left no cross-attention site to gate (cross sites: ${eligible.map((s) => s.scope ?? s.id).join(', ') || 'none'}).`, {
-      hint: 'Loosen the globs; `tgate inspect` lists every site with its scope and id.',
-    });
+    throw new TgateError(
+      'E_USAGE',
+      `--include/--exclude left no cross-attention site to gate (cross sites: ${eligible.map((s) => s.scope ?? s.id).join(', ') || 'none'}).`,
+      {
+        hint: 'Loosen the globs; `tgate inspect` lists every site with its scope and id.',
+      },
+    );
   }
   return choices;
 }

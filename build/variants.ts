@@ -28,10 +28,34 @@ export interface VariantSpec {
 }
 
 export const VARIANTS: readonly VariantSpec[] = [
-  { name: 'planning', file: 'planning.onnx', cross: 'output', self: 'output', usedFor: 'before the gate at batch 2B: full (k < warm_up), store-self, and the gate step k = G-1' },
-  { name: 'reuse-self', file: 'reuse-self.onnx', cross: 'output', self: 'input', usedFor: 'before the gate at batch 2B, steps that reuse the stored self-attention' },
-  { name: 'fidelity', file: 'fidelity.onnx', cross: 'input', self: 'output', usedFor: 'after the gate at batch B: cached cross-attention, self-attention computed (every fi_interval-th step)' },
-  { name: 'fidelity-reuse-self', file: 'fidelity-reuse-self.onnx', cross: 'input', self: 'input', usedFor: 'after the gate at batch B, steps between fi_interval multiples: both caches fed' },
+  {
+    name: 'planning',
+    file: 'planning.onnx',
+    cross: 'output',
+    self: 'output',
+    usedFor: 'before the gate at batch 2B: full (k < warm_up), store-self, and the gate step k = G-1',
+  },
+  {
+    name: 'reuse-self',
+    file: 'reuse-self.onnx',
+    cross: 'output',
+    self: 'input',
+    usedFor: 'before the gate at batch 2B, steps that reuse the stored self-attention',
+  },
+  {
+    name: 'fidelity',
+    file: 'fidelity.onnx',
+    cross: 'input',
+    self: 'output',
+    usedFor: 'after the gate at batch B: cached cross-attention, self-attention computed (every fi_interval-th step)',
+  },
+  {
+    name: 'fidelity-reuse-self',
+    file: 'fidelity-reuse-self.onnx',
+    cross: 'input',
+    self: 'input',
+    usedFor: 'after the gate at batch B, steps between fi_interval multiples: both caches fed',
+  },
 ];
 
 export interface SiteTarget {

@@ -70,7 +70,26 @@ export async function memoryProbeCommand(dir: string, v: Values): Promise<string
 
 /** Options a memory probe must share with the benchmark. */
 function forwardedArgs(v: Values): string[] {
-  const keys = ['steps', 'gate-step', 'guidance', 'scheduler', 'scheduler-config', 'height', 'width', 'batch', 'seed', 'threads', 'optimization', 'prepacking', 'arena', 'mem-pattern', 'sessions', 'sp-interval', 'fi-interval', 'warm-up'];
+  const keys = [
+    'steps',
+    'gate-step',
+    'guidance',
+    'scheduler',
+    'scheduler-config',
+    'height',
+    'width',
+    'batch',
+    'seed',
+    'threads',
+    'optimization',
+    'prepacking',
+    'arena',
+    'mem-pattern',
+    'sessions',
+    'sp-interval',
+    'fi-interval',
+    'warm-up',
+  ];
   return keys.flatMap((k) => (v[k] === undefined ? [] : [`--${k}`, String(v[k])]));
 }
 
@@ -125,10 +144,13 @@ export async function benchCommand(target: string, v: Values, stderr: NodeJS.Wri
     for (const m of modes) for (const r of results[m]) for (const x of r.records) byKey.set(stepKey(x), [...(byKey.get(stepKey(x)) ?? []), x.modelMs]);
     const msPerStep = Object.fromEntries([...byKey].map(([k, xs]) => [k, median(xs)]));
     const predicted = (m: Mode) => results[m][0]!.records.reduce((a, x) => a + msPerStep[stepKey(x)]!, 0);
-    const overhead = (rs: GenerateResult[]) => median(rs.map((r) => {
-      const model = r.records.reduce((a, x) => a + x.modelMs, 0);
-      return (r.totalMs - model) / model;
-    }));
+    const overhead = (rs: GenerateResult[]) =>
+      median(
+        rs.map((r) => {
+          const model = r.records.reduce((a, x) => a + x.modelMs, 0);
+          return (r.totalMs - model) / model;
+        }),
+      );
     const fwd = forwardedArgs(v);
     const figures: Partial<Record<Mode, ModeFigures>> = {};
     for (const m of modes) {
@@ -179,16 +201,23 @@ export async function benchCommand(target: string, v: Values, stderr: NodeJS.Wri
     return [
       `bench ${target}: ${S} steps, gate step ${schedule.gateStep}${selfCached ? `, v2 sp_interval ${schedule.spInterval} fi_interval ${schedule.fiInterval} warm_up ${schedule.warmUp}` : ''}, guidance ${base.guidance}, ${options.baseline.scheduler}, latents [${base.latents.dims.join(', ')}], median of ${runs} alternating runs`,
       '',
-      table(['', ...modes], [
-        row('wall time (s)', (x) => x.seconds.toFixed(3)),
-        row('speed-up', (x, m) => (m === 'baseline' ? '1' : `${x.speedup.toFixed(3)}x`)),
-        row('speed-up the schedule allows', (x, m) => (m === 'baseline' ? '-' : `${x.boundSpeedup.toFixed(3)}x (${pct(x.ofBound)} reached)`)),
-        row('bound from MACs (conv+linear / all)', (x, m) => (m === 'baseline' || !x.macBound ? '-' : `${x.macBound.linear.toFixed(3)}x / ${x.macBound.all.toFixed(3)}x`)),
-        row('runtime overhead (of model time)', (x) => pct(x.overhead)),
-        row('peak RSS (MiB)', (x) => x.peakRssMiB?.toFixed(0) ?? '-'),
-      ]),
+      table(
+        ['', ...modes],
+        [
+          row('wall time (s)', (x) => x.seconds.toFixed(3)),
+          row('speed-up', (x, m) => (m === 'baseline' ? '1' : `${x.speedup.toFixed(3)}x`)),
+          row('speed-up the schedule allows', (x, m) => (m === 'baseline' ? '-' : `${x.boundSpeedup.toFixed(3)}x (${pct(x.ofBound)} reached)`)),
+          row('bound from MACs (conv+linear / all)', (x, m) =>
+            m === 'baseline' || !x.macBound ? '-' : `${x.macBound.linear.toFixed(3)}x / ${x.macBound.all.toFixed(3)}x`,
+          ),
+          row('runtime overhead (of model time)', (x) => pct(x.overhead)),
+          row('peak RSS (MiB)', (x) => x.peakRssMiB?.toFixed(0) ?? '-'),
+        ],
+      ),
       '',
-      `ms per step: ${Object.entries(msPerStep).map(([k, ms]) => `${k} ${ms.toFixed(1)}`).join(', ')}`,
+      `ms per step: ${Object.entries(msPerStep)
+        .map(([k, ms]) => `${k} ${ms.toFixed(1)}`)
+        .join(', ')}`,
       `sessions (${unet.opened.join(', ')}) opened in ${report.loadSeconds.toFixed(2)} s; first step ${report.firstStepSeconds.toFixed(2)} s`,
     ].join('\n');
   } finally {

@@ -132,12 +132,27 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
     // The latent's sides: --height/--width (image pixels) over the model's latent factor, else the
     // model's fixed size, else 32 (256 px for SD's VAE).
     const lf = compiledLatentFactor(dir, manifest);
-    const px = (k: 'height' | 'width') => (values[k] === undefined ? null : num(k, (n) => Number.isInteger(n) && n > 0 && n % lf.factor === 0, `a positive multiple of ${lf.factor} (image pixels; the latent factor is ${lf.why})`) / lf.factor);
+    const px = (k: 'height' | 'width') =>
+      values[k] === undefined
+        ? null
+        : num(
+            k,
+            (n) => Number.isInteger(n) && n > 0 && n % lf.factor === 0,
+            `a positive multiple of ${lf.factor} (image pixels; the latent factor is ${lf.why})`,
+          ) / lf.factor;
     const given = { 2: px('height'), 3: px('width') };
     const side = (i: 2 | 3) => given[i] ?? (typeof r.latent.shape[i] === 'number' ? (r.latent.shape[i] as number) : 32);
     const latents = seededNormal([B, channels, side(2), side(3)], seed, `--samples ${B}: the latents`);
     // With the demo model's labels: real prompts (one per sample, cycling); else seeded stand-ins.
-    const prompts = labels ? Array.from({ length: B }, (_, i) => promptOf(labels, { color: labels.colors[i % labels.colors.length]!, shape: labels.shapes[i % labels.shapes.length]!, position: labels.positions[i % labels.positions.length]! })) : [];
+    const prompts = labels
+      ? Array.from({ length: B }, (_, i) =>
+          promptOf(labels, {
+            color: labels.colors[i % labels.colors.length]!,
+            shape: labels.shapes[i % labels.shapes.length]!,
+            position: labels.positions[i % labels.positions.length]!,
+          }),
+        )
+      : [];
     const encoded: { cond: Record<string, TensorInput>; uncond: Record<string, TensorInput> } = { cond: {}, uncond: {} };
     if (prompter && own) {
       const parts = [];
@@ -180,10 +195,12 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
     const adherence = async (x: Float32Array) => {
       if (!oracle || !labels) return null;
       const got = await oracle.classify(x, B);
-      return got.filter((g, i) => {
-        const want = labelsOf(labels, prompts[i]!);
-        return want && g.color === want.color && g.shape === want.shape && g.position === want.position;
-      }).length / B;
+      return (
+        got.filter((g, i) => {
+          const want = labelsOf(labels, prompts[i]!);
+          return want && g.color === want.color && g.shape === want.shape && g.position === want.position;
+        }).length / B
+      );
     };
     await unet.generate({ ...base, steps: 2, scheduler: 'ddim', gateStep: 1, tgate: { version } });
     const bar = progressBar(`tgate: calibrating ${path.basename(dir)} (TGATE v${version}, ${B} samples): baseline, then gate step`, steps - 1, io.stderr);
@@ -204,7 +221,12 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
     for (const res of runs) {
       const G = res.schedule.gateStep;
       const predicted = res.records.reduce((a, x) => a + (cost.get(`${x.variant}@${x.batch}`) ?? x.modelMs), 0);
-      points.push({ gateStep: G, deviation: relL2(res.latents, baseline.latents), predictedSpeedup: (steps * stepMs) / predicted, adherence: await adherence(res.latents) });
+      points.push({
+        gateStep: G,
+        deviation: relL2(res.latents, baseline.latents),
+        predictedSpeedup: (steps * stepMs) / predicted,
+        adherence: await adherence(res.latents),
+      });
     }
     const recommended = points.find((p) => p.deviation <= tolerance)?.gateStep ?? null;
     const calibration: Calibration = {
@@ -232,13 +254,16 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
       stdout: [
         `calibrate ${dir}: TGATE v${version}, ${steps} steps, ${B} seeded sample(s)${textEncoder ? ` with prompts through ${own ? 'its own tokenizer and text encoder' : `the text encoder of ${textDir}`}` : ''}, tolerance ${tolerance} (relative L2 of the final latents)`,
         '',
-        table(['gate step', 'cross-attn change at step', 'predicted speed-up', 'deviation from baseline', ...(oracle ? ['prompt adherence'] : [])], points.map((p) => [
-          p.gateStep === recommended ? `${p.gateStep} <- recommended` : p.gateStep,
-          change.has(p.gateStep) ? change.get(p.gateStep)!.toFixed(4) : '-',
-          `${p.predictedSpeedup.toFixed(2)}x`,
-          p.deviation.toFixed(4),
-          ...(oracle ? [p.adherence === null ? '-' : `${(p.adherence * 100).toFixed(0)} %`] : []),
-        ])),
+        table(
+          ['gate step', 'cross-attn change at step', 'predicted speed-up', 'deviation from baseline', ...(oracle ? ['prompt adherence'] : [])],
+          points.map((p) => [
+            p.gateStep === recommended ? `${p.gateStep} <- recommended` : p.gateStep,
+            change.has(p.gateStep) ? change.get(p.gateStep)!.toFixed(4) : '-',
+            `${p.predictedSpeedup.toFixed(2)}x`,
+            p.deviation.toFixed(4),
+            ...(oracle ? [p.adherence === null ? '-' : `${(p.adherence * 100).toFixed(0)} %`] : []),
+          ]),
+        ),
         '',
         recommended === null
           ? `No gate step keeps the deviation within ${tolerance}.`

@@ -15,7 +15,8 @@ export type { CommandIo, CommandOutput } from './command-io.js';
 import type { CommandIo, CommandOutput } from './command-io.js';
 
 function onePositional(positionals: string[], what: string): string {
-  if (positionals.length !== 1) throw usageError(positionals.length === 0 ? `Missing ${what}.` : `Expected one ${what}, got ${positionals.length}: ${positionals.join(' ')}.`);
+  if (positionals.length !== 1)
+    throw usageError(positionals.length === 0 ? `Missing ${what}.` : `Expected one ${what}, got ${positionals.length}: ${positionals.join(' ')}.`);
   return positionals[0]!;
 }
 
@@ -45,7 +46,9 @@ export async function runCompile(args: ParsedArgs): Promise<CommandOutput> {
   const p = m.pipeline;
   const components = p ? Object.entries(p.components) : [];
   const lines = [
-    p ? `compiled the pipeline ${source} (${p.className ?? 'no _class_name'}) -> ${outDir} in ${seconds.toFixed(1)} s` : `compiled ${source} -> ${outDir} in ${seconds.toFixed(1)} s`,
+    p
+      ? `compiled the pipeline ${source} (${p.className ?? 'no _class_name'}) -> ${outDir} in ${seconds.toFixed(1)} s`
+      : `compiled ${source} -> ${outDir} in ${seconds.toFixed(1)} s`,
     ...(p && r.pipeline
       ? [
           `  denoiser   ${m.source.file}: compiled into ${path.join(outDir, p.denoiser)}/`,
@@ -63,7 +66,11 @@ export async function runCompile(args: ParsedArgs): Promise<CommandOutput> {
     `  weights    ${m.weights} (${bytesText(r.weights.bytes)}, ${r.weights.mode})`,
     v.skipped
       ? '  proof      skipped (--no-verify)'
-      : `  proof      planning bit-exact: ${v.planningBitExact ? 'yes' : 'no'}; gated bit-exact: ${v.gatedBitExact ? 'yes' : 'no'}; max abs error ${Object.entries(v.variantMaxAbsErrors).map(([n, e]) => `${n} ${e.toExponential(2)}`).join(', ')} (tolerance ${v.tolerance.toExponential(2)}); shapes confirmed`,
+      : `  proof      planning bit-exact: ${v.planningBitExact ? 'yes' : 'no'}; gated bit-exact: ${v.gatedBitExact ? 'yes' : 'no'}; max abs error ${Object.entries(
+          v.variantMaxAbsErrors,
+        )
+          .map(([n, e]) => `${n} ${e.toExponential(2)}`)
+          .join(', ')} (tolerance ${v.tolerance.toExponential(2)}); shapes confirmed`,
     costLine(r.cost),
     `  manifest   ${path.join(outDir, 'tgate.json')}${values.report ? `; report ${path.join(outDir, 'report.md')} and report.json` : ''}`,
   ];
@@ -71,9 +78,13 @@ export async function runCompile(args: ParsedArgs): Promise<CommandOutput> {
 }
 
 function costLine(c: CompileResult['cost']): string {
-  const sizes = Object.entries(c.binding.sizes).map(([k, v]) => `${k}=${v}`).join(', ');
+  const sizes = Object.entries(c.binding.sizes)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
   const s = c.schedule;
-  const bounds = s ? `; ${s.steps} steps: speed-up bound v1 ${s.v1.boundLinear.toFixed(2)}x${s.v2 ? `, v2 ${s.v2.boundLinear.toFixed(2)}x` : ''} (conv+linear MACs)` : '';
+  const bounds = s
+    ? `; ${s.steps} steps: speed-up bound v1 ${s.v1.boundLinear.toFixed(2)}x${s.v2 ? `, v2 ${s.v2.boundLinear.toFixed(2)}x` : ''} (conv+linear MACs)`
+    : '';
   return `  cost       ${countText(c.call.linearMacs)} MACs conv+linear (${countText(c.call.allMacs)} all) per call at input dims ${sizes} (the latent's in latent cells, not pixels)${bounds}`;
 }
 

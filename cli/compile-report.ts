@@ -11,7 +11,8 @@ import { diffMarkdown } from './diff-format.js';
 export { REPORT_FILES } from '../build/compile.js';
 
 function scheduleMarkdown(s: ScheduleCost): string {
-  const row = (label: string, r: { linearMacs: number; allMacs: number; boundLinear: number; boundAll: number }) => `| ${label} | ${countText(r.linearMacs)} | ${countText(r.allMacs)} | ${r.boundLinear.toFixed(3)}x | ${r.boundAll.toFixed(3)}x |`;
+  const row = (label: string, r: { linearMacs: number; allMacs: number; boundLinear: number; boundAll: number }) =>
+    `| ${label} | ${countText(r.linearMacs)} | ${countText(r.allMacs)} | ${r.boundLinear.toFixed(3)}x | ${r.boundAll.toFixed(3)}x |`;
   return [
     `| run (${s.steps} steps, batch ${s.batch}${s.cfg ? ', CFG' : ''}) | MACs conv+linear | MACs all | bound conv+linear | bound all |`,
     '|---|---|---|---|---|',
@@ -37,7 +38,9 @@ export function writeCompileReport(dir: string, r: CompileResult, write: (file: 
     diffs,
   };
   write('report.json', JSON.stringify(json, null, 2) + '\n');
-  const sizes = Object.entries(c.binding.sizes).map(([k, v]) => `\`${k}=${v}\``).join(', ');
+  const sizes = Object.entries(c.binding.sizes)
+    .map(([k, v]) => `\`${k}=${v}\``)
+    .join(', ');
   const md = [
     `## tgate compile: \`${m.source.file}\``,
     '',

@@ -73,10 +73,25 @@ export function convergenceSvg(points: GenerateResult['attentionChange'], gateSt
   const maxY = Math.max(1e-9, ...points.flatMap((p) => [p.cross ?? 0, p.self ?? 0]));
   const X = (k: number) => l + ((k - 1) / Math.max(1, maxK - 1)) * (w - l - r);
   const Y = (v: number) => t + (1 - v / maxY) * (h - t - b);
-  const line = (key: 'cross' | 'self') => points.filter((p) => p[key] !== null).map((p, i) => `${i ? 'L' : 'M'}${X(p.k).toFixed(1)},${Y(p[key]!).toFixed(1)}`).join(' ');
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<text x="${l - 6}" y="${(Y(f * maxY) + 4).toFixed(1)}" text-anchor="end">${(f * maxY).toFixed(2)}</text><line x1="${l}" x2="${w - r}" y1="${Y(f * maxY).toFixed(1)}" y2="${Y(f * maxY).toFixed(1)}" stroke="#eee"/>`).join('');
-  const kt = Array.from({ length: maxK }, (_, i) => i + 1).filter((k) => k === 1 || k % 5 === 0).map((k) => `<text x="${X(k).toFixed(1)}" y="${h - b + 16}" text-anchor="middle">${k}</text>`).join('');
-  const gx = gateStep >= 1 && gateStep <= maxK ? `<line x1="${X(gateStep).toFixed(1)}" x2="${X(gateStep).toFixed(1)}" y1="${t}" y2="${h - b}" stroke="#999" stroke-dasharray="4 3"/><text x="${(X(gateStep) + 4).toFixed(1)}" y="${t + 12}">gate step ${gateStep}</text>` : '';
+  const line = (key: 'cross' | 'self') =>
+    points
+      .filter((p) => p[key] !== null)
+      .map((p, i) => `${i ? 'L' : 'M'}${X(p.k).toFixed(1)},${Y(p[key]!).toFixed(1)}`)
+      .join(' ');
+  const ticks = [0, 0.25, 0.5, 0.75, 1]
+    .map(
+      (f) =>
+        `<text x="${l - 6}" y="${(Y(f * maxY) + 4).toFixed(1)}" text-anchor="end">${(f * maxY).toFixed(2)}</text><line x1="${l}" x2="${w - r}" y1="${Y(f * maxY).toFixed(1)}" y2="${Y(f * maxY).toFixed(1)}" stroke="#eee"/>`,
+    )
+    .join('');
+  const kt = Array.from({ length: maxK }, (_, i) => i + 1)
+    .filter((k) => k === 1 || k % 5 === 0)
+    .map((k) => `<text x="${X(k).toFixed(1)}" y="${h - b + 16}" text-anchor="middle">${k}</text>`)
+    .join('');
+  const gx =
+    gateStep >= 1 && gateStep <= maxK
+      ? `<line x1="${X(gateStep).toFixed(1)}" x2="${X(gateStep).toFixed(1)}" y1="${t}" y2="${h - b}" stroke="#999" stroke-dasharray="4 3"/><text x="${(X(gateStep) + 4).toFixed(1)}" y="${t + 12}">gate step ${gateStep}</text>`
+      : '';
   return `<svg xmlns="http://www.w3.org/2000/svg" id="convergence" width="${w}" height="${h}" font-family="system-ui,sans-serif" font-size="11" role="img" aria-label="Relative change of attention outputs between steps">
 ${ticks}${kt}${gx}
 <path d="${line('cross')}" fill="none" stroke="#c2403a" stroke-width="2"/><path d="${line('self')}" fill="none" stroke="#3a78c2" stroke-width="2"/>
@@ -164,7 +179,15 @@ export async function runDemo(args: ParsedArgs, io: CommandIo): Promise<CommandO
       v2: { gateStep: G, tgate: { version: 2 } satisfies TgateOptions },
     };
     const seeds = prompts.map((_, k) => seed * 1000 + k);
-    const request = (k: number): PipelineGenerateOptions => ({ prompt: prompts[k]!, seed: seeds[k]!, numImages: samples, steps, guidance, height: size, width: size });
+    const request = (k: number): PipelineGenerateOptions => ({
+      prompt: prompts[k]!,
+      seed: seeds[k]!,
+      numImages: samples,
+      steps,
+      guidance,
+      height: size,
+      width: size,
+    });
     const latents: Record<Mode, Float32Array[]> = { baseline: [], v1: [], v2: [] };
     const firstImages: Record<Mode, RgbImage[]> = { baseline: [], v1: [], v2: [] };
     const seconds: Record<Mode, number> = { baseline: 0, v1: 0, v2: 0 };
@@ -177,7 +200,8 @@ export async function runDemo(args: ParsedArgs, io: CommandIo): Promise<CommandO
     const recorded = await pipe.generate({ ...request(0), ...mode.baseline, recordAttention: true });
     const convergence = recorded.attentionChange;
     await pipe.generate({ ...request(0), ...mode.v2 });
-    for (const w of recorded.warnings) io.stderr.write(`tgate: warning: "${w.prompt}" has ${w.tokens} tokens; the text encoder reads ${w.maxLength}, so it was truncated.\n`);
+    for (const w of recorded.warnings)
+      io.stderr.write(`tgate: warning: "${w.prompt}" has ${w.tokens} tokens; the text encoder reads ${w.maxLength}, so it was truncated.\n`);
     let scheduler = recorded.scheduler;
     const bar = progressBar('tgate: demo', prompts.length * MODES.length, io.stderr);
     for (const [k, p] of prompts.entries()) {
@@ -202,12 +226,17 @@ export async function runDemo(args: ParsedArgs, io: CommandIo): Promise<CommandO
       modes[m] = {
         seconds: seconds[m],
         denoiseSeconds: denoiseSeconds[m],
-        adherence: scores.length ? { all: mean('all'), color: mean('color'), shape: mean('shape'), position: mean('position'), samples: scores.length * samples } : null,
+        adherence: scores.length
+          ? { all: mean('all'), color: mean('color'), shape: mean('shape'), position: mean('position'), samples: scores.length * samples }
+          : null,
         pixelDifference: diffs.reduce((a, d) => a + d, 0) / diffs.length,
       };
     }
     const grid = path.join(out, 'grid.png');
-    const gridBytes = gridPng(prompts.map((_, k) => MODES.map((m) => firstImages[m][k]!)), { columns: MODES.map((m) => HEADINGS[m]), rows: prompts });
+    const gridBytes = gridPng(
+      prompts.map((_, k) => MODES.map((m) => firstImages[m][k]!)),
+      { columns: MODES.map((m) => HEADINGS[m]), rows: prompts },
+    );
     stage.write('grid.png', gridBytes);
     const convergencePath = path.join(out, 'convergence.svg');
     const svg = convergenceSvg(convergence, G);
@@ -228,20 +257,44 @@ export async function runDemo(args: ParsedArgs, io: CommandIo): Promise<CommandO
     };
     const rows = MODES.map((m) => {
       const x = modes[m];
-      return [m, x.seconds.toFixed(3), m === 'baseline' ? '1' : `${(modes.baseline.seconds / x.seconds).toFixed(2)}x`, x.adherence ? pct(x.adherence.all) : '-', m === 'baseline' ? '0' : x.pixelDifference.toFixed(2)];
+      return [
+        m,
+        x.seconds.toFixed(3),
+        m === 'baseline' ? '1' : `${(modes.baseline.seconds / x.seconds).toFixed(2)}x`,
+        x.adherence ? pct(x.adherence.all) : '-',
+        m === 'baseline' ? '0' : x.pixelDifference.toFixed(2),
+      ];
     });
     const headers = ['', 'wall time (s)', 'speed-up', 'prompt adherence', 'mean pixel diff to baseline'];
     const summary = `${prompts.length} prompt(s) x ${samples} seeded samples, ${steps} ${scheduler.toUpperCase()} steps, gate step ${G}, guidance ${guidance}`;
-    const timing = 'Wall time: the pipeline\'s generate calls (tokenizer, text encoder, denoising, decode), summed over the prompts, after an untimed warm-up.';
-    stage.write('report.md', [
-      '## tgate demo', '', summary, '',
-      `| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`), '',
-      timing, '',
-      'Rows: the prompts; columns: baseline, TGATE v1, TGATE v2 (first sample of each).', '', '![grid](grid.png)', '', '![convergence](convergence.svg)', '',
-      ...prompts.map((p, i) => `${i + 1}. ${p} (seed ${seeds[i]})`), '',
-    ].join('\n'));
+    const timing = "Wall time: the pipeline's generate calls (tokenizer, text encoder, denoising, decode), summed over the prompts, after an untimed warm-up.";
+    stage.write(
+      'report.md',
+      [
+        '## tgate demo',
+        '',
+        summary,
+        '',
+        `| ${headers.join(' | ')} |`,
+        `|${headers.map(() => '---').join('|')}|`,
+        ...rows.map((r) => `| ${r.join(' | ')} |`),
+        '',
+        timing,
+        '',
+        'Rows: the prompts; columns: baseline, TGATE v1, TGATE v2 (first sample of each).',
+        '',
+        '![grid](grid.png)',
+        '',
+        '![convergence](convergence.svg)',
+        '',
+        ...prompts.map((p, i) => `${i + 1}. ${p} (seed ${seeds[i]})`),
+        '',
+      ].join('\n'),
+    );
     const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-    stage.write('report.html', `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>tgate demo</title>
+    stage.write(
+      'report.html',
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>tgate demo</title>
 <style>body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:960px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}</style></head><body>
 <h1>tgate demo</h1><p>${esc(summary)}</p>
 <table><thead><tr>${headers.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>
@@ -250,7 +303,8 @@ export async function runDemo(args: ParsedArgs, io: CommandIo): Promise<CommandO
 <img alt="grid" src="data:image/png;base64,${Buffer.from(gridBytes).toString('base64')}">
 <h2>Attention convergence</h2>${svg}
 </body></html>
-`);
+`,
+    );
     drawn = true;
     if (values.json) return { stdout: JSON.stringify(report, null, 2) };
     return {

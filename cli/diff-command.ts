@@ -31,14 +31,21 @@ export async function runDiff(args: ParsedArgs, io: CommandIo): Promise<CommandO
     diffs = [diffModels(a, b, shapes)];
     title = `tgate diff: ${a} -> ${b}`;
   } else {
-    throw usage(positionals.length === 1 ? `${positionals[0]} is not a compiled folder; give two models to compare, or a folder.` : `Expected two models or one compiled folder, got ${positionals.length} arguments.`);
+    throw usage(
+      positionals.length === 1
+        ? `${positionals[0]} is not a compiled folder; give two models to compare, or a folder.`
+        : `Expected two models or one compiled folder, got ${positionals.length} arguments.`,
+    );
   }
   const format = formats[0];
   const text =
-    format === 'json' ? JSON.stringify(diffs.length === 1 && positionals.length === 2 ? diffs[0] : diffs, null, 2)
-    : format === 'markdown' ? diffs.map(diffMarkdown).join('\n\n')
-    : format === 'html' ? diffHtml(diffs, title)
-    : diffs.map((d) => diffText(d, !outFile && io.color === true)).join('\n\n');
+    format === 'json'
+      ? JSON.stringify(diffs.length === 1 && positionals.length === 2 ? diffs[0] : diffs, null, 2)
+      : format === 'markdown'
+        ? diffs.map(diffMarkdown).join('\n\n')
+        : format === 'html'
+          ? diffHtml(diffs, title)
+          : diffs.map((d) => diffText(d, !outFile && io.color === true)).join('\n\n');
   if (outFile) {
     const file = outFile;
     replaceFile(file, text.endsWith('\n') ? text : text + '\n');

@@ -47,17 +47,38 @@ export function diffText(d: GraphDiff, color: boolean): string {
   if (d.nodes.removedByScope.length) out.push('', 'Nodes removed, by module', ...d.nodes.removedByScope.map((s) => red(`  - ${scopeLine(s, 'removed')}`)));
   if (d.nodes.addedByScope.length) out.push('', 'Nodes added, by module', ...d.nodes.addedByScope.map((s) => green(`  + ${scopeLine(s, 'added')}`)));
   const ops = d.ops.filter((o) => o.before !== o.after);
-  out.push('', 'Op counts (changed)', ops.length ? table(['op', 'before', 'after', 'change'], ops.map((o) => [o.op, o.before, o.after, change(o.before, o.after)])) : '  (none)');
+  out.push(
+    '',
+    'Op counts (changed)',
+    ops.length
+      ? table(
+          ['op', 'before', 'after', 'change'],
+          ops.map((o) => [o.op, o.before, o.after, change(o.before, o.after)]),
+        )
+      : '  (none)',
+  );
   const m = d.macs;
   out.push(
     '',
     `Parameters: ${countText(d.params.before)} -> ${countText(d.params.after)} (${pctText(d.params.before, d.params.after)})`,
-    `MACs at ${Object.entries(m.sizes).map(([k, v]) => `${k}=${v}`).join(', ')}: conv+linear ${countText(m.before.linear)} -> ${countText(m.after.linear)} (${pctText(m.before.linear, m.after.linear)}); ` +
+    `MACs at ${Object.entries(m.sizes)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')}: conv+linear ${countText(m.before.linear)} -> ${countText(m.after.linear)} (${pctText(m.before.linear, m.after.linear)}); ` +
       `attention products ${countText(m.before.attention)} -> ${countText(m.after.attention)} (${pctText(m.before.attention, m.after.attention)})`,
   );
-  out.push('', 'MACs per block', table(['block', 'before', 'after', 'change'], d.blocks.map((b) => [b.scope, countText(b.before), countText(b.after), pctText(b.before, b.after)])));
+  out.push(
+    '',
+    'MACs per block',
+    table(
+      ['block', 'before', 'after', 'change'],
+      d.blocks.map((b) => [b.scope, countText(b.before), countText(b.after), pctText(b.before, b.after)]),
+    ),
+  );
   const w = d.weightsUnreferenced;
-  out.push('', w.length ? `Weights no longer referenced: ${w.length} tensors, ${bytesText(w.reduce((a, x) => a + x.bytes, 0))}` : 'Weights no longer referenced: none');
+  out.push(
+    '',
+    w.length ? `Weights no longer referenced: ${w.length} tensors, ${bytesText(w.reduce((a, x) => a + x.bytes, 0))}` : 'Weights no longer referenced: none',
+  );
   if (w.length) out.push(...firsts(w, (x) => `  ${x.name} (${bytesText(x.bytes)})`));
   return out.join('\n');
 }
@@ -72,14 +93,19 @@ export function diffMarkdown(d: GraphDiff): string {
   out.push(`### \`${d.a.label}\` → \`${d.b.label}\``, '');
   const m = d.macs;
   out.push(
-    mdTable(['', 'before', 'after', 'change'], [
-      ['nodes', d.a.nodes, d.b.nodes, pctText(d.a.nodes, d.b.nodes)],
-      ['parameters', countText(d.params.before), countText(d.params.after), pctText(d.params.before, d.params.after)],
-      ['MACs conv+linear', countText(m.before.linear), countText(m.after.linear), pctText(m.before.linear, m.after.linear)],
-      ['MACs attention products', countText(m.before.attention), countText(m.after.attention), pctText(m.before.attention, m.after.attention)],
-    ]),
+    mdTable(
+      ['', 'before', 'after', 'change'],
+      [
+        ['nodes', d.a.nodes, d.b.nodes, pctText(d.a.nodes, d.b.nodes)],
+        ['parameters', countText(d.params.before), countText(d.params.after), pctText(d.params.before, d.params.after)],
+        ['MACs conv+linear', countText(m.before.linear), countText(m.after.linear), pctText(m.before.linear, m.after.linear)],
+        ['MACs attention products', countText(m.before.attention), countText(m.after.attention), pctText(m.before.attention, m.after.attention)],
+      ],
+    ),
     '',
-    `MACs at ${Object.entries(m.sizes).map(([k, v]) => `\`${k}=${v}\``).join(', ')}.`,
+    `MACs at ${Object.entries(m.sizes)
+      .map(([k, v]) => `\`${k}=${v}\``)
+      .join(', ')}.`,
   );
   const ioRows = (['inputs', 'outputs'] as const).flatMap((k) => [
     ...d[k].removed.map((x) => [k.slice(0, -1), 'removed', `\`${x.name}\``, x.dtype, shapeText(x.shape)]),
@@ -87,10 +113,36 @@ export function diffMarkdown(d: GraphDiff): string {
   ]);
   if (ioRows.length) out.push('', '#### Inputs and outputs', '', mdTable(['', 'change', 'name', 'dtype', 'shape'], ioRows));
   const scopes = [...d.nodes.removedByScope.map((s) => ['removed', s]), ...d.nodes.addedByScope.map((s) => ['added', s])] as [string, ScopeChange][];
-  if (scopes.length) out.push('', '#### Nodes by module', '', mdTable(['change', 'module', 'nodes'], scopes.map(([c, s]) => [c, `\`${s.scope}\``, s.whole ? `${s.nodes} (whole module)` : `${s.nodes} of ${s.of}`])));
+  if (scopes.length)
+    out.push(
+      '',
+      '#### Nodes by module',
+      '',
+      mdTable(
+        ['change', 'module', 'nodes'],
+        scopes.map(([c, s]) => [c, `\`${s.scope}\``, s.whole ? `${s.nodes} (whole module)` : `${s.nodes} of ${s.of}`]),
+      ),
+    );
   const ops = d.ops.filter((o) => o.before !== o.after);
-  if (ops.length) out.push('', '#### Op counts (changed)', '', mdTable(['op', 'before', 'after', 'change'], ops.map((o) => [o.op, o.before, o.after, change(o.before, o.after)])));
-  out.push('', '#### MACs per block', '', mdTable(['block', 'before', 'after', 'change'], d.blocks.map((b) => [`\`${b.scope}\``, countText(b.before), countText(b.after), pctText(b.before, b.after)])));
+  if (ops.length)
+    out.push(
+      '',
+      '#### Op counts (changed)',
+      '',
+      mdTable(
+        ['op', 'before', 'after', 'change'],
+        ops.map((o) => [o.op, o.before, o.after, change(o.before, o.after)]),
+      ),
+    );
+  out.push(
+    '',
+    '#### MACs per block',
+    '',
+    mdTable(
+      ['block', 'before', 'after', 'change'],
+      d.blocks.map((b) => [`\`${b.scope}\``, countText(b.before), countText(b.after), pctText(b.before, b.after)]),
+    ),
+  );
   const w = d.weightsUnreferenced;
   out.push('', `Weights no longer referenced: ${w.length ? `${w.length} tensors, ${bytesText(w.reduce((a, x) => a + x.bytes, 0))}` : 'none'}.`);
   return out.join('\n');
@@ -132,20 +184,44 @@ export function diffHtml(diffs: GraphDiff[], title: string): string {
     const m = d.macs;
     const ops = d.ops.filter((o) => o.before !== o.after);
     const scopes = [...d.nodes.removedByScope.map((s) => ['removed', s] as const), ...d.nodes.addedByScope.map((s) => ['added', s] as const)];
-    const io = (['inputs', 'outputs'] as const).flatMap((x) => [...d[x].removed.map((i) => [x, 'removed', i.name, i.dtype, shapeText(i.shape)]), ...d[x].added.map((i) => [x, 'added', i.name, i.dtype, shapeText(i.shape)])]);
+    const io = (['inputs', 'outputs'] as const).flatMap((x) => [
+      ...d[x].removed.map((i) => [x, 'removed', i.name, i.dtype, shapeText(i.shape)]),
+      ...d[x].added.map((i) => [x, 'added', i.name, i.dtype, shapeText(i.shape)]),
+    ]);
     return `<section id="diff-${k}"><h2>${escapeHtml(d.a.label)} → ${escapeHtml(d.b.label)}</h2>
-${htmlTable(['', 'before', 'after', 'change'], [
-  ['nodes', d.a.nodes, d.b.nodes, pctText(d.a.nodes, d.b.nodes)],
-  ['parameters', countText(d.params.before), countText(d.params.after), pctText(d.params.before, d.params.after)],
-  ['MACs conv+linear', countText(m.before.linear), countText(m.after.linear), pctText(m.before.linear, m.after.linear)],
-  ['MACs attention products', countText(m.before.attention), countText(m.after.attention), pctText(m.before.attention, m.after.attention)],
-])}
-<p>MACs at ${escapeHtml(Object.entries(m.sizes).map(([a, b]) => `${a}=${b}`).join(', '))}.</p>
+${htmlTable(
+  ['', 'before', 'after', 'change'],
+  [
+    ['nodes', d.a.nodes, d.b.nodes, pctText(d.a.nodes, d.b.nodes)],
+    ['parameters', countText(d.params.before), countText(d.params.after), pctText(d.params.before, d.params.after)],
+    ['MACs conv+linear', countText(m.before.linear), countText(m.after.linear), pctText(m.before.linear, m.after.linear)],
+    ['MACs attention products', countText(m.before.attention), countText(m.after.attention), pctText(m.before.attention, m.after.attention)],
+  ],
+)}
+<p>MACs at ${escapeHtml(
+      Object.entries(m.sizes)
+        .map(([a, b]) => `${a}=${b}`)
+        .join(', '),
+    )}.</p>
 <h3>MACs per block</h3>
 ${k === 0 ? blocksSvg(d) : blocksSvg(d).replace('id="blocks-chart"', `id="blocks-chart-${k}"`)}
 ${io.length ? `<h3>Inputs and outputs</h3>${htmlTable(['', 'change', 'name', 'dtype', 'shape'], io)}` : ''}
-${scopes.length ? `<h3>Nodes by module</h3>${htmlTable(['change', 'module', 'nodes'], scopes.map(([c, s]) => [c, s.scope, s.whole ? `${s.nodes} (whole module)` : `${s.nodes} of ${s.of}`]))}` : ''}
-${ops.length ? `<h3>Op counts (changed)</h3>${htmlTable(['op', 'before', 'after', 'change'], ops.map((o) => [o.op, o.before, o.after, change(o.before, o.after)]))}` : ''}
+${
+  scopes.length
+    ? `<h3>Nodes by module</h3>${htmlTable(
+        ['change', 'module', 'nodes'],
+        scopes.map(([c, s]) => [c, s.scope, s.whole ? `${s.nodes} (whole module)` : `${s.nodes} of ${s.of}`]),
+      )}`
+    : ''
+}
+${
+  ops.length
+    ? `<h3>Op counts (changed)</h3>${htmlTable(
+        ['op', 'before', 'after', 'change'],
+        ops.map((o) => [o.op, o.before, o.after, change(o.before, o.after)]),
+      )}`
+    : ''
+}
 <p>Weights no longer referenced: ${d.weightsUnreferenced.length ? `${d.weightsUnreferenced.length} tensors, ${bytesText(d.weightsUnreferenced.reduce((a, x) => a + x.bytes, 0))}` : 'none'}.</p>
 </section>`;
   });

@@ -5,7 +5,8 @@ export const EXIT = { ok: 0, usage: 2, badInput: 3, unsupported: 4, output: 5, v
 
 export function exitCodeFor(code: ErrorCode): number {
   switch (code) {
-    case 'E_USAGE': return EXIT.usage;
+    case 'E_USAGE':
+      return EXIT.usage;
     case 'E_FILE_MISSING':
     case 'E_NOT_ONNX':
     case 'E_BAD_TENSOR':
@@ -17,19 +18,25 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'E_UNSAFE_LINK':
     case 'E_BAD_MANIFEST':
     case 'E_NOT_REGULAR_FILE':
-    case 'E_FILE_TOO_LARGE': return EXIT.badInput;
+    case 'E_FILE_TOO_LARGE':
+      return EXIT.badInput;
     case 'E_UNSUPPORTED_MODEL':
-    case 'E_NO_CROSS_ATTENTION': return EXIT.unsupported;
+    case 'E_NO_CROSS_ATTENTION':
+      return EXIT.unsupported;
     case 'E_OUTPUT_EXISTS':
     case 'E_OUTPUT_OVERLAPS_SOURCE':
     case 'E_OUTPUT_LOCKED':
-    case 'E_OUTPUT_UNWRITABLE': return EXIT.output;
-    case 'E_VERIFY_FAILED': return EXIT.verify;
+    case 'E_OUTPUT_UNWRITABLE':
+      return EXIT.output;
+    case 'E_VERIFY_FAILED':
+      return EXIT.verify;
     // A model output or a step's result became NaN or infinite (non-finite inputs are E_BAD_TENSOR):
     // the model's arithmetic on these inputs, not a tgate bug.
-    case 'E_NON_FINITE': return EXIT.nonFinite;
+    case 'E_NON_FINITE':
+      return EXIT.nonFinite;
     case 'E_IR_INVALID':
     case 'E_PASS_FAILED':
-    case 'E_INTERNAL': return EXIT.internal;
+    case 'E_INTERNAL':
+      return EXIT.internal;
   }
 }

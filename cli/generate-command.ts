@@ -33,7 +33,8 @@ export function generateRequest(v: Values): PipelineGenerateOptions {
   const { steps, gateStep, tgate } = scheduleArgs(v);
   const positive = (key: string) => (v[key] === undefined ? undefined : numberOption(v, key, (n) => Number.isInteger(n) && n > 0, 'a positive whole number'));
   const seedText = String(v.seed);
-  if (!/^\d+$/.test(seedText) || BigInt(seedText) >= 2n ** 64n) throw usageError(`--seed must be a whole number from 0 to 2^64 - 1 (torch's range), not "${seedText}".`);
+  if (!/^\d+$/.test(seedText) || BigInt(seedText) >= 2n ** 64n)
+    throw usageError(`--seed must be a whole number from 0 to 2^64 - 1 (torch's range), not "${seedText}".`);
   const outputType = String(v['output-type']);
   if (outputType !== 'png' && outputType !== 'latent') throw usageError(`--output-type must be png or latent, not "${outputType}".`);
   // One file per image is named and checked before the run: bounded, so a typo cannot make a
@@ -48,7 +49,8 @@ export function generateRequest(v: Values): PipelineGenerateOptions {
   if (w !== undefined) o.width = w;
   if (typeof v.scheduler === 'string') o.scheduler = v.scheduler;
   if (v.baseline) {
-    if (v['gate-step'] !== undefined || v['tgate-version'] !== undefined) throw usageError('--baseline runs without gating; leave out --gate-step and --tgate-version.');
+    if (v['gate-step'] !== undefined || v['tgate-version'] !== undefined)
+      throw usageError('--baseline runs without gating; leave out --gate-step and --tgate-version.');
     o.baseline = true;
   } else {
     if (gateStep !== undefined) o.gateStep = gateStep;
@@ -57,7 +59,7 @@ export function generateRequest(v: Values): PipelineGenerateOptions {
   if (typeof v.image === 'string') {
     o.image = readImage(v.image);
     o.strength = v.strength === undefined ? 0.8 : numberOption(v, 'strength', (n) => n > 0 && n <= 1, 'in (0, 1]');
-    if (h !== undefined || w !== undefined) throw usageError('--height/--width do not apply with --image: the output has the input image\'s size.');
+    if (h !== undefined || w !== undefined) throw usageError("--height/--width do not apply with --image: the output has the input image's size.");
   } else if (v.strength !== undefined) {
     throw usageError('--strength needs --image (img2img: the picture to start from).');
   }
@@ -67,17 +69,26 @@ export function generateRequest(v: Values): PipelineGenerateOptions {
 export async function runGenerate(args: ParsedArgs, io: { stderr: NodeJS.WriteStream }): Promise<{ stdout: string }> {
   const { values, positionals } = args;
   const v = values as Values;
-  if (positionals.length !== 1) throw usageError(positionals.length === 0 ? 'Missing the compiled pipeline folder: tgate generate <dir> --prompt TEXT -o out.png.' : `Expected one compiled pipeline folder, got ${positionals.length}: ${positionals.join(' ')}.`);
+  if (positionals.length !== 1)
+    throw usageError(
+      positionals.length === 0
+        ? 'Missing the compiled pipeline folder: tgate generate <dir> --prompt TEXT -o out.png.'
+        : `Expected one compiled pipeline folder, got ${positionals.length}: ${positionals.join(' ')}.`,
+    );
   const dir = positionals[0]!;
   const request = generateRequest(v);
   const output = typeof v.output === 'string' ? v.output : null;
   if (!output) throw usageError('Missing the output file: tgate generate <dir> --prompt TEXT -o out.png.');
   const kind = request.outputType === 'latent' ? 'npy' : 'png';
-  if (path.extname(output).toLowerCase() !== `.${kind}`) throw usageError(`-o ${output}: ${kind === 'png' ? 'images are written as .png' : '--output-type latent writes .npy'}; name the file accordingly.`);
+  if (path.extname(output).toLowerCase() !== `.${kind}`)
+    throw usageError(`-o ${output}: ${kind === 'png' ? 'images are written as .png' : '--output-type latent writes .npy'}; name the file accordingly.`);
   const files = outputFiles(output, request.numImages ?? 1);
   for (const file of files) {
     if (typeof v.image === 'string' && path.resolve(file) === path.resolve(v.image)) {
-      throw new TgateError('E_OUTPUT_EXISTS', `-o ${file} is the input image; tgate generate does not overwrite its input.`, { subject: { file }, hint: 'Choose another output path with -o.' });
+      throw new TgateError('E_OUTPUT_EXISTS', `-o ${file} is the input image; tgate generate does not overwrite its input.`, {
+        subject: { file },
+        hint: 'Choose another output path with -o.',
+      });
     }
     // Not a folder, not another kind of file, in a folder tgate can write (cli/output-check.ts).
     checkOutputFile(file, '-o', kind);
@@ -93,14 +104,21 @@ export async function runGenerate(args: ParsedArgs, io: { stderr: NodeJS.WriteSt
   } finally {
     await pipe.release();
   }
-  for (const w of result.warnings) io.stderr.write(`tgate: warning: the prompt has ${w.tokens} tokens; the text encoder reads ${w.maxLength}, so this part was cut off (as diffusers does): ${w.removed}\n`);
+  for (const w of result.warnings)
+    io.stderr.write(
+      `tgate: warning: the prompt has ${w.tokens} tokens; the text encoder reads ${w.maxLength}, so this part was cut off (as diffusers does): ${w.removed}\n`,
+    );
   if (result.schedule && !result.records.some((r) => r.phase === 'fidelity')) {
-    io.stderr.write(`tgate: warning: the gate step ${result.schedule.gateStep} comes at or after the last of ${result.steps} steps, so nothing was gated (the run equals the baseline's work); use --gate-step below --steps.\n`);
+    io.stderr.write(
+      `tgate: warning: the gate step ${result.schedule.gateStep} comes at or after the last of ${result.steps} steps, so nothing was gated (the run equals the baseline's work); use --gate-step below --steps.\n`,
+    );
   }
   if (kind === 'npy') {
     const rest = result.latents.dims.slice(1);
     const size = rest.reduce((a, b) => a * b, 1);
-    files.forEach((file, i) => writeAtomic(file, encodeNpy({ dtype: 'float32', shape: [1, ...rest], data: result.latents.data.slice(i * size, (i + 1) * size) })));
+    files.forEach((file, i) =>
+      writeAtomic(file, encodeNpy({ dtype: 'float32', shape: [1, ...rest], data: result.latents.data.slice(i * size, (i + 1) * size) })),
+    );
   } else {
     files.forEach((file, i) => writeAtomic(file, encodePng(result.images[i]!)));
   }

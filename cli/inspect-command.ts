@@ -15,11 +15,23 @@ import type { CommandOutput } from './command-io.js';
 export function scheduleCostText(s: ScheduleCost): string {
   const rows = [
     ['baseline', countText(s.baseline.linearMacs), countText(s.baseline.allMacs), '1', '1'],
-    [`TGATE v1 (gate step ${s.v1.gateStep})`, countText(s.v1.linearMacs), countText(s.v1.allMacs), `${s.v1.boundLinear.toFixed(3)}x`, `${s.v1.boundAll.toFixed(3)}x`],
+    [
+      `TGATE v1 (gate step ${s.v1.gateStep})`,
+      countText(s.v1.linearMacs),
+      countText(s.v1.allMacs),
+      `${s.v1.boundLinear.toFixed(3)}x`,
+      `${s.v1.boundAll.toFixed(3)}x`,
+    ],
   ];
   if (s.v2) {
     const v = s.v2.schedule;
-    rows.push([`TGATE v2 (sp ${v.spInterval}, fi ${v.fiInterval}, warm-up ${v.warmUp})`, countText(s.v2.linearMacs), countText(s.v2.allMacs), `${s.v2.boundLinear.toFixed(3)}x`, `${s.v2.boundAll.toFixed(3)}x`]);
+    rows.push([
+      `TGATE v2 (sp ${v.spInterval}, fi ${v.fiInterval}, warm-up ${v.warmUp})`,
+      countText(s.v2.linearMacs),
+      countText(s.v2.allMacs),
+      `${s.v2.boundLinear.toFixed(3)}x`,
+      `${s.v2.boundAll.toFixed(3)}x`,
+    ]);
   }
   return [
     `Schedule cost: ${s.steps} steps at batch ${s.batch}${s.cfg ? ' (CFG: 2x before the gate)' : ''}`,
@@ -30,18 +42,65 @@ export function scheduleCostText(s: ScheduleCost): string {
 function inspectText(r: InspectReport, explain: boolean): string {
   const out: string[] = [];
   const c = r.cost;
-  out.push(`${r.file}: ${r.kind === 'compiled' ? 'compiled folder; source ' : ''}ONNX IR ${r.irVersion}, opset ${r.opset}, ${r.producer || 'unknown producer'}, ${r.nodeCount} nodes`);
-  out.push(`family: ${r.family.name} (${r.family.why}); official defaults: gate step ${r.schedule.gateStep}, sp_interval ${r.schedule.spInterval}, fi_interval ${r.schedule.fiInterval}, warm_up ${r.schedule.warmUp}, guidance ${r.schedule.guidance}`);
-  out.push('', 'Inputs', table(['name', 'dtype', 'shape'], r.inputs.map((i) => [i.name, i.dtype, shapeText(i.shape)])));
-  out.push('', 'Outputs', table(['name', 'dtype', 'shape'], r.outputs.map((i) => [i.name, i.dtype, shapeText(i.shape)])));
-  out.push('', `Nodes by op type${r.kind === 'compiled' ? ' (planning graph)' : ''}`, table(['op', 'count'], Object.entries(r.opCounts).map(([k, n]) => [k, n])));
-  const bound = Object.entries(c.binding.sizes).map(([k, v]) => `${k}=${v}`).join(', ');
-  out.push('', `One call at ${bound}: ${countText(c.call.linearMacs)} MACs conv+linear, ${countText(c.call.allMacs)} with attention products; ${countText(c.call.params)} parameters`);
+  out.push(
+    `${r.file}: ${r.kind === 'compiled' ? 'compiled folder; source ' : ''}ONNX IR ${r.irVersion}, opset ${r.opset}, ${r.producer || 'unknown producer'}, ${r.nodeCount} nodes`,
+  );
+  out.push(
+    `family: ${r.family.name} (${r.family.why}); official defaults: gate step ${r.schedule.gateStep}, sp_interval ${r.schedule.spInterval}, fi_interval ${r.schedule.fiInterval}, warm_up ${r.schedule.warmUp}, guidance ${r.schedule.guidance}`,
+  );
+  out.push(
+    '',
+    'Inputs',
+    table(
+      ['name', 'dtype', 'shape'],
+      r.inputs.map((i) => [i.name, i.dtype, shapeText(i.shape)]),
+    ),
+  );
+  out.push(
+    '',
+    'Outputs',
+    table(
+      ['name', 'dtype', 'shape'],
+      r.outputs.map((i) => [i.name, i.dtype, shapeText(i.shape)]),
+    ),
+  );
+  out.push(
+    '',
+    `Nodes by op type${r.kind === 'compiled' ? ' (planning graph)' : ''}`,
+    table(
+      ['op', 'count'],
+      Object.entries(r.opCounts).map(([k, n]) => [k, n]),
+    ),
+  );
+  const bound = Object.entries(c.binding.sizes)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+  out.push(
+    '',
+    `One call at ${bound}: ${countText(c.call.linearMacs)} MACs conv+linear, ${countText(c.call.allMacs)} with attention products; ${countText(c.call.params)} parameters`,
+  );
   const cross = r.sites.filter((s) => s.kind === 'cross').length;
-  out.push('', `Attention sites: ${cross} cross + ${r.sites.length - cross} self (${r.softmaxCandidates} softmax/attention candidates, ${r.rejected.length} rejected)`);
+  out.push(
+    '',
+    `Attention sites: ${cross} cross + ${r.sites.length - cross} self (${r.softmaxCandidates} softmax/attention candidates, ${r.rejected.length} rejected)`,
+  );
   const size = (b: number | null) => (b === null ? '?' : bytesText(b));
   if (r.sites.length) {
-    out.push(table(['id', 'kind', 'scope', 'cut tensor', 'tokens x channels', 'MACs', 'params', `cache/sample @${r.caches.height}x${r.caches.width}`], r.sites.map((s) => [s.id, s.kind, s.scope ?? '-', s.tensor, `${s.tokens} x ${s.channels}`, countText(s.linearMacs + s.attentionMacs), countText(s.params), size(s.bytesPerSample)])));
+    out.push(
+      table(
+        ['id', 'kind', 'scope', 'cut tensor', 'tokens x channels', 'MACs', 'params', `cache/sample @${r.caches.height}x${r.caches.width}`],
+        r.sites.map((s) => [
+          s.id,
+          s.kind,
+          s.scope ?? '-',
+          s.tensor,
+          `${s.tokens} x ${s.channels}`,
+          countText(s.linearMacs + s.attentionMacs),
+          countText(s.params),
+          size(s.bytesPerSample),
+        ]),
+      ),
+    );
     const k = r.caches;
     out.push(
       '',
@@ -49,12 +108,33 @@ function inspectText(r: InspectReport, explain: boolean): string {
         `self-attention (TGATE v2) ${size(k.selfBytesPerSampleWithCfg)} before the gate (the CFG pair: 2 x ${size(k.selfBytesPerSample)}), ${size(k.selfBytesPerSample)} after it.`,
     );
   }
-  out.push('', 'MACs and parameters per block', table(['scope', 'MACs conv+linear', 'MACs attention products', 'params'], c.blocks.map((b) => [b.scope, countText(b.linearMacs), countText(b.attentionMacs), countText(b.params)])));
+  out.push(
+    '',
+    'MACs and parameters per block',
+    table(
+      ['scope', 'MACs conv+linear', 'MACs attention products', 'params'],
+      c.blocks.map((b) => [b.scope, countText(b.linearMacs), countText(b.attentionMacs), countText(b.params)]),
+    ),
+  );
   if (c.schedule) out.push('', scheduleCostText(c.schedule));
   if (explain) {
-    out.push('', 'Candidates considered (graph order)', table(['node', 'op', 'outcome'], r.considered.map((x) => [x.node, x.op, x.outcome])));
+    out.push(
+      '',
+      'Candidates considered (graph order)',
+      table(
+        ['node', 'op', 'outcome'],
+        r.considered.map((x) => [x.node, x.op, x.outcome]),
+      ),
+    );
   } else if (r.sites.length === 0 && r.rejected.length) {
-    out.push('', 'Rejected candidates', table(['node', 'reason'], r.rejected.map((x) => [x.node, x.reason])));
+    out.push(
+      '',
+      'Rejected candidates',
+      table(
+        ['node', 'reason'],
+        r.rejected.map((x) => [x.node, x.reason]),
+      ),
+    );
   } else if (r.rejected.length) {
     out.push(`(${r.rejected.length} candidates rejected: --explain lists why)`);
   }
@@ -63,16 +143,28 @@ function inspectText(r: InspectReport, explain: boolean): string {
 
 export async function runInspect(args: ParsedArgs): Promise<CommandOutput> {
   const { values, positionals } = args;
-  if (positionals.length !== 1) throw usageError(positionals.length ? `Expected one model or folder, got ${positionals.length}.` : 'Missing the model file or folder (tgate inspect <model.onnx | compiled dir | pipeline folder>).');
+  if (positionals.length !== 1)
+    throw usageError(
+      positionals.length
+        ? `Expected one model or folder, got ${positionals.length}.`
+        : 'Missing the model file or folder (tgate inspect <model.onnx | compiled dir | pipeline folder>).',
+    );
   const target = positionals[0]!;
   const whole = (k: 'height' | 'width' | 'steps' | 'gate-step', multiple: number) => {
     if (values[k] === undefined) return undefined;
     const n = Number(values[k]);
-    if (!Number.isInteger(n) || n <= 0 || n % multiple !== 0) throw usageError(`--${k} must be a positive ${multiple > 1 ? `multiple of ${multiple} (image pixels)` : 'whole number'}, not "${values[k]}".`);
+    if (!Number.isInteger(n) || n <= 0 || n % multiple !== 0)
+      throw usageError(`--${k} must be a positive ${multiple > 1 ? `multiple of ${multiple} (image pixels)` : 'whole number'}, not "${values[k]}".`);
     return n;
   };
   // Image pixels; the latent factor comes from the model (inspect checks the sizes against it).
-  const o: InspectOptions = { height: whole('height', 1), width: whole('width', 1), shapes: parseShapes(values.shape as string[]), steps: whole('steps', 1), gateStep: whole('gate-step', 1) };
+  const o: InspectOptions = {
+    height: whole('height', 1),
+    width: whole('width', 1),
+    shapes: parseShapes(values.shape as string[]),
+    steps: whole('steps', 1),
+    gateStep: whole('gate-step', 1),
+  };
   // A source pipeline folder is inspected as its denoiser's model, at its VAE's factor.
   const denoiser = denoiserModelOf(target);
   const folder = !denoiser && fs.existsSync(target) && fs.statSync(target).isDirectory();

@@ -40,7 +40,9 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`tgate: error ${e.code}: ${e.message}\n${e.hint ? `  what to do: ${e.hint}\n` : ''}`);
       return exitCodeFor(e.code);
     }
-    process.stderr.write(`tgate: internal error: ${(e as Error)?.stack ?? String(e)}\n  what to do: this is a bug in tgate; please report it with the command you ran.\n`);
+    process.stderr.write(
+      `tgate: internal error: ${(e as Error)?.stack ?? String(e)}\n  what to do: this is a bug in tgate; please report it with the command you ran.\n`,
+    );
     return EXIT.internal;
   }
 }

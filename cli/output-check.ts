@@ -54,7 +54,9 @@ function startsWith(file: string, magic: number[]): boolean {
 
 function nonEmpty(p: unknown, option: string, what: string, example: string): string {
   if (typeof p !== 'string' || p === '') {
-    throw new TgateError('E_USAGE', `${option} needs ${what}, not ${p === '' ? 'an empty string' : String(p)}.`, { hint: `Give ${option} ${what}, e.g. ${option} ${example}.` });
+    throw new TgateError('E_USAGE', `${option} needs ${what}, not ${p === '' ? 'an empty string' : String(p)}.`, {
+      hint: `Give ${option} ${what}, e.g. ${option} ${example}.`,
+    });
   }
   return p;
 }
@@ -72,12 +74,19 @@ function checkParent(target: string, option: string, given: string): void {
         real = st;
       }
       if (!real.isDirectory()) {
-        throw new TgateError('E_OUTPUT_UNWRITABLE', `${option} ${given}: ${dir} is ${kindOf(real)}, so nothing can be written under it.`, { subject: { file: given }, hint: `Choose ${option} in an existing folder.` });
+        throw new TgateError('E_OUTPUT_UNWRITABLE', `${option} ${given}: ${dir} is ${kindOf(real)}, so nothing can be written under it.`, {
+          subject: { file: given },
+          hint: `Choose ${option} in an existing folder.`,
+        });
       }
       try {
         fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
       } catch (cause) {
-        throw new TgateError('E_OUTPUT_UNWRITABLE', `${option} ${given}: the folder ${dir} is not writable (${(cause as NodeJS.ErrnoException).code}).`, { subject: { file: given }, hint: `Choose ${option} in a folder you can write to.`, cause });
+        throw new TgateError('E_OUTPUT_UNWRITABLE', `${option} ${given}: the folder ${dir} is not writable (${(cause as NodeJS.ErrnoException).code}).`, {
+          subject: { file: given },
+          hint: `Choose ${option} in a folder you can write to.`,
+          cause,
+        });
       }
       return;
     }
@@ -97,7 +106,9 @@ export function checkOutputFile(file: unknown, option: string, kind?: 'png' | 'n
   if (st && !st.isSymbolicLink() && !st.isFile()) {
     throw new TgateError('E_OUTPUT_EXISTS', `${option} ${given} is ${kindOf(st)}; tgate writes a file there and does not replace ${kindOf(st)}.`, {
       subject: { file: given },
-      hint: st.isDirectory() ? `Give a file path (e.g. ${path.join(given, kind === 'png' ? 'out.png' : kind === 'npy' ? 'out.npy' : 'out.txt')}).` : `Choose another path with ${option}.`,
+      hint: st.isDirectory()
+        ? `Give a file path (e.g. ${path.join(given, kind === 'png' ? 'out.png' : kind === 'npy' ? 'out.npy' : 'out.txt')}).`
+        : `Choose another path with ${option}.`,
     });
   }
   if (st?.isSymbolicLink()) {
@@ -109,9 +120,16 @@ export function checkOutputFile(file: unknown, option: string, kind?: 'png' | 'n
         return null;
       }
     })();
-    if (target?.isDirectory()) throw new TgateError('E_OUTPUT_EXISTS', `${option} ${given} is a link to a folder; tgate writes a file there.`, { subject: { file: given }, hint: `Give a file path with ${option}.` });
+    if (target?.isDirectory())
+      throw new TgateError('E_OUTPUT_EXISTS', `${option} ${given} is a link to a folder; tgate writes a file there.`, {
+        subject: { file: given },
+        hint: `Give a file path with ${option}.`,
+      });
   } else if (st && kind && !startsWith(given, MAGIC[kind].bytes)) {
-    throw new TgateError('E_OUTPUT_EXISTS', `${option} ${given} exists and is not ${MAGIC[kind].what}; tgate does not overwrite it.`, { subject: { file: given }, hint: `Choose another output path with ${option}.` });
+    throw new TgateError('E_OUTPUT_EXISTS', `${option} ${given} exists and is not ${MAGIC[kind].what}; tgate does not overwrite it.`, {
+      subject: { file: given },
+      hint: `Choose another output path with ${option}.`,
+    });
   }
   checkParent(given, option, given);
   return given;
@@ -127,13 +145,20 @@ export function checkOutputFolder(dir: unknown, option: string): string {
     st = lstat(given);
   }
   if (st && !st.isDirectory()) {
-    throw new TgateError('E_OUTPUT_EXISTS', `${option} ${given} is ${st.isFile() ? 'a file' : kindOf(st)}; it names the folder tgate writes into.`, { subject: { file: given }, hint: `Give ${option} a folder (it is created if missing).` });
+    throw new TgateError('E_OUTPUT_EXISTS', `${option} ${given} is ${st.isFile() ? 'a file' : kindOf(st)}; it names the folder tgate writes into.`, {
+      subject: { file: given },
+      hint: `Give ${option} a folder (it is created if missing).`,
+    });
   }
   if (st) {
     try {
       fs.accessSync(given, fs.constants.W_OK | fs.constants.X_OK);
     } catch (cause) {
-      throw new TgateError('E_OUTPUT_UNWRITABLE', `${option} ${given} is not writable (${(cause as NodeJS.ErrnoException).code}).`, { subject: { file: given }, hint: `Choose ${option} in a folder you can write to.`, cause });
+      throw new TgateError('E_OUTPUT_UNWRITABLE', `${option} ${given} is not writable (${(cause as NodeJS.ErrnoException).code}).`, {
+        subject: { file: given },
+        hint: `Choose ${option} in a folder you can write to.`,
+        cause,
+      });
     }
   } else {
     checkParent(given, option, given);

@@ -38,13 +38,19 @@ export const COMMANDS: CommandSpec[] = [
     usage: '<model.onnx | pipeline folder> -o <dir> [options]',
     summary: 'write the TGATE variants, gated models and tgate.json',
     description:
-      'Writes into <dir> the graph variants (planning, reuse-self, fidelity, fidelity-reuse-self), the gated models that hold them as If branches, the shared weights and tgate.json, and proves with onnxruntime that they compute what the source does. A diffusers/optimum ONNX pipeline folder (a Hugging Face cache snapshot too) keeps its layout, every file hard-linked, the denoiser\'s artifacts in <dir>/unet/ (or transformer/).',
+      "Writes into <dir> the graph variants (planning, reuse-self, fidelity, fidelity-reuse-self), the gated models that hold them as If branches, the shared weights and tgate.json, and proves with onnxruntime that they compute what the source does. A diffusers/optimum ONNX pipeline folder (a Hugging Face cache snapshot too) keeps its layout, every file hard-linked, the denoiser's artifacts in <dir>/unet/ (or transformer/).",
     options: {
       output: { type: 'string', short: 'o', value: 'DIR', description: 'the folder to write (new or empty; see --force)' },
       force: { type: 'boolean', description: 'replace <dir> when it holds an earlier tgate compile (tgate.json)' },
       'no-verify': { type: 'boolean', description: 'skip the onnxruntime proof (recorded in tgate.json)' },
       sites: { type: 'string', default: 'all', value: 'all|cross', description: 'cache cross- and self-attention (TGATE v1 and v2), or cross only (v1)' },
-      include: { type: 'string', multiple: true, default: [], value: 'GLOB', description: 'cache only the sites whose scope or id matches (* any characters, ? one); repeatable' },
+      include: {
+        type: 'string',
+        multiple: true,
+        default: [],
+        value: 'GLOB',
+        description: 'cache only the sites whose scope or id matches (* any characters, ? one); repeatable',
+      },
       exclude: { type: 'string', multiple: true, default: [], value: 'GLOB', description: 'leave out the sites whose scope or id matches; repeatable' },
       report: { type: 'boolean', description: 'also write report.md and report.json (costs, the diff of every variant)' },
       ...json('the manifest and timings'),
@@ -65,7 +71,13 @@ export const COMMANDS: CommandSpec[] = [
     options: {
       explain: { type: 'boolean', description: 'list every softmax or attention op considered and what came of it' },
       ...pixels(" (the latent's is that / the latent factor)", "the family's native size, SD 512"),
-      shape: { type: 'string', multiple: true, default: [], value: 'NAME=AxBxC', description: "an input's exact shape, e.g. sample=1x4x64x64 (over --height/--width); repeatable" },
+      shape: {
+        type: 'string',
+        multiple: true,
+        default: [],
+        value: 'NAME=AxBxC',
+        description: "an input's exact shape, e.g. sample=1x4x64x64 (over --height/--width); repeatable",
+      },
       steps: { type: 'string', value: 'N', defaultText: '25', description: 'steps of the schedule cost' },
       'gate-step': { type: 'string', value: 'G', defaultText: "the family's", description: 'gate step of the schedule cost' },
       ...json('the report'),
@@ -157,10 +169,13 @@ export const COMMANDS: CommandSpec[] = [
       width: { ...RUN_OPTIONS.width, default: '256' },
       runs: { type: 'string', default: '3', value: 'N', description: 'timed runs of each mode (the median is reported)' },
       'no-memory': { type: 'boolean', description: 'skip the peak-RSS probes (a fresh process per mode)' },
-      'no-verify': { type: 'boolean', description: "skip the proof when compiling a model" },
+      'no-verify': { type: 'boolean', description: 'skip the proof when compiling a model' },
       ...json('the figures'),
     },
-    examples: ['tgate bench fixtures/models/tiny-unet.onnx --steps 25 --gate-step 10 --runs 2', 'tgate bench out/sd15 --height 512 --width 512 --threads 4 --json'],
+    examples: [
+      'tgate bench fixtures/models/tiny-unet.onnx --steps 25 --gate-step 10 --runs 2',
+      'tgate bench out/sd15 --height 512 --width 512 --threads 4 --json',
+    ],
     run: async (args, io) => (await commands()).runBench(args, io),
   },
   {
@@ -168,10 +183,16 @@ export const COMMANDS: CommandSpec[] = [
     usage: '[options]',
     summary: 'the whole product on the shipped model: images, plot, report',
     description:
-      'Compiles the shipped text-to-image model (fixtures/models/shapes) and draws prompts with the baseline and TGATE v1/v2: a PNG grid, the attention convergence plot, and a report with speed-ups, prompt adherence (read back by the model\'s classifier) and pixel differences.',
+      "Compiles the shipped text-to-image model (fixtures/models/shapes) and draws prompts with the baseline and TGATE v1/v2: a PNG grid, the attention convergence plot, and a report with speed-ups, prompt adherence (read back by the model's classifier) and pixel differences.",
     options: {
-      output: { type: 'string', short: 'o', default: 'out/demo', value: 'DIR', description: 'where the grid, plot, reports and compiled model go (new, empty, or an earlier demo output, which is replaced)' },
-      prompt: { type: 'string', value: 'TEXT', defaultText: 'five prompts', description: 'draw this prompt only (words of the model\'s vocabulary)' },
+      output: {
+        type: 'string',
+        short: 'o',
+        default: 'out/demo',
+        value: 'DIR',
+        description: 'where the grid, plot, reports and compiled model go (new, empty, or an earlier demo output, which is replaced)',
+      },
+      prompt: { type: 'string', value: 'TEXT', defaultText: 'five prompts', description: "draw this prompt only (words of the model's vocabulary)" },
       samples: { type: 'string', default: '8', value: 'N', description: 'seeded samples per prompt' },
       steps: { type: 'string', default: '25', value: 'N', description: 'denoising steps' },
       'gate-step': { type: 'string', value: 'G', defaultText: "the model's", description: 'TGATE gate step' },
@@ -199,7 +220,10 @@ export const COMMANDS: CommandSpec[] = [
       'dry-run': { type: 'boolean', description: 'report only; tgate.json is not changed' },
       ...json('the calibration'),
     },
-    examples: ['tgate calibrate out/shapes --text-model fixtures/models/shapes --samples 4', 'tgate calibrate out/tiny-unet --steps 10 --height 64 --width 64 --dry-run'],
+    examples: [
+      'tgate calibrate out/shapes --text-model fixtures/models/shapes --samples 4',
+      'tgate calibrate out/tiny-unet --steps 10 --height 64 --width 64 --dry-run',
+    ],
     run: async (args, io) => (await commands()).runCalibrate(args, io),
   },
   {

@@ -24,14 +24,15 @@ export interface Writers {
 }
 
 export const SIZE_NOTE =
-  "Sizes: --height and --width are image pixels for every command. The latents are the image size divided by the model's latent factor: a pipeline's VAE factor (8 for Stable Diffusion), 1 for a pixel-space model, and for a UNet compiled alone 8 (1 if its input has 3 channels, i.e. pixels). Latent sizes are printed as such (\"latent 64x64\").";
+  'Sizes: --height and --width are image pixels for every command. The latents are the image size divided by the model\'s latent factor: a pipeline\'s VAE factor (8 for Stable Diffusion), 1 for a pixel-space model, and for a UNet compiled alone 8 (1 if its input has 3 channels, i.e. pixels). Latent sizes are printed as such ("latent 64x64").';
 
 const GLOBAL_OPTIONS: [flags: string, description: string][] = [
   ['-q, --quiet', 'no progress or notes on stderr; warnings and errors are still printed'],
   ['-v, --verbose', 'progress in pipes too, and the time of each phase'],
 ];
 
-const EXIT_CODES = 'Exit codes: 0 ok, 2 usage, 3 unreadable or unsafe input, 4 unsupported model, 5 output refused, 6 numerical proof failed, 7 a generation turned NaN or infinite, 130/143/129 interrupted (unfinished output removed), 70 internal error (a bug in tgate).';
+const EXIT_CODES =
+  'Exit codes: 0 ok, 2 usage, 3 unreadable or unsafe input, 4 unsupported model, 5 output refused, 6 numerical proof failed, 7 a generation turned NaN or infinite, 130/143/129 interrupted (unfinished output removed), 70 internal error (a bug in tgate).';
 
 /** The flags commander reads for an option: "-o, --output <DIR>", "--force". */
 function flagsOf(name: string, o: OptionSpec): string {
@@ -79,7 +80,12 @@ function commandLine(spec: CommandSpec): string {
 
 function rootHelp(help: Help): string {
   const width = Math.max(60, help.helpWidth ?? 80);
-  const wrap = (text: string, indent: number) => help.boxWrap(text, width - indent).split('\n').map((l) => ' '.repeat(indent) + l).join('\n');
+  const wrap = (text: string, indent: number) =>
+    help
+      .boxWrap(text, width - indent)
+      .split('\n')
+      .map((l) => ' '.repeat(indent) + l)
+      .join('\n');
   const visible = COMMANDS.filter((c) => !c.hidden);
   const lines = [
     'tgate: ahead-of-time TGATE for ONNX diffusion models',
@@ -118,12 +124,17 @@ function commandHelpAfter(spec: CommandSpec): string {
 /** Commander's error text ("error: unknown option '--x'\n(Did you mean --y?)") as a usage error. */
 function usageFrom(e: CommanderError, command: string | null): Error {
   const [first, ...rest] = e.message.replace(/^error: /, '').split('\n');
-  const suggestion = rest.join(' ').replace(/^\((.*)\)$/, '$1').trim();
+  const suggestion = rest
+    .join(' ')
+    .replace(/^\((.*)\)$/, '$1')
+    .trim();
   const where = command ? `tgate ${command}` : 'tgate';
   const help = command ? `\`tgate ${command} --help\` lists its options and examples.` : 'Run `tgate help` for the commands.';
   if (e.code === 'commander.unknownCommand') {
     const name = /'(.*)'/.exec(first!)?.[1] ?? first;
-    const commands = COMMANDS.filter((c) => !c.hidden).map((c) => c.name).join(', ');
+    const commands = COMMANDS.filter((c) => !c.hidden)
+      .map((c) => c.name)
+      .join(', ');
     return usageError(`unknown command "${name}". Commands: ${commands}.`, `${suggestion ? `${suggestion} ` : ''}Run \`tgate help\`.`);
   }
   return usageError(`${where}: ${first}.`, `${suggestion ? `${suggestion} ` : ''}${help}`);

@@ -22,15 +22,24 @@ export type Values = Record<string, string | boolean | (string | boolean)[] | un
 
 export function numberOption(v: Values, key: string, check: (n: number) => boolean, what: string): number {
   const n = Number(v[key]);
-  if (!Number.isFinite(n) || !check(n)) throw new TgateError('E_USAGE', `--${key} must be ${what}, not "${v[key]}".`, { hint: `Give --${key} ${what}, or leave it out for its default (\`tgate help\` lists the options).` });
+  if (!Number.isFinite(n) || !check(n))
+    throw new TgateError('E_USAGE', `--${key} must be ${what}, not "${v[key]}".`, {
+      hint: `Give --${key} ${what}, or leave it out for its default (\`tgate help\` lists the options).`,
+    });
   return n;
 }
 
 export function sessionOptions(v: Values) {
   const optimization = String(v.optimization);
-  if (!['disabled', 'basic', 'extended', 'all'].includes(optimization)) throw new TgateError('E_USAGE', `--optimization must be disabled, basic, extended or all, not "${optimization}".`, { hint: 'Leave it out for extended (the default).' });
-  if (v.sessions !== 'gated' && v.sessions !== 'separate' && v.sessions !== 'pair') throw new TgateError('E_USAGE', `--sessions must be gated or separate, not "${v.sessions}".`, { hint: 'Leave it out for gated (the default).' });
-  for (const k of ['prepacking', 'arena', 'mem-pattern']) if (v[k] !== 'on' && v[k] !== 'off') throw new TgateError('E_USAGE', `--${k} must be on or off, not "${v[k]}".`, { hint: `Leave --${k} out for on (the default).` });
+  if (!['disabled', 'basic', 'extended', 'all'].includes(optimization))
+    throw new TgateError('E_USAGE', `--optimization must be disabled, basic, extended or all, not "${optimization}".`, {
+      hint: 'Leave it out for extended (the default).',
+    });
+  if (v.sessions !== 'gated' && v.sessions !== 'separate' && v.sessions !== 'pair')
+    throw new TgateError('E_USAGE', `--sessions must be gated or separate, not "${v.sessions}".`, { hint: 'Leave it out for gated (the default).' });
+  for (const k of ['prepacking', 'arena', 'mem-pattern'])
+    if (v[k] !== 'on' && v[k] !== 'off')
+      throw new TgateError('E_USAGE', `--${k} must be on or off, not "${v[k]}".`, { hint: `Leave --${k} out for on (the default).` });
   return {
     sessions: v.sessions as 'gated' | 'separate' | 'pair',
     arena: v.arena === 'on',
@@ -48,11 +57,17 @@ export interface ScheduleArgs {
   tgate: TgateOptions;
 }
 
-const optionalNumber = (v: Values, key: string, check: (n: number) => boolean, what: string) => (v[key] === undefined ? undefined : numberOption(v, key, check, what));
+const optionalNumber = (v: Values, key: string, check: (n: number) => boolean, what: string) =>
+  v[key] === undefined ? undefined : numberOption(v, key, check, what);
 
 /** The schedule from run/bench options; --baseline is version 1 with a gate that never comes. */
 export function scheduleArgs(v: Values): ScheduleArgs {
-  const steps = numberOption(v, 'steps', (n) => Number.isInteger(n) && n >= 1 && n <= MAX_STEPS, `a whole number from 1 to ${MAX_STEPS} (at most the scheduler's num_train_timesteps, 1000 for SD)`);
+  const steps = numberOption(
+    v,
+    'steps',
+    (n) => Number.isInteger(n) && n >= 1 && n <= MAX_STEPS,
+    `a whole number from 1 to ${MAX_STEPS} (at most the scheduler's num_train_timesteps, 1000 for SD)`,
+  );
   const whole = (n: number) => Number.isInteger(n) && n >= 1;
   const gateStep = optionalNumber(v, 'gate-step', whole, 'a whole number >= 1');
   const version = optionalNumber(v, 'tgate-version', (n) => n === 1 || n === 2, '1 or 2') as 1 | 2 | undefined;
@@ -82,7 +97,10 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
   // The seed feeds torch's generator and tgate's: a whole number they both take exactly.
   const seed = numberOption(v, 'seed', Number.isSafeInteger, 'a whole number between -(2^53 - 1) and 2^53 - 1');
   const name = v.scheduler === undefined ? undefined : String(v.scheduler);
-  if (name !== undefined && !(SCHEDULERS as readonly string[]).includes(name)) throw new TgateError('E_USAGE', `--scheduler must be one of ${SCHEDULERS.join(', ')}, not "${name}".`, { hint: "Leave it out for ddim (a compiled pipeline's own scheduler)." });
+  if (name !== undefined && !(SCHEDULERS as readonly string[]).includes(name))
+    throw new TgateError('E_USAGE', `--scheduler must be one of ${SCHEDULERS.join(', ')}, not "${name}".`, {
+      hint: "Leave it out for ddim (a compiled pipeline's own scheduler).",
+    });
   // A compiled pipeline runs with its own scheduler, as generate does, unless told otherwise.
   const own = unet.manifest.pipeline && name === undefined ? pipelineSchedulerConfig(unet.dir) : null;
   const configFile = v['scheduler-config'] !== undefined ? String(v['scheduler-config']) : own;
@@ -110,14 +128,28 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
     // graph) takes only those, so they are the default; otherwise SD's 512 px.
     const side = (i: 2 | 3) => (typeof r.latent.shape[i] === 'number' ? String((r.latent.shape[i] as number) * f) : '512');
     v = { ...v, height: v.height ?? side(2), width: v.width ?? side(3) };
-    const h = numberOption(v, 'height', (n) => Number.isInteger(n) && n % f === 0 && n > 0, `a positive multiple of ${f} (image pixels; the latent factor is ${lf.why})`);
-    const w = numberOption(v, 'width', (n) => Number.isInteger(n) && n % f === 0 && n > 0, `a positive multiple of ${f} (image pixels; the latent factor is ${lf.why})`);
+    const h = numberOption(
+      v,
+      'height',
+      (n) => Number.isInteger(n) && n % f === 0 && n > 0,
+      `a positive multiple of ${f} (image pixels; the latent factor is ${lf.why})`,
+    );
+    const w = numberOption(
+      v,
+      'width',
+      (n) => Number.isInteger(n) && n % f === 0 && n > 0,
+      `a positive multiple of ${f} (image pixels; the latent factor is ${lf.why})`,
+    );
     // A compiled pipeline's denoiser halves the latents a known number of times: a size it
     // cannot halve is this option's error, not a tensor's (runtime/latent-multiple.ts).
     const lm = latentMultiple(unet.dir, unet.manifest);
     if (lm && ((h / f) % lm.multiple !== 0 || (w / f) % lm.multiple !== 0)) {
       const px = f * lm.multiple;
-      throw new TgateError('E_USAGE', `--height ${h} --width ${w}: this pipeline takes multiples of ${px} pixels (the latent factor ${f} x ${lm.multiple}: ${lm.why}).`, { hint: `Use multiples of ${px}, e.g. --height ${Math.max(px, Math.round(h / px) * px)} --width ${Math.max(px, Math.round(w / px) * px)}.` });
+      throw new TgateError(
+        'E_USAGE',
+        `--height ${h} --width ${w}: this pipeline takes multiples of ${px} pixels (the latent factor ${f} x ${lm.multiple}: ${lm.why}).`,
+        { hint: `Use multiples of ${px}, e.g. --height ${Math.max(px, Math.round(h / px) * px)} --width ${Math.max(px, Math.round(w / px) * px)}.` },
+      );
     }
     const channels = typeof r.latent.shape[1] === 'number' ? r.latent.shape[1] : 4;
     latents = seededNormal([batch, channels, h / f, w / f], seed, `--batch ${batch} --height ${h} --width ${w}: the latents`);
@@ -132,7 +164,13 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
   const fill = (set: Record<string, TensorInput>, which: string, names: string[], offset: number) => {
     names.forEach((n, i) => {
       if (set[n]) return;
-      set[n] = seededNormal(concreteShape(inputs.find((x) => x.name === n)!, B), seed + offset + i);
+      set[n] = seededNormal(
+        concreteShape(
+          inputs.find((x) => x.name === n)!,
+          B,
+        ),
+        seed + offset + i,
+      );
       notes.push(`${which} ${n}: seeded random [${set[n]!.dims.join(', ')}] (give --${which} ${n}=FILE.npy)`);
     });
   };
@@ -145,7 +183,9 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
     options.image = readNpyFile(String(v.image));
     options.strength = strength!;
   } else if (v.strength !== undefined) {
-    throw new TgateError('E_USAGE', '--strength needs --image (the clean latents to start from).', { hint: 'Give --image FILE.npy with --strength, or leave --strength out.' });
+    throw new TgateError('E_USAGE', '--strength needs --image (the clean latents to start from).', {
+      hint: 'Give --image FILE.npy with --strength, or leave --strength out.',
+    });
   }
   return { options, notes, scheduler };
 }
@@ -159,21 +199,29 @@ function checkConditioning(given: Record<string, TensorInput>, option: string, n
   for (const [name, t] of Object.entries(given)) {
     const io = inputs.find((i) => i.name === name);
     if (!io || !names.includes(name)) {
-      throw new TgateError('E_USAGE', `${option} ${name}: the model has no conditioning input "${name}".`, { hint: `Its conditioning inputs: ${names.join(', ') || '(none)'}.` });
+      throw new TgateError('E_USAGE', `${option} ${name}: the model has no conditioning input "${name}".`, {
+        hint: `Its conditioning inputs: ${names.join(', ') || '(none)'}.`,
+      });
     }
     const want = io.shape.map((d, i) => (i === 0 ? batch : d));
     const ok = t.dims.length === want.length && want.every((d, i) => typeof d !== 'number' || d === t.dims[i]);
     if (!ok) {
-      throw new TgateError('E_BAD_TENSOR', `${option} ${name} has shape [${t.dims.join(', ')}]; the model takes [${want.join(', ')}] (batch ${batch}, as the latents).`, {
-        hint: `Give a tensor of shape [${want.map((d) => (typeof d === 'number' ? d : `<${d}>`)).join(', ')}].`,
-      });
+      throw new TgateError(
+        'E_BAD_TENSOR',
+        `${option} ${name} has shape [${t.dims.join(', ')}]; the model takes [${want.join(', ')}] (batch ${batch}, as the latents).`,
+        {
+          hint: `Give a tensor of shape [${want.map((d) => (typeof d === 'number' ? d : `<${d}>`)).join(', ')}].`,
+        },
+      );
     }
   }
 }
 
 export async function runGeneration(dir: string, v: Values, stderr: NodeJS.WriteStream): Promise<string> {
   if (fs.existsSync(dir) && fs.statSync(dir).isFile()) {
-    throw new TgateError('E_USAGE', `${dir} is a file; tgate run takes a compiled folder.`, { hint: `Compile it first: tgate compile ${dir} -o out/<name>, then tgate run out/<name>.` });
+    throw new TgateError('E_USAGE', `${dir} is a file; tgate run takes a compiled folder.`, {
+      hint: `Compile it first: tgate compile ${dir} -o out/<name>, then tgate run out/<name>.`,
+    });
   }
   // Where the results go is checked before the model is even opened (cli/output-check.ts).
   const outFile = v.output !== undefined ? checkOutputFile(v.output, '-o', 'npy') : null;

@@ -24,9 +24,13 @@ export function namedTensors(pairs: string[], option: string): Record<string, Te
   const out: Record<string, TensorInput> = Object.create(null);
   for (const p of pairs) {
     const i = p.indexOf('=');
-    if (i <= 0) throw new TgateError('E_USAGE', `${option} takes NAME=FILE, not "${p}".`, { hint: `Name the model input the file is for, e.g. ${option} encoder_hidden_states=c.npy.` });
+    if (i <= 0)
+      throw new TgateError('E_USAGE', `${option} takes NAME=FILE, not "${p}".`, {
+        hint: `Name the model input the file is for, e.g. ${option} encoder_hidden_states=c.npy.`,
+      });
     const name = p.slice(0, i);
-    if (Object.hasOwn(out, name)) throw new TgateError('E_USAGE', `${option} ${name} is given twice.`, { hint: `Give each input once: one ${option} ${name}=FILE.npy.` });
+    if (Object.hasOwn(out, name))
+      throw new TgateError('E_USAGE', `${option} ${name} is given twice.`, { hint: `Give each input once: one ${option} ${name}=FILE.npy.` });
     out[name] = readNpyFile(p.slice(i + 1));
   }
   return out;

@@ -60,7 +60,8 @@ export function installTextSink(stream: NodeJS.WriteStream, terminal: boolean): 
   stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
     // write(chunk, encoding?, callback?): bytes and encoded strings are decoded to text first.
     const encoding = typeof rest[0] === 'string' ? (rest.shift() as BufferEncoding) : 'utf8';
-    const text = typeof chunk === 'string' ? (encoding === 'utf8' ? chunk : Buffer.from(chunk, encoding).toString('utf8')) : Buffer.from(chunk).toString('utf8');
+    const text =
+      typeof chunk === 'string' ? (encoding === 'utf8' ? chunk : Buffer.from(chunk, encoding).toString('utf8')) : Buffer.from(chunk).toString('utf8');
     return write(renderTerminalText(text, terminal), 'utf8', ...rest);
   }) as typeof stream.write;
 }

@@ -32,18 +32,34 @@ export interface CompiledGraph {
 }
 
 export function readCompiledGraph(root: string, name: string, o: CompiledGraphOptions): CompiledGraph {
-  const { path: real, bytes } = readContained(root, name, { kind: 'graph', what: o.what, ...(o.field ? { field: o.field } : {}), ...(o.manifest ? { manifest: o.manifest } : {}) });
+  const { path: real, bytes } = readContained(root, name, {
+    kind: 'graph',
+    what: o.what,
+    ...(o.field ? { field: o.field } : {}),
+    ...(o.manifest ? { manifest: o.manifest } : {}),
+  });
   const shown = path.join(root, name);
   const proto = parseModelProto(bytes, shown);
   const files = checkExternalData(proto, path.dirname(real), shown);
   const realRoot = fs.realpathSync(root);
-  const listed = o.weightsFiles?.map((w, i) => containedFile(root, w, { kind: 'weights', what: 'weights file', field: `weightsFiles[${i}]`, ...(o.manifest ? { manifest: o.manifest } : {}) }).path);
+  const listed = o.weightsFiles?.map(
+    (w, i) =>
+      containedFile(root, w, { kind: 'weights', what: 'weights file', field: `weightsFiles[${i}]`, ...(o.manifest ? { manifest: o.manifest } : {}) }).path,
+  );
   for (const f of files) {
     if (!isInsideDir(f.path, realRoot)) {
-      throw new TgateError('E_EXTERNAL_DATA_UNSAFE', `The ${o.what} ${shown} references external data ${quoted(f.location)} outside the compiled folder ${root}.`, { subject: { file: shown }, hint: 'Recompile the model: tgate compile <model.onnx> -o <dir> --force.' });
+      throw new TgateError(
+        'E_EXTERNAL_DATA_UNSAFE',
+        `The ${o.what} ${shown} references external data ${quoted(f.location)} outside the compiled folder ${root}.`,
+        { subject: { file: shown }, hint: 'Recompile the model: tgate compile <model.onnx> -o <dir> --force.' },
+      );
     }
     if (listed && !listed.includes(f.path)) {
-      throw new TgateError('E_BAD_MANIFEST', `The ${o.what} ${shown} reads external data from ${quoted(f.location)}, which tgate.json does not list in weightsFiles.`, { subject: { file: o.manifest ?? shown }, hint: 'Recompile the model: tgate compile <model.onnx> -o <dir> --force.' });
+      throw new TgateError(
+        'E_BAD_MANIFEST',
+        `The ${o.what} ${shown} reads external data from ${quoted(f.location)}, which tgate.json does not list in weightsFiles.`,
+        { subject: { file: o.manifest ?? shown }, hint: 'Recompile the model: tgate compile <model.onnx> -o <dir> --force.' },
+      );
     }
   }
   let model: Model | null = null;

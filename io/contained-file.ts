@@ -81,7 +81,10 @@ export function unsafeNameReason(name: string): string | null {
 const PLAIN_HINT = 'tgate reads regular files only (not folders, FIFOs or devices), of a size their kind can have: point it at the file itself.';
 
 function refuseWith(code: ErrorCode, message: string, file: string, hint = HINT): TgateError {
-  return new TgateError(code, message, { subject: { file }, hint: code === 'E_UNSAFE_LINK' && hint === HINT ? 'Replace the symlink with the file itself (tgate compile writes none), or recompile the model.' : hint });
+  return new TgateError(code, message, {
+    subject: { file },
+    hint: code === 'E_UNSAFE_LINK' && hint === HINT ? 'Replace the symlink with the file itself (tgate compile writes none), or recompile the model.' : hint,
+  });
 }
 
 /**
@@ -105,7 +108,11 @@ export function readContained(root: string, name: string, o: ContainedOptions): 
 function openContained(root: string, name: string, o: ContainedOptions): ContainedFile & { fd: number } {
   const label = `${o.what} ${quoted(name)}${o.field ? ` (${o.field} in tgate.json)` : ''}`;
   const bad = unsafeNameReason(name);
-  if (bad) throw new TgateError('E_BAD_MANIFEST', `The ${label} cannot name a file inside the compiled folder ${root}: ${bad}; tgate refuses to open it.`, { subject: { file: o.manifest ?? root }, hint: HINT });
+  if (bad)
+    throw new TgateError('E_BAD_MANIFEST', `The ${label} cannot name a file inside the compiled folder ${root}: ${bad}; tgate refuses to open it.`, {
+      subject: { file: o.manifest ?? root },
+      hint: HINT,
+    });
   let realRoot: string;
   try {
     realRoot = fs.realpathSync(root);
@@ -119,7 +126,11 @@ function openContained(root: string, name: string, o: ContainedOptions): Contain
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     if (code === 'ELOOP') throw refuseWith('E_UNSAFE_LINK', `The ${label} is a symlink loop in ${root}.`, given);
-    throw refuseWith('E_FILE_MISSING', `The compiled folder ${root} has no ${label}${code === 'ENOENT' ? '' : ` (${code})`}: it is incomplete${isLink(given) ? ' (a symlink leading nowhere)' : ''}.`, given);
+    throw refuseWith(
+      'E_FILE_MISSING',
+      `The compiled folder ${root} has no ${label}${code === 'ENOENT' ? '' : ` (${code})`}: it is incomplete${isLink(given) ? ' (a symlink leading nowhere)' : ''}.`,
+      given,
+    );
   }
   if (!isInsideDir(real, realRoot) || real === realRoot) {
     throw refuseWith('E_UNSAFE_LINK', `The ${label} leads outside the compiled folder ${root} through a symlink; tgate refuses to follow it.`, given);
@@ -148,7 +159,12 @@ function resolved(file: string, what: string): string {
     return fs.realpathSync(file);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    throw refuseWith(code === 'ELOOP' ? 'E_UNSAFE_LINK' : 'E_FILE_MISSING', `The ${what} ${file} ${code === 'ELOOP' ? 'is a symlink loop' : code === 'ENOENT' ? 'does not exist' : `cannot be found (${code})`}.`, file, PLAIN_HINT);
+    throw refuseWith(
+      code === 'ELOOP' ? 'E_UNSAFE_LINK' : 'E_FILE_MISSING',
+      `The ${what} ${file} ${code === 'ELOOP' ? 'is a symlink loop' : code === 'ENOENT' ? 'does not exist' : `cannot be found (${code})`}.`,
+      file,
+      PLAIN_HINT,
+    );
   }
 }
 
@@ -179,7 +195,11 @@ function openRegular(real: string, label: string, kind: ContainedKind, given: st
     if (st.ino !== before.ino || st.dev !== before.dev) throw refuse('E_UNSAFE_LINK', `The ${label} was replaced while tgate opened it.`, given);
     const max = MAX_BYTES[kind];
     if (st.size > max) {
-      throw refuse('E_FILE_TOO_LARGE', `The ${label} has ${st.size} bytes; a ${kind} file may have at most ${max} bytes${kind === 'graph' ? " (protobuf's limit)" : ''}.`, given);
+      throw refuse(
+        'E_FILE_TOO_LARGE',
+        `The ${label} has ${st.size} bytes; a ${kind} file may have at most ${max} bytes${kind === 'graph' ? " (protobuf's limit)" : ''}.`,
+        given,
+      );
     }
     return { fd, path: real, size: st.size };
   } catch (e) {

@@ -26,10 +26,14 @@ export function parseModelProto(bytes: Uint8Array, file: string): ModelProto {
     });
   }
   if (!proto.graph || proto.irVersion <= 0n || proto.opsetImport.length === 0 || proto.graph.node.length === 0) {
-    throw new TgateError('E_NOT_ONNX', `${file} is not an ONNX model: it has no ${!proto.graph || proto.graph.node.length === 0 ? 'graph nodes' : proto.irVersion <= 0n ? 'ir_version' : 'opset_import'}.`, {
-      subject: { file },
-      hint: 'Pass the .onnx file of an exported model.',
-    });
+    throw new TgateError(
+      'E_NOT_ONNX',
+      `${file} is not an ONNX model: it has no ${!proto.graph || proto.graph.node.length === 0 ? 'graph nodes' : proto.irVersion <= 0n ? 'ir_version' : 'opset_import'}.`,
+      {
+        subject: { file },
+        hint: 'Pass the .onnx file of an exported model.',
+      },
+    );
   }
   return proto;
 }
@@ -53,7 +57,10 @@ export function decodeModel(bytes: Uint8Array, file: string): Model {
 function graphFromProto(gp: GraphProto): Graph {
   const g = new Graph(gp);
   const malformed = (message: string, subject: { tensor?: string; node?: string } = {}) =>
-    new TgateError('E_NOT_ONNX', `${message}: the graph is malformed.`, { subject, hint: 'Re-export the model; `python -m onnx.checker model.onnx` names the same problem.' });
+    new TgateError('E_NOT_ONNX', `${message}: the graph is malformed.`, {
+      subject,
+      hint: 'Re-export the model; `python -m onnx.checker model.onnx` names the same problem.',
+    });
   for (const vi of gp.valueInfo) g.valueInfo.set(vi.name, vi);
   for (const t of gp.initializer) {
     if (!t.name) throw malformed('An initializer has no name');
@@ -96,10 +103,11 @@ function graphFromProto(gp: GraphProto): Graph {
     const captured = capturedNames(np);
     if (captured.length) pendingImplicit.push([node, captured]);
   }
-  for (const [node, names] of pendingImplicit) for (const n of names) {
-    const v = g.value(n);
-    if (v) g.addImplicitInput(node, v);
-  }
+  for (const [node, names] of pendingImplicit)
+    for (const n of names) {
+      const v = g.value(n);
+      if (v) g.addImplicitInput(node, v);
+    }
   const outputs = new Set<Value>();
   for (const vi of gp.output) {
     if (!vi.name) throw malformed('A graph output has no name');

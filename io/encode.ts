@@ -1,7 +1,16 @@
 // IR -> ModelProto -> bytes. Reuses every proto the IR did not change (so an unchanged model
 // re-encodes byte-identically) and rebuilds only edge lists, io lists and initializer lists.
 import { toBinary } from '@bufbuild/protobuf';
-import { GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from 'onnx-buf';
+import {
+  GraphProtoSchema,
+  ModelProtoSchema,
+  NodeProtoSchema,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from 'onnx-buf';
 import { TgateError } from '../base/errors.js';
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
@@ -46,7 +55,9 @@ function ioInfo(g: Graph, v: Value): ValueInfoProto {
   const original = g.ioInfo.get(v.name) ?? g.valueInfo.get(v.name);
   if (original) return original;
   if (!v.type) {
-    throw new TgateError('E_IR_INVALID', `Graph input/output "${v.name}" has no known type; a pass must set it before encoding.`, { subject: { tensor: v.name } });
+    throw new TgateError('E_IR_INVALID', `Graph input/output "${v.name}" has no known type; a pass must set it before encoding.`, {
+      subject: { tensor: v.name },
+    });
   }
   return valueInfoFor(v.name, v.type);
 }

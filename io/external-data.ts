@@ -58,10 +58,14 @@ export function withLinkableExternalData(model: ModelProto, modelFile: string): 
   const hoisted = hoistExternalConstants(model);
   const left = externalTensorsOutsideInitializers(hoisted);
   if (!left.length) return hoisted;
-  throw new TgateError('E_UNSUPPORTED_MODEL', `Tensor "${left[0]!.tensor}" (${left[0]!.where}) of ${modelFile} keeps its data in an external file${left.length > 1 ? ` (and ${left.length - 1} more tensor(s) outside the initializers)` : ''}: onnxruntime refuses such data once the file is hard-linked, and compile links the source's weights into its output.`, {
-    subject: { file: modelFile, tensor: left[0]!.tensor },
-    hint: 'Re-save the model with these tensors embedded (onnx.save_model(..., save_as_external_data=True, convert_attribute=False)); initializers and top-level Constant nodes may live in external data.',
-  });
+  throw new TgateError(
+    'E_UNSUPPORTED_MODEL',
+    `Tensor "${left[0]!.tensor}" (${left[0]!.where}) of ${modelFile} keeps its data in an external file${left.length > 1 ? ` (and ${left.length - 1} more tensor(s) outside the initializers)` : ''}: onnxruntime refuses such data once the file is hard-linked, and compile links the source's weights into its output.`,
+    {
+      subject: { file: modelFile, tensor: left[0]!.tensor },
+      hint: 'Re-save the model with these tensors embedded (onnx.save_model(..., save_as_external_data=True, convert_attribute=False)); initializers and top-level Constant nodes may live in external data.',
+    },
+  );
 }
 
 /** The tensors outside the main graph's initializers that live in external data, with where each is. */
@@ -87,7 +91,13 @@ export function hoistExternalConstants(model: ModelProto): ModelProto {
   const graph = model.graph;
   if (!graph) return model;
   const isExternalConstant = (n: NodeProto) =>
-    n.opType === 'Constant' && (n.domain === '' || n.domain === 'ai.onnx') && n.output.length === 1 && !!n.output[0] && n.attribute.length === 1 && n.attribute[0]!.name === 'value' && n.attribute[0]!.t?.dataLocation === 1;
+    n.opType === 'Constant' &&
+    (n.domain === '' || n.domain === 'ai.onnx') &&
+    n.output.length === 1 &&
+    !!n.output[0] &&
+    n.attribute.length === 1 &&
+    n.attribute[0]!.name === 'value' &&
+    n.attribute[0]!.t?.dataLocation === 1;
   const hoisted = graph.node.filter(isExternalConstant);
   if (!hoisted.length) return model;
   const initializers = hoisted.map((n) => ({ ...n.attribute[0]!.t!, name: n.output[0]! }) as TensorProto);
@@ -109,7 +119,8 @@ export function externalRefOf(t: TensorProto, where: TensorWhere = () => 'initia
     });
   const entries = new Map<string, string>();
   for (const e of t.externalData) {
-    if (!EXTERNAL_KEYS.has(e.key) && !e.key.startsWith('prepacked')) throw invalid(`its external_data has the key "${e.key}", which onnxruntime does not know (keys: location, offset, length, checksum)`);
+    if (!EXTERNAL_KEYS.has(e.key) && !e.key.startsWith('prepacked'))
+      throw invalid(`its external_data has the key "${e.key}", which onnxruntime does not know (keys: location, offset, length, checksum)`);
     if (entries.has(e.key)) throw invalid(`its external_data gives "${e.key}" twice ("${entries.get(e.key)}" and "${e.value}")`);
     entries.set(e.key, e.value);
   }
@@ -129,8 +140,12 @@ export function externalRefOf(t: TensorProto, where: TensorWhere = () => 'initia
     count *= d;
   }
   const bytes = count > BigInt(Number.MAX_SAFE_INTEGER) ? null : exactTensorBytes(t.dataType, Number(count));
-  if (bytes === null) throw invalid(`its size cannot be checked: ${t.dataType === 8 ? 'string tensors cannot be stored externally' : count > BigInt(Number.MAX_SAFE_INTEGER) ? `its dims [${t.dims.join(', ')}] are too large` : `its element type ${dtypeName(t.dataType)} is unknown`}`);
-  if (length !== null && length !== bytes) throw invalid(`its external-data length ${length} is not its size: [${t.dims.join(', ')}] ${dtypeName(t.dataType)} is ${bytes} bytes`);
+  if (bytes === null)
+    throw invalid(
+      `its size cannot be checked: ${t.dataType === 8 ? 'string tensors cannot be stored externally' : count > BigInt(Number.MAX_SAFE_INTEGER) ? `its dims [${t.dims.join(', ')}] are too large` : `its element type ${dtypeName(t.dataType)} is unknown`}`,
+    );
+  if (length !== null && length !== bytes)
+    throw invalid(`its external-data length ${length} is not its size: [${t.dims.join(', ')}] ${dtypeName(t.dataType)} is ${bytes} bytes`);
   return { tensor: t.name, location, offset, length: bytes };
 }
 
@@ -166,42 +181,71 @@ export function checkExternalData(model: ModelProto, modelDir: string, modelFile
     if (!file) return;
     const end = ref.offset + ref.length;
     if (end > file.size) {
-      throw new TgateError('E_EXTERNAL_DATA_INVALID', `Tensor "${t.name}" (${where()}) needs bytes ${ref.offset}..${end} of "${ref.location}", but the file has ${file.size} bytes: it is truncated or belongs to another model.`, {
-        subject: { tensor: t.name, file: modelFile },
-        hint: 'Use the data file saved together with this .onnx file.',
-      });
+      throw new TgateError(
+        'E_EXTERNAL_DATA_INVALID',
+        `Tensor "${t.name}" (${where()}) needs bytes ${ref.offset}..${end} of "${ref.location}", but the file has ${file.size} bytes: it is truncated or belongs to another model.`,
+        {
+          subject: { tensor: t.name, file: modelFile },
+          hint: 'Use the data file saved together with this .onnx file.',
+        },
+      );
     }
   });
   return [...files.values()].filter((f): f is ExternalFile => f !== null);
 }
 
 /** The data file a reference names, checked once per location (lstat/stat only). */
-function checkDataFile(ref: ExternalRef, where: TensorWhere, files: Map<string, ExternalFile | null>, modelDir: string, realDir: string, allowedRoot: string | null, modelFile: string, requireFiles: boolean): ExternalFile | null {
+function checkDataFile(
+  ref: ExternalRef,
+  where: TensorWhere,
+  files: Map<string, ExternalFile | null>,
+  modelDir: string,
+  realDir: string,
+  allowedRoot: string | null,
+  modelFile: string,
+  requireFiles: boolean,
+): ExternalFile | null {
   const name = ref.tensor;
   const subject = { tensor: name, file: modelFile };
   const loc = ref.location;
-  if (!loc) throw new TgateError('E_EXTERNAL_DATA_INVALID', `Tensor "${name}" (${where()}) is marked external but names no location.`, { subject, hint: 'Re-save the model with onnx.save_model(..., save_as_external_data=True).' });
+  if (!loc)
+    throw new TgateError('E_EXTERNAL_DATA_INVALID', `Tensor "${name}" (${where()}) is marked external but names no location.`, {
+      subject,
+      hint: 'Re-save the model with onnx.save_model(..., save_as_external_data=True).',
+    });
   const known = files.get(loc);
   if (known !== undefined) return known;
   // Control characters (NUL above all: fs would throw) never name a data file onnx wrote.
   if (/[\u0000-\u001f\u007f]/.test(loc)) {
-    throw new TgateError('E_EXTERNAL_DATA_INVALID', `Tensor "${name}" (${where()}) names the external data ${JSON.stringify(loc)}, which holds control characters.`, { subject });
+    throw new TgateError(
+      'E_EXTERNAL_DATA_INVALID',
+      `Tensor "${name}" (${where()}) names the external data ${JSON.stringify(loc)}, which holds control characters.`,
+      { subject },
+    );
   }
   const segments = loc.split(/[\\/]+/);
   if (path.isAbsolute(loc) || /^[a-zA-Z]:/.test(loc) || segments.includes('..')) {
-    throw new TgateError('E_EXTERNAL_DATA_UNSAFE', `Tensor "${name}" (${where()}) points at external data "${loc}", outside the model's folder; tgate refuses to read it.`, {
-      subject,
-      hint: "Put the data file next to the model and use a relative location inside the model's folder.",
-    });
+    throw new TgateError(
+      'E_EXTERNAL_DATA_UNSAFE',
+      `Tensor "${name}" (${where()}) points at external data "${loc}", outside the model's folder; tgate refuses to read it.`,
+      {
+        subject,
+        hint: "Put the data file next to the model and use a relative location inside the model's folder.",
+      },
+    );
   }
   // Every component must be a real entry inside the folder: a symlink could lead anywhere
   // (followed only where symlinkVerdict allows it: into the same Hugging Face cache repository).
   let cur = modelDir;
   const missing = () =>
-    new TgateError('E_EXTERNAL_DATA_MISSING', `External data file "${loc}" of ${modelFile} (needed by tensor "${name}", ${where()}) does not exist in ${modelDir}.`, {
-      subject,
-      hint: 'Copy the data file that was saved with the model next to it, under the same name.',
-    });
+    new TgateError(
+      'E_EXTERNAL_DATA_MISSING',
+      `External data file "${loc}" of ${modelFile} (needed by tensor "${name}", ${where()}) does not exist in ${modelDir}.`,
+      {
+        subject,
+        hint: 'Copy the data file that was saved with the model next to it, under the same name.',
+      },
+    );
   for (const seg of segments.filter((x) => x && x !== '.')) {
     cur = path.join(cur, seg);
     let st: fs.Stats;
@@ -215,10 +259,14 @@ function checkDataFile(ref: ExternalRef, where: TensorWhere, files: Map<string, 
     if (st.isSymbolicLink()) {
       const verdict = symlinkVerdict(cur);
       if (!verdict.follow) {
-        throw new TgateError('E_EXTERNAL_DATA_UNSAFE', `External data "${loc}" of tensor "${name}" goes through the symlink ${cur}: ${verdict.reason}; tgate refuses to follow it.`, {
-          subject,
-          hint: 'Replace the symlink with the real file (or a hard link) inside the model folder.',
-        });
+        throw new TgateError(
+          'E_EXTERNAL_DATA_UNSAFE',
+          `External data "${loc}" of tensor "${name}" goes through the symlink ${cur}: ${verdict.reason}; tgate refuses to follow it.`,
+          {
+            subject,
+            hint: 'Replace the symlink with the real file (or a hard link) inside the model folder.',
+          },
+        );
       }
     }
   }
@@ -249,14 +297,30 @@ export function tensorBytes(t: TensorProto): Uint8Array | null {
     return out;
   };
   switch (t.dataType) {
-    case 1: return t.floatData.length ? pack(t.floatData, 4, (d, o, x) => d.setFloat32(o, x, true)) : null;
-    case 11: return t.doubleData.length ? pack(t.doubleData, 8, (d, o, x) => d.setFloat64(o, x, true)) : null;
-    case 7: return t.int64Data.length ? pack(t.int64Data, 8, (d, o, x) => d.setBigInt64(o, x, true)) : null;
-    case 13: case 12: return t.uint64Data.length ? pack(t.uint64Data, t.dataType === 13 ? 8 : 4, (d, o, x) => (t.dataType === 13 ? d.setBigUint64(o, x, true) : d.setUint32(o, Number(x), true))) : null;
-    case 6: return t.int32Data.length ? pack(t.int32Data, 4, (d, o, x) => d.setInt32(o, x, true)) : null;
-    case 2: case 3: case 9: return t.int32Data.length ? pack(t.int32Data, 1, (d, o, x) => d.setUint8(o, x & 0xff)) : null;
-    case 4: case 5: case 10: case 16: return t.int32Data.length ? pack(t.int32Data, 2, (d, o, x) => d.setUint16(o, x & 0xffff, true)) : null;
-    default: return null;
+    case 1:
+      return t.floatData.length ? pack(t.floatData, 4, (d, o, x) => d.setFloat32(o, x, true)) : null;
+    case 11:
+      return t.doubleData.length ? pack(t.doubleData, 8, (d, o, x) => d.setFloat64(o, x, true)) : null;
+    case 7:
+      return t.int64Data.length ? pack(t.int64Data, 8, (d, o, x) => d.setBigInt64(o, x, true)) : null;
+    case 13:
+    case 12:
+      return t.uint64Data.length
+        ? pack(t.uint64Data, t.dataType === 13 ? 8 : 4, (d, o, x) => (t.dataType === 13 ? d.setBigUint64(o, x, true) : d.setUint32(o, Number(x), true)))
+        : null;
+    case 6:
+      return t.int32Data.length ? pack(t.int32Data, 4, (d, o, x) => d.setInt32(o, x, true)) : null;
+    case 2:
+    case 3:
+    case 9:
+      return t.int32Data.length ? pack(t.int32Data, 1, (d, o, x) => d.setUint8(o, x & 0xff)) : null;
+    case 4:
+    case 5:
+    case 10:
+    case 16:
+      return t.int32Data.length ? pack(t.int32Data, 2, (d, o, x) => d.setUint16(o, x & 0xffff, true)) : null;
+    default:
+      return null;
   }
 }
 
@@ -290,7 +354,12 @@ export function externalized(t: TensorProto, layout: WeightsLayout): TensorProto
     ...t,
     $typeName: TensorProtoSchema.typeName,
     rawData: new Uint8Array(0),
-    floatData: [], int32Data: [], int64Data: [], doubleData: [], uint64Data: [], stringData: [],
+    floatData: [],
+    int32Data: [],
+    int64Data: [],
+    doubleData: [],
+    uint64Data: [],
+    stringData: [],
     dataLocation: 1,
     externalData: [entry('location', layout.location), entry('offset', String(e.offset)), entry('length', String(e.bytes.length))],
   } as TensorProto;

@@ -48,8 +48,12 @@ function eachField(b: Uint8Array, start: number, end: number, field: (no: number
         pos = v[1];
         break;
       }
-      case 1: pos += 8; break;
-      case 5: pos += 4; break;
+      case 1:
+        pos += 8;
+        break;
+      case 5:
+        pos += 4;
+        break;
       case 2: {
         const len = varint(b, pos);
         if (!len || len[1] + len[0] > end) return false;
@@ -57,7 +61,8 @@ function eachField(b: Uint8Array, start: number, end: number, field: (no: number
         pos = len[1] + len[0];
         break;
       }
-      default: return false; // groups (3, 4) and unknown wire types: not ONNX
+      default:
+        return false; // groups (3, 4) and unknown wire types: not ONNX
     }
   }
   return pos === end;

@@ -28,7 +28,9 @@ export function hfCacheRepoOf(file: string): string | null {
 function realDirOf(file: string): string {
   const abs = path.resolve(file);
   try {
-    return fs.statSync(abs).isDirectory() && !fs.lstatSync(abs).isSymbolicLink() ? fs.realpathSync(abs) : path.join(fs.realpathSync(path.dirname(abs)), path.basename(abs));
+    return fs.statSync(abs).isDirectory() && !fs.lstatSync(abs).isSymbolicLink()
+      ? fs.realpathSync(abs)
+      : path.join(fs.realpathSync(path.dirname(abs)), path.basename(abs));
   } catch {
     return abs;
   }
@@ -56,7 +58,13 @@ export function symlinkVerdict(link: string): LinkVerdict {
   } catch {
     return { follow: false, target: null, reason: 'its target does not exist' };
   }
-  if (!repo) return { follow: false, target, reason: `it is not inside a Hugging Face cache snapshot (models--*/snapshots/<revision>/), the only place tgate follows symlinks` };
-  if (!isInsideDir(target, fs.realpathSync(repo))) return { follow: false, target, reason: `it leads to ${target}, outside its Hugging Face cache repository ${repo}` };
+  if (!repo)
+    return {
+      follow: false,
+      target,
+      reason: `it is not inside a Hugging Face cache snapshot (models--*/snapshots/<revision>/), the only place tgate follows symlinks`,
+    };
+  if (!isInsideDir(target, fs.realpathSync(repo)))
+    return { follow: false, target, reason: `it leads to ${target}, outside its Hugging Face cache repository ${repo}` };
   return { follow: true, target };
 }

@@ -30,15 +30,24 @@ export function loadSource(file: string, opts: { externalData?: ExternalDataChec
   try {
     st = fs.statSync(file);
   } catch {
-    throw new TgateError('E_FILE_MISSING', `Model file ${file} does not exist.`, { subject: { file }, hint: 'Check the path; tgate takes the .onnx file of an exported model.' });
+    throw new TgateError('E_FILE_MISSING', `Model file ${file} does not exist.`, {
+      subject: { file },
+      hint: 'Check the path; tgate takes the .onnx file of an exported model.',
+    });
   }
   if (st.isDirectory()) {
-    throw new TgateError('E_FILE_MISSING', `${file} is a folder, not a model file.`, { subject: { file }, hint: 'Pass the .onnx file inside it (e.g. model.onnx).' });
+    throw new TgateError('E_FILE_MISSING', `${file} is a folder, not a model file.`, {
+      subject: { file },
+      hint: 'Pass the .onnx file inside it (e.g. model.onnx).',
+    });
   }
   // A device or FIFO would be read forever (or block); protobuf caps a message at 2 GiB, so a
   // larger .onnx file cannot be a model (big models keep their weights in external data).
   if (!st.isFile()) {
-    throw new TgateError('E_NOT_ONNX', `${file} is not a regular file (a device, FIFO or socket), so it is not a model.`, { subject: { file }, hint: 'Pass the .onnx file of an exported model.' });
+    throw new TgateError('E_NOT_ONNX', `${file} is not a regular file (a device, FIFO or socket), so it is not a model.`, {
+      subject: { file },
+      hint: 'Pass the .onnx file of an exported model.',
+    });
   }
   if (st.size > MAX_MODEL_FILE_BYTES) {
     throw new TgateError('E_NOT_ONNX', `${file} has ${st.size} bytes, more than the 2 GiB a protobuf message (an .onnx file) can hold.`, {

@@ -131,7 +131,11 @@ function attribute(name: string, a: AttrSpec): AttributeProto {
   if ('t' in a) return create(AttributeProtoSchema, { name, type: 4, t: tensorProto(a.t) });
   if ('tensors' in a) return create(AttributeProtoSchema, { name, type: 9, tensors: a.tensors.map(tensorProto) });
   if ('sparse' in a) {
-    const sparseTensor = create(SparseTensorProtoSchema, { values: tensorProto(a.sparse.values), indices: tensorProto(a.sparse.indices), dims: a.sparse.dims.map(BigInt) });
+    const sparseTensor = create(SparseTensorProtoSchema, {
+      values: tensorProto(a.sparse.values),
+      indices: tensorProto(a.sparse.indices),
+      dims: a.sparse.dims.map(BigInt),
+    });
     return create(AttributeProtoSchema, { name, type: 11, sparseTensor });
   }
   return create(AttributeProtoSchema, { name, type: 5, g: graphProto(a.g, name) });

@@ -14,8 +14,21 @@ export const DENOISER_FOLDERS = ['unet', 'transformer'] as const;
 export const DENOISER_MODEL = 'model.onnx';
 /** Component folders of diffusers pipelines and optimum's ONNX exports: kept even when model_index.json does not list them. */
 export const KNOWN_COMPONENTS = [
-  'unet', 'transformer', 'text_encoder', 'text_encoder_2', 'text_encoder_3', 'tokenizer', 'tokenizer_2', 'tokenizer_3',
-  'vae', 'vae_decoder', 'vae_encoder', 'scheduler', 'feature_extractor', 'safety_checker', 'image_encoder',
+  'unet',
+  'transformer',
+  'text_encoder',
+  'text_encoder_2',
+  'text_encoder_3',
+  'tokenizer',
+  'tokenizer_2',
+  'tokenizer_3',
+  'vae',
+  'vae_decoder',
+  'vae_encoder',
+  'scheduler',
+  'feature_extractor',
+  'safety_checker',
+  'image_encoder',
 ];
 /** Components model_index.json may list that optimum's ONNX exporter never writes: their folder may be missing. */
 const NOT_EXPORTED = new Set(['safety_checker', 'image_encoder']);
@@ -23,7 +36,8 @@ const NOT_EXPORTED = new Set(['safety_checker', 'image_encoder']);
 const FOLDERS_OF = new Map([['vae', ['vae', 'vae_decoder', 'vae_encoder']]]);
 const COMPONENT_NAME = /^[A-Za-z0-9_.-]+$/;
 /** What a pipeline folder needs, for error messages. */
-const NEEDS = 'a pipeline folder (diffusers/optimum ONNX layout) holds model_index.json and the denoiser at unet/model.onnx (or transformer/model.onnx), beside its other components (text_encoder/, tokenizer/, vae_decoder/, scheduler/, ...)';
+const NEEDS =
+  'a pipeline folder (diffusers/optimum ONNX layout) holds model_index.json and the denoiser at unet/model.onnx (or transformer/model.onnx), beside its other components (text_encoder/, tokenizer/, vae_decoder/, scheduler/, ...)';
 
 export interface SourceFile {
   /** Relative to the pipeline folder, with forward slashes: its place in the output too. */
@@ -86,10 +100,14 @@ function entry(p: string, dir: string): { path: string; stat: fs.Stats } | null 
     });
   }
   if (!verdict.follow) {
-    throw new TgateError('E_UNSAFE_LINK', `${path.relative(dir, p) || p} in ${dir} is a symlink to ${verdict.target}: ${verdict.reason}; tgate refuses to follow it.`, {
-      subject: { file: p },
-      hint: 'Replace the symlink with the file itself (or a hard link). A folder downloaded with `huggingface-cli download --local-dir` by huggingface_hub < 0.23 links into the cache: compile the cache snapshot itself, or download again with real files.',
-    });
+    throw new TgateError(
+      'E_UNSAFE_LINK',
+      `${path.relative(dir, p) || p} in ${dir} is a symlink to ${verdict.target}: ${verdict.reason}; tgate refuses to follow it.`,
+      {
+        subject: { file: p },
+        hint: 'Replace the symlink with the file itself (or a hard link). A folder downloaded with `huggingface-cli download --local-dir` by huggingface_hub < 0.23 links into the cache: compile the cache snapshot itself, or download again with real files.',
+      },
+    );
   }
   return { path: verdict.target, stat: fs.statSync(verdict.target) };
 }
@@ -121,11 +139,15 @@ function readIndex(dir: string): { file: SourceFile; index: Index } | null {
   const e = entry(p, dir);
   if (!e) return null;
   const bad = (why: string, cause?: unknown) =>
-    new TgateError('E_BAD_PIPELINE', `${p} ${why}: it must be the JSON object diffusers writes (e.g. {"_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"], ...}).`, {
-      subject: { file: p },
-      hint: 'Restore model_index.json from the exported pipeline (optimum-cli export onnx writes it).',
-      cause,
-    });
+    new TgateError(
+      'E_BAD_PIPELINE',
+      `${p} ${why}: it must be the JSON object diffusers writes (e.g. {"_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"], ...}).`,
+      {
+        subject: { file: p },
+        hint: 'Restore model_index.json from the exported pipeline (optimum-cli export onnx writes it).',
+        cause,
+      },
+    );
   if (!e.stat.isFile()) throw bad('is not a file');
   let index: unknown;
   try {
@@ -174,30 +196,47 @@ function findDenoiser(dir: string, index: ReturnType<typeof readIndex>): { denoi
   if (!index && !DENOISER_FOLDERS.some((n) => isDir(dir, n))) return null;
   const listedDenoiser = listed(index?.index ?? null).find((c) => c.present && (DENOISER_FOLDERS as readonly string[]).includes(c.name) && !isDir(dir, c.name));
   if (listedDenoiser) {
-    throw new TgateError('E_FILE_MISSING', `${path.join(dir, PIPELINE_INDEX)} lists the denoiser "${listedDenoiser.name}" (${listedDenoiser.what}), but ${dir} has no ${listedDenoiser.name}/ folder.`, {
-      subject: { file: path.join(dir, listedDenoiser.name) },
-      hint: `Copy the whole exported pipeline: ${NEEDS}.`,
-    });
+    throw new TgateError(
+      'E_FILE_MISSING',
+      `${path.join(dir, PIPELINE_INDEX)} lists the denoiser "${listedDenoiser.name}" (${listedDenoiser.what}), but ${dir} has no ${listedDenoiser.name}/ folder.`,
+      {
+        subject: { file: path.join(dir, listedDenoiser.name) },
+        hint: `Copy the whole exported pipeline: ${NEEDS}.`,
+      },
+    );
   }
   const folder = DENOISER_FOLDERS.find((n) => isDir(dir, n));
-  throw new TgateError('E_FILE_MISSING', folder ? `${path.join(dir, folder)} has no ${DENOISER_MODEL}: tgate compiles the denoiser's ONNX export there.` : `${dir} has model_index.json but no denoiser: neither unet/${DENOISER_MODEL} nor transformer/${DENOISER_MODEL} exists.`, {
-    subject: { file: path.join(dir, folder ?? DENOISER_FOLDERS[0], DENOISER_MODEL) },
-    hint: `Export the pipeline to ONNX (optimum-cli export onnx --model <repo> <dir>): ${NEEDS}.`,
-  });
+  throw new TgateError(
+    'E_FILE_MISSING',
+    folder
+      ? `${path.join(dir, folder)} has no ${DENOISER_MODEL}: tgate compiles the denoiser's ONNX export there.`
+      : `${dir} has model_index.json but no denoiser: neither unet/${DENOISER_MODEL} nor transformer/${DENOISER_MODEL} exists.`,
+    {
+      subject: { file: path.join(dir, folder ?? DENOISER_FOLDERS[0], DENOISER_MODEL) },
+      hint: `Export the pipeline to ONNX (optimum-cli export onnx --model <repo> <dir>): ${NEEDS}.`,
+    },
+  );
 }
 
 /** The error for a folder that is no pipeline: what a pipeline folder needs, and how to pass one model. */
 function notAPipeline(dir: string): TgateError {
   let models: string[] = [];
   try {
-    models = fs.readdirSync(dir).filter((n) => n.endsWith('.onnx')).sort(byName);
+    models = fs
+      .readdirSync(dir)
+      .filter((n) => n.endsWith('.onnx'))
+      .sort(byName);
   } catch {
     // an unreadable folder: the message below still says what is needed
   }
-  return new TgateError('E_FILE_MISSING', `${dir} is a folder without model_index.json and without unet/${DENOISER_MODEL} or transformer/${DENOISER_MODEL}: it is not a pipeline folder.`, {
-    subject: { file: dir },
-    hint: `tgate compile takes a model file or a pipeline folder: ${NEEDS}.${models.length ? ` To compile one model, pass its file: tgate compile ${path.join(dir, models[0]!)} -o <dir>.` : ''}`,
-  });
+  return new TgateError(
+    'E_FILE_MISSING',
+    `${dir} is a folder without model_index.json and without unet/${DENOISER_MODEL} or transformer/${DENOISER_MODEL}: it is not a pipeline folder.`,
+    {
+      subject: { file: dir },
+      hint: `tgate compile takes a model file or a pipeline folder: ${NEEDS}.${models.length ? ` To compile one model, pass its file: tgate compile ${path.join(dir, models[0]!)} -o <dir>.` : ''}`,
+    },
+  );
 }
 
 /**
@@ -221,14 +260,21 @@ export function readPipeline(dir: string): PipelineSource {
     if (!c.present || NOT_EXPORTED.has(c.name)) continue;
     const folders = FOLDERS_OF.get(c.name) ?? [c.name];
     if (!folders.some((f) => isDir(dir, f))) {
-      throw new TgateError('E_FILE_MISSING', `${path.join(dir, PIPELINE_INDEX)} lists the component "${c.name}" (${c.what}), but ${dir} has no ${folders.map((f) => `${f}/`).join(' or ')} folder.`, {
-        subject: { file: path.join(dir, folders[0]!) },
-        hint: `Copy the whole exported pipeline folder (optimum-cli export onnx writes every component), or set "${c.name}": [null, null] in model_index.json if the pipeline runs without it.`,
-      });
+      throw new TgateError(
+        'E_FILE_MISSING',
+        `${path.join(dir, PIPELINE_INDEX)} lists the component "${c.name}" (${c.what}), but ${dir} has no ${folders.map((f) => `${f}/`).join(' or ')} folder.`,
+        {
+          subject: { file: path.join(dir, folders[0]!) },
+          hint: `Copy the whole exported pipeline folder (optimum-cli export onnx writes every component), or set "${c.name}": [null, null] in model_index.json if the pipeline runs without it.`,
+        },
+      );
     }
   }
   const wanted = new Set([...components.map((c) => c.name), ...KNOWN_COMPONENTS]);
-  const folders = fs.readdirSync(dir).sort(byName).filter((n) => wanted.has(n) && n !== found.denoiser && isDir(dir, n));
+  const folders = fs
+    .readdirSync(dir)
+    .sort(byName)
+    .filter((n) => wanted.has(n) && n !== found.denoiser && isDir(dir, n));
   const className = index && typeof index.index._class_name === 'string' ? index.index._class_name : null;
   return {
     dir,

@@ -26,7 +26,8 @@ export function valueInfoFor(name: string, type: TensorType): ValueInfoProto {
     ? create(TensorShapeProtoSchema, {
         dim: type.shape.map((d) =>
           create(TensorShapeProto_DimensionSchema, {
-            value: typeof d === 'number' ? { case: 'dimValue', value: BigInt(d) } : typeof d === 'string' ? { case: 'dimParam', value: d } : { case: undefined },
+            value:
+              typeof d === 'number' ? { case: 'dimValue', value: BigInt(d) } : typeof d === 'string' ? { case: 'dimParam', value: d } : { case: undefined },
           }),
         ),
       })

@@ -31,15 +31,23 @@ function kindOf(st: fs.Stats): string {
 
 export function readUserFile(file: string, o: UserFileOptions): Buffer {
   if (typeof file !== 'string' || file === '') throw new TgateError('E_USAGE', `No ${o.what} given (an empty path).`, { hint: o.hint });
-  const notRegular = (st: fs.Stats) => new TgateError('E_NOT_REGULAR_FILE', `The ${o.what} ${file} is ${kindOf(st)}, not a file.`, { subject: { file }, hint: o.hint });
+  const notRegular = (st: fs.Stats) =>
+    new TgateError('E_NOT_REGULAR_FILE', `The ${o.what} ${file} is ${kindOf(st)}, not a file.`, { subject: { file }, hint: o.hint });
   const tooLarge = (size: number) =>
-    new TgateError('E_FILE_TOO_LARGE', `The ${o.what} ${file} has ${size} bytes; tgate reads at most ${o.maxBytes} bytes for it.`, { subject: { file }, hint: o.hint });
+    new TgateError('E_FILE_TOO_LARGE', `The ${o.what} ${file} has ${size} bytes; tgate reads at most ${o.maxBytes} bytes for it.`, {
+      subject: { file },
+      hint: o.hint,
+    });
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    throw new TgateError('E_FILE_MISSING', `The ${o.what} ${file} ${code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : `cannot be read (${code})`}.`, { subject: { file }, hint: o.hint, cause });
+    throw new TgateError(
+      'E_FILE_MISSING',
+      `The ${o.what} ${file} ${code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : `cannot be read (${code})`}.`,
+      { subject: { file }, hint: o.hint, cause },
+    );
   }
   if (!st.isFile()) throw notRegular(st);
   if (st.size > o.maxBytes) throw tooLarge(st.size);
@@ -47,7 +55,11 @@ export function readUserFile(file: string, o: UserFileOptions): Buffer {
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (fs.constants.O_NOCTTY ?? 0));
   } catch (cause) {
-    throw new TgateError('E_FILE_MISSING', `The ${o.what} ${file} cannot be opened (${(cause as NodeJS.ErrnoException).code}).`, { subject: { file }, hint: o.hint, cause });
+    throw new TgateError('E_FILE_MISSING', `The ${o.what} ${file} cannot be opened (${(cause as NodeJS.ErrnoException).code}).`, {
+      subject: { file },
+      hint: o.hint,
+      cause,
+    });
   }
   try {
     const now = fs.fstatSync(fd);
@@ -63,7 +75,11 @@ export function readUserFile(file: string, o: UserFileOptions): Buffer {
     return done === now.size ? buf : buf.subarray(0, done);
   } catch (e) {
     if (e instanceof TgateError) throw e;
-    throw new TgateError('E_FILE_MISSING', `The ${o.what} ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, { subject: { file }, hint: o.hint, cause: e });
+    throw new TgateError('E_FILE_MISSING', `The ${o.what} ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, {
+      subject: { file },
+      hint: o.hint,
+      cause: e,
+    });
   } finally {
     fs.closeSync(fd);
   }

@@ -62,7 +62,8 @@ export class Graph {
   /** Renames a value; every node, input and output referring to it follows (they hold the Value). */
   renameValue(v: Value, name: string): void {
     if (this.valuesByName.get(v.name) !== v) throw new TgateError('E_IR_INVALID', `"${v.name}" is not a value of this graph.`, { subject: { tensor: v.name } });
-    if (this.valuesByName.has(name)) throw new TgateError('E_IR_INVALID', `Cannot rename "${v.name}": a value named "${name}" already exists.`, { subject: { tensor: name } });
+    if (this.valuesByName.has(name))
+      throw new TgateError('E_IR_INVALID', `Cannot rename "${v.name}": a value named "${name}" already exists.`, { subject: { tensor: name } });
     this.valuesByName.delete(v.name);
     v.name = name;
     this.valuesByName.set(name, v);

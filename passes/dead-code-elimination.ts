@@ -9,7 +9,7 @@ export const deadCodeElimination: Pass = {
     let nodesRemoved = 0;
     // Reverse order visits consumers before producers, so one sweep removes whole dead chains in
     // a sorted graph; the loop repeats for graphs that are not sorted.
-    for (let again = true; again; ) {
+    for (let again = true; again;) {
       again = false;
       const nodes = g.nodes.slice().reverse();
       for (const n of nodes) {

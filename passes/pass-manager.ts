@@ -23,7 +23,9 @@ export function runPasses(graph: Graph, passes: Pass[], opts: { verifyEach?: boo
     if (opts.verifyEach ?? true) {
       const problems = verifyGraph(graph);
       if (problems.length) {
-        throw new TgateError('E_IR_INVALID', `Pass ${pass.name} left an invalid graph (after ${before}): ${problems.slice(0, 5).join('; ')}`, { subject: { pass: pass.name } });
+        throw new TgateError('E_IR_INVALID', `Pass ${pass.name} left an invalid graph (after ${before}): ${problems.slice(0, 5).join('; ')}`, {
+          subject: { pass: pass.name },
+        });
       }
     }
     records.push({ pass: pass.name, result: res });

@@ -62,10 +62,18 @@ export function resolveSchedule(m: Manifest, gateStep: number | undefined, t: Tg
   const selfCached = m.sites.some((s) => s.cached && s.kind === 'self');
   const version = t.version ?? (selfCached ? 2 : 1);
   if (version === 2 && !selfCached) {
-    throw new TgateError('E_USAGE', 'TGATE v2 reuses self-attention, but this folder was compiled without self-attention sites.', { hint: 'Recompile with --sites all (the default), or run with --tgate-version 1.' });
+    throw new TgateError('E_USAGE', 'TGATE v2 reuses self-attention, but this folder was compiled without self-attention sites.', {
+      hint: 'Recompile with --sites all (the default), or run with --tgate-version 1.',
+    });
   }
   const d = m.schedule;
-  return { version, gateStep: gateStep ?? d.gateStep, spInterval: t.spInterval ?? d.spInterval, fiInterval: t.fiInterval ?? d.fiInterval, warmUp: t.warmUp ?? d.warmUp };
+  return {
+    version,
+    gateStep: gateStep ?? d.gateStep,
+    spInterval: t.spInterval ?? d.spInterval,
+    fiInterval: t.fiInterval ?? d.fiInterval,
+    warmUp: t.warmUp ?? d.warmUp,
+  };
 }
 
 /** The variants a schedule over `steps` runs (what load should open). */
@@ -74,4 +82,3 @@ export function variantsFor(m: Manifest, steps: number, gateStep?: number, t: Tg
   checkSteps(steps);
   return variantsUsed(planSchedule(steps, false, resolveSchedule(m, gateStep, t)));
 }
-

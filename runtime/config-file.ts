@@ -11,7 +11,10 @@ export function readConfig(file: string): Record<string, unknown> {
   // A regular file of bounded size only: a FIFO named config.json must not hang tgate.
   const json = parseDiffusersJson(readRegularFile(file, { kind: 'config', what: 'config' }).bytes.toString('utf8'), file);
   if (!json || typeof json !== 'object' || Array.isArray(json)) {
-    throw new TgateError('E_BAD_PIPELINE', `${file} is not a JSON object.`, { subject: { file }, hint: 'Re-export the pipeline; its config files are written by diffusers/transformers save_pretrained.' });
+    throw new TgateError('E_BAD_PIPELINE', `${file} is not a JSON object.`, {
+      subject: { file },
+      hint: 'Re-export the pipeline; its config files are written by diffusers/transformers save_pretrained.',
+    });
   }
   return json as Record<string, unknown>;
 }

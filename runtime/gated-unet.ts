@@ -105,9 +105,7 @@ export interface LoadOptions extends SessionOptions {
 }
 
 /** How the sampler reaches the variants. */
-type Variants =
-  | { kind: 'separate'; sessions: Map<VariantName, ort.InferenceSession> }
-  | { kind: 'gated'; session: ort.InferenceSession; model: ManifestGated };
+type Variants = { kind: 'separate'; sessions: Map<VariantName, ort.InferenceSession> } | { kind: 'gated'; session: ort.InferenceSession; model: ManifestGated };
 
 export class GatedUNet {
   private constructor(
@@ -125,12 +123,17 @@ export class GatedUNet {
     const session: SessionOptions = { ...opts, threads: opts.threads ?? 0, optimization: opts.optimization ?? 'extended' };
     // By default, what the family's default schedule runs; 50 steps reach every kind of step it
     // has (longer runs only add fidelity steps).
-    const wanted: VariantName[] = opts.planningOnly ? ['planning'] : opts.variants ?? variantsFor(manifest, 50);
+    const wanted: VariantName[] = opts.planningOnly ? ['planning'] : (opts.variants ?? variantsFor(manifest, 50));
     for (const w of wanted) {
-      if (!manifest.variants.some((v) => v.name === w)) throw new TgateError('E_USAGE', `${dir} has no ${w} variant (compiled variants: ${manifest.variants.map((v) => v.name).join(', ')}).`, { hint: 'Recompile with --sites all (the default) for the TGATE v2 variants, or run with --tgate-version 1.' });
+      if (!manifest.variants.some((v) => v.name === w))
+        throw new TgateError('E_USAGE', `${dir} has no ${w} variant (compiled variants: ${manifest.variants.map((v) => v.name).join(', ')}).`, {
+          hint: 'Recompile with --sites all (the default) for the TGATE v2 variants, or run with --tgate-version 1.',
+        });
     }
     // The smallest gated model holding every wanted variant; one variant alone needs no If.
-    const gatedModel = manifest.gated.filter((g) => wanted.every((w) => g.variants.some((v) => v.name === w))).sort((a, b) => a.variants.length - b.variants.length)[0];
+    const gatedModel = manifest.gated
+      .filter((g) => wanted.every((w) => g.variants.some((v) => v.name === w)))
+      .sort((a, b) => a.variants.length - b.variants.length)[0];
     let variants: Variants;
     let opened: VariantName[];
     if ((opts.sessions ?? 'gated') === 'gated' && wanted.length > 1 && gatedModel) {
@@ -138,7 +141,16 @@ export class GatedUNet {
       opened = gatedModel.variants.map((x) => x.name);
     } else {
       const sessions = new Map<VariantName, ort.InferenceSession>();
-      for (const w of wanted) sessions.set(w, await openCompiledGraph(dir, manifest, manifest.variants.find((v) => v.name === w)!, session));
+      for (const w of wanted)
+        sessions.set(
+          w,
+          await openCompiledGraph(
+            dir,
+            manifest,
+            manifest.variants.find((v) => v.name === w)!,
+            session,
+          ),
+        );
       variants = { kind: 'separate', sessions };
       opened = wanted.slice();
     }
@@ -165,7 +177,13 @@ export class GatedUNet {
    * gated model, this variant's run flag is set (and the others cleared) and the inputs it
    * ignores get placeholders: zero tensors of one token (If evaluates only the branch it takes).
    */
-  private async call(name: VariantName, feeds: Record<string, ort.Tensor>, caches: Map<string, ort.Tensor>, fetchSites: CacheSite[], batch: number): Promise<{ out: ort.Tensor; sites: Map<string, ort.Tensor> }> {
+  private async call(
+    name: VariantName,
+    feeds: Record<string, ort.Tensor>,
+    caches: Map<string, ort.Tensor>,
+    fetchSites: CacheSite[],
+    batch: number,
+  ): Promise<{ out: ort.Tensor; sites: Map<string, ort.Tensor> }> {
     const v = this.variants;
     const spec = this.variantSpec(name);
     const sites = [...this.roles.cross, ...this.roles.self];
@@ -186,7 +204,11 @@ export class GatedUNet {
       const io = this.manifest.source.inputs.find((i) => i.name === n)!;
       f[n] = placeholder(io.shape, batch, io.dtype);
     }
-    const takesSite = (c: CacheSite) => g.variants.some((x) => { const s = this.variantSpec(x.name); return (c.kind === 'cross' ? s.cross : s.self) === 'input'; });
+    const takesSite = (c: CacheSite) =>
+      g.variants.some((x) => {
+        const s = this.variantSpec(x.name);
+        return (c.kind === 'cross' ? s.cross : s.self) === 'input';
+      });
     for (const c of sites) {
       if (!takesSite(c)) continue;
       const site = this.manifest.sites.find((s) => s.id === c.id)!;
@@ -235,8 +257,14 @@ export class GatedUNet {
     if (this.sizeMultiple === undefined) this.sizeMultiple = latentMultiple(this.dir, this.manifest);
     const { B, C, cfg } = checkGenerateRequest(o, this.manifest, r, this.sizeMultiple);
     const dims = o.latents.dims;
-    const scheduler = typeof o.scheduler === 'function' ? o.scheduler() : typeof o.scheduler === 'object' ? o.scheduler : createScheduler(o.scheduler ?? 'ddim', o.steps, o.schedulerConfig);
-    if (scheduler.steps !== o.steps) throw new TgateError('E_USAGE', `The scheduler was made for ${scheduler.steps} steps, but the generation asks for ${o.steps}.`);
+    const scheduler =
+      typeof o.scheduler === 'function'
+        ? o.scheduler()
+        : typeof o.scheduler === 'object'
+          ? o.scheduler
+          : createScheduler(o.scheduler ?? 'ddim', o.steps, o.schedulerConfig);
+    if (scheduler.steps !== o.steps)
+      throw new TgateError('E_USAGE', `The scheduler was made for ${scheduler.steps} steps, but the generation asks for ${o.steps}.`);
     const strength = o.strength ?? 1;
     if (!(strength > 0 && strength <= 1)) throw new TgateError('E_USAGE', `strength must be in (0, 1], not ${strength}.`);
     // Model evaluations run (PNDM evaluates the model more often than it has steps) and, as the
@@ -253,12 +281,23 @@ export class GatedUNet {
     const plan = planSchedule(run, cfg, schedule, evaluations - run * scheduler.order);
     const missing = variantsUsed(plan).filter((n) => !this.opened.includes(n));
     if (missing.length) {
-      throw new TgateError('E_USAGE', `This schedule runs the ${missing.join(', ')} variant(s), which this GatedUNet did not open (it opened ${this.opened.join(', ')}).`, { hint: 'Load with the variants the schedule needs: GatedUNet.load(dir, { variants: variantsFor(manifest, steps, gateStep, tgate) }).' });
+      throw new TgateError(
+        'E_USAGE',
+        `This schedule runs the ${missing.join(', ')} variant(s), which this GatedUNet did not open (it opened ${this.opened.join(', ')}).`,
+        { hint: 'Load with the variants the schedule needs: GatedUNet.load(dir, { variants: variantsFor(manifest, steps, gateStep, tgate) }).' },
+      );
     }
     let x: Float32Array = o.image
       ? scheduler.addNoise(o.image.data as Float32Array, o.latents.data as Float32Array, start)
       : Float32Array.from(o.latents.data as Float32Array, (v) => v * scheduler.initNoiseSigma);
-    checkFiniteStep(x, dims, o.image ? `The noised img2img latents (${scheduler.className}.add_noise at evaluation ${start})` : `The initial latents (x init_noise_sigma ${scheduler.initNoiseSigma})`, "The latents are too large for float32 at this noise level: noise latents are N(0, 1) (numpy.random.randn), clean latents the VAE's, scaled.");
+    checkFiniteStep(
+      x,
+      dims,
+      o.image
+        ? `The noised img2img latents (${scheduler.className}.add_noise at evaluation ${start})`
+        : `The initial latents (x init_noise_sigma ${scheduler.initNoiseSigma})`,
+      "The latents are too large for float32 at this noise level: noise latents are N(0, 1) (numpy.random.randn), clean latents the VAE's, scaled.",
+    );
     const caches: Record<string, Float32Array> = {};
     const records: StepRecord[] = [];
     const trajectory: Float32Array[] = [];
@@ -313,7 +352,9 @@ export class GatedUNet {
         : [...(step.cross === 'store' ? r.cross : []), ...(step.keepSelf ? r.self : [])];
       const repeat = fixed !== null && fixed !== batch ? fixed / batch : 1;
       if (!Number.isInteger(repeat)) {
-        throw new TgateError('E_USAGE', `The model was exported with a fixed batch of ${fixed}; batch ${batch} does not divide it.`, { hint: `Use a batch that divides ${fixed} (with CFG the model runs at twice the batch), or re-export with a dynamic batch axis.` });
+        throw new TgateError('E_USAGE', `The model was exported with a fixed batch of ${fixed}; batch ${batch} does not divide it.`, {
+          hint: `Use a batch that divides ${fixed} (with CFG the model runs at twice the batch), or re-export with a dynamic batch axis.`,
+        });
       }
       let fed = siteCaches;
       if (repeat > 1) {
@@ -324,7 +365,13 @@ export class GatedUNet {
       const full = await this.call(step.variant, feeds, fed, fetchSites, batch * repeat);
       const modelMs = performance.now() - callStart;
       const outT = repeat > 1 ? firstRows(full.out, repeat) : full.out;
-      if (o.recordAttention) recordChange(attentionChange, previous, k, fetchSites.map((c) => [c, repeat > 1 ? firstRows(full.sites.get(c.id)!, repeat) : full.sites.get(c.id)!]));
+      if (o.recordAttention)
+        recordChange(
+          attentionChange,
+          previous,
+          k,
+          fetchSites.map((c) => [c, repeat > 1 ? firstRows(full.sites.get(c.id)!, repeat) : full.sites.get(c.id)!]),
+        );
       for (const c of fetchSites) {
         if (c.kind === 'cross' ? step.cross !== 'store' : !step.keepSelf) continue;
         const got = repeat > 1 ? firstRows(full.sites.get(c.id)!, repeat) : full.sites.get(c.id)!;
@@ -336,19 +383,46 @@ export class GatedUNet {
       const raw = numbersOf(outT);
       // NaN or infinity stops the generation at the step it appears in, naming it (tensor-checks.ts).
       const where = `step ${k + 1}/${plan.length} (model evaluation ${index}, timestep ${t}, the ${step.variant} variant at batch ${batch})`;
-      checkFiniteStep(raw, outT.dims, `The UNet's output ${r.output.name} at ${where}`, 'The model overflows on these inputs: check the scale of the latents and the conditioning (noise latents are N(0, 1)); a float16 export overflows sooner than a float32 one.');
+      checkFiniteStep(
+        raw,
+        outT.dims,
+        `The UNet's output ${r.output.name} at ${where}`,
+        'The model overflows on these inputs: check the scale of the latents and the conditioning (noise latents are N(0, 1)); a float16 export overflows sooner than a float32 one.',
+      );
       const outChannels = outT.dims[1]!;
       const guided = paired ? guide(raw, o.guidance) : raw;
-      if (paired) checkFiniteStep(guided, [B, ...outT.dims.slice(1)], `The guided output (guidance ${o.guidance}) at ${where}`, 'The guidance scale is too large for float32: use a smaller one (1-15 is usual).');
+      if (paired)
+        checkFiniteStep(
+          guided,
+          [B, ...outT.dims.slice(1)],
+          `The guided output (guidance ${o.guidance}) at ${where}`,
+          'The guidance scale is too large for float32: use a smaller one (1-15 is usual).',
+        );
       // Learned variance (PixArt): guidance on the whole output, then the noise half.
       const eps = firstChannels(guided, B, outChannels, Math.min(C, outChannels));
       x = scheduler.step(eps, index, x);
-      checkFiniteStep(x, dims, `The latents after the ${scheduler.className} update at ${where}`, `The model's output was finite, the update overflowed float32: ${paired ? `the guidance scale (${o.guidance}) is too large, or ` : ''}the schedule's noise levels are too extreme (check the scheduler config's beta_start, beta_end, trained_betas, or use another scheduler).`);
+      checkFiniteStep(
+        x,
+        dims,
+        `The latents after the ${scheduler.className} update at ${where}`,
+        `The model's output was finite, the update overflowed float32: ${paired ? `the guidance scale (${o.guidance}) is too large, or ` : ''}the schedule's noise levels are too extreme (check the scheduler config's beta_start, beta_end, trained_betas, or use another scheduler).`,
+      );
       if (o.keepTrajectory) {
         trajectory.push(x);
         modelOutputs.push(eps);
       }
-      const rec: StepRecord = { k, steps: plan.length, t, phase, variant: step.variant, cross: step.cross, self: step.self, batch, modelMs, stepMs: performance.now() - stepStart };
+      const rec: StepRecord = {
+        k,
+        steps: plan.length,
+        t,
+        phase,
+        variant: step.variant,
+        cross: step.cross,
+        self: step.self,
+        batch,
+        modelMs,
+        stepMs: performance.now() - stepStart,
+      };
       records.push(rec);
       o.onStep?.(rec);
     }

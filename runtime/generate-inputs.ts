@@ -39,31 +39,48 @@ export interface CheckedRequest {
  * `multiple`: what the latents' height and width must be multiples of, when the folder knows it
  * (latent-multiple.ts); a size the denoiser cannot halve fails deep in onnxruntime otherwise.
  */
-export function checkGenerateRequest(o: GenerateRequest, m: Manifest, r: ModelRoles, multiple: { multiple: number; why: string } | null = null): CheckedRequest {
+export function checkGenerateRequest(
+  o: GenerateRequest,
+  m: Manifest,
+  r: ModelRoles,
+  multiple: { multiple: number; why: string } | null = null,
+): CheckedRequest {
   if (!o || typeof o !== 'object') throw new TgateError('E_USAGE', 'generate needs its options ({ latents, cond, steps, guidance, ... }).');
   checkSteps(o.steps);
   if (typeof o.guidance !== 'number' || !Number.isFinite(o.guidance) || o.guidance < 0) {
-    throw new TgateError('E_USAGE', `guidance must be a number >= 0, not ${JSON.stringify(o.guidance) ?? String(o.guidance)}.`, { hint: 'Classifier-free guidance scales are 1-15 (SD 7.5); <= 1 runs without CFG.' });
+    throw new TgateError('E_USAGE', `guidance must be a number >= 0, not ${JSON.stringify(o.guidance) ?? String(o.guidance)}.`, {
+      hint: 'Classifier-free guidance scales are 1-15 (SD 7.5); <= 1 runs without CFG.',
+    });
   }
   if (o.strength !== undefined && !(typeof o.strength === 'number' && o.strength > 0 && o.strength <= 1)) {
-    throw new TgateError('E_USAGE', `strength must be a number in (0, 1], not ${String(o.strength)}.`, { hint: 'img2img runs strength x steps of the schedule (0.8: diffusers\' default).' });
+    throw new TgateError('E_USAGE', `strength must be a number in (0, 1], not ${String(o.strength)}.`, {
+      hint: "img2img runs strength x steps of the schedule (0.8: diffusers' default).",
+    });
   }
   checkTensor(o.latents, 'The latents', r.latent, 'any');
   const latents = o.latents as TensorLike;
   const [B, C] = latents.dims as [number, number];
   if (multiple && latents.dims.slice(2).some((d) => d % multiple.multiple !== 0)) {
-    throw new TgateError('E_BAD_TENSOR', `The latents have shape [${latents.dims.join(', ')}]; the denoiser takes latents whose height and width are multiples of ${multiple.multiple} (${multiple.why}).`, {
-      hint: `Use latents of a height and width divisible by ${multiple.multiple} (image pixels: that times the latent factor).`,
-    });
+    throw new TgateError(
+      'E_BAD_TENSOR',
+      `The latents have shape [${latents.dims.join(', ')}]; the denoiser takes latents whose height and width are multiples of ${multiple.multiple} (${multiple.why}).`,
+      {
+        hint: `Use latents of a height and width divisible by ${multiple.multiple} (image pixels: that times the latent factor).`,
+      },
+    );
   }
   checkFiniteInput(latents, 'The latents');
   if (o.image !== undefined) {
     checkTensor(o.image, 'The img2img image latents', r.latent, B);
     const image = o.image as TensorLike;
     if (image.dims.some((d, i) => d !== latents.dims[i])) {
-      throw new TgateError('E_BAD_TENSOR', `The img2img image latents have shape [${image.dims.join(', ')}], the noise latents [${latents.dims.join(', ')}]; they must match.`, {
-        hint: 'Give clean latents of the same shape as the latents (the VAE encoding of the image, scaled).',
-      });
+      throw new TgateError(
+        'E_BAD_TENSOR',
+        `The img2img image latents have shape [${image.dims.join(', ')}], the noise latents [${latents.dims.join(', ')}]; they must match.`,
+        {
+          hint: 'Give clean latents of the same shape as the latents (the VAE encoding of the image, scaled).',
+        },
+      );
     }
     checkFiniteInput(image, 'The img2img image latents');
   }
@@ -73,20 +90,30 @@ export function checkGenerateRequest(o: GenerateRequest, m: Manifest, r: ModelRo
   const inputs = m.source.inputs;
   const tensors = (set: unknown, which: 'cond' | 'uncond', names: string[], needed: boolean) => {
     if (set === undefined && !needed) return;
-    if (set !== undefined && (!set || typeof set !== 'object' || Array.isArray(set))) throw new TgateError('E_USAGE', `${which} must be an object of tensors by input name, not ${String(set)}.`);
+    if (set !== undefined && (!set || typeof set !== 'object' || Array.isArray(set)))
+      throw new TgateError('E_USAGE', `${which} must be an object of tensors by input name, not ${String(set)}.`);
     const given = (set ?? {}) as Record<string, unknown>;
     for (const name of Object.keys(given)) {
       if (!names.includes(name)) {
-        throw new TgateError('E_USAGE', `${which} names the input "${name}", which the model does not ${inputs.some((i) => i.name === name) ? `take as ${which === 'uncond' ? 'an unconditional value' : 'conditioning'}` : 'have'}.`, {
-          hint: `The model's ${which} inputs: ${names.join(', ') || '(none)'}.`,
-        });
+        throw new TgateError(
+          'E_USAGE',
+          `${which} names the input "${name}", which the model does not ${inputs.some((i) => i.name === name) ? `take as ${which === 'uncond' ? 'an unconditional value' : 'conditioning'}` : 'have'}.`,
+          {
+            hint: `The model's ${which} inputs: ${names.join(', ') || '(none)'}.`,
+          },
+        );
       }
     }
     if (!needed) return;
     for (const name of names) {
       const t = given[name];
       if (t === undefined) throw new TgateError('E_USAGE', `Missing ${which} input "${name}".`, { hint: `Give ${which}.${name} (shape [${B}, ...]).` });
-      checkTensor(t, `${which} ${name}`, inputs.find((i) => i.name === name)!, B);
+      checkTensor(
+        t,
+        `${which} ${name}`,
+        inputs.find((i) => i.name === name)!,
+        B,
+      );
       checkFiniteInput(t, `${which} ${name}`);
     }
   };
@@ -101,9 +128,13 @@ export function checkGenerateRequest(o: GenerateRequest, m: Manifest, r: ModelRo
       const c = cond[name]!.dims;
       const u = uncond[name]!.dims;
       if (u.some((d, i) => d !== c[i])) {
-        throw new TgateError('E_BAD_TENSOR', `uncond ${name} has shape [${u.join(', ')}] but cond ${name} [${c.join(', ')}]; classifier-free guidance runs them as one batch, so they must match.`, {
-          hint: 'Encode the negative prompt to the same length as the prompt (both padded to the text encoder\'s max length, as diffusers does).',
-        });
+        throw new TgateError(
+          'E_BAD_TENSOR',
+          `uncond ${name} has shape [${u.join(', ')}] but cond ${name} [${c.join(', ')}]; classifier-free guidance runs them as one batch, so they must match.`,
+          {
+            hint: "Encode the negative prompt to the same length as the prompt (both padded to the text encoder's max length, as diffusers does).",
+          },
+        );
       }
     }
   }

@@ -12,7 +12,8 @@ export function latentMultiple(dir: string, m: Manifest): { multiple: number; wh
   const file = path.join(denoiser, 'config.json');
   const config = readConfig(path.join(dir, file));
   const blocks = Array.isArray(config.block_out_channels) ? config.block_out_channels.length : null;
-  if (blocks !== null && blocks >= 1 && blocks <= 8) return { multiple: 2 ** (blocks - 1), why: `${file}: ${blocks} blocks, the latents halved ${blocks - 1} times` };
+  if (blocks !== null && blocks >= 1 && blocks <= 8)
+    return { multiple: 2 ** (blocks - 1), why: `${file}: ${blocks} blocks, the latents halved ${blocks - 1} times` };
   const patch = config.patch_size;
   if (typeof patch === 'number' && Number.isInteger(patch) && patch >= 1 && patch <= 64) return { multiple: patch, why: `${file}: patch_size ${patch}` };
   return null;

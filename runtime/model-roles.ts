@@ -31,7 +31,8 @@ export interface ModelRoles {
 
 function cacheSite(s: ManifestSite): CacheSite {
   const { channels } = siteDims(s.shape);
-  if (typeof channels !== 'number') throw new TgateError('E_UNSUPPORTED_MODEL', `Site ${s.id} has a symbolic channel count; tgate needs it fixed.`, { subject: { tensor: s.tensor } });
+  if (typeof channels !== 'number')
+    throw new TgateError('E_UNSUPPORTED_MODEL', `Site ${s.id} has a symbolic channel count; tgate needs it fixed.`, { subject: { tensor: s.tensor } });
   return { id: s.id, kind: s.kind, tensor: s.tensor, gatedInput: s.gatedInput!, dtype: s.dtype, channels };
 }
 
@@ -39,12 +40,22 @@ export function modelRoles(m: Manifest): ModelRoles {
   const inputs = m.source.inputs;
   const latent = inputs.find((i) => i.shape.length === 4);
   if (!latent) throw new TgateError('E_UNSUPPORTED_MODEL', 'The model has no rank-4 latent input ([batch, channels, height, width]).');
-  const timestep = inputs.find((i) => /timestep|^t$/.test(i.name) && !GUIDANCE_EMBEDDING.test(i.name)) ?? inputs.find((i) => i !== latent && i.shape.length <= 1);
+  const timestep =
+    inputs.find((i) => /timestep|^t$/.test(i.name) && !GUIDANCE_EMBEDDING.test(i.name)) ?? inputs.find((i) => i !== latent && i.shape.length <= 1);
   if (!timestep) throw new TgateError('E_UNSUPPORTED_MODEL', 'The model has no timestep input (a scalar or [batch] input named timestep).');
   const text = m.variants.find((v) => v.name === 'fidelity')!.removedInputs.slice();
   const guidanceEmbedding = inputs.filter((i) => GUIDANCE_EMBEDDING.test(i.name)).map((i) => i.name);
   const conditioning = inputs.map((i) => i.name).filter((n) => n !== latent.name && n !== timestep.name && !text.includes(n) && !guidanceEmbedding.includes(n));
   const cached = m.sites.filter((s) => s.cached);
   const output = m.source.outputs[0]!;
-  return { latent, timestep, text, conditioning, guidanceEmbedding, output, cross: cached.filter((s) => s.kind === 'cross').map(cacheSite), self: cached.filter((s) => s.kind === 'self').map(cacheSite) };
+  return {
+    latent,
+    timestep,
+    text,
+    conditioning,
+    guidanceEmbedding,
+    output,
+    cross: cached.filter((s) => s.kind === 'cross').map(cacheSite),
+    self: cached.filter((s) => s.kind === 'self').map(cacheSite),
+  };
 }

@@ -56,8 +56,8 @@ function parseHeader(text: string, bad: (why: string) => TgateError): { descr: s
     ws();
     if (key === 'descr') return str();
     if (key === 'fortran_order') {
-      if (text.startsWith('True', i)) return (i += 4), true;
-      if (text.startsWith('False', i)) return (i += 5), false;
+      if (text.startsWith('True', i)) return ((i += 4), true);
+      if (text.startsWith('False', i)) return ((i += 5), false);
       return fail('fortran_order must be True or False');
     }
     expect('(');
@@ -122,11 +122,16 @@ export function parseNpy(bytes: Uint8Array, file: string): NdArray {
   // A copy with its own ArrayBuffer: Buffer.slice would share (and expose) the whole file pool.
   const copy = () => new Uint8Array(body.subarray(0, count * size)).buffer;
   switch (descr) {
-    case '<f4': return { dtype: 'float32', shape, data: new Float32Array(copy()) };
-    case '<f2': return { dtype: 'float32', shape, data: Float32Array.from(new Uint16Array(copy()), halfToNumber) };
-    case '<f8': return { dtype: 'float32', shape, data: Float32Array.from(new Float64Array(copy())) };
-    case '<i8': return { dtype: 'int64', shape, data: new BigInt64Array(copy()) };
-    default: return { dtype: 'int32', shape, data: new Int32Array(copy()) };
+    case '<f4':
+      return { dtype: 'float32', shape, data: new Float32Array(copy()) };
+    case '<f2':
+      return { dtype: 'float32', shape, data: Float32Array.from(new Uint16Array(copy()), halfToNumber) };
+    case '<f8':
+      return { dtype: 'float32', shape, data: Float32Array.from(new Float64Array(copy())) };
+    case '<i8':
+      return { dtype: 'int64', shape, data: new BigInt64Array(copy()) };
+    default:
+      return { dtype: 'int32', shape, data: new Int32Array(copy()) };
   }
 }
 

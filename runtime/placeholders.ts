@@ -10,7 +10,8 @@ export function placeholder(shape: readonly (string | number | null)[], batch: n
   const dims = shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? batch : 1));
   const n = dims.reduce((a, b) => a * b, 1);
   // float16 travels as its bit patterns; zero is all-zero bits in every type here.
-  const data = dtype === 'int64' ? new BigInt64Array(n) : dtype === 'int32' ? new Int32Array(n) : dtype === 'float16' ? new Uint16Array(n) : new Float32Array(n);
+  const data =
+    dtype === 'int64' ? new BigInt64Array(n) : dtype === 'int32' ? new Int32Array(n) : dtype === 'float16' ? new Uint16Array(n) : new Float32Array(n);
   return makeTensor(dtype, data, dims);
 }
 

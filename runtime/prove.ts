@@ -58,11 +58,31 @@ export function makeFeeds(inputs: TensorSpec[], dims: Record<string, number>, se
     const shape = concrete(t.shape, dims, t.name);
     const n = shape.reduce((a, b) => a * b, 1);
     // Scalars are timesteps in diffusion models: a mid-schedule value, not noise.
-    if (t.dtype === 'float32') feeds[t.name] = makeTensor('float32', shape.length === 0 ? Float32Array.of(500) : Float32Array.from({ length: n }, () => rng.normal()), shape);
-    else if (t.dtype === 'float16') feeds[t.name] = makeTensor('float16', shape.length === 0 ? Uint16Array.of(toHalfBits(500)) : Uint16Array.from({ length: n }, () => toHalfBits(rng.normal())), shape);
-    else if (t.dtype === 'int64') feeds[t.name] = makeTensor('int64', BigInt64Array.from({ length: n }, () => (shape.length === 0 ? 500n : 0n)), shape);
-    else if (t.dtype === 'int32') feeds[t.name] = makeTensor('int32', Int32Array.from({ length: n }, () => (shape.length === 0 ? 500 : 0)), shape);
-    else throw new TgateError('E_UNSUPPORTED_MODEL', `Input ${t.name} has type ${t.dtype}, which the proof cannot feed.`, { subject: { tensor: t.name }, hint: 'Compile with --no-verify.' });
+    if (t.dtype === 'float32')
+      feeds[t.name] = makeTensor('float32', shape.length === 0 ? Float32Array.of(500) : Float32Array.from({ length: n }, () => rng.normal()), shape);
+    else if (t.dtype === 'float16')
+      feeds[t.name] = makeTensor(
+        'float16',
+        shape.length === 0 ? Uint16Array.of(toHalfBits(500)) : Uint16Array.from({ length: n }, () => toHalfBits(rng.normal())),
+        shape,
+      );
+    else if (t.dtype === 'int64')
+      feeds[t.name] = makeTensor(
+        'int64',
+        BigInt64Array.from({ length: n }, () => (shape.length === 0 ? 500n : 0n)),
+        shape,
+      );
+    else if (t.dtype === 'int32')
+      feeds[t.name] = makeTensor(
+        'int32',
+        Int32Array.from({ length: n }, () => (shape.length === 0 ? 500 : 0)),
+        shape,
+      );
+    else
+      throw new TgateError('E_UNSUPPORTED_MODEL', `Input ${t.name} has type ${t.dtype}, which the proof cannot feed.`, {
+        subject: { tensor: t.name },
+        hint: 'Compile with --no-verify.',
+      });
   }
   return feeds;
 }
@@ -150,7 +170,9 @@ export async function proveArtifacts(req: ProofRequest, probe: ProbeOptions = {}
     if (!t) fail(`The planning graph has no output ${c.tensor} for site ${c.id}.`);
     const claimed = c.shape.map((d) => evalDim(d, dims));
     if (claimed.length !== t!.dims.length || claimed.some((d, i) => d !== null && d !== t!.dims[i])) {
-      fail(`Site ${c.id}: the manifest claims shape [${c.shape.join(', ')}] = [${claimed.join(', ')}] at the probe sizes, but the tensor is [${t!.dims.join(', ')}].`);
+      fail(
+        `Site ${c.id}: the manifest claims shape [${c.shape.join(', ')}] = [${claimed.join(', ')}] at the probe sizes, but the tensor is [${t!.dims.join(', ')}].`,
+      );
     }
   }
   // The CFG mean pairs the halves of each cut: they must be the halves of the batch (prove-rows.ts).
@@ -192,7 +214,15 @@ export async function proveArtifacts(req: ProofRequest, probe: ProbeOptions = {}
   for (const g of req.gated) {
     const session = await openForProof(path.join(req.dir, g.file), `gated (${g.file})`);
     try {
-      const fedByAny = req.cached.filter((c) => g.variants.some((x) => role(req.variants.find((v) => v.name === x.name)!, c) === 'input'));
+      const fedByAny = req.cached.filter((c) =>
+        g.variants.some(
+          (x) =>
+            role(
+              req.variants.find((v) => v.name === x.name)!,
+              c,
+            ) === 'input',
+        ),
+      );
       for (const gv of g.variants) {
         const v = req.variants.find((x) => x.name === gv.name)!;
         const f: Feeds = { ...feeds };
@@ -212,7 +242,8 @@ export async function proveArtifacts(req: ProofRequest, probe: ProbeOptions = {}
         if (!sameBits(got[gv.output]!, want[outName]!)) fail(`${g.file}: the ${gv.name} branch differs from ${v.file} on ${outName}.`);
         for (const c of req.cached) {
           const name = gv.siteOutputs[c.id];
-          if (role(v, c) === 'output' && (!name || !sameBits(got[name]!, want[c.tensor]!))) fail(`${g.file}: the ${gv.name} branch's ${name ?? '(missing)'} differs from ${v.file}'s ${c.tensor}.`);
+          if (role(v, c) === 'output' && (!name || !sameBits(got[name]!, want[c.tensor]!)))
+            fail(`${g.file}: the ${gv.name} branch's ${name ?? '(missing)'} differs from ${v.file}'s ${c.tensor}.`);
         }
       }
     } finally {

@@ -69,9 +69,12 @@ export async function runModel(session: ort.InferenceSession, feeds: Feeds, fetc
   try {
     return fetches ? await session.run(feeds, fetches) : await session.run(feeds);
   } catch (cause) {
-    const shapes = Object.entries(feeds).filter(([k]) => !k.startsWith('tgate.')).map(([k, t]) => `${k} [${t.dims.join(', ')}]`).join(', ');
+    const shapes = Object.entries(feeds)
+      .filter(([k]) => !k.startsWith('tgate.'))
+      .map(([k, t]) => `${k} [${t.dims.join(', ')}]`)
+      .join(', ');
     throw new TgateError('E_UNSUPPORTED_MODEL', `onnxruntime could not run the ${what} on ${shapes}: ${(cause as Error).message.split('\n')[0]}`, {
-      hint: 'Check the image size (an export with fixed shapes runs only at its exported size) and that the pipeline\'s components belong together.',
+      hint: "Check the image size (an export with fixed shapes runs only at its exported size) and that the pipeline's components belong together.",
       cause,
     });
   }

@@ -27,9 +27,13 @@ const dimsText = (d: readonly (number | string)[]) => `[${d.join(', ')}]`;
 export function checkTensorSize(dims: number[], what: string, code: ErrorCode = 'E_BAD_TENSOR', hint?: string): number {
   const count = dims.reduce((a, b) => a * b, 1);
   if (count > MAX_TENSOR_ELEMENTS) {
-    throw new TgateError(code, `${what} of shape ${dimsText(dims)} would hold ${count} values; tgate handles at most ${MAX_TENSOR_ELEMENTS} (1 GiB of float32) per tensor.`, {
-      hint: hint ?? 'Check the sizes: image pixels for --height/--width, a batch of a few samples.',
-    });
+    throw new TgateError(
+      code,
+      `${what} of shape ${dimsText(dims)} would hold ${count} values; tgate handles at most ${MAX_TENSOR_ELEMENTS} (1 GiB of float32) per tensor.`,
+      {
+        hint: hint ?? 'Check the sizes: image pixels for --height/--width, a batch of a few samples.',
+      },
+    );
   }
   return count;
 }
@@ -42,7 +46,15 @@ function wantedArray(declared: string): { name: string; ok: (d: unknown) => bool
 }
 
 const arrayName = (d: unknown) =>
-  d instanceof Float32Array ? 'float32' : d instanceof BigInt64Array ? 'int64' : d instanceof Int32Array ? 'int32' : d === null || typeof d !== 'object' ? String(d) : d.constructor?.name ?? 'an object';
+  d instanceof Float32Array
+    ? 'float32'
+    : d instanceof BigInt64Array
+      ? 'int64'
+      : d instanceof Int32Array
+        ? 'int32'
+        : d === null || typeof d !== 'object'
+          ? String(d)
+          : (d.constructor?.name ?? 'an object');
 
 /**
  * Checks one tensor against the model input it feeds: a Flat array whose length its dims
@@ -55,16 +67,21 @@ export function checkTensor(t: unknown, what: string, io: ManifestIo, batch: num
   // batches by repeating rows (gated-unet.ts), so its declared batch is not required here.
   const given = (t as { dims?: unknown } | null)?.dims;
   const rows = batch === 'any' ? (Array.isArray(given) && given[0] > 0 ? given[0] : undefined) : batch;
-  const want = io.shape.map((d, i) => (i === 0 ? rows ?? d : d));
+  const want = io.shape.map((d, i) => (i === 0 ? (rows ?? d) : d));
   const wantText = dimsText(want.map((d) => (typeof d === 'number' ? d : `<${d}>`)));
   const bad = (why: string) =>
-    new TgateError('E_BAD_TENSOR', `${what}: ${why}; the model's input ${io.name} takes ${io.dtype === 'float16' ? 'float32 (fed as float16)' : io.dtype} ${wantText}.`, {
-      subject: { tensor: io.name },
-      hint: `Give a ${wantedArray(io.dtype).name} tensor of shape ${wantText} (numpy: x.astype(numpy.${wantedArray(io.dtype).name}), saved with numpy.save).`,
-    });
+    new TgateError(
+      'E_BAD_TENSOR',
+      `${what}: ${why}; the model's input ${io.name} takes ${io.dtype === 'float16' ? 'float32 (fed as float16)' : io.dtype} ${wantText}.`,
+      {
+        subject: { tensor: io.name },
+        hint: `Give a ${wantedArray(io.dtype).name} tensor of shape ${wantText} (numpy: x.astype(numpy.${wantedArray(io.dtype).name}), saved with numpy.save).`,
+      },
+    );
   if (!t || typeof t !== 'object') throw bad(`${t === null ? 'null' : typeof t}, not a tensor ({ data, dims })`);
   const { data, dims } = t as { data: unknown; dims: unknown };
-  if (!Array.isArray(dims) || !dims.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) throw bad(`dims ${JSON.stringify(dims)}, not a list of whole numbers`);
+  if (!Array.isArray(dims) || !dims.every((d) => Number.isSafeInteger(d) && (d as number) >= 0))
+    throw bad(`dims ${JSON.stringify(dims)}, not a list of whole numbers`);
   if (!wantedArray(io.dtype).ok(data)) throw bad(`${arrayName(data)} values`);
   const count = checkTensorSize(dims as number[], what);
   if ((data as Flat).length !== count) throw bad(`${(data as Flat).length} values, but its shape ${dimsText(dims as number[])} holds ${count}`);
@@ -105,9 +122,13 @@ export function checkFiniteInput(t: TensorLike, what: string): void {
   if (!(t.data instanceof Float32Array)) return;
   const bad = nonFinite(t.data, t.dims);
   if (bad) {
-    throw new TgateError('E_BAD_TENSOR', `${what}: ${bad.count} NaN or infinite value${bad.count === 1 ? '' : 's'} (the first, ${bad.value}, at ${dimsText(bad.at)}); a generation from it would be NaN throughout.`, {
-      hint: 'Check how the tensor was made (a float64 value beyond float32\'s range becomes infinity when read); numpy.isfinite(x).all() must hold.',
-    });
+    throw new TgateError(
+      'E_BAD_TENSOR',
+      `${what}: ${bad.count} NaN or infinite value${bad.count === 1 ? '' : 's'} (the first, ${bad.value}, at ${dimsText(bad.at)}); a generation from it would be NaN throughout.`,
+      {
+        hint: "Check how the tensor was made (a float64 value beyond float32's range becomes infinity when read); numpy.isfinite(x).all() must hold.",
+      },
+    );
   }
 }
 
@@ -120,6 +141,10 @@ export function checkFiniteInput(t: TensorLike, what: string): void {
 export function checkFiniteStep(data: ArrayLike<number>, dims: readonly number[], what: string, hint: string): void {
   const bad = nonFinite(data, dims);
   if (bad) {
-    throw new TgateError('E_NON_FINITE', `${what}: ${bad.count} NaN or infinite value${bad.count === 1 ? '' : 's'} (the first, ${bad.value}, at ${dimsText(bad.at)}); tgate stopped the generation there.`, { hint });
+    throw new TgateError(
+      'E_NON_FINITE',
+      `${what}: ${bad.count} NaN or infinite value${bad.count === 1 ? '' : 's'} (the first, ${bad.value}, at ${dimsText(bad.at)}); tgate stopped the generation there.`,
+      { hint },
+    );
   }
 }

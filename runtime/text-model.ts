@@ -42,7 +42,11 @@ export function readLabels(dir: string): Labels {
     });
   }
   // A regular file of bounded size (never a FIFO), valid JSON of the expected shape, or a coded error.
-  const bad = (why: string) => new TgateError('E_BAD_PIPELINE', `${file} ${why}.`, { subject: { file }, hint: 'Restore classifier/labels.json from fixtures/models/shapes (fixtures/export/shapes_model.py writes it).' });
+  const bad = (why: string) =>
+    new TgateError('E_BAD_PIPELINE', `${file} ${why}.`, {
+      subject: { file },
+      hint: 'Restore classifier/labels.json from fixtures/models/shapes (fixtures/export/shapes_model.py writes it).',
+    });
   let l: Partial<Labels> | null;
   try {
     l = JSON.parse(readRegularFile(file, { kind: 'config', what: 'labels file' }).bytes.toString('utf8')) as Partial<Labels> | null;
@@ -51,7 +55,17 @@ export function readLabels(dir: string): Labels {
     throw bad('is not valid JSON');
   }
   const strings = (x: unknown) => Array.isArray(x) && x.length > 0 && x.every((s) => typeof s === 'string');
-  if (!l || typeof l !== 'object' || !strings(l.colors) || !strings(l.shapes) || !strings(l.positions) || !l.phrases || typeof l.phrases !== 'object' || !Number.isSafeInteger(l.image_size) || l.image_size! <= 0) {
+  if (
+    !l ||
+    typeof l !== 'object' ||
+    !strings(l.colors) ||
+    !strings(l.shapes) ||
+    !strings(l.positions) ||
+    !l.phrases ||
+    typeof l.phrases !== 'object' ||
+    !Number.isSafeInteger(l.image_size) ||
+    l.image_size! <= 0
+  ) {
     throw bad('does not hold the demo labels (colors, shapes, positions: lists of names; phrases: an object; image_size: a whole number)');
   }
   return l as Labels;
@@ -70,9 +84,11 @@ export function allPrompts(l: Labels): string[] {
 /** What a prompt asks for, when it is one the oracle can check ("a red circle on the left"). */
 export function labelsOf(l: Labels, prompt: string): PromptLabels | null {
   const want = prompt.trim().toLowerCase().split(/\s+/).join(' ');
-  for (const color of l.colors) for (const shape of l.shapes) for (const position of l.positions) {
-    if (promptOf(l, { color, shape, position }) === want) return { color, shape, position };
-  }
+  for (const color of l.colors)
+    for (const shape of l.shapes)
+      for (const position of l.positions) {
+        if (promptOf(l, { color, shape, position }) === want) return { color, shape, position };
+      }
   return null;
 }
 
@@ -82,12 +98,18 @@ export function labelsOf(l: Labels, prompt: string): PromptLabels | null {
  * a word-level vocabulary is refused by the tokenizer (E_USAGE), with the vocabulary listed.
  */
 export class TextEncoder {
-  private constructor(readonly tokenizer: Tokenizer, private readonly session: ort.InferenceSession) {}
+  private constructor(
+    readonly tokenizer: Tokenizer,
+    private readonly session: ort.InferenceSession,
+  ) {}
 
   static async load(dir: string): Promise<TextEncoder> {
     const model = path.join(dir, 'text_encoder', 'model.onnx');
     if (!fs.existsSync(model)) {
-      throw new TgateError('E_FILE_MISSING', `${dir} has no text_encoder/model.onnx.`, { subject: { file: model }, hint: 'Give a pipeline folder in the diffusers layout (tokenizer/, text_encoder/model.onnx), e.g. fixtures/models/shapes.' });
+      throw new TgateError('E_FILE_MISSING', `${dir} has no text_encoder/model.onnx.`, {
+        subject: { file: model },
+        hint: 'Give a pipeline folder in the diffusers layout (tokenizer/, text_encoder/model.onnx), e.g. fixtures/models/shapes.',
+      });
     }
     return new TextEncoder(loadTokenizer(path.join(dir, 'tokenizer')), await openComponent(model, 'text encoder'));
   }
@@ -98,9 +120,18 @@ export class TextEncoder {
     const input = this.session.inputNames[0]!;
     const meta = this.session.inputMetadata.find((m) => m.name === input);
     const at = (i: number) => ids[i % ids.length]!;
-    const tensor = meta?.isTensor && meta.type === 'int32'
-      ? makeTensor('int32', Int32Array.from({ length: n * ids.length }, (_, i) => at(i)), [n, ids.length])
-      : makeTensor('int64', BigInt64Array.from({ length: n * ids.length }, (_, i) => BigInt(at(i))), [n, ids.length]);
+    const tensor =
+      meta?.isTensor && meta.type === 'int32'
+        ? makeTensor(
+            'int32',
+            Int32Array.from({ length: n * ids.length }, (_, i) => at(i)),
+            [n, ids.length],
+          )
+        : makeTensor(
+            'int64',
+            BigInt64Array.from({ length: n * ids.length }, (_, i) => BigInt(at(i))),
+            [n, ids.length],
+          );
     const out = await this.session.run({ [input]: tensor });
     const t = out[this.session.outputNames[0]!]!;
     return { data: t.data as Float32Array, dims: t.dims.slice() };
@@ -113,7 +144,10 @@ export class TextEncoder {
 
 /** The oracle: reads colour, shape and position back from images in [-1, 1], [n, 3, H, W]. */
 export class ShapeClassifier {
-  private constructor(readonly labels: Labels, private readonly session: ort.InferenceSession) {}
+  private constructor(
+    readonly labels: Labels,
+    private readonly session: ort.InferenceSession,
+  ) {}
 
   /** Opens <dir>/classifier/model.onnx with its labels.json (dir: the demo model's folder). */
   static async load(dir: string): Promise<ShapeClassifier> {

@@ -19,7 +19,10 @@
 // Math's functions bound once: in Jest's vm context every `Math.x` in a loop is a slow global
 // lookup that also keeps V8 from inlining the builtin (Math.sqrt ran ~50x slower there).
 const { fround: f, sqrt, log, sin, cos, clz32, imul, PI } = Math;
-const TWO_24 = 2 ** 24, TWO_M24 = 2 ** -24, TWO_32 = 2 ** 32, TWO_M53 = 2 ** -53;
+const TWO_24 = 2 ** 24,
+  TWO_M24 = 2 ** -24,
+  TWO_32 = 2 ** 32,
+  TWO_M53 = 2 ** -53;
 
 /** The Mersenne Twister as torch's at::mt19937 (identical to std::mt19937 for 32-bit seeds). */
 class MT19937 {
@@ -57,15 +60,20 @@ class MT19937 {
 
 // avx_mathfun.h constants, as the float32 values the kernel holds.
 const SQRTHF = f(0.707106781186547524);
-const LOG_P = [7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
-  -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1].map(f);
-const LOG_Q1 = f(-2.12194440e-4);
+const LOG_P = [
+  7.0376836292e-2, -1.151461031e-1, 1.167699874e-1, -1.2420140846e-1, 1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1,
+].map(f);
+const LOG_Q1 = f(-2.1219444e-4);
 const LOG_Q2 = f(0.693359375);
 const DP1 = f(-0.78515625);
 const DP2 = f(-2.4187564849853515625e-4);
 const DP3 = f(-3.77489497744594108e-8);
-const SIN_P0 = f(-1.9515295891e-4), SIN_P1 = f(8.3321608736e-3), SIN_P2 = f(-1.6666654611e-1);
-const COS_P0 = f(2.443315711809948e-5), COS_P1 = f(-1.388731625493765e-3), COS_P2 = f(4.166664568298827e-2);
+const SIN_P0 = f(-1.9515295891e-4),
+  SIN_P1 = f(8.3321608736e-3),
+  SIN_P2 = f(-1.6666654611e-1);
+const COS_P0 = f(2.443315711809948e-5),
+  COS_P1 = f(-1.388731625493765e-3),
+  COS_P2 = f(4.166664568298827e-2);
 const FOPI = f(1.27323954473516);
 const TWO_PI = f(2 * PI); // _mm256_set1_ps(2.0f * c10::pi<double>)
 
@@ -84,9 +92,9 @@ function fma32(a: number, b: number, c: number): number {
   const other = 2 * s - r;
   if (f(other) !== other) return r;
   const t = s - p;
-  const err = (p - (s - t)) + (c - t);
+  const err = p - (s - t) + (c - t);
   if (err === 0) return r;
-  return (err > 0) === (other > r) ? other : r;
+  return err > 0 === other > r ? other : r;
 }
 
 // The op order below is the one GCC 12 emitted for torch 1.13's AVX2 kernel (read off the
@@ -103,7 +111,10 @@ function log256(k: number): number {
   const len = 32 - clz32(k);
   let x = k / (1 << len);
   let e = len - 24;
-  if (x < SQRTHF) { e = e - 1; x = f(f(x - 1) + x); } else x = f(x - 1);
+  if (x < SQRTHF) {
+    e = e - 1;
+    x = f(f(x - 1) + x);
+  } else x = f(x - 1);
   const z = f(x * x);
   let y = LOG_P[0]!;
   for (let i = 1; i < 9; i++) y = fma32(y, x, LOG_P[i]!);

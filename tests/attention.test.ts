@@ -88,13 +88,21 @@ describe('attention sites', () => {
         return { ...n, name: `node_${n.op}_${i}`, metadata: { 'pkg.torch.onnx.name_scopes': `[${scopes.map((s) => `'${s}'`).join(', ')}]` } };
       });
       const { report } = analyse({ ...spec, nodes });
-      expect(report.sites.map((s) => s.scope)).toEqual(['/transformer_blocks.0/attn1', '/transformer_blocks.0/attn2', '/transformer_blocks.1/attn1', '/transformer_blocks.1/attn2']);
+      expect(report.sites.map((s) => s.scope)).toEqual([
+        '/transformer_blocks.0/attn1',
+        '/transformer_blocks.0/attn2',
+        '/transformer_blocks.1/attn1',
+        '/transformer_blocks.1/attn2',
+      ]);
     }
   });
 
   it('labels LDM-layout checkpoints (input_blocks/middle_block/output_blocks) by their own names', () => {
     const spec = tinyUnetSpec();
-    const ldm = { ...spec, nodes: spec.nodes.map((n) => ({ ...n, name: n.name?.replace(/^\/transformer_blocks\.(\d)/, '/input_blocks.$1/1/transformer_blocks.0') })) };
+    const ldm = {
+      ...spec,
+      nodes: spec.nodes.map((n) => ({ ...n, name: n.name?.replace(/^\/transformer_blocks\.(\d)/, '/input_blocks.$1/1/transformer_blocks.0') })),
+    };
     const { report } = analyse(ldm);
     expect(report.sites.map((s) => [s.kind, s.scope])).toEqual([
       ['self', '/input_blocks.0/1/transformer_blocks.0/attn1'],

@@ -30,7 +30,13 @@ function readmeOptions(name: string): string[] {
 /** The options `--help` lists for the command (not the global ones). */
 function helpOptions(help: string): string[] {
   const own = help.slice(help.indexOf('\nOptions:'), help.indexOf('\nGlobal options'));
-  return optionNames(own.split('\n').filter((l) => /^ {2}-/.test(l)).map((l) => l.trim().split(/ {2,}/)[0]!).join(' '));
+  return optionNames(
+    own
+      .split('\n')
+      .filter((l) => /^ {2}-/.test(l))
+      .map((l) => l.trim().split(/ {2,}/)[0]!)
+      .join(' '),
+  );
 }
 
 function optionNames(text: string): string[] {
@@ -67,7 +73,9 @@ describe('tgate help', () => {
   it('an unknown option gets the closest one and exit 2, as text and as JSON', () => {
     const r = tgate(['run', 'nowhere', '--gate-stp', '3']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/E_USAGE: tgate run: unknown option '--gate-stp'[\s\S]*what to do: Did you mean --gate-step\? `tgate run --help` lists its options/);
+    expect(r.stderr).toMatch(
+      /E_USAGE: tgate run: unknown option '--gate-stp'[\s\S]*what to do: Did you mean --gate-step\? `tgate run --help` lists its options/,
+    );
     const json = tgate(['compile', TINY, '--no-verfy', '--json']);
     expect(json.status).toBe(2);
     expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'E_USAGE', hint: expect.stringMatching(/Did you mean --no-verify\?/) });
@@ -87,7 +95,9 @@ describe('tgate help', () => {
     expect(quiet).toMatchObject({ status: 0, stderr: '' });
     const verbose = tgate(['-v', 'compile', TINY, '-o', path.join(work, 'b'), '--no-verify']);
     expect(verbose.status).toBe(0);
-    expect(verbose.stderr).toMatch(/^tgate: compile: reading tiny-unet\.onnx took \d+\.\d\d s\n[\s\S]*compile: writing planning\.onnx took[\s\S]*tgate: compile took \d+\.\d\d s; peak RSS \d+ MiB\n$/);
+    expect(verbose.stderr).toMatch(
+      /^tgate: compile: reading tiny-unet\.onnx took \d+\.\d\d s\n[\s\S]*compile: writing planning\.onnx took[\s\S]*tgate: compile took \d+\.\d\d s; peak RSS \d+ MiB\n$/,
+    );
     const dir = path.join(work, 'a');
     const run = ['run', dir, '--steps', '3', '--gate-step', '2', '--height', '64', '--width', '64'];
     expect(tgate(run).stderr).toMatch(/^tgate: note: latents: seeded Gaussian noise \[1, 4, 8, 8\] \(seed 0; latent 8x8 for 64x64 px\)\n/);
@@ -96,7 +106,7 @@ describe('tgate help', () => {
     expect(tgate([...run, '--steps', 'x', '--quiet'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/E_USAGE: --steps must be/) });
   });
 
-  it('--height/--width are image pixels over the model\'s own latent factor: 8 for a VAE or a UNet alone, 1 in pixel space', async () => {
+  it("--height/--width are image pixels over the model's own latent factor: 8 for a VAE or a UNet alone, 1 in pixel space", async () => {
     const size = (args: string[]) => {
       const r = tgate(['inspect', ...args, '--json']);
       if (r.status !== 0) throw new Error(r.stderr);
@@ -108,7 +118,10 @@ describe('tgate help', () => {
     expect(size([path.join(SHAPES, 'unet/model.onnx'), '--height', '24', '--width', '24'])).toMatchObject({ latent: [24, 24] });
     // A pipeline's VAE (4 blocks: factor 8).
     expect(size([SDXL, '--height', '128', '--width', '64'])).toMatchObject({ latent: [16, 8] });
-    expect(tgate(['inspect', TINY, '--height', '60'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--height must be a positive multiple of 8 \(image pixels; the latent factor is the Stable Diffusion VAE's/) });
+    expect(tgate(['inspect', TINY, '--height', '60'])).toMatchObject({
+      status: 2,
+      stderr: expect.stringMatching(/--height must be a positive multiple of 8 \(image pixels; the latent factor is the Stable Diffusion VAE's/),
+    });
     // run: a compiled pixel-space UNet takes its image size as its latent size.
     const dir = path.join(scratch(), 'shapes-unet');
     await compile(path.join(SHAPES, 'unet/model.onnx'), { outDir: dir, prover: null });

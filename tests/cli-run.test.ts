@@ -50,14 +50,33 @@ describe('tgate run', () => {
     const lat = npy(path.join(work, 'x.npy'), [1, 4, 8, 8], 1);
     const c = npy(path.join(work, 'c.npy'), [1, 5, 12], 2);
     const u = npy(path.join(work, 'u.npy'), [1, 5, 12], 3);
-    const args = ['--steps', '8', '--gate-step', '4', '--guidance', '6', '--scheduler', 'dpmpp-2m', '--latents', path.join(work, 'x.npy'), '--cond', `encoder_hidden_states=${path.join(work, 'c.npy')}`, '--uncond', `encoder_hidden_states=${path.join(work, 'u.npy')}`];
+    const args = [
+      '--steps',
+      '8',
+      '--gate-step',
+      '4',
+      '--guidance',
+      '6',
+      '--scheduler',
+      'dpmpp-2m',
+      '--latents',
+      path.join(work, 'x.npy'),
+      '--cond',
+      `encoder_hidden_states=${path.join(work, 'c.npy')}`,
+      '--uncond',
+      `encoder_hidden_states=${path.join(work, 'u.npy')}`,
+    ];
     const gatedFile = path.join(work, 'g.npy');
     const baseFile = path.join(work, 'b.npy');
     const traj = path.join(work, 'traj');
     expect(tgate(['run', dir, ...args, '-o', gatedFile, '--save-trajectory', traj]).status).toBe(0);
     expect(tgate(['run', dir, ...args, '--baseline', '-o', baseFile]).status).toBe(0);
     const unet = await GatedUNet.load(dir);
-    const io = { latents: { data: lat, dims: [1, 4, 8, 8] }, cond: { encoder_hidden_states: { data: c, dims: [1, 5, 12] } }, uncond: { encoder_hidden_states: { data: u, dims: [1, 5, 12] } } };
+    const io = {
+      latents: { data: lat, dims: [1, 4, 8, 8] },
+      cond: { encoder_hidden_states: { data: c, dims: [1, 5, 12] } },
+      uncond: { encoder_hidden_states: { data: u, dims: [1, 5, 12] } },
+    };
     const gated = await unet.generate({ ...io, steps: 8, gateStep: 4, guidance: 6, scheduler: 'dpmpp-2m' });
     const base = await unet.generate({ ...io, steps: 8, gateStep: 8, guidance: 6, scheduler: 'dpmpp-2m', tgate: { version: 1 } });
     await unet.release();
@@ -71,31 +90,79 @@ describe('tgate run', () => {
   });
 
   it('--tgate-version, --sp-interval, --fi-interval and --warm-up set the schedule', () => {
-    const run = (...extra: string[]) => JSON.parse(tgate(['run', dir, '--steps', '10', '--gate-step', '6', '--height', '32', '--width', '32', '--json', ...extra]).stdout);
+    const run = (...extra: string[]) =>
+      JSON.parse(tgate(['run', dir, '--steps', '10', '--gate-step', '6', '--height', '32', '--width', '32', '--json', ...extra]).stdout);
     const v2 = run('--sp-interval', '2', '--warm-up', '1', '--fi-interval', '2');
-    expect(v2.records.map((x: { variant: string }) => x.variant)).toEqual(['planning', 'planning', 'planning', 'reuse-self', 'planning', 'planning', 'fidelity', 'fidelity-reuse-self', 'fidelity', 'fidelity-reuse-self']);
+    expect(v2.records.map((x: { variant: string }) => x.variant)).toEqual([
+      'planning',
+      'planning',
+      'planning',
+      'reuse-self',
+      'planning',
+      'planning',
+      'fidelity',
+      'fidelity-reuse-self',
+      'fidelity',
+      'fidelity-reuse-self',
+    ]);
     expect(v2.variants).toEqual(['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self']);
     const v1 = run('--tgate-version', '1');
     expect(v1.records.every((x: { self: string }) => x.self === 'compute')).toBe(true);
     expect(v1.variants).toEqual(['planning', 'fidelity']);
-    expect(tgate(['run', dir, '--sp-interval', '0'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--sp-interval must be a whole number >= 1, not "0"/) });
+    expect(tgate(['run', dir, '--sp-interval', '0'])).toMatchObject({
+      status: 2,
+      stderr: expect.stringMatching(/--sp-interval must be a whole number >= 1, not "0"/),
+    });
     expect(tgate(['run', dir, '--tgate-version', '3'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--tgate-version must be 1 or 2/) });
   });
 
   it('reads a diffusers scheduler_config.json', () => {
     const cfg = path.join(work, 'scheduler_config.json');
-    fs.writeFileSync(cfg, JSON.stringify({ _class_name: 'EulerDiscreteScheduler', beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, timestep_spacing: 'leading', steps_offset: 1 }));
-    const r = tgate(['run', dir, '--steps', '4', '--gate-step', '2', '--height', '32', '--width', '32', '--scheduler', 'euler', '--scheduler-config', cfg, '--json']);
+    fs.writeFileSync(
+      cfg,
+      JSON.stringify({
+        _class_name: 'EulerDiscreteScheduler',
+        beta_schedule: 'scaled_linear',
+        beta_start: 0.00085,
+        beta_end: 0.012,
+        timestep_spacing: 'leading',
+        steps_offset: 1,
+      }),
+    );
+    const r = tgate([
+      'run',
+      dir,
+      '--steps',
+      '4',
+      '--gate-step',
+      '2',
+      '--height',
+      '32',
+      '--width',
+      '32',
+      '--scheduler',
+      'euler',
+      '--scheduler-config',
+      cfg,
+      '--json',
+    ]);
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout).records.map((x: { t: number }) => x.t)).toEqual([751, 501, 251, 1]);
   });
 
   it('runs the schedulers that draw noise (seeded: the same file twice) and PNDM by its config class', () => {
     const outs = [1, 2].map((i) => path.join(work, `ancestral-${i}.npy`));
-    for (const out of outs) expect(tgate(['run', dir, '--steps', '4', '--gate-step', '2', '--height', '32', '--width', '32', '--scheduler', 'euler-ancestral', '--seed', '3', '-o', out]).status).toBe(0);
+    for (const out of outs)
+      expect(
+        tgate(['run', dir, '--steps', '4', '--gate-step', '2', '--height', '32', '--width', '32', '--scheduler', 'euler-ancestral', '--seed', '3', '-o', out])
+          .status,
+      ).toBe(0);
     expect(fs.readFileSync(outs[0]!).equals(fs.readFileSync(outs[1]!))).toBe(true);
     const cfg = path.join(work, 'pndm_config.json');
-    fs.writeFileSync(cfg, '{"_class_name": "PNDMScheduler", "beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012, "skip_prk_steps": true, "steps_offset": 1, "set_alpha_to_one": false, "lambda_min_clipped": -Infinity}');
+    fs.writeFileSync(
+      cfg,
+      '{"_class_name": "PNDMScheduler", "beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012, "skip_prk_steps": true, "steps_offset": 1, "set_alpha_to_one": false, "lambda_min_clipped": -Infinity}',
+    );
     const r = tgate(['run', dir, '--steps', '4', '--gate-step', '2', '--height', '32', '--width', '32', '--scheduler-config', cfg, '--json']);
     expect(r.status).toBe(0);
     const s = JSON.parse(r.stdout);
@@ -106,22 +173,40 @@ describe('tgate run', () => {
   });
 
   it('refuses bad input with the problem and the fix', () => {
-    expect(tgate(['run', TINY])).toMatchObject({ status: 2, stderr: expect.stringMatching(/is a file; tgate run takes a compiled folder[\s\S]*tgate compile/) });
+    expect(tgate(['run', TINY])).toMatchObject({
+      status: 2,
+      stderr: expect.stringMatching(/is a file; tgate run takes a compiled folder[\s\S]*tgate compile/),
+    });
     expect(tgate(['run', work])).toMatchObject({ status: 3, stderr: expect.stringMatching(/has no tgate\.json/) });
     expect(tgate(['run', dir, '--cond', 'oops'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--cond takes NAME=FILE/) });
-    expect(tgate(['run', dir, '--scheduler', 'heun'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--scheduler must be one of .*ddim, .*euler.*dpmpp-2m/) });
+    expect(tgate(['run', dir, '--scheduler', 'heun'])).toMatchObject({
+      status: 2,
+      stderr: expect.stringMatching(/--scheduler must be one of .*ddim, .*euler.*dpmpp-2m/),
+    });
     // Conditioning by name: an unknown name or a wrong shape is an error, never ignored.
     const c = path.join(work, 'cond-bad.npy');
     npy(c, [1, 5, 12], 9);
-    expect(tgate(['run', dir, '--cond', `text_embeds=${c}`])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--cond text_embeds: the model has no conditioning input "text_embeds"[\s\S]*encoder_hidden_states/) });
+    expect(tgate(['run', dir, '--cond', `text_embeds=${c}`])).toMatchObject({
+      status: 2,
+      stderr: expect.stringMatching(/--cond text_embeds: the model has no conditioning input "text_embeds"[\s\S]*encoder_hidden_states/),
+    });
     npy(c, [1, 5, 11], 9);
-    expect(tgate(['run', dir, '--cond', `encoder_hidden_states=${c}`])).toMatchObject({ status: 3, stderr: expect.stringMatching(/--cond encoder_hidden_states has shape \[1, 5, 11\]; the model takes \[1, .*, 12\]/) });
+    expect(tgate(['run', dir, '--cond', `encoder_hidden_states=${c}`])).toMatchObject({
+      status: 3,
+      stderr: expect.stringMatching(/--cond encoder_hidden_states has shape \[1, 5, 11\]; the model takes \[1, .*, 12\]/),
+    });
     npy(c, [2, 5, 12], 9);
-    expect(tgate(['run', dir, '--uncond', `encoder_hidden_states=${c}`])).toMatchObject({ status: 3, stderr: expect.stringMatching(/batch 1, as the latents/) });
+    expect(tgate(['run', dir, '--uncond', `encoder_hidden_states=${c}`])).toMatchObject({
+      status: 3,
+      stderr: expect.stringMatching(/batch 1, as the latents/),
+    });
     expect(tgate(['run', dir, '--strength', '0.5'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--strength needs --image/) });
     expect(tgate(['run', dir, '--height', '30'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--height must be a positive multiple of 8/) });
     fs.writeFileSync(path.join(work, 'bad.npy'), 'nope');
-    expect(tgate(['run', dir, '--latents', path.join(work, 'bad.npy')])).toMatchObject({ status: 3, stderr: expect.stringMatching(/bad\.npy is not a readable \.npy file/) });
+    expect(tgate(['run', dir, '--latents', path.join(work, 'bad.npy')])).toMatchObject({
+      status: 3,
+      stderr: expect.stringMatching(/bad\.npy is not a readable \.npy file/),
+    });
   });
 });
 

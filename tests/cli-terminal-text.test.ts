@@ -33,9 +33,15 @@ function hostileSpec(): ModelSpec {
 }
 
 function expectClean(r: { stdout: string; stderr: string }, what: string): void {
-  for (const [stream, text] of [['stdout', r.stdout], ['stderr', r.stderr]] as const) {
+  for (const [stream, text] of [
+    ['stdout', r.stdout],
+    ['stderr', r.stderr],
+  ] as const) {
     const m = RAW_CONTROL.exec(text);
-    if (m) throw new Error(`${what}: raw U+${m[0].charCodeAt(0).toString(16).padStart(4, '0')} on ${stream} at ${m.index}: ${JSON.stringify(text.slice(Math.max(0, m.index - 40), m.index + 40))}`);
+    if (m)
+      throw new Error(
+        `${what}: raw U+${m[0].charCodeAt(0).toString(16).padStart(4, '0')} on ${stream} at ${m.index}: ${JSON.stringify(text.slice(Math.max(0, m.index - 40), m.index + 40))}`,
+      );
   }
 }
 
@@ -112,7 +118,9 @@ describe('the terminal sink and the progress policy', () => {
     bar.tick(2, 'gate step 2');
     bar.end();
     // The bar, erased for the warning and drawn again below it, updated, erased at the end.
-    expect(tty.text()).toMatch(/^\r\[#{8}\.{16}\] tgate: calibrating 1\/3 gate step 1 \(\d+\.\d s\)\u001b\[K\r\u001b\[Ktgate: warning: printed over the bar\n\r\[#{8}\.{16}\] [^\r]*1\/3[^\r]*\r\[#{16}\.{8}\] [^\r]*2\/3[^\r]*\u001b\[K\r\u001b\[K$/);
+    expect(tty.text()).toMatch(
+      /^\r\[#{8}\.{16}\] tgate: calibrating 1\/3 gate step 1 \(\d+\.\d s\)\u001b\[K\r\u001b\[Ktgate: warning: printed over the bar\n\r\[#{8}\.{16}\] [^\r]*1\/3[^\r]*\r\[#{16}\.{8}\] [^\r]*2\/3[^\r]*\u001b\[K\r\u001b\[K$/,
+    );
     const pipe = fakeStderr(false);
     configureReporting({ quiet: false, verbose: false }, pipe.stream);
     progressBar('tgate: calibrating', 3, pipe.stream).tick(1);

@@ -13,7 +13,10 @@ describe('tgate CLI', () => {
     expect(tgate(['help'])).toMatchObject({ status: 0, stdout: expect.stringMatching(/tgate compile <model\.onnx \| pipeline folder> -o <dir>/) });
     expect(tgate([])).toMatchObject({ status: 2 });
     expect(tgate(['--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(tgate(['compile', '--help'])).toMatchObject({ status: 0, stdout: expect.stringMatching(/Usage: tgate compile <model\.onnx \| pipeline folder> -o <dir>[\s\S]*--exclude <GLOB>/) });
+    expect(tgate(['compile', '--help'])).toMatchObject({
+      status: 0,
+      stdout: expect.stringMatching(/Usage: tgate compile <model\.onnx \| pipeline folder> -o <dir>[\s\S]*--exclude <GLOB>/),
+    });
   });
 
   it('refuses unknown commands and options with exit 2', () => {
@@ -88,11 +91,20 @@ describe('tgate CLI', () => {
     // 64x64 px = an 8x8 latent; the sites work on (8/2)*(8/2) = 16 tokens x 16 float32 channels.
     const json = JSON.parse(tgate(['inspect', TINY, '--json', '--height', '64', '--width', '64']).stdout);
     expect(json.sites.map((s: { bytesPerSample: number }) => s.bytesPerSample)).toEqual([1024, 1024, 1024, 1024]);
-    expect(json.caches).toEqual({ height: 64, width: 64, latent: [8, 8], crossBytesPerSample: 2048, selfBytesPerSample: 2048, selfBytesPerSampleWithCfg: 4096 });
+    expect(json.caches).toEqual({
+      height: 64,
+      width: 64,
+      latent: [8, 8],
+      crossBytesPerSample: 2048,
+      selfBytesPerSample: 2048,
+      selfBytesPerSampleWithCfg: 4096,
+    });
     const wide = JSON.parse(tgate(['inspect', TINY, '--json', '--height', '64', '--width', '128']).stdout);
     expect(wide.caches.selfBytesPerSample).toBe(4096);
     const text = tgate(['inspect', TINY, '--height', '64', '--width', '64']).stdout;
-    expect(text).toMatch(/Caches per sample at 64x64 px \(latent 8x8\): cross-attention 2\.0 KiB .*self-attention \(TGATE v2\) 4\.0 KiB before the gate \(the CFG pair: 2 x 2\.0 KiB\)/);
+    expect(text).toMatch(
+      /Caches per sample at 64x64 px \(latent 8x8\): cross-attention 2\.0 KiB .*self-attention \(TGATE v2\) 4\.0 KiB before the gate \(the CFG pair: 2 x 2\.0 KiB\)/,
+    );
     expect(tgate(['inspect', TINY, '--height', '60'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--height must be a positive multiple of 8/) });
   });
 
@@ -106,10 +118,19 @@ describe('tgate CLI', () => {
     expect(tgate(['diff', TINY, self, '--markdown', '-o', md])).toMatchObject({ status: 0, stdout: `wrote ${md}\n` });
     expect(fs.readFileSync(md, 'utf8')).toMatch(/^### `.*tiny-unet\.onnx` → `.*tiny-unet-self-only\.onnx`\n/);
     expect(fs.readdirSync(path.dirname(md))).toEqual(['diff.md']);
-    expect(tgate(['diff', TINY, self, '--json', '--html'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/Choose one of --json, --markdown, --html/) });
-    expect(tgate(['diff', TINY])).toMatchObject({ status: 2, stderr: expect.stringMatching(/is not a compiled folder; give two models to compare, or a folder/) });
+    expect(tgate(['diff', TINY, self, '--json', '--html'])).toMatchObject({
+      status: 2,
+      stderr: expect.stringMatching(/Choose one of --json, --markdown, --html/),
+    });
+    expect(tgate(['diff', TINY])).toMatchObject({
+      status: 2,
+      stderr: expect.stringMatching(/is not a compiled folder; give two models to compare, or a folder/),
+    });
     expect(tgate(['diff', TINY, path.join(work, 'missing.onnx')])).toMatchObject({ status: 3, stderr: expect.stringMatching(/missing\.onnx/) });
-    expect(tgate(['diff', TINY, self, '--shape', 'sample=1x4'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--shape sample has 2 dims; the input has 4/) });
+    expect(tgate(['diff', TINY, self, '--shape', 'sample=1x4'])).toMatchObject({
+      status: 2,
+      stderr: expect.stringMatching(/--shape sample has 2 dims; the input has 4/),
+    });
   });
 
   it('inspect takes a compiled folder too: the same cost facts as the model', () => {

@@ -71,7 +71,13 @@ function expectSameFile(copy: string, source: string): void {
  * bytes, refs/main the revision, and snapshots/<revision>/ real folders whose files are relative
  * symlinks into ../../blobs. Returns the snapshot folder.
  */
-function hfCache(from: string, root: string, repo = 'models--org--tiny-pipeline', revision = '3f1c0e5d9a7b2c4e6f8091a2b3c4d5e6f7a8b9c0', skip = ['ref']): string {
+function hfCache(
+  from: string,
+  root: string,
+  repo = 'models--org--tiny-pipeline',
+  revision = '3f1c0e5d9a7b2c4e6f8091a2b3c4d5e6f7a8b9c0',
+  skip = ['ref'],
+): string {
   const repoDir = path.join(root, repo);
   const snap = path.join(repoDir, 'snapshots', revision);
   fs.mkdirSync(path.join(repoDir, 'blobs'), { recursive: true });
@@ -127,17 +133,21 @@ function codePipeline(dir: string, opts: { external?: boolean } = {}): string {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(
     path.join(dir, 'model_index.json'),
-    JSON.stringify({
-      _class_name: 'StableDiffusionPipeline',
-      _diffusers_version: '0.29.2',
-      feature_extractor: [null, null],
-      requires_safety_checker: false,
-      safety_checker: [null, null],
-      scheduler: ['diffusers', 'DDIMScheduler'],
-      text_encoder: ['transformers', 'CLIPTextModel'],
-      tokenizer: ['transformers', 'CLIPTokenizer'],
-      unet: ['diffusers', 'UNet2DConditionModel'],
-    }, null, 2),
+    JSON.stringify(
+      {
+        _class_name: 'StableDiffusionPipeline',
+        _diffusers_version: '0.29.2',
+        feature_extractor: [null, null],
+        requires_safety_checker: false,
+        safety_checker: [null, null],
+        scheduler: ['diffusers', 'DDIMScheduler'],
+        text_encoder: ['transformers', 'CLIPTextModel'],
+        tokenizer: ['transformers', 'CLIPTokenizer'],
+        unet: ['diffusers', 'UNet2DConditionModel'],
+      },
+      null,
+      2,
+    ),
   );
   if (opts.external) writeWithExternalData(path.join(dir, 'unet'), tinyUnetSpec(), 'model.onnx_data');
   else writeTinyUnet(path.join(dir, 'unet'));
@@ -185,7 +195,8 @@ describe('compile <pipeline folder> (a pipeline built in code)', () => {
       'tokenizer/vocab.json',
       ...['config.json', ...ARTIFACTS, 'model.onnx', 'weights.onnx_data'].sort().map((f) => `unet/${f}`),
     ]);
-    for (const f of ['model_index.json', 'unet/model.onnx', 'unet/config.json', ...Object.values(CODE_COMPONENTS).flatMap((c) => c.files)]) expectSameFile(path.join(out, f), path.join(src, f));
+    for (const f of ['model_index.json', 'unet/model.onnx', 'unet/config.json', ...Object.values(CODE_COMPONENTS).flatMap((c) => c.files)])
+      expectSameFile(path.join(out, f), path.join(src, f));
     expect(snapshotOf(src)).toEqual(before);
     expect(fs.readdirSync(work).sort()).toEqual(['out', 'src']);
   });
@@ -198,7 +209,13 @@ describe('compile <pipeline folder> (a pipeline built in code)', () => {
     expect(m.variants.map((v) => v.file)).toEqual(['unet/planning.onnx', 'unet/reuse-self.onnx', 'unet/fidelity.onnx', 'unet/fidelity-reuse-self.onnx']);
     expect(m.gated.map((g) => g.file)).toEqual(['unet/gated.onnx', 'unet/gated-v2.onnx', 'unet/gated-v2-fi.onnx']);
     expect([m.weights, m.weightsFiles]).toEqual(['unet/weights.onnx_data', ['unet/weights.onnx_data']]);
-    for (const f of [m.source.file, m.weights, ...m.variants.map((v) => v.file), ...m.gated.map((g) => g.file), ...Object.values(m.pipeline!.components).flatMap((c) => c.files)]) {
+    for (const f of [
+      m.source.file,
+      m.weights,
+      ...m.variants.map((v) => v.file),
+      ...m.gated.map((g) => g.file),
+      ...Object.values(m.pipeline!.components).flatMap((c) => c.files),
+    ]) {
       expect(fs.existsSync(path.join(out, f))).toBe(true);
     }
     expect(m.verification).toMatchObject({ skipped: false, planningBitExact: true, gatedBitExact: true, shapesConfirmed: true });
@@ -211,7 +228,8 @@ describe('compile <pipeline folder> (a pipeline built in code)', () => {
     expect(r.manifest.pipeline).toBeUndefined();
     expect('pipeline' in JSON.parse(fs.readFileSync(path.join(single, 'tgate.json'), 'utf8'))).toBe(false);
     expect(unprefixed(result.manifest, 'unet')).toEqual(r.manifest);
-    for (const f of [...ARTIFACTS, 'weights.onnx_data']) expect(sha256(fs.readFileSync(path.join(out, 'unet', f)))).toBe(sha256(fs.readFileSync(path.join(single, f))));
+    for (const f of [...ARTIFACTS, 'weights.onnx_data'])
+      expect(sha256(fs.readFileSync(path.join(out, 'unet', f)))).toBe(sha256(fs.readFileSync(path.join(single, f))));
   });
 
   it('the same input gives a byte-identical folder', async () => {
@@ -234,13 +252,29 @@ describe('compile <pipeline folder> with a transformer/ (PixArt-style DiT)', () 
     const src = path.join(work, 'src');
     fs.mkdirSync(path.join(src, 'transformer'), { recursive: true });
     fs.copyFileSync(path.join(ROOT, 'fixtures/models/pixart-tiny.onnx'), path.join(src, 'transformer/model.onnx'));
-    fs.writeFileSync(path.join(src, 'model_index.json'), JSON.stringify({ _class_name: 'PixArtAlphaPipeline', transformer: ['diffusers', 'PixArtTransformer2DModel'], text_encoder: [null, null], vae: [null, null] }));
+    fs.writeFileSync(
+      path.join(src, 'model_index.json'),
+      JSON.stringify({
+        _class_name: 'PixArtAlphaPipeline',
+        transformer: ['diffusers', 'PixArtTransformer2DModel'],
+        text_encoder: [null, null],
+        vae: [null, null],
+      }),
+    );
     fs.mkdirSync(path.join(src, 'scheduler'));
     fs.writeFileSync(path.join(src, 'scheduler/scheduler_config.json'), '{}');
     const r = await compile(src, { outDir: path.join(work, 'out'), prover: (q) => proveArtifacts(q) });
-    expect(r.manifest.pipeline).toEqual({ className: 'PixArtAlphaPipeline', denoiser: 'transformer', components: { scheduler: { files: ['scheduler/scheduler_config.json'] } } });
+    expect(r.manifest.pipeline).toEqual({
+      className: 'PixArtAlphaPipeline',
+      denoiser: 'transformer',
+      components: { scheduler: { files: ['scheduler/scheduler_config.json'] } },
+    });
     expect(r.manifest.family.name).toBe('pixart');
-    expect([r.manifest.source.file, r.manifest.weights, r.manifest.variants[0]!.file]).toEqual(['transformer/model.onnx', 'transformer/weights.onnx_data', 'transformer/planning.onnx']);
+    expect([r.manifest.source.file, r.manifest.weights, r.manifest.variants[0]!.file]).toEqual([
+      'transformer/model.onnx',
+      'transformer/weights.onnx_data',
+      'transformer/planning.onnx',
+    ]);
     expect(r.manifest.verification).toMatchObject({ skipped: false, planningBitExact: true, gatedBitExact: true });
     fs.rmSync(work, { recursive: true, force: true });
   });
@@ -306,13 +340,23 @@ describe('compile <Hugging Face cache snapshot>', () => {
     const evil = hfCache(plain, path.join(work, 'hub2'));
     fs.rmSync(path.join(evil, 'text_encoder/config.json'));
     fs.symlinkSync(path.relative(path.join(evil, 'text_encoder'), secret), path.join(evil, 'text_encoder/config.json'));
-    await refused(evil, path.join(work, 'evil-out'), 'E_UNSAFE_LINK', /text_encoder\/config\.json .*is a symlink to .*secret\.json: it leads to .*outside its Hugging Face cache repository/);
+    await refused(
+      evil,
+      path.join(work, 'evil-out'),
+      'E_UNSAFE_LINK',
+      /text_encoder\/config\.json .*is a symlink to .*secret\.json: it leads to .*outside its Hugging Face cache repository/,
+    );
     // The UNet's data file, compiled alone: the external-data check applies the same rule.
     const evilData = hfCache(plain, path.join(work, 'hub3'));
     fs.rmSync(path.join(evilData, 'unet/model.onnx_data'));
     fs.copyFileSync(path.join(plain, 'unet/model.onnx_data'), path.join(work, 'outside.bin'));
     fs.symlinkSync(path.join(work, 'outside.bin'), path.join(evilData, 'unet/model.onnx_data'));
-    await refused(path.join(evilData, 'unet/model.onnx'), path.join(work, 'evil-out'), 'E_EXTERNAL_DATA_UNSAFE', /goes through the symlink .*outside its Hugging Face cache repository/);
+    await refused(
+      path.join(evilData, 'unet/model.onnx'),
+      path.join(work, 'evil-out'),
+      'E_EXTERNAL_DATA_UNSAFE',
+      /goes through the symlink .*outside its Hugging Face cache repository/,
+    );
     await refused(evilData, path.join(work, 'evil-out'), 'E_UNSAFE_LINK', /unet\/model\.onnx_data/);
   });
 
@@ -331,10 +375,18 @@ describe('compile <pipeline folder> refuses bad folders, writing nothing', () =>
   it('a folder without model_index.json and without a model says what a pipeline folder needs', async () => {
     const empty = path.join(work, 'empty');
     fs.mkdirSync(empty);
-    await refused(empty, path.join(work, 'o'), 'E_FILE_MISSING', /without model_index\.json and without unet\/model\.onnx or transformer\/model\.onnx: it is not a pipeline folder/);
+    await refused(
+      empty,
+      path.join(work, 'o'),
+      'E_FILE_MISSING',
+      /without model_index\.json and without unet\/model\.onnx or transformer\/model\.onnx: it is not a pipeline folder/,
+    );
     const loose = path.join(work, 'loose');
     writeTinyUnet(loose);
-    await expect(compile(loose, { outDir: path.join(work, 'o'), prover: null })).rejects.toMatchObject({ code: 'E_FILE_MISSING', hint: expect.stringMatching(/To compile one model, pass its file: tgate compile .*loose\/model\.onnx/) });
+    await expect(compile(loose, { outDir: path.join(work, 'o'), prover: null })).rejects.toMatchObject({
+      code: 'E_FILE_MISSING',
+      hint: expect.stringMatching(/To compile one model, pass its file: tgate compile .*loose\/model\.onnx/),
+    });
   });
 
   it('model_index.json that is not JSON, or not an object', async () => {
@@ -360,13 +412,21 @@ describe('compile <pipeline folder> refuses bad folders, writing nothing', () =>
     await refused(src, path.join(work, 'o'), 'E_FILE_MISSING', /lists the denoiser "unet" \(diffusers UNet2DConditionModel\), but .* has no unet\/ folder/);
   });
 
-  it('a component model_index.json lists whose folder is missing (optimum\'s vae_decoder/ stands for vae)', async () => {
+  it("a component model_index.json lists whose folder is missing (optimum's vae_decoder/ stands for vae)", async () => {
     const src = codePipeline(path.join(work, 'missing'));
     fs.rmSync(path.join(src, 'text_encoder'), { recursive: true });
-    await refused(src, path.join(work, 'o'), 'E_FILE_MISSING', /lists the component "text_encoder" \(transformers CLIPTextModel\), but .* has no text_encoder\/ folder/);
+    await refused(
+      src,
+      path.join(work, 'o'),
+      'E_FILE_MISSING',
+      /lists the component "text_encoder" \(transformers CLIPTextModel\), but .* has no text_encoder\/ folder/,
+    );
     const vae = codePipeline(path.join(work, 'vae'));
     const index = JSON.parse(fs.readFileSync(path.join(vae, 'model_index.json'), 'utf8'));
-    fs.writeFileSync(path.join(vae, 'model_index.json'), JSON.stringify({ ...index, vae: ['diffusers', 'AutoencoderKL'], safety_checker: ['stable_diffusion', 'StableDiffusionSafetyChecker'] }));
+    fs.writeFileSync(
+      path.join(vae, 'model_index.json'),
+      JSON.stringify({ ...index, vae: ['diffusers', 'AutoencoderKL'], safety_checker: ['stable_diffusion', 'StableDiffusionSafetyChecker'] }),
+    );
     await refused(vae, path.join(work, 'o'), 'E_FILE_MISSING', /lists the component "vae" .* has no vae\/ or vae_decoder\/ or vae_encoder\/ folder/);
     fs.mkdirSync(path.join(vae, 'vae_decoder'));
     fs.writeFileSync(path.join(vae, 'vae_decoder/model.onnx'), 'decoder');
@@ -456,7 +516,11 @@ const shared = pipelineAvailable('compile of the sd15-pipeline-tiny fixture');
     result = await timed('compile with proof', () => compile(src, { outDir: out, prover: (r) => proveArtifacts(r) }));
   });
   afterAll(() => {
-    console.log(`sd15-pipeline-tiny compile times: ${Object.entries(seconds).map(([k, s]) => `${k} ${s.toFixed(2)} s`).join(', ')}`);
+    console.log(
+      `sd15-pipeline-tiny compile times: ${Object.entries(seconds)
+        .map(([k, s]) => `${k} ${s.toFixed(2)} s`)
+        .join(', ')}`,
+    );
     fs.rmSync(work, { recursive: true, force: true });
   });
 
@@ -475,11 +539,19 @@ const shared = pipelineAvailable('compile of the sd15-pipeline-tiny fixture');
     expect(m.sites.filter((s) => s.kind === 'cross').length).toBe(6);
     expect([m.source.file, m.weights, m.weightsFiles]).toEqual(['unet/model.onnx', 'unet/model.onnx_data', ['unet/model.onnx_data']]);
     expect(result.weights.mode).toBe(canHardLink(path.join(src, 'unet/model.onnx_data'), work) ? 'linked' : 'copied');
-    expect([...m.variants.map((v) => v.file), ...m.gated.map((g) => g.file)].every((f) => f.startsWith('unet/') && fs.existsSync(path.join(out, f)))).toBe(true);
+    expect([...m.variants.map((v) => v.file), ...m.gated.map((g) => g.file)].every((f) => f.startsWith('unet/') && fs.existsSync(path.join(out, f)))).toBe(
+      true,
+    );
   });
 
   it('links every source file (same inode), writes only the artifacts and tgate.json, and leaves the source untouched', () => {
-    const sourceFiles = ['model_index.json', 'unet/config.json', 'unet/model.onnx', 'unet/model.onnx_data', ...Object.values(COMPONENTS).flatMap((c) => c.files)];
+    const sourceFiles = [
+      'model_index.json',
+      'unet/config.json',
+      'unet/model.onnx',
+      'unet/model.onnx_data',
+      ...Object.values(COMPONENTS).flatMap((c) => c.files),
+    ];
     expect(listing(out)).toEqual([...sourceFiles, 'tgate.json', ...ARTIFACTS.map((f) => `unet/${f}`)].sort());
     for (const f of sourceFiles) expectSameFile(path.join(out, f), path.join(src, f));
     expect(snapshotOf(src)).toEqual(before);

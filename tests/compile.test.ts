@@ -33,7 +33,17 @@ describe('compile (embedded weights)', () => {
   });
 
   it('writes exactly the two graphs, the gated model, one weights file and the manifest', () => {
-    expect(fs.readdirSync(out).sort()).toEqual(['fidelity-reuse-self.onnx', 'fidelity.onnx', 'gated-v2-fi.onnx', 'gated-v2.onnx', 'gated.onnx', 'planning.onnx', 'reuse-self.onnx', 'tgate.json', 'weights.onnx_data']);
+    expect(fs.readdirSync(out).sort()).toEqual([
+      'fidelity-reuse-self.onnx',
+      'fidelity.onnx',
+      'gated-v2-fi.onnx',
+      'gated-v2.onnx',
+      'gated.onnx',
+      'planning.onnx',
+      'reuse-self.onnx',
+      'tgate.json',
+      'weights.onnx_data',
+    ]);
     expect(fs.readdirSync(work).sort()).toEqual(['out', 'src']);
   });
 
@@ -42,13 +52,26 @@ describe('compile (embedded weights)', () => {
     expect(m.format).toBe('tgate/2');
     expect(m.source).toMatchObject({ file: 'model.onnx', sha256: sha256(fs.readFileSync(src)), opset: 17 });
     expect(m.variants.map((v: { name: string; file: string }) => [v.name, v.file])).toEqual([
-      ['planning', 'planning.onnx'], ['reuse-self', 'reuse-self.onnx'], ['fidelity', 'fidelity.onnx'], ['fidelity-reuse-self', 'fidelity-reuse-self.onnx'],
+      ['planning', 'planning.onnx'],
+      ['reuse-self', 'reuse-self.onnx'],
+      ['fidelity', 'fidelity.onnx'],
+      ['fidelity-reuse-self', 'fidelity-reuse-self.onnx'],
     ]);
     expect(m.gated[0]).toEqual({
       file: 'gated.onnx',
       variants: [
-        { name: 'planning', flag: 'tgate.run.planning', output: 'tgate.planning.out_sample', siteOutputs: Object.fromEntries(['self.0', 'cross.0', 'self.1', 'cross.1'].map((id) => [id, `tgate.planning.cache_out.${id}`])) },
-        { name: 'fidelity', flag: 'tgate.run.fidelity', output: 'tgate.fidelity.out_sample', siteOutputs: { 'self.0': 'tgate.fidelity.cache_out.self.0', 'self.1': 'tgate.fidelity.cache_out.self.1' } },
+        {
+          name: 'planning',
+          flag: 'tgate.run.planning',
+          output: 'tgate.planning.out_sample',
+          siteOutputs: Object.fromEntries(['self.0', 'cross.0', 'self.1', 'cross.1'].map((id) => [id, `tgate.planning.cache_out.${id}`])),
+        },
+        {
+          name: 'fidelity',
+          flag: 'tgate.run.fidelity',
+          output: 'tgate.fidelity.out_sample',
+          siteOutputs: { 'self.0': 'tgate.fidelity.cache_out.self.0', 'self.1': 'tgate.fidelity.cache_out.self.1' },
+        },
       ],
     });
     expect(m.family.name).toBe('sd');
@@ -57,9 +80,19 @@ describe('compile (embedded weights)', () => {
     expect(m.sites).toHaveLength(4);
     const cross = m.sites.find((s: { id: string }) => s.id === 'cross.0');
     expect(cross).toEqual({
-      id: 'cross.0', kind: 'cross', scope: '/transformer_blocks.0/attn2', tensor: cross.tensor, cached: true, reason: 'cross-attention: cached at the gate step', note: null,
-      planningOutput: cross.tensor, fidelityInput: cross.tensor, reuseInput: null, gatedInput: 'tgate.cache.cross.0',
-      dtype: 'float32', shape: ['batch_size', 'height/2*width/2', 16],
+      id: 'cross.0',
+      kind: 'cross',
+      scope: '/transformer_blocks.0/attn2',
+      tensor: cross.tensor,
+      cached: true,
+      reason: 'cross-attention: cached at the gate step',
+      note: null,
+      planningOutput: cross.tensor,
+      fidelityInput: cross.tensor,
+      reuseInput: null,
+      gatedInput: 'tgate.cache.cross.0',
+      dtype: 'float32',
+      shape: ['batch_size', 'height/2*width/2', 16],
     });
     const self = m.sites.find((s: { id: string }) => s.id === 'self.0');
     expect(self.planningOutput).toBe(self.tensor);
@@ -104,24 +137,50 @@ describe('compile (embedded weights)', () => {
   it('the gated models: an If node per variant, side by side, the same weight references, tgate.* inputs', () => {
     const gated = graphOf(out, 'gated.onnx');
     const planning = graphOf(out, 'planning.onnx');
-    expect(gated.graph.nodes.map((n) => `${n.opType}(${n.inputs.map((v) => v?.name).join(',')})`)).toEqual(['If(tgate.run.planning)', 'If(tgate.run.fidelity)']);
+    expect(gated.graph.nodes.map((n) => `${n.opType}(${n.inputs.map((v) => v?.name).join(',')})`)).toEqual([
+      'If(tgate.run.planning)',
+      'If(tgate.run.fidelity)',
+    ]);
     const fidelity = graphOf(out, 'fidelity.onnx');
     // then = the variant's own nodes; else = an empty tensor per output.
     const branches = gated.graph.nodes.map((n) => n.proto.attribute.map((a) => [a.name, a.g!.node.length]));
     expect(branches).toEqual([
-      [['then_branch', planning.graph.nodes.length], ['else_branch', 5]],
-      [['then_branch', fidelity.graph.nodes.length], ['else_branch', 3]],
+      [
+        ['then_branch', planning.graph.nodes.length],
+        ['else_branch', 5],
+      ],
+      [
+        ['then_branch', fidelity.graph.nodes.length],
+        ['else_branch', 3],
+      ],
     ]);
     const refs = (m: Model) => m.graph.initializers.map((v) => [v.name, externalRefOf(v.initializer!)]);
     expect(refs(gated)).toEqual(refs(planning));
     const caches = ['self.0', 'cross.0', 'self.1', 'cross.1'];
-    expect(gated.graph.inputs.map((v) => v.name)).toEqual(['sample', 'timestep', 'encoder_hidden_states', 'tgate.cache.cross.0', 'tgate.cache.cross.1', 'tgate.run.planning', 'tgate.run.fidelity']);
+    expect(gated.graph.inputs.map((v) => v.name)).toEqual([
+      'sample',
+      'timestep',
+      'encoder_hidden_states',
+      'tgate.cache.cross.0',
+      'tgate.cache.cross.1',
+      'tgate.run.planning',
+      'tgate.run.fidelity',
+    ]);
     expect(gated.graph.outputs.map((v) => v.name)).toEqual([
-      'tgate.planning.out_sample', ...caches.map((c) => `tgate.planning.cache_out.${c}`),
-      'tgate.fidelity.out_sample', 'tgate.fidelity.cache_out.self.0', 'tgate.fidelity.cache_out.self.1',
+      'tgate.planning.out_sample',
+      ...caches.map((c) => `tgate.planning.cache_out.${c}`),
+      'tgate.fidelity.out_sample',
+      'tgate.fidelity.cache_out.self.0',
+      'tgate.fidelity.cache_out.self.1',
     ]);
     const v2 = graphOf(out, 'gated-v2-fi.onnx');
-    expect(v2.graph.inputs.map((v) => v.name)).toEqual(['sample', 'timestep', 'encoder_hidden_states', ...caches.map((c) => `tgate.cache.${c}`), ...['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self'].map((v) => `tgate.run.${v}`)]);
+    expect(v2.graph.inputs.map((v) => v.name)).toEqual([
+      'sample',
+      'timestep',
+      'encoder_hidden_states',
+      ...caches.map((c) => `tgate.cache.${c}`),
+      ...['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self'].map((v) => `tgate.run.${v}`),
+    ]);
     expect(refs(v2)).toEqual(refs(planning));
     // The If node reads the outer inputs its branches use: every weight stays referenced once.
     expect(gated.graph.nodes[0]!.implicitInputs.length).toBeGreaterThan(gated.graph.initializers.length);
@@ -157,7 +216,11 @@ describe('compile (embedded weights)', () => {
   });
 
   it('caching a different cross-attention output changes the fidelity result (the cut is live)', async () => {
-    const feeds = makeFeeds(result.manifest.source.inputs.map((i) => ({ ...i, shape: i.shape })), { batch_size: 1, height: 4, width: 4, sequence_length: 3 }, 5);
+    const feeds = makeFeeds(
+      result.manifest.source.inputs.map((i) => ({ ...i, shape: i.shape })),
+      { batch_size: 1, height: 4, width: 4, sequence_length: 3 },
+      5,
+    );
     const planned = await runOnce(path.join(out, 'planning.onnx'), feeds);
     const cross = result.manifest.sites.filter((x) => x.kind === 'cross');
     const fFeeds: Record<string, (typeof planned)[string]> = { sample: feeds.sample!, timestep: feeds.timestep! };
@@ -188,7 +251,17 @@ describe('compile (external-data source)', () => {
     expect(r.manifest.weights).toBe('model.onnx_data');
     expect(fs.statSync(path.join(out, 'model.onnx_data')).ino).toBe(fs.statSync(path.join(work, 'src/model.onnx_data')).ino);
     expect(sha256(fs.readFileSync(path.join(work, 'src/model.onnx_data')))).toBe(data0);
-    expect(fs.readdirSync(out).sort()).toEqual(['fidelity-reuse-self.onnx', 'fidelity.onnx', 'gated-v2-fi.onnx', 'gated-v2.onnx', 'gated.onnx', 'model.onnx_data', 'planning.onnx', 'reuse-self.onnx', 'tgate.json']);
+    expect(fs.readdirSync(out).sort()).toEqual([
+      'fidelity-reuse-self.onnx',
+      'fidelity.onnx',
+      'gated-v2-fi.onnx',
+      'gated-v2.onnx',
+      'gated.onnx',
+      'model.onnx_data',
+      'planning.onnx',
+      'reuse-self.onnx',
+      'tgate.json',
+    ]);
     expect(r.manifest.verification).toMatchObject({ skipped: false, planningBitExact: true });
     const planning = graphOf(out, 'planning.onnx');
     expect(planning.graph.initializers.filter((v) => externalRefOf(v.initializer!)).length).toBeGreaterThan(10);
@@ -270,14 +343,30 @@ describe('compile --sites', () => {
     expect(variantOf(r.manifest, 'fidelity-reuse-self').removedInputs).toEqual(['encoder_hidden_states']);
     const { GatedUNet } = await import('../runtime/gated-unet.js');
     const z = (dims: number[]) => ({ data: Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => Math.cos(i)), dims });
-    const request = { latents: z([1, 4, 8, 8]), cond: { encoder_hidden_states: z([1, 5, 12]) }, uncond: { encoder_hidden_states: z([1, 5, 12]) }, steps: 8, gateStep: 5, guidance: 7.5 };
+    const request = {
+      latents: z([1, 4, 8, 8]),
+      cond: { encoder_hidden_states: z([1, 5, 12]) },
+      uncond: { encoder_hidden_states: z([1, 5, 12]) },
+      steps: 8,
+      gateStep: 5,
+      guidance: 7.5,
+    };
     const all = ['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self'] as const;
     const results = [];
     for (const sessions of ['gated', 'separate'] as const) {
       const unet = await GatedUNet.load(out, { sessions, variants: [...all] });
       expect(unet.roles.self.map((c) => c.id)).toEqual(['self.0', 'self.1']);
       const g = await unet.generate({ ...request, tgate: { version: 2, spInterval: 2, warmUp: 1, fiInterval: 2 } });
-      expect(g.records.map((x) => x.variant)).toEqual(['planning', 'planning', 'planning', 'reuse-self', 'planning', 'fidelity-reuse-self', 'fidelity', 'fidelity-reuse-self']);
+      expect(g.records.map((x) => x.variant)).toEqual([
+        'planning',
+        'planning',
+        'planning',
+        'reuse-self',
+        'planning',
+        'fidelity-reuse-self',
+        'fidelity',
+        'fidelity-reuse-self',
+      ]);
       results.push(g.latents);
       await unet.release();
     }
@@ -291,16 +380,32 @@ describe('compile --sites', () => {
     const out = path.join(work, 'out');
     const r = await compile(src, { outDir: out, prover: (q) => proveArtifacts(q), sites: { kinds: 'cross' } });
     expect(r.manifest.sites.filter((s) => s.cached).map((s) => s.id)).toEqual(['cross.0', 'cross.1']);
-    expect(r.manifest.variants.map((v) => [v.name, v.self])).toEqual([['planning', null], ['fidelity', null]]);
+    expect(r.manifest.variants.map((v) => [v.name, v.self])).toEqual([
+      ['planning', null],
+      ['fidelity', null],
+    ]);
     expect(r.manifest.gated.map((g) => g.file)).toEqual(['gated.onnx']);
     expect(fs.existsSync(path.join(out, 'reuse-self.onnx'))).toBe(false);
     const { GatedUNet } = await import('../runtime/gated-unet.js');
-    await expect(GatedUNet.load(out, { variants: ['planning', 'reuse-self'] })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/no reuse-self variant/) });
+    await expect(GatedUNet.load(out, { variants: ['planning', 'reuse-self'] })).rejects.toMatchObject({
+      code: 'E_USAGE',
+      message: expect.stringMatching(/no reuse-self variant/),
+    });
     const unet = await GatedUNet.load(out);
     expect(unet.opened).toEqual(['planning', 'fidelity']);
     const z = (dims: number[]) => ({ data: new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(0.5), dims });
-    const request = { latents: z([1, 4, 8, 8]), cond: { encoder_hidden_states: z([1, 5, 12]) }, uncond: { encoder_hidden_states: z([1, 5, 12]) }, steps: 4, gateStep: 2, guidance: 7.5 };
-    await expect(unet.generate({ ...request, tgate: { version: 2 } })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/compiled without self-attention sites/) });
+    const request = {
+      latents: z([1, 4, 8, 8]),
+      cond: { encoder_hidden_states: z([1, 5, 12]) },
+      uncond: { encoder_hidden_states: z([1, 5, 12]) },
+      steps: 4,
+      gateStep: 2,
+      guidance: 7.5,
+    };
+    await expect(unet.generate({ ...request, tgate: { version: 2 } })).rejects.toMatchObject({
+      code: 'E_USAGE',
+      message: expect.stringMatching(/compiled without self-attention sites/),
+    });
     expect((await unet.generate(request)).schedule.version).toBe(1);
     await unet.release();
   });
@@ -403,7 +508,12 @@ describe('compile refuses bad input without leaving anything behind', () => {
   it('a model with no cross-attention: says what was seen and why each candidate failed', async () => {
     const work = scratch();
     const src = writeTinyUnet(path.join(work, 'src'), { crossAttention: false, decoySoftmax: true });
-    await refused(src, path.join(work, 'out'), 'E_NO_CROSS_ATTENTION', /3 softmax candidate\(s\) seen, 2 matched as self-attention, 1 rejected[\s\S]*gate\/Softmax.*no MatMul of two activations/);
+    await refused(
+      src,
+      path.join(work, 'out'),
+      'E_NO_CROSS_ATTENTION',
+      /3 softmax candidate\(s\) seen, 2 matched as self-attention, 1 rejected[\s\S]*gate\/Softmax.*no MatMul of two activations/,
+    );
   });
 
   it('an output folder that holds the source', async () => {
@@ -427,7 +537,17 @@ describe('compile refuses bad input without leaving anything behind', () => {
     await compileTo(src, out);
     await refused(src, out, 'E_OUTPUT_EXISTS', /not empty \(an earlier tgate output\)/);
     await compileTo(src, out, { force: true });
-    expect(fs.readdirSync(out).sort()).toEqual(['fidelity-reuse-self.onnx', 'fidelity.onnx', 'gated-v2-fi.onnx', 'gated-v2.onnx', 'gated.onnx', 'planning.onnx', 'reuse-self.onnx', 'tgate.json', 'weights.onnx_data']);
+    expect(fs.readdirSync(out).sort()).toEqual([
+      'fidelity-reuse-self.onnx',
+      'fidelity.onnx',
+      'gated-v2-fi.onnx',
+      'gated-v2.onnx',
+      'gated.onnx',
+      'planning.onnx',
+      'reuse-self.onnx',
+      'tgate.json',
+      'weights.onnx_data',
+    ]);
     expect(fs.readdirSync(work).sort()).toEqual(['out', 'src']);
   });
 
@@ -435,7 +555,12 @@ describe('compile refuses bad input without leaving anything behind', () => {
     const work = scratch();
     const src = writeTinyUnet(path.join(work, 'src'));
     const out = path.join(work, 'out');
-    const failing = compile(src, { outDir: out, prover: async () => { throw Object.assign(new Error('proof failed on purpose'), { code: 'E_VERIFY_FAILED' }); } });
+    const failing = compile(src, {
+      outDir: out,
+      prover: async () => {
+        throw Object.assign(new Error('proof failed on purpose'), { code: 'E_VERIFY_FAILED' });
+      },
+    });
     await expect(failing).rejects.toThrow(/on purpose/);
     expect(fs.readdirSync(work)).toEqual(['src']);
   });

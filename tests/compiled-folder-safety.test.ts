@@ -90,7 +90,13 @@ async function rejected(p: Promise<unknown>): Promise<{ code: string; message: s
   throw new Error('expected a refusal, got none');
 }
 
-interface Run { status: number | null; signal: string | null; stdout: string; stderr: string; ms: number }
+interface Run {
+  status: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
 /** The CLI in a child process, killed after `timeout` ms (a hang or an endless read fails, not stalls). */
 function tgateBounded(args: string[], timeout = 120_000): Promise<Run> {
   return new Promise((resolve) => {
@@ -147,7 +153,10 @@ describe('tgate.json: schema and format version', () => {
   });
 
   it('names the field and the value of a wrong type: guidance "high" no longer turns CFG off', () => {
-    expect(refusal((m) => (m.schedule.guidance = 'high'))).toMatchObject({ code: 'E_BAD_MANIFEST', message: expect.stringContaining('schedule.guidance: expected a number ≥ 0, got "high"') });
+    expect(refusal((m) => (m.schedule.guidance = 'high'))).toMatchObject({
+      code: 'E_BAD_MANIFEST',
+      message: expect.stringContaining('schedule.guidance: expected a number ≥ 0, got "high"'),
+    });
     expect(refusal((m) => (m.schedule.gateStep = 'high')).message).toContain('schedule.gateStep: expected a whole number ≥ 1, got "high"');
     expect(refusal((m) => (m.schedule.gateStep = 2.5)).message).toContain('schedule.gateStep: expected a whole number ≥ 1, got 2.5');
     expect(refusal((m) => (m.schedule.warmUp = -1)).message).toContain('schedule.warmUp: expected a whole number ≥ 0, got -1');
@@ -158,12 +167,20 @@ describe('tgate.json: schema and format version', () => {
   });
 
   it('checks the names that must refer to each other', () => {
-    expect(refusal((m) => (m.variants = m.variants.filter((v: Json) => v.name !== 'reuse-self'))).message).toMatch(/gated\[1\]\.variants\[1\]\.name: expected one of the variants \(planning, fidelity, fidelity-reuse-self\), got "reuse-self"/);
+    expect(refusal((m) => (m.variants = m.variants.filter((v: Json) => v.name !== 'reuse-self'))).message).toMatch(
+      /gated\[1\]\.variants\[1\]\.name: expected one of the variants \(planning, fidelity, fidelity-reuse-self\), got "reuse-self"/,
+    );
     expect(refusal((m) => (m.variants = m.variants.filter((v: Json) => v.name !== 'fidelity'))).message).toMatch(/variants: expected a fidelity variant/);
-    expect(refusal((m) => (m.sites[1].planningOutput = 'nowhere')).message).toContain('sites[1].planningOutput: expected one of the planning variant\'s outputs, got "nowhere"');
+    expect(refusal((m) => (m.sites[1].planningOutput = 'nowhere')).message).toContain(
+      'sites[1].planningOutput: expected one of the planning variant\'s outputs, got "nowhere"',
+    );
     expect(refusal((m) => (m.sites[1].fidelityInput = null)).message).toContain('sites[1].fidelityInput: expected a tensor name for a cached site, got null');
-    expect(refusal((m) => (m.gated[0].variants[0].siteOutputs['cross.9'] = 'x')).message).toContain('gated[0].variants[0].siteOutputs["cross.9"]: expected a cached site\'s id as the key');
-    expect(refusal((m) => (m.variants[2].removedInputs = ['prompt'])).message).toContain('variants[2].removedInputs[0]: expected one of the source\'s inputs, got "prompt"');
+    expect(refusal((m) => (m.gated[0].variants[0].siteOutputs['cross.9'] = 'x')).message).toContain(
+      'gated[0].variants[0].siteOutputs["cross.9"]: expected a cached site\'s id as the key',
+    );
+    expect(refusal((m) => (m.variants[2].removedInputs = ['prompt'])).message).toContain(
+      'variants[2].removedInputs[0]: expected one of the source\'s inputs, got "prompt"',
+    );
     expect(refusal((m) => (m.weights = 'other.bin')).message).toContain('weights: expected one of weightsFiles, got "other.bin"');
     expect(refusal((m) => (m.sites[0].id = m.sites[1].id)).message).toContain('sites[1].id: expected each site id once');
   });
@@ -185,9 +202,20 @@ describe('tgate.json: schema and format version', () => {
   });
 
   it('gives the format its own check: another tgate version is named, with the way out', () => {
-    expect(refusal((m) => (m.format = 'tgate/3'))).toMatchObject({ code: 'E_UNSUPPORTED_MODEL', message: expect.stringMatching(/made by a newer tgate; this tgate reads tgate\/2/), hint: expect.stringMatching(/Upgrade tgate, or recompile/) });
-    expect(refusal((m) => (m.format = 'tgate/1'))).toMatchObject({ code: 'E_UNSUPPORTED_MODEL', message: expect.stringMatching(/made by an older tgate/), hint: expect.stringMatching(/Recompile/) });
-    expect(refusal((m) => delete m.format)).toMatchObject({ code: 'E_BAD_MANIFEST', message: expect.stringMatching(/is not a tgate manifest: format: expected "tgate\/2", got nothing/) });
+    expect(refusal((m) => (m.format = 'tgate/3'))).toMatchObject({
+      code: 'E_UNSUPPORTED_MODEL',
+      message: expect.stringMatching(/made by a newer tgate; this tgate reads tgate\/2/),
+      hint: expect.stringMatching(/Upgrade tgate, or recompile/),
+    });
+    expect(refusal((m) => (m.format = 'tgate/1'))).toMatchObject({
+      code: 'E_UNSUPPORTED_MODEL',
+      message: expect.stringMatching(/made by an older tgate/),
+      hint: expect.stringMatching(/Recompile/),
+    });
+    expect(refusal((m) => delete m.format)).toMatchObject({
+      code: 'E_BAD_MANIFEST',
+      message: expect.stringMatching(/is not a tgate manifest: format: expected "tgate\/2", got nothing/),
+    });
     expect(refusal((m) => (m.format = 2)).message).toMatch(/format: expected "tgate\/2", got 2/);
   });
 
@@ -211,13 +239,19 @@ describe('files a manifest names: inside the folder, regular, bounded', () => {
       fs.renameSync(path.join(d, 'tgate.json'), path.join(work, `manifest-${copies}.json`));
       fs.symlinkSync(path.join(work, `manifest-${copies}.json`), path.join(d, 'tgate.json'));
     });
-    expect(thrown(() => readManifest(linkedManifest))).toMatchObject({ code: 'E_UNSAFE_LINK', message: expect.stringMatching(/manifest "tgate\.json" leads outside the compiled folder/) });
+    expect(thrown(() => readManifest(linkedManifest))).toMatchObject({
+      code: 'E_UNSAFE_LINK',
+      message: expect.stringMatching(/manifest "tgate\.json" leads outside the compiled folder/),
+    });
     const toSecret = damaged((d) => {
       fs.rmSync(path.join(d, 'planning.onnx'));
       fs.symlinkSync(outside, path.join(d, 'planning.onnx'));
     });
     const e = thrown(() => inspectCompiled(toSecret));
-    expect(e).toMatchObject({ code: 'E_UNSAFE_LINK', message: expect.stringMatching(/planning variant "planning\.onnx" \(variants\[0\]\.file in tgate\.json\) leads outside/) });
+    expect(e).toMatchObject({
+      code: 'E_UNSAFE_LINK',
+      message: expect.stringMatching(/planning variant "planning\.onnx" \(variants\[0\]\.file in tgate\.json\) leads outside/),
+    });
     expect(e.message).not.toContain('tgate-secret');
     const inside = damaged((d) => {
       fs.mkdirSync(path.join(d, 'graphs'));
@@ -229,7 +263,7 @@ describe('files a manifest names: inside the folder, regular, bounded', () => {
       fs.renameSync(path.join(d, 'weights.onnx_data'), path.join(d, 'graphs', 'weights.onnx_data'));
       fs.symlinkSync(path.join('graphs', 'weights.onnx_data'), path.join(d, 'weights.onnx_data'));
     });
-    expect(inspectCompiled(inside).kind).toBe("compiled");
+    expect(inspectCompiled(inside).kind).toBe('compiled');
   });
 
   it('folders, devices and oversized files are refused before a byte is read', () => {
@@ -237,7 +271,10 @@ describe('files a manifest names: inside the folder, regular, bounded', () => {
       fs.rmSync(path.join(d, 'tgate.json'));
       fs.mkdirSync(path.join(d, 'tgate.json'));
     });
-    expect(thrown(() => readManifest(dirManifest))).toMatchObject({ code: 'E_NOT_REGULAR_FILE', message: expect.stringMatching(/is a folder, not a regular file/) });
+    expect(thrown(() => readManifest(dirManifest))).toMatchObject({
+      code: 'E_NOT_REGULAR_FILE',
+      message: expect.stringMatching(/is a folder, not a regular file/),
+    });
     const dirVariant = damaged((d) => {
       fs.rmSync(path.join(d, 'fidelity.onnx'));
       fs.mkdirSync(path.join(d, 'fidelity.onnx'));
@@ -250,24 +287,42 @@ describe('files a manifest names: inside the folder, regular, bounded', () => {
     expect(thrown(() => readContained(toDevice, 'gated.onnx', { kind: 'graph', what: 'gated model' }))).toMatchObject({ code: 'E_UNSAFE_LINK' });
     // Sparse: 17 MiB on paper, nothing on disk.
     const huge = damaged((d) => fs.truncateSync(path.join(d, 'tgate.json'), MAX_BYTES.manifest + 1));
-    expect(thrown(() => readManifest(huge))).toMatchObject({ code: 'E_FILE_TOO_LARGE', message: expect.stringMatching(/has 16777217 bytes; a manifest file may have at most 16777216 bytes/) });
+    expect(thrown(() => readManifest(huge))).toMatchObject({
+      code: 'E_FILE_TOO_LARGE',
+      message: expect.stringMatching(/has 16777217 bytes; a manifest file may have at most 16777216 bytes/),
+    });
   });
 
   it('a FIFO named tgate.json or as a variant is refused without blocking', async () => {
     if (!HAS_MKFIFO) return;
     const fifoManifest = damaged((d) => mkfifo(path.join(d, 'tgate.json')));
     const fifoVariant = damaged((d) => mkfifo(path.join(d, 'planning.onnx')));
-    const [a, b] = await all([['inspect', fifoManifest], ['diff', fifoVariant]]);
-    expect(a).toMatchObject({ status: 3, signal: null, stderr: expect.stringMatching(/E_NOT_REGULAR_FILE: The manifest "tgate\.json" in .* is a FIFO \(named pipe\), not a regular file/) });
+    const [a, b] = await all([
+      ['inspect', fifoManifest],
+      ['diff', fifoVariant],
+    ]);
+    expect(a).toMatchObject({
+      status: 3,
+      signal: null,
+      stderr: expect.stringMatching(/E_NOT_REGULAR_FILE: The manifest "tgate\.json" in .* is a FIFO \(named pipe\), not a regular file/),
+    });
     expect(b).toMatchObject({ status: 3, signal: null, stderr: expect.stringMatching(/E_NOT_REGULAR_FILE: The planning variant "planning\.onnx"/) });
   });
 
   it('"../../dev/zero" and "../secret" are refused by name, never read or echoed', async () => {
-    const zero = damaged((d) => editManifest(d, (m) => (m.gated.forEach((g: Json) => (g.file = '../../../../../../dev/zero')), m.variants[0].file = '../../../../../../dev/zero')));
-    const secret = damaged((d) => editManifest(d, (m) => (m.variants.forEach((v: Json) => (v.file = '../secret.txt')), m.gated.forEach((g: Json) => (g.file = '../secret.txt')))));
+    const zero = damaged((d) =>
+      editManifest(d, (m) => (m.gated.forEach((g: Json) => (g.file = '../../../../../../dev/zero')), (m.variants[0].file = '../../../../../../dev/zero'))),
+    );
+    const secret = damaged((d) =>
+      editManifest(d, (m) => (m.variants.forEach((v: Json) => (v.file = '../secret.txt')), m.gated.forEach((g: Json) => (g.file = '../secret.txt')))),
+    );
     const runs = await all([COMMANDS.inspect!(zero), COMMANDS.run!(zero), COMMANDS.diff!(secret), COMMANDS.run!(secret)]);
     for (const r of runs) {
-      expect(r).toMatchObject({ status: 3, signal: null, stderr: expect.stringMatching(/E_BAD_MANIFEST: .*expected a file name inside the compiled folder, but it climbs out of the folder with "\.\."/) });
+      expect(r).toMatchObject({
+        status: 3,
+        signal: null,
+        stderr: expect.stringMatching(/E_BAD_MANIFEST: .*expected a file name inside the compiled folder, but it climbs out of the folder with "\.\."/),
+      });
       expect(r.stderr + r.stdout).not.toContain('tgate-secret');
     }
   });
@@ -276,13 +331,19 @@ describe('files a manifest names: inside the folder, regular, bounded', () => {
 describe('a damaged compiled folder: a coded error from every command', () => {
   it('graphs missing, not ONNX, or with external data missing, truncated, outside, unlisted', async () => {
     const missingGated = damaged((d) => fs.rmSync(path.join(d, 'gated-v2.onnx')));
-    expect(await rejected(GatedUNet.load(missingGated))).toMatchObject({ code: 'E_FILE_MISSING', message: expect.stringMatching(/has no gated model "gated-v2\.onnx" \(gated\[1\]\.file in tgate\.json\): it is incomplete/) });
+    expect(await rejected(GatedUNet.load(missingGated))).toMatchObject({
+      code: 'E_FILE_MISSING',
+      message: expect.stringMatching(/has no gated model "gated-v2\.onnx" \(gated\[1\]\.file in tgate\.json\): it is incomplete/),
+    });
     const notOnnx = damaged((d) => fs.writeFileSync(path.join(d, 'gated-v2.onnx'), 'not a model'));
     expect(await rejected(GatedUNet.load(notOnnx))).toMatchObject({ code: 'E_NOT_ONNX' });
     const noWeights = damaged((d) => fs.rmSync(path.join(d, 'weights.onnx_data')));
     expect(await rejected(GatedUNet.load(noWeights))).toMatchObject({ code: 'E_EXTERNAL_DATA_MISSING' });
     const truncated = damaged((d) => fs.truncateSync(path.join(d, 'weights.onnx_data'), 40_000));
-    expect(await rejected(GatedUNet.load(truncated))).toMatchObject({ code: 'E_EXTERNAL_DATA_INVALID', message: expect.stringMatching(/the file has 40000 bytes: it is truncated/) });
+    expect(await rejected(GatedUNet.load(truncated))).toMatchObject({
+      code: 'E_EXTERNAL_DATA_INVALID',
+      message: expect.stringMatching(/the file has 40000 bytes: it is truncated/),
+    });
     // A graph whose external data climbs out of the folder (same-length rewrite of its location).
     const escaping = damaged((d) => {
       const file = path.join(d, 'gated-v2.onnx');
@@ -300,7 +361,10 @@ describe('a damaged compiled folder: a coded error from every command', () => {
       const bytes = fs.readFileSync(file).toString('latin1');
       fs.writeFileSync(file, Buffer.from(bytes.split('weights.onnx_data').join('weights.onnx_datb'), 'latin1'));
     });
-    expect(await rejected(GatedUNet.load(unlisted))).toMatchObject({ code: 'E_BAD_MANIFEST', message: expect.stringMatching(/which tgate\.json does not list in weightsFiles/) });
+    expect(await rejected(GatedUNet.load(unlisted))).toMatchObject({
+      code: 'E_BAD_MANIFEST',
+      message: expect.stringMatching(/which tgate\.json does not list in weightsFiles/),
+    });
   });
 
   it('every command exits 3 (never 70, never a signal) on damaged folders, with a hint', async () => {
@@ -319,16 +383,28 @@ describe('a damaged compiled folder: a coded error from every command', () => {
     // A compiled pipeline: generate reads every component; run only the UNet, the manifest and the scheduler config.
     const pipe: [string, string, string[]][] = [
       ['tgate.json not JSON', damaged((d) => fs.writeFileSync(path.join(d, 'tgate.json'), '{"format": "tgate/2", '), pipeline), ['generate']],
-      ['text encoder symlinked outside', damaged((d) => {
-        fs.rmSync(path.join(d, 'text_encoder/model.onnx'));
-        fs.symlinkSync(outside, path.join(d, 'text_encoder/model.onnx'));
-      }, pipeline), ['generate']],
-      ['a component file named outside', damaged((d) => editManifest(d, (m) => (m.pipeline.components.tokenizer.files[0] = '../../secret.txt')), pipeline), ['generate']],
+      [
+        'text encoder symlinked outside',
+        damaged((d) => {
+          fs.rmSync(path.join(d, 'text_encoder/model.onnx'));
+          fs.symlinkSync(outside, path.join(d, 'text_encoder/model.onnx'));
+        }, pipeline),
+        ['generate'],
+      ],
+      [
+        'a component file named outside',
+        damaged((d) => editManifest(d, (m) => (m.pipeline.components.tokenizer.files[0] = '../../secret.txt')), pipeline),
+        ['generate'],
+      ],
       ['unet graphs not ONNX', damaged((d) => garbage(path.join(d, 'unet')), pipeline), ['generate']],
-      ['scheduler config a folder', damaged((d) => {
-        fs.rmSync(path.join(d, 'scheduler/scheduler_config.json'));
-        fs.mkdirSync(path.join(d, 'scheduler/scheduler_config.json'));
-      }, pipeline), ['generate', 'run']],
+      [
+        'scheduler config a folder',
+        damaged((d) => {
+          fs.rmSync(path.join(d, 'scheduler/scheduler_config.json'));
+          fs.mkdirSync(path.join(d, 'scheduler/scheduler_config.json'));
+        }, pipeline),
+        ['generate', 'run'],
+      ],
     ];
     const cases: [string, string, string[]][] = [];
     for (const [what, dir, cmds] of [...single, ...pipe]) for (const cmd of cmds) cases.push([what, cmd, COMMANDS[cmd]!(dir)]);
@@ -343,13 +419,22 @@ describe('a damaged compiled folder: a coded error from every command', () => {
       if (HAS_MKFIFO) mkfifo(path.join(d, 'tokenizer/tokenizer.json'));
       else fs.mkdirSync(path.join(d, 'tokenizer/tokenizer.json.d'));
     }, pipeline);
-    if (HAS_MKFIFO) expect(thrown(() => readPipelineFolder(fifo))).toMatchObject({ code: 'E_NOT_REGULAR_FILE', message: expect.stringMatching(/tokenizer file "tokenizer\/tokenizer\.json" \(pipeline\.components\["tokenizer"\]\.files\[0\] in tgate\.json\) in .* is a FIFO/) });
+    if (HAS_MKFIFO)
+      expect(thrown(() => readPipelineFolder(fifo))).toMatchObject({
+        code: 'E_NOT_REGULAR_FILE',
+        message: expect.stringMatching(
+          /tokenizer file "tokenizer\/tokenizer\.json" \(pipeline\.components\["tokenizer"\]\.files\[0\] in tgate\.json\) in .* is a FIFO/,
+        ),
+      });
     const unlisted = damaged((d) => {
       editManifest(d, (m) => delete m.pipeline.components.text_encoder);
       fs.rmSync(path.join(d, 'text_encoder/model.onnx'));
       fs.symlinkSync(outside, path.join(d, 'text_encoder/model.onnx'));
     }, pipeline);
-    expect(thrown(() => readPipelineFolder(unlisted))).toMatchObject({ code: 'E_UNSAFE_LINK', message: expect.stringMatching(/text_encoder\/model\.onnx "text_encoder\/model\.onnx" leads outside/) });
+    expect(thrown(() => readPipelineFolder(unlisted))).toMatchObject({
+      code: 'E_UNSAFE_LINK',
+      message: expect.stringMatching(/text_encoder\/model\.onnx "text_encoder\/model\.onnx" leads outside/),
+    });
     expect(readPipelineFolder(pipeline).kind).toBe('sd');
   });
 });

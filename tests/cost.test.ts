@@ -21,10 +21,12 @@ async function ortShapes(file: string, sizes: Record<string, number>) {
   const model = decodeModel(fs.readFileSync(file), 'm');
   const g = model.graph;
   const inferred = inferShapes(g);
-  for (const n of g.nodes) for (const v of n.outputs) if (v && !g.isGraphOutput(v)) {
-    v.type ??= { dtype: inferred.facts.get(v)?.dtype || 1, shape: null };
-    g.addOutput(v);
-  }
+  for (const n of g.nodes)
+    for (const v of n.outputs)
+      if (v && !g.isGraphOutput(v)) {
+        v.type ??= { dtype: inferred.facts.get(v)?.dtype || 1, shape: null };
+        g.addOutput(v);
+      }
   const probe = path.join(scratch(), 'all.onnx');
   fs.writeFileSync(probe, encodeModel(model));
   const inputs = g.inputs.filter((v) => !v.initializer).map((v) => ({ name: v.name, dtype: dtypeName(v.type!.dtype), shape: v.type!.shape! }));
@@ -38,7 +40,7 @@ describe('MAC counting', () => {
   it.each([
     ['tiny-unet', path.join(ROOT, 'fixtures/models/tiny-unet.onnx')],
     ['pixart-tiny', path.join(ROOT, 'fixtures/models/pixart-tiny.onnx')],
-  ])('%s: the count from inferred shapes equals the count from onnxruntime\'s shapes', async (_l, file) => {
+  ])("%s: the count from inferred shapes equals the count from onnxruntime's shapes", async (_l, file) => {
     const sizes = { batch_size: 2, height: 8, width: 16, sequence_length: 5 };
     const { graph, shapes } = await ortShapes(file, sizes);
     const fromOrt = countMacsWith(graph, (v) => (v ? shapes(v.name) : null));
@@ -83,7 +85,7 @@ describe('MAC counting', () => {
 const full = path.join(SHARED, 'models/sd15-full/model.onnx');
 const have = sharedAvailable('the full-size SD-1.5 MAC check') && fs.existsSync(full);
 (have ? describe : describe.skip)('sd15-full at batch 1, 64x64 latents, 77 tokens', () => {
-  it('matches the published and onnxruntime-measured MAC figures and SD-1.5\'s parameter count', () => {
+  it("matches the published and onnxruntime-measured MAC figures and SD-1.5's parameter count", () => {
     const r = inspectModel(full, { shapes: { sample: [1, 4, 64, 64], encoder_hidden_states: [1, 77, 768] } });
     const c = r.cost.call;
     // Published: 16.938 T for 25 steps with CFG = 338.76 G per call, convolutions and linear layers.

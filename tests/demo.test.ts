@@ -32,7 +32,11 @@ const FILES = [
 const HEADINGS = ['baseline', 'TGATE v1', 'TGATE v2'];
 
 function filesUnder(dir: string): string[] {
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join('/')).sort();
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join('/'))
+    .sort();
 }
 
 /**
@@ -40,9 +44,34 @@ function filesUnder(dir: string): string[] {
  * the pipeline folder): lower-cased words split on whitespace, each its index in VOCAB, padded
  * with 0 (<pad>) to 8.
  */
-const TRAINING_VOCAB = ['<pad>', 'a', 'red', 'green', 'blue', 'yellow', 'purple', 'circle', 'square', 'triangle', 'on', 'the', 'at', 'in', 'left', 'right', 'top', 'bottom', 'center'];
+const TRAINING_VOCAB = [
+  '<pad>',
+  'a',
+  'red',
+  'green',
+  'blue',
+  'yellow',
+  'purple',
+  'circle',
+  'square',
+  'triangle',
+  'on',
+  'the',
+  'at',
+  'in',
+  'left',
+  'right',
+  'top',
+  'bottom',
+  'center',
+];
 function trainingIds(prompt: string): number[] {
-  const ids = prompt.trim().toLowerCase().split(/\s+/).filter(Boolean).map((w) => TRAINING_VOCAB.indexOf(w));
+  const ids = prompt
+    .trim()
+    .toLowerCase()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((w) => TRAINING_VOCAB.indexOf(w));
   if (ids.includes(-1)) throw new Error(`not a training prompt: ${prompt}`);
   return [...ids, ...Array(8 - ids.length).fill(0)];
 }
@@ -50,10 +79,11 @@ function trainingIds(prompt: string): number[] {
 /** Pixels dark enough to be text (the ink is rgb(32, 32, 32); images here are bright). */
 function darkIn(png: PNG, x0: number, y0: number, x1: number, y1: number): number {
   let n = 0;
-  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) {
-    const o = 4 * (y * png.width + x);
-    if (png.data[o]! < 100 && png.data[o + 1]! < 100 && png.data[o + 2]! < 100) n++;
-  }
+  for (let y = y0; y < y1; y++)
+    for (let x = x0; x < x1; x++) {
+      const o = 4 * (y * png.width + x);
+      if (png.data[o]! < 100 && png.data[o + 1]! < 100 && png.data[o + 2]! < 100) n++;
+    }
   return n;
 }
 
@@ -119,7 +149,9 @@ describe('the demo model: a pipeline folder in the diffusers layout', () => {
     } catch (e) {
       hint = (e as { hint: string }).hint;
     }
-    expect(hint).toMatch(/The vocabulary \(.*tokenizer\.json, which has no unk token\): <pad>, a, red, green, blue, yellow, purple, circle, square, triangle, on, the, at, in, left, right, top, bottom, center\./);
+    expect(hint).toMatch(
+      /The vocabulary \(.*tokenizer\.json, which has no unk token\): <pad>, a, red, green, blue, yellow, purple, circle, square, triangle, on, the, at, in, left, right, top, bottom, center\./,
+    );
     const labels = readLabels(MODEL);
     expect(labelsOf(labels, 'a blue square at the top')).toEqual({ color: 'blue', shape: 'square', position: 'top' });
     expect(labelsOf(labels, 'a blue square')).toBeNull();
@@ -135,11 +167,12 @@ describe('the demo model: a pipeline folder in the diffusers layout', () => {
     const oracle = await ShapeClassifier.load(MODEL);
     // A flat red disc on the left of a light background, drawn here.
     const img = new Float32Array(3 * 32 * 32);
-    for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) {
-      const inside = (x - 9) ** 2 + (y - 16) ** 2 <= 36;
-      const rgb = inside ? [220, 45, 45] : [235, 235, 235];
-      for (let c = 0; c < 3; c++) img[c * 1024 + y * 32 + x] = rgb[c]! / 127.5 - 1;
-    }
+    for (let y = 0; y < 32; y++)
+      for (let x = 0; x < 32; x++) {
+        const inside = (x - 9) ** 2 + (y - 16) ** 2 <= 36;
+        const rgb = inside ? [220, 45, 45] : [235, 235, 235];
+        for (let c = 0; c < 3; c++) img[c * 1024 + y * 32 + x] = rgb[c]! / 127.5 - 1;
+      }
     expect(await oracle.classify(img, 1)).toEqual([{ color: 'red', shape: 'circle', position: 'left' }]);
     await oracle.release();
   });
@@ -175,7 +208,11 @@ describe('the demo model: a pipeline folder in the diffusers layout', () => {
 });
 
 describe('the labelled grid', () => {
-  const solid = (rgb: number[], size = 2): GridImage => ({ width: size, height: size, data: Uint8Array.from({ length: size * size * 3 }, (_, i) => rgb[i % 3]!) });
+  const solid = (rgb: number[], size = 2): GridImage => ({
+    width: size,
+    height: size,
+    data: Uint8Array.from({ length: size * size * 3 }, (_, i) => rgb[i % 3]!),
+  });
 
   it('without labels: rows x columns of scaled images, as a real PNG', () => {
     const png = PNG.sync.read(gridPng([[solid([255, 0, 0]), solid([0, 0, 255])]], { scale: 3, gap: 1 }));
@@ -186,7 +223,11 @@ describe('the labelled grid', () => {
   });
 
   it('column headings above and a title left of each row; the images in their cells', () => {
-    const colours = [[230, 40, 40], [40, 200, 60], [50, 80, 230]];
+    const colours = [
+      [230, 40, 40],
+      [40, 200, 60],
+      [50, 80, 230],
+    ];
     const titles = ['a red circle on the left', 'a purple triangle in the center'];
     const rows = titles.map(() => colours.map((c) => solid(c, 32)));
     const o = { columns: HEADINGS, rows: titles };
@@ -194,14 +235,23 @@ describe('the labelled grid', () => {
     const g = gridLayout(2, 3, 32, o);
     expect([png.width, png.height]).toEqual([g.width, g.height]);
     expect(g.cell).toBe(128);
-    expect(g.titleLines).toEqual([['a red circle on', 'the left'], ['a purple', 'triangle in the', 'center']]);
+    expect(g.titleLines).toEqual([
+      ['a red circle on', 'the left'],
+      ['a purple', 'triangle in the', 'center'],
+    ]);
     expectLabels(png, g, 2, 3);
-    for (let r = 0; r < 2; r++) for (let c = 0; c < 3; c++) {
-      const { x, y } = g.cellAt(r, c);
-      for (const [dx, dy] of [[0, 0], [127, 127], [64, 3]]) expect(pixel(png, x + dx!, y + dy!)).toEqual([...colours[c]!, 255]);
-      expect(pixel(png, x - 1, y + 64)).toEqual([255, 255, 255, 255]);
-      expect(pixel(png, x + 128, y + 64)).toEqual([255, 255, 255, 255]);
-    }
+    for (let r = 0; r < 2; r++)
+      for (let c = 0; c < 3; c++) {
+        const { x, y } = g.cellAt(r, c);
+        for (const [dx, dy] of [
+          [0, 0],
+          [127, 127],
+          [64, 3],
+        ])
+          expect(pixel(png, x + dx!, y + dy!)).toEqual([...colours[c]!, 255]);
+        expect(pixel(png, x - 1, y + 64)).toEqual([255, 255, 255, 255]);
+        expect(pixel(png, x + 128, y + 64)).toEqual([255, 255, 255, 255]);
+      }
   });
 
   it('wraps titles on words and cuts words longer than a line', () => {
@@ -238,18 +288,20 @@ describe('tgate demo and tgate calibrate', () => {
     expect([png.width, png.height]).toEqual([g.width, g.height]);
     expectLabels(png, g, 5, 3);
     // Every cell holds a drawn image: the light background and a saturated shape.
-    for (let row = 0; row < 5; row++) for (let c = 0; c < 3; c++) {
-      const { x, y } = g.cellAt(row, c);
-      let saturated = 0;
-      let light = 0;
-      for (let dy = 0; dy < g.cell; dy += 4) for (let dx = 0; dx < g.cell; dx += 4) {
-        const [R, G, B] = pixel(png, x + dx, y + dy);
-        if (Math.max(R!, G!, B!) - Math.min(R!, G!, B!) > 80) saturated++;
-        if (Math.min(R!, G!, B!) > 180) light++;
+    for (let row = 0; row < 5; row++)
+      for (let c = 0; c < 3; c++) {
+        const { x, y } = g.cellAt(row, c);
+        let saturated = 0;
+        let light = 0;
+        for (let dy = 0; dy < g.cell; dy += 4)
+          for (let dx = 0; dx < g.cell; dx += 4) {
+            const [R, G, B] = pixel(png, x + dx, y + dy);
+            if (Math.max(R!, G!, B!) - Math.min(R!, G!, B!) > 80) saturated++;
+            if (Math.min(R!, G!, B!) > 180) light++;
+          }
+        expect(saturated).toBeGreaterThan(20);
+        expect(light).toBeGreaterThan(400);
       }
-      expect(saturated).toBeGreaterThan(20);
-      expect(light).toBeGreaterThan(400);
-    }
     expect(fs.readFileSync(path.join(out, 'convergence.svg'), 'utf8')).toMatch(/<path d="M[\d.]+,[\d.]+ L/);
     expect(fs.readFileSync(path.join(out, 'report.md'), 'utf8')).toMatch(/\| v2 \| [\d.]+ \| [\d.]+x \| [\d.]+ % \|/);
     expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).toMatch(/<img alt="grid" src="data:image\/png;base64,/);
@@ -271,7 +323,9 @@ describe('tgate demo and tgate calibrate', () => {
     const untouched = path.join(scratch(), 'bad');
     const bad = tgate(['demo', '-o', untouched, '--prompt', 'a blue dog']);
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/outside the tokenizer's vocabulary: dog[\s\S]*The vocabulary \(.*\): <pad>, a, red, green[\s\S]*Prompts read like "a red circle on the left"/);
+    expect(bad.stderr).toMatch(
+      /outside the tokenizer's vocabulary: dog[\s\S]*The vocabulary \(.*\): <pad>, a, red, green[\s\S]*Prompts read like "a red circle on the left"/,
+    );
     expect(fs.existsSync(untouched)).toBe(false);
   });
 

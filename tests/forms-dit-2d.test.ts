@@ -69,7 +69,8 @@ describe('PixArt-style DiT optimised by onnxruntime on static shapes (2-D out-pr
   (ort.env.versions.node === BUILT_WITH ? it : it.skip)('the committed fixture is what onnxruntime writes from pixart-tiny.onnx (same bytes)', async () => {
     expect(Buffer.from(await pixartOrtBytes(MODELS)).equals(fs.readFileSync(OPTIMIZED))).toBe(true);
   });
-  if (ort.env.versions.node !== BUILT_WITH) console.log(`SKIPPED the fixture byte check: onnxruntime-node ${ort.env.versions.node} is installed, the fixture was written by ${BUILT_WITH}.`);
+  if (ort.env.versions.node !== BUILT_WITH)
+    console.log(`SKIPPED the fixture byte check: onnxruntime-node ${ort.env.versions.node} is installed, the fixture was written by ${BUILT_WITH}.`);
 
   it('finds every site, self included, with the cut at the 2-D Gemm: [batch·tokens, channels] = [128, 32]', () => {
     const g = decodeModel(fs.readFileSync(OPTIMIZED), 'opt').graph;
@@ -109,7 +110,7 @@ describe('PixArt-style DiT optimised by onnxruntime on static shapes (2-D out-pr
     expect(sites.map((s) => [s.tokens, s.channels, s.bytesPerSample])).toEqual(Array(4).fill([64, 32, 64 * 32 * 4]));
   });
 
-  it('a TGATE v2 run agrees with the PyTorch export\'s at the same inputs (gated model and separate sessions)', async () => {
+  it("a TGATE v2 run agrees with the PyTorch export's at the same inputs (gated model and separate sessions)", async () => {
     const want = await tgateRun(path.join(work, 'plain'), 1);
     const got = await tgateRun(path.join(work, 'opt'), 1);
     expect(got.records.map((r) => [r.variant, r.batch])).toEqual(want.records.map((r) => [r.variant, r.batch]));
@@ -124,7 +125,7 @@ describe('PixArt-style DiT optimised by onnxruntime on static shapes (2-D out-pr
     expect(relDiff(separate.latents, got.latents)).toBeLessThan(1e-5);
   });
 
-  it('two samples (fixed batch 4): the gate\'s CFG mean pairs each sample\'s uncond rows with its own cond rows', async () => {
+  it("two samples (fixed batch 4): the gate's CFG mean pairs each sample's uncond rows with its own cond rows", async () => {
     const file = path.join(work, 'batch4.onnx');
     fs.writeFileSync(file, await pixartOrtBytes(MODELS, 4));
     const four = await compile(file, { outDir: path.join(work, 'opt4'), prover: (r) => proveArtifacts(r) });
@@ -145,7 +146,7 @@ describe('PixArt-style DiT optimised by onnxruntime on static shapes (2-D out-pr
     await expect(tgateRun(path.join(work, 'opt'), 3)).rejects.toThrow(/fixed batch of 2/);
   });
 
-  it('tgate run without --height/--width takes the model\'s fixed latent size (not 512 px)', () => {
+  it("tgate run without --height/--width takes the model's fixed latent size (not 512 px)", () => {
     const r = tgate(['run', path.join(work, 'opt'), '--steps', '2', '--json']);
     expect(r.stderr).toMatch(/latent 16x16 for 128x128 px/);
     expect(r.status).toBe(0);
@@ -167,12 +168,22 @@ function twoDimDit(merge: 'batch-major' | 'token-major'): ModelSpec {
   let x = b.op('Reshape', [b.op('Transpose', [h], { perm: { ints: [0, 2, 3, 1] } }), b.constant([0, -1, c], [3], INT64)]);
   const attention = (name: string, q: string, kv: string, kvDim: number) =>
     b.scope(name, () => {
-      const proj = (p: string, input: string, rows: number) => b.scope(p, () => b.op('MatMul', [input, b.weight(`${name}.${p}.${b.nodes.length}`, [rows, c], 0.3)]));
-      const split = (t: string, perm: number[]) => b.op('Transpose', [b.op('Reshape', [t, b.constant([0, -1, heads, hd], [4], INT64)])], { perm: { ints: perm } });
-      const scores = b.op('Mul', [b.op('MatMul', [split(proj('to_q', q, c), [0, 2, 1, 3]), split(proj('to_k', kv, kvDim), [0, 2, 3, 1])]), b.constant([1 / Math.sqrt(hd)], [])]);
+      const proj = (p: string, input: string, rows: number) =>
+        b.scope(p, () => b.op('MatMul', [input, b.weight(`${name}.${p}.${b.nodes.length}`, [rows, c], 0.3)]));
+      const split = (t: string, perm: number[]) =>
+        b.op('Transpose', [b.op('Reshape', [t, b.constant([0, -1, heads, hd], [4], INT64)])], { perm: { ints: perm } });
+      const scores = b.op('Mul', [
+        b.op('MatMul', [split(proj('to_q', q, c), [0, 2, 1, 3]), split(proj('to_k', kv, kvDim), [0, 2, 3, 1])]),
+        b.constant([1 / Math.sqrt(hd)], []),
+      ]);
       const ctx = b.op('MatMul', [b.op('Softmax', [scores], { axis: { i: -1 } }), split(proj('to_v', kv, kvDim), [0, 2, 1, 3])]);
-      const rows = b.op('Reshape', [b.op('Transpose', [ctx], { perm: { ints: merge === 'batch-major' ? [0, 2, 1, 3] : [2, 0, 1, 3] } }), b.constant([-1, c], [2], INT64)]);
-      const out = b.scope('to_out.0', () => b.op('Add', [b.op('MatMul', [rows, b.weight(`${name}.to_out.${b.nodes.length}`, [c, c], 0.3)]), b.weight(`${name}.to_out.bias`, [c], 0.05)]));
+      const rows = b.op('Reshape', [
+        b.op('Transpose', [ctx], { perm: { ints: merge === 'batch-major' ? [0, 2, 1, 3] : [2, 0, 1, 3] } }),
+        b.constant([-1, c], [2], INT64),
+      ]);
+      const out = b.scope('to_out.0', () =>
+        b.op('Add', [b.op('MatMul', [rows, b.weight(`${name}.to_out.${b.nodes.length}`, [c, c], 0.3)]), b.weight(`${name}.to_out.bias`, [c], 0.05)]),
+      );
       if (merge === 'batch-major') return b.op('Reshape', [out, b.op('Shape', [q])]);
       const tb = b.op('Shape', [b.op('Transpose', [q], { perm: { ints: [1, 0, 2] } })]);
       return b.op('Transpose', [b.op('Reshape', [out, tb])], { perm: { ints: [1, 0, 2] } });
@@ -205,7 +216,7 @@ describe('2-D out-projections on dynamic shapes, and the sample order of a cut',
     expect(report.rejected.map((x) => x.reason)).toEqual(Array(2).fill(expect.stringMatching(/batch axis moved off the front.*sample-major/)));
   });
 
-  it('the proof checks a cut\'s sample order on the numbers: a [tokens, batch, channels] tensor fails it', async () => {
+  it("the proof checks a cut's sample order on the numbers: a [tokens, batch, channels] tensor fails it", async () => {
     // y1 keeps the batch in front, y2 moves it to axis 1: swapping the samples swaps y1's halves only.
     const b = new GraphBuilder(1);
     const x = b.input('x', [2, 3, 2, 2]);
@@ -219,6 +230,8 @@ describe('2-D out-projections on dynamic shapes, and the sample order of a cut',
     const planned = await runOnce(model, feeds);
     const run = (f: typeof feeds) => runOnce(model, f);
     expect(await sampleOrderError([{ id: 'cross.0', tensor: 'y1' }], feeds, planned, run, 1e-6)).toBeNull();
-    expect(await sampleOrderError([{ id: 'cross.1', tensor: 'y2' }], feeds, planned, run, 1e-6)).toMatch(/^Site cross.1: swapping the two halves of the batch does not swap the two halves of y2/);
+    expect(await sampleOrderError([{ id: 'cross.1', tensor: 'y2' }], feeds, planned, run, 1e-6)).toMatch(
+      /^Site cross.1: swapping the two halves of the batch does not swap the two halves of y2/,
+    );
   });
 });

@@ -48,7 +48,9 @@ describe('PixArt-style DiT (PyTorch export)', () => {
   it('every cut equals the PyTorch module output (<= 1e-4), and so does the model output', async () => {
     const index = JSON.parse(fs.readFileSync(path.join(REF, 'index.json'), 'utf8'));
     const probe = decodeModel(fs.readFileSync(path.join(out, 'planning.onnx')), 'planning');
-    runPasses(probe.graph, [exposeOutputs(result.manifest.sites.filter((s) => !s.cached).map((s) => ({ tensor: s.tensor, type: { dtype: 1, shape: s.shape } })))]);
+    runPasses(probe.graph, [
+      exposeOutputs(result.manifest.sites.filter((s) => !s.cached).map((s) => ({ tensor: s.tensor, type: { dtype: 1, shape: s.shape } }))),
+    ]);
     const probePath = path.join(out, 'probe.onnx');
     fs.writeFileSync(probePath, encodeModel(probe));
     const t = index.tensors;
@@ -79,7 +81,7 @@ describe('PixArt-style DiT (PyTorch export)', () => {
     expect(result.manifest.schedule).toEqual({ gateStep: 15, spInterval: 3, fiInterval: 1, warmUp: 2, guidance: 4.5 });
   });
 
-  it('a reused self-attention output is still multiplied by the current step\'s gate_msa', async () => {
+  it("a reused self-attention output is still multiplied by the current step's gate_msa", async () => {
     // In the reuse-self graph each self cache input feeds the gate_msa Mul, whose other operand
     // is computed from this step's timestep: the cache replaces attn1's output, not gate * attn1.
     const reuse = decodeModel(fs.readFileSync(path.join(out, 'reuse-self.onnx')), 'reuse-self').graph;
@@ -118,7 +120,8 @@ describe('PixArt-style DiT (PyTorch export)', () => {
       latents: { data: r(4 * 64, 1), dims: [1, 4, 8, 8] },
       cond: { encoder_hidden_states: { data: r(5 * 24, 2), dims: [1, 5, 24] } },
       uncond: { encoder_hidden_states: { data: r(5 * 24, 3), dims: [1, 5, 24] } },
-      steps: 20, guidance: 4.5,
+      steps: 20,
+      guidance: 4.5,
     });
     expect(res.schedule).toEqual({ version: 2, gateStep: 15, spInterval: 3, fiInterval: 1, warmUp: 2 });
     expect(res.records.filter((x) => x.self === 'reuse').map((x) => x.k)).toEqual([4, 5, 7, 8, 10, 11, 13]);
@@ -135,7 +138,10 @@ describe('PixArt-style DiT (PyTorch export)', () => {
       latents: { data: r(4 * 64, 1), dims: [1, 4, 8, 8] },
       cond: { encoder_hidden_states: { data: r(5 * 24, 2), dims: [1, 5, 24] } },
       uncond: { encoder_hidden_states: { data: r(5 * 24, 3), dims: [1, 5, 24] } },
-      steps: 6, gateStep: 3, guidance: 4.5, scheduler: 'dpmpp-2m',
+      steps: 6,
+      gateStep: 3,
+      guidance: 4.5,
+      scheduler: 'dpmpp-2m',
     });
     expect(res.dims).toEqual([1, 4, 8, 8]);
     expect(res.latents.every(Number.isFinite)).toBe(true);

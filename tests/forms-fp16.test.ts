@@ -17,14 +17,21 @@ describe('float16 exports', () => {
     const work = scratch();
     const write = (name: string, bytes: Uint8Array) => writeModelFile(work, name, bytes);
     const f32 = await compile(write('f32', encodeModelSpec(tinyUnetSpec())), { outDir: path.join(work, 'f32-out'), prover: (r) => proveArtifacts(r) });
-    const f16 = await compile(write('f16', encodeModelSpec(float16Spec(tinyUnetSpec()))), { outDir: path.join(work, 'f16-out'), prover: (r) => proveArtifacts(r) });
+    const f16 = await compile(write('f16', encodeModelSpec(float16Spec(tinyUnetSpec()))), {
+      outDir: path.join(work, 'f16-out'),
+      prover: (r) => proveArtifacts(r),
+    });
     expect(f16.manifest.sites.map((s) => [s.id, s.tensor])).toEqual(f32.manifest.sites.map((s) => [s.id, s.tensor]));
     expect(f16.manifest.sites.filter((s) => s.cached).every((s) => s.dtype === 'float16')).toBe(true);
     expect(f16.manifest.verification).toMatchObject({ skipped: false, planningBitExact: true, gatedBitExact: true, shapesConfirmed: true });
 
     const r = new SeededRandom(4);
     const t = (dims: number[]) => ({ data: Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => r.normal()), dims });
-    const io: Pick<GenerateOptions, 'latents' | 'cond' | 'uncond'> = { latents: t([1, 4, 8, 8]), cond: { encoder_hidden_states: t([1, 5, 12]) }, uncond: { encoder_hidden_states: t([1, 5, 12]) } };
+    const io: Pick<GenerateOptions, 'latents' | 'cond' | 'uncond'> = {
+      latents: t([1, 4, 8, 8]),
+      cond: { encoder_hidden_states: t([1, 5, 12]) },
+      uncond: { encoder_hidden_states: t([1, 5, 12]) },
+    };
     const run = async (dir: string, sessions: 'gated' | 'pair') => {
       const u = await GatedUNet.load(dir, { sessions });
       const res = await u.generate({ ...io, steps: 8, gateStep: 4, guidance: 7.5 });

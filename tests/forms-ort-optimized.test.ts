@@ -55,15 +55,18 @@ describe('ORT-optimized graphs', () => {
     expect(await sameCutValues(work, plain, optimized, { batch_size: 2, height: 8, width: 8, sequence_length: 5 })).toBeLessThan(1e-5);
   });
 
-  (sharedAvailable('ORT-optimized sd15-tiny') ? it : it.skip)('sd15-tiny after extended optimisation: 6 + 6 sites, cut values equal the unfused ones', async () => {
-    const work = scratch();
-    const { plain, optimized } = await compileBoth(path.join(FIXTURES, 'sd15-tiny/model.onnx'), work);
-    expect(optimized.manifest.sites.filter((s) => s.kind === 'cross')).toHaveLength(6);
-    expect(optimized.manifest.sites.filter((s) => s.kind === 'self')).toHaveLength(6);
-    // ORT removed the trailing "/ 1.0": the cut is the out-projection's bias Add, same value.
-    expect(optimized.manifest.sites.every((s) => /to_out\.0\/Add_output_0$/.test(s.tensor))).toBe(true);
-    expect(await sameCutValues(work, plain, optimized, { batch_size: 2, height: 16, width: 16, sequence_length: 77 })).toBeLessThan(1e-5);
-  });
+  (sharedAvailable('ORT-optimized sd15-tiny') ? it : it.skip)(
+    'sd15-tiny after extended optimisation: 6 + 6 sites, cut values equal the unfused ones',
+    async () => {
+      const work = scratch();
+      const { plain, optimized } = await compileBoth(path.join(FIXTURES, 'sd15-tiny/model.onnx'), work);
+      expect(optimized.manifest.sites.filter((s) => s.kind === 'cross')).toHaveLength(6);
+      expect(optimized.manifest.sites.filter((s) => s.kind === 'self')).toHaveLength(6);
+      // ORT removed the trailing "/ 1.0": the cut is the out-projection's bias Add, same value.
+      expect(optimized.manifest.sites.every((s) => /to_out\.0\/Add_output_0$/.test(s.tensor))).toBe(true);
+      expect(await sameCutValues(work, plain, optimized, { batch_size: 2, height: 16, width: 16, sequence_length: 77 })).toBeLessThan(1e-5);
+    },
+  );
 });
 
 describe('near misses', () => {
@@ -76,6 +79,8 @@ describe('near misses', () => {
     b.output('y', ['n', 6, 8]);
     const report = findAttentionSites(decodeModel(encodeModelSpec(b.model()), 'near-miss.onnx').graph);
     expect(report.sites).toEqual([]);
-    expect(report.rejected).toEqual([{ node: expect.stringMatching(/Softmax/), reason: expect.stringMatching(/no query projection \(MatMul\/Gemm with constant weights\)/) }]);
+    expect(report.rejected).toEqual([
+      { node: expect.stringMatching(/Softmax/), reason: expect.stringMatching(/no query projection \(MatMul\/Gemm with constant weights\)/) },
+    ]);
   });
 });

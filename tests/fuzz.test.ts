@@ -67,7 +67,9 @@ describe('fuzz: every tgate command on mutated inputs', () => {
       const cases = fc.sample(ARBITRARIES[group], { seed: SEED + i, numRuns: RUNS[group] });
       const { outcomes, skipped } = await executeAll(cases, { base, root, budgetMs: GROUP_BUDGET_MS });
       all.push(...outcomes);
-      console.log(`fuzz ${group}: ${outcomes.length} cases run, ${outcomes.filter((o) => o.violations.length).length} failing${skipped ? `, ${skipped} skipped (budget)` : ''}`);
+      console.log(
+        `fuzz ${group}: ${outcomes.length} cases run, ${outcomes.filter((o) => o.violations.length).length} failing${skipped ? `, ${skipped} skipped (budget)` : ''}`,
+      );
       const f = failures(outcomes, skipped, group);
       if (f) throw new Error(f);
       expect(skipped).toBe(0);

@@ -19,7 +19,16 @@ function modernSpec(): ModelSpec {
       { name: 'f8', dtype: 17, dims: [4], raw: Uint8Array.of(1, 2, 3, 4) },
       { name: 'i4', dtype: 22, dims: [4], raw: Uint8Array.of(0x21, 0x43) },
     ],
-    nodes: [{ op: 'Add', inputs: ['x', 'w'], outputs: ['y'], name: '/block/Add', metadata: { 'pkg.torch.onnx.name_scopes': "['', 'block']", 'namespace': 'block: Block' }, unknownVarint: { field: 77, value: 300 } }],
+    nodes: [
+      {
+        op: 'Add',
+        inputs: ['x', 'w'],
+        outputs: ['y'],
+        name: '/block/Add',
+        metadata: { 'pkg.torch.onnx.name_scopes': "['', 'block']", namespace: 'block: Block' },
+        unknownVarint: { field: 77, value: 300 },
+      },
+    ],
     // field 99 (varint 7) and field 100 (length-delimited "hi"): unknown to every ONNX schema.
     unknownTrailer: Uint8Array.of(0x98, 0x06, 7, 0xa2, 0x06, 2, 0x68, 0x69),
   };
@@ -63,8 +72,11 @@ describe('model I/O round trip', () => {
   });
 
   const have = sharedAvailable('round trip of the shared exports');
-  (have ? it : it.skip).each(['sd15-tiny/model.onnx', 'sd15-tiny/model_opset14.onnx', 'sdxl-tiny/model.onnx'])('round-trips the real export %s byte for byte', (rel) => {
-    const bytes = fs.readFileSync(path.join(FIXTURES, rel));
-    expect(Buffer.from(encodeModel(decodeModel(bytes, rel))).equals(bytes)).toBe(true);
-  });
+  (have ? it : it.skip).each(['sd15-tiny/model.onnx', 'sd15-tiny/model_opset14.onnx', 'sdxl-tiny/model.onnx'])(
+    'round-trips the real export %s byte for byte',
+    (rel) => {
+      const bytes = fs.readFileSync(path.join(FIXTURES, rel));
+      expect(Buffer.from(encodeModel(decodeModel(bytes, rel))).equals(bytes)).toBe(true);
+    },
+  );
 });

@@ -23,7 +23,12 @@ describe('IR', () => {
     const g = chain();
     const a = g.nodes[0]!.outputs[0]!;
     expect(a.producer).toBe(g.nodes[0]);
-    expect(a.uses().map((u) => u.node.opType).sort()).toEqual(['Exp', 'Neg']);
+    expect(
+      a
+        .uses()
+        .map((u) => u.node.opType)
+        .sort(),
+    ).toEqual(['Exp', 'Neg']);
     expect(g.value('x')!.uses()).toHaveLength(1);
     expect(verifyGraph(g)).toEqual([]);
   });

@@ -46,16 +46,26 @@ function importsOf(file: string): Import[] {
     if (!spec || !ts.isStringLiteral(spec)) return;
     const s = spec.text;
     const relative = s.startsWith('.');
-    const to = relative ? path.posix.normalize(path.posix.join(path.posix.dirname(file), s)).replace(/\.js$/, '.ts') : s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : s.split('/')[0]!;
+    const to = relative
+      ? path.posix.normalize(path.posix.join(path.posix.dirname(file), s)).replace(/\.js$/, '.ts')
+      : s.startsWith('@')
+        ? s.split('/').slice(0, 2).join('/')
+        : s.split('/')[0]!;
     out.push({ from: file, to, relative, typeOnly, line: sf.getLineAndCharacterOfPosition(at.getStart()).line + 1 });
   };
   const visit = (n: ts.Node) => {
     if (ts.isImportDeclaration(n)) {
       const c = n.importClause;
-      const allTypeNamed = !!c?.namedBindings && ts.isNamedImports(c.namedBindings) && !c.name && c.namedBindings.elements.length > 0 && c.namedBindings.elements.every((e) => e.isTypeOnly);
+      const allTypeNamed =
+        !!c?.namedBindings &&
+        ts.isNamedImports(c.namedBindings) &&
+        !c.name &&
+        c.namedBindings.elements.length > 0 &&
+        c.namedBindings.elements.every((e) => e.isTypeOnly);
       add(n.moduleSpecifier, !!c?.isTypeOnly || allTypeNamed, n);
     } else if (ts.isExportDeclaration(n)) {
-      const allTypeNamed = !!n.exportClause && ts.isNamedExports(n.exportClause) && n.exportClause.elements.length > 0 && n.exportClause.elements.every((e) => e.isTypeOnly);
+      const allTypeNamed =
+        !!n.exportClause && ts.isNamedExports(n.exportClause) && n.exportClause.elements.length > 0 && n.exportClause.elements.every((e) => e.isTypeOnly);
       add(n.moduleSpecifier, n.isTypeOnly || allTypeNamed, n);
     } else if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword) {
       add(n.arguments[0], false, n);
@@ -72,7 +82,9 @@ function importsOf(file: string): Import[] {
 function rankOf(file: string): number {
   if (file === 'index.ts') return LAYERS.length;
   const dir = path.posix.dirname(file);
-  const sub = Object.keys(SUB_RANKS).filter((s) => dir === s || dir.startsWith(`${s}/`)).sort((a, b) => b.length - a.length)[0];
+  const sub = Object.keys(SUB_RANKS)
+    .filter((s) => dir === s || dir.startsWith(`${s}/`))
+    .sort((a, b) => b.length - a.length)[0];
   if (sub !== undefined) return SUB_RANKS[sub]!;
   return LAYERS.indexOf(file.split('/')[0] as (typeof LAYERS)[number]);
 }

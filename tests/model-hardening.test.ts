@@ -39,8 +39,18 @@ const boolTrue: TensorSpec = { name: 'tgate_test.cond', dtype: 9, dims: [], raw:
 /** A branch graph yielding `out` from a Constant of `t` (or, with asInitializer, an initializer). */
 function branch(out: string, t: TensorSpec, asInitializer = false): GraphSpec {
   return asInitializer
-    ? { inputs: [], outputs: [{ name: out, dtype: 2, shape: [16] }], initializers: [{ ...t, name: `${out}.w` }], nodes: [{ op: 'Identity', inputs: [`${out}.w`], outputs: [out] }] }
-    : { inputs: [], outputs: [{ name: out, dtype: 2, shape: [16] }], initializers: [], nodes: [{ op: 'Constant', inputs: [], outputs: [out], attrs: { value: { t: { ...t, name: `${out}.c` } } } }] };
+    ? {
+        inputs: [],
+        outputs: [{ name: out, dtype: 2, shape: [16] }],
+        initializers: [{ ...t, name: `${out}.w` }],
+        nodes: [{ op: 'Identity', inputs: [`${out}.w`], outputs: [out] }],
+      }
+    : {
+        inputs: [],
+        outputs: [{ name: out, dtype: 2, shape: [16] }],
+        initializers: [],
+        nodes: [{ op: 'Constant', inputs: [], outputs: [out], attrs: { value: { t: { ...t, name: `${out}.c` } } } }],
+      };
 }
 
 /** The tiny UNet plus unused nodes that hold a tensor somewhere other than an initializer. */
@@ -50,29 +60,106 @@ function unetWith(nodes: NodeSpec[]): ModelSpec {
 }
 
 const PLACES: [string, NodeSpec[]][] = [
-  ['a Constant node (attribute value)', [{ op: 'Constant', name: '/evil/Constant', inputs: [], outputs: ['evil'], attrs: { value: { t: outside('evil.t') } } }]],
-  ['a TENSORS attribute', [{ op: 'Identity', name: '/evil/Identity', inputs: ['tgate_test.cond'], outputs: ['evil'], attrs: { payload: { tensors: [outside('evil.t')] } } }]],
-  ['a SPARSE_TENSOR attribute', [{ op: 'Constant', name: '/evil/Sparse', inputs: [], outputs: ['evil'], attrs: { sparse_value: { sparse: { values: outside('evil.values'), indices: { name: 'evil.indices', dtype: 7, dims: [16], values: Array.from({ length: 16 }, (_, i) => i) }, dims: [32] } } } }]],
-  ['an initializer of an If branch', [{ op: 'If', name: '/evil/If', inputs: ['tgate_test.cond'], outputs: ['evil'], attrs: { then_branch: { g: branch('then_out', outside('x'), true) }, else_branch: { g: branch('else_out', { name: 'ok', dtype: 2, dims: [16], raw: new Uint8Array(16) }) } } }]],
-  ['a Constant in a Loop body inside an If branch', [{
-    op: 'If', name: '/evil/If', inputs: ['tgate_test.cond'], outputs: ['evil'],
-    attrs: {
-      then_branch: { g: { inputs: [], outputs: [{ name: 'then_out', dtype: 2, shape: [16] }], initializers: [], nodes: [{
-        op: 'Loop', name: '/evil/If/Loop', inputs: ['', 'tgate_test.cond'], outputs: ['then_out'],
-        attrs: { body: { g: { inputs: [{ name: 'i', dtype: 7, shape: [] }, { name: 'c', dtype: 9, shape: [] }], outputs: [{ name: 'c_out', dtype: 9, shape: [] }, { name: 'scan', dtype: 2, shape: [16] }], initializers: [], nodes: [
-          { op: 'Identity', inputs: ['c'], outputs: ['c_out'] },
-          { op: 'Constant', name: '/evil/If/Loop/Constant', inputs: [], outputs: ['scan'], attrs: { value: { t: outside('deep') } } },
-        ] } } },
-      }] } },
-      else_branch: { g: branch('else_out', { name: 'ok', dtype: 2, dims: [16], raw: new Uint8Array(16) }) },
-    },
-  }]],
+  [
+    'a Constant node (attribute value)',
+    [{ op: 'Constant', name: '/evil/Constant', inputs: [], outputs: ['evil'], attrs: { value: { t: outside('evil.t') } } }],
+  ],
+  [
+    'a TENSORS attribute',
+    [{ op: 'Identity', name: '/evil/Identity', inputs: ['tgate_test.cond'], outputs: ['evil'], attrs: { payload: { tensors: [outside('evil.t')] } } }],
+  ],
+  [
+    'a SPARSE_TENSOR attribute',
+    [
+      {
+        op: 'Constant',
+        name: '/evil/Sparse',
+        inputs: [],
+        outputs: ['evil'],
+        attrs: {
+          sparse_value: {
+            sparse: {
+              values: outside('evil.values'),
+              indices: { name: 'evil.indices', dtype: 7, dims: [16], values: Array.from({ length: 16 }, (_, i) => i) },
+              dims: [32],
+            },
+          },
+        },
+      },
+    ],
+  ],
+  [
+    'an initializer of an If branch',
+    [
+      {
+        op: 'If',
+        name: '/evil/If',
+        inputs: ['tgate_test.cond'],
+        outputs: ['evil'],
+        attrs: {
+          then_branch: { g: branch('then_out', outside('x'), true) },
+          else_branch: { g: branch('else_out', { name: 'ok', dtype: 2, dims: [16], raw: new Uint8Array(16) }) },
+        },
+      },
+    ],
+  ],
+  [
+    'a Constant in a Loop body inside an If branch',
+    [
+      {
+        op: 'If',
+        name: '/evil/If',
+        inputs: ['tgate_test.cond'],
+        outputs: ['evil'],
+        attrs: {
+          then_branch: {
+            g: {
+              inputs: [],
+              outputs: [{ name: 'then_out', dtype: 2, shape: [16] }],
+              initializers: [],
+              nodes: [
+                {
+                  op: 'Loop',
+                  name: '/evil/If/Loop',
+                  inputs: ['', 'tgate_test.cond'],
+                  outputs: ['then_out'],
+                  attrs: {
+                    body: {
+                      g: {
+                        inputs: [
+                          { name: 'i', dtype: 7, shape: [] },
+                          { name: 'c', dtype: 9, shape: [] },
+                        ],
+                        outputs: [
+                          { name: 'c_out', dtype: 9, shape: [] },
+                          { name: 'scan', dtype: 2, shape: [16] },
+                        ],
+                        initializers: [],
+                        nodes: [
+                          { op: 'Identity', inputs: ['c'], outputs: ['c_out'] },
+                          { op: 'Constant', name: '/evil/If/Loop/Constant', inputs: [], outputs: ['scan'], attrs: { value: { t: outside('deep') } } },
+                        ],
+                      },
+                    },
+                  },
+                },
+              ],
+            },
+          },
+          else_branch: { g: branch('else_out', { name: 'ok', dtype: 2, dims: [16], raw: new Uint8Array(16) }) },
+        },
+      },
+    ],
+  ],
 ];
 
 describe('external data is checked in every tensor, wherever it lives (issue 12, item 4)', () => {
   it.each(PLACES)('../secret.bin in %s: refused before anything is written, even without the proof', async (_place, nodes) => {
     const { work, model } = hostile(unetWith(nodes));
-    await expect(compile(model, { outDir: path.join(work, 'out'), prover: null })).rejects.toMatchObject({ code: 'E_EXTERNAL_DATA_UNSAFE', message: expect.stringMatching(/"\.\.\/secret\.bin", outside the model's folder/) });
+    await expect(compile(model, { outDir: path.join(work, 'out'), prover: null })).rejects.toMatchObject({
+      code: 'E_EXTERNAL_DATA_UNSAFE',
+      message: expect.stringMatching(/"\.\.\/secret\.bin", outside the model's folder/),
+    });
     expect(fs.readdirSync(work).sort()).toEqual(['secret.bin', 'src']);
   });
 
@@ -80,7 +167,9 @@ describe('external data is checked in every tensor, wherever it lives (issue 12,
     const { work, model } = hostile(unetWith(PLACES[4]![1]));
     const r = tgate(['compile', model, '-o', path.join(work, 'out'), '--no-verify']);
     expect(r.status).toBe(3);
-    expect(r.stderr).toMatch(/E_EXTERNAL_DATA_UNSAFE.*"deep" \(attribute value of Constant node \/evil\/If\/Loop\/Constant in subgraph body of Loop node \/evil\/If\/Loop in subgraph then_branch of If node \/evil\/If\)/);
+    expect(r.stderr).toMatch(
+      /E_EXTERNAL_DATA_UNSAFE.*"deep" \(attribute value of Constant node \/evil\/If\/Loop\/Constant in subgraph body of Loop node \/evil\/If\/Loop in subgraph then_branch of If node \/evil\/If\)/,
+    );
     expect(fs.existsSync(path.join(work, 'out'))).toBe(false);
     expect(tgate(['inspect', model]).status).toBe(3);
   });
@@ -95,7 +184,9 @@ describe('external data is checked in every tensor, wherever it lives (issue 12,
 
   // A data file of the right size beside the model, and references to it that are malformed.
   const weight: TensorSpec = { name: 'evil.w', dtype: 1, dims: [4, 4], values: Array.from({ length: 16 }, (_, i) => i) };
-  const entries = (...e: [string, string][]): NodeSpec[] => [{ op: 'Constant', name: '/evil/Constant', inputs: [], outputs: ['evil'], attrs: { value: { t: { ...weight, externalEntries: e } } } }];
+  const entries = (...e: [string, string][]): NodeSpec[] => [
+    { op: 'Constant', name: '/evil/Constant', inputs: [], outputs: ['evil'], attrs: { value: { t: { ...weight, externalEntries: e } } } },
+  ];
   const loc: [string, string] = ['location', 'w.bin'];
   const BAD: [string, NodeSpec[], RegExp][] = [
     ['a key given twice', entries(loc, ['offset', '0'], ['offset', '64'], ['length', '64']), /gives "offset" twice/],
@@ -118,13 +209,23 @@ describe('external data is checked in every tensor, wherever it lives (issue 12,
     fs.writeFileSync(path.join(work, 'src/w.bin'), tensorSpecBytes(weight));
     const model = path.join(work, 'src/model.onnx');
     fs.writeFileSync(model, encodeModelSpec(unetWith(nodes)));
-    await expect(compile(model, { outDir: path.join(work, 'out'), prover: null })).rejects.toMatchObject({ code: 'E_EXTERNAL_DATA_INVALID', message: expect.stringMatching(message) });
+    await expect(compile(model, { outDir: path.join(work, 'out'), prover: null })).rejects.toMatchObject({
+      code: 'E_EXTERNAL_DATA_INVALID',
+      message: expect.stringMatching(message),
+    });
     expect(fs.readdirSync(work)).toEqual(['src']);
   });
 
   it('the same rules for initializers: a wrong length is refused (it used to pass)', () => {
-    expect(() => externalRefOf(tensorProto({ ...weight, external: { location: 'w.bin', offset: 0, length: 63 } }))).toThrow(/"evil\.w" \(initializer\).*length 63 is not its size/);
-    expect(externalRefOf(tensorProto({ ...weight, external: { location: 'w.bin', offset: 4096, length: 64 } }))).toEqual({ tensor: 'evil.w', location: 'w.bin', offset: 4096, length: 64 });
+    expect(() => externalRefOf(tensorProto({ ...weight, external: { location: 'w.bin', offset: 0, length: 63 } }))).toThrow(
+      /"evil\.w" \(initializer\).*length 63 is not its size/,
+    );
+    expect(externalRefOf(tensorProto({ ...weight, external: { location: 'w.bin', offset: 4096, length: 64 } }))).toEqual({
+      tensor: 'evil.w',
+      location: 'w.bin',
+      offset: 4096,
+      length: 64,
+    });
   });
 });
 
@@ -153,10 +254,33 @@ function unetWithExternalConstant(dir: string, where: 'top' | 'subgraph' = 'top'
     where === 'top'
       ? { op: 'Constant', name: '/conv_in/weight_constant', inputs: [], outputs: [w.name], attrs: { value: { t } } }
       : {
-          op: 'If', name: '/conv_in/weight_if', inputs: ['tgate_test.cond'], outputs: [w.name],
-          attrs: { then_branch: { g: { inputs: [], outputs: [{ name: 'w_then', dtype: w.dtype, shape: w.dims }], initializers: [], nodes: [{ op: 'Constant', inputs: [], outputs: ['w_then'], attrs: { value: { t } } }] } }, else_branch: { g: { inputs: [], outputs: [{ name: 'w_else', dtype: w.dtype, shape: w.dims }], initializers: [], nodes: [{ op: 'Constant', inputs: [], outputs: ['w_else'], attrs: { value: { t: { ...t, name: 'w_else.value' } } } }] } } },
+          op: 'If',
+          name: '/conv_in/weight_if',
+          inputs: ['tgate_test.cond'],
+          outputs: [w.name],
+          attrs: {
+            then_branch: {
+              g: {
+                inputs: [],
+                outputs: [{ name: 'w_then', dtype: w.dtype, shape: w.dims }],
+                initializers: [],
+                nodes: [{ op: 'Constant', inputs: [], outputs: ['w_then'], attrs: { value: { t } } }],
+              },
+            },
+            else_branch: {
+              g: {
+                inputs: [],
+                outputs: [{ name: 'w_else', dtype: w.dtype, shape: w.dims }],
+                initializers: [],
+                nodes: [{ op: 'Constant', inputs: [], outputs: ['w_else'], attrs: { value: { t: { ...t, name: 'w_else.value' } } } }],
+              },
+            },
+          },
         };
-  fs.writeFileSync(model, encodeModelSpec({ ...rest, initializers: where === 'top' ? initializers : [...initializers, boolTrue], nodes: [constant, ...rest.nodes] }));
+  fs.writeFileSync(
+    model,
+    encodeModelSpec({ ...rest, initializers: where === 'top' ? initializers : [...initializers, boolTrue], nodes: [constant, ...rest.nodes] }),
+  );
   return { model, constant: w.name };
 }
 
@@ -181,7 +305,12 @@ describe('a valid model whose Constant lives in external data (issue 12, item 4)
   it('external data in a subgraph node is refused up front with the way out (onnxruntime cannot load it linked)', async () => {
     const work = scratch();
     const { model } = unetWithExternalConstant(path.join(work, 'src'), 'subgraph');
-    await expect(compile(model, { outDir: path.join(work, 'out'), prover: null })).rejects.toMatchObject({ code: 'E_UNSUPPORTED_MODEL', message: expect.stringMatching(/"[^"]+" \(attribute value of Constant node \(unnamed\) in subgraph (then|else)_branch of If node \/conv_in\/weight_if\) .*keeps its data in an external file \(and 1 more/) });
+    await expect(compile(model, { outDir: path.join(work, 'out'), prover: null })).rejects.toMatchObject({
+      code: 'E_UNSUPPORTED_MODEL',
+      message: expect.stringMatching(
+        /"[^"]+" \(attribute value of Constant node \(unnamed\) in subgraph (then|else)_branch of If node \/conv_in\/weight_if\) .*keeps its data in an external file \(and 1 more/,
+      ),
+    });
     expect(fs.readdirSync(work)).toEqual(['src']);
   });
 });
@@ -206,7 +335,10 @@ function writeModel(spec: ModelSpec): { work: string; model: string } {
 describe('malformed graphs are input errors, named, never a crash (issue 12, items 9 and 10)', () => {
   it('a cycle: exit 3 at once from compile and inspect, the nodes along it named (it used to grow to 2 GB and crash)', () => {
     const { work, model } = writeModel(cyclicUnet());
-    for (const args of [['compile', model, '-o', path.join(work, 'out'), '--no-verify'], ['inspect', model]]) {
+    for (const args of [
+      ['compile', model, '-o', path.join(work, 'out'), '--no-verify'],
+      ['inspect', model],
+    ]) {
       const r = tgate(args);
       expect(r.status).toBe(3);
       expect(r.stderr).toMatch(/E_NOT_ONNX: The graph has a cycle: \/Transpose_7 -> \/Reshape_9 -> .* -> \/down\/Conv_5 -> \/Transpose_7/);
@@ -233,15 +365,30 @@ describe('malformed graphs are input errors, named, never a crash (issue 12, ite
   const spec = tinyUnetSpec();
   const DUPLICATES: [string, ModelSpec, RegExp][] = [
     ['a graph output listed twice', { ...spec, outputs: [spec.outputs[0]!, spec.outputs[0]!] }, /graph output "out_sample" is listed twice/],
-    ['two nodes producing one name', { ...spec, nodes: [...spec.nodes, { op: 'Identity', name: '/again', inputs: ['sample'], outputs: [spec.nodes[0]!.outputs[0]!] }] }, /is produced twice \(by .* and by \/again\)/],
-    ['a node listing an output twice', { ...spec, nodes: [...spec.nodes, { op: 'Split', name: '/split', inputs: ['sample'], outputs: ['s', 's'] }] }, /Node \/split lists the output "s" twice/],
+    [
+      'two nodes producing one name',
+      { ...spec, nodes: [...spec.nodes, { op: 'Identity', name: '/again', inputs: ['sample'], outputs: [spec.nodes[0]!.outputs[0]!] }] },
+      /is produced twice \(by .* and by \/again\)/,
+    ],
+    [
+      'a node listing an output twice',
+      { ...spec, nodes: [...spec.nodes, { op: 'Split', name: '/split', inputs: ['sample'], outputs: ['s', 's'] }] },
+      /Node \/split lists the output "s" twice/,
+    ],
     ['two initializers with one name', { ...spec, initializers: [...spec.initializers, spec.initializers[0]!] }, /Two initializers are named/],
     ['a graph input listed twice', { ...spec, inputs: [...spec.inputs, spec.inputs[0]!] }, /graph input "sample" is listed twice/],
-    ['an initializer that a node also produces', { ...spec, nodes: [...spec.nodes, { op: 'Identity', name: '/shadow', inputs: ['sample'], outputs: [spec.initializers[0]!.name] }] }, /produced twice \(as an initializer and by \/shadow\)/],
+    [
+      'an initializer that a node also produces',
+      { ...spec, nodes: [...spec.nodes, { op: 'Identity', name: '/shadow', inputs: ['sample'], outputs: [spec.initializers[0]!.name] }] },
+      /produced twice \(as an initializer and by \/shadow\)/,
+    ],
   ];
   it.each(DUPLICATES)('%s: E_NOT_ONNX naming the value (it used to be exit 70)', async (_what, bad, message) => {
     const { work, model } = writeModel(bad);
-    await expect(compile(model, { outDir: path.join(work, 'out'), prover: null })).rejects.toMatchObject({ code: 'E_NOT_ONNX', message: expect.stringMatching(message) });
+    await expect(compile(model, { outDir: path.join(work, 'out'), prover: null })).rejects.toMatchObject({
+      code: 'E_NOT_ONNX',
+      message: expect.stringMatching(message),
+    });
   });
 
   it('the CLI: duplicate outputs are exit 3 with a hint', () => {
@@ -258,12 +405,13 @@ describe('malformed graphs are input errors, named, never a crash (issue 12, ite
   });
 });
 
-
 describe('bounded work (issue 12, item 10)', () => {
   it('a graph too large for the heap is refused before decoding, with the option that raises the limit', () => {
     const bytes = encodeModelSpec(chainedUnetSpec(2000));
     expect(countGraphNodes(bytes)).toBe(2000 + tinyUnetSpec().nodes.length);
-    expect(() => refuseOversizedGraph(bytes, 'big.onnx', 8 * 2 ** 20)).toThrow(/big\.onnx has 2133 nodes: tgate needs about 17 MiB of JavaScript heap .* may use 8 MiB/);
+    expect(() => refuseOversizedGraph(bytes, 'big.onnx', 8 * 2 ** 20)).toThrow(
+      /big\.onnx has 2133 nodes: tgate needs about 17 MiB of JavaScript heap .* may use 8 MiB/,
+    );
     expect(() => refuseOversizedGraph(bytes, 'big.onnx', 64 * 2 ** 20)).not.toThrow();
     expect(countGraphNodes(Uint8Array.of(0x3a, 0x05, 0x0a))).toBeNull();
   });
@@ -293,11 +441,18 @@ describe('bounded work (issue 12, item 10)', () => {
   }, 60_000);
 
   it('steps and the gate step have a maximum, checked before any work (inspect --steps 1000000000 used to exhaust the heap)', () => {
-    expect(() => planSchedule(1_000_000_000, true, { version: 2, gateStep: 10, spInterval: 5, fiInterval: 1, warmUp: 2 })).toThrow(/number of steps must be an integer from 0 to 10000, not 1000000000/);
-    expect(() => planSchedule(25, true, { version: 2, gateStep: 1e9, spInterval: 5, fiInterval: 1, warmUp: 2 })).toThrow(/gate step must be an integer >= 1 and <= 10000/);
+    expect(() => planSchedule(1_000_000_000, true, { version: 2, gateStep: 10, spInterval: 5, fiInterval: 1, warmUp: 2 })).toThrow(
+      /number of steps must be an integer from 0 to 10000, not 1000000000/,
+    );
+    expect(() => planSchedule(25, true, { version: 2, gateStep: 1e9, spInterval: 5, fiInterval: 1, warmUp: 2 })).toThrow(
+      /gate step must be an integer >= 1 and <= 10000/,
+    );
     expect(planSchedule(25, true, { version: 1, gateStep: Infinity, spInterval: 5, fiInterval: 1, warmUp: 2 })).toHaveLength(25);
     const model = path.join(ROOT, 'fixtures/models/tiny-unet.onnx');
-    for (const args of [['--steps', '1000000000'], ['--gate-step', '1000000000']]) {
+    for (const args of [
+      ['--steps', '1000000000'],
+      ['--gate-step', '1000000000'],
+    ]) {
       const t = performance.now();
       const r = tgate(['inspect', model, ...args]);
       expect(r.status).toBe(2);

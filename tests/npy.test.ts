@@ -71,11 +71,23 @@ describe('npy', () => {
     ['truncated in the preamble', new Uint8Array([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1]), /no NumPy magic/],
     ['truncated in the header', numpyHeader('<f4', '(2,)', new Uint8Array(8)).subarray(0, 40), /truncated: the header claims \d+ bytes/],
     ['a header length past the file', withHeaderLength(numpyHeader('<f4', '(2,)', new Uint8Array(8)), 60000), /truncated: the header claims 60000 bytes/],
-    ['an unknown format version', (() => { const b = numpyHeader('<f4', '(2,)', new Uint8Array(8)); b[6] = 9; return b; })(), /format version 9\.0/],
+    [
+      'an unknown format version',
+      (() => {
+        const b = numpyHeader('<f4', '(2,)', new Uint8Array(8));
+        b[6] = 9;
+        return b;
+      })(),
+      /format version 9\.0/,
+    ],
     ['a header that is not a dict', numpyHeader('<f4', '(2,)', new Uint8Array(8)).map((b, i) => (i === 10 ? 0x5b : b)), /malformed header/],
     ['a negative dim', numpyHeader('<f4', '(2, -1)', new Uint8Array(8)), /malformed header \(a shape holds whole numbers/],
     ['a fractional dim', numpyHeader('<f4', '(2.5,)', new Uint8Array(8)), /malformed header/],
-    ['a shape claiming 10^20 values', numpyHeader('<f4', '(100000, 100000, 100000, 100000)', new Uint8Array(8)), /expected 400000000000000000000 data bytes for shape \(100000, 100000, 100000, 100000\), found 8/],
+    [
+      'a shape claiming 10^20 values',
+      numpyHeader('<f4', '(100000, 100000, 100000, 100000)', new Uint8Array(8)),
+      /expected 400000000000000000000 data bytes for shape \(100000, 100000, 100000, 100000\), found 8/,
+    ],
     ['an unsupported dtype', numpyHeader('|u1', '(2,)', new Uint8Array(2)), /dtype \|u1 is not supported/],
     ['an object array', numpyHeader('|O', '(2,)', new Uint8Array(16)), /dtype \|O is not supported/],
   ])('refuses a file %s', (_, bytes, message) => {

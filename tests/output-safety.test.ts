@@ -17,7 +17,15 @@ import { CLI, ROOT, scratch, sha256 } from './helpers/paths.js';
 const TINY = path.join(ROOT, 'fixtures/models/tiny-unet.onnx');
 const SELF_ONLY = path.join(ROOT, 'fixtures/models/tiny-unet-self-only.onnx');
 /** Every name compile writes into an output folder (beside the weights file of embedded sources). */
-const OUTPUT_NAMES = ['planning.onnx', 'reuse-self.onnx', 'fidelity.onnx', 'fidelity-reuse-self.onnx', ...GATED_SETS.map((g) => g.file), MANIFEST_NAME, ...REPORT_FILES];
+const OUTPUT_NAMES = [
+  'planning.onnx',
+  'reuse-self.onnx',
+  'fidelity.onnx',
+  'fidelity-reuse-self.onnx',
+  ...GATED_SETS.map((g) => g.file),
+  MANIFEST_NAME,
+  ...REPORT_FILES,
+];
 
 interface Run {
   status: number | null;
@@ -30,11 +38,16 @@ function tgate(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } =
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function start(args: string[], env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> } {
+function start(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> } {
   const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr })));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal, stderr })),
+  );
   return { child, done };
 }
 
@@ -74,10 +87,21 @@ describe('compile never writes through a link to a source file', () => {
   });
 
   it('the same for a differently cased name, a ./ prefix, and a folder of per-tensor files named like an output', async () => {
-    for (const [location, opts] of [['Planning.onnx', {}], ['./gated.onnx', {}], ['tgate.json', { perTensor: true }]] as const) {
+    for (const [location, opts] of [
+      ['Planning.onnx', {}],
+      ['./gated.onnx', {}],
+      ['tgate.json', { perTensor: true }],
+    ] as const) {
       const work = scratch();
       const src = writeWithExternalData(path.join(work, 'src'), tinyUnetSpec(), location, opts);
-      const digests = () => Object.fromEntries(fs.readdirSync(path.join(work, 'src'), { recursive: true }).map(String).filter((f) => fs.statSync(path.join(work, 'src', f)).isFile()).map((f) => [f, sha256(fs.readFileSync(path.join(work, 'src', f)))]));
+      const digests = () =>
+        Object.fromEntries(
+          fs
+            .readdirSync(path.join(work, 'src'), { recursive: true })
+            .map(String)
+            .filter((f) => fs.statSync(path.join(work, 'src', f)).isFile())
+            .map((f) => [f, sha256(fs.readFileSync(path.join(work, 'src', f)))]),
+        );
       const before = digests();
       await expect(compile(src, { outDir: path.join(work, 'out'), prover: null })).rejects.toMatchObject({ code: 'E_EXTERNAL_DATA_UNSAFE' });
       expect(digests()).toEqual(before);
@@ -99,17 +123,29 @@ describe('compile never writes through a link to a source file', () => {
     const work = scratch();
     const pipe = path.join(work, 'pipe');
     writeWithExternalData(path.join(pipe, 'unet'), tinyUnetSpec(), 'gated.onnx');
-    fs.writeFileSync(path.join(pipe, 'model_index.json'), JSON.stringify({ _class_name: 'StableDiffusionPipeline', unet: ['diffusers', 'UNet2DConditionModel'] }));
+    fs.writeFileSync(
+      path.join(pipe, 'model_index.json'),
+      JSON.stringify({ _class_name: 'StableDiffusionPipeline', unet: ['diffusers', 'UNet2DConditionModel'] }),
+    );
     const before = sha256(fs.readFileSync(path.join(pipe, 'unet/gated.onnx')));
-    await expect(compile(pipe, { outDir: path.join(work, 'a'), prover: null })).rejects.toMatchObject({ code: 'E_BAD_PIPELINE', message: expect.stringMatching(/unet\/gated\.onnx takes the place of unet\/gated\.onnx/) });
+    await expect(compile(pipe, { outDir: path.join(work, 'a'), prover: null })).rejects.toMatchObject({
+      code: 'E_BAD_PIPELINE',
+      message: expect.stringMatching(/unet\/gated\.onnx takes the place of unet\/gated\.onnx/),
+    });
     expect(sha256(fs.readFileSync(path.join(pipe, 'unet/gated.onnx')))).toBe(before);
 
     const pipe2 = path.join(work, 'pipe2');
     writeWithExternalData(path.join(pipe2, 'unet'), tinyUnetSpec(), 'model.onnx_data');
     fs.mkdirSync(path.join(pipe2, 'report.md'));
     fs.writeFileSync(path.join(pipe2, 'report.md/notes.txt'), 'mine');
-    fs.writeFileSync(path.join(pipe2, 'model_index.json'), JSON.stringify({ _class_name: 'StableDiffusionPipeline', unet: ['diffusers', 'UNet2DConditionModel'], 'report.md': ['x', 'Notes'] }));
-    await expect(compile(pipe2, { outDir: path.join(work, 'b'), prover: null, report: writeCompileReport })).rejects.toMatchObject({ code: 'E_BAD_PIPELINE', message: expect.stringMatching(/report\.md\/notes\.txt takes the place of report\.md/) });
+    fs.writeFileSync(
+      path.join(pipe2, 'model_index.json'),
+      JSON.stringify({ _class_name: 'StableDiffusionPipeline', unet: ['diffusers', 'UNet2DConditionModel'], 'report.md': ['x', 'Notes'] }),
+    );
+    await expect(compile(pipe2, { outDir: path.join(work, 'b'), prover: null, report: writeCompileReport })).rejects.toMatchObject({
+      code: 'E_BAD_PIPELINE',
+      message: expect.stringMatching(/report\.md\/notes\.txt takes the place of report\.md/),
+    });
     expect(fs.readFileSync(path.join(pipe2, 'report.md/notes.txt'), 'utf8')).toBe('mine');
     expect(listing(work)).toEqual(['pipe', 'pipe2']);
   });
@@ -186,7 +222,10 @@ describe('interrupted and concurrent compiles', () => {
     slower = writeTinyUnet(path.join(scratch(), 'slower'), { blocks: 20 });
   });
 
-  it.each([['SIGINT', 130], ['SIGTERM', 143]] as const)('%s after the staging folder appears: it is removed, exit %d', async (signal, code) => {
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('%s after the staging folder appears: it is removed, exit %d', async (signal, code) => {
     const work = scratch();
     const run = start(['compile', model, '-o', path.join(work, 'out')]);
     await until(() => staged(work, 'out').length > 0, 'the staging folder', run);
@@ -222,7 +261,9 @@ describe('interrupted and concurrent compiles', () => {
     const seconds = await Promise.all([[], ['--force']].map((extra) => start(['compile', TINY, '-o', out, '--no-verify', ...extra]).done));
     for (const second of seconds) {
       expect(second.code).toBe(5);
-      expect(second.stderr).toMatch(new RegExp(`E_OUTPUT_LOCKED: ${out.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is being written by another tgate run \\(pid ${first.child.pid}\\)`));
+      expect(second.stderr).toMatch(
+        new RegExp(`E_OUTPUT_LOCKED: ${out.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is being written by another tgate run \\(pid ${first.child.pid}\\)`),
+      );
       expect(second.stderr).toMatch(/what to do: Wait for that run to finish/);
     }
     const r = await first.done;
@@ -239,11 +280,14 @@ describe('bench and calibrate leave no temporary folders; file outputs are repla
   };
   const ours = (tmp: string) => listing(tmp).filter((n) => n.startsWith('tgate-'));
 
-  it('bench: after success and after a failed compile; a killed run\'s folder is removed by the next', () => {
+  it("bench: after success and after a failed compile; a killed run's folder is removed by the next", () => {
     const { tmp, env } = withTmp();
     const stale = path.join(tmp, `tgate-bench-${deadPid()}-AbC123`);
     fs.mkdirSync(path.join(stale, 'compiled'), { recursive: true });
-    const ok = tgate(['bench', TINY, '--steps', '2', '--gate-step', '1', '--runs', '1', '--no-memory', '--no-verify', '--height', '64', '--width', '64', '--json'], { env });
+    const ok = tgate(
+      ['bench', TINY, '--steps', '2', '--gate-step', '1', '--runs', '1', '--no-memory', '--no-verify', '--height', '64', '--width', '64', '--json'],
+      { env },
+    );
     expect(ok.status).toBe(0);
     expect(ours(tmp)).toEqual([]);
     const failed = tgate(['bench', SELF_ONLY, '--steps', '2', '--runs', '1', '--no-memory'], { env });
@@ -264,7 +308,7 @@ describe('bench and calibrate leave no temporary folders; file outputs are repla
     expect(ours(tmp)).toEqual([]);
   });
 
-  it('diff -o onto a folder: exit 5 and no temporary file; a dead run\'s temporary file is removed by the next write', () => {
+  it("diff -o onto a folder: exit 5 and no temporary file; a dead run's temporary file is removed by the next write", () => {
     const work = scratch();
     fs.mkdirSync(path.join(work, 'report'));
     const r = tgate(['diff', TINY, SELF_ONLY, '-o', path.join(work, 'report')]);
@@ -286,7 +330,10 @@ describe('bench and calibrate leave no temporary folders; file outputs are repla
     expect(compiled.stderr).toMatch(/E_OUTPUT_UNWRITABLE: Cannot write \/proc\/tgate-out/);
     // A missing folder under /proc: Node's recursive mkdir never returns there (found by the fuzz
     // test); the spawnSync timeout turns a regression into a failure rather than a hang.
-    for (const args of [['compile', TINY, '-o', '/proc/tgate-nonexistent/x', '--no-verify'], ['diff', TINY, SELF_ONLY, '-o', '/proc/tgate-nonexistent/d.txt']]) {
+    for (const args of [
+      ['compile', TINY, '-o', '/proc/tgate-nonexistent/x', '--no-verify'],
+      ['diff', TINY, SELF_ONLY, '-o', '/proc/tgate-nonexistent/d.txt'],
+    ]) {
       const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
       expect(r.signal).toBeNull();
       expect(r.status).toBe(5);
@@ -300,7 +347,10 @@ describe('bench and calibrate leave no temporary folders; file outputs are repla
     await compile(TINY, { outDir: dir, prover: null });
     const precious = path.join(work, 'precious.bin');
     fs.writeFileSync(precious, 'keep me');
-    for (const [args, file] of [[['run', dir, '--steps', '2', '--height', '64', '--width', '64'], 'out.npy'], [['diff', TINY, SELF_ONLY], 'out.txt']] as const) {
+    for (const [args, file] of [
+      [['run', dir, '--steps', '2', '--height', '64', '--width', '64'], 'out.npy'],
+      [['diff', TINY, SELF_ONLY], 'out.txt'],
+    ] as const) {
       const link = path.join(work, file);
       fs.symlinkSync(precious, link);
       const r = tgate([...args, '-o', link]);

@@ -38,7 +38,14 @@ interface LockEntry {
   [key: string]: unknown;
 }
 
-const repoPackage = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; license: string; bin: Record<string, string>; engines: Record<string, string>; dependencies: Record<string, string> };
+const repoPackage = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+  license: string;
+  bin: Record<string, string>;
+  engines: Record<string, string>;
+  dependencies: Record<string, string>;
+};
 const TSC = path.join(ROOT, 'node_modules/typescript/bin/tsc');
 
 /** Runs a command with npm's lifecycle variables removed (`npm test` sets them; they must not leak into the consumer's npm). */
@@ -58,7 +65,7 @@ function lockedDependencies(): Record<string, LockEntry> {
   const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
   const out: Record<string, LockEntry> = {};
   const find = (from: string, name: string): string | null => {
-    for (let dir = from; ; ) {
+    for (let dir = from; ;) {
       const p = `${dir ? `${dir}/` : ''}node_modules/${name}`;
       if (lock.packages[p]) return p;
       if (!dir) return null;
@@ -173,7 +180,8 @@ describe('the npm package', () => {
         `(${files.filter((f) => f.endsWith('.js')).length} .js, ${files.filter((f) => f.endsWith('.d.ts')).length} .d.ts) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
     );
 
-    for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/cli/main.d.ts']) expect(files).toContain(f);
+    for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/cli/main.d.ts'])
+      expect(files).toContain(f);
     expect(files.filter((f) => f.startsWith('dist/tests/') || f.startsWith('tests/'))).toEqual([]);
     expect(files.filter((f) => f.startsWith('fixtures/') || f.includes('/fixtures/'))).toEqual([]);
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
@@ -189,7 +197,9 @@ describe('the npm package', () => {
     ok(run('tar', ['-xzf', tarball, '-C', unpacked], work), 'tar');
     for (const f of files.filter((x) => x.endsWith('.js') || x.endsWith('.d.ts'))) {
       const text = fs.readFileSync(path.join(unpacked, 'package', f), 'utf8');
-      for (const m of text.matchAll(/^\s*(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s+['"]([^'"]+)['"]/gm)) {
+      for (const m of text.matchAll(
+        /^\s*(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s+['"]([^'"]+)['"]/gm,
+      )) {
         const spec = m[1] ?? m[2] ?? m[3]!;
         if (!spec.startsWith('.')) {
           // A bare import must be Node's or a runtime dependency (not a devDependency).
@@ -204,7 +214,14 @@ describe('the npm package', () => {
     }
     expect(missing).toEqual([]);
     const shipped = JSON.parse(fs.readFileSync(path.join(unpacked, 'package/package.json'), 'utf8')) as Record<string, unknown>;
-    expect(shipped).toMatchObject({ name: 'tgate-onnx', license: 'MIT', type: 'module', main: './dist/index.js', types: './dist/index.d.ts', bin: { tgate: 'dist/cli/main.js' } });
+    expect(shipped).toMatchObject({
+      name: 'tgate-onnx',
+      license: 'MIT',
+      type: 'module',
+      main: './dist/index.js',
+      types: './dist/index.d.ts',
+      bin: { tgate: 'dist/cli/main.js' },
+    });
     expect(shipped.exports).toMatchObject({ '.': { types: './dist/index.d.ts', import: './dist/index.js' }, './package.json': './package.json' });
     expect(fs.readFileSync(path.join(unpacked, 'package/LICENSE'), 'utf8')).toMatch(/MIT License[\s\S]*Copyright \(c\) 2026 the tgate-onnx authors/);
     fs.rmSync(unpacked, { recursive: true, force: true });
@@ -216,7 +233,14 @@ describe('the npm package', () => {
     consumer = path.join(work, 'consumer');
     fs.mkdirSync(consumer);
     const writePackage = (dependencies: Record<string, string>) =>
-      fs.writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'tgate-consumer', version: '1.0.0', private: true, type: 'module', dependencies, allowScripts: { 'onnxruntime-node': false } }, null, 2) + '\n');
+      fs.writeFileSync(
+        path.join(consumer, 'package.json'),
+        JSON.stringify(
+          { name: 'tgate-consumer', version: '1.0.0', private: true, type: 'module', dependencies, allowScripts: { 'onnxruntime-node': false } },
+          null,
+          2,
+        ) + '\n',
+      );
     const flags = ['--offline', '--no-audit', '--no-fund', '--ignore-scripts'];
     let how: string;
     let r: SpawnSyncReturns<string>;
@@ -232,7 +256,15 @@ describe('the npm package', () => {
         requires: true,
         packages: {
           '': { name: 'tgate-consumer', version: '1.0.0', dependencies: { 'tgate-onnx': spec } },
-          'node_modules/tgate-onnx': { version: pack.version, resolved: spec, integrity: pack.integrity, license: repoPackage.license, dependencies: repoPackage.dependencies, bin: repoPackage.bin, engines: repoPackage.engines },
+          'node_modules/tgate-onnx': {
+            version: pack.version,
+            resolved: spec,
+            integrity: pack.integrity,
+            license: repoPackage.license,
+            dependencies: repoPackage.dependencies,
+            bin: repoPackage.bin,
+            engines: repoPackage.engines,
+          },
           ...lockedDependencies(),
         },
       };
@@ -330,8 +362,19 @@ describe('the npm package', () => {
     expect(fs.existsSync(path.join(consumer, 'build/consumer.js'))).toBe(true);
     const out = path.join(work, 'out');
     fs.mkdirSync(out);
-    const r = ok(run(process.execPath, [path.join(consumer, 'build/consumer.js')], consumer, { TGATE_PIPELINE: pipelineFolder(), TGATE_OUT: out }), 'node build/consumer.js');
-    const summary = JSON.parse(r.trim().split('\n').pop()!) as { missing: string; compiledTo: string; png: string; mode: string; size: [number, number]; latents: number[]; totalMs: number };
+    const r = ok(
+      run(process.execPath, [path.join(consumer, 'build/consumer.js')], consumer, { TGATE_PIPELINE: pipelineFolder(), TGATE_OUT: out }),
+      'node build/consumer.js',
+    );
+    const summary = JSON.parse(r.trim().split('\n').pop()!) as {
+      missing: string;
+      compiledTo: string;
+      png: string;
+      mode: string;
+      size: [number, number];
+      latents: number[];
+      totalMs: number;
+    };
     expect(summary.missing).toBe('E_FILE_MISSING');
     expect(summary.mode).toBe('tgate');
     expect(summary.size).toEqual([64, 64]);
@@ -341,6 +384,8 @@ describe('the npm package', () => {
     const colours = new Set<number>();
     for (let i = 0; i < png.data.length; i += 4) colours.add((png.data[i]! << 16) | (png.data[i + 1]! << 8) | png.data[i + 2]!);
     expect(colours.size).toBeGreaterThan(1);
-    console.log(`consumer: compiled, generated 64x64 in 4 steps (latents ${summary.latents.join('x')}, ${colours.size} colours, generate ${summary.totalMs.toFixed(0)} ms); whole run ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    console.log(
+      `consumer: compiled, generated 64x64 in 4 steps (latents ${summary.latents.join('x')}, ${colours.size} colours, generate ${summary.totalMs.toFixed(0)} ms); whole run ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
   });
 });

@@ -168,13 +168,24 @@ describe('prune-unused-inputs', () => {
 describe('pass manager', () => {
   it('names the failing pass and what ran before it', () => {
     const m = load(withDeadCode());
-    const broken: Pass = { name: 'breaker', run: () => { throw new Error('boom'); } };
+    const broken: Pass = {
+      name: 'breaker',
+      run: () => {
+        throw new Error('boom');
+      },
+    };
     expect(() => run(m, [deadCodeElimination, broken])).toThrow(/Pass breaker failed \(after dead-code-elimination\): boom/);
   });
 
   it('catches a pass that leaves the graph invalid', () => {
     const m = load(withDeadCode());
-    const scrambler: Pass = { name: 'scrambler', run: (g) => { g.setNodeOrder(g.nodes.slice().reverse()); return { changed: true, counts: {} }; } };
+    const scrambler: Pass = {
+      name: 'scrambler',
+      run: (g) => {
+        g.setNodeOrder(g.nodes.slice().reverse());
+        return { changed: true, counts: {} };
+      },
+    };
     expect(() => run(m, [scrambler])).toThrow(/scrambler left an invalid graph/);
   });
 });

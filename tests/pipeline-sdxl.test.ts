@@ -38,7 +38,7 @@ describe('GatedPipeline on sdxl-tiny', () => {
 
   const maxAbs = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
 
-  test('encode_prompt: both encoders\' penultimate states, pooled embeds, time ids; zeros for no negative prompt', async () => {
+  test("encode_prompt: both encoders' penultimate states, pooled embeds, time ids; zeros for no negative prompt", async () => {
     for (const [key, p] of Object.entries(index.prompts)) {
       const c = await pipe.encodePrompt(p.prompt, p.negative_prompt ?? undefined, 1, 64, 64);
       const f = (name: string) => readF32(path.join(REF, p.files[name]!));
@@ -68,7 +68,7 @@ describe('GatedPipeline on sdxl-tiny', () => {
     console.log(`sdxl-tiny references: worst final-latent rel L2 ${worst.latents.toExponential(2)}, worst 8-bit difference ${worst.levels}`);
   });
 
-  test('the family default guidance is SD-XL\'s 5.0, and the default size the UNet\'s native one', async () => {
+  test("the family default guidance is SD-XL's 5.0, and the default size the UNet's native one", async () => {
     const r = await pipe.generate({ prompt: 'a red cube', steps: 2, outputType: 'latent' });
     expect(r.guidance).toBe(5);
     // unet/config.json sample_size 8 latents x the VAE's factor 8.

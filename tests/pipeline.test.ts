@@ -21,7 +21,12 @@ const SCHEDULER_NAME: Record<string, string | undefined> = { pndm: undefined, dd
 maybe('GatedPipeline on sd15-pipeline-tiny', () => {
   let out: string;
   let pipe: GatedPipeline;
-  const index = available ? (JSON.parse(fs.readFileSync(path.join(PIPELINE_REF, 'index.json'), 'utf8')) as { runs: Record<string, RefRun>; img2img: Record<string, { call: { strength: number; prompt: string }; files: Record<string, string> }> }) : null;
+  const index = available
+    ? (JSON.parse(fs.readFileSync(path.join(PIPELINE_REF, 'index.json'), 'utf8')) as {
+        runs: Record<string, RefRun>;
+        img2img: Record<string, { call: { strength: number; prompt: string }; files: Record<string, string> }>;
+      })
+    : null;
   const worst = { latents: 0, levels: 0 };
 
   beforeAll(async () => {
@@ -36,7 +41,17 @@ maybe('GatedPipeline on sd15-pipeline-tiny', () => {
 
   const request = (r: RefRun): PipelineGenerateOptions => {
     const name = SCHEDULER_NAME[r.scheduler];
-    return { prompt: r.prompt, negativePrompt: '', seed: r.seed, height: r.height, width: r.width, steps: 25, guidance: 7.5, ...(name ? { scheduler: name } : {}), ...modeOptions(r.mode) };
+    return {
+      prompt: r.prompt,
+      negativePrompt: '',
+      seed: r.seed,
+      height: r.height,
+      width: r.width,
+      steps: 25,
+      guidance: 7.5,
+      ...(name ? { scheduler: name } : {}),
+      ...modeOptions(r.mode),
+    };
   };
 
   test('every reference run: timesteps, batches, final latents within 1e-5 rel L2, images within one 8-bit level', async () => {
@@ -45,7 +60,7 @@ maybe('GatedPipeline on sd15-pipeline-tiny', () => {
     worst.levels = w.levels;
   });
 
-  test('prompt embeddings equal encode_prompt\'s (3 prompts, and the empty negative prompt)', async () => {
+  test("prompt embeddings equal encode_prompt's (3 prompts, and the empty negative prompt)", async () => {
     for (const k of [0, 1, 2]) {
       const prompt = Object.values(index!.runs).find((r) => r.case.startsWith(`p${k}_`))!.prompt;
       const c = await pipe.encodePrompt(prompt, '', 1, 64, 64);
@@ -61,12 +76,23 @@ maybe('GatedPipeline on sd15-pipeline-tiny', () => {
   test('img2img (PNDM and DDIM, strength 0.6): the VAE sample and noise draws, final latents and image', async () => {
     const init = decodePng(fs.readFileSync(path.join(PIPELINE_REF, 'img2img/init_image.png')), 'init_image.png');
     for (const [scheduler, ref] of Object.entries(index!.img2img).filter(([k]) => k === 'pndm' || k === 'ddim')) {
-      const res = await pipe.generate({ prompt: ref.call.prompt, negativePrompt: '', seed: 42, steps: 25, guidance: 7.5, image: init, strength: ref.call.strength, baseline: true, ...(scheduler === 'ddim' ? { scheduler: 'ddim' } : {}) });
+      const res = await pipe.generate({
+        prompt: ref.call.prompt,
+        negativePrompt: '',
+        seed: 42,
+        steps: 25,
+        guidance: 7.5,
+        image: init,
+        strength: ref.call.strength,
+        baseline: true,
+        ...(scheduler === 'ddim' ? { scheduler: 'ddim' } : {}),
+      });
       const err = relL2(res.latents.data, readF32(path.join(PIPELINE_REF, ref.files.final_latents!)));
       expect({ scheduler, ok: err < 1e-5, err }).toEqual({ scheduler, ok: true, err });
       const png = PNG.sync.read(fs.readFileSync(path.join(PIPELINE_REF, ref.files.png!)));
       let levels = 0;
-      for (let i = 0; i < png.width * png.height; i++) for (let c = 0; c < 3; c++) levels = Math.max(levels, Math.abs(res.images[0]!.data[3 * i + c]! - png.data[4 * i + c]!));
+      for (let i = 0; i < png.width * png.height; i++)
+        for (let c = 0; c < 3; c++) levels = Math.max(levels, Math.abs(res.images[0]!.data[3 * i + c]! - png.data[4 * i + c]!));
       expect({ scheduler, levels: levels <= 1 }).toEqual({ scheduler, levels: true });
     }
   });

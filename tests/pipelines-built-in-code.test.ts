@@ -20,32 +20,38 @@ const TOKENIZER = path.join(ROOT, 'tests/fixtures/clip-tokenizer-mini/tokenizer'
 function textEncoder(file: string, ids: 'int64' | 'int32' = 'int64'): void {
   const r = new SeededRandom(5);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, encodeModelSpec({
-    opset: 14,
-    inputs: [{ name: 'input_ids', dtype: ids === 'int64' ? 7 : 6, shape: ['batch_size', 'sequence_length'] }],
-    outputs: [{ name: 'last_hidden_state', dtype: 1, shape: ['batch_size', 'sequence_length', 12] }],
-    initializers: [{ name: 'embed', dtype: 1, dims: [300, 12], values: Float32Array.from({ length: 3600 }, () => r.normal()) }],
-    nodes: [{ op: 'Gather', inputs: ['embed', 'input_ids'], outputs: ['last_hidden_state'] }],
-  }));
+  fs.writeFileSync(
+    file,
+    encodeModelSpec({
+      opset: 14,
+      inputs: [{ name: 'input_ids', dtype: ids === 'int64' ? 7 : 6, shape: ['batch_size', 'sequence_length'] }],
+      outputs: [{ name: 'last_hidden_state', dtype: 1, shape: ['batch_size', 'sequence_length', 12] }],
+      initializers: [{ name: 'embed', dtype: 1, dims: [300, 12], values: Float32Array.from({ length: 3600 }, () => r.normal()) }],
+      nodes: [{ op: 'Gather', inputs: ['embed', 'input_ids'], outputs: ['last_hidden_state'] }],
+    }),
+  );
 }
 
 /** latent_sample [b, 4, h, w] -> sample [b, 3, 8h, 8w]: a 1x1 convolution and nearest upsampling. */
 function vaeDecoder(file: string): void {
   const r = new SeededRandom(6);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, encodeModelSpec({
-    opset: 14,
-    inputs: [{ name: 'latent_sample', dtype: 1, shape: ['batch_size', 4, 'latent_height', 'latent_width'] }],
-    outputs: [{ name: 'sample', dtype: 1, shape: ['batch_size', 3, null, null] }],
-    initializers: [
-      { name: 'w', dtype: 1, dims: [3, 4, 1, 1], values: Float32Array.from({ length: 12 }, () => r.normal() * 0.3) },
-      { name: 'scales', dtype: 1, dims: [4], values: [1, 1, 8, 8] },
-    ],
-    nodes: [
-      { op: 'Conv', inputs: ['latent_sample', 'w'], outputs: ['c'] },
-      { op: 'Resize', inputs: ['c', '', 'scales'], outputs: ['sample'], attrs: { mode: { s: 'nearest' } } },
-    ],
-  }));
+  fs.writeFileSync(
+    file,
+    encodeModelSpec({
+      opset: 14,
+      inputs: [{ name: 'latent_sample', dtype: 1, shape: ['batch_size', 4, 'latent_height', 'latent_width'] }],
+      outputs: [{ name: 'sample', dtype: 1, shape: ['batch_size', 3, null, null] }],
+      initializers: [
+        { name: 'w', dtype: 1, dims: [3, 4, 1, 1], values: Float32Array.from({ length: 12 }, () => r.normal() * 0.3) },
+        { name: 'scales', dtype: 1, dims: [4], values: [1, 1, 8, 8] },
+      ],
+      nodes: [
+        { op: 'Conv', inputs: ['latent_sample', 'w'], outputs: ['c'] },
+        { op: 'Resize', inputs: ['c', '', 'scales'], outputs: ['sample'], attrs: { mode: { s: 'nearest' } } },
+      ],
+    }),
+  );
 }
 
 /** sample [b, 3, H, W] -> latent_parameters [b, 8, H/8, W/8] (current) or latent_sample [b, 4, ...] (optimum <= 1.22). */
@@ -53,13 +59,16 @@ function vaeEncoder(file: string, output: 'latent_parameters' | 'latent_sample')
   const r = new SeededRandom(8);
   const c = output === 'latent_parameters' ? 8 : 4;
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, encodeModelSpec({
-    opset: 14,
-    inputs: [{ name: 'sample', dtype: 1, shape: ['batch_size', 3, 'sample_height', 'sample_width'] }],
-    outputs: [{ name: output, dtype: 1, shape: ['batch_size', c, null, null] }],
-    initializers: [{ name: 'w', dtype: 1, dims: [c, 3, 8, 8], values: Float32Array.from({ length: c * 192 }, () => r.normal() * 0.05) }],
-    nodes: [{ op: 'Conv', inputs: ['sample', 'w'], outputs: [output], attrs: { strides: { ints: [8, 8] } } }],
-  }));
+  fs.writeFileSync(
+    file,
+    encodeModelSpec({
+      opset: 14,
+      inputs: [{ name: 'sample', dtype: 1, shape: ['batch_size', 3, 'sample_height', 'sample_width'] }],
+      outputs: [{ name: output, dtype: 1, shape: ['batch_size', c, null, null] }],
+      initializers: [{ name: 'w', dtype: 1, dims: [c, 3, 8, 8], values: Float32Array.from({ length: c * 192 }, () => r.normal() * 0.05) }],
+      nodes: [{ op: 'Conv', inputs: ['sample', 'w'], outputs: [output], attrs: { strides: { ints: [8, 8] } } }],
+    }),
+  );
 }
 
 /** A pipeline folder of the tiny UNet: optimum's current conventions, or those up to v1.23. */
@@ -72,8 +81,22 @@ function sdPipeline(dir: string, conventions: 'current' | 'optimum<=1.23'): void
   fs.cpSync(TOKENIZER, path.join(dir, 'tokenizer'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'scheduler'));
   // diffusers writes Python's -Infinity into some configs.
-  fs.writeFileSync(path.join(dir, 'scheduler/scheduler_config.json'), '{"_class_name": "PNDMScheduler", "beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012, "skip_prk_steps": true, "steps_offset": 1, "set_alpha_to_one": false, "lambda_min_clipped": -Infinity}');
-  fs.writeFileSync(path.join(dir, 'model_index.json'), JSON.stringify({ _class_name: 'StableDiffusionPipeline', unet: ['diffusers', 'UNet2DConditionModel'], text_encoder: ['transformers', 'CLIPTextModel'], tokenizer: ['transformers', 'CLIPTokenizer'], scheduler: ['diffusers', 'PNDMScheduler'], vae: ['diffusers', 'AutoencoderKL'], safety_checker: [null, null] }));
+  fs.writeFileSync(
+    path.join(dir, 'scheduler/scheduler_config.json'),
+    '{"_class_name": "PNDMScheduler", "beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012, "skip_prk_steps": true, "steps_offset": 1, "set_alpha_to_one": false, "lambda_min_clipped": -Infinity}',
+  );
+  fs.writeFileSync(
+    path.join(dir, 'model_index.json'),
+    JSON.stringify({
+      _class_name: 'StableDiffusionPipeline',
+      unet: ['diffusers', 'UNet2DConditionModel'],
+      text_encoder: ['transformers', 'CLIPTextModel'],
+      tokenizer: ['transformers', 'CLIPTokenizer'],
+      scheduler: ['diffusers', 'PNDMScheduler'],
+      vae: ['diffusers', 'AutoencoderKL'],
+      safety_checker: [null, null],
+    }),
+  );
 }
 
 describe('pipelines as found in the wild', () => {
@@ -101,7 +124,7 @@ describe('pipelines as found in the wild', () => {
     expect(Array.from(results[1]!.images[0]!.data)).toEqual(Array.from(results[0]!.images[0]!.data));
   });
 
-  test('img2img runs with either VAE encoder output (latent_parameters, or an older export\'s latent_sample), seeded', async () => {
+  test("img2img runs with either VAE encoder output (latent_parameters, or an older export's latent_sample), seeded", async () => {
     for (const conventions of ['current', 'optimum<=1.23'] as const) {
       const pipe = await GatedPipeline.load(path.join(work, `${conventions}-compiled`));
       try {
@@ -124,7 +147,7 @@ describe('an LCM-style pipeline', () => {
   const work = scratch();
   afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-  test('the guidance embedding equals diffusers\' formula', () => {
+  test("the guidance embedding equals diffusers' formula", () => {
     const e = guidanceScaleEmbedding(8.5, 6, 2);
     expect(e.dims).toEqual([2, 6]);
     const w = (8.5 - 1) * 1000;
@@ -137,7 +160,7 @@ describe('an LCM-style pipeline', () => {
     expect(Array.from(e.data.subarray(6) as Float32Array)).toEqual(row);
   });
 
-  test('generates with the folder\'s LCMScheduler and timestep_cond, at batch B throughout', async () => {
+  test("generates with the folder's LCMScheduler and timestep_cond, at batch B throughout", async () => {
     const src = path.join(work, 'lcm-onnx');
     writeTinyUnet(path.join(src, 'unet'), { guidanceEmbedding: true });
     textEncoder(path.join(src, 'text_encoder/model.onnx'));
@@ -146,7 +169,17 @@ describe('an LCM-style pipeline', () => {
     fs.cpSync(TOKENIZER, path.join(src, 'tokenizer'), { recursive: true });
     fs.mkdirSync(path.join(src, 'scheduler'));
     fs.writeFileSync(path.join(src, 'scheduler/scheduler_config.json'), JSON.stringify({ _class_name: 'LCMScheduler', original_inference_steps: 50 }));
-    fs.writeFileSync(path.join(src, 'model_index.json'), JSON.stringify({ _class_name: 'LatentConsistencyModelPipeline', unet: ['diffusers', 'UNet2DConditionModel'], text_encoder: ['transformers', 'CLIPTextModel'], tokenizer: ['transformers', 'CLIPTokenizer'], scheduler: ['diffusers', 'LCMScheduler'], vae: ['diffusers', 'AutoencoderKL'] }));
+    fs.writeFileSync(
+      path.join(src, 'model_index.json'),
+      JSON.stringify({
+        _class_name: 'LatentConsistencyModelPipeline',
+        unet: ['diffusers', 'UNet2DConditionModel'],
+        text_encoder: ['transformers', 'CLIPTextModel'],
+        tokenizer: ['transformers', 'CLIPTokenizer'],
+        scheduler: ['diffusers', 'LCMScheduler'],
+        vae: ['diffusers', 'AutoencoderKL'],
+      }),
+    );
     const out = path.join(work, 'lcm');
     const c = await compile(src, { outDir: out, prover: null });
     expect(c.manifest.family.name).toBe('lcm');

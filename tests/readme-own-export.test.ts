@@ -13,7 +13,10 @@ function ownExportBlock(): string[] {
   const text = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   const section = text.slice(text.indexOf('## Use it on your own export'));
   const block = /```bash\n([\s\S]*?)```/.exec(section)![1]!;
-  return block.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('npx tgate '));
+  return block
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('npx tgate '));
 }
 
 const available = pipelineAvailable("the README's own-export block");

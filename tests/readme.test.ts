@@ -8,7 +8,10 @@ import { ROOT, sharedAvailable } from './helpers/paths.js';
 function readmeCommands(): string[] {
   const text = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   const blocks = [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
-  return blocks.flatMap((b) => b.split('\n')).map((l) => l.trim()).filter((l) => l.startsWith('npx tgate '));
+  return blocks
+    .flatMap((b) => b.split('\n'))
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('npx tgate '));
 }
 
 const commands = readmeCommands();

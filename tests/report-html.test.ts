@@ -10,7 +10,7 @@ import { tgate } from './helpers/cli.js';
 import { ROOT, scratch } from './helpers/paths.js';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((f) => fs.existsSync(f));
-if (!CHROMIUM) console.log('SKIPPED the HTML rendering test: no chromium (CI installs Debian\'s `chromium`; apt-get install chromium)');
+if (!CHROMIUM) console.log("SKIPPED the HTML rendering test: no chromium (CI installs Debian's `chromium`; apt-get install chromium)");
 
 (CHROMIUM ? describe : describe.skip)('tgate diff --html in headless Chromium', () => {
   it('renders the summary, the tables and the chart, with no console errors or fetches', async () => {
@@ -27,7 +27,9 @@ if (!CHROMIUM) console.log('SKIPPED the HTML rendering test: no chromium (CI ins
       const page = await browser.newPage();
       const problems: string[] = [];
       const requests: string[] = [];
-      page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warn') problems.push(m.text()); });
+      page.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warn') problems.push(m.text());
+      });
       page.on('pageerror', (e) => problems.push(String(e)));
       page.on('request', (r) => requests.push(r.url()));
       await page.goto(`file://${file}`, { waitUntil: 'load' });
@@ -49,7 +51,9 @@ if (!CHROMIUM) console.log('SKIPPED the HTML rendering test: no chromium (CI ins
       expect(problems).toEqual([]);
       expect(requests).toEqual([`file://${file}`]);
       expect(facts.title).toBe(`tgate diff: ${dir}`);
-      expect(facts.sections).toEqual(['reuse-self.onnx', 'fidelity.onnx', 'fidelity-reuse-self.onnx'].map((f) => `tiny-unet.onnx (planning.onnx: the source plus site outputs) → ${f}`));
+      expect(facts.sections).toEqual(
+        ['reuse-self.onnx', 'fidelity.onnx', 'fidelity-reuse-self.onnx'].map((f) => `tiny-unet.onnx (planning.onnx: the source plus site outputs) → ${f}`),
+      );
       for (const n of facts.tables) expect(n).toBeGreaterThanOrEqual(3);
       expect(facts.firstCell).toBe('nodes');
       expect(facts.chart.width).toBeGreaterThan(300);

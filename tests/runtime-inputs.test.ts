@@ -22,8 +22,15 @@ const TINY = path.join(ROOT, 'fixtures/models/tiny-unet.onnx');
 const SDXL = path.join(ROOT, 'fixtures/pipelines/sdxl-tiny');
 
 const EXIT: Record<string, number> = {
-  E_USAGE: 2, E_BAD_TENSOR: 3, E_BAD_CONFIG: 3, E_NOT_REGULAR_FILE: 3, E_FILE_MISSING: 3, E_FILE_TOO_LARGE: 3,
-  E_OUTPUT_EXISTS: 5, E_OUTPUT_UNWRITABLE: 5, E_NON_FINITE: 7,
+  E_USAGE: 2,
+  E_BAD_TENSOR: 3,
+  E_BAD_CONFIG: 3,
+  E_NOT_REGULAR_FILE: 3,
+  E_FILE_MISSING: 3,
+  E_FILE_TOO_LARGE: 3,
+  E_OUTPUT_EXISTS: 5,
+  E_OUTPUT_UNWRITABLE: 5,
+  E_NON_FINITE: 7,
 };
 
 /** A .npy file with any header text and body (what numpy writes, or a damaged/hostile variant). */
@@ -79,7 +86,10 @@ describe('tgate run refuses bad input with a coded error, before any work and wi
       'lat-b0.npy': f32([0, 4, 8, 8]),
       'lat-i64.npy': encodeNpy({ dtype: 'int64', shape: [1, 4, 8, 8], data: new BigInt64Array(256) }),
       'lat-nan.npy': f32([1, 4, 8, 8], (i) => (i === 77 ? NaN : 0.5)),
-      'lat-inf64.npy': rawNpy("{'descr': '<f8', 'fortran_order': False, 'shape': (1, 4, 8, 8), }", new Uint8Array(Float64Array.from({ length: 256 }, (_, i) => (i === 3 ? 1e300 : 0.1)).buffer)),
+      'lat-inf64.npy': rawNpy(
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 4, 8, 8), }",
+        new Uint8Array(Float64Array.from({ length: 256 }, (_, i) => (i === 3 ? 1e300 : 0.1)).buffer),
+      ),
       'lat-huge.npy': f32([1, 4, 8, 8], () => 3e38),
       'lat-trunc.npy': f32([1, 4, 8, 8]).subarray(0, 100),
       'lat-claim.npy': rawNpy("{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000, 100000, 100000), }", new Uint8Array(64)),
@@ -121,7 +131,11 @@ describe('tgate run refuses bad input with a coded error, before any work and wi
     ['--cond holding -infinity', ['--cond', 'encoder_hidden_states=cond-inf.npy'], 'E_BAD_TENSOR'],
     ['--cond for an input the model does not have', ['--cond', 'nosuch=cond.npy'], 'E_USAGE'],
     ['--cond given twice', ['--cond', 'encoder_hidden_states=cond.npy', '--cond', 'encoder_hidden_states=cond.npy'], 'E_USAGE'],
-    ['--uncond of another length than --cond (no CFG pair)', ['--cond', 'encoder_hidden_states=cond.npy', '--uncond', 'encoder_hidden_states=uncond-77.npy'], 'E_BAD_TENSOR'],
+    [
+      '--uncond of another length than --cond (no CFG pair)',
+      ['--cond', 'encoder_hidden_states=cond.npy', '--uncond', 'encoder_hidden_states=uncond-77.npy'],
+      'E_BAD_TENSOR',
+    ],
     ['--image of the wrong shape', ['--latents', 'lat.npy', '--image', 'lat-c3.npy'], 'E_BAD_TENSOR'],
   ];
   const numbers: Case[] = [
@@ -129,7 +143,11 @@ describe('tgate run refuses bad input with a coded error, before any work and wi
     ['--batch 100000000 (the latents would not fit in memory)', ['--batch', '100000000'], 'E_USAGE'],
     ['--steps 1000000000 (would plan a billion steps)', ['--steps', '1000000000'], 'E_USAGE'],
     ['--steps above the training timesteps (DPM++: NaN)', ['--steps', '2000', '--scheduler', 'dpmpp-2m'], 'E_USAGE'],
-    ['--steps the schedule cannot make (DDIM, SD config, 1000 steps)', ['--steps', '1000', '--scheduler-config', path.join(SDXL, 'scheduler/scheduler_config.json'), '--scheduler', 'ddim'], 'E_USAGE'],
+    [
+      '--steps the schedule cannot make (DDIM, SD config, 1000 steps)',
+      ['--steps', '1000', '--scheduler-config', path.join(SDXL, 'scheduler/scheduler_config.json'), '--scheduler', 'ddim'],
+      'E_USAGE',
+    ],
     ['--guidance NaN', ['--guidance', 'NaN'], 'E_USAGE'],
     ['--seed 1e300', ['--seed', '1e300'], 'E_USAGE'],
     ['a scheduler config with num_train_timesteps 0', ['--scheduler-config', 'cfg-n0.json'], 'E_BAD_CONFIG'],
@@ -174,7 +192,9 @@ describe('tgate run refuses bad input with a coded error, before any work and wi
 
   it('NaN during the run stops at the step it appears in, naming the step and the tensor', () => {
     const r = run(['--latents', 'lat-huge.npy']);
-    expect(r.stderr).toMatch(/E_NON_FINITE: The UNet's output out_sample at step 1\/3 \(model evaluation 0, timestep \d+, the planning variant at batch 2\): 512 NaN or infinite values/);
+    expect(r.stderr).toMatch(
+      /E_NON_FINITE: The UNet's output out_sample at step 1\/3 \(model evaluation 0, timestep \d+, the planning variant at batch 2\): 512 NaN or infinite values/,
+    );
     expect(r.stderr.match(/^tgate step /gm) ?? []).toHaveLength(0);
     const g = run(['--guidance', '1e39']);
     expect(g.stderr).toMatch(/step 1\/3/);
@@ -182,7 +202,11 @@ describe('tgate run refuses bad input with a coded error, before any work and wi
   });
 
   it('the same bad output paths are refused by diff -o, before the models are read', () => {
-    for (const [args, code] of [[['-o', ''], 'E_USAGE'], [['-o', 'a-folder'], 'E_OUTPUT_EXISTS'], [['-o', 'notes.txt/d.md'], 'E_OUTPUT_UNWRITABLE']] as const) {
+    for (const [args, code] of [
+      [['-o', ''], 'E_USAGE'],
+      [['-o', 'a-folder'], 'E_OUTPUT_EXISTS'],
+      [['-o', 'notes.txt/d.md'], 'E_OUTPUT_UNWRITABLE'],
+    ] as const) {
       const before = listing(work);
       expectRefused(tgate(['diff', dir, ...args], work), code);
       expect(listing(work)).toEqual(before);
@@ -219,12 +243,28 @@ describe('tgate run refuses bad input with a coded error, before any work and wi
     };
 
     it('refuses shapes, dtypes, names and values, naming the input', async () => {
-      await refused({ ...ok, latents: { data: new BigInt64Array(256), dims: [1, 4, 8, 8] } }, 'E_BAD_TENSOR', /The latents: int64 values; the model's input sample takes float32/);
-      await refused({ ...ok, latents: { data: new Float32Array(255), dims: [1, 4, 8, 8] } }, 'E_BAD_TENSOR', /255 values, but its shape \[1, 4, 8, 8\] holds 256/);
+      await refused(
+        { ...ok, latents: { data: new BigInt64Array(256), dims: [1, 4, 8, 8] } },
+        'E_BAD_TENSOR',
+        /The latents: int64 values; the model's input sample takes float32/,
+      );
+      await refused(
+        { ...ok, latents: { data: new Float32Array(255), dims: [1, 4, 8, 8] } },
+        'E_BAD_TENSOR',
+        /255 values, but its shape \[1, 4, 8, 8\] holds 256/,
+      );
       await refused({ ...ok, latents: { data: new Float32Array(0), dims: [0, 4, 8, 8] } }, 'E_BAD_TENSOR', /a batch of 0 samples/);
-      await refused({ ...ok, cond: { ...cond, text_embeds: cond.encoder_hidden_states } }, 'E_USAGE', /cond names the input "text_embeds", which the model does not have/);
+      await refused(
+        { ...ok, cond: { ...cond, text_embeds: cond.encoder_hidden_states } },
+        'E_USAGE',
+        /cond names the input "text_embeds", which the model does not have/,
+      );
       await refused({ ...ok, uncond: { encoder_hidden_states: { data: new Float32Array(77 * 12), dims: [1, 77, 12] } } }, 'E_BAD_TENSOR', /must match/);
-      await refused({ ...ok, cond: { encoder_hidden_states: { data: new Float32Array(60).fill(NaN), dims: [1, 5, 12] } } }, 'E_BAD_TENSOR', /cond encoder_hidden_states: 60 NaN/);
+      await refused(
+        { ...ok, cond: { encoder_hidden_states: { data: new Float32Array(60).fill(NaN), dims: [1, 5, 12] } } },
+        'E_BAD_TENSOR',
+        /cond encoder_hidden_states: 60 NaN/,
+      );
       await refused({ ...ok, guidance: NaN }, 'E_USAGE', /guidance must be a number >= 0/);
       await refused({ ...ok, guidance: 'high' }, 'E_USAGE', /guidance must be a number >= 0, not "high"/);
       await refused({ ...ok, image: lat, strength: 0 }, 'E_USAGE', /strength/);
@@ -239,7 +279,11 @@ describe('tgate run refuses bad input with a coded error, before any work and wi
 
     it('stops with E_NON_FINITE at the step where NaN appears', async () => {
       await refused({ ...ok, guidance: 1e39 }, 'E_NON_FINITE', /at step 1\/3 \(model evaluation 0/);
-      await refused({ ...ok, latents: { data: new Float32Array(256).fill(3e38), dims: [1, 4, 8, 8] } }, 'E_NON_FINITE', /The UNet's output out_sample at step 1\/3/);
+      await refused(
+        { ...ok, latents: { data: new Float32Array(256).fill(3e38), dims: [1, 4, 8, 8] } },
+        'E_NON_FINITE',
+        /The UNet's output out_sample at step 1\/3/,
+      );
       // A good request still runs (the checks cost nothing measurable: see the report).
       const r = await unet.generate(ok);
       expect(r.latents.every(Number.isFinite)).toBe(true);
@@ -283,7 +327,7 @@ describe('tgate generate and GatedPipeline refuse bad input before the work', ()
     expect(r.stderr).not.toMatch(/^tgate step /m);
   });
 
-  it("tgate run on a compiled pipeline refuses a size its UNet cannot halve (a usage error for --height, a bad tensor for --latents)", () => {
+  it('tgate run on a compiled pipeline refuses a size its UNet cannot halve (a usage error for --height, a bad tensor for --latents)', () => {
     fs.writeFileSync(path.join(work, 'lat-3x3.npy'), f32([1, 4, 3, 3]));
     const before = listing(work);
     const h = tgate(['run', dir, '--steps', '2', '--height', '24', '--width', '24', '-o', 'o.npy'], work);

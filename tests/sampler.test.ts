@@ -18,7 +18,13 @@ function randn(n: number, seed: number): Float32Array {
 }
 
 function inputs(B: number, seed = 1, extra: Record<string, number[]> = {}): Pick<GenerateOptions, 'latents' | 'cond' | 'uncond'> {
-  const t = (dims: number[], s: number): TensorInput => ({ data: randn(dims.reduce((a, b) => a * b, 1), s), dims });
+  const t = (dims: number[], s: number): TensorInput => ({
+    data: randn(
+      dims.reduce((a, b) => a * b, 1),
+      s,
+    ),
+    dims,
+  });
   const cond: Record<string, TensorInput> = { encoder_hidden_states: t([B, 5, 12], seed + 1) };
   const uncond: Record<string, TensorInput> = { encoder_hidden_states: t([B, 5, 12], seed + 2) };
   for (const [name, dims] of Object.entries(extra)) {
@@ -38,7 +44,11 @@ async function plainLoop(source: string, o: Pick<GenerateOptions, 'latents' | 'c
     const out = await s.run({
       sample: f32(concatRows(x, x), [2 * B, 4, 8, 8]),
       timestep: f32(Float32Array.of(sch.timesteps[k]!), []),
-      encoder_hidden_states: f32(concatRows(o.uncond!.encoder_hidden_states!.data as Float32Array, o.cond.encoder_hidden_states!.data as Float32Array), [2 * B, 5, 12]),
+      encoder_hidden_states: f32(concatRows(o.uncond!.encoder_hidden_states!.data as Float32Array, o.cond.encoder_hidden_states!.data as Float32Array), [
+        2 * B,
+        5,
+        12,
+      ]),
     });
     x = sch.step(guide(out.out_sample!.data as Float32Array, guidance), k, x);
   }
@@ -74,8 +84,14 @@ describe('gated sampler', () => {
     const io = inputs(2, 7);
     const r = await unet.generate({ ...io, steps: 8, gateStep: 3, guidance: 7.5, keepTrajectory: true });
     expect(r.records.map((x) => [x.phase, x.batch])).toEqual([
-      ['planning', 4], ['planning', 4], ['gate', 4],
-      ['fidelity', 2], ['fidelity', 2], ['fidelity', 2], ['fidelity', 2], ['fidelity', 2],
+      ['planning', 4],
+      ['planning', 4],
+      ['gate', 4],
+      ['fidelity', 2],
+      ['fidelity', 2],
+      ['fidelity', 2],
+      ['fidelity', 2],
+      ['fidelity', 2],
     ]);
     // Independent replay of the gate step on the planning graph.
     const planning = await openSession(path.join(dir, 'planning.onnx'));
@@ -84,7 +100,10 @@ describe('gated sampler', () => {
     const out = await planning.run({
       sample: f32(concatRows(x, x), [4, 4, 8, 8]),
       timestep: f32(Float32Array.of(sch.timesteps[2]!), []),
-      encoder_hidden_states: f32(concatRows(io.uncond!.encoder_hidden_states!.data as Float32Array, io.cond.encoder_hidden_states!.data as Float32Array), [4, 5, 12]),
+      encoder_hidden_states: f32(
+        concatRows(io.uncond!.encoder_hidden_states!.data as Float32Array, io.cond.encoder_hidden_states!.data as Float32Array),
+        [4, 5, 12],
+      ),
     });
     await planning.release();
     for (const c of unet.roles.cross) {
@@ -139,7 +158,12 @@ describe('gated sampler', () => {
     const pair = await GatedUNet.load(dir, { sessions: 'separate' });
     expect(pair.sessions).toBe('separate');
     expect(pair.opened).toEqual(['planning', 'reuse-self', 'fidelity']);
-    for (const [guidance, G, version] of [[7.5, 3, 1], [1, 2, 1], [7.5, 5, 2], [1, 5, 2]] as const) {
+    for (const [guidance, G, version] of [
+      [7.5, 3, 1],
+      [1, 2, 1],
+      [7.5, 5, 2],
+      [1, 5, 2],
+    ] as const) {
       const io = inputs(2, 77);
       const a = await unet.generate({ ...io, steps: 7, gateStep: G, guidance, scheduler: 'euler', tgate: { version } });
       const b = await pair.generate({ ...io, steps: 7, gateStep: G, guidance, scheduler: 'euler', tgate: { version } });
@@ -155,9 +179,16 @@ describe('gated sampler', () => {
     const old = path.join(path.dirname(dir), 'old');
     fs.mkdirSync(old, { recursive: true });
     fs.writeFileSync(path.join(old, 'tgate.json'), JSON.stringify({ format: 'tgate/1' }));
-    await expect(GatedUNet.load(old)).rejects.toMatchObject({ code: 'E_UNSUPPORTED_MODEL', message: expect.stringMatching(/this tgate reads tgate\/2/), hint: expect.stringMatching(/Recompile/) });
+    await expect(GatedUNet.load(old)).rejects.toMatchObject({
+      code: 'E_UNSUPPORTED_MODEL',
+      message: expect.stringMatching(/this tgate reads tgate\/2/),
+      hint: expect.stringMatching(/Recompile/),
+    });
     fs.writeFileSync(path.join(old, 'tgate.json'), JSON.stringify({ format: 'tgate/2', sites: [] }));
-    await expect(GatedUNet.load(old)).rejects.toMatchObject({ code: 'E_BAD_MANIFEST', message: expect.stringMatching(/source: expected an object, got nothing \(the field is missing\)/) });
+    await expect(GatedUNet.load(old)).rejects.toMatchObject({
+      code: 'E_BAD_MANIFEST',
+      message: expect.stringMatching(/source: expected an object, got nothing \(the field is missing\)/),
+    });
     fs.writeFileSync(path.join(old, 'tgate.json'), '{"format": "tgate/2",');
     await expect(GatedUNet.load(old)).rejects.toMatchObject({ code: 'E_BAD_MANIFEST', message: expect.stringMatching(/tgate\.json is not valid JSON/) });
   });
@@ -166,7 +197,10 @@ describe('gated sampler', () => {
     const v1 = await GatedUNet.load(dir, { variants: variantsFor(unet.manifest, 8, 3, { version: 1 }) });
     expect(v1.opened).toEqual(['planning', 'fidelity']);
     const io = inputs(1, 3);
-    await expect(v1.generate({ ...io, steps: 8, gateStep: 6, guidance: 7.5 })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/runs the reuse-self variant\(s\), which this GatedUNet did not open/) });
+    await expect(v1.generate({ ...io, steps: 8, gateStep: 6, guidance: 7.5 })).rejects.toMatchObject({
+      code: 'E_USAGE',
+      message: expect.stringMatching(/runs the reuse-self variant\(s\), which this GatedUNet did not open/),
+    });
     expect((await v1.generate({ ...io, steps: 8, gateStep: 3, guidance: 7.5, tgate: { version: 1 } })).records).toHaveLength(8);
     await v1.release();
     expect(variantsFor(unet.manifest, 25, 10, { fiInterval: 2 })).toEqual(['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self']);
@@ -177,7 +211,9 @@ describe('gated sampler', () => {
 
   it('refuses CFG without uncond inputs, naming the input', async () => {
     const io = inputs(1);
-    await expect(unet.generate({ latents: io.latents, cond: io.cond, steps: 3, gateStep: 1, guidance: 7.5 })).rejects.toThrow(/Missing uncond input "encoder_hidden_states"/);
+    await expect(unet.generate({ latents: io.latents, cond: io.cond, steps: 3, gateStep: 1, guidance: 7.5 })).rejects.toThrow(
+      /Missing uncond input "encoder_hidden_states"/,
+    );
   });
 });
 
@@ -202,7 +238,16 @@ describe('gated sampler on model variants', () => {
     const v2 = { steps: 8, gateStep: 5, guidance: 7.5, tgate: { version: 2 as const, spInterval: 2, warmUp: 1, fiInterval: 2 } };
     const c = await st2.generate({ ...io, ...v2 });
     const d = await dyn2.generate({ ...io, ...v2 });
-    expect(c.records.map((x) => x.variant)).toEqual(['planning', 'planning', 'planning', 'reuse-self', 'planning', 'fidelity-reuse-self', 'fidelity', 'fidelity-reuse-self']);
+    expect(c.records.map((x) => x.variant)).toEqual([
+      'planning',
+      'planning',
+      'planning',
+      'reuse-self',
+      'planning',
+      'fidelity-reuse-self',
+      'fidelity',
+      'fidelity-reuse-self',
+    ]);
     expect(maxAbsDiff(c.latents, d.latents)).toBeLessThan(1e-5);
     await dyn2.release();
     await expect(st2.generate({ ...inputs(2, 1), steps: 2, gateStep: 1, guidance: 7.5 })).rejects.toThrow(/fixed batch of 2; batch 4 does not divide it/);
@@ -250,11 +295,17 @@ describe('gated sampler on model variants', () => {
     expect(r.dims).toEqual([1, 4, 8, 8]);
     const planning = await openSession(path.join(dir, 'planning.onnx'));
     const x = io.latents.data as Float32Array;
-    const out = await planning.run({
-      sample: f32(concatRows(x, x), [2, 4, 8, 8]),
-      timestep: f32(Float32Array.of(createScheduler('ddim', 3).timesteps[0]!), []),
-      encoder_hidden_states: f32(concatRows(io.uncond!.encoder_hidden_states!.data as Float32Array, io.cond.encoder_hidden_states!.data as Float32Array), [2, 5, 12]),
-    }, ['out_sample']);
+    const out = await planning.run(
+      {
+        sample: f32(concatRows(x, x), [2, 4, 8, 8]),
+        timestep: f32(Float32Array.of(createScheduler('ddim', 3).timesteps[0]!), []),
+        encoder_hidden_states: f32(
+          concatRows(io.uncond!.encoder_hidden_states!.data as Float32Array, io.cond.encoder_hidden_states!.data as Float32Array),
+          [2, 5, 12],
+        ),
+      },
+      ['out_sample'],
+    );
     await planning.release();
     const guided = guide(out.out_sample!.data as Float32Array, 4.5);
     expect(maxAbsDiff(r.modelOutputs[0]!, guided.subarray(0, 4 * 64))).toBe(0);
@@ -293,7 +344,12 @@ describe('gated sampler on model variants', () => {
     const io = inputs(1, 61, { timestep_cond: [4] });
     const r = await unet.generate({ latents: io.latents, cond: io.cond, steps: 4, guidance: 8 });
     expect(r.cfg).toBe(false);
-    expect(r.records.map((x) => [x.phase, x.batch, x.variant])).toEqual([['gate', 1, 'planning'], ['fidelity', 1, 'fidelity'], ['fidelity', 1, 'fidelity'], ['fidelity', 1, 'fidelity']]);
+    expect(r.records.map((x) => [x.phase, x.batch, x.variant])).toEqual([
+      ['gate', 1, 'planning'],
+      ['fidelity', 1, 'fidelity'],
+      ['fidelity', 1, 'fidelity'],
+      ['fidelity', 1, 'fidelity'],
+    ]);
     await unet.release();
   });
 });

@@ -6,7 +6,14 @@
 import fc from 'fast-check';
 import { TgateError } from '../base/errors.js';
 import {
-  createScheduler, parseDiffusersJson, parseSchedulerConfig, resolveSchedulerConfig, SCHEDULERS, schedulerFromConfig, STABLE_DIFFUSION_CONFIG, type SchedulerConfig,
+  createScheduler,
+  parseDiffusersJson,
+  parseSchedulerConfig,
+  resolveSchedulerConfig,
+  SCHEDULERS,
+  schedulerFromConfig,
+  STABLE_DIFFUSION_CONFIG,
+  type SchedulerConfig,
 } from '../runtime/schedulers/index.js';
 import { TorchGenerator } from '../runtime/torch-random.js';
 
@@ -21,7 +28,8 @@ function refusal(f: () => unknown): TgateError {
 }
 
 const SD = STABLE_DIFFUSION_CONFIG;
-const make = (name: string, steps: number, c: Partial<SchedulerConfig> = {}) => createScheduler(name, steps, { ...SD, ...c }, { generator: new TorchGenerator(0) });
+const make = (name: string, steps: number, c: Partial<SchedulerConfig> = {}) =>
+  createScheduler(name, steps, { ...SD, ...c }, { generator: new TorchGenerator(0) });
 
 describe('steps against the scheduler', () => {
   it.each(SCHEDULERS.map((s) => [s]))('%s: more steps than training timesteps is a usage error with the range (never t = 1 or NaN)', (name) => {
@@ -69,7 +77,11 @@ describe('scheduler config values', () => {
     ['beta_start above beta_end', { beta_start: 0.02, beta_end: 0.01 }, /beta_start must be at most beta_end \(0\.01\)/],
     ['beta_start a string', { beta_start: '0.1' }, /beta_start must be a number/],
     ['trained_betas too short', { trained_betas: [0.1, 0.2] }, /trained_betas must be null or a list of num_train_timesteps \(1000\) numbers, not a list of 2/],
-    ['trained_betas with 1', { num_train_timesteps: 3, trained_betas: [0.1, 1, 0.2] }, /trained_betas\[1\] must be a number between 0 and 1 \(exclusive\), not 1/],
+    [
+      'trained_betas with 1',
+      { num_train_timesteps: 3, trained_betas: [0.1, 1, 0.2] },
+      /trained_betas\[1\] must be a number between 0 and 1 \(exclusive\), not 1/,
+    ],
     ['trained_betas with NaN', { num_train_timesteps: 2, trained_betas: [0.1, NaN] }, /trained_betas\[1\] must be a number between 0 and 1/],
     ['steps_offset absurd', { steps_offset: 5000 }, /steps_offset must be a whole number from 0 to 999 \(below num_train_timesteps\), not 5000/],
     ['steps_offset negative', { steps_offset: -1 }, /steps_offset must be a whole number from 0 to 999/],
@@ -159,7 +171,11 @@ describe('any scheduler createScheduler makes stays finite', () => {
         for (let k = 0; k < s.timesteps.length; k++) {
           const xin = s.scaleModelInput(x, k);
           // A model's prediction is bounded (noise, a sample, a velocity): tanh stands in for one.
-          x = s.step(xin.map((v) => Math.tanh(v)), k, x);
+          x = s.step(
+            xin.map((v) => Math.tanh(v)),
+            k,
+            x,
+          );
           if (!x.every(Number.isFinite)) throw new Error(`${name} ${steps} steps ${JSON.stringify(c)}: evaluation ${k} gave ${Array.from(x)}`);
         }
       }),

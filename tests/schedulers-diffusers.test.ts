@@ -9,8 +9,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TgateError } from '../base/errors.js';
 import {
-  CLASS_DEFAULTS, createScheduler, img2imgStart, parseDiffusersJson, readDiffusersJson, resolveSchedulerConfig, schedulerFromConfig,
-  STABLE_DIFFUSION_CONFIG, type Scheduler,
+  CLASS_DEFAULTS,
+  createScheduler,
+  img2imgStart,
+  parseDiffusersJson,
+  readDiffusersJson,
+  resolveSchedulerConfig,
+  schedulerFromConfig,
+  STABLE_DIFFUSION_CONFIG,
+  type Scheduler,
 } from '../runtime/schedulers/index.js';
 import { expf, fmaf, logf } from '../runtime/schedulers/float32-math.js';
 import { TorchGenerator } from '../runtime/torch-random.js';
@@ -20,7 +27,12 @@ const f = Math.fround;
 const REFS = path.join(ROOT, 'fixtures/schedulers');
 const TOLERANCE = 1e-6;
 
-interface Loop { steps: number; seed: number; outputs: number[][]; next_draw: number[] }
+interface Loop {
+  steps: number;
+  seed: number;
+  outputs: number[][];
+  next_draw: number[];
+}
 interface RefCase {
   name: string;
   scheduler: string;
@@ -84,7 +96,13 @@ function runLoop(s: Scheduler, x: Float32Array, start: number, outputs: number[]
 }
 
 const fromRef = (c: RefCase, steps: number, generator?: TorchGenerator, strength?: number) =>
-  schedulerFromConfig(c.config, { steps, source: `${c.name}.json`, name: c.scheduler, ...(generator ? { generator } : {}), ...(strength !== undefined ? { strength } : {}) });
+  schedulerFromConfig(c.config, {
+    steps,
+    source: `${c.name}.json`,
+    name: c.scheduler,
+    ...(generator ? { generator } : {}),
+    ...(strength !== undefined ? { strength } : {}),
+  });
 
 describe.each(refs.map(({ file, c, shape }) => [file, c.name, c, shape] as const))('%s / %s against diffusers', (_file, _name, c, shape) => {
   it('from_config gives the class diffusers builds, with its config', () => {
@@ -111,53 +129,71 @@ describe.each(refs.map(({ file, c, shape }) => [file, c.name, c, shape] as const
     }
   });
 
-  if (c.txt2img) it('text-to-image: every step output within 1e-6 relative', () => {
-    const t = c.txt2img!;
-    const g = new TorchGenerator(t.seed);
-    const s = fromRef(c, t.steps, g);
-    const noise = g.randn(shape);
-    expect(Array.from(noise)).toEqual(t.latents.map(f));
-    const x = noise.map((v) => v * s.initNoiseSigma);
-    runLoop(s, x, 0, t.outputs, `${c.name} txt2img`, c.scheduler);
-    // The steps drew from the generator what diffusers' steps drew.
-    expect(Array.from(g.randn([16]))).toEqual(t.next_draw.map(f));
-  });
+  if (c.txt2img)
+    it('text-to-image: every step output within 1e-6 relative', () => {
+      const t = c.txt2img!;
+      const g = new TorchGenerator(t.seed);
+      const s = fromRef(c, t.steps, g);
+      const noise = g.randn(shape);
+      expect(Array.from(noise)).toEqual(t.latents.map(f));
+      const x = noise.map((v) => v * s.initNoiseSigma);
+      runLoop(s, x, 0, t.outputs, `${c.name} txt2img`, c.scheduler);
+      // The steps drew from the generator what diffusers' steps drew.
+      expect(Array.from(g.randn([16]))).toEqual(t.next_draw.map(f));
+    });
 
-  if (c.img2img) it('img2img (get_timesteps, begin index, add_noise): every step within 1e-6 relative', () => {
-    const t = c.img2img!;
-    const g = new TorchGenerator(t.seed);
-    const s = fromRef(c, t.steps, g);
-    const start = img2imgStart(s, t.strength);
-    expect(start).toBe(t.start);
-    const x0 = g.randn(shape);
-    const noise = g.randn(shape);
-    const noisy = s.addNoise(x0, noise, start);
-    expect(record(c.scheduler, `${c.name} add_noise`, noisy, t.noisy)).toBeLessThanOrEqual(TOLERANCE);
-    runLoop(s, noisy, start, t.outputs, `${c.name} img2img`, c.scheduler);
-    expect(Array.from(g.randn([16]))).toEqual(t.next_draw.map(f));
-  });
+  if (c.img2img)
+    it('img2img (get_timesteps, begin index, add_noise): every step within 1e-6 relative', () => {
+      const t = c.img2img!;
+      const g = new TorchGenerator(t.seed);
+      const s = fromRef(c, t.steps, g);
+      const start = img2imgStart(s, t.strength);
+      expect(start).toBe(t.start);
+      const x0 = g.randn(shape);
+      const noise = g.randn(shape);
+      const noisy = s.addNoise(x0, noise, start);
+      expect(record(c.scheduler, `${c.name} add_noise`, noisy, t.noisy)).toBeLessThanOrEqual(TOLERANCE);
+      runLoop(s, noisy, start, t.outputs, `${c.name} img2img`, c.scheduler);
+      expect(Array.from(g.randn([16]))).toEqual(t.next_draw.map(f));
+    });
 
-  if (c.lcm_strength) it('LCM img2img pipeline: strength in set_timesteps, from evaluation 0', () => {
-    const t = c.lcm_strength!;
-    const g = new TorchGenerator(t.seed);
-    const s = fromRef(c, t.steps, g, t.strength);
-    expect(s.timesteps).toEqual(t.timesteps);
-    const x0 = g.randn(shape);
-    const noise = g.randn(shape);
-    const noisy = s.addNoise(x0, noise, 0);
-    expect(record(c.scheduler, `${c.name} add_noise`, noisy, t.noisy)).toBeLessThanOrEqual(TOLERANCE);
-    runLoop(s, noisy, 0, t.outputs, `${c.name} strength`, c.scheduler);
-    expect(Array.from(g.randn([16]))).toEqual(t.next_draw.map(f));
-  });
+  if (c.lcm_strength)
+    it('LCM img2img pipeline: strength in set_timesteps, from evaluation 0', () => {
+      const t = c.lcm_strength!;
+      const g = new TorchGenerator(t.seed);
+      const s = fromRef(c, t.steps, g, t.strength);
+      expect(s.timesteps).toEqual(t.timesteps);
+      const x0 = g.randn(shape);
+      const noise = g.randn(shape);
+      const noisy = s.addNoise(x0, noise, 0);
+      expect(record(c.scheduler, `${c.name} add_noise`, noisy, t.noisy)).toBeLessThanOrEqual(TOLERANCE);
+      runLoop(s, noisy, 0, t.outputs, `${c.name} strength`, c.scheduler);
+      expect(Array.from(g.randn([16]))).toEqual(t.next_draw.map(f));
+    });
 });
 
 describe('from_config semantics', () => {
-  const sd15 = { _class_name: 'PNDMScheduler', beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', num_train_timesteps: 1000, skip_prk_steps: true, steps_offset: 1, set_alpha_to_one: false, clip_sample: false };
+  const sd15 = {
+    _class_name: 'PNDMScheduler',
+    beta_start: 0.00085,
+    beta_end: 0.012,
+    beta_schedule: 'scaled_linear',
+    num_train_timesteps: 1000,
+    skip_prk_steps: true,
+    steps_offset: 1,
+    set_alpha_to_one: false,
+    clip_sample: false,
+  };
 
   it('the target class keeps the keys it knows, takes its own defaults for the rest, ignores the others', () => {
     // The Hub's SD-1.5 config has no timestep_spacing: DPM-Solver and Euler default to linspace,
     // DDIM and PNDM to leading.
-    expect(resolveSchedulerConfig(sd15, 'c', 'dpmpp-2m').config).toMatchObject({ timestep_spacing: 'linspace', steps_offset: 1, solver_order: 2, lambda_min_clipped: -Infinity });
+    expect(resolveSchedulerConfig(sd15, 'c', 'dpmpp-2m').config).toMatchObject({
+      timestep_spacing: 'linspace',
+      steps_offset: 1,
+      solver_order: 2,
+      lambda_min_clipped: -Infinity,
+    });
     expect(schedulerFromConfig(sd15, { steps: 25, source: 'c', name: 'dpmpp-2m' }).timesteps.slice(0, 3)).toEqual([999, 959, 919]);
     expect(schedulerFromConfig(sd15, { steps: 25, source: 'c', name: 'euler' }).timesteps[0]).toBe(999);
     expect(schedulerFromConfig(sd15, { steps: 25, source: 'c', name: 'ddim' }).timesteps[0]).toBe(961);
@@ -169,12 +205,25 @@ describe('from_config semantics', () => {
     expect(resolveSchedulerConfig(sd15, 'c').config).not.toHaveProperty('clip_sample');
     expect(resolveSchedulerConfig(sd15, 'c', 'ddim').config).not.toHaveProperty('skip_prk_steps');
     // LCM's defaults are SD's betas; PNDM's are linear 0.0001..0.02.
-    expect(resolveSchedulerConfig({}, 'c', 'lcm').config).toMatchObject({ beta_schedule: 'scaled_linear', original_inference_steps: 50, set_alpha_to_one: true });
+    expect(resolveSchedulerConfig({}, 'c', 'lcm').config).toMatchObject({
+      beta_schedule: 'scaled_linear',
+      original_inference_steps: 50,
+      set_alpha_to_one: true,
+    });
     expect(resolveSchedulerConfig({}, 'c', 'pndm').config).toMatchObject({ beta_schedule: 'linear', skip_prk_steps: false });
     // Keys diffusers recorded as defaulted count as absent.
-    expect(resolveSchedulerConfig({ ...sd15, timestep_spacing: 'leading', _use_default_values: ['timestep_spacing'] }, 'c', 'euler').config.timestep_spacing).toBe('linspace');
+    expect(
+      resolveSchedulerConfig({ ...sd15, timestep_spacing: 'leading', _use_default_values: ['timestep_spacing'] }, 'c', 'euler').config.timestep_spacing,
+    ).toBe('linspace');
     // Every class default table has exactly the keys of the class.
-    expect(Object.keys(CLASS_DEFAULTS).sort()).toEqual(['DDIMScheduler', 'DPMSolverMultistepScheduler', 'EulerAncestralDiscreteScheduler', 'EulerDiscreteScheduler', 'LCMScheduler', 'PNDMScheduler']);
+    expect(Object.keys(CLASS_DEFAULTS).sort()).toEqual([
+      'DDIMScheduler',
+      'DPMSolverMultistepScheduler',
+      'EulerAncestralDiscreteScheduler',
+      'EulerDiscreteScheduler',
+      'LCMScheduler',
+      'PNDMScheduler',
+    ]);
   });
 
   it('diffusers-mapped names are accepted: deis -> dpmsolver++, logrho/bh1/bh2 -> midpoint', () => {
@@ -198,12 +247,25 @@ describe('from_config semantics', () => {
   };
 
   it('refuses an unknown class, naming it, the file and what is supported (never DDIM instead)', () => {
-    refuse({ _class_name: 'UniPCMultistepScheduler' }, undefined, /UniPCMultistepScheduler/, /pipe\/scheduler\/scheduler_config\.json/, /PNDMScheduler \(pndm\)/, /LCMScheduler \(lcm\)/, /--scheduler/);
+    refuse(
+      { _class_name: 'UniPCMultistepScheduler' },
+      undefined,
+      /UniPCMultistepScheduler/,
+      /pipe\/scheduler\/scheduler_config\.json/,
+      /PNDMScheduler \(pndm\)/,
+      /LCMScheduler \(lcm\)/,
+      /--scheduler/,
+    );
     refuse({ beta_start: 0.00085 }, undefined, /no _class_name/);
   });
 
   it('refuses unsupported settings, naming the class, the key and the value', () => {
-    refuse({ _class_name: 'DPMSolverMultistepScheduler', algorithm_type: 'sde-dpmsolver++' }, undefined, /DPMSolverMultistepScheduler with algorithm_type = "sde-dpmsolver\+\+"/, /dpmsolver\+\+/);
+    refuse(
+      { _class_name: 'DPMSolverMultistepScheduler', algorithm_type: 'sde-dpmsolver++' },
+      undefined,
+      /DPMSolverMultistepScheduler with algorithm_type = "sde-dpmsolver\+\+"/,
+      /dpmsolver\+\+/,
+    );
     refuse({ _class_name: 'DPMSolverMultistepScheduler', solver_order: 3 }, undefined, /solver_order = 3/, /1 and 2/);
     refuse({ _class_name: 'DPMSolverMultistepScheduler', use_karras_sigmas: true }, undefined, /use_karras_sigmas = true/);
     refuse({ _class_name: 'EulerDiscreteScheduler', use_karras_sigmas: true }, undefined, /EulerDiscreteScheduler with use_karras_sigmas/);
@@ -215,7 +277,9 @@ describe('from_config semantics', () => {
     // A value of the wrong type is a malformed file, not an unsupported setting (exit 3, not 4).
     refuseAs('E_BAD_CONFIG', { _class_name: 'DDIMScheduler', steps_offset: '1' }, undefined, /steps_offset must be a whole number/);
     // A setting the target class does not know is ignored, as diffusers ignores it.
-    expect(() => schedulerFromConfig({ _class_name: 'DPMSolverMultistepScheduler', use_karras_sigmas: true }, { steps: 10, source: 'c', name: 'ddim' })).not.toThrow();
+    expect(() =>
+      schedulerFromConfig({ _class_name: 'DPMSolverMultistepScheduler', use_karras_sigmas: true }, { steps: 10, source: 'c', name: 'ddim' }),
+    ).not.toThrow();
   });
 
   it('an unknown --scheduler name is a usage error listing the names', () => {
@@ -236,8 +300,11 @@ describe('from_config semantics', () => {
 });
 
 describe('diffusers JSON', () => {
-  it('reads Python\'s Infinity, -Infinity and NaN outside strings, and leaves strings alone', () => {
-    const v = parseDiffusersJson('{"lambda_min_clipped": -Infinity, "a": [Infinity, NaN, 1.5e3, -0.0], "s": "-Infinity NaN", "n": null, "u": "\\u00e9\\n"}', 'c.json') as Record<string, unknown>;
+  it("reads Python's Infinity, -Infinity and NaN outside strings, and leaves strings alone", () => {
+    const v = parseDiffusersJson(
+      '{"lambda_min_clipped": -Infinity, "a": [Infinity, NaN, 1.5e3, -0.0], "s": "-Infinity NaN", "n": null, "u": "\\u00e9\\n"}',
+      'c.json',
+    ) as Record<string, unknown>;
     expect(v.lambda_min_clipped).toBe(-Infinity);
     expect(v.a).toEqual([Infinity, NaN, 1500, -0]);
     expect(v.s).toBe('-Infinity NaN');
@@ -246,9 +313,13 @@ describe('diffusers JSON', () => {
   });
 
   it('names the file and the position of a malformed one', () => {
-    expect(() => parseDiffusersJson('{\n  "a": 1,\n  "b": -Inf\n}', 'sched/scheduler_config.json')).toThrow(/sched\/scheduler_config\.json is not valid JSON: .* at line 3, column 8/);
+    expect(() => parseDiffusersJson('{\n  "a": 1,\n  "b": -Inf\n}', 'sched/scheduler_config.json')).toThrow(
+      /sched\/scheduler_config\.json is not valid JSON: .* at line 3, column 8/,
+    );
     // A file named by mistake (e.g. /etc/passwd through a symlink) is not quoted into the error.
-    expect(() => parseDiffusersJson('root:x:0:0:root:/root:/bin/bash\n', 'sched.json')).toThrow(/^sched\.json is not valid JSON: unexpected character \(code 114\) at line 1, column 1 \(offset 0\)\.$/);
+    expect(() => parseDiffusersJson('root:x:0:0:root:/root:/bin/bash\n', 'sched.json')).toThrow(
+      /^sched\.json is not valid JSON: unexpected character \(code 114\) at line 1, column 1 \(offset 0\)\.$/,
+    );
     expect(() => parseDiffusersJson('{"a": 1,}', 'x.json')).toThrow(/x\.json .*line 1, column 9/);
     expect(() => parseDiffusersJson('{"a": "b}', 'x.json')).toThrow(/unterminated string/);
     expect(() => parseDiffusersJson('{"a": 1} 2', 'x.json')).toThrow(/after the JSON value/);
@@ -271,15 +342,20 @@ describe('float32 log/exp as torch computes them (SLEEF u10, AVX2)', () => {
   // torch.log / torch.exp of these float32 inputs (torch 1.13, Debian, AVX2): each one differs by
   // an ulp from the correctly rounded value, which Math.fround(Math.log(x)) would give.
   it.each([
-    [0.3539097309112549, -1.0387133359909058], [1.1290743350982666, 0.12139812856912613],
-    [1.430633544921875, 0.35811740159988403], [3.0086328983306885, 1.1014857292175293], [0.7198540568351746, -0.3287067711353302],
+    [0.3539097309112549, -1.0387133359909058],
+    [1.1290743350982666, 0.12139812856912613],
+    [1.430633544921875, 0.35811740159988403],
+    [3.0086328983306885, 1.1014857292175293],
+    [0.7198540568351746, -0.3287067711353302],
   ])('log(%f) = %f', (x, y) => {
     expect(logf(x)).toBe(f(y));
     expect(f(Math.log(x))).not.toBe(f(y));
   });
   it.each([
-    [1.1122978925704956, 3.0413389205932617], [2.889786720275879, 17.989471435546875],
-    [-4.2206268310546875, 0.014689434319734573], [8.729256629943848, 6181.1318359375],
+    [1.1122978925704956, 3.0413389205932617],
+    [2.889786720275879, 17.989471435546875],
+    [-4.2206268310546875, 0.014689434319734573],
+    [8.729256629943848, 6181.1318359375],
   ])('exp(%f) = %f', (x, y) => {
     expect(expf(x)).toBe(f(y));
     expect(f(Math.exp(x))).not.toBe(f(y));
@@ -329,7 +405,7 @@ describe('sd15-pipeline-tiny references', () => {
     if (ref.sigmas) expect(s.sigmas).toEqual(ref.sigmas.map(f));
   };
 
-  (havePipe ? it : it.skip).each(Object.keys(NAMES))('%s from the folder\'s PNDM config through from_config', (key) => {
+  (havePipe ? it : it.skip).each(Object.keys(NAMES))("%s from the folder's PNDM config through from_config", (key) => {
     const file = path.join(PIPE, 'scheduler/scheduler_config.json');
     const s = schedulerFromConfig(readDiffusersJson(file), { steps: 25, source: file, name: key === 'pndm' ? undefined : NAMES[key]! });
     check(s, index!.schedulers[key]);
@@ -347,7 +423,11 @@ describe('sd15-pipeline-tiny references', () => {
   (havePipe ? it : it.skip).each(Object.keys(NAMES))('%s replays the 25-step baseline runs from their recorded guided model outputs', (key) => {
     for (const [id, run] of Object.entries(index!.runs as Record<string, any>)) {
       if (run.scheduler !== key || run.mode !== 'baseline' || !run.files.eps_per_step) continue;
-      const s = schedulerFromConfig(readDiffusersJson(path.join(PIPE, 'scheduler/scheduler_config.json')), { steps: 25, source: 'scheduler_config.json', name: NAMES[key]! });
+      const s = schedulerFromConfig(readDiffusersJson(path.join(PIPE, 'scheduler/scheduler_config.json')), {
+        steps: 25,
+        source: 'scheduler_config.json',
+        name: NAMES[key]!,
+      });
       const eps = readF32(path.join(PIPE, 'ref', run.files.eps_per_step));
       const lat = readF32(path.join(PIPE, 'ref', run.files.latents_per_step));
       const noise = readF32(path.join(PIPE, 'ref', run.initial_noise));
@@ -364,7 +444,11 @@ describe('sd15-pipeline-tiny references', () => {
 
   (havePipe ? it : it.skip).each(['pndm', 'ddim'])('%s img2img: start evaluation, timesteps and add_noise of the reference', (key) => {
     const ref = index!.img2img[key];
-    const s = schedulerFromConfig(readDiffusersJson(path.join(PIPE, 'scheduler/scheduler_config.json')), { steps: 25, source: 'scheduler_config.json', name: NAMES[key]! });
+    const s = schedulerFromConfig(readDiffusersJson(path.join(PIPE, 'scheduler/scheduler_config.json')), {
+      steps: 25,
+      source: 'scheduler_config.json',
+      name: NAMES[key]!,
+    });
     const start = img2imgStart(s, ref.call.strength);
     expect(s.timesteps.slice(start)).toEqual(ref.timesteps);
     const init = readF32(path.join(PIPE, 'ref', ref.files.init_latents));

@@ -42,7 +42,17 @@ describe('noise schedule and timesteps', () => {
 
 describe('scheduler config', () => {
   it('reads diffusers scheduler_config.json keys and ignores bookkeeping', () => {
-    const c = parseSchedulerConfig({ _class_name: 'DDIMScheduler', _diffusers_version: '0.29.2', beta_schedule: 'linear', steps_offset: 0, prediction_type: 'v_prediction', clip_sample: false }, 'cfg.json');
+    const c = parseSchedulerConfig(
+      {
+        _class_name: 'DDIMScheduler',
+        _diffusers_version: '0.29.2',
+        beta_schedule: 'linear',
+        steps_offset: 0,
+        prediction_type: 'v_prediction',
+        clip_sample: false,
+      },
+      'cfg.json',
+    );
     expect(c).toMatchObject({ beta_schedule: 'linear', steps_offset: 0, prediction_type: 'v_prediction', num_train_timesteps: 1000 });
   });
 

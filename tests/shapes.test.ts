@@ -29,7 +29,13 @@ describe('Sym', () => {
     expect(h.add(w).floorDiv(h)).toBeNull();
   });
   it('takes a stride as exact on the symbolic part: floor((h + 2 - 3) / 2) + 1 = h/2', () => {
-    expect(h.add(Sym.of(2 - 3)).floorDiv(Sym.of(2))!.add(Sym.of(1)).toString()).toBe('height/2');
+    expect(
+      h
+        .add(Sym.of(2 - 3))
+        .floorDiv(Sym.of(2))!
+        .add(Sym.of(1))
+        .toString(),
+    ).toBe('height/2');
     expect(h.mul(w).floorDiv(Sym.of(4))!.evaluate({ height: 8, width: 6 })).toBe(12);
     expect(h.evaluate({})).toBeNull();
   });

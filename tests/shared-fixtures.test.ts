@@ -14,14 +14,25 @@ import type { Feeds } from '../runtime/session.js';
 import { data, f32, maxAbsDiff, runOnce } from './helpers/ort.js';
 import { FIXTURES, folderDigest, readF32, scratch, sharedAvailable } from './helpers/paths.js';
 
-interface TensorRef { file: string; shape: number[] }
+interface TensorRef {
+  file: string;
+  shape: number[];
+}
 interface Meta {
   attn1_count: number;
   attn2_count: number;
-  attention_modules_onnx: Record<string, { onnx_scope: string; onnx_output: string; other_opsets?: Record<string, { onnx_output: string; onnx_scope: string }> }>;
+  attention_modules_onnx: Record<
+    string,
+    { onnx_scope: string; onnx_output: string; other_opsets?: Record<string, { onnx_output: string; onnx_scope: string }> }
+  >;
   reference: { inputs: Record<string, TensorRef>; outputs: Record<string, TensorRef>; attention: { module: string; file: string; shape: number[] }[] };
   reference_alt: { inputs: Record<string, TensorRef>; outputs: Record<string, TensorRef>; attention: { module: string; file: string; shape: number[] }[] };
-  reference_cached: { inputs: Record<string, TensorRef>; outputs: Record<string, TensorRef>; inputs_b1: Record<string, TensorRef>; outputs_b1: Record<string, TensorRef> };
+  reference_cached: {
+    inputs: Record<string, TensorRef>;
+    outputs: Record<string, TensorRef>;
+    inputs_b1: Record<string, TensorRef>;
+    outputs_b1: Record<string, TensorRef>;
+  };
 }
 
 const have = sharedAvailable('the checks against the real diffusers exports');
@@ -48,7 +59,7 @@ const CASES = [
     const m = meta();
     byModule = new Map();
     for (const [mod, info] of Object.entries(m.attention_modules_onnx)) {
-      const tensor = opset === '17' ? info.onnx_output : info.other_opsets?.[opset]?.onnx_output ?? info.onnx_output;
+      const tensor = opset === '17' ? info.onnx_output : (info.other_opsets?.[opset]?.onnx_output ?? info.onnx_output);
       const site = result.manifest.sites.find((s) => s.tensor === tensor);
       if (site) byModule.set(mod, site);
     }
@@ -71,7 +82,7 @@ const CASES = [
     for (const [mod, site] of byModule) {
       expect(site.kind).toBe(mod.endsWith('attn2') ? 'cross' : 'self');
       const info = m.attention_modules_onnx[mod]!;
-      expect(`${site.scope}/`).toBe(opset === '17' ? info.onnx_scope : info.other_opsets?.[opset]?.onnx_scope ?? info.onnx_scope);
+      expect(`${site.scope}/`).toBe(opset === '17' ? info.onnx_scope : (info.other_opsets?.[opset]?.onnx_scope ?? info.onnx_scope));
     }
   });
 
@@ -88,7 +99,9 @@ const CASES = [
     const m = meta();
     // Self sites are not planning outputs; expose them too in a test-only graph to check their cut.
     const probe = decodeModel(fs.readFileSync(path.join(out, 'planning.onnx')), 'planning.onnx');
-    runPasses(probe.graph, [exposeOutputs(result.manifest.sites.filter((s) => s.kind === 'self').map((s) => ({ tensor: s.tensor, type: { dtype: 1, shape: s.shape } })))]);
+    runPasses(probe.graph, [
+      exposeOutputs(result.manifest.sites.filter((s) => s.kind === 'self').map((s) => ({ tensor: s.tensor, type: { dtype: 1, shape: s.shape } }))),
+    ]);
     const probePath = path.join(out, 'probe-all-sites.onnx');
     fs.writeFileSync(probePath, encodeModel(probe));
     try {

@@ -90,7 +90,7 @@ describe('CLIP tokenizer, committed 300-token fixture (reference ids from transf
     expect(short).toMatchObject({ length: 4, truncated: false, removed: [] });
   });
 
-  it('follows the reference\'s Unicode 14 data, not this Node\'s: an emoji assigned later is dropped like a control character', () => {
+  it("follows the reference's Unicode 14 data, not this Node's: an emoji assigned later is dropped like a control character", () => {
     // U+1FAE8 (Unicode 15) is category Cn for Python 3.11, so the cleaning step removes it.
     expect(sd1.encode('a\u{1FAE8}b').ids).toEqual(sd1.encode('ab').ids);
     expect(sd1.encode('a\u{1F600}b').ids).not.toEqual(sd1.encode('ab').ids);
@@ -257,7 +257,7 @@ describe('word-level tokenizer.json (the demo model)', () => {
     expect(tok.encode('A').ids[0]).toBe(10); // no Lowercase normalizer: "A" is unknown
   });
 
-  it('takes the length the pipelines pass (tokenizer_config.json model_max_length) over the file\'s padding', () => {
+  it("takes the length the pipelines pass (tokenizer_config.json model_max_length) over the file's padding", () => {
     const tok = loadTokenizer(folder({}, { 'tokenizer_config.json': { model_max_length: 5, tokenizer_class: 'PreTrainedTokenizerFast' } }));
     expect(tok.maxLength).toBe(5);
     expect(tok.encode('a red').ids).toEqual([1, 2, 0, 0, 0]);

@@ -8,8 +8,18 @@ import path from 'node:path';
 import { TorchGenerator } from '../runtime/torch-random.js';
 import { FIXTURES, ROOT, readF32, sharedAvailable } from './helpers/paths.js';
 
-interface Draw { shape: number[]; first: number[]; last: number[]; sum: number; sha256: string; values?: number[] }
-interface Case { seed: string; draws: Draw[] }
+interface Draw {
+  shape: number[];
+  first: number[];
+  last: number[];
+  sum: number;
+  sha256: string;
+  values?: number[];
+}
+interface Case {
+  seed: string;
+  draws: Draw[];
+}
 const COMMITTED = JSON.parse(fs.readFileSync(path.join(ROOT, 'tests/fixtures/torch-randn.json'), 'utf8')) as { cases: Case[] };
 
 const bytesOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
@@ -25,23 +35,20 @@ function bitDiffs(a: Float32Array, b: Float32Array): number {
 }
 
 describe('TorchGenerator against committed torch 1.13 draws', () => {
-  it.each(COMMITTED.cases.map((c) => [c.seed, c.draws.map((d) => `[${d.shape}]`).join(' then '), c] as const))(
-    'seed %s: %s',
-    (_seed, _what, c) => {
-      const g = new TorchGenerator(BigInt(c.seed));
-      for (const d of c.draws) {
-        const x = g.randn(d.shape);
-        expect(x.length).toBe(d.shape.reduce((a, b) => a * b, 1));
-        expect(Array.from(x.subarray(0, 4))).toEqual(d.first);
-        expect(Array.from(x.subarray(Math.max(0, x.length - 4)))).toEqual(d.last);
-        if (d.values) expect(Array.from(x)).toEqual(d.values);
-        let sum = 0;
-        for (const v of x) sum += v;
-        expect(sum).toBe(d.sum);
-        expect(sha(x)).toBe(d.sha256);
-      }
-    },
-  );
+  it.each(COMMITTED.cases.map((c) => [c.seed, c.draws.map((d) => `[${d.shape}]`).join(' then '), c] as const))('seed %s: %s', (_seed, _what, c) => {
+    const g = new TorchGenerator(BigInt(c.seed));
+    for (const d of c.draws) {
+      const x = g.randn(d.shape);
+      expect(x.length).toBe(d.shape.reduce((a, b) => a * b, 1));
+      expect(Array.from(x.subarray(0, 4))).toEqual(d.first);
+      expect(Array.from(x.subarray(Math.max(0, x.length - 4)))).toEqual(d.last);
+      if (d.values) expect(Array.from(x)).toEqual(d.values);
+      let sum = 0;
+      for (const v of x) sum += v;
+      expect(sum).toBe(d.sum);
+      expect(sha(x)).toBe(d.sha256);
+    }
+  });
 
   it('takes the low 32 bits of the seed, from a number or a bigint, negative seeds wrapping as in torch', () => {
     const seven = new TorchGenerator(7).randn([1, 4, 9, 11]);
@@ -85,7 +92,12 @@ describe('TorchGenerator against the sd15-pipeline-tiny references', () => {
     ? (JSON.parse(fs.readFileSync(path.join(REF, 'index.json'), 'utf8')) as { rng: { files: Record<string, { seed: number; shape: number[] }> } })
     : null;
   const rngFiles = index ? Object.entries(index.rng.files) : [];
-  const latentFiles = have ? fs.readdirSync(path.join(REF, 'latents_noise')).filter((f) => f.endsWith('.bin')).sort() : [];
+  const latentFiles = have
+    ? fs
+        .readdirSync(path.join(REF, 'latents_noise'))
+        .filter((f) => f.endsWith('.bin'))
+        .sort()
+    : [];
   const maybe = have ? it : it.skip;
 
   maybe('lists every rng case (5 seeds x 6 shapes) and the latents_noise files', () => {

@@ -41,13 +41,26 @@ export function constantNumbers(v: Value | null): number[] | undefined {
     const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     const out: number[] = [];
     switch (t.dataType) {
-      case 1: for (let o = 0; o + 4 <= raw.length; o += 4) out.push(dv.getFloat32(o, true)); return out;
-      case 11: for (let o = 0; o + 8 <= raw.length; o += 8) out.push(dv.getFloat64(o, true)); return out;
-      case 7: for (let o = 0; o + 8 <= raw.length; o += 8) out.push(Number(dv.getBigInt64(o, true))); return out;
-      case 6: for (let o = 0; o + 4 <= raw.length; o += 4) out.push(dv.getInt32(o, true)); return out;
-      case 10: for (let o = 0; o + 2 <= raw.length; o += 2) out.push(halfToNumber(dv.getUint16(o, true))); return out;
-      case 16: for (let o = 0; o + 2 <= raw.length; o += 2) out.push(new Float32Array(new Uint32Array([dv.getUint16(o, true) << 16]).buffer)[0]!); return out;
-      default: return undefined;
+      case 1:
+        for (let o = 0; o + 4 <= raw.length; o += 4) out.push(dv.getFloat32(o, true));
+        return out;
+      case 11:
+        for (let o = 0; o + 8 <= raw.length; o += 8) out.push(dv.getFloat64(o, true));
+        return out;
+      case 7:
+        for (let o = 0; o + 8 <= raw.length; o += 8) out.push(Number(dv.getBigInt64(o, true)));
+        return out;
+      case 6:
+        for (let o = 0; o + 4 <= raw.length; o += 4) out.push(dv.getInt32(o, true));
+        return out;
+      case 10:
+        for (let o = 0; o + 2 <= raw.length; o += 2) out.push(halfToNumber(dv.getUint16(o, true)));
+        return out;
+      case 16:
+        for (let o = 0; o + 2 <= raw.length; o += 2) out.push(new Float32Array(new Uint32Array([dv.getUint16(o, true) << 16]).buffer)[0]!);
+        return out;
+      default:
+        return undefined;
     }
   }
   if (t.floatData.length) return t.floatData.slice();
@@ -64,4 +77,3 @@ export function constantScalar(v: Value | null): number | undefined {
   const xs = constantNumbers(v);
   return xs && xs.length === 1 ? xs[0] : undefined;
 }
-

@@ -46,7 +46,8 @@ export function matchFusedAttention(n: Node): MatchResult {
     qProj = projectionBehind(q);
     kProj = projectionBehind(k);
     vProj = projectionBehind(v);
-    if (!qProj || !kProj || !vProj) return fail(`no ${!qProj ? 'query' : !kProj ? 'key' : 'value'} projection (MatMul/Gemm with constant weights) behind ${n.name}`);
+    if (!qProj || !kProj || !vProj)
+      return fail(`no ${!qProj ? 'query' : !kProj ? 'key' : 'value'} projection (MatMul/Gemm with constant weights) behind ${n.name}`);
   }
   if (!kProj || !vProj) return fail(`no key/value projection behind ${n.name}`);
   const tail = moduleOutputAfter(n.outputs[0] ?? null);

@@ -149,10 +149,29 @@ export function matchAttention(softmax: Node): MatchResult {
 }
 
 /** The match record once every part is found; sources are the projections' activation inputs. */
-export function matched(variant: AttentionVariant, core: Node[], qProj: Node, kProj: Node, vProj: Node, tail: { outProj: Node; output: Value; note: string | null }): MatchResult {
+export function matched(
+  variant: AttentionVariant,
+  core: Node[],
+  qProj: Node,
+  kProj: Node,
+  vProj: Node,
+  tail: { outProj: Node; output: Value; note: string | null },
+): MatchResult {
   return {
     ok: true,
-    match: { variant, core, qProj, kProj, vProj, outProj: tail.outProj, qSource: qProj.inputs[0]!, kSource: kProj.inputs[0]!, vSource: vProj.inputs[0]!, output: tail.output, note: tail.note },
+    match: {
+      variant,
+      core,
+      qProj,
+      kProj,
+      vProj,
+      outProj: tail.outProj,
+      qSource: qProj.inputs[0]!,
+      kSource: kProj.inputs[0]!,
+      vSource: vProj.inputs[0]!,
+      output: tail.output,
+      note: tail.note,
+    },
   };
 }
 
@@ -181,7 +200,11 @@ export function moduleOutputAfter(start: Value | null): { outProj: Node; output:
     v = c.outputs[0] ?? null;
   }
   if (!outProj || !v) return { reason: 'does not reach an out-projection through head-merge ops' };
-  if (batchAxis !== 0) return { reason: 'reaches its out-projection with the batch axis moved off the front (a [tokens, batch, channels] layout): the CFG mean pairs samples, so its rows must be sample-major' };
+  if (batchAxis !== 0)
+    return {
+      reason:
+        'reaches its out-projection with the batch axis moved off the front (a [tokens, batch, channels] layout): the CFG mean pairs samples, so its rows must be sample-major',
+    };
   const bias = soleConsumer(v);
   if (bias && isOp(bias, 'Add') && bias.inputs.some((i) => i !== v && isConstant(i))) v = bias.outputs[0]!;
   const rescale = soleConsumer(v);

@@ -206,6 +206,12 @@ function totalsByScope(cost: GraphCost): Map<string, Omit<ScopeCost, 'scope'>> {
 
 /** MACs and parameters of the nodes inside a module scope (e.g. a site's "/down_blocks.0/.../attn1"). */
 export function macsWithin(cost: GraphCost, scope: string): Omit<ScopeCost, 'scope'> {
-  const t = totalsByScope(cost).get(scope.split('/').filter(Boolean).map((x) => SEP + x).join(''));
+  const t = totalsByScope(cost).get(
+    scope
+      .split('/')
+      .filter(Boolean)
+      .map((x) => SEP + x)
+      .join(''),
+  );
   return t ? { ...t } : { linearMacs: 0, attentionMacs: 0, params: 0 };
 }

@@ -110,7 +110,7 @@ function reduce(n: Node, ins: (Facts | null)[], axesFromInput: boolean): Facts |
   const s = ins[0]?.shape;
   if (!s) return known(null);
   const keep = (n.intAttr('keepdims') ?? 1) === 1;
-  const axes = axesFromInput ? ints(n.inputs[1], ins[1]) : n.intsAttr('axes') ?? null;
+  const axes = axesFromInput ? ints(n.inputs[1], ins[1]) : (n.intsAttr('axes') ?? null);
   if (axes === null && axesFromInput && n.inputs[1]) return known(null);
   const all = !axes || axes.length === 0;
   const set = new Set((axes ?? []).map((a) => axis(a, s.length)));
@@ -170,9 +170,9 @@ function windowed(n: Node, x: Shape, kernel: (Sym | null)[], channelsOut: Sym | 
 function sliceRule(n: Node, ins: (Facts | null)[]): (Facts | null)[] {
   const s = ins[0]?.shape;
   const fromInputs = n.inputs.length > 1;
-  const starts = fromInputs ? ints(n.inputs[1], ins[1]) : n.intsAttr('starts') ?? null;
-  const ends = fromInputs ? ints(n.inputs[2], ins[2]) : n.intsAttr('ends') ?? null;
-  const axesIn = fromInputs ? (n.inputs[3] ? ints(n.inputs[3], ins[3]) : null) : n.intsAttr('axes') ?? null;
+  const starts = fromInputs ? ints(n.inputs[1], ins[1]) : (n.intsAttr('starts') ?? null);
+  const ends = fromInputs ? ints(n.inputs[2], ins[2]) : (n.intsAttr('ends') ?? null);
+  const axesIn = fromInputs ? (n.inputs[3] ? ints(n.inputs[3], ins[3]) : null) : (n.intsAttr('axes') ?? null);
   const steps = fromInputs && n.inputs[4] ? ints(n.inputs[4], ins[4]) : null;
   if (!s || !starts || !ends || (fromInputs && n.inputs[3] && !axesIn) || (n.inputs[4] && !steps)) return [known(s ? s.map(() => null) : null)];
   const axes = axesIn ?? starts.map((_, i) => i);
@@ -222,7 +222,9 @@ const RULES: Record<string, Rule> = {
   Min: elementwise(),
   Mod: elementwise(),
   // Shape checks such as `dim == -1`: a size is never negative, so a symbolic size is not -1.
-  Equal: elementwise((a, b) => (a.isConst && b.isConst ? Sym.of(a.equals(b) ? 1 : 0) : (a.isConst && (a.value ?? 1) < 0) || (b.isConst && (b.value ?? 1) < 0) ? Sym.of(0) : null)),
+  Equal: elementwise((a, b) =>
+    a.isConst && b.isConst ? Sym.of(a.equals(b) ? 1 : 0) : (a.isConst && (a.value ?? 1) < 0) || (b.isConst && (b.value ?? 1) < 0) ? Sym.of(0) : null,
+  ),
   Less: elementwise(),
   LessOrEqual: elementwise(),
   Greater: elementwise(),
@@ -269,7 +271,12 @@ const RULES: Record<string, Rule> = {
   ConstantOfShape: (n, ins) => {
     const shape = ins[0]?.values ?? ints(n.inputs[0], ins[0])?.map((x) => Sym.of(x)) ?? null;
     const t = n.proto.attribute.find((a) => a.name === 'value')?.t;
-    const fill = t && INT_TYPES.has(t.dataType) ? constantNumbers(n.outputs[0] ? ({ initializer: t, producer: null } as unknown as Value) : null)?.[0] ?? 0 : t ? undefined : 0;
+    const fill =
+      t && INT_TYPES.has(t.dataType)
+        ? (constantNumbers(n.outputs[0] ? ({ initializer: t, producer: null } as unknown as Value) : null)?.[0] ?? 0)
+        : t
+          ? undefined
+          : 0;
     const len = shape?.length === 1 ? shape[0]?.value : null;
     if (fill !== undefined && typeof len === 'number' && len <= MAX_TRACKED) return [{ shape, values: Array(len).fill(Sym.of(Math.trunc(fill))) }];
     return [known(shape)];
@@ -290,18 +297,18 @@ const RULES: Record<string, Rule> = {
   GatherND: () => [known(null)],
   Unsqueeze: (n, ins) => {
     const s = ins[0]?.shape;
-    const axes = n.inputs[1] ? ints(n.inputs[1], ins[1]) : n.intsAttr('axes') ?? null;
+    const axes = n.inputs[1] ? ints(n.inputs[1], ins[1]) : (n.intsAttr('axes') ?? null);
     if (!s || !axes) return [known(null)];
     const r = s.length + axes.length;
     const set = new Set(axes.map((a) => axis(a, r)));
     const out: Shape = [];
     let j = 0;
-    for (let i = 0; i < r; i++) out.push(set.has(i) ? Sym.of(1) : s[j++] ?? null);
+    for (let i = 0; i < r; i++) out.push(set.has(i) ? Sym.of(1) : (s[j++] ?? null));
     return [{ shape: out, values: ins[0]?.values }];
   },
   Squeeze: (n, ins) => {
     const s = ins[0]?.shape;
-    const axes = n.inputs[1] ? ints(n.inputs[1], ins[1]) : n.intsAttr('axes') ?? null;
+    const axes = n.inputs[1] ? ints(n.inputs[1], ins[1]) : (n.intsAttr('axes') ?? null);
     if (!s) return [known(null)];
     const set = axes ? new Set(axes.map((a) => axis(a, s.length))) : null;
     const out = s.filter((d, i) => (set ? !set.has(i) : d?.value !== 1));
@@ -321,7 +328,7 @@ const RULES: Record<string, Rule> = {
       return [known(typeof len === 'number' ? Array(len).fill(null) : null)];
     }
     const allowZero = n.intAttr('allowzero') === 1;
-    const out: Shape = target.map((t, i) => (t && t.value === 0 && !allowZero ? s?.[i] ?? null : t));
+    const out: Shape = target.map((t, i) => (t && t.value === 0 && !allowZero ? (s?.[i] ?? null) : t));
     const minus = out.findIndex((d) => d?.value === -1);
     if (minus >= 0) {
       const total = s ? product(s) : null;
@@ -358,10 +365,10 @@ const RULES: Record<string, Rule> = {
     const count = n.outputs.length;
     if (!s) return n.outputs.map(() => known(null));
     const a = axis(n.intAttr('axis') ?? 0, s.length);
-    const sizes = n.inputs[1] ? ints(n.inputs[1], ins[1]) : n.intsAttr('split') ?? null;
+    const sizes = n.inputs[1] ? ints(n.inputs[1], ins[1]) : (n.intsAttr('split') ?? null);
     return n.outputs.map((_, k) => {
       const out = s.slice();
-      out[a] = sizes ? Sym.of(sizes[k]!) : s[a]?.floorDiv(Sym.of(count)) ?? null;
+      out[a] = sizes ? Sym.of(sizes[k]!) : (s[a]?.floorDiv(Sym.of(count)) ?? null);
       return known(out);
     });
   },
@@ -376,7 +383,9 @@ const RULES: Record<string, Rule> = {
     return [known(s && reps ? s.map((d, i) => (d ? d.mul(Sym.of(reps[i]!)) : null)) : s ? s.map(() => null) : null)];
   },
   Range: (n, ins) => {
-    const [a, b, c] = [0, 1, 2].map((i) => ins[i]?.values?.[0] ?? (constantNumbers(n.inputs[i] ?? null)?.[0] !== undefined ? Sym.of(constantNumbers(n.inputs[i]!)![0]!) : null));
+    const [a, b, c] = [0, 1, 2].map(
+      (i) => ins[i]?.values?.[0] ?? (constantNumbers(n.inputs[i] ?? null)?.[0] !== undefined ? Sym.of(constantNumbers(n.inputs[i]!)![0]!) : null),
+    );
     return [known([a && b && c ? b.sub(a).ceilDiv(c) : null])];
   },
   Resize: (n, ins) => {
@@ -427,19 +436,37 @@ const RULES: Record<string, Rule> = {
     for (let i = 0; i < spatial; i++) {
       const d = x[2 + i];
       const k = w[2 + i]?.value;
-      out.push(d && typeof k === 'number' ? d.sub(Sym.of(1)).mul(Sym.of(strides[i]!)).add(Sym.of(outPad[i]! + dil[i]! * (k - 1) + 1 - pads[i]! - pads[i + spatial]!)) : null);
+      out.push(
+        d && typeof k === 'number'
+          ? d
+              .sub(Sym.of(1))
+              .mul(Sym.of(strides[i]!))
+              .add(Sym.of(outPad[i]! + dil[i]! * (k - 1) + 1 - pads[i]! - pads[i + spatial]!))
+          : null,
+      );
     }
     return [known(out)];
   },
   MaxPool: (n, ins) => {
     const x = ins[0]?.shape;
-    return [known(x ? windowed(n, x, (n.intsAttr('kernel_shape') ?? []).map((k) => Sym.of(k)), x[1] ?? null) : null)];
+    return [
+      known(
+        x
+          ? windowed(
+              n,
+              x,
+              (n.intsAttr('kernel_shape') ?? []).map((k) => Sym.of(k)),
+              x[1] ?? null,
+            )
+          : null,
+      ),
+    ];
   },
   AveragePool: (n, ins) => RULES.MaxPool!(n, ins, null as never),
   GlobalAveragePool: (_n, ins) => [known(ins[0]?.shape ? ins[0].shape.map((d, i) => (i < 2 ? d : Sym.of(1))) : null)],
   Pad: (n, ins) => {
     const s = ins[0]?.shape;
-    const pads = n.inputs[1] ? ints(n.inputs[1], ins[1]) : n.intsAttr('pads') ?? null;
+    const pads = n.inputs[1] ? ints(n.inputs[1], ins[1]) : (n.intsAttr('pads') ?? null);
     if (!s || !pads) return [known(s ? s.map(() => null) : null)];
     return [known(s.map((d, i) => (d ? d.add(Sym.of(pads[i]! + pads[i + s.length]!)) : null)))];
   },
@@ -462,7 +489,8 @@ const RULES: Record<string, Rule> = {
     const stat = s ? s.map((d, i) => (i < a ? d : Sym.of(1))) : null;
     return [known(s), known(stat), known(stat)];
   },
-  SkipLayerNormalization: (n, ins) => n.outputs.map((_, i) => (i === 1 || i === 2 ? known(ins[0]?.shape ? [...ins[0].shape.slice(0, -1), Sym.of(1)] : null) : known(ins[0]?.shape ?? null))),
+  SkipLayerNormalization: (n, ins) =>
+    n.outputs.map((_, i) => (i === 1 || i === 2 ? known(ins[0]?.shape ? [...ins[0].shape.slice(0, -1), Sym.of(1)] : null) : known(ins[0]?.shape ?? null))),
   Einsum: (n, ins) => {
     const eq = n.proto.attribute.find((a) => a.name === 'equation');
     const text = eq ? new TextDecoder().decode(eq.s).replace(/\s/g, '') : '';
@@ -493,7 +521,7 @@ const RULES: Record<string, Rule> = {
     if (n.domain === 'com.microsoft') {
       const w = ins[1]?.shape;
       const sizes = n.intsAttr('qkv_hidden_sizes');
-      const hidden = sizes ? Sym.of(sizes[2]!) : w?.[1]?.floorDiv(Sym.of(3)) ?? null;
+      const hidden = sizes ? Sym.of(sizes[2]!) : (w?.[1]?.floorDiv(Sym.of(3)) ?? null);
       return [known([q[0]!, q[1]!, hidden])];
     }
     // ONNX Attention (opset 23): the output keeps Q's layout with V's head size.
@@ -501,7 +529,7 @@ const RULES: Record<string, Rule> = {
     if (q.length === 4) return [known([q[0]!, q[1]!, q[2]!, v?.[3] ?? null])];
     const heads = n.intAttr('q_num_heads');
     const vHeads = n.intAttr('kv_num_heads');
-    const vHidden = v?.[2] && heads && vHeads ? v[2].floorDiv(Sym.of(vHeads))?.mul(Sym.of(heads)) ?? null : v?.[2] ?? null;
+    const vHidden = v?.[2] && heads && vHeads ? (v[2].floorDiv(Sym.of(vHeads))?.mul(Sym.of(heads)) ?? null) : (v?.[2] ?? null);
     return [known([q[0]!, q[1]!, vHidden])];
   },
 };
@@ -513,11 +541,61 @@ function scaleDim(d: Sym, s: number): Sym | null {
 }
 
 const SAME_SHAPE = [
-  'Relu', 'Sigmoid', 'Tanh', 'Erf', 'Exp', 'Log', 'Sqrt', 'Abs', 'Cos', 'Sin', 'Softmax', 'LogSoftmax', 'Gelu', 'FastGelu', 'BiasGelu',
-  'QuickGelu', 'Clip', 'Reciprocal', 'Floor', 'Ceil', 'Round', 'Not', 'IsNaN', 'IsInf', 'Sign', 'HardSigmoid', 'LeakyRelu', 'Elu',
-  'Softplus', 'Mish', 'HardSwish', 'InstanceNormalization', 'GroupNormalization', 'GroupNorm', 'BatchNormalization', 'Trilu',
-  'SimplifiedLayerNormalization', 'BiasAdd', 'BiasSplitGelu', 'ScatterND', 'ScatterElements', 'CumSum', 'Celu', 'Selu', 'Shrink',
-  'ThresholdedRelu', 'Softsign', 'Tan', 'Atan', 'Acos', 'Asin', 'Sinh', 'Cosh', 'LpNormalization', 'MeanVarianceNormalization',
+  'Relu',
+  'Sigmoid',
+  'Tanh',
+  'Erf',
+  'Exp',
+  'Log',
+  'Sqrt',
+  'Abs',
+  'Cos',
+  'Sin',
+  'Softmax',
+  'LogSoftmax',
+  'Gelu',
+  'FastGelu',
+  'BiasGelu',
+  'QuickGelu',
+  'Clip',
+  'Reciprocal',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Not',
+  'IsNaN',
+  'IsInf',
+  'Sign',
+  'HardSigmoid',
+  'LeakyRelu',
+  'Elu',
+  'Softplus',
+  'Mish',
+  'HardSwish',
+  'InstanceNormalization',
+  'GroupNormalization',
+  'GroupNorm',
+  'BatchNormalization',
+  'Trilu',
+  'SimplifiedLayerNormalization',
+  'BiasAdd',
+  'BiasSplitGelu',
+  'ScatterND',
+  'ScatterElements',
+  'CumSum',
+  'Celu',
+  'Selu',
+  'Shrink',
+  'ThresholdedRelu',
+  'Softsign',
+  'Tan',
+  'Atan',
+  'Acos',
+  'Asin',
+  'Sinh',
+  'Cosh',
+  'LpNormalization',
+  'MeanVarianceNormalization',
 ];
 for (const op of SAME_SHAPE) RULES[op] ??= sameShape;
 
@@ -536,7 +614,9 @@ function sourceFacts(v: Value): Facts {
   const s = v.type?.shape;
   if (!s) return known(null);
   // An unnamed input dim gets a name of its own, so the relations through the graph survive.
-  return known(s.map((d, i) => (typeof d === 'number' ? Sym.of(d) : (typeof d === 'string' ? parseDim(d) : null) ?? Sym.named(`${v.name.replace(/\W/g, '_')}_d${i}`))));
+  return known(
+    s.map((d, i) => (typeof d === 'number' ? Sym.of(d) : ((typeof d === 'string' ? parseDim(d) : null) ?? Sym.named(`${v.name.replace(/\W/g, '_')}_d${i}`)))),
+  );
 }
 
 const BOOL_OPS = new Set(['Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Not', 'IsNaN', 'IsInf']);
@@ -568,7 +648,7 @@ export function inferShapes(g: Graph): ShapeInference {
     facts.set(v, f);
   }
   for (const n of g.nodes) {
-    const ins = n.inputs.map((v) => (v ? facts.get(v) ?? null : null));
+    const ins = n.inputs.map((v) => (v ? (facts.get(v) ?? null) : null));
     const rule = RULES[n.opType];
     let outs: (Facts | null)[];
     if (!rule) {

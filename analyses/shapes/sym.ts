@@ -137,15 +137,17 @@ export class Sym {
   /** e.g. "height*width/4", "2*sequence_length+1", "320". */
   toString(): string {
     if (this.terms.size === 0) return '0';
-    const parts = [...this.terms].sort(([a], [b]) => (a === '' ? 1 : b === '' ? -1 : a < b ? -1 : a > b ? 1 : 0)).map(([k, f]) => {
-      if (k === '') return f.d === 1 ? String(f.n) : `${f.n}/${f.d}`;
-      const coef = Math.abs(f.n) === 1 ? (f.n < 0 ? '-' : '') : `${f.n}*`;
-      // A spatial downsampling reads better per factor: height*width/4 as height/2*width/2.
-      const vars = k.split('*');
-      const root = Math.round(f.d ** (1 / vars.length));
-      if (f.d !== 1 && vars.length > 1 && root ** vars.length === f.d) return `${coef}${vars.map((v) => `${v}/${root}`).join('*')}`;
-      return `${coef}${k}${f.d === 1 ? '' : `/${f.d}`}`;
-    });
+    const parts = [...this.terms]
+      .sort(([a], [b]) => (a === '' ? 1 : b === '' ? -1 : a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, f]) => {
+        if (k === '') return f.d === 1 ? String(f.n) : `${f.n}/${f.d}`;
+        const coef = Math.abs(f.n) === 1 ? (f.n < 0 ? '-' : '') : `${f.n}*`;
+        // A spatial downsampling reads better per factor: height*width/4 as height/2*width/2.
+        const vars = k.split('*');
+        const root = Math.round(f.d ** (1 / vars.length));
+        if (f.d !== 1 && vars.length > 1 && root ** vars.length === f.d) return `${coef}${vars.map((v) => `${v}/${root}`).join('*')}`;
+        return `${coef}${k}${f.d === 1 ? '' : `/${f.d}`}`;
+      });
     return parts.join('+').replace(/\+-/g, '-');
   }
 }

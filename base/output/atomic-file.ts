@@ -21,7 +21,7 @@ function unwritable(file: string, e: unknown): unknown {
   if (e instanceof TgateError || typeof (e as NodeJS.ErrnoException)?.syscall !== 'string') return e;
   return new TgateError('E_OUTPUT_UNWRITABLE', `Cannot write ${file}: ${(e as Error).message}.`, {
     subject: { file },
-    hint: 'Choose an output path in a folder you can write to (with space left), or fix the folder\'s permissions.',
+    hint: "Choose an output path in a folder you can write to (with space left), or fix the folder's permissions.",
     cause: e,
   });
 }
@@ -41,7 +41,10 @@ export function replaceFile(file: string, data: FileData): void {
     // nothing there yet
   }
   if (existing?.isDirectory()) {
-    throw new TgateError('E_OUTPUT_EXISTS', `${file} is a folder; tgate writes a file there and does not replace a folder.`, { subject: { file }, hint: 'Give a file path with -o (e.g. inside that folder).' });
+    throw new TgateError('E_OUTPUT_EXISTS', `${file} is a folder; tgate writes a file there and does not replace a folder.`, {
+      subject: { file },
+      hint: 'Give a file path with -o (e.g. inside that folder).',
+    });
   }
   const prefix = tempPrefixOf(target);
   removeDeadLeftovers(parent, prefix);

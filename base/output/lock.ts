@@ -51,10 +51,17 @@ export function lockTarget(target: string, shown: string): () => void {
       fs.rmSync(file, { force: true });
       continue;
     }
-    throw new TgateError('E_OUTPUT_LOCKED', `${shown} is being written by another tgate run${holder !== null ? ` (pid ${holder})` : ''}: tgate refuses to write it at the same time.`, {
-      subject: { file: shown },
-      hint: `Wait for that run to finish, or choose another output path. If no tgate run is at work, remove the lock file ${file}.`,
-    });
+    throw new TgateError(
+      'E_OUTPUT_LOCKED',
+      `${shown} is being written by another tgate run${holder !== null ? ` (pid ${holder})` : ''}: tgate refuses to write it at the same time.`,
+      {
+        subject: { file: shown },
+        hint: `Wait for that run to finish, or choose another output path. If no tgate run is at work, remove the lock file ${file}.`,
+      },
+    );
   }
-  throw new TgateError('E_OUTPUT_LOCKED', `${shown} is being written by other tgate runs that keep taking its lock ${file}.`, { subject: { file: shown }, hint: 'Wait for them to finish, or choose another output path.' });
+  throw new TgateError('E_OUTPUT_LOCKED', `${shown} is being written by other tgate runs that keep taking its lock ${file}.`, {
+    subject: { file: shown },
+    hint: 'Wait for them to finish, or choose another output path.',
+  });
 }

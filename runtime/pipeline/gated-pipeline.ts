@@ -132,24 +132,40 @@ export class GatedPipeline {
     if (typeof o.prompt !== 'string') throw new TgateError('E_USAGE', 'A prompt (text) is needed.');
     const factor = f.vaeScaleFactor;
     const multiple = f.sizeMultiple;
-    const height = o.image ? o.image.height : o.height ?? this.nativeSize;
-    const width = o.image ? o.image.width : o.width ?? this.nativeSize;
-    const bad = [['height', height], ['width', width]].filter(([, v]) => !Number.isInteger(v) || (v as number) <= 0 || (v as number) % multiple !== 0);
+    const height = o.image ? o.image.height : (o.height ?? this.nativeSize);
+    const width = o.image ? o.image.width : (o.width ?? this.nativeSize);
+    const bad = [
+      ['height', height],
+      ['width', width],
+    ].filter(([, v]) => !Number.isInteger(v) || (v as number) <= 0 || (v as number) % multiple !== 0);
     if (bad.length) {
-      throw new TgateError('E_USAGE', `The ${o.image ? "input image's " : ''}${bad.map(([k, v]) => `${k} ${v}`).join(' and ')} ${bad.length > 1 ? 'are not positive multiples' : 'is not a positive multiple'} of ${multiple} pixels (the VAE's factor ${factor} x the UNet's ${multiple / factor}: its exported graph halves the latents ${Math.log2(multiple / factor)} times).`, {
-        hint: o.image ? `Resize the image to a multiple of ${multiple} pixels on each side.` : `Use multiples of ${multiple}, e.g. ${Math.max(multiple, Math.round(Number(bad[0]![1]) / multiple) * multiple)}.`,
-      });
+      throw new TgateError(
+        'E_USAGE',
+        `The ${o.image ? "input image's " : ''}${bad.map(([k, v]) => `${k} ${v}`).join(' and ')} ${bad.length > 1 ? 'are not positive multiples' : 'is not a positive multiple'} of ${multiple} pixels (the VAE's factor ${factor} x the UNet's ${multiple / factor}: its exported graph halves the latents ${Math.log2(multiple / factor)} times).`,
+        {
+          hint: o.image
+            ? `Resize the image to a multiple of ${multiple} pixels on each side.`
+            : `Use multiples of ${multiple}, e.g. ${Math.max(multiple, Math.round(Number(bad[0]![1]) / multiple) * multiple)}.`,
+        },
+      );
     }
     if (typeof o.seed === 'number' ? !Number.isSafeInteger(o.seed) : o.seed !== undefined && (o.seed < -(2n ** 63n) || o.seed >= 2n ** 64n)) {
       throw new TgateError('E_USAGE', `The seed must be a whole number in [-2^63, 2^64) (torch's range), not ${String(o.seed)}.`);
     }
-    if (o.guidance !== undefined && !(Number.isFinite(o.guidance) && o.guidance >= 0)) throw new TgateError('E_USAGE', `guidance must be a number >= 0, not ${o.guidance}.`);
+    if (o.guidance !== undefined && !(Number.isFinite(o.guidance) && o.guidance >= 0))
+      throw new TgateError('E_USAGE', `guidance must be a number >= 0, not ${o.guidance}.`);
     // Nothing is allocated from a mistyped size or count: the latents' size is bounded first.
-    checkTensorSize([n, f.latentChannels, height / factor, width / factor], `${n} image${n === 1 ? '' : 's'} of ${width}x${height} pixels: the latents`, 'E_USAGE', 'Use fewer images (--num-images) or a smaller --height/--width (image pixels).');
+    checkTensorSize(
+      [n, f.latentChannels, height / factor, width / factor],
+      `${n} image${n === 1 ? '' : 's'} of ${width}x${height} pixels: the latents`,
+      'E_USAGE',
+      'Use fewer images (--num-images) or a smaller --height/--width (image pixels).',
+    );
     if (o.strength !== undefined && !o.image) throw new TgateError('E_USAGE', 'strength is for img2img: give an image to start from.');
-    if (o.strength !== undefined && !(typeof o.strength === 'number' && o.strength > 0 && o.strength <= 1)) throw new TgateError('E_USAGE', `strength must be a number in (0, 1], not ${String(o.strength)}.`);
+    if (o.strength !== undefined && !(typeof o.strength === 'number' && o.strength > 0 && o.strength <= 1))
+      throw new TgateError('E_USAGE', `strength must be a number in (0, 1], not ${String(o.strength)}.`);
     // diffusers' img2img default strength.
-    const strength = o.image ? o.strength ?? 0.8 : undefined;
+    const strength = o.image ? (o.strength ?? 0.8) : undefined;
     // img2img needs the VAE encoder: refused before any model runs.
     const encoder = o.image ? await this.imageEncoder() : null;
     // A guidance-distilled UNet (LCM) takes the scale as an embedding, not as a CFG pair.
@@ -164,9 +180,18 @@ export class GatedPipeline {
 
     const text = await this.prompts.encode(o.prompt, o.negativePrompt, n, height, width);
     // The text encoder's NaN would reach the UNet as bad input; it is the encoder's, and named so.
-    for (const [which, set] of [['prompt', text.cond], ['negative prompt', text.uncond]] as const) {
+    for (const [which, set] of [
+      ['prompt', text.cond],
+      ['negative prompt', text.uncond],
+    ] as const) {
       for (const [name, t] of Object.entries(set ?? {})) {
-        if (t.data instanceof Float32Array) checkFiniteStep(t.data, t.dims, `The text encoding of the ${which} (${name})`, 'The text encoder overflows on this prompt (a float16 export overflows sooner than a float32 one); try a float32 export of the text encoder.');
+        if (t.data instanceof Float32Array)
+          checkFiniteStep(
+            t.data,
+            t.dims,
+            `The text encoding of the ${which} (${name})`,
+            'The text encoder overflows on this prompt (a float16 export overflows sooner than a float32 one); try a float32 export of the text encoder.',
+          );
       }
     }
     for (const name of embedded) {
@@ -182,7 +207,12 @@ export class GatedPipeline {
       const one = await encoder.encode(toModelInput(o.image), [1, 3, height, width], generator);
       clean = { data: new Float32Array(one.data.length * n), dims };
       for (let i = 0; i < n; i++) clean.data.set(one.data, i * one.data.length);
-      checkFiniteStep(one.data, [1, ...dims.slice(1)], 'The VAE encoding of the input image', 'The VAE encoder overflows on this image (a float16 VAE overflows sooner: use a float32 export of vae_encoder).');
+      checkFiniteStep(
+        one.data,
+        [1, ...dims.slice(1)],
+        'The VAE encoding of the input image',
+        'The VAE encoder overflows on this image (a float16 VAE overflows sooner: use a float32 export of vae_encoder).',
+      );
       imageEncodeMs = performance.now() - t0;
     }
     // Initial noise (text-to-image) or the img2img noise: the generator's next draw.
@@ -194,7 +224,9 @@ export class GatedPipeline {
       steps,
       guidance,
       scheduler,
-      ...(o.baseline ? { gateStep: Number.POSITIVE_INFINITY, tgate: { version: 1 as const } } : { ...(o.gateStep !== undefined ? { gateStep: o.gateStep } : {}), ...(o.tgate ? { tgate: o.tgate } : {}) }),
+      ...(o.baseline
+        ? { gateStep: Number.POSITIVE_INFINITY, tgate: { version: 1 as const } }
+        : { ...(o.gateStep !== undefined ? { gateStep: o.gateStep } : {}), ...(o.tgate ? { tgate: o.tgate } : {}) }),
       ...(clean ? { image: clean, strength } : {}),
       ...(o.onStep ? { onStep: o.onStep } : {}),
       ...(o.recordAttention ? { recordAttention: true } : {}),
@@ -207,7 +239,12 @@ export class GatedPipeline {
       const t0 = performance.now();
       const decoded = this.decoder ? await this.decoder.decode(result.latents, result.dims) : { data: result.latents, dims: result.dims };
       // A float16 VAE decoder is known to overflow (SD-XL's): black or noise pictures, never written silently.
-      checkFiniteStep(decoded.data, decoded.dims, 'The VAE decoder\'s output', 'The VAE decoder overflows on these latents (SD-XL\'s float16 VAE is known to): use a float32 export of vae_decoder, or the fp16-fix VAE.');
+      checkFiniteStep(
+        decoded.data,
+        decoded.dims,
+        "The VAE decoder's output",
+        "The VAE decoder overflows on these latents (SD-XL's float16 VAE is known to): use a float32 export of vae_decoder, or the fp16-fix VAE.",
+      );
       pixels = toUnitRange(decoded.data, decoded.dims);
       images = toRgbImages(pixels, n, decoded.dims[2]!, decoded.dims[3]!);
       decodeMs = performance.now() - t0;
@@ -246,7 +283,10 @@ export class GatedPipeline {
         hint: 'Export the pipeline with its VAE encoder (optimum-cli export onnx writes vae_encoder/), then compile it again.',
       });
     }
-    this.encoder = await VaeEncoder.load(model, this.folder.scalingFactor, this.folder.shiftFactor, { threads: this.options.threads ?? 0, optimization: this.options.optimization ?? 'extended' });
+    this.encoder = await VaeEncoder.load(model, this.folder.scalingFactor, this.folder.shiftFactor, {
+      threads: this.options.threads ?? 0,
+      optimization: this.options.optimization ?? 'extended',
+    });
     return this.encoder;
   }
 
@@ -273,7 +313,11 @@ export function readImage(file: string): RgbImage {
   if (bytes.length >= 24 && bytes.toString('latin1', 12, 16) === 'IHDR') {
     const w = bytes.readUInt32BE(16);
     const h = bytes.readUInt32BE(20);
-    if (w * h > MAX_IMAGE_PIXELS) throw new TgateError('E_BAD_TENSOR', `The image ${file} claims ${w}x${h} pixels; tgate reads at most ${MAX_IMAGE_PIXELS} pixels.`, { subject: { file }, hint });
+    if (w * h > MAX_IMAGE_PIXELS)
+      throw new TgateError('E_BAD_TENSOR', `The image ${file} claims ${w}x${h} pixels; tgate reads at most ${MAX_IMAGE_PIXELS} pixels.`, {
+        subject: { file },
+        hint,
+      });
   }
   return decodePng(bytes, file);
 }

@@ -60,7 +60,10 @@ export function decodePng(bytes: Uint8Array, file: string): RgbImage {
   try {
     png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (e) {
-    throw new TgateError('E_BAD_TENSOR', `${file} is not a readable PNG image (${(e as Error).message}).`, { subject: { file }, hint: 'Give a PNG file (img2img takes --image in.png).' });
+    throw new TgateError('E_BAD_TENSOR', `${file} is not a readable PNG image (${(e as Error).message}).`, {
+      subject: { file },
+      hint: 'Give a PNG file (img2img takes --image in.png).',
+    });
   }
   const data = new Uint8Array(png.width * png.height * 3);
   for (let i = 0; i < png.width * png.height; i++) {

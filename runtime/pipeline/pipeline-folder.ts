@@ -49,15 +49,17 @@ function checkPipelineFiles(dir: string, p: NonNullable<Manifest['pipeline']>): 
   for (const [name, c] of Object.entries(p.components)) {
     c.files.forEach((f, i) => {
       // A missing file is left to the presence checks, which say what it is needed for (the schema refused unsafe names).
-      if (exists(path.join(dir, f))) containedFile(dir, f, { kind: kindOf(f), what: `${name} file`, field: `pipeline.components[${JSON.stringify(name)}].files[${i}]`, manifest });
+      if (exists(path.join(dir, f)))
+        containedFile(dir, f, { kind: kindOf(f), what: `${name} file`, field: `pipeline.components[${JSON.stringify(name)}].files[${i}]`, manifest });
     });
   }
   const fixed = ['model_index.json', `${p.denoiser}/config.json`, 'scheduler/scheduler_config.json'];
   for (const c of ['text_encoder', 'text_encoder_2', 'vae_decoder', 'vae_encoder']) fixed.push(`${c}/model.onnx`, `${c}/config.json`);
-  for (const t of ['tokenizer', 'tokenizer_2']) for (const f of ['vocab.json', 'merges.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json']) fixed.push(`${t}/${f}`);
+  for (const t of ['tokenizer', 'tokenizer_2'])
+    for (const f of ['vocab.json', 'merges.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json'])
+      fixed.push(`${t}/${f}`);
   for (const f of fixed) if (exists(path.join(dir, f))) containedFile(dir, f, { kind: kindOf(f), what: f });
 }
-
 
 function missing(dir: string, what: string, why: string): TgateError {
   return new TgateError('E_FILE_MISSING', `The pipeline ${dir} has no ${what}: ${why}.`, {
@@ -70,16 +72,24 @@ export function readPipelineFolder(dir: string): PipelineFolder {
   const manifest = readManifest(dir);
   const p = manifest.pipeline;
   if (!p) {
-    throw new TgateError('E_USAGE', `${dir} was compiled from a single model, not a pipeline folder: it has no tokenizer, text encoder or VAE to generate images with.`, {
-      hint: 'Compile the export folder (with model_index.json) instead: tgate compile <export folder> -o <dir>; or run the UNet alone with embeddings: tgate run.',
-    });
+    throw new TgateError(
+      'E_USAGE',
+      `${dir} was compiled from a single model, not a pipeline folder: it has no tokenizer, text encoder or VAE to generate images with.`,
+      {
+        hint: 'Compile the export folder (with model_index.json) instead: tgate compile <export folder> -o <dir>; or run the UNet alone with embeddings: tgate run.',
+      },
+    );
   }
   const file = (...parts: string[]) => path.join(dir, ...parts);
   const has = (...parts: string[]) => fs.existsSync(file(...parts));
   if (p.denoiser !== 'unet') {
-    throw new TgateError('E_UNSUPPORTED_MODEL', `The pipeline ${dir} denoises with a ${p.denoiser}/ (${p.className ?? 'unknown class'}); tgate generate runs CLIP-conditioned UNet pipelines (SD-1.x, SD-2.x, SD-XL).`, {
-      hint: "PixArt's T5 text encoder is not supported by tgate generate; compute the embeddings elsewhere and use tgate run with --cond.",
-    });
+    throw new TgateError(
+      'E_UNSUPPORTED_MODEL',
+      `The pipeline ${dir} denoises with a ${p.denoiser}/ (${p.className ?? 'unknown class'}); tgate generate runs CLIP-conditioned UNet pipelines (SD-1.x, SD-2.x, SD-XL).`,
+      {
+        hint: "PixArt's T5 text encoder is not supported by tgate generate; compute the embeddings elsewhere and use tgate run with --cond.",
+      },
+    );
   }
   checkPipelineFiles(dir, p);
   const index = readConfig(file('model_index.json'));
@@ -89,12 +99,20 @@ export function readPipelineFolder(dir: string): PipelineFolder {
   // Text encoders are run by their outputs (last_hidden_state, hidden_states.N, text_embeds), so any
   // CLIP-like encoder works; T5 and decoder-only LMs need prompt handling tgate does not have.
   if (textClass && /T5|Gemma|Llama|Qwen|Mistral/i.test(textClass)) {
-    throw new TgateError('E_UNSUPPORTED_MODEL', `The pipeline's text encoder is a ${textClass}; tgate generate supports CLIP text encoders (CLIPTextModel, CLIPTextModelWithProjection) and CLIP-like ones.`, {
-      subject: { file: file('model_index.json') },
-      hint: 'Compute the embeddings elsewhere and use tgate run with --cond.',
-    });
+    throw new TgateError(
+      'E_UNSUPPORTED_MODEL',
+      `The pipeline's text encoder is a ${textClass}; tgate generate supports CLIP text encoders (CLIPTextModel, CLIPTextModelWithProjection) and CLIP-like ones.`,
+      {
+        subject: { file: file('model_index.json') },
+        hint: 'Compute the embeddings elsewhere and use tgate run with --cond.',
+      },
+    );
   }
-  for (const [folder, what] of [['tokenizer', 'tokenizer'], ['text_encoder', 'text encoder'], ['scheduler', 'scheduler']] as const) {
+  for (const [folder, what] of [
+    ['tokenizer', 'tokenizer'],
+    ['text_encoder', 'text encoder'],
+    ['scheduler', 'scheduler'],
+  ] as const) {
     if (!has(folder)) throw missing(dir, `${folder}/`, `the ${what} is needed to generate from a prompt`);
   }
   if (!has('text_encoder', 'model.onnx')) throw missing(dir, 'text_encoder/model.onnx', 'the text encoder is needed to generate from a prompt');
@@ -113,18 +131,33 @@ export function readPipelineFolder(dir: string): PipelineFolder {
   const blocks = Array.isArray(vae.block_out_channels) ? vae.block_out_channels.length : 4;
   const unetBlocks = Array.isArray(unet.block_out_channels) ? unet.block_out_channels.length : 1;
   const num = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) ? v : d);
-  if (blocks > 6 || unetBlocks > 8) throw new TgateError('E_BAD_PIPELINE', `The configs of ${dir} give ${blocks} VAE and ${unetBlocks} UNet blocks; that is no Stable Diffusion pipeline.`, { subject: { file: file('vae_decoder', 'config.json') } });
+  if (blocks > 6 || unetBlocks > 8)
+    throw new TgateError('E_BAD_PIPELINE', `The configs of ${dir} give ${blocks} VAE and ${unetBlocks} UNet blocks; that is no Stable Diffusion pipeline.`, {
+      subject: { file: file('vae_decoder', 'config.json') },
+    });
   // Inpainting (9 channels) and InstructPix2Pix (8) UNets take more than the latents; the SD-XL
   // refiner conditions on an aesthetic score: other pipelines than text-to-image.
   const vaeLatents = num(vae.latent_channels, latentChannels);
   if (vaeDecoder && vaeLatents !== latentChannels) {
-    throw new TgateError('E_UNSUPPORTED_MODEL', `The UNet takes ${latentChannels} input channels but the VAE makes ${vaeLatents}-channel latents: ${p.className ?? 'this pipeline'} is an inpainting or image-conditioned pipeline, which tgate generate does not run.`, { subject: { file: file('unet', 'config.json') } });
+    throw new TgateError(
+      'E_UNSUPPORTED_MODEL',
+      `The UNet takes ${latentChannels} input channels but the VAE makes ${vaeLatents}-channel latents: ${p.className ?? 'this pipeline'} is an inpainting or image-conditioned pipeline, which tgate generate does not run.`,
+      { subject: { file: file('unet', 'config.json') } },
+    );
   }
   if (vae.latents_mean != null || vae.latents_std != null) {
-    throw new TgateError('E_UNSUPPORTED_MODEL', `The VAE config of ${dir} sets latents_mean/latents_std (per-channel latent statistics); tgate decodes with scaling_factor and shift_factor only.`, { subject: { file: file('vae_decoder', 'config.json') } });
+    throw new TgateError(
+      'E_UNSUPPORTED_MODEL',
+      `The VAE config of ${dir} sets latents_mean/latents_std (per-channel latent statistics); tgate decodes with scaling_factor and shift_factor only.`,
+      { subject: { file: file('vae_decoder', 'config.json') } },
+    );
   }
   if (index.requires_aesthetics_score === true) {
-    throw new TgateError('E_UNSUPPORTED_MODEL', `${p.className ?? 'This pipeline'} conditions on an aesthetic score (the SD-XL refiner); tgate generate runs text-to-image pipelines.`, { subject: { file: file('model_index.json') } });
+    throw new TgateError(
+      'E_UNSUPPORTED_MODEL',
+      `${p.className ?? 'This pipeline'} conditions on an aesthetic score (the SD-XL refiner); tgate generate runs text-to-image pipelines.`,
+      { subject: { file: file('model_index.json') } },
+    );
   }
   return {
     dir,

@@ -51,19 +51,29 @@ async function openEncoder(model: string, tokenizerDir: string, penultimate: boo
   const outputs = session.outputNames;
   let hidden = outputs.includes('last_hidden_state') ? 'last_hidden_state' : outputs[0]!;
   if (penultimate) {
-    const layers = outputs.map((n) => /^hidden_states\.(\d+)$/.exec(n)?.[1]).filter((x): x is string => !!x).map(Number);
+    const layers = outputs
+      .map((n) => /^hidden_states\.(\d+)$/.exec(n)?.[1])
+      .filter((x): x is string => !!x)
+      .map(Number);
     if (layers.length < 2) {
-      throw new TgateError('E_UNSUPPORTED_MODEL', `${model} has no hidden_states.N outputs; SD-XL conditions on each text encoder's penultimate hidden state.`, {
-        subject: { file: model },
-        hint: 'Export the SD-XL text encoders with their hidden states, as optimum-cli export onnx does.',
-      });
+      throw new TgateError(
+        'E_UNSUPPORTED_MODEL',
+        `${model} has no hidden_states.N outputs; SD-XL conditions on each text encoder's penultimate hidden state.`,
+        {
+          subject: { file: model },
+          hint: 'Export the SD-XL text encoders with their hidden states, as optimum-cli export onnx does.',
+        },
+      );
     }
     hidden = `hidden_states.${Math.max(...layers) - 1}`;
   }
   let pooledName: string | null = null;
   if (pooled) {
     pooledName = outputs.includes('text_embeds') ? 'text_embeds' : null;
-    if (!pooledName) throw new TgateError('E_UNSUPPORTED_MODEL', `${model} has no text_embeds output (the pooled projection SD-XL's UNet takes).`, { subject: { file: model } });
+    if (!pooledName)
+      throw new TgateError('E_UNSUPPORTED_MODEL', `${model} has no text_embeds output (the pooled projection SD-XL's UNet takes).`, {
+        subject: { file: model },
+      });
   }
   return { tokenizer, session, idsName: ids.name, idsType, hidden, pooled: pooledName };
 }
@@ -92,7 +102,11 @@ function concatChannels(a: TensorInput, b: TensorInput): TensorInput {
 }
 
 export class PromptEncoder {
-  private constructor(private readonly encoders: Encoder[], private readonly folder: PipelineFolder, private readonly textInput: string) {}
+  private constructor(
+    private readonly encoders: Encoder[],
+    private readonly folder: PipelineFolder,
+    private readonly textInput: string,
+  ) {}
 
   static async load(folder: PipelineFolder, textInput: string, opts: SessionOptions = {}): Promise<PromptEncoder> {
     const sdxl = folder.kind === 'sdxl';
@@ -110,14 +124,17 @@ export class PromptEncoder {
       const t0 = performance.now();
       const tok = e.tokenizer.encode(text);
       tokenizeMs += performance.now() - t0;
-      if (warn && tok.truncated && warnings.length === 0) warnings.push({ prompt: text, removed: e.tokenizer.decode(tok.removed), tokens: tok.length, maxLength: e.tokenizer.maxLength });
+      if (warn && tok.truncated && warnings.length === 0)
+        warnings.push({ prompt: text, removed: e.tokenizer.decode(tok.removed), tokens: tok.length, maxLength: e.tokenizer.maxLength });
       const n = tok.ids.length;
-      const ids = e.idsType === 'int32' ? makeTensor('int32', Int32Array.from(tok.ids), [1, n]) : makeTensor('int64', BigInt64Array.from(tok.ids, BigInt), [1, n]);
+      const ids =
+        e.idsType === 'int32' ? makeTensor('int32', Int32Array.from(tok.ids), [1, n]) : makeTensor('int64', BigInt64Array.from(tok.ids, BigInt), [1, n]);
       const feeds: Record<string, ort.Tensor> = { [e.idsName]: ids };
       // An exported attention_mask input (some exports have one) is all ones: the pipelines pass none.
       for (const name of e.session.inputNames.filter((x) => x !== e.idsName)) {
         if (name !== 'attention_mask') throw new TgateError('E_UNSUPPORTED_MODEL', `The text encoder has an input "${name}" tgate does not know how to feed.`);
-        feeds[name] = e.idsType === 'int32' ? makeTensor('int32', new Int32Array(n).fill(1), [1, n]) : makeTensor('int64', new BigInt64Array(n).fill(1n), [1, n]);
+        feeds[name] =
+          e.idsType === 'int32' ? makeTensor('int32', new Int32Array(n).fill(1), [1, n]) : makeTensor('int64', new BigInt64Array(n).fill(1n), [1, n]);
       }
       const t1 = performance.now();
       const out = await runModel(e.session, feeds, [e.hidden, ...(e.pooled ? [e.pooled] : [])], 'text encoder');

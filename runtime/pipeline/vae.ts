@@ -19,7 +19,11 @@ function inputDtype(s: ort.InferenceSession): string {
 }
 
 export class VaeDecoder {
-  private constructor(private readonly session: ort.InferenceSession, readonly scalingFactor: number, readonly shiftFactor: number) {}
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly scalingFactor: number,
+    readonly shiftFactor: number,
+  ) {}
 
   static async load(model: string, scalingFactor: number, shiftFactor: number, opts: SessionOptions = {}): Promise<VaeDecoder> {
     return new VaeDecoder(await openComponent(model, 'VAE decoder', opts), scalingFactor, shiftFactor);
@@ -34,7 +38,12 @@ export class VaeDecoder {
     let outDims: number[] = [];
     for (let b = 0; b < B; b++) {
       const one = scaled.subarray(b * C * h * w, (b + 1) * C * h * w);
-      const out = await runModel(this.session, { [this.session.inputNames[0]!]: makeTensor(dtype, valuesAs(dtype, one), [1, C, h, w]) }, undefined, 'VAE decoder');
+      const out = await runModel(
+        this.session,
+        { [this.session.inputNames[0]!]: makeTensor(dtype, valuesAs(dtype, one), [1, C, h, w]) },
+        undefined,
+        'VAE decoder',
+      );
       const t = out[this.session.outputNames[0]!]!;
       parts.push(Float32Array.from(numbersOf(t)));
       outDims = [B, ...t.dims.slice(1)];
@@ -54,7 +63,11 @@ export class VaeDecoder {
 }
 
 export class VaeEncoder {
-  private constructor(private readonly session: ort.InferenceSession, readonly scalingFactor: number, readonly shiftFactor: number) {}
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly scalingFactor: number,
+    readonly shiftFactor: number,
+  ) {}
 
   static async load(model: string, scalingFactor: number, shiftFactor: number, opts: SessionOptions = {}): Promise<VaeEncoder> {
     return new VaeEncoder(await openComponent(model, 'VAE encoder', opts), scalingFactor, shiftFactor);
@@ -64,8 +77,16 @@ export class VaeEncoder {
   async encode(image: Float32Array, dims: number[], generator: TorchGenerator): Promise<{ data: Float32Array; dims: number[] }> {
     const dtype = inputDtype(this.session);
     const out = await runModel(this.session, { [this.session.inputNames[0]!]: makeTensor(dtype, valuesAs(dtype, image), dims) }, undefined, 'VAE encoder');
-    const name = this.session.outputNames.includes('latent_parameters') ? 'latent_parameters' : this.session.outputNames.includes('latent_sample') ? 'latent_sample' : null;
-    if (!name) throw new TgateError('E_UNSUPPORTED_MODEL', `The VAE encoder gives ${this.session.outputNames.join(', ')}; tgate reads latent_parameters (mean and log-variance) or latent_sample.`);
+    const name = this.session.outputNames.includes('latent_parameters')
+      ? 'latent_parameters'
+      : this.session.outputNames.includes('latent_sample')
+        ? 'latent_sample'
+        : null;
+    if (!name)
+      throw new TgateError(
+        'E_UNSUPPORTED_MODEL',
+        `The VAE encoder gives ${this.session.outputNames.join(', ')}; tgate reads latent_parameters (mean and log-variance) or latent_sample.`,
+      );
     const t = out[name]!;
     const v = numbersOf(t);
     let latent: Float32Array;

@@ -49,10 +49,12 @@ const inUnit = (v: unknown): v is number => isNumber(v) && v > 0 && v < 1;
 /** Refuses a config the schedulers would compute garbage from. */
 export function checkSchedulerConfig(c: SchedulerConfig, o: ConfigCheckOptions): void {
   const src = o.source;
-  if (!c || typeof c !== 'object' || Array.isArray(c)) throw new TgateError('E_BAD_CONFIG', `Scheduler config${src ? ` ${src}` : ''} is not an object (${show(c)}).`, { hint: HINT });
+  if (!c || typeof c !== 'object' || Array.isArray(c))
+    throw new TgateError('E_BAD_CONFIG', `Scheduler config${src ? ` ${src}` : ''} is not an object (${show(c)}).`, { hint: HINT });
   const bad = (key: keyof SchedulerConfig, want: string) => badConfigValue(key, want, c[key], src);
   const n = c.num_train_timesteps;
-  if (!isWhole(n) || n < 1 || n > MAX_TRAIN_TIMESTEPS) throw bad('num_train_timesteps', `a whole number from 1 to ${MAX_TRAIN_TIMESTEPS} (Stable Diffusion trains with 1000)`);
+  if (!isWhole(n) || n < 1 || n > MAX_TRAIN_TIMESTEPS)
+    throw bad('num_train_timesteps', `a whole number from 1 to ${MAX_TRAIN_TIMESTEPS} (Stable Diffusion trains with 1000)`);
   const enums: [keyof SchedulerConfig, readonly unknown[]][] = [
     ['beta_schedule', ['linear', 'scaled_linear', 'squaredcos_cap_v2']],
     ['prediction_type', ['epsilon', 'v_prediction', 'sample']],
@@ -77,7 +79,8 @@ export function checkSchedulerConfig(c: SchedulerConfig, o: ConfigCheckOptions):
     if (!inUnit(c.beta_end)) throw bad('beta_end', 'a number between 0 and 1 (exclusive)');
     if (c.beta_start > c.beta_end) throw bad('beta_start', `at most beta_end (${c.beta_end}): noise grows with the timestep`);
   }
-  if (!isWhole(c.steps_offset) || c.steps_offset < 0 || c.steps_offset >= n) throw bad('steps_offset', `a whole number from 0 to ${n - 1} (below num_train_timesteps)`);
+  if (!isWhole(c.steps_offset) || c.steps_offset < 0 || c.steps_offset >= n)
+    throw bad('steps_offset', `a whole number from 0 to ${n - 1} (below num_train_timesteps)`);
   if (!isNumber(c.clip_sample_range) || c.clip_sample_range <= 0) throw bad('clip_sample_range', 'a number > 0');
   if (typeof c.lambda_min_clipped !== 'number' || Number.isNaN(c.lambda_min_clipped)) throw bad('lambda_min_clipped', 'a number (or -Infinity)');
   if (!isNumber(c.timestep_scaling)) throw bad('timestep_scaling', 'a number');
@@ -89,10 +92,14 @@ export function checkSchedulerConfig(c: SchedulerConfig, o: ConfigCheckOptions):
   const ac = alphasCumprod(c);
   const zero = ac.findIndex((a) => !(a > 0));
   if (zero >= 0) {
-    throw new TgateError('E_BAD_CONFIG', `Scheduler config${src ? ` ${src}` : ''}: the betas make alphas_cumprod reach 0 at timestep ${zero} of ${n}, so the noise levels from there on are infinite.`, {
-      ...(src ? { subject: { file: src } } : {}),
-      hint: 'Use smaller betas (beta_end, trained_betas) or fewer num_train_timesteps.',
-    });
+    throw new TgateError(
+      'E_BAD_CONFIG',
+      `Scheduler config${src ? ` ${src}` : ''}: the betas make alphas_cumprod reach 0 at timestep ${zero} of ${n}, so the noise levels from there on are infinite.`,
+      {
+        ...(src ? { subject: { file: src } } : {}),
+        hint: 'Use smaller betas (beta_end, trained_betas) or fewer num_train_timesteps.',
+      },
+    );
   }
 }
 
@@ -105,9 +112,15 @@ export function checkSteps(steps: unknown, n?: number): asserts steps is number 
   const byScheduler = n !== undefined && n <= MAX_STEPS;
   const max = byScheduler ? n : MAX_STEPS;
   if (!isWhole(steps) || steps < 1 || steps > max) {
-    throw new TgateError('E_USAGE', `steps must be a whole number from 1 to ${max} (${byScheduler ? "the scheduler's num_train_timesteps" : `tgate plans at most ${MAX_STEPS} steps`}), not ${show(steps)}.`, {
-      hint: byScheduler ? `A scheduler makes at most one step per training timestep: use at most ${max} steps (25-50 usually).` : 'Diffusion models sample in 1 to a few hundred steps (25-50 usually).',
-    });
+    throw new TgateError(
+      'E_USAGE',
+      `steps must be a whole number from 1 to ${max} (${byScheduler ? "the scheduler's num_train_timesteps" : `tgate plans at most ${MAX_STEPS} steps`}), not ${show(steps)}.`,
+      {
+        hint: byScheduler
+          ? `A scheduler makes at most one step per training timestep: use at most ${max} steps (25-50 usually).`
+          : 'Diffusion models sample in 1 to a few hundred steps (25-50 usually).',
+      },
+    );
   }
 }
 

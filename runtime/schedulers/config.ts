@@ -66,11 +66,16 @@ const INFINITIES: Record<string, number> = { '-inf': -Infinity, '-Infinity': -In
  */
 export function parseSchedulerConfig(json: Record<string, unknown>, source: string, base: SchedulerConfig = STABLE_DIFFUSION_CONFIG): SchedulerConfig {
   if (!json || typeof json !== 'object' || Array.isArray(json)) {
-    throw new TgateError('E_BAD_CONFIG', `Scheduler config ${source} is not a JSON object ({"key": value, ...}).`, { subject: { file: source }, hint: 'Use a diffusers scheduler_config.json.' });
+    throw new TgateError('E_BAD_CONFIG', `Scheduler config ${source} is not a JSON object ({"key": value, ...}).`, {
+      subject: { file: source },
+      hint: 'Use a diffusers scheduler_config.json.',
+    });
   }
   const out: SchedulerConfig = { ...base };
-  const hint = 'Use a diffusers scheduler_config.json (PNDM, DDIM, Euler, Euler ancestral, DPM-Solver multistep, LCM), or leave the key out for the Stable Diffusion default.';
-  const unsupported = (key: string, why: string) => new TgateError('E_UNSUPPORTED_MODEL', `Scheduler config ${source}: ${key} ${why}.`, { subject: { file: source }, hint });
+  const hint =
+    'Use a diffusers scheduler_config.json (PNDM, DDIM, Euler, Euler ancestral, DPM-Solver multistep, LCM), or leave the key out for the Stable Diffusion default.';
+  const unsupported = (key: string, why: string) =>
+    new TgateError('E_UNSUPPORTED_MODEL', `Scheduler config ${source}: ${key} ${why}.`, { subject: { file: source }, hint });
   const bad = (key: string, why: string) => new TgateError('E_BAD_CONFIG', `Scheduler config ${source}: ${key} ${why}.`, { subject: { file: source }, hint });
   for (const [key, allowed] of Object.entries(MUST_BE)) {
     if (!allowed.includes(json[key])) throw unsupported(key, `= ${JSON.stringify(json[key])} is not supported by tgate's schedulers`);
@@ -81,7 +86,8 @@ export function parseSchedulerConfig(json: Record<string, unknown>, source: stri
     const choices = CHOICES[key];
     if (choices) {
       // A choice tgate does not know is unsupported; a value that is no choice at all is malformed.
-      if (!choices.includes(v)) throw (typeof v === 'string' ? unsupported : bad)(key, `must be one of ${choices.map((c) => JSON.stringify(c)).join(', ')}, not ${JSON.stringify(v)}`);
+      if (!choices.includes(v))
+        throw (typeof v === 'string' ? unsupported : bad)(key, `must be one of ${choices.map((c) => JSON.stringify(c)).join(', ')}, not ${JSON.stringify(v)}`);
     } else if (key === 'trained_betas') {
       if (v !== null && !(Array.isArray(v) && v.every((x) => typeof x === 'number'))) throw bad(key, 'must be null or a list of numbers');
     } else if (key === 'lambda_min_clipped') {

@@ -22,7 +22,6 @@ export const SCHEDULER_CLASSES: Record<SchedulerName, string> = {
   lcm: 'LCMScheduler',
 };
 
-
 export interface CreateSchedulerOptions {
   /**
    * The generation's generator (a TorchGenerator): euler-ancestral and lcm draw from it at each
@@ -69,7 +68,9 @@ export function createScheduler(name: string, steps: number, config: SchedulerCo
     const settings = `timestep_spacing ${config.timestep_spacing ?? 'default'}, steps_offset ${config.steps_offset}, num_train_timesteps ${n}`;
     throw new TgateError('E_USAGE', `${SCHEDULER_CLASSES[name as SchedulerName]} cannot run ${steps} steps with this config (${settings}): ${problem}.`, {
       ...(opts.source ? { subject: { file: opts.source } } : {}),
-      hint: works.length ? `Use fewer steps (${works[0]} works), or change the config's timestep_spacing/steps_offset.` : "Use fewer steps, or change the config's timestep_spacing/steps_offset.",
+      hint: works.length
+        ? `Use fewer steps (${works[0]} works), or change the config's timestep_spacing/steps_offset.`
+        : "Use fewer steps, or change the config's timestep_spacing/steps_offset.",
     });
   }
   return s;
@@ -80,11 +81,17 @@ const NO_DRAWS: NormalGenerator = { randn: (shape) => new Float32Array(shape.red
 
 function build(name: SchedulerName, steps: number, config: SchedulerConfig, opts: CreateSchedulerOptions): Scheduler {
   switch (name) {
-    case 'ddim': return ddim(config, steps);
-    case 'euler': return euler(config, steps, opts.generator);
-    case 'dpmpp-2m': return dpmSolverPP(config, steps);
-    case 'pndm': return pndm(config, steps);
-    case 'euler-ancestral': return eulerAncestral(config, steps, opts.generator);
-    case 'lcm': return lcm(config, steps, opts.generator, opts.strength);
+    case 'ddim':
+      return ddim(config, steps);
+    case 'euler':
+      return euler(config, steps, opts.generator);
+    case 'dpmpp-2m':
+      return dpmSolverPP(config, steps);
+    case 'pndm':
+      return pndm(config, steps);
+    case 'euler-ancestral':
+      return eulerAncestral(config, steps, opts.generator);
+    case 'lcm':
+      return lcm(config, steps, opts.generator, opts.strength);
   }
 }

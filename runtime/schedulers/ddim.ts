@@ -17,7 +17,13 @@ export function vpAddNoise(x0: Float32Array, noise: Float32Array, a: number): Fl
 }
 
 /** pred_original_sample (and pred_epsilon) as DDIM/LCM compute them, in float32. */
-export function predictX0(kind: SchedulerConfig['prediction_type'], out: Float32Array, x: Float32Array, at: number, withEps: boolean): { x0: Float32Array; eps: Float32Array | null } {
+export function predictX0(
+  kind: SchedulerConfig['prediction_type'],
+  out: Float32Array,
+  x: Float32Array,
+  at: number,
+  withEps: boolean,
+): { x0: Float32Array; eps: Float32Array | null } {
   const n = x.length;
   const sa = f(Math.sqrt(at));
   const sb = f(Math.sqrt(f(1 - at)));

@@ -79,12 +79,12 @@ export function parseDiffusersJson(text: string, source: string): unknown {
       }
     }
     if (ch === '"') return string();
-    if (word('true')) return (i += 4), true;
-    if (word('false')) return (i += 5), false;
-    if (word('null')) return (i += 4), null;
-    if (word('NaN')) return (i += 3), NaN;
-    if (word('Infinity')) return (i += 8), Infinity;
-    if (word('-Infinity')) return (i += 9), -Infinity;
+    if (word('true')) return ((i += 4), true);
+    if (word('false')) return ((i += 5), false);
+    if (word('null')) return ((i += 4), null);
+    if (word('NaN')) return ((i += 3), NaN);
+    if (word('Infinity')) return ((i += 8), Infinity);
+    if (word('-Infinity')) return ((i += 9), -Infinity);
     const m = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
     if (!m) return fail(`unexpected character (code ${ch.codePointAt(0)})`);
     i += m[0].length;
@@ -120,6 +120,10 @@ export function parseDiffusersJson(text: string, source: string): unknown {
  * file of at most 64 MiB (user-file.ts), so a folder, a FIFO or /dev/zero is a coded error.
  */
 export function readDiffusersJson(file: string): unknown {
-  const bytes = readUserFile(file, { what: 'config file', maxBytes: 64 * 1024 * 1024, hint: 'Give a diffusers scheduler_config.json (scheduler.save_config writes one).' });
+  const bytes = readUserFile(file, {
+    what: 'config file',
+    maxBytes: 64 * 1024 * 1024,
+    hint: 'Give a diffusers scheduler_config.json (scheduler.save_config writes one).',
+  });
   return parseDiffusersJson(new TextDecoder('utf-8').decode(bytes), file);
 }

@@ -24,10 +24,17 @@ function lastTimestep(c: SchedulerConfig, ac: Float32Array): number {
 export function dpmTimesteps(c: SchedulerConfig, steps: number, ac: Float32Array = alphasCumprod(c)): number[] {
   const last = lastTimestep(c, ac);
   const spacing = c.timestep_spacing ?? 'linspace';
-  if (spacing === 'linspace') return linspace(0, last - 1, steps + 1).map(roundHalfEven).reverse().slice(0, -1);
+  if (spacing === 'linspace')
+    return linspace(0, last - 1, steps + 1)
+      .map(roundHalfEven)
+      .reverse()
+      .slice(0, -1);
   if (spacing === 'leading') {
     const ratio = Math.floor(last / (steps + 1));
-    return Array.from({ length: steps + 1 }, (_, i) => i * ratio).reverse().slice(0, -1).map((t) => t + c.steps_offset);
+    return Array.from({ length: steps + 1 }, (_, i) => i * ratio)
+      .reverse()
+      .slice(0, -1)
+      .map((t) => t + c.steps_offset);
   }
   return arange(last, 0, -c.num_train_timesteps / steps).map((t) => roundHalfEven(t) - 1);
 }

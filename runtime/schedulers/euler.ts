@@ -11,15 +11,24 @@ import { evaluationOrder, type NormalGenerator, type Scheduler } from './schedul
 const f = Math.fround;
 
 /** Euler-type timesteps (float32 values) and sigmas (float32, the final one appended). */
-export function eulerSchedule(c: SchedulerConfig, steps: number, finalSigma: 'zero' | 'sigma_min'): { timesteps: number[]; sigmas: number[]; initNoiseSigma: number } {
+export function eulerSchedule(
+  c: SchedulerConfig,
+  steps: number,
+  finalSigma: 'zero' | 'sigma_min',
+): { timesteps: number[]; sigmas: number[]; initNoiseSigma: number } {
   const ac = alphasCumprod(c);
   const n = c.num_train_timesteps;
   const spacing = c.timestep_spacing ?? 'linspace';
   let timesteps: number[];
-  if (spacing === 'linspace') timesteps = linspace(0, n - 1, steps).reverse().map(f);
+  if (spacing === 'linspace')
+    timesteps = linspace(0, n - 1, steps)
+      .reverse()
+      .map(f);
   else if (spacing === 'leading') {
     const ratio = Math.floor(n / steps);
-    timesteps = Array.from({ length: steps }, (_, i) => i * ratio).reverse().map((t) => f(t + c.steps_offset));
+    timesteps = Array.from({ length: steps }, (_, i) => i * ratio)
+      .reverse()
+      .map((t) => f(t + c.steps_offset));
   } else timesteps = arange(n, 0, -n / steps).map((t) => f(roundHalfEven(t) - 1));
   const train = trainingSigmas(ac);
   const last = finalSigma === 'zero' ? 0 : train[0]!;
@@ -83,7 +92,10 @@ export function eulerAncestral(c: SchedulerConfig, steps: number, generator: Nor
     });
   }
   if (c.prediction_type === 'sample') {
-    throw new TgateError('E_UNSUPPORTED_MODEL', 'EulerAncestralDiscreteScheduler does not implement prediction_type "sample" (diffusers raises NotImplementedError).');
+    throw new TgateError(
+      'E_UNSUPPORTED_MODEL',
+      'EulerAncestralDiscreteScheduler does not implement prediction_type "sample" (diffusers raises NotImplementedError).',
+    );
   }
   const { timesteps, sigmas, initNoiseSigma } = eulerSchedule(c, steps, 'zero');
   // sigma_up and sigma_down of each step, in torch's float32. From a sigma thousands of times the
@@ -99,9 +111,13 @@ export function eulerAncestral(c: SchedulerConfig, steps: number, generator: Nor
   });
   const lost = moves.findIndex((m) => !Number.isFinite(m.up) || !Number.isFinite(m.down));
   if (lost >= 0) {
-    throw new TgateError('E_USAGE', `EulerAncestralDiscreteScheduler cannot run ${steps} steps with this config: the ancestral step from sigma ${sigmas[lost]} to ${sigmas[lost + 1]} (evaluation ${lost}) is NaN in float32 (diffusers' arithmetic too).`, {
-      hint: 'Use more steps (smaller jumps between noise levels), or another scheduler (euler, dpmpp-2m).',
-    });
+    throw new TgateError(
+      'E_USAGE',
+      `EulerAncestralDiscreteScheduler cannot run ${steps} steps with this config: the ancestral step from sigma ${sigmas[lost]} to ${sigmas[lost + 1]} (evaluation ${lost}) is NaN in float32 (diffusers' arithmetic too).`,
+      {
+        hint: 'Use more steps (smaller jumps between noise levels), or another scheduler (euler, dpmpp-2m).',
+      },
+    );
   }
   const order = evaluationOrder('euler-ancestral');
   return {

@@ -24,7 +24,7 @@ export function fmaf(a: number, b: number, c: number): number {
   const e = p - (s - bp) + (c - bp); // TwoSum: s + e == p + c exactly
   if (e === 0) return r;
   const rb = toBits(r);
-  const towardS = (s > r) === (r >= 0) ? 1 : -1; // bit step that moves r toward s
+  const towardS = s > r === r >= 0 ? 1 : -1; // bit step that moves r toward s
   const other = fromBits(rb + towardS);
   if ((r + other) / 2 !== s) return r;
   const up = e > 0;
@@ -91,7 +91,9 @@ export function logf(x: number): number {
 const R_LN2 = f(1.442695040888963407359924681001892137426645954152985934135449406931);
 const L2U = f(0.693145751953125);
 const L2L = f(1.428606765330187045e-6);
-const E = [0.000198527617612853646278381, 0.00139304355252534151077271, 0.00833336077630519866943359, 0.0416664853692054748535156, 0.166666671633720397949219, 0.5].map(f);
+const E = [
+  0.000198527617612853646278381, 0.00139304355252534151077271, 0.00833336077630519866943359, 0.0416664853692054748535156, 0.166666671633720397949219, 0.5,
+].map(f);
 
 function roundEvenInt(x: number): number {
   const r = Math.round(x);

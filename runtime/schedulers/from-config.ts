@@ -20,30 +20,84 @@ const BETAS = { num_train_timesteps: 1000, beta_start: 0.0001, beta_end: 0.02, b
 /** diffusers v0.29.2 __init__ defaults of each supported class (exactly its keys). */
 export const CLASS_DEFAULTS: Record<string, Readonly<Record<string, unknown>>> = {
   PNDMScheduler: {
-    ...BETAS, skip_prk_steps: false, set_alpha_to_one: false, prediction_type: 'epsilon', timestep_spacing: 'leading', steps_offset: 0,
+    ...BETAS,
+    skip_prk_steps: false,
+    set_alpha_to_one: false,
+    prediction_type: 'epsilon',
+    timestep_spacing: 'leading',
+    steps_offset: 0,
   },
   DDIMScheduler: {
-    ...BETAS, clip_sample: true, set_alpha_to_one: true, steps_offset: 0, prediction_type: 'epsilon', thresholding: false,
-    dynamic_thresholding_ratio: 0.995, clip_sample_range: 1.0, sample_max_value: 1.0, timestep_spacing: 'leading', rescale_betas_zero_snr: false,
+    ...BETAS,
+    clip_sample: true,
+    set_alpha_to_one: true,
+    steps_offset: 0,
+    prediction_type: 'epsilon',
+    thresholding: false,
+    dynamic_thresholding_ratio: 0.995,
+    clip_sample_range: 1.0,
+    sample_max_value: 1.0,
+    timestep_spacing: 'leading',
+    rescale_betas_zero_snr: false,
   },
   EulerDiscreteScheduler: {
-    ...BETAS, prediction_type: 'epsilon', interpolation_type: 'linear', use_karras_sigmas: false, sigma_min: null, sigma_max: null,
-    timestep_spacing: 'linspace', timestep_type: 'discrete', steps_offset: 0, rescale_betas_zero_snr: false, final_sigmas_type: 'zero',
+    ...BETAS,
+    prediction_type: 'epsilon',
+    interpolation_type: 'linear',
+    use_karras_sigmas: false,
+    sigma_min: null,
+    sigma_max: null,
+    timestep_spacing: 'linspace',
+    timestep_type: 'discrete',
+    steps_offset: 0,
+    rescale_betas_zero_snr: false,
+    final_sigmas_type: 'zero',
   },
   EulerAncestralDiscreteScheduler: {
-    ...BETAS, prediction_type: 'epsilon', timestep_spacing: 'linspace', steps_offset: 0, rescale_betas_zero_snr: false,
+    ...BETAS,
+    prediction_type: 'epsilon',
+    timestep_spacing: 'linspace',
+    steps_offset: 0,
+    rescale_betas_zero_snr: false,
   },
   DPMSolverMultistepScheduler: {
-    ...BETAS, solver_order: 2, prediction_type: 'epsilon', thresholding: false, dynamic_thresholding_ratio: 0.995, sample_max_value: 1.0,
-    algorithm_type: 'dpmsolver++', solver_type: 'midpoint', lower_order_final: true, euler_at_final: false, use_karras_sigmas: false,
-    use_lu_lambdas: false, final_sigmas_type: 'zero', lambda_min_clipped: -Infinity, variance_type: null, timestep_spacing: 'linspace',
-    steps_offset: 0, rescale_betas_zero_snr: false,
+    ...BETAS,
+    solver_order: 2,
+    prediction_type: 'epsilon',
+    thresholding: false,
+    dynamic_thresholding_ratio: 0.995,
+    sample_max_value: 1.0,
+    algorithm_type: 'dpmsolver++',
+    solver_type: 'midpoint',
+    lower_order_final: true,
+    euler_at_final: false,
+    use_karras_sigmas: false,
+    use_lu_lambdas: false,
+    final_sigmas_type: 'zero',
+    lambda_min_clipped: -Infinity,
+    variance_type: null,
+    timestep_spacing: 'linspace',
+    steps_offset: 0,
+    rescale_betas_zero_snr: false,
   },
   LCMScheduler: {
-    num_train_timesteps: 1000, beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', trained_betas: null,
-    original_inference_steps: 50, clip_sample: false, clip_sample_range: 1.0, set_alpha_to_one: true, steps_offset: 0,
-    prediction_type: 'epsilon', thresholding: false, dynamic_thresholding_ratio: 0.995, sample_max_value: 1.0,
-    timestep_spacing: 'leading', timestep_scaling: 10.0, rescale_betas_zero_snr: false,
+    num_train_timesteps: 1000,
+    beta_start: 0.00085,
+    beta_end: 0.012,
+    beta_schedule: 'scaled_linear',
+    trained_betas: null,
+    original_inference_steps: 50,
+    clip_sample: false,
+    clip_sample_range: 1.0,
+    set_alpha_to_one: true,
+    steps_offset: 0,
+    prediction_type: 'epsilon',
+    thresholding: false,
+    dynamic_thresholding_ratio: 0.995,
+    sample_max_value: 1.0,
+    timestep_spacing: 'leading',
+    timestep_scaling: 10.0,
+    rescale_betas_zero_snr: false,
   },
 };
 
@@ -55,18 +109,38 @@ const SUPPORTED_LIST =
 
 type Kind = 'int' | 'float' | 'float-or-inf' | 'float-or-null' | 'bool' | 'betas' | readonly (string | null)[];
 const KINDS: Record<string, Kind> = {
-  num_train_timesteps: 'int', beta_start: 'float', beta_end: 'float', trained_betas: 'betas', steps_offset: 'int',
+  num_train_timesteps: 'int',
+  beta_start: 'float',
+  beta_end: 'float',
+  trained_betas: 'betas',
+  steps_offset: 'int',
   beta_schedule: ['linear', 'scaled_linear', 'squaredcos_cap_v2'],
   prediction_type: ['epsilon', 'v_prediction', 'sample'],
   timestep_spacing: ['leading', 'linspace', 'trailing'],
-  skip_prk_steps: 'bool', set_alpha_to_one: 'bool', clip_sample: 'bool', clip_sample_range: 'float', thresholding: 'bool',
-  dynamic_thresholding_ratio: 'float', sample_max_value: 'float', rescale_betas_zero_snr: 'bool',
-  interpolation_type: ['linear', 'log_linear'], use_karras_sigmas: 'bool', sigma_min: 'float-or-null', sigma_max: 'float-or-null',
-  timestep_type: ['discrete', 'continuous'], final_sigmas_type: ['zero', 'sigma_min'],
-  solver_order: 'int', algorithm_type: ['dpmsolver++', 'sde-dpmsolver++', 'dpmsolver', 'sde-dpmsolver', 'deis'],
-  solver_type: ['midpoint', 'heun', 'logrho', 'bh1', 'bh2'], lower_order_final: 'bool', euler_at_final: 'bool', use_lu_lambdas: 'bool',
-  lambda_min_clipped: 'float-or-inf', variance_type: [null, 'learned', 'learned_range', 'fixed_small', 'fixed_small_log', 'fixed_large', 'fixed_large_log'],
-  original_inference_steps: 'int', timestep_scaling: 'float',
+  skip_prk_steps: 'bool',
+  set_alpha_to_one: 'bool',
+  clip_sample: 'bool',
+  clip_sample_range: 'float',
+  thresholding: 'bool',
+  dynamic_thresholding_ratio: 'float',
+  sample_max_value: 'float',
+  rescale_betas_zero_snr: 'bool',
+  interpolation_type: ['linear', 'log_linear'],
+  use_karras_sigmas: 'bool',
+  sigma_min: 'float-or-null',
+  sigma_max: 'float-or-null',
+  timestep_type: ['discrete', 'continuous'],
+  final_sigmas_type: ['zero', 'sigma_min'],
+  solver_order: 'int',
+  algorithm_type: ['dpmsolver++', 'sde-dpmsolver++', 'dpmsolver', 'sde-dpmsolver', 'deis'],
+  solver_type: ['midpoint', 'heun', 'logrho', 'bh1', 'bh2'],
+  lower_order_final: 'bool',
+  euler_at_final: 'bool',
+  use_lu_lambdas: 'bool',
+  lambda_min_clipped: 'float-or-inf',
+  variance_type: [null, 'learned', 'learned_range', 'fixed_small', 'fixed_small_log', 'fixed_large', 'fixed_large_log'],
+  original_inference_steps: 'int',
+  timestep_scaling: 'float',
 };
 
 export interface ResolvedSchedulerConfig {
@@ -96,7 +170,10 @@ const show = (v: unknown) => (typeof v === 'number' ? String(v) : JSON.stringify
 /** diffusers' from_config for one of the supported classes: class, effective config, settings. */
 export function resolveSchedulerConfig(json: unknown, source: string, name?: string): ResolvedSchedulerConfig {
   if (!json || typeof json !== 'object' || Array.isArray(json)) {
-    throw new TgateError('E_BAD_CONFIG', `Scheduler config ${source} is not a JSON object ({"key": value, ...}).`, { subject: { file: source }, hint: 'Use a diffusers scheduler_config.json (scheduler.save_config writes one).' });
+    throw new TgateError('E_BAD_CONFIG', `Scheduler config ${source} is not a JSON object ({"key": value, ...}).`, {
+      subject: { file: source },
+      hint: 'Use a diffusers scheduler_config.json (scheduler.save_config writes one).',
+    });
   }
   const raw = json as Record<string, unknown>;
   let className: string;
@@ -117,10 +194,14 @@ export function resolveSchedulerConfig(json: unknown, source: string, name?: str
   }
   const defaults = CLASS_DEFAULTS[className];
   if (!defaults) {
-    throw new TgateError('E_UNSUPPORTED_MODEL', `Scheduler config ${source}: the scheduler class ${className} is not supported. tgate supports ${SUPPORTED_LIST}.`, {
-      subject: { file: source },
-      hint: `Choose a supported scheduler with --scheduler (${SCHEDULERS.join(', ')}); the folder's config is then converted as diffusers' from_config does.`,
-    });
+    throw new TgateError(
+      'E_UNSUPPORTED_MODEL',
+      `Scheduler config ${source}: the scheduler class ${className} is not supported. tgate supports ${SUPPORTED_LIST}.`,
+      {
+        subject: { file: source },
+        hint: `Choose a supported scheduler with --scheduler (${SCHEDULERS.join(', ')}); the folder's config is then converted as diffusers' from_config does.`,
+      },
+    );
   }
   const usedDefaults = Array.isArray(raw._use_default_values) ? (raw._use_default_values as unknown[]) : [];
   const config: Record<string, unknown> = {};
@@ -129,10 +210,14 @@ export function resolveSchedulerConfig(json: unknown, source: string, name?: str
   }
 
   const unsupported = (key: string, supported: string) =>
-    new TgateError('E_UNSUPPORTED_MODEL', `Scheduler config ${source}: ${className} with ${key} = ${show(config[key])} is not supported by tgate (it supports ${supported}).`, {
-      subject: { file: source },
-      hint: `Use a supported setting, or choose another scheduler with --scheduler (${SCHEDULERS.join(', ')}). tgate supports ${SUPPORTED_LIST}.`,
-    });
+    new TgateError(
+      'E_UNSUPPORTED_MODEL',
+      `Scheduler config ${source}: ${className} with ${key} = ${show(config[key])} is not supported by tgate (it supports ${supported}).`,
+      {
+        subject: { file: source },
+        hint: `Use a supported setting, or choose another scheduler with --scheduler (${SCHEDULERS.join(', ')}). tgate supports ${SUPPORTED_LIST}.`,
+      },
+    );
   // A value of the wrong type is a malformed file (E_BAD_CONFIG, exit 3); a name tgate does not
   // know among a key's choices is a setting it does not implement (E_UNSUPPORTED_MODEL, exit 4).
   const malformed = (key: string, want: string, code: 'E_BAD_CONFIG' | 'E_UNSUPPORTED_MODEL' = 'E_BAD_CONFIG') =>
@@ -147,7 +232,8 @@ export function resolveSchedulerConfig(json: unknown, source: string, name?: str
     if (!kind) throw new TgateError('E_INTERNAL', `from-config: no value kind for ${className}.${key}.`);
     if (Array.isArray(kind)) {
       if (key === 'timestep_spacing' && className === 'LCMScheduler' && typeof v === 'string') continue; // never read
-      if (!kind.includes(v as string | null)) throw malformed(key, `one of ${kind.map(show).join(', ')}`, typeof v === 'string' ? 'E_UNSUPPORTED_MODEL' : 'E_BAD_CONFIG');
+      if (!kind.includes(v as string | null))
+        throw malformed(key, `one of ${kind.map(show).join(', ')}`, typeof v === 'string' ? 'E_UNSUPPORTED_MODEL' : 'E_BAD_CONFIG');
     } else if (kind === 'int') {
       // Ranges (num_train_timesteps, steps_offset, ...) are checked on the settings, below.
       if (typeof v !== 'number' || !Number.isInteger(v)) throw malformed(key, 'a whole number');
@@ -174,7 +260,8 @@ export function resolveSchedulerConfig(json: unknown, source: string, name?: str
   if (className === 'EulerDiscreteScheduler') {
     if (!is('interpolation_type', 'linear')) throw unsupported('interpolation_type', '"linear"');
     if (!is('use_karras_sigmas', false)) throw unsupported('use_karras_sigmas', 'false');
-    if (config.timestep_type === 'continuous' && config.prediction_type === 'v_prediction') throw unsupported('timestep_type', '"discrete" (or "continuous" without v_prediction)');
+    if (config.timestep_type === 'continuous' && config.prediction_type === 'v_prediction')
+      throw unsupported('timestep_type', '"discrete" (or "continuous" without v_prediction)');
   }
   if (className === 'DPMSolverMultistepScheduler') {
     // diffusers maps the DEIS/UniPC names onto these before anything runs.
@@ -182,7 +269,8 @@ export function resolveSchedulerConfig(json: unknown, source: string, name?: str
     if (!is('solver_order', 1, 2)) throw unsupported('solver_order', '1 and 2');
     if (!is('use_karras_sigmas', false)) throw unsupported('use_karras_sigmas', 'false');
     if (!is('use_lu_lambdas', false)) throw unsupported('use_lu_lambdas', 'false');
-    if (config.variance_type === 'learned' || config.variance_type === 'learned_range') throw unsupported('variance_type', 'null (a model without learned variance)');
+    if (config.variance_type === 'learned' || config.variance_type === 'learned_range')
+      throw unsupported('variance_type', 'null (a model without learned variance)');
   }
 
   const settings: SchedulerConfig = { ...STABLE_DIFFUSION_CONFIG };

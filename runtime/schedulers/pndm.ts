@@ -25,21 +25,33 @@ export function pndmTimesteps(c: SchedulerConfig, steps: number): { timesteps: n
   else if (spacing === 'leading') {
     const ratio = Math.floor(n / steps);
     base = Array.from({ length: steps }, (_, i) => i * ratio + c.steps_offset);
-  } else base = arange(n, 0, -n / steps).map(roundHalfEven).reverse().map((t) => t - 1);
+  } else
+    base = arange(n, 0, -n / steps)
+      .map(roundHalfEven)
+      .reverse()
+      .map((t) => t - 1);
   if (c.skip_prk_steps) {
     const plms = [...base.slice(0, -1), ...base.slice(-2, -1), ...base.slice(-1)].reverse();
     return { timesteps: plms, prk: [] };
   }
   if (steps < 4) {
-    throw new TgateError('E_USAGE', `PNDM with skip_prk_steps false runs a Runge-Kutta warm-up over its last 4 timesteps: it needs at least 4 steps, not ${steps}.`, {
-      hint: 'Use 4 or more steps, or a config with skip_prk_steps true (Stable Diffusion\'s).',
-    });
+    throw new TgateError(
+      'E_USAGE',
+      `PNDM with skip_prk_steps false runs a Runge-Kutta warm-up over its last 4 timesteps: it needs at least 4 steps, not ${steps}.`,
+      {
+        hint: "Use 4 or more steps, or a config with skip_prk_steps true (Stable Diffusion's).",
+      },
+    );
   }
   // prk_timesteps = (repeat(_t[-4:], 2) + tile([0, n // steps // 2], 4))[:-1].repeat(2)[1:-1][::-1]
   const half = Math.floor(Math.floor(n / steps) / 2);
   const last4 = base.slice(-4);
   const rep = last4.flatMap((t) => [t, t + half]);
-  const prk = rep.slice(0, -1).flatMap((t) => [t, t]).slice(1, -1).reverse();
+  const prk = rep
+    .slice(0, -1)
+    .flatMap((t) => [t, t])
+    .slice(1, -1)
+    .reverse();
   const plms = base.slice(0, -3).reverse();
   return { timesteps: [...prk, ...plms], prk };
 }

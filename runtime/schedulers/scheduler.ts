@@ -69,9 +69,13 @@ export function img2imgStart(s: Scheduler, strength: number): number {
   if (!(strength >= 0 && strength <= 1)) throw new TgateError('E_USAGE', `strength must be between 0 and 1, not ${strength}.`);
   if (s.strength !== undefined) {
     if (s.strength !== strength) {
-      throw new TgateError('E_USAGE', `This ${s.className} was made for img2img strength ${s.strength}, not ${strength}: LCM takes the strength when its timesteps are set.`, {
-        hint: 'Create it with the strength: createScheduler(name, steps, config, { generator, strength }).',
-      });
+      throw new TgateError(
+        'E_USAGE',
+        `This ${s.className} was made for img2img strength ${s.strength}, not ${strength}: LCM takes the strength when its timesteps are set.`,
+        {
+          hint: 'Create it with the strength: createScheduler(name, steps, config, { generator, strength }).',
+        },
+      );
     }
     return 0;
   }
@@ -88,9 +92,13 @@ export function evaluationOrder(name: string): (k: number, length: number) => vo
       throw new TgateError('E_USAGE', `${name}: evaluation index ${k} is outside 0..${length - 1}.`);
     }
     if (last !== null && k !== last + 1) {
-      throw new TgateError('E_USAGE', `${name}.step was called for evaluation ${k} after ${last}: it keeps state between steps, so it must be called once per model evaluation, in order.`, {
-        hint: 'Create a new scheduler for each generation and call step for k = start, start + 1, ... .',
-      });
+      throw new TgateError(
+        'E_USAGE',
+        `${name}.step was called for evaluation ${k} after ${last}: it keeps state between steps, so it must be called once per model evaluation, in order.`,
+        {
+          hint: 'Create a new scheduler for each generation and call step for k = start, start + 1, ... .',
+        },
+      );
     }
     last = k;
   };

@@ -48,7 +48,7 @@ export function basicClean(text: readonly number[]): number[] {
   // whitespace_tokenize (str.split), str.lower each token, " ".join. The second whitespace_tokenize
   // of BasicTokenizer.tokenize changes nothing: str.lower never yields whitespace.
   const out: number[] = [];
-  for (let i = 0; i < nfc.length; ) {
+  for (let i = 0; i < nfc.length;) {
     if (isPySpace(nfc[i]!)) {
       i++;
       continue;

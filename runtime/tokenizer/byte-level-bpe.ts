@@ -36,7 +36,9 @@ export function byteEncode(piece: readonly number[], start = 0, end = piece.leng
     if (cp < 0x80) s += BYTE_TO_CHAR[cp]!;
     else if (cp < 0x800) s += BYTE_TO_CHAR[0xc0 | (cp >> 6)]! + BYTE_TO_CHAR[0x80 | (cp & 63)]!;
     else if (cp < 0x10000) s += BYTE_TO_CHAR[0xe0 | (cp >> 12)]! + BYTE_TO_CHAR[0x80 | ((cp >> 6) & 63)]! + BYTE_TO_CHAR[0x80 | (cp & 63)]!;
-    else s += BYTE_TO_CHAR[0xf0 | (cp >> 18)]! + BYTE_TO_CHAR[0x80 | ((cp >> 12) & 63)]! + BYTE_TO_CHAR[0x80 | ((cp >> 6) & 63)]! + BYTE_TO_CHAR[0x80 | (cp & 63)]!;
+    else
+      s +=
+        BYTE_TO_CHAR[0xf0 | (cp >> 18)]! + BYTE_TO_CHAR[0x80 | ((cp >> 12) & 63)]! + BYTE_TO_CHAR[0x80 | ((cp >> 6) & 63)]! + BYTE_TO_CHAR[0x80 | (cp & 63)]!;
   }
   return s;
 }
@@ -48,7 +50,9 @@ const SIMPLE_MERGE = /^[^\s\x1c-\x1f\x85]+ [^\s\x1c-\x1f\x85]+$/;
 /** merges.txt -> rank of "first second", as CLIPTokenizer reads it. */
 export function parseMerges(text: string): Map<string, number> {
   // open(encoding="utf-8").read() translates \r\n and \r; then .strip().split("\n")[1 : 48895].
-  const lines = fromCodePoints(pyStrip(codePoints(text.replace(/\r\n?/g, '\n')))).split('\n').slice(1, MAX_MERGES + 1);
+  const lines = fromCodePoints(pyStrip(codePoints(text.replace(/\r\n?/g, '\n'))))
+    .split('\n')
+    .slice(1, MAX_MERGES + 1);
   const ranks = new Map<string, number>();
   lines.forEach((line, rank) => {
     // Fast path: one ASCII space between two runs free of anything str.split() splits on.
@@ -86,7 +90,7 @@ export class ByteLevelBpe {
       }
       if (best === Infinity) break;
       const merged: string[] = [];
-      for (let i = 0; i < word.length; ) {
+      for (let i = 0; i < word.length;) {
         if (word[i] === first && i + 1 < word.length && word[i + 1] === second) {
           merged.push(first + second);
           i += 2;

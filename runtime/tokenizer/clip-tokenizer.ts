@@ -64,10 +64,16 @@ export function readClipFolder(dir: string): ClipSettings {
   const file = (f: string) => path.join(dir, f);
   const exists = (f: string) => fs.existsSync(file(f));
   const missing = ['vocab.json', 'merges.txt', 'tokenizer_config.json'].filter((f) => !exists(f));
-  if (missing.length) throw missingFile(dir, missing, 'a CLIP tokenizer is vocab.json + merges.txt (the BPE) and tokenizer_config.json (model_max_length and the special tokens)');
+  if (missing.length)
+    throw missingFile(
+      dir,
+      missing,
+      'a CLIP tokenizer is vocab.json + merges.txt (the BPE) and tokenizer_config.json (model_max_length and the special tokens)',
+    );
 
   const vocabJson = readJson(file('vocab.json'));
-  if (!isObject(vocabJson) || !Object.values(vocabJson).every((v) => Number.isInteger(v))) throw unsupported(file('vocab.json'), 'not a JSON object of token -> integer id');
+  if (!isObject(vocabJson) || !Object.values(vocabJson).every((v) => Number.isInteger(v)))
+    throw unsupported(file('vocab.json'), 'not a JSON object of token -> integer id');
   const vocab = vocabJson as Record<string, number>;
   const merges = parseMerges(readText(file('merges.txt')));
 
@@ -172,7 +178,10 @@ export function readClipFolder(dir: string): ClipSettings {
 
   const maxLength = init.model_max_length ?? init.max_len;
   if (typeof maxLength !== 'number' || !Number.isInteger(maxLength) || maxLength < 2 || maxLength > 1e6) {
-    throw unsupported(cfgFile, `model_max_length is ${JSON.stringify(maxLength)}; the pipelines pad every prompt to it, so it must be the text encoder's sequence length (77 for CLIP)`);
+    throw unsupported(
+      cfgFile,
+      `model_max_length is ${JSON.stringify(maxLength)}; the pipelines pad every prompt to it, so it must be the text encoder's sequence length (77 for CLIP)`,
+    );
   }
   const side = (key: string): 'right' | 'left' => {
     const v = init[key] ?? 'right';
@@ -223,7 +232,10 @@ export class ClipTokenizer implements Tokenizer {
   /** Added tokens decode() keeps out of the byte-level decoding (PreTrainedTokenizer._decode's legacy_added_tokens). */
   private readonly legacyAdded = new Set<string>();
 
-  constructor(private readonly s: ClipSettings, private readonly source: string) {
+  constructor(
+    private readonly s: ClipSettings,
+    private readonly source: string,
+  ) {
     this.encoder = new Map(Object.entries(s.vocab));
     for (const [token, id] of this.encoder) this.decoder.set(id, token);
     for (const [id, t] of [...s.added].sort((a, b) => a[0] - b[0])) {
@@ -238,7 +250,10 @@ export class ClipTokenizer implements Tokenizer {
       const t = s.special[key];
       const id = t === undefined ? undefined : this.tokenId(t, false);
       if (id === undefined) {
-        throw unsupported(path.join(source, 'tokenizer_config.json'), `the ${key} ${t === undefined ? 'is not set' : `"${t}" is not in the vocabulary`}; the pipelines need BOS, EOS and a pad token`);
+        throw unsupported(
+          path.join(source, 'tokenizer_config.json'),
+          `the ${key} ${t === undefined ? 'is not set' : `"${t}" is not in the vocabulary`}; the pipelines need BOS, EOS and a pad token`,
+        );
       }
       return id;
     };
@@ -280,10 +295,14 @@ export class ClipTokenizer implements Tokenizer {
     let ids = tokens.map((t) => {
       const id = this.tokenId(t);
       if (id === undefined) {
-        throw new TgateError('E_UNSUPPORTED_MODEL', `The token "${t}" is not in ${path.join(this.source, 'vocab.json')} and the unk token ${this.unk === undefined ? 'is not set' : `"${this.unk}" is not in it either`}.`, {
-          subject: { file: path.join(this.source, 'vocab.json') },
-          hint: 'A byte-level BPE vocabulary has every single byte symbol; check that vocab.json and merges.txt belong together.',
-        });
+        throw new TgateError(
+          'E_UNSUPPORTED_MODEL',
+          `The token "${t}" is not in ${path.join(this.source, 'vocab.json')} and the unk token ${this.unk === undefined ? 'is not set' : `"${this.unk}" is not in it either`}.`,
+          {
+            subject: { file: path.join(this.source, 'vocab.json') },
+            hint: 'A byte-level BPE vocabulary has every single byte symbol; check that vocab.json and merges.txt belong together.',
+          },
+        );
       }
       return id;
     });
@@ -311,7 +330,11 @@ export class ClipTokenizer implements Tokenizer {
     const tokens = ids.map((id) => {
       const a = this.s.added.get(id);
       const t = a ? a.content : this.decoder.get(id);
-      if (t === undefined) throw new TgateError('E_USAGE', `Token id ${id} is not in the vocabulary of ${this.source} (${this.encoder.size} tokens + ${this.s.added.size} added).`);
+      if (t === undefined)
+        throw new TgateError(
+          'E_USAGE',
+          `Token id ${id} is not in the vocabulary of ${this.source} (${this.encoder.size} tokens + ${this.s.added.size} added).`,
+        );
       return t;
     });
     const subTexts: string[] = [];

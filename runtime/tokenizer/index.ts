@@ -27,7 +27,8 @@ export function loadTokenizer(dir: string): Tokenizer {
   } catch {
     throw new TgateError('E_FILE_MISSING', `The tokenizer folder ${dir} does not exist.`, { subject: { file: dir }, hint: `${SUPPORTED}.` });
   }
-  if (!stat.isDirectory()) throw new TgateError('E_FILE_MISSING', `${dir} is a file, not a tokenizer folder.`, { subject: { file: dir }, hint: `${SUPPORTED}.` });
+  if (!stat.isDirectory())
+    throw new TgateError('E_FILE_MISSING', `${dir} is a file, not a tokenizer folder.`, { subject: { file: dir }, hint: `${SUPPORTED}.` });
 
   const hasBpeFiles = fs.existsSync(path.join(dir, 'vocab.json')) && fs.existsSync(path.join(dir, 'merges.txt'));
   let tj: ReturnType<typeof tokenizerJsonModel>;
@@ -45,14 +46,24 @@ export function loadTokenizer(dir: string): Tokenizer {
     const cfg = readJson(cfgFile);
     const cls = isObject(cfg) ? cfg.tokenizer_class : undefined;
     if (typeof cls === 'string' && !CLIP_CLASSES.includes(cls)) {
-      throw unsupported(cfgFile, `tokenizer_class is ${cls}, which tgate does not implement (it implements ${CLIP_CLASSES.join(' and ')} through the slow tokenizer's files, and word-level tokenizer.json files)`);
+      throw unsupported(
+        cfgFile,
+        `tokenizer_class is ${cls}, which tgate does not implement (it implements ${CLIP_CLASSES.join(' and ')} through the slow tokenizer's files, and word-level tokenizer.json files)`,
+      );
     }
   }
   if (!hasBpeFiles && tj) {
-    throw unsupported(tj.file, `its model is ${tj.type} and the folder has no vocab.json + merges.txt${tj.type === 'BPE' ? ' (tgate reproduces the slow CLIPTokenizer, which reads those two files; save the tokenizer with transformers\' save_pretrained to get them)' : ''}`);
+    throw unsupported(
+      tj.file,
+      `its model is ${tj.type} and the folder has no vocab.json + merges.txt${tj.type === 'BPE' ? " (tgate reproduces the slow CLIPTokenizer, which reads those two files; save the tokenizer with transformers' save_pretrained to get them)" : ''}`,
+    );
   }
   if (!hasBpeFiles && !fs.existsSync(cfgFile)) {
-    throw missingFile(dir, ['vocab.json', 'merges.txt', 'tokenizer_config.json', 'tokenizer.json'].filter((f) => !fs.existsSync(path.join(dir, f))), 'it is not a tokenizer folder tgate can read');
+    throw missingFile(
+      dir,
+      ['vocab.json', 'merges.txt', 'tokenizer_config.json', 'tokenizer.json'].filter((f) => !fs.existsSync(path.join(dir, f))),
+      'it is not a tokenizer folder tgate can read',
+    );
   }
   return loadClipTokenizer(dir);
 }

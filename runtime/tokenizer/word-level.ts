@@ -48,7 +48,10 @@ function normalizerOf(n: unknown, file: string): Normalize {
       return (s) => steps.reduce((acc, f) => f(acc), s);
     }
     default:
-      throw unsupported(file, `normalizer ${JSON.stringify(n.type)} is not supported for word-level tokenizers (supported: Lowercase, NFC, NFD, NFKC, NFKD, Strip, Sequence)`);
+      throw unsupported(
+        file,
+        `normalizer ${JSON.stringify(n.type)} is not supported for word-level tokenizers (supported: Lowercase, NFC, NFD, NFKC, NFKD, Strip, Sequence)`,
+      );
   }
 }
 
@@ -66,7 +69,10 @@ function preTokenizerOf(p: unknown, file: string): PreTokenize {
       return (s) => steps.reduce<string[]>((words, f) => words.flatMap(f), [s]);
     }
     default:
-      throw unsupported(file, `pre_tokenizer ${JSON.stringify(p.type)} is not supported for word-level tokenizers (supported: WhitespaceSplit, Whitespace, Sequence)`);
+      throw unsupported(
+        file,
+        `pre_tokenizer ${JSON.stringify(p.type)} is not supported for word-level tokenizers (supported: WhitespaceSplit, Whitespace, Sequence)`,
+      );
   }
 }
 
@@ -81,7 +87,7 @@ function cutAdded(text: string, added: Added[]): (string | Added)[] {
   if (!added.length || !text) return text ? [text] : [];
   const out: (string | Added)[] = [];
   let plain = '';
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     let best: Added | null = null;
     for (const a of added) if (a.content && text.startsWith(a.content, i) && (!best || a.content.length > best.content.length)) best = a;
     if (best) {
@@ -107,7 +113,11 @@ export class WordLevelTokenizer implements Tokenizer {
   private readonly padLeft: boolean;
   private readonly truncateLeft: boolean;
 
-  constructor(private readonly file: string, json: Record<string, unknown>, config: Record<string, unknown> | null) {
+  constructor(
+    private readonly file: string,
+    json: Record<string, unknown>,
+    config: Record<string, unknown> | null,
+  ) {
     const model = json.model as Record<string, unknown>;
     if (!isObject(model.vocab)) throw unsupported(file, 'model.vocab is not an object of word -> id');
     for (const [w, id] of Object.entries(model.vocab)) {
@@ -118,13 +128,17 @@ export class WordLevelTokenizer implements Tokenizer {
     const unk = typeof model.unk_token === 'string' && model.unk_token ? model.unk_token : null;
     this.unkId = unk === null ? undefined : this.vocab.get(unk);
     if (json.post_processor !== null && json.post_processor !== undefined) {
-      throw unsupported(file, `post_processor ${JSON.stringify((json.post_processor as { type?: unknown }).type)} is not supported for word-level tokenizers (only null: no BOS/EOS added)`);
+      throw unsupported(
+        file,
+        `post_processor ${JSON.stringify((json.post_processor as { type?: unknown }).type)} is not supported for word-level tokenizers (only null: no BOS/EOS added)`,
+      );
     }
     this.normalize = normalizerOf(json.normalizer, file);
     this.preTokenize = preTokenizerOf(json.pre_tokenizer, file);
     if (Array.isArray(json.added_tokens)) {
       for (const t of json.added_tokens) {
-        if (!isObject(t) || typeof t.content !== 'string' || !Number.isInteger(t.id)) throw unsupported(file, 'an added_tokens entry has no "content" string and integer "id"');
+        if (!isObject(t) || typeof t.content !== 'string' || !Number.isInteger(t.id))
+          throw unsupported(file, 'an added_tokens entry has no "content" string and integer "id"');
         this.added.push({ content: t.content, id: t.id as number, normalized: t.normalized === true });
         this.byId.set(t.id as number, t.content);
       }
@@ -135,7 +149,10 @@ export class WordLevelTokenizer implements Tokenizer {
     const fixed = padding && isObject(padding.strategy) ? padding.strategy.Fixed : undefined;
     const maxLength = config?.model_max_length ?? fixed ?? truncation?.max_length;
     if (typeof maxLength !== 'number' || !Number.isInteger(maxLength) || maxLength < 1 || maxLength > 1e6) {
-      throw unsupported(file, 'no sequence length: the pipelines pad every prompt to a fixed length, and neither tokenizer_config.json model_max_length, padding.strategy.Fixed nor truncation.max_length gives one');
+      throw unsupported(
+        file,
+        'no sequence length: the pipelines pad every prompt to a fixed length, and neither tokenizer_config.json model_max_length, padding.strategy.Fixed nor truncation.max_length gives one',
+      );
     }
     this.maxLength = maxLength;
     let padId: unknown = padding?.pad_id;
@@ -143,7 +160,8 @@ export class WordLevelTokenizer implements Tokenizer {
       const padToken = tokenSpec(config?.pad_token, file, 'pad_token')?.content;
       padId = padToken === undefined ? undefined : (this.vocab.get(padToken) ?? this.added.find((a) => a.content === padToken)?.id);
     }
-    if (typeof padId !== 'number' || !Number.isInteger(padId)) throw unsupported(file, 'no pad id: padding.pad_id (or a pad_token of tokenizer_config.json in the vocabulary) is needed to pad prompts');
+    if (typeof padId !== 'number' || !Number.isInteger(padId))
+      throw unsupported(file, 'no pad id: padding.pad_id (or a pad_token of tokenizer_config.json in the vocabulary) is needed to pad prompts');
     this.padId = padId;
     this.padLeft = padding?.direction === 'Left' || config?.padding_side === 'left';
     this.truncateLeft = truncation?.direction === 'Left' || config?.truncation_side === 'left';

@@ -21,11 +21,31 @@ export type SpecialKind = 'fifo' | 'symlink-secret' | 'symlink-passwd' | 'symlin
  * length of what they index, so a change fits any model; `name` and `path` are hostile strings.
  */
 export type OnnxOp =
-  | { op: 'rename'; what: 'node-input' | 'node-output' | 'graph-input' | 'graph-output' | 'initializer' | 'node-name'; index: number; slot: number; name: string | { sameAs: number } }
+  | {
+      op: 'rename';
+      what: 'node-input' | 'node-output' | 'graph-input' | 'graph-output' | 'initializer' | 'node-name';
+      index: number;
+      slot: number;
+      name: string | { sameAs: number };
+    }
   | { op: 'dims'; what: 'graph-input' | 'graph-output' | 'initializer'; index: number; dim: number; value: number | string | 'drop' | 'add' }
   | { op: 'dtype'; what: 'graph-input' | 'graph-output' | 'initializer'; index: number; dtype: number }
-  | { op: 'external'; where: 'initializer' | 'constant' | 'if-branch'; index: number; location: string; offset: string | null; length: string | null; dataFile: string | null; duplicateKey: boolean }
-  | { op: 'attribute'; index: number; attr: number; change: { i: string } | { f: number | 'NaN' | 'Inf' } | { ints: string[] } | { s: string } | { type: number } }
+  | {
+      op: 'external';
+      where: 'initializer' | 'constant' | 'if-branch';
+      index: number;
+      location: string;
+      offset: string | null;
+      length: string | null;
+      dataFile: string | null;
+      duplicateKey: boolean;
+    }
+  | {
+      op: 'attribute';
+      index: number;
+      attr: number;
+      change: { i: string } | { f: number | 'NaN' | 'Inf' } | { ints: string[] } | { s: string } | { type: number };
+    }
   | { op: 'duplicate'; what: 'node' | 'graph-output' | 'initializer'; index: number }
   | { op: 'cycle'; from: number; to: number }
   | { op: 'op-type'; index: number; opType: string; domain: string | null }

@@ -77,7 +77,9 @@ export async function executeCase(c: Case, opts: ExecOptions): Promise<Outcome> 
   }
   const after = listSandbox(sandbox, c.output);
   const outputAfter = outputPath === null ? new Map() : listOutput(outputPath);
-  const outputWritten = [...outputAfter.keys()].filter((k) => outputAfter.get(k)!.startsWith('file') && outputBefore.get(k) !== outputAfter.get(k)).map((k) => path.join(outputPath!, k));
+  const outputWritten = [...outputAfter.keys()]
+    .filter((k) => outputAfter.get(k)!.startsWith('file') && outputBefore.get(k) !== outputAfter.get(k))
+    .map((k) => path.join(outputPath!, k));
   const stray = [...strayFiles(identity)].filter((p) => !strayBefore.has(p));
   // What the command left outside the sandbox is reported, then removed (it is ours to clean).
   for (const p of stray) fs.rmSync(p, { recursive: true, force: true });
@@ -122,7 +124,10 @@ function strayFiles(identity: { uid: number } | null): Set<string> {
 }
 
 /** Runs the cases `concurrency` at a time; stops starting new ones after `budgetMs` (reported). */
-export async function executeAll(cases: Case[], opts: ExecOptions & { concurrency?: number; budgetMs?: number; onOutcome?: (o: Outcome, i: number) => void }): Promise<{ outcomes: Outcome[]; skipped: number }> {
+export async function executeAll(
+  cases: Case[],
+  opts: ExecOptions & { concurrency?: number; budgetMs?: number; onOutcome?: (o: Outcome, i: number) => void },
+): Promise<{ outcomes: Outcome[]; skipped: number }> {
   const outcomes: Outcome[] = new Array(cases.length);
   const started = performance.now();
   let next = 0;
@@ -139,7 +144,17 @@ export async function executeAll(cases: Case[], opts: ExecOptions & { concurrenc
         o = await executeCase(cases[i]!, opts);
       } catch (e) {
         // A bug in the harness, not in tgate: reported as such, and the run goes on.
-        const run: RunResult = { status: null, signal: null, timedOut: false, overMemory: false, interrupted: null, peakRssMiB: 0, ms: 0, stdout: '', stderr: '' };
+        const run: RunResult = {
+          status: null,
+          signal: null,
+          timedOut: false,
+          overMemory: false,
+          interrupted: null,
+          peakRssMiB: 0,
+          ms: 0,
+          stdout: '',
+          stderr: '',
+        };
         o = { case: cases[i]!, run, violations: [{ kind: 'harness-error', detail: (e as Error).stack ?? String(e) }], notes: [], kept: null };
       }
       outcomes[i] = o;

@@ -87,14 +87,22 @@ function makeSpecial(file: string, make: SpecialKind, sandbox: string): void {
     fs.renameSync(path.join(dir, special), file);
   };
   switch (make) {
-    case 'fifo': return linkTo('fz-fifo');
-    case 'symlink-secret': return linkTo('fz-link-secret');
-    case 'symlink-passwd': return linkTo('fz-link-passwd');
-    case 'symlink-zero': return linkTo('fz-link-zero');
-    case 'symlink-absolute': return fs.symlinkSync(path.join(sandbox, 'secret.bin'), file);
-    case 'dir': return fs.mkdirSync(file);
-    case 'empty': return fs.writeFileSync(file, '');
-    case 'delete': return;
+    case 'fifo':
+      return linkTo('fz-fifo');
+    case 'symlink-secret':
+      return linkTo('fz-link-secret');
+    case 'symlink-passwd':
+      return linkTo('fz-link-passwd');
+    case 'symlink-zero':
+      return linkTo('fz-link-zero');
+    case 'symlink-absolute':
+      return fs.symlinkSync(path.join(sandbox, 'secret.bin'), file);
+    case 'dir':
+      return fs.mkdirSync(file);
+    case 'empty':
+      return fs.writeFileSync(file, '');
+    case 'delete':
+      return;
     case 'huge-sparse': {
       // 16 GiB of zeros that take no disk: a size check before reading is what keeps this cheap.
       fs.writeFileSync(file, '');

@@ -90,13 +90,18 @@ function externalize(t: TensorProto, op: Extract<OnnxOp, { op: 'external' }>, mo
 }
 
 function constantNode(output: string, t: TensorProto): NodeProto {
-  return create(NodeProtoSchema, { opType: 'Constant', output: [output], name: `fz_const_${output}`, attribute: [create(AttributeProtoSchema, { name: 'value', type: 4, t })] });
+  return create(NodeProtoSchema, {
+    opType: 'Constant',
+    output: [output],
+    name: `fz_const_${output}`,
+    attribute: [create(AttributeProtoSchema, { name: 'value', type: 4, t })],
+  });
 }
 
 function apply(model: ModelProto, g: GraphProto, op: OnnxOp, modelDir: string, sandbox: string): string | null {
   switch (op.op) {
     case 'rename': {
-      const name = typeof op.name === 'string' ? op.name : pick(allOutputs(g), op.name.sameAs) ?? 'x';
+      const name = typeof op.name === 'string' ? op.name : (pick(allOutputs(g), op.name.sameAs) ?? 'x');
       if (op.what === 'node-input' || op.what === 'node-output' || op.what === 'node-name') {
         const n = pick(g.node, op.index);
         if (!n) return 'rename: no node';
@@ -169,7 +174,11 @@ function apply(model: ModelProto, g: GraphProto, op: OnnxOp, modelDir: string, s
       // An If whose branches hold the external tensor; its output unused (checked all the same).
       const flag = create(TensorProtoSchema, { name: 'fz_if_cond', dataType: 9, dims: [], rawData: Uint8Array.of(1) });
       g.initializer.push(flag);
-      const out = (name: string) => create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: t.dataType }) } }) });
+      const out = (name: string) =>
+        create(ValueInfoProtoSchema, {
+          name,
+          type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: t.dataType }) } }),
+        });
       const branch = (tag: string) => create(GraphProtoSchema, { name: `fz_${tag}`, node: [constantNode(`fz_${tag}_out`, t)], output: [out(`fz_${tag}_out`)] });
       g.node.push(
         create(NodeProtoSchema, {
@@ -177,7 +186,10 @@ function apply(model: ModelProto, g: GraphProto, op: OnnxOp, modelDir: string, s
           name: 'fz_if',
           input: ['fz_if_cond'],
           output: ['fz_if_out'],
-          attribute: [create(AttributeProtoSchema, { name: 'then_branch', type: 5, g: branch('then') }), create(AttributeProtoSchema, { name: 'else_branch', type: 5, g: branch('else') })],
+          attribute: [
+            create(AttributeProtoSchema, { name: 'then_branch', type: 5, g: branch('then') }),
+            create(AttributeProtoSchema, { name: 'else_branch', type: 5, g: branch('else') }),
+          ],
         }),
       );
       return null;

@@ -37,7 +37,11 @@ export interface Violation {
  * added there are allowed here without an edit: every value but `internal` (70, a bug in tgate).
  */
 export function allowedExitCodes(): Set<number> {
-  return new Set(Object.entries(EXIT).filter(([k]) => k !== 'internal').map(([, v]) => v as number));
+  return new Set(
+    Object.entries(EXIT)
+      .filter(([k]) => k !== 'internal')
+      .map(([, v]) => v as number),
+  );
 }
 
 const SIGNO: Record<string, number> = { SIGINT: 2, SIGTERM: 15, SIGKILL: 9 };
@@ -81,7 +85,9 @@ export function check(c: Case, o: Observed): Violation[] {
   if (!killedByUs) {
     const addsInto = c.addsInto === undefined ? null : path.normalize(c.addsInto);
     const added = [
-      ...o.diff.added.filter((p) => !inside(p, 'tmp') && !inside(p, 'home') && !ancestorOfOutput(p) && !(addsInto !== null && (addsInto === '.' || inside(p, addsInto)))),
+      ...o.diff.added.filter(
+        (p) => !inside(p, 'tmp') && !inside(p, 'home') && !ancestorOfOutput(p) && !(addsInto !== null && (addsInto === '.' || inside(p, addsInto))),
+      ),
       ...o.stray.map((p) => `${p} (outside the sandbox)`),
     ];
     if (added.length) add('outside-written', list(added));
@@ -94,16 +100,22 @@ export function check(c: Case, o: Observed): Violation[] {
     // fine then; the staging it worked in is what the checks above look for.
     const out = c.output === null ? null : path.join(o.sandbox, c.output);
     if (out !== null && !o.outputExisted && exists(out)) {
-      if (endedByInterrupt ? !complete(out) : r.status !== 0) add('output-on-failure', `${c.output} exists${endedByInterrupt ? ' (incomplete)' : ''} after ${endedByInterrupt ? interrupted : `exit ${r.status}`}`);
+      if (endedByInterrupt ? !complete(out) : r.status !== 0)
+        add('output-on-failure', `${c.output} exists${endedByInterrupt ? ' (incomplete)' : ''} after ${endedByInterrupt ? interrupted : `exit ${r.status}`}`);
     }
   }
 
   // Secrets: neither the sandbox's secret nor /etc/passwd in messages or anything written.
   const written = [...o.outputWritten, ...o.diff.added.map((p) => path.join(o.sandbox, p)).filter(isFile)];
-  const leaks = [['stdout', r.stdout], ['stderr', r.stderr], ...written.map((f) => [path.relative(o.sandbox, f), readSome(f)])].filter(([, text]) => text!.includes(SECRET) || PASSWD_LINE.test(text!));
+  const leaks = [['stdout', r.stdout], ['stderr', r.stderr], ...written.map((f) => [path.relative(o.sandbox, f), readSome(f)])].filter(
+    ([, text]) => text!.includes(SECRET) || PASSWD_LINE.test(text!),
+  );
   if (leaks.length) add('leak', `secret or /etc/passwd content in ${leaks.map(([w]) => w).join(', ')}`);
 
-  const ctl = [['stdout', r.stdout], ['stderr', r.stderr]].filter(([, t]) => CONTROL.test(t!));
+  const ctl = [
+    ['stdout', r.stdout],
+    ['stderr', r.stderr],
+  ].filter(([, t]) => CONTROL.test(t!));
   if (ctl.length) add('control-chars', ctl.map(([w, t]) => `${w}: ${JSON.stringify(around(t!, CONTROL))}`).join('; '));
 
   // Exit 0 must be a right answer: the latents a generation writes are finite.

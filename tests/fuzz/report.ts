@@ -7,12 +7,24 @@ import type { Violation } from './properties.js';
 
 export function describeMutation(m: Mutation): string {
   switch (m.kind) {
-    case 'bytes': return `${m.file}: bytes ${m.ops.map((o) => `${o.op}@${o.at.toFixed(3)}${'value' in o ? `=${o.value}` : 'bit' in o ? `^bit${o.bit}` : 'count' in o ? `x${o.count}` : 'bytes' in o ? `+${o.bytes.length}B` : ''}`).join(', ')}`;
-    case 'special': return `${m.file} replaced by ${m.make}`;
-    case 'onnx': return `${m.file}: ${m.ops.map(describeOnnxOp).join('; ')}`;
-    case 'json': return `${m.file} ${m.path ? `$.${m.path.join('.')}` : `node #${m.pick}`} ${m.remove ? 'removed' : `= ${clip(JSON.stringify(m.value) ?? 'undefined')}`}`;
-    case 'text': return `${m.file} text = ${show(m.text)}`;
-    case 'npy': return `${m.file}: npy ${m.ops.map((o) => Object.entries(o).map(([k, v]) => (k === 'op' ? v : `${k}=${JSON.stringify(v)}`)).join(' ')).join(', ')}`;
+    case 'bytes':
+      return `${m.file}: bytes ${m.ops.map((o) => `${o.op}@${o.at.toFixed(3)}${'value' in o ? `=${o.value}` : 'bit' in o ? `^bit${o.bit}` : 'count' in o ? `x${o.count}` : 'bytes' in o ? `+${o.bytes.length}B` : ''}`).join(', ')}`;
+    case 'special':
+      return `${m.file} replaced by ${m.make}`;
+    case 'onnx':
+      return `${m.file}: ${m.ops.map(describeOnnxOp).join('; ')}`;
+    case 'json':
+      return `${m.file} ${m.path ? `$.${m.path.join('.')}` : `node #${m.pick}`} ${m.remove ? 'removed' : `= ${clip(JSON.stringify(m.value) ?? 'undefined')}`}`;
+    case 'text':
+      return `${m.file} text = ${show(m.text)}`;
+    case 'npy':
+      return `${m.file}: npy ${m.ops
+        .map((o) =>
+          Object.entries(o)
+            .map(([k, v]) => (k === 'op' ? v : `${k}=${JSON.stringify(v)}`))
+            .join(' '),
+        )
+        .join(', ')}`;
   }
 }
 
@@ -22,7 +34,9 @@ function clip(s: string): string {
 
 function describeOnnxOp(o: OnnxOp): string {
   const { op, ...rest } = o;
-  return `${op}(${Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? show(v) : JSON.stringify(v)}`).join(', ')})`;
+  return `${op}(${Object.entries(rest)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? show(v) : JSON.stringify(v)}`)
+    .join(', ')})`;
 }
 
 export function commandLine(c: Case): string {
@@ -36,19 +50,26 @@ export function replayLine(c: Case): string {
 
 /** A violation's message without what varies between cases (paths, numbers, pids). */
 function normalize(s: string): string {
-  return s
-    .replace(/\/tmp\/[^\s'"`),]*/g, '<path>')
-    // mkdtemp suffixes and pids in temp names (.c.tmp-123-AbC12x, tgate-bench-0-x1Y2z3).
-    .replace(/(tmp|bench|calibrate|demo|diff)-[\w-]*/g, '$1-*')
-    .replace(/in\/[^\s'"`),]*/g, '<in>')
-    .replace(/\d+(\.\d+)?/g, 'N')
-    .slice(0, 160);
+  return (
+    s
+      .replace(/\/tmp\/[^\s'"`),]*/g, '<path>')
+      // mkdtemp suffixes and pids in temp names (.c.tmp-123-AbC12x, tgate-bench-0-x1Y2z3).
+      .replace(/(tmp|bench|calibrate|demo|diff)-[\w-]*/g, '$1-*')
+      .replace(/in\/[^\s'"`),]*/g, '<in>')
+      .replace(/\d+(\.\d+)?/g, 'N')
+      .slice(0, 160)
+  );
 }
 
 /** The key cases are grouped by: the kind of violation, the command, and (for errors) the message. */
 export function categoryOf(o: Outcome, v: Violation): string {
   const cmd = o.case.args[0];
-  const detail = v.kind === 'exit-70' || v.kind === 'exit-undocumented' || v.kind === 'signal' || v.kind === 'valid-input-refused' ? normalize(v.detail) : v.kind === 'outside-changed' || v.kind === 'outside-written' || v.kind === 'tmp-left' ? normalize(v.detail).replace(/<path>|N/g, '') : '';
+  const detail =
+    v.kind === 'exit-70' || v.kind === 'exit-undocumented' || v.kind === 'signal' || v.kind === 'valid-input-refused'
+      ? normalize(v.detail)
+      : v.kind === 'outside-changed' || v.kind === 'outside-written' || v.kind === 'tmp-left'
+        ? normalize(v.detail).replace(/<path>|N/g, '')
+        : '';
   return `${v.kind} | ${o.case.group} | ${cmd}${detail ? ` | ${detail}` : ''}`;
 }
 
@@ -58,20 +79,28 @@ export function likelyItem(o: Outcome, v: Violation): string {
   const muts = c.mutations.map(describeMutation).join(' ');
   const cmd = c.args[0];
   switch (v.kind) {
-    case 'leak': return /external|onnx/.test(muts) ? '4 (external data)' : '2 (manifest paths)';
+    case 'leak':
+      return /external|onnx/.test(muts) ? '4 (external data)' : '2 (manifest paths)';
     case 'outside-changed':
     case 'outside-written':
       if (c.interrupt) return '5 (interrupted work)';
       if (c.group === 'output' || c.args.includes('--force')) return '3 (--force / -o)';
       if (/external/.test(muts)) return '1 (writes through links)';
       return '1/3 (files outside the output)';
-    case 'tmp-left': return c.interrupt || cmd === 'bench' || cmd === 'calibrate' ? '5 (leftovers)' : '5/6 (temp files)';
-    case 'home-left': return '6 (writes under HOME)';
-    case 'output-on-failure': return '5/9 (output left on failure)';
-    case 'control-chars': return '12 (control characters)';
-    case 'nonfinite-output': return '7/8 (NaN/Inf with exit 0)';
-    case 'valid-input-refused': return '4 (valid external data / Constant)';
-    case 'harness-error': return 'none: a bug in tests/fuzz';
+    case 'tmp-left':
+      return c.interrupt || cmd === 'bench' || cmd === 'calibrate' ? '5 (leftovers)' : '5/6 (temp files)';
+    case 'home-left':
+      return '6 (writes under HOME)';
+    case 'output-on-failure':
+      return '5/9 (output left on failure)';
+    case 'control-chars':
+      return '12 (control characters)';
+    case 'nonfinite-output':
+      return '7/8 (NaN/Inf with exit 0)';
+    case 'valid-input-refused':
+      return '4 (valid external data / Constant)';
+    case 'harness-error':
+      return 'none: a bug in tests/fuzz';
     case 'timeout':
     case 'memory':
       if (/fifo|zero|huge-sparse|passwd/.test(muts + c.args.join(' '))) return '2 (unbounded read of a named file)';

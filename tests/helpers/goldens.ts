@@ -32,7 +32,10 @@ function compiled(work: string): string {
 export const GOLDEN_CASES: GoldenCase[] = [
   { file: 'inspect-tiny-unet.txt', produce: () => run(['inspect', TINY, '--height', '64', '--width', '64']) },
   { file: 'inspect-tiny-unet.json', produce: () => run(['inspect', TINY, '--json', '--height', '64', '--width', '64']) },
-  { file: 'inspect-pixart-tiny.txt', produce: () => run(['inspect', PIXART, '--shape', 'hidden_states=1x4x32x32', '--shape', 'encoder_hidden_states=1x120x24']) },
+  {
+    file: 'inspect-pixart-tiny.txt',
+    produce: () => run(['inspect', PIXART, '--shape', 'hidden_states=1x4x32x32', '--shape', 'encoder_hidden_states=1x120x24']),
+  },
   { file: 'diff-tiny-unet.txt', produce: (w) => run(['diff', compiled(w)]) },
   { file: 'diff-tiny-unet.json', produce: (w) => run(['diff', compiled(w), '--json']) },
   { file: 'diff-tiny-unet.md', produce: (w) => run(['diff', compiled(w), '--markdown']) },

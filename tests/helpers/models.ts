@@ -15,7 +15,12 @@ export function writeTinyUnet(dir: string, opts: TinyUnetOptions = {}, file = 'm
  * Moves every initializer of at least `minBytes` into one data file at `location` (relative to
  * the model unless the test wants it otherwise) and writes the model; returns the model path.
  */
-export function writeWithExternalData(dir: string, spec: ModelSpec, location: string, opts: { dataPath?: string; minBytes?: number; perTensor?: boolean } = {}): string {
+export function writeWithExternalData(
+  dir: string,
+  spec: ModelSpec,
+  location: string,
+  opts: { dataPath?: string; minBytes?: number; perTensor?: boolean } = {},
+): string {
   fs.mkdirSync(dir, { recursive: true });
   const chunks: Uint8Array[] = [];
   let offset = 0;

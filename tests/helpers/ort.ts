@@ -13,7 +13,11 @@ export function f32(data: Float32Array, dims: number[]): ort.Tensor {
 
 /** Seeded feeds for a ModelSpec's inputs with symbolic dims bound as given. */
 export function specFeeds(spec: ModelSpec, dims: Record<string, number>, seed = 1): Feeds {
-  return makeFeeds(spec.inputs.map((i) => ({ name: i.name, dtype: dtypeName(i.dtype), shape: i.shape })), dims, seed);
+  return makeFeeds(
+    spec.inputs.map((i) => ({ name: i.name, dtype: dtypeName(i.dtype), shape: i.shape })),
+    dims,
+    seed,
+  );
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -44,7 +44,10 @@ function rebuildUnetData(target: string, record: DataRecord): void {
   const byName = new Map(donor.graph!.initializer.map((t) => [t.name, t]));
   const readers = (g: typeof unet.graph) => {
     const m = new Map<string, string>();
-    for (const n of g!.node) n.input.forEach((x, i) => { if (!m.has(x)) m.set(x, `${n.name}#${i}`); });
+    for (const n of g!.node)
+      n.input.forEach((x, i) => {
+        if (!m.has(x)) m.set(x, `${n.name}#${i}`);
+      });
     return m;
   };
   const unetReaders = readers(unet.graph);

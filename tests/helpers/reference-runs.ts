@@ -43,7 +43,12 @@ export function modeOptions(mode: RefRun['mode']): Partial<PipelineGenerateOptio
 }
 
 /** Runs every reference and checks it; returns the worst latent error and 8-bit difference. */
-export async function checkReferenceRuns(pipe: GatedPipeline, refDir: string, runs: Record<string, RefRun>, request: (r: RefRun) => PipelineGenerateOptions): Promise<{ latents: number; levels: number }> {
+export async function checkReferenceRuns(
+  pipe: GatedPipeline,
+  refDir: string,
+  runs: Record<string, RefRun>,
+  request: (r: RefRun) => PipelineGenerateOptions,
+): Promise<{ latents: number; levels: number }> {
   const worst = { latents: 0, levels: 0 };
   for (const [key, r] of Object.entries(runs)) {
     const res = await pipe.generate(request(r));
