@@ -48,6 +48,6 @@ export function detectFamily(e: FamilyEvidence): { family: Family; why: string }
 
 /** The family of a graph whose attention sites have been found (their token dims). */
 export function familyOfGraph(g: Graph, siteTokens: (Dim | string | number)[]): { family: Family; why: string } {
-  const inputs = g.inputs.filter((v) => !v.initializer).map((v) => ({ name: v.name, shape: v.type?.shape ?? [] }));
+  const inputs = g.inputs.filter((v) => !v.constant).map((v) => ({ name: v.name, shape: v.type?.shape ?? [] }));
   return detectFamily({ inputs, siteTokens, upsamples: g.nodes.some((n) => /^(Resize|ConvTranspose|Upsample)$/.test(n.opType)) });
 }

@@ -1,42 +1,27 @@
-// compile: load -> find sites -> build planning and fidelity graphs -> lay out weights ->
-// write into a staging folder -> prove (optional) -> manifest -> move into place. A pipeline
-// folder: the same for its denoiser, written inside the denoiser's folder of an output that keeps
-// the source's layout (every component file hard-linked), with one manifest at the top.
+// compile: load -> find sites -> build the variants -> lay out weights -> write into a staging
+// folder -> prove (optional) -> manifest -> move into place; a pipeline folder: the same for its
+// denoiser, inside an output that keeps the source's layout (every file hard-linked). compile()
+// only orchestrates: reading and the site plan are in compile-plan.ts, the pass pipeline in
+// variants.ts, tgate.json's entries in compile-manifest.ts, the writing here.
 import path from 'node:path';
 import { collidingOutput, stageOutput, type Staging } from './artifacts.js';
 import { costReport, type CostReport } from './cost-report.js';
 import { TgateError } from '../base/errors.js';
-import { chooseSites, type SiteFilter } from './site-selection.js';
-import { modelFromProto } from '../io/decode.js';
+import type { SiteFilter } from './site-selection.js';
 import { encodeModel, type EncodeOptions } from '../io/encode.js';
 import { encodeGatedModel, gatedCacheInput } from './gated-model.js';
-import { familyOfGraph, FAMILY_DEFAULTS } from '../analyses/family.js';
-import { buildVariant, variantsFor, type BuiltVariant, type SiteTarget, type VariantName } from './variants.js';
-import { externalized, externalRefOf, withLinkableExternalData, layoutWeights, type WeightsLayout } from '../io/external-data.js';
-import { loadSource } from '../io/load.js';
-import { isFolder, pipelineFiles, readPipeline, type PipelineSource } from '../io/pipeline-folder.js';
+import { buildVariant, variantsFor, type AfterPass, type BuiltVariant, type VariantName } from './variants.js';
+import { externalRefOf, layoutWeights, type WeightsLayout } from '../io/external-data.js';
+import { pipelineFiles, type PipelineSource } from '../io/pipeline-folder.js';
+import { modelFromProto } from '../io/decode.js';
 import { whyNotTgateOutput } from '../base/output/tgate-output.js';
-import { dtypeName } from '../ir/dtype.js';
-import type { Graph } from '../ir/graph.js';
-import { defaultOpset } from '../ir/model.js';
-import type { TensorType } from '../ir/value.js';
-import { inferShapes, type ShapeInference } from '../analyses/shapes/infer.js';
-import { symToDim } from '../analyses/shapes/sym.js';
-import {
-  MANIFEST_FORMAT,
-  MANIFEST_NAME,
-  manifestShape,
-  serializeManifest,
-  type Manifest,
-  type ManifestGated,
-  type ManifestIo,
-  type ManifestSite,
-  type ManifestVariant,
-} from './manifest.js';
+import { DTYPE, dtypeName } from '../ir/dtype.js';
+import { MANIFEST_NAME, serializeManifest, type Manifest, type ManifestGated, type ManifestVariant } from './manifest.js';
 import type { PassRecord } from '../passes/pass-manager.js';
 import type { Prover } from './proof.js';
-import { findAttentionSites, type Site, type SiteReport } from '../analyses/attention/find-sites.js';
-import { cutType } from '../analyses/attention/site-shape.js';
+import type { Site } from '../analyses/attention/find-sites.js';
+import { planSites, readSource, type CompileSource, type SitePlan } from './compile-plan.js';
+import { assembleManifest, ioOf, manifestSites, sourceInputs } from './compile-manifest.js';
 
 /**
  * The gated models compile writes: each holds the variants one kind of schedule uses, so a
@@ -66,6 +51,8 @@ export interface CompileOptions {
   report?: (stagingDir: string, result: CompileResult, write: (file: string, text: string) => void) => void | Promise<void>;
   /** Told each phase as it starts (the CLI shows it as progress on a terminal). */
   onPhase?: (phase: string) => void;
+  /** Told after each pass of each variant's pipeline, with the graph as it left it (--print-ir-after). */
+  afterPass?: AfterPass;
 }
 
 export interface CompileResult {
@@ -73,52 +60,11 @@ export interface CompileResult {
   manifest: Manifest;
   /** A pipeline folder's compile: the source files linked beside the artifacts (the weights apart). */
   pipeline?: { files: number; bytes: number; mode: 'linked' | 'copied' };
+  /** Each variant's pass records, in pipeline order (passes/variant-pipeline.ts): name, changed, counts. */
   passes: Partial<Record<VariantName, PassRecord[]>>;
   weights: { file: string; files: string[]; mode: 'written' | 'linked' | 'copied'; bytes: number };
   /** MACs, parameters and the schedule bounds at the family's default sizes. */
   cost: CostReport;
-}
-
-function noCrossError(file: string, report: SiteReport): TgateError {
-  const lines = report.rejected.slice(0, 20).map((r) => `  - ${r.node}: ${r.reason}`);
-  const self = report.sites.length;
-  return new TgateError(
-    'E_NO_CROSS_ATTENTION',
-    `${file} has no cross-attention to gate: ${report.candidates} softmax candidate(s) seen, ${self} matched as self-attention, ${report.rejected.length} rejected.` +
-      (lines.length ? `\n${lines.join('\n')}` : ''),
-    {
-      subject: { file },
-      hint: 'TGATE needs a text-conditioned UNet or DiT export (keys/values read encoder_hidden_states). Run `tgate inspect --explain` to see every candidate.',
-    },
-  );
-}
-
-/**
- * The type of a cut tensor, for the new graph inputs and outputs and the manifest: the symbolic
- * shape inference's where it names every dim (at the cut's own rank: 3, or 2 for a
- * [batch·tokens, channels] out-projection), else the site analysis's, completed with named symbols.
- */
-function siteType(site: Site, inferred: ShapeInference): TensorType {
-  const facts = inferred.facts.get(site.match.output);
-  const shape = facts?.shape?.map(symToDim);
-  // The inference knows the rank where structure only guessed it (a reshape to a computed shape).
-  const rank = shape?.length ?? site.cut.shape?.length ?? 3;
-  const cut = rank === site.cut.shape?.length ? site.cut : cutType(site.type, rank);
-  if (shape && shape.length === rank && shape.every((d) => d !== null)) return { dtype: facts!.dtype || cut.dtype || 1, shape };
-  return { dtype: cut.dtype || 1, shape: (cut.shape ?? [null, null, null]).map((d, i) => d ?? `${site.id}_dim${i}`) };
-}
-
-/** The manifest's `pipeline` field: names relative to the manifest's folder. */
-function pipelineEntry(p: PipelineSource): NonNullable<Manifest['pipeline']> {
-  return {
-    className: p.className,
-    denoiser: p.denoiser,
-    components: Object.fromEntries(p.components.map((c) => [c.name, { files: c.files.map((f) => f.rel) }])),
-  };
-}
-
-function ioOf(g: Graph, which: 'inputs' | 'outputs'): ManifestIo[] {
-  return g[which].map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: manifestShape(v.type?.shape ?? null) }));
 }
 
 /** A source file the output holds as a hard link (or a copy): its place there, relative to the top. */
@@ -177,42 +123,53 @@ function linkAll(stage: Staging, linked: LinkedFile[]): Map<string, 'linked' | '
 }
 
 export async function compile(sourcePath: string, opts: CompileOptions): Promise<CompileResult> {
-  // A folder is a pipeline: its denoiser is compiled as one model is, and every name the manifest
-  // holds is relative to the manifest's folder (the pipeline's top), i.e. prefixed "unet/".
-  const pipeline = isFolder(sourcePath) ? readPipeline(sourcePath) : null;
-  const modelPath = pipeline ? pipeline.model : sourcePath;
-  const named = (file: string) => (pipeline ? path.posix.join(pipeline.denoiser, file) : file);
-  opts.onPhase?.(`reading ${path.basename(modelPath)}`);
-  const src = loadSource(modelPath);
-  // Checked by loadSource: every tensor's external data, wherever it lives in the model.
-  const externalFiles = src.externalFiles;
-  // Constants with external data become initializers (io/external-data.ts says why).
-  const proto = withLinkableExternalData(src.proto, modelPath);
-  const graphProto = proto.graph!;
-
+  const src = readSource(sourcePath, opts.onPhase);
   opts.onPhase?.('finding the attention sites');
-  const analysed = modelFromProto(proto);
-  const report = findAttentionSites(analysed.graph);
-  if (!report.sites.some((s) => s.kind === 'cross')) throw noCrossError(modelPath, report);
-  const choices = chooseSites(report.sites, opts.sites);
-  const cachedSites = choices.filter((c) => c.cached).map((c) => c.site);
-  const inferred = inferShapes(analysed.graph);
-  const cachedType = (s: Site) => siteType(s, inferred);
-  const targets: SiteTarget[] = cachedSites.map((s) => ({ kind: s.kind, tensor: s.tensor, type: cachedType(s) }));
+  const plan = planSites(src, opts.sites);
   opts.onPhase?.('building the variants');
-  const variants: BuiltVariant[] = variantsFor(targets).map((spec) => buildVariant(proto, spec, targets));
-  const variant = (name: VariantName) => variants.find((v) => v.spec.name === name)!;
-  const selfCached = targets.some((t) => t.kind === 'self');
-  const source = analysed.graph;
-  const sourceInputs = source.inputs.filter((v) => !v.initializer);
-  const { family, why } = familyOfGraph(
-    source,
-    report.sites.map((s) => s.type.shape?.[1] ?? null),
-  );
+  const variants: BuiltVariant[] = variantsFor(plan.targets).map((spec) => buildVariant(() => modelFromProto(src.proto), spec, plan.targets, opts.afterPass));
+  const { stage, linkedFiles } = openStage(src, variants, opts);
+  try {
+    const linked = linkAll(stage, linkedFiles);
+    const { weights, encodeOptions } = writeWeights(stage, src, linked);
+    const selfCached = plan.targets.some((t) => t.kind === 'self');
+    const manifestVariants = writeVariants(stage, src.named, variants, encodeOptions, selfCached, opts.onPhase);
+    const gated = writeGated(stage, src.named, variants, plan.cachedSites, encodeOptions, opts.onPhase);
+    const sites = manifestSites(plan);
+    const verification = await proveStaged(opts, stage, src.modelPath, plan, manifestVariants, gated);
+    const manifest = assembleManifest(src, plan, { variants: manifestVariants, gated, weights, sites, verification });
+    stage.write(MANIFEST_NAME, serializeManifest(manifest));
+    const passes = Object.fromEntries(variants.map((v) => [v.spec.name, v.passes]));
+    opts.onPhase?.('costing');
+    const cost = costReport({
+      source: variants.find((v) => v.spec.name === 'planning')!.model.graph,
+      variants: Object.fromEntries(variants.map((v) => [v.spec.name, v.model.graph])),
+      inputs: manifest.source.inputs,
+      family: plan.family,
+      defaults: manifest.schedule,
+      sites: sites.map((x) => ({ id: x.id, kind: x.kind, scope: x.scope, tensor: x.tensor, cached: x.cached })),
+    });
+    const result: CompileResult = { outDir: opts.outDir, manifest, passes, weights, cost };
+    if (src.pipeline) result.pipeline = pipelineSummary(src.pipeline, weights, linked);
+    await opts.report?.(stage.dir, result, (file, text) => {
+      if (!REPORT_FILES.includes(file)) throw new TgateError('E_INTERNAL', `The report may write ${REPORT_FILES.join(' and ')}, not ${file}.`);
+      stage.write(file, text);
+    });
+    stage.commit();
+    return result;
+  } finally {
+    stage.discard();
+  }
+}
 
-  // Every file the output gets: the ones tgate writes (new files, under these names only) and the
-  // source files linked beside them (a pipeline's every file; a model's external data), which
-  // must never share a name with the first (item 1 of issue 12: writes went through such links).
+/**
+ * The staging folder, refusing first any source file whose place in the output is a name tgate
+ * writes. Every file the output gets: the ones tgate writes (new files, under these names only)
+ * and the source files linked beside them (a pipeline's every file; a model's external data),
+ * which must never share a name with the first (item 1 of issue 12: writes went through such links).
+ */
+function openStage(src: CompileSource, variants: BuiltVariant[], opts: CompileOptions): { stage: Staging; linkedFiles: LinkedFile[] } {
+  const { pipeline, modelPath, externalFiles, named } = src;
   const outputs = [
     ...[...variants.map((v) => v.spec.file), ...GATED_SETS.map((g) => g.file), ...(externalFiles.length ? [] : [WEIGHTS_FILE])].map(named),
     MANIFEST_NAME,
@@ -231,138 +188,126 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
     protectedFiles: [modelPath, ...externalFiles.map((f) => f.path), ...sourceFiles],
     protectedDirs: pipeline ? [pipeline.dir] : [],
   });
-  try {
-    const linked = linkAll(stage, linkedFiles);
-    let weights: CompileResult['weights'];
-    let encodeOptions: EncodeOptions;
-    if (externalFiles.length > 0) {
-      // Shared as is: the graphs keep their relative locations, the files are linked beside them
-      // (one file, or one per tensor as raw torch exports over 2 GB write them); a pipeline's with
-      // the rest of its denoiser's folder.
-      const modes = externalFiles.map((f) => linked.get(named(externalRel(f.location))) ?? 'linked');
-      weights = {
+  return { stage, linkedFiles };
+}
+
+/**
+ * External weights are shared as they are: the graphs keep their relative locations, the files
+ * are linked beside them (one file, or one per tensor as raw torch exports over 2 GB write them);
+ * a pipeline's with the rest of its denoiser's folder. Embedded weights are written once into
+ * WEIGHTS_FILE, and every variant refers to them there.
+ */
+function writeWeights(
+  stage: Staging,
+  src: CompileSource,
+  linked: Map<string, 'linked' | 'copied'>,
+): { weights: CompileResult['weights']; encodeOptions: EncodeOptions } {
+  const { externalFiles, named } = src;
+  if (externalFiles.length > 0) {
+    const modes = externalFiles.map((f) => linked.get(named(externalRel(f.location))) ?? 'linked');
+    return {
+      weights: {
         file: named(externalFiles[0]!.location),
         files: externalFiles.map((f) => named(f.location)),
         mode: modes.includes('copied') ? 'copied' : 'linked',
         bytes: externalFiles.reduce((a, f) => a + f.size, 0),
-      };
-      encodeOptions = {};
-    } else {
-      const layout = layoutWeights(
-        graphProto.initializer.filter((t) => !externalRefOf(t)),
-        WEIGHTS_FILE,
-      );
-      stage.write(named(WEIGHTS_FILE), weightsBytes(layout));
-      weights = { file: named(WEIGHTS_FILE), files: [named(WEIGHTS_FILE)], mode: 'written', bytes: layout.size };
-      encodeOptions = { initializer: (v) => externalized(v.initializer!, layout) };
-    }
-    const manifestVariants: ManifestVariant[] = variants.map((v) => {
-      opts.onPhase?.(`writing ${v.spec.file}`);
-      stage.write(named(v.spec.file), encodeModel(v.model, encodeOptions));
-      return {
-        name: v.spec.name,
-        file: named(v.spec.file),
-        cross: v.spec.cross,
-        self: selfCached ? v.spec.self : null,
-        usedFor: v.spec.usedFor,
-        inputs: ioOf(v.model.graph, 'inputs'),
-        outputs: ioOf(v.model.graph, 'outputs'),
-        removedInputs: v.removedInputs,
-        nodes: v.model.graph.nodes.length,
-      };
-    });
-    const gatedCaches = cachedSites.map((s) => ({ id: s.id, kind: s.kind, tensor: s.tensor }));
-    const gated: ManifestGated[] = [];
-    for (const set of GATED_SETS) {
-      if (!set.variants.every((n) => variants.some((v) => v.spec.name === n))) continue;
-      const branches = set.variants.map((n) => ({ name: n, model: variant(n).model, cross: variant(n).spec.cross, self: variant(n).spec.self }));
-      opts.onPhase?.(`writing ${set.file}`);
-      const built = encodeGatedModel(branches, gatedCaches, encodeOptions);
-      stage.write(named(set.file), built.bytes);
-      gated.push({ file: named(set.file), variants: built.variants.map((v) => ({ ...v, name: v.name as VariantName })) });
-    }
-
-    const sites: ManifestSite[] = choices.map(({ site: s, cached, reason }) => {
-      const t = cached ? cachedType(s) : s.cut;
-      return {
-        id: s.id,
-        kind: s.kind,
-        scope: s.scope,
-        tensor: s.tensor,
-        cached,
-        reason,
-        note: s.note,
-        planningOutput: cached ? s.tensor : null,
-        fidelityInput: cached && s.kind === 'cross' ? s.tensor : null,
-        reuseInput: cached && s.kind === 'self' ? s.tensor : null,
-        gatedInput: cached ? gatedCacheInput(s.id) : null,
-        dtype: dtypeName(t.dtype),
-        shape: manifestShape(t.shape),
-      };
-    });
-    let verification: Manifest['verification'] = { skipped: true };
-    if (opts.prover) {
-      opts.onPhase?.('proving the variants with onnxruntime');
-      const proof = await opts.prover({
-        sourcePath: path.resolve(modelPath),
-        dir: stage.dir,
-        variants: manifestVariants.map((v) => ({ name: v.name, file: v.file, cross: v.cross, self: v.self ?? 'output', removedInputs: v.removedInputs })),
-        gated,
-        inputs: sourceInputs.map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: v.type?.shape ?? [] })),
-        outputs: source.outputs.map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: v.type?.shape ?? [] })),
-        cached: cachedSites.map((s) => ({ id: s.id, kind: s.kind, tensor: s.tensor, gatedInput: gatedCacheInput(s.id), shape: cachedType(s).shape! })),
-      });
-      verification = { skipped: false, ...proof };
-    }
-    const manifest: Manifest = {
-      format: MANIFEST_FORMAT,
-      source: {
-        file: named(path.basename(modelPath)),
-        sha256: src.sha256,
-        opset: defaultOpset(analysed),
-        irVersion: Number(src.proto.irVersion),
-        producer: `${src.proto.producerName} ${src.proto.producerVersion}`.trim(),
-        inputs: ioOf(source, 'inputs').filter((i) => sourceInputs.some((v) => v.name === i.name)),
-        outputs: ioOf(source, 'outputs'),
-        nodes: source.nodes.length,
       },
-      ...(pipeline ? { pipeline: pipelineEntry(pipeline) } : {}),
-      family: { name: family, why },
-      schedule: FAMILY_DEFAULTS[family],
-      variants: manifestVariants,
-      gated,
-      weights: weights.file,
-      weightsFiles: weights.files,
-      sites,
-      verification,
+      encodeOptions: {},
     };
-    stage.write(MANIFEST_NAME, serializeManifest(manifest));
-    const passes = Object.fromEntries(variants.map((v) => [v.spec.name, v.passes]));
-    opts.onPhase?.('costing');
-    const cost = costReport({
-      source: variant('planning').model.graph,
-      variants: Object.fromEntries(variants.map((v) => [v.spec.name, v.model.graph])),
-      inputs: manifest.source.inputs,
-      family,
-      defaults: manifest.schedule,
-      sites: sites.map((x) => ({ id: x.id, kind: x.kind, scope: x.scope, tensor: x.tensor, cached: x.cached })),
-    });
-    const result: CompileResult = { outDir: opts.outDir, manifest, passes, weights, cost };
-    if (pipeline) {
-      const others = pipelineFiles(pipeline).filter((f) => !weights.files.includes(f.rel));
-      result.pipeline = {
-        files: others.length,
-        bytes: others.reduce((a, f) => a + f.size, 0),
-        mode: others.some((f) => linked.get(f.rel) === 'copied') ? 'copied' : 'linked',
-      };
-    }
-    await opts.report?.(stage.dir, result, (file, text) => {
-      if (!REPORT_FILES.includes(file)) throw new TgateError('E_INTERNAL', `The report may write ${REPORT_FILES.join(' and ')}, not ${file}.`);
-      stage.write(file, text);
-    });
-    stage.commit();
-    return result;
-  } finally {
-    stage.discard();
   }
+  const layout = layoutWeights(
+    src.proto.graph!.initializer.filter((t) => !externalRefOf(t)),
+    WEIGHTS_FILE,
+  );
+  stage.write(named(WEIGHTS_FILE), weightsBytes(layout));
+  return {
+    weights: { file: named(WEIGHTS_FILE), files: [named(WEIGHTS_FILE)], mode: 'written', bytes: layout.size },
+    encodeOptions: { weights: layout },
+  };
+}
+
+function writeVariants(
+  stage: Staging,
+  named: (file: string) => string,
+  variants: BuiltVariant[],
+  encodeOptions: EncodeOptions,
+  selfCached: boolean,
+  onPhase: CompileOptions['onPhase'],
+): ManifestVariant[] {
+  return variants.map((v) => {
+    onPhase?.(`writing ${v.spec.file}`);
+    stage.write(named(v.spec.file), encodeModel(v.model, encodeOptions));
+    return {
+      name: v.spec.name,
+      file: named(v.spec.file),
+      cross: v.spec.cross,
+      self: selfCached ? v.spec.self : null,
+      usedFor: v.spec.usedFor,
+      inputs: ioOf(v.model.graph, 'inputs'),
+      outputs: ioOf(v.model.graph, 'outputs'),
+      removedInputs: v.removedInputs,
+      nodes: v.model.graph.nodes.length,
+    };
+  });
+}
+
+/** Each gated model whose variants were all built: the variants as branches of one If. */
+function writeGated(
+  stage: Staging,
+  named: (file: string) => string,
+  variants: BuiltVariant[],
+  cachedSites: Site[],
+  encodeOptions: EncodeOptions,
+  onPhase: CompileOptions['onPhase'],
+): ManifestGated[] {
+  const variant = (name: VariantName) => variants.find((v) => v.spec.name === name)!;
+  const gatedCaches = cachedSites.map((s) => ({ id: s.id, kind: s.kind, tensor: s.tensor }));
+  const gated: ManifestGated[] = [];
+  for (const set of GATED_SETS) {
+    if (!set.variants.every((n) => variants.some((v) => v.spec.name === n))) continue;
+    const branches = set.variants.map((n) => ({ name: n, model: variant(n).model, cross: variant(n).spec.cross, self: variant(n).spec.self }));
+    onPhase?.(`writing ${set.file}`);
+    const built = encodeGatedModel(branches, gatedCaches, encodeOptions);
+    stage.write(named(set.file), built.bytes);
+    gated.push({ file: named(set.file), variants: built.variants.map((v) => ({ ...v, name: v.name as VariantName })) });
+  }
+  return gated;
+}
+
+/** Runs the prover over the staged artifacts, or records that the proof was skipped. */
+async function proveStaged(
+  opts: CompileOptions,
+  stage: Staging,
+  modelPath: string,
+  plan: SitePlan,
+  variants: ManifestVariant[],
+  gated: ManifestGated[],
+): Promise<Manifest['verification']> {
+  if (!opts.prover) return { skipped: true };
+  opts.onPhase?.('proving the variants with onnxruntime');
+  const source = plan.analysed.graph;
+  const proof = await opts.prover({
+    sourcePath: path.resolve(modelPath),
+    dir: stage.dir,
+    variants: variants.map((v) => ({ name: v.name, file: v.file, cross: v.cross, self: v.self ?? 'output', removedInputs: v.removedInputs })),
+    gated,
+    inputs: sourceInputs(source).map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? DTYPE.undefined), shape: v.type?.shape ?? [] })),
+    outputs: source.outputs.map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? DTYPE.undefined), shape: v.type?.shape ?? [] })),
+    cached: plan.cachedSites.map((s) => ({ id: s.id, kind: s.kind, tensor: s.tensor, gatedInput: gatedCacheInput(s.id), shape: plan.cachedType(s).shape! })),
+  });
+  return { skipped: false, ...proof };
+}
+
+/** A pipeline compile's linked files, the weights apart. */
+function pipelineSummary(
+  p: PipelineSource,
+  weights: CompileResult['weights'],
+  linked: Map<string, 'linked' | 'copied'>,
+): NonNullable<CompileResult['pipeline']> {
+  const others = pipelineFiles(p).filter((f) => !weights.files.includes(f.rel));
+  return {
+    files: others.length,
+    bytes: others.reduce((a, f) => a + f.size, 0),
+    mode: others.some((f) => linked.get(f.rel) === 'copied') ? 'copied' : 'linked',
+  };
 }

@@ -3,7 +3,7 @@
 // what a baseline, v1 and v2 run cost over a number of steps, with the speed-up bound.
 import { GUIDANCE_EMBEDDING, type Family, type ScheduleDefaults } from '../analyses/family.js';
 import type { Graph } from '../ir/graph.js';
-import { dtypeBytes } from '../ir/dtype.js';
+import { dtypeBytes, DTYPE } from '../ir/dtype.js';
 import type { ManifestIo } from './manifest.js';
 import { checkStepOptions, type ScheduleOptions } from './schedule.js';
 import type { VariantName } from './variants.js';
@@ -76,7 +76,7 @@ export function costReport(r: CostRequest): CostReport {
       tokens = rows !== null && rows % perSample === 0 ? rows / perSample : null;
       channels = f.shape[1]?.evaluate(sizes) ?? null;
     }
-    const bytes = tokens !== null && channels !== null ? tokens * channels * dtypeBytes(f?.dtype || 1) : null;
+    const bytes = tokens !== null && channels !== null ? tokens * channels * dtypeBytes(f?.dtype || DTYPE.float32) : null;
     return { ...s, tokens, channels, bytesPerSample: bytes, ...(s.scope ? macsWithin(call, s.scope) : { linearMacs: 0, attentionMacs: 0, params: 0 }) };
   });
   const sum = (kind: string) => sites.filter((s) => s.kind === kind && s.cached).reduce((a, s) => a + (s.bytesPerSample ?? 0), 0);

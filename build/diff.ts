@@ -36,7 +36,7 @@ export interface GraphDiff {
 }
 
 function nodeKey(n: Node): string {
-  return `${n.opType}|${n.proto.name || n.outputs.map((v) => v?.name ?? '').join(',')}`;
+  return `${n.opType}|${n.declaredName || n.outputs.map((v) => v?.name ?? '').join(',')}`;
 }
 
 function scopeOf(n: Node): string[] {
@@ -97,7 +97,7 @@ export function diffGraphs(a: Graph, b: Graph, labels: [string, string], family:
   const usedInB = new Set(b.initializers.filter((v) => v.useCount > 0).map((v) => v.name));
   const weightsUnreferenced = a.initializers
     .filter((v) => v.useCount > 0 && !usedInB.has(v.name))
-    .map((v) => ({ name: v.name, bytes: v.initializer!.dims.reduce((x, d) => x * Number(d), 1) * dtypeBytes(v.initializer!.dataType) }));
+    .map((v) => ({ name: v.name, bytes: v.constant!.dims.reduce((x, d) => x * d, 1) * dtypeBytes(v.constant!.dtype) }));
   return {
     a: { label: labels[0], nodes: a.nodes.length },
     b: { label: labels[1], nodes: b.nodes.length },

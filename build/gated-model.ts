@@ -8,26 +8,12 @@
 // The outer graph holds every initializer (by reference into the shared weights file) and the
 // inputs of all variants. Branch-internal names never shadow outer ones: the outer graph only
 // adds `tgate.` names.
-import { create, toBinary } from '@bufbuild/protobuf';
-import {
-  AttributeProtoSchema,
-  GraphProtoSchema,
-  ModelProtoSchema,
-  NodeProtoSchema,
-  TensorProtoSchema,
-  TensorShapeProtoSchema,
-  TypeProto_TensorSchema,
-  TypeProtoSchema,
-  ValueInfoProtoSchema,
-  type GraphProto,
-  type NodeProto,
-  type ValueInfoProto,
-} from 'onnx-buf';
-import type { Graph } from '../ir/graph.js';
+import { DTYPE, type DataType } from '../ir/dtype.js';
 import type { Model } from '../ir/model.js';
+import type { TensorType } from '../ir/value.js';
+import type { EncodeOptions } from '../io/encode.js';
+import { encodeGatedModelPlan, type GatedIfPlan } from '../io/gated-model-proto.js';
 import type { SiteRole } from './variants.js';
-import { graphToProto, modelToProto, type EncodeOptions } from '../io/encode.js';
-import { valueInfoFor } from '../io/types.js';
 
 export const gatedCacheInput = (id: string) => `tgate.cache.${id}`;
 
@@ -47,47 +33,6 @@ export interface GatedBranch {
 
 const roleOf = (b: GatedBranch, c: GatedCache): SiteRole => (c.kind === 'cross' ? b.cross : b.self);
 
-function typedOutput(name: string, dtype: number): ValueInfoProto {
-  return create(ValueInfoProtoSchema, {
-    name,
-    type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: dtype }) } }),
-  });
-}
-
-function boolScalar(name: string): ValueInfoProto {
-  return create(ValueInfoProtoSchema, {
-    name,
-    type: create(TypeProtoSchema, {
-      value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: 9, shape: create(TensorShapeProtoSchema, { dim: [] }) }) },
-    }),
-  });
-}
-
-/** A [0, 0, 0] tensor: what a branch gives for a site it does not compute. */
-function emptyTensor(output: string, dtype: number): NodeProto {
-  const value = create(TensorProtoSchema, { dims: [0n, 0n, 0n], dataType: dtype, name: output });
-  return create(NodeProtoSchema, {
-    opType: 'Constant',
-    name: `tgate/none/${output}`,
-    output: [output],
-    attribute: [create(AttributeProtoSchema, { name: 'value', type: 4, t: value })],
-  });
-}
-
-/** Renames values for the duration of fn, then restores them: the IR stays the caller's. */
-function withRenamed<T>(g: Graph, renames: [string, string][], fn: () => T): T {
-  const done: [string, string][] = [];
-  try {
-    for (const [from, to] of renames) {
-      g.renameValue(g.requireValue(from, 'rename'), to);
-      done.push([from, to]);
-    }
-    return fn();
-  } finally {
-    for (const [from, to] of done.reverse()) g.renameValue(g.requireValue(to, 'rename'), from);
-  }
-}
-
 export const runFlag = (variant: string) => `tgate.run.${variant}`;
 export const gatedOutputName = (variant: string, output: string) => `tgate.${variant}.${output}`;
 export const gatedSiteOutput = (variant: string, id: string) => `tgate.${variant}.cache_out.${id}`;
@@ -101,13 +46,8 @@ export interface GatedVariantIo {
   siteOutputs: Record<string, string>;
 }
 
-/** The variant as a branch graph: its nodes, reading fed sites from the outer cache inputs. */
-function leafGraph(
-  b: GatedBranch,
-  caches: GatedCache[],
-  dtypeOf: (c: GatedCache) => number,
-  opts: EncodeOptions,
-): { graph: GraphProto; outputs: { inner: string; outer: string; dtype: number }[] } {
+/** The variant as an If: its graph as the then-branch, reading fed sites from the outer cache inputs. */
+function ifPlan(b: GatedBranch, caches: GatedCache[], dtypeOf: (c: GatedCache) => DataType): GatedIfPlan {
   const g = b.model.graph;
   const out = g.outputs[0]!;
   const outName = gatedOutputName(b.name, out.name);
@@ -116,70 +56,35 @@ function leafGraph(
     [out.name, outName],
     ...caches.filter((c) => roleOf(b, c) === 'input').map((c): [string, string] => [c.tensor, gatedCacheInput(c.id)]),
   ];
-  return withRenamed(g, renames, () => {
-    const body = graphToProto(g, opts);
-    const outputs = [{ inner: outName, outer: outName, dtype: out.type?.dtype ?? 1 }];
-    for (const c of caches) if (roleOf(b, c) === 'output') outputs.push({ inner: c.tensor, outer: gatedSiteOutput(b.name, c.id), dtype: dtypeOf(c) });
-    const graph = create(GraphProtoSchema, {
-      name: `tgate_${b.name.replace(/-/g, '_')}`,
-      node: body.node,
-      valueInfo: body.valueInfo,
-      output: outputs.map((o) => typedOutput(o.inner, o.dtype)),
-    });
-    return { graph, outputs };
-  });
+  const outputs = [{ inner: outName, outer: outName, dtype: out.type?.dtype ?? DTYPE.float32 }];
+  for (const c of caches) if (roleOf(b, c) === 'output') outputs.push({ inner: c.tensor, outer: gatedSiteOutput(b.name, c.id), dtype: dtypeOf(c) });
+  const graphName = `tgate_${b.name.replace(/-/g, '_')}`;
+  return { node: `tgate/${b.name}`, flag: runFlag(b.name), body: g, renames, thenName: graphName, elseName: `${graphName}_idle`, outputs };
 }
 
 /** Builds a gated model over the variants of one source. The variants' IR is left as it was. */
 export function encodeGatedModel(branches: GatedBranch[], caches: GatedCache[], opts: EncodeOptions = {}): { bytes: Uint8Array; variants: GatedVariantIo[] } {
   const base = branches.find((b) => b.cross === 'output' && b.self === 'output') ?? branches[0]!;
-  const valueType = (c: GatedCache) => {
+  const valueType = (c: GatedCache): TensorType => {
     for (const b of branches) {
       const v = b.model.graph.value(c.tensor);
       if (v?.type) return v.type;
     }
-    return { dtype: 1, shape: null };
+    return { dtype: DTYPE.float32, shape: null };
   };
-  const dtypeOf = (c: GatedCache) => valueType(c).dtype || 1;
-  const nodes: NodeProto[] = [];
-  const outputs: ValueInfoProto[] = [];
-  const io: GatedVariantIo[] = [];
-  for (const b of branches) {
-    const leaf = leafGraph(b, caches, dtypeOf, opts);
-    const idle = create(GraphProtoSchema, {
-      name: `tgate_${b.name.replace(/-/g, '_')}_idle`,
-      node: leaf.outputs.map((o) => emptyTensor(`${o.outer}.idle`, o.dtype)),
-      output: leaf.outputs.map((o) => typedOutput(`${o.outer}.idle`, o.dtype)),
-    });
-    nodes.push(
-      create(NodeProtoSchema, {
-        opType: 'If',
-        name: `tgate/${b.name}`,
-        input: [runFlag(b.name)],
-        output: leaf.outputs.map((o) => o.outer),
-        attribute: [
-          create(AttributeProtoSchema, { name: 'then_branch', type: 5, g: leaf.graph }),
-          create(AttributeProtoSchema, { name: 'else_branch', type: 5, g: idle }),
-        ],
-      }),
-    );
-    outputs.push(...leaf.outputs.map((o) => typedOutput(o.outer, o.dtype)));
-    io.push({
-      name: b.name,
-      flag: runFlag(b.name),
-      output: leaf.outputs[0]!.outer,
-      siteOutputs: Object.fromEntries(caches.filter((c) => roleOf(b, c) === 'output').map((c) => [c.id, gatedSiteOutput(b.name, c.id)])),
-    });
-  }
-  const outer = modelToProto(base.model, opts).graph!;
+  const dtypeOf = (c: GatedCache) => valueType(c).dtype || DTYPE.float32;
+  const ifs = branches.map((b) => ifPlan(b, caches, dtypeOf));
+  const io: GatedVariantIo[] = branches.map((b, i) => ({
+    name: b.name,
+    flag: runFlag(b.name),
+    output: ifs[i]!.outputs[0]!.outer,
+    siteOutputs: Object.fromEntries(caches.filter((c) => roleOf(b, c) === 'output').map((c) => [c.id, gatedSiteOutput(b.name, c.id)])),
+  }));
   const fedSomewhere = caches.filter((c) => branches.some((b) => roleOf(b, c) === 'input'));
-  const graph = create(GraphProtoSchema, {
-    name: 'tgate_gated',
-    node: nodes,
-    initializer: outer.initializer,
-    input: [...outer.input, ...fedSomewhere.map((c) => valueInfoFor(gatedCacheInput(c.id), valueType(c))), ...branches.map((b) => boolScalar(runFlag(b.name)))],
-    output: outputs,
-  });
-  const bytes = toBinary(ModelProtoSchema, { ...base.model.proto, graph, $typeName: ModelProtoSchema.typeName });
+  const extraInputs = [
+    ...fedSomewhere.map((c) => ({ name: gatedCacheInput(c.id), type: valueType(c) })),
+    ...branches.map((b) => ({ name: runFlag(b.name), type: { dtype: DTYPE.bool, shape: [] } })),
+  ];
+  const bytes = encodeGatedModelPlan({ base: base.model, name: 'tgate_gated', ifs, extraInputs }, opts);
   return { bytes, variants: io };
 }

@@ -14,7 +14,7 @@ import { graphIo, manifestGraph, manifestShape, readManifest, type ManifestIo } 
 import { siteDims } from '../analyses/site-dims.js';
 import { checkStepOptions } from './schedule.js';
 import { buildVariant, variantsFor, type VariantName } from './variants.js';
-import { findAttentionSites } from '../analyses/attention/find-sites.js';
+import { findAttentionSites, type ConsideredCandidate, type RejectedCandidate } from '../analyses/attention/find-sites.js';
 
 export interface InspectOptions {
   /** Image size in pixels (the latent is that / latentFactor); default: the family's native resolution. */
@@ -72,9 +72,10 @@ export interface InspectReport {
   };
   cost: Omit<CostReport, 'sites' | 'caches'>;
   softmaxCandidates: number;
-  rejected: { node: string; reason: string }[];
+  /** Each with its miss: a stable code, the reason in words and the nodes/tensors it is about. */
+  rejected: RejectedCandidate[];
   /** Every softmax or fused attention op considered, in graph order, with its outcome. */
-  considered: { node: string; op: string; siteId: string | null; outcome: string }[];
+  considered: ConsideredCandidate[];
 }
 
 const NATIVE_PX: Record<Family, number> = { sd: 512, sdxl: 1024, pixart: 1024, lcm: 512 };
@@ -176,7 +177,8 @@ export function inspectModel(file: string, o: InspectOptions = {}): InspectRepor
   const targets = report.sites.map((s) => ({ kind: s.kind, tensor: s.tensor, type: s.cut }));
   const variants: Partial<Record<VariantName, Graph>> = {};
   if (report.sites.some((s) => s.kind === 'cross'))
-    for (const spec of variantsFor(targets)) if (spec.name !== 'planning') variants[spec.name] = buildVariant(src.proto, spec, targets).model.graph;
+    for (const spec of variantsFor(targets))
+      if (spec.name !== 'planning') variants[spec.name] = buildVariant(() => modelFromProto(src.proto), spec, targets).model.graph;
   const sites = report.sites.map((s) => {
     const shape = manifestShape(s.type.shape);
     return {
@@ -195,8 +197,8 @@ export function inspectModel(file: string, o: InspectOptions = {}): InspectRepor
     file,
     kind: 'model' as const,
     opset: defaultOpset(model),
-    irVersion: Number(src.proto.irVersion),
-    producer: `${src.proto.producerName} ${src.proto.producerVersion}`.trim(),
+    irVersion: model.irVersion,
+    producer: `${model.producerName} ${model.producerVersion}`.trim(),
     inputs: graphIo(g, 'inputs'),
     outputs: graphIo(g, 'outputs'),
     nodeCount: g.nodes.length,

@@ -4,7 +4,8 @@
 // that does not match it, so no other code needs to doubt a field it reads.
 import path from 'node:path';
 import { isTgateError, TgateError } from '../base/errors.js';
-import { dtypeName } from '../ir/dtype.js';
+import { replaceFile } from '../base/output/atomic-file.js';
+import { dtypeName, DTYPE } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
 import type { Dim } from '../ir/value.js';
 import type { VariantName } from './variants.js';
@@ -25,8 +26,8 @@ export {
 /** A graph's inputs or outputs (initializers left out) as the manifest writes them. */
 export function graphIo(g: Graph, which: 'inputs' | 'outputs'): ManifestIo[] {
   return g[which]
-    .filter((v) => !v.initializer)
-    .map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? 0), shape: manifestShape(v.type?.shape ?? null) }));
+    .filter((v) => !v.constant)
+    .map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? DTYPE.undefined), shape: manifestShape(v.type?.shape ?? null) }));
 }
 
 /** Manifest shapes say "?" for a dimension nothing could name. */
@@ -36,6 +37,18 @@ export function manifestShape(shape: Dim[] | null): (string | number)[] {
 
 export function serializeManifest(m: Manifest): string {
   return JSON.stringify(m, null, 2) + '\n';
+}
+
+/**
+ * Records a calibration in a compiled folder's tgate.json: its recommended gate step becomes the
+ * schedule's default. Rewrites the manifest as read (fields this version does not know kept),
+ * atomically through a temporary sibling, so an interrupted write never leaves half a manifest.
+ */
+export function writeCalibration(dir: string, calibration: NonNullable<Manifest['calibration']>): void {
+  const m = readManifest(dir);
+  const { tolerance, steps, samples, version, recommended } = calibration;
+  const updated = { ...m, schedule: { ...m.schedule, gateStep: recommended }, calibration: { tolerance, steps, samples, version, recommended } };
+  replaceFile(path.join(dir, MANIFEST_NAME), serializeManifest(updated));
 }
 
 /** A variant's entry; compile always writes planning and fidelity. */

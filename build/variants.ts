@@ -4,14 +4,11 @@
 // that only differs in which outputs are fetched: planning is "full", "store-self" and "gate" at
 // once, fidelity is "fidelity" and its store steps (measured: the extra outputs cost <1% of a
 // step; see the README).
-import { modelFromProto } from '../io/decode.js';
-import type { ModelProto } from 'onnx-buf';
 import type { Model } from '../ir/model.js';
 import type { TensorType } from '../ir/value.js';
+import type { Graph } from '../ir/graph.js';
 import { runPasses, type PassRecord } from '../passes/pass-manager.js';
-import { cutAtValues } from '../passes/cut-at-values.js';
-import { exposeOutputs } from '../passes/expose-outputs.js';
-import { pruneUnusedInputs } from '../passes/prune-unused-inputs.js';
+import { variantPipeline } from '../passes/variant-pipeline.js';
 
 export type VariantName = 'planning' | 'reuse-self' | 'fidelity' | 'fidelity-reuse-self';
 
@@ -78,13 +75,17 @@ export function variantsFor(targets: SiteTarget[]): VariantSpec[] {
   return VARIANTS.filter((v) => self || v.self === 'output');
 }
 
-export function buildVariant(proto: ModelProto, spec: VariantSpec, targets: SiteTarget[]): BuiltVariant {
-  const model = modelFromProto(proto);
+/** Told after each pass of each variant, with the graph as that pass left it (for --print-ir-after). */
+export type AfterPass = (variant: VariantName, record: PassRecord, graph: Graph) => void;
+
+/** Runs the variant pipeline (passes/variant-pipeline.ts) on a fresh copy of the source (`source()` gives one per call). */
+export function buildVariant(source: () => Model, spec: VariantSpec, targets: SiteTarget[], afterPass?: AfterPass): BuiltVariant {
+  const model = source();
   const role = (t: SiteTarget) => (t.kind === 'cross' ? spec.cross : spec.self);
   const cut = targets.filter((t) => role(t) === 'input');
   const exposed = targets.filter((t) => role(t) === 'output');
-  const prune = pruneUnusedInputs();
-  // Planning stays the source plus outputs: no clean-up that could change what it computes.
-  const passes = runPasses(model.graph, cut.length ? [cutAtValues(cut), exposeOutputs(exposed), prune] : [exposeOutputs(exposed)]);
-  return { spec, model, passes, removedInputs: prune.removed.slice() };
+  const before = model.graph.inputs.map((v) => v.name);
+  const passes = runPasses(model.graph, variantPipeline({ exposed, cut }), { afterEach: afterPass && ((r, g) => afterPass(spec.name, r, g)) });
+  const after = new Set(model.graph.inputs.map((v) => v.name));
+  return { spec, model, passes, removedInputs: before.filter((n) => !after.has(n)) };
 }

@@ -14,15 +14,13 @@ import { denoiserModelOf } from '../io/pipeline-folder.js';
 import { temporaryFolder } from '../base/output/temp-folder.js';
 import { GatedUNet, readManifest, type GenerateResult, type StepRecord } from '../runtime/gated-unet.js';
 import { proveArtifacts } from '../runtime/prove.js';
-import { table } from './format.js';
+import { benchText, type BenchReport, type Mode, type ModeFigures } from './bench-format.js';
 import { note, status } from './reporter.js';
 import { median } from './stats.js';
 import { generationFrom, numberOption, sessionOptions, variantsForArgs, type Values } from './run-command.js';
 
 /** What a step costs: the variant that ran, at which batch (the gate step apart: it fetches caches). */
 const stepKey = (x: StepRecord) => `${x.variant}${x.phase === 'gate' ? ' (gate)' : ''} @${x.batch}`;
-
-type Mode = 'baseline' | 'v1' | 'v2';
 
 async function compiledFolder(target: string, v: Values, stderr: NodeJS.WriteStream): Promise<{ dir: string; cleanup: () => void }> {
   if (!fs.existsSync(target)) throw new TgateError('E_FILE_MISSING', `${target} does not exist.`, { subject: { file: target } });
@@ -93,19 +91,105 @@ function forwardedArgs(v: Values): string[] {
   return keys.flatMap((k) => (v[k] === undefined ? [] : [`--${k}`, String(v[k])]));
 }
 
-interface ModeFigures {
-  seconds: number;
-  speedup: number;
-  /** The baseline's steps over this schedule's, each at its measured median cost (msPerStep). */
-  boundSpeedup: number;
-  ofBound: number;
-  overhead: number;
-  peakRssMiB: number | null;
-  runsSeconds: number[];
-  /** Steps per variant, e.g. {"planning @2": 9, "reuse-self @2": 5, ...}. */
-  steps: Record<string, number>;
-  /** The speed-up the schedule's MACs allow (conv+linear, and with attention products). */
-  macBound?: { linear: number; all: number } | null;
+/** The modes to compare: the baseline and the asked TGATE version, else v1, and v2 when the model caches self-attention. */
+function benchModes(dir: string, v: Values): { modes: Mode[]; selfCached: boolean } {
+  const manifest = readManifest(dir);
+  const selfCached = manifest.sites.some((s) => s.cached && s.kind === 'self');
+  const asked = v['tgate-version'] === undefined ? null : String(v['tgate-version']);
+  if (asked !== null && asked !== '1' && asked !== '2') throw new TgateError('E_USAGE', `--tgate-version must be 1 or 2, not "${asked}".`);
+  const modes: Mode[] = ['baseline', ...(asked ? [`v${asked}` as Mode] : selfCached ? (['v1', 'v2'] as Mode[]) : (['v1'] as Mode[]))];
+  return { modes, selfCached };
+}
+
+type Request = ReturnType<typeof generationFrom>;
+
+interface Measured {
+  unet: GatedUNet;
+  loadMs: number;
+  firstStepMs: number;
+  options: Record<Mode, Request>;
+  results: Record<Mode, GenerateResult[]>;
+}
+
+/** Opens every variant the modes use, times the first step, warms up, then runs the modes alternately `runs` times. */
+async function measure(
+  dir: string,
+  v: Values,
+  session: ReturnType<typeof sessionOptions>,
+  modes: Mode[],
+  runs: number,
+  stderr: NodeJS.WriteStream,
+): Promise<Measured> {
+  const variants = [...new Set(modes.flatMap((m) => variantsForArgs(dir, modeValues(v, m))))];
+  const loadStart = performance.now();
+  const unet = await GatedUNet.load(dir, { ...session, variants });
+  const loadMs = performance.now() - loadStart;
+  const options = Object.fromEntries(modes.map((m) => [m, generationFrom(unet, modeValues(v, m))])) as Record<Mode, Request>;
+  for (const n of options.baseline.notes) note(n, stderr);
+  const firstStart = performance.now();
+  await unet.generate({ ...options.baseline.options, steps: 1, scheduler: 'ddim' });
+  const firstStepMs = performance.now() - firstStart;
+  // Warm-up (not timed): first calls allocate arenas and caches.
+  for (const m of modes) await unet.generate(options[m].options);
+  const results = Object.fromEntries(modes.map((m) => [m, [] as GenerateResult[]])) as Record<Mode, GenerateResult[]>;
+  for (let i = 0; i < runs; i++) {
+    for (const m of modes) results[m].push(await unet.generate(options[m].options));
+    status(`tgate: run ${i + 1}/${runs}: ${modes.map((m) => `${m} ${(results[m][i]!.totalMs / 1000).toFixed(2)} s`).join(', ')}`, stderr);
+  }
+  await unet.release();
+  return { unet, loadMs, firstStepMs, options, results };
+}
+
+/** Median model time per step kind, over every run of every mode. */
+function stepCosts(results: Record<Mode, GenerateResult[]>, modes: Mode[]): Record<string, number> {
+  const byKey = new Map<string, number[]>();
+  for (const m of modes) for (const r of results[m]) for (const x of r.records) byKey.set(stepKey(x), [...(byKey.get(stepKey(x)) ?? []), x.modelMs]);
+  return Object.fromEntries([...byKey].map(([k, xs]) => [k, median(xs)]));
+}
+
+/** Per mode: median time, speed-up against the bound its steps allow, runtime overhead, peak RSS (a fresh process each). */
+function modeFigures(results: Record<Mode, GenerateResult[]>, modes: Mode[], msPerStep: Record<string, number>, dir: string, v: Values) {
+  const seconds = (m: Mode) => median(results[m].map((r) => r.totalMs)) / 1000;
+  const baseS = seconds('baseline');
+  const predicted = (m: Mode) => results[m][0]!.records.reduce((a, x) => a + msPerStep[stepKey(x)]!, 0);
+  const overhead = (rs: GenerateResult[]) =>
+    median(
+      rs.map((r) => {
+        const model = r.records.reduce((a, x) => a + x.modelMs, 0);
+        return (r.totalMs - model) / model;
+      }),
+    );
+  const fwd = forwardedArgs(v);
+  const figures: Partial<Record<Mode, ModeFigures>> = {};
+  for (const m of modes) {
+    const steps: Record<string, number> = {};
+    for (const x of results[m][0]!.records) steps[stepKey(x)] = (steps[stepKey(x)] ?? 0) + 1;
+    const bound = predicted('baseline') / predicted(m);
+    figures[m] = {
+      seconds: seconds(m),
+      speedup: baseS / seconds(m),
+      boundSpeedup: bound,
+      ofBound: baseS / seconds(m) / bound,
+      overhead: overhead(results[m]),
+      peakRssMiB: v['no-memory'] ? null : memoryProbe(dir, m, fwd),
+      runsSeconds: results[m].map((r) => r.totalMs / 1000),
+      steps,
+    };
+  }
+  return figures;
+}
+
+/** The bound the MACs allow at exactly these sizes and this schedule (conv+linear and all), into each TGATE mode's figures. */
+function addMacBounds(figures: Partial<Record<Mode, ModeFigures>>, tgateModes: Mode[], dir: string, m: Measured, schedule: GenerateResult['schedule']): void {
+  const base = m.options.baseline.options;
+  const roles = m.unet.roles;
+  const shapes: Record<string, number[]> = { [roles.latent.name]: base.latents.dims };
+  for (const n of [...roles.text, ...roles.conditioning]) if (base.cond[n]) shapes[n] = base.cond[n]!.dims;
+  const macs = inspectCompiled(dir, { shapes, steps: base.steps, gateStep: schedule.gateStep, schedule }).cost.schedule;
+  for (const t of tgateModes) {
+    const r = t === 'v1' ? macs?.v1 : macs?.v2;
+    figures[t]!.macBound = r ? { linear: r.boundLinear, all: r.boundAll } : null;
+  }
 }
 
 export async function benchCommand(target: string, v: Values, stderr: NodeJS.WriteStream): Promise<string> {
@@ -113,74 +197,18 @@ export async function benchCommand(target: string, v: Values, stderr: NodeJS.Wri
   const { dir, cleanup } = await compiledFolder(target, v, stderr);
   try {
     const session = sessionOptions(v);
-    const manifest = readManifest(dir);
-    const selfCached = manifest.sites.some((s) => s.cached && s.kind === 'self');
-    const asked = v['tgate-version'] === undefined ? null : String(v['tgate-version']);
-    if (asked !== null && asked !== '1' && asked !== '2') throw new TgateError('E_USAGE', `--tgate-version must be 1 or 2, not "${asked}".`);
-    const modes: Mode[] = ['baseline', ...(asked ? [`v${asked}` as Mode] : selfCached ? (['v1', 'v2'] as Mode[]) : (['v1'] as Mode[]))];
+    const { modes, selfCached } = benchModes(dir, v);
     const tgateModes = modes.filter((m) => m !== 'baseline');
-    const variants = [...new Set(modes.flatMap((m) => variantsForArgs(dir, modeValues(v, m))))];
-    const loadStart = performance.now();
-    const unet = await GatedUNet.load(dir, { ...session, variants });
-    const loadMs = performance.now() - loadStart;
-    const options = Object.fromEntries(modes.map((m) => [m, generationFrom(unet, modeValues(v, m))])) as Record<Mode, ReturnType<typeof generationFrom>>;
-    for (const n of options.baseline.notes) note(n, stderr);
-    const firstStart = performance.now();
-    await unet.generate({ ...options.baseline.options, steps: 1, scheduler: 'ddim' });
-    const firstStepMs = performance.now() - firstStart;
-    // Warm-up (not timed): first calls allocate arenas and caches.
-    for (const m of modes) await unet.generate(options[m].options);
-    const results = Object.fromEntries(modes.map((m) => [m, [] as GenerateResult[]])) as Record<Mode, GenerateResult[]>;
-    for (let i = 0; i < runs; i++) {
-      for (const m of modes) results[m].push(await unet.generate(options[m].options));
-      status(`tgate: run ${i + 1}/${runs}: ${modes.map((m) => `${m} ${(results[m][i]!.totalMs / 1000).toFixed(2)} s`).join(', ')}`, stderr);
-    }
-    await unet.release();
-    const S = options.baseline.options.steps;
-    const seconds = (m: Mode) => median(results[m].map((r) => r.totalMs)) / 1000;
-    const baseS = seconds('baseline');
-    // Median model time per step kind, over every run of every mode.
-    const byKey = new Map<string, number[]>();
-    for (const m of modes) for (const r of results[m]) for (const x of r.records) byKey.set(stepKey(x), [...(byKey.get(stepKey(x)) ?? []), x.modelMs]);
-    const msPerStep = Object.fromEntries([...byKey].map(([k, xs]) => [k, median(xs)]));
-    const predicted = (m: Mode) => results[m][0]!.records.reduce((a, x) => a + msPerStep[stepKey(x)]!, 0);
-    const overhead = (rs: GenerateResult[]) =>
-      median(
-        rs.map((r) => {
-          const model = r.records.reduce((a, x) => a + x.modelMs, 0);
-          return (r.totalMs - model) / model;
-        }),
-      );
-    const fwd = forwardedArgs(v);
-    const figures: Partial<Record<Mode, ModeFigures>> = {};
-    for (const m of modes) {
-      const steps: Record<string, number> = {};
-      for (const x of results[m][0]!.records) steps[stepKey(x)] = (steps[stepKey(x)] ?? 0) + 1;
-      const bound = predicted('baseline') / predicted(m);
-      figures[m] = {
-        seconds: seconds(m),
-        speedup: baseS / seconds(m),
-        boundSpeedup: bound,
-        ofBound: baseS / seconds(m) / bound,
-        overhead: overhead(results[m]),
-        peakRssMiB: v['no-memory'] ? null : memoryProbe(dir, m, fwd),
-        runsSeconds: results[m].map((r) => r.totalMs / 1000),
-        steps,
-      };
-    }
+    const measured = await measure(dir, v, session, modes, runs, stderr);
+    const { results, options } = measured;
+    const msPerStep = stepCosts(results, modes);
+    const figures = modeFigures(results, modes, msPerStep, dir, v);
     const schedule = results[tgateModes[tgateModes.length - 1]!][0]!.schedule;
+    addMacBounds(figures, tgateModes, dir, measured, schedule);
     const base = options.baseline.options;
-    // The bound the MACs allow at exactly these sizes and this schedule (conv+linear and all).
-    const shapes: Record<string, number[]> = { [unet.roles.latent.name]: base.latents.dims };
-    for (const n of [...unet.roles.text, ...unet.roles.conditioning]) if (base.cond[n]) shapes[n] = base.cond[n]!.dims;
-    const macs = inspectCompiled(dir, { shapes, steps: S, gateStep: schedule.gateStep, schedule }).cost.schedule;
-    for (const m of tgateModes) {
-      const r = m === 'v1' ? macs?.v1 : macs?.v2;
-      figures[m]!.macBound = r ? { linear: r.boundLinear, all: r.boundAll } : null;
-    }
-    const report = {
+    const report: BenchReport = {
       model: target,
-      steps: S,
+      steps: base.steps,
       gateStep: schedule.gateStep,
       schedule: { spInterval: schedule.spInterval, fiInterval: schedule.fiInterval, warmUp: schedule.warmUp },
       guidance: base.guidance,
@@ -188,38 +216,13 @@ export async function benchCommand(target: string, v: Values, stderr: NodeJS.Wri
       latents: base.latents.dims,
       runs,
       session,
-      variantsOpened: unet.opened,
-      loadSeconds: loadMs / 1000,
-      firstStepSeconds: firstStepMs / 1000,
+      variantsOpened: measured.unet.opened,
+      loadSeconds: measured.loadMs / 1000,
+      firstStepSeconds: measured.firstStepMs / 1000,
       msPerStep,
       modes: figures,
     };
-    if (v.json) return JSON.stringify(report, null, 2);
-    const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
-    const f = modes.map((m) => figures[m]!);
-    const row = (label: string, get: (x: ModeFigures, m: Mode) => string) => [label, ...f.map((x, i) => get(x, modes[i]!))];
-    return [
-      `bench ${target}: ${S} steps, gate step ${schedule.gateStep}${selfCached ? `, v2 sp_interval ${schedule.spInterval} fi_interval ${schedule.fiInterval} warm_up ${schedule.warmUp}` : ''}, guidance ${base.guidance}, ${options.baseline.scheduler}, latents [${base.latents.dims.join(', ')}], median of ${runs} alternating runs`,
-      '',
-      table(
-        ['', ...modes],
-        [
-          row('wall time (s)', (x) => x.seconds.toFixed(3)),
-          row('speed-up', (x, m) => (m === 'baseline' ? '1' : `${x.speedup.toFixed(3)}x`)),
-          row('speed-up the schedule allows', (x, m) => (m === 'baseline' ? '-' : `${x.boundSpeedup.toFixed(3)}x (${pct(x.ofBound)} reached)`)),
-          row('bound from MACs (conv+linear / all)', (x, m) =>
-            m === 'baseline' || !x.macBound ? '-' : `${x.macBound.linear.toFixed(3)}x / ${x.macBound.all.toFixed(3)}x`,
-          ),
-          row('runtime overhead (of model time)', (x) => pct(x.overhead)),
-          row('peak RSS (MiB)', (x) => x.peakRssMiB?.toFixed(0) ?? '-'),
-        ],
-      ),
-      '',
-      `ms per step: ${Object.entries(msPerStep)
-        .map(([k, ms]) => `${k} ${ms.toFixed(1)}`)
-        .join(', ')}`,
-      `sessions (${unet.opened.join(', ')}) opened in ${report.loadSeconds.toFixed(2)} s; first step ${report.firstStepSeconds.toFixed(2)} s`,
-    ].join('\n');
+    return v.json ? JSON.stringify(report, null, 2) : benchText(report, modes, selfCached);
   } finally {
     cleanup();
   }

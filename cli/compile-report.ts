@@ -1,10 +1,11 @@
 // compile --report: report.json and report.md beside the artifacts, for CI pipelines to post: what
 // the compile produced, what one call and a run cost (MACs, parameters, the speed-up bounds of v1
-// and v2), cache sizes, and the diff of the source against every variant. Deterministic: no
-// timings or absolute paths, so the same source gives the same bytes.
+// and v2), cache sizes, each variant's pass records, and the diff of the source against every
+// variant. Deterministic: no timings or absolute paths, so the same source gives the same bytes.
 import type { CompileResult } from '../build/compile.js';
 import type { ScheduleCost } from '../build/schedule-cost.js';
 import { bytesText, countText } from './format.js';
+import { passRecordText } from './compile-format.js';
 import { diffFolder } from '../build/diff-folder.js';
 import { diffMarkdown } from './diff-format.js';
 
@@ -33,6 +34,7 @@ export function writeCompileReport(dir: string, r: CompileResult, write: (file: 
     schedule: m.schedule,
     variants: m.variants.map((v) => ({ name: v.name, file: v.file, cross: v.cross, self: v.self, nodes: v.nodes, removedInputs: v.removedInputs })),
     gated: m.gated.map((g) => ({ file: g.file, variants: g.variants.map((v) => v.name) })),
+    passes: r.passes,
     verification: m.verification,
     cost: c,
     diffs,
@@ -55,6 +57,12 @@ export function writeCompileReport(dir: string, r: CompileResult, write: (file: 
     '',
     `One call at ${sizes}: ${countText(c.call.linearMacs)} MACs conv+linear, ${countText(c.call.allMacs)} with attention products.`,
     `Caches per sample: cross-attention ${bytesText(c.caches.crossBytesPerSample)}, self-attention ${bytesText(c.caches.selfBytesPerSample)} (${bytesText(c.caches.selfBytesPerSampleWithCfg)} for the CFG pair before the gate).`,
+    '',
+    '#### Passes',
+    '',
+    '| variant | passes (in order) |',
+    '|---|---|',
+    ...m.variants.map((v) => `| ${v.name} | ${(r.passes[v.name] ?? []).map(passRecordText).join('; ')} |`),
     '',
     ...(c.schedule ? ['#### Schedule cost', '', scheduleMarkdown(c.schedule), ''] : []),
     ...diffs.map(diffMarkdown),

@@ -9,6 +9,7 @@ import { GatedPipeline, readImage, type PipelineGenerateOptions, type PipelineRe
 import { encodeNpy } from '../runtime/npy.js';
 import { usageError, type ParsedArgs } from './args.js';
 import { checkOutputFile } from './output-check.js';
+import { generateJson, generateSummary, generateText, generateWarnings } from './generate-format.js';
 import { progressReporter } from './progress.js';
 import { numberOption, scheduleArgs, sessionOptions, type Values } from './run-command.js';
 import { replaceFile } from '../base/output/atomic-file.js';
@@ -66,17 +67,8 @@ export function generateRequest(v: Values): PipelineGenerateOptions {
   return o;
 }
 
-export async function runGenerate(args: ParsedArgs, io: { stderr: NodeJS.WriteStream }): Promise<{ stdout: string }> {
-  const { values, positionals } = args;
-  const v = values as Values;
-  if (positionals.length !== 1)
-    throw usageError(
-      positionals.length === 0
-        ? 'Missing the compiled pipeline folder: tgate generate <dir> --prompt TEXT -o out.png.'
-        : `Expected one compiled pipeline folder, got ${positionals.length}: ${positionals.join(' ')}.`,
-    );
-  const dir = positionals[0]!;
-  const request = generateRequest(v);
+/** The files -o names for this request, checked before anything runs; `kind` is their extension. */
+function checkedOutputs(v: Values, request: PipelineGenerateOptions): { files: string[]; kind: 'png' | 'npy' } {
   const output = typeof v.output === 'string' ? v.output : null;
   if (!output) throw usageError('Missing the output file: tgate generate <dir> --prompt TEXT -o out.png.');
   const kind = request.outputType === 'latent' ? 'npy' : 'png';
@@ -93,26 +85,26 @@ export async function runGenerate(args: ParsedArgs, io: { stderr: NodeJS.WriteSt
     // Not a folder, not another kind of file, in a folder tgate can write (cli/output-check.ts).
     checkOutputFile(file, '-o', kind);
   }
+  return { files, kind };
+}
+
+/** Loads the variants the request uses, generates with a progress display, and releases the sessions. */
+async function generateWith(dir: string, v: Values, request: PipelineGenerateOptions, stderr: NodeJS.WriteStream): Promise<PipelineResult> {
   const session = sessionOptions(v);
   const pipe = await GatedPipeline.load(dir, { ...session, variants: GatedPipeline.variantsFor(dir, request) });
-  let result: PipelineResult;
   try {
-    const progress = progressReporter(io.stderr, request.baseline ? 'baseline' : 'tgate');
+    const progress = progressReporter(stderr, request.baseline ? 'baseline' : 'tgate');
     request.onStep = progress.step;
-    result = await pipe.generate(request);
+    const result = await pipe.generate(request);
     progress.done();
+    return result;
   } finally {
     await pipe.release();
   }
-  for (const w of result.warnings)
-    io.stderr.write(
-      `tgate: warning: the prompt has ${w.tokens} tokens; the text encoder reads ${w.maxLength}, so this part was cut off (as diffusers does): ${w.removed}\n`,
-    );
-  if (result.schedule && !result.records.some((r) => r.phase === 'fidelity')) {
-    io.stderr.write(
-      `tgate: warning: the gate step ${result.schedule.gateStep} comes at or after the last of ${result.steps} steps, so nothing was gated (the run equals the baseline's work); use --gate-step below --steps.\n`,
-    );
-  }
+}
+
+/** One PNG per image, or one .npy of latents [1, ...] per image. */
+function writeOutputs(files: string[], kind: 'png' | 'npy', result: PipelineResult): void {
   if (kind === 'npy') {
     const rest = result.latents.dims.slice(1);
     const size = rest.reduce((a, b) => a * b, 1);
@@ -122,42 +114,23 @@ export async function runGenerate(args: ParsedArgs, io: { stderr: NodeJS.WriteSt
   } else {
     files.forEach((file, i) => writeAtomic(file, encodePng(result.images[i]!)));
   }
-  const t = result.timings;
-  const summary = {
-    model: dir,
-    prompt: request.prompt,
-    negativePrompt: request.negativePrompt ?? null,
-    seed: result.seed,
-    mode: result.mode,
-    scheduler: result.scheduler,
-    steps: result.steps,
-    evaluations: result.records.length,
-    guidance: result.guidance,
-    height: result.height,
-    width: result.width,
-    schedule: result.schedule,
-    files,
-    warnings: result.warnings,
-    timings: {
-      tokenizeMs: t.tokenizeMs,
-      textEncodeMs: t.textEncodeMs,
-      imageEncodeMs: t.imageEncodeMs,
-      denoise: t.denoise,
-      decodeMs: t.decodeMs,
-      totalMs: t.totalMs,
-    },
-    records: result.records,
-  };
-  if (v.json) return { stdout: JSON.stringify(summary, (_, x) => (typeof x === 'number' && !Number.isFinite(x) ? null : x), 2) };
-  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-  const sched = result.schedule;
-  const phases = sched
-    ? `TGATE v${sched.version}, gate step ${sched.gateStep}: ${result.records.filter((r) => r.phase !== 'fidelity').length} evaluations before the gate, ${result.records.filter((r) => r.phase === 'fidelity').length} after`
-    : 'baseline';
-  return {
-    stdout: [
-      `wrote ${files.join(', ')} (${result.width}x${result.height}, seed ${result.seed}, ${result.scheduler}, ${result.steps} steps, guidance ${result.guidance}; ${phases})`,
-      `  time  ${s(t.totalMs)}: tokenize ${s(t.tokenizeMs)}, text encode ${s(t.textEncodeMs)}${t.imageEncodeMs ? `, image encode ${s(t.imageEncodeMs)}` : ''}, denoise ${s(t.denoise.totalMs)} (planning ${s(t.denoise.planningMs)}, gate ${s(t.denoise.gateMs)}, fidelity ${s(t.denoise.fidelityMs)}), decode ${s(t.decodeMs)}`,
-    ].join('\n'),
-  };
+}
+
+export async function runGenerate(args: ParsedArgs, io: { stderr: NodeJS.WriteStream }): Promise<{ stdout: string }> {
+  const { values, positionals } = args;
+  const v = values as Values;
+  if (positionals.length !== 1)
+    throw usageError(
+      positionals.length === 0
+        ? 'Missing the compiled pipeline folder: tgate generate <dir> --prompt TEXT -o out.png.'
+        : `Expected one compiled pipeline folder, got ${positionals.length}: ${positionals.join(' ')}.`,
+    );
+  const dir = positionals[0]!;
+  const request = generateRequest(v);
+  const { files, kind } = checkedOutputs(v, request);
+  const result = await generateWith(dir, v, request, io.stderr);
+  for (const w of generateWarnings(result)) io.stderr.write(w);
+  writeOutputs(files, kind, result);
+  if (v.json) return { stdout: generateJson(generateSummary(dir, request, files, result)) };
+  return { stdout: generateText(files, result) };
 }

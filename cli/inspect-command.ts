@@ -10,6 +10,7 @@ import { vaeLatentFactor } from '../runtime/pipeline/latent-factor.js';
 import { denoiserModelOf } from '../io/pipeline-folder.js';
 import { bytesText, countText, shapeText, table } from './format.js';
 import type { CommandOutput } from './command-io.js';
+import type { MatchMiss } from '../analyses/attention/miss.js';
 
 /** Baseline, v1 and v2 runs: MACs in both conventions and the speed-up each bounds. */
 export function scheduleCostText(s: ScheduleCost): string {
@@ -123,7 +124,7 @@ function inspectText(r: InspectReport, explain: boolean): string {
       'Candidates considered (graph order)',
       table(
         ['node', 'op', 'outcome'],
-        r.considered.map((x) => [x.node, x.op, x.outcome]),
+        r.considered.map((x) => [x.node, x.op, x.miss ? missText(x.miss) : x.outcome]),
       ),
     );
   } else if (r.sites.length === 0 && r.rejected.length) {
@@ -131,14 +132,19 @@ function inspectText(r: InspectReport, explain: boolean): string {
       '',
       'Rejected candidates',
       table(
-        ['node', 'reason'],
-        r.rejected.map((x) => [x.node, x.reason]),
+        ['node', 'code', 'reason'],
+        r.rejected.map((x) => [x.node, x.code, x.reason]),
       ),
     );
   } else if (r.rejected.length) {
     out.push(`(${r.rejected.length} candidates rejected: --explain lists why)`);
   }
   return out.join('\n');
+}
+
+/** A miss as --explain shows it: the stable code first (what scripts and tests match), then the reason. */
+function missText(m: MatchMiss): string {
+  return `rejected ${m.code}: ${m.reason}`;
 }
 
 export async function runInspect(args: ParsedArgs): Promise<CommandOutput> {

@@ -53,14 +53,20 @@ export const COMMANDS: CommandSpec[] = [
       },
       exclude: { type: 'string', multiple: true, default: [], value: 'GLOB', description: 'leave out the sites whose scope or id matches; repeatable' },
       report: { type: 'boolean', description: 'also write report.md and report.json (costs, the diff of every variant)' },
-      ...json('the manifest and timings'),
+      'print-ir-after': {
+        type: 'string',
+        value: 'PASS',
+        description:
+          "print each variant's graph as text to stderr after that pass (expose-outputs, cut-at-values, dead-code-elimination, prune-unused-inputs) or all",
+      },
+      ...json('the manifest, timings and pass records'),
     },
     examples: [
       'tgate compile fixtures/models/tiny-unet.onnx -o out/tiny-unet',
       'tgate compile sd-onnx -o sd-tgate',
       "tgate compile model.onnx -o out/model --sites cross --exclude '/up_blocks.1/*' --report",
     ],
-    run: async (args) => (await commands()).runCompile(args),
+    run: async (args, io) => (await commands()).runCompile(args, io),
   },
   {
     name: 'inspect',

@@ -14,6 +14,7 @@ import { MAX_STEPS } from '../runtime/schedulers/config-check.js';
 import { TorchGenerator } from '../runtime/torch-random.js';
 import { checkOutputFile, checkOutputFolder } from './output-check.js';
 import { progressReporter } from './progress.js';
+import { runSummary, runText } from './run-format.js';
 import { note } from './reporter.js';
 import { concreteShape, namedTensors, readNpyFile, seededNormal, writeNpyFile } from './tensor-args.js';
 
@@ -89,13 +90,8 @@ export function variantsForArgs(dir: string, v: Values): VariantName[] {
   return variantsFor(readManifest(dir), a.steps, a.gateStep, a.tgate);
 }
 
-/** The generation request from run/bench options; `notes` says what was made up. */
-export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateOptions; notes: string[]; scheduler: string } {
-  const notes: string[] = [];
-  const { steps, gateStep, tgate } = scheduleArgs(v);
-  const guidance = v.guidance === undefined ? unet.manifest.schedule.guidance : numberOption(v, 'guidance', (n) => n >= 0, 'a number >= 0');
-  // The seed feeds torch's generator and tgate's: a whole number they both take exactly.
-  const seed = numberOption(v, 'seed', Number.isSafeInteger, 'a whole number between -(2^53 - 1) and 2^53 - 1');
+/** A fresh scheduler per call (and generator, for the schedulers that draw noise), its name, and the img2img strength. */
+function schedulerFrom(unet: GatedUNet, v: Values, seed: number, steps: number) {
   const name = v.scheduler === undefined ? undefined : String(v.scheduler);
   if (name !== undefined && !(SCHEDULERS as readonly string[]).includes(name))
     throw new TgateError('E_USAGE', `--scheduler must be one of ${SCHEDULERS.join(', ')}, not "${name}".`, {
@@ -115,47 +111,44 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
     const extra = { generator, ...(strength !== undefined && unet.roles.guidanceEmbedding.length ? { strength } : {}) };
     return config ? schedulerFromConfig(config, { steps, source: configFile!, name, ...extra }) : createScheduler(name ?? 'ddim', steps, undefined, extra);
   };
-  const scheduler = makeScheduler().name;
+  return { makeScheduler, scheduler: makeScheduler().name, strength };
+}
+
+/** The initial latents: --latents, else seeded noise at --batch/--height/--width (checked against the model); `notes` says so. */
+function latentsFrom(unet: GatedUNet, v: Values, seed: number, notes: string[]): TensorInput {
+  if (v.latents) return readNpyFile(String(v.latents));
   const r = unet.roles;
-  let latents: TensorInput;
-  if (v.latents) latents = readNpyFile(String(v.latents));
-  else {
-    const batch = numberOption(v, 'batch', (n) => Number.isInteger(n) && n >= 1, 'a whole number >= 1');
-    // Image pixels, over the model's latent factor (its pipeline's VAE; 8, or 1 in pixel space).
-    const lf = compiledLatentFactor(unet.dir, unet.manifest);
-    const f = lf.factor;
-    // Unset sizes: a model exported with fixed latent sides (an onnxruntime-optimized static
-    // graph) takes only those, so they are the default; otherwise SD's 512 px.
-    const side = (i: 2 | 3) => (typeof r.latent.shape[i] === 'number' ? String((r.latent.shape[i] as number) * f) : '512');
-    v = { ...v, height: v.height ?? side(2), width: v.width ?? side(3) };
-    const h = numberOption(
-      v,
-      'height',
-      (n) => Number.isInteger(n) && n % f === 0 && n > 0,
-      `a positive multiple of ${f} (image pixels; the latent factor is ${lf.why})`,
+  const batch = numberOption(v, 'batch', (n) => Number.isInteger(n) && n >= 1, 'a whole number >= 1');
+  // Image pixels, over the model's latent factor (its pipeline's VAE; 8, or 1 in pixel space).
+  const lf = compiledLatentFactor(unet.dir, unet.manifest);
+  const f = lf.factor;
+  // Unset sizes: a model exported with fixed latent sides (an onnxruntime-optimized static
+  // graph) takes only those, so they are the default; otherwise SD's 512 px.
+  const side = (i: 2 | 3) => (typeof r.latent.shape[i] === 'number' ? String((r.latent.shape[i] as number) * f) : '512');
+  v = { ...v, height: v.height ?? side(2), width: v.width ?? side(3) };
+  const what = `a positive multiple of ${f} (image pixels; the latent factor is ${lf.why})`;
+  const h = numberOption(v, 'height', (n) => Number.isInteger(n) && n % f === 0 && n > 0, what);
+  const w = numberOption(v, 'width', (n) => Number.isInteger(n) && n % f === 0 && n > 0, what);
+  // A compiled pipeline's denoiser halves the latents a known number of times: a size it
+  // cannot halve is this option's error, not a tensor's (runtime/latent-multiple.ts).
+  const lm = latentMultiple(unet.dir, unet.manifest);
+  if (lm && ((h / f) % lm.multiple !== 0 || (w / f) % lm.multiple !== 0)) {
+    const px = f * lm.multiple;
+    throw new TgateError(
+      'E_USAGE',
+      `--height ${h} --width ${w}: this pipeline takes multiples of ${px} pixels (the latent factor ${f} x ${lm.multiple}: ${lm.why}).`,
+      { hint: `Use multiples of ${px}, e.g. --height ${Math.max(px, Math.round(h / px) * px)} --width ${Math.max(px, Math.round(w / px) * px)}.` },
     );
-    const w = numberOption(
-      v,
-      'width',
-      (n) => Number.isInteger(n) && n % f === 0 && n > 0,
-      `a positive multiple of ${f} (image pixels; the latent factor is ${lf.why})`,
-    );
-    // A compiled pipeline's denoiser halves the latents a known number of times: a size it
-    // cannot halve is this option's error, not a tensor's (runtime/latent-multiple.ts).
-    const lm = latentMultiple(unet.dir, unet.manifest);
-    if (lm && ((h / f) % lm.multiple !== 0 || (w / f) % lm.multiple !== 0)) {
-      const px = f * lm.multiple;
-      throw new TgateError(
-        'E_USAGE',
-        `--height ${h} --width ${w}: this pipeline takes multiples of ${px} pixels (the latent factor ${f} x ${lm.multiple}: ${lm.why}).`,
-        { hint: `Use multiples of ${px}, e.g. --height ${Math.max(px, Math.round(h / px) * px)} --width ${Math.max(px, Math.round(w / px) * px)}.` },
-      );
-    }
-    const channels = typeof r.latent.shape[1] === 'number' ? r.latent.shape[1] : 4;
-    latents = seededNormal([batch, channels, h / f, w / f], seed, `--batch ${batch} --height ${h} --width ${w}: the latents`);
-    notes.push(`latents: seeded Gaussian noise [${latents.dims.join(', ')}] (seed ${seed}; latent ${h / f}x${w / f} for ${h}x${w} px)`);
   }
-  const B = latents.dims[0]!;
+  const channels = typeof r.latent.shape[1] === 'number' ? r.latent.shape[1] : 4;
+  const latents = seededNormal([batch, channels, h / f, w / f], seed, `--batch ${batch} --height ${h} --width ${w}: the latents`);
+  notes.push(`latents: seeded Gaussian noise [${latents.dims.join(', ')}] (seed ${seed}; latent ${h / f}x${w / f} for ${h}x${w} px)`);
+  return latents;
+}
+
+/** --cond/--uncond checked against the model, the rest seeded random at batch `B`; `notes` says which. */
+function conditioningFrom(unet: GatedUNet, v: Values, B: number, seed: number, guidance: number, notes: string[]) {
+  const r = unet.roles;
   const cond = namedTensors(v.cond as string[], '--cond');
   const uncond = namedTensors(v.uncond as string[], '--uncond');
   const inputs = unet.manifest.source.inputs;
@@ -177,6 +170,19 @@ export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateO
   const conditioned = [...r.text, ...r.conditioning];
   fill(cond, 'cond', [...conditioned, ...r.guidanceEmbedding], 1000);
   if (guidance > 1 && r.guidanceEmbedding.length === 0) fill(uncond, 'uncond', conditioned, 2000);
+  return { cond, uncond };
+}
+
+/** The generation request from run/bench options; `notes` says what was made up. */
+export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateOptions; notes: string[]; scheduler: string } {
+  const notes: string[] = [];
+  const { steps, gateStep, tgate } = scheduleArgs(v);
+  const guidance = v.guidance === undefined ? unet.manifest.schedule.guidance : numberOption(v, 'guidance', (n) => n >= 0, 'a number >= 0');
+  // The seed feeds torch's generator and tgate's: a whole number they both take exactly.
+  const seed = numberOption(v, 'seed', Number.isSafeInteger, 'a whole number between -(2^53 - 1) and 2^53 - 1');
+  const { makeScheduler, scheduler, strength } = schedulerFrom(unet, v, seed, steps);
+  const latents = latentsFrom(unet, v, seed, notes);
+  const { cond, uncond } = conditioningFrom(unet, v, latents.dims[0]!, seed, guidance, notes);
   const options: GenerateOptions = { latents, cond, uncond, steps, tgate, guidance, scheduler: makeScheduler };
   if (gateStep !== undefined) options.gateStep = gateStep;
   if (v.image) {
@@ -240,36 +246,11 @@ export async function runGeneration(dir: string, v: Values, stderr: NodeJS.Write
       fs.mkdirSync(trajectoryDir, { recursive: true });
       result.trajectory.forEach((x, k) => writeNpyFile(path.join(trajectoryDir, `latents_${String(k).padStart(3, '0')}.npy`), x, result.dims));
     }
-    const modelMs = result.records.reduce((a, r) => a + r.modelMs, 0);
-    const phases = (p: string) => result.records.filter((r) => r.phase === p).length;
-    const sched = result.schedule;
-    const summary = {
-      model: dir,
-      mode: v.baseline ? 'baseline' : 'tgate',
-      steps: options.steps,
-      // Model evaluations: PNDM evaluates once more than it steps.
-      evaluations: result.records.length,
-      gateStep: v.baseline ? null : sched.gateStep,
-      schedule: v.baseline ? null : sched,
-      variants: unet.opened,
-      guidance: options.guidance,
-      cfg: result.cfg,
-      scheduler,
-      seconds: result.totalMs / 1000,
-      modelSeconds: modelMs / 1000,
-      phases: { planning: phases('planning'), gate: phases('gate'), fidelity: phases('fidelity') },
-      output: outFile,
-      trajectory: trajectoryDir,
-      generatedInputs: notes,
-      records: result.records,
-    };
-    if (v.json) return JSON.stringify(summary, null, 2);
-    const lines = [
-      `${summary.mode}${v.baseline ? '' : ` v${sched.version}`}: ${summary.steps} steps${summary.evaluations !== summary.steps ? ` (${summary.evaluations} model evaluations)` : ''} (${summary.phases.planning + summary.phases.gate} planning${result.cfg ? ' with CFG at batch 2B' : ''}, ${summary.phases.fidelity} fidelity at batch B${sched.version === 2 && !v.baseline ? `; self-attention reused at ${result.records.filter((r) => r.self === 'reuse').length} steps` : ''}) in ${summary.seconds.toFixed(2)} s (model ${summary.modelSeconds.toFixed(2)} s)`,
-    ];
-    if (outFile) lines.push(`wrote ${outFile} [${result.dims.join(', ')}]`);
-    if (trajectoryDir) lines.push(`wrote ${result.trajectory.length} step latents to ${trajectoryDir}`);
-    return lines.join('\n');
+    const summary = runSummary(
+      { model: dir, baseline: !!v.baseline, options, variants: unet.opened, scheduler, output: outFile, trajectory: trajectoryDir, generatedInputs: notes },
+      result,
+    );
+    return v.json ? JSON.stringify(summary, null, 2) : runText(summary, result);
   } finally {
     await unet.release();
   }

@@ -1,6 +1,3 @@
-// Medians for the measuring commands (bench, calibrate): robust to the odd slow run.
+// Medians for the measuring commands (bench, calibrate): robust to the odd slow run (runtime/median.ts).
 
-export function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
-}
+export { median } from '../runtime/median.js';

@@ -2,11 +2,8 @@
 // when a user gives none, shaped from the compiled model's manifest.
 import { TgateError } from '../base/errors.js';
 import { replaceFile } from '../base/output/atomic-file.js';
-import type { ManifestIo } from '../build/manifest.js';
 import type { TensorInput } from '../runtime/gated-unet.js';
 import { encodeNpy, readNpy } from '../runtime/npy.js';
-import { SeededRandom } from '../runtime/random.js';
-import { checkTensorSize } from '../runtime/tensor-checks.js';
 
 export function readNpyFile(file: string): TensorInput {
   const a = readNpy(file);
@@ -36,15 +33,4 @@ export function namedTensors(pairs: string[], option: string): Record<string, Te
   return out;
 }
 
-/** Seeded stand-in values; `what` names the options that made the shape, for a refusal of its size. */
-export function seededNormal(dims: number[], seed: number, what = 'A seeded stand-in'): TensorInput {
-  // Bounded before allocating: --batch 100000000 or --height 800000 must be a usage error, not a crash.
-  checkTensorSize(dims, what, 'E_USAGE');
-  const r = new SeededRandom(seed);
-  return { data: Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => r.normal()), dims };
-}
-
-/** A concrete shape for a model input at batch B: symbolic sequence lengths become 77. */
-export function concreteShape(io: ManifestIo, batch: number): number[] {
-  return io.shape.map((d, i) => (i === 0 ? batch : typeof d === 'number' ? d : 77));
-}
+export { concreteShape, seededNormal } from '../runtime/seeded-tensors.js';

@@ -2,13 +2,17 @@
 // onnx-buf (ONNX 1.20 schema on @bufbuild/protobuf) keeps unknown fields, so decode+encode of an
 // unchanged model is byte-identical.
 import { fromBinary } from '@bufbuild/protobuf';
-import { ModelProtoSchema, type GraphProto, type ModelProto, type NodeProto } from 'onnx-buf';
+import { ModelProtoSchema, type GraphProto, type ModelProto, type NodeProto, type ValueInfoProto } from 'onnx-buf';
 import { TgateError } from '../base/errors.js';
 import { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
+import type { Node } from '../ir/node.js';
 import { describeCycle, topologicalOrder } from '../ir/order.js';
 import type { Value } from '../ir/value.js';
+import { attributesOf } from './attribute-proto.js';
+import { constantOf } from './constant-view.js';
 import { refuseOversizedGraph } from './graph-size.js';
+import { retain } from './retained.js';
 import { tensorTypeOf } from './types.js';
 
 /** Parses ONNX bytes; names the file in errors. Refuses what is not a model. */
@@ -38,8 +42,16 @@ export function parseModelProto(bytes: Uint8Array, file: string): ModelProto {
   return proto;
 }
 
+/** The IR of a parsed model; the proto is kept (never mutated) for what the IR does not model. */
 export function modelFromProto(proto: ModelProto): Model {
-  return { proto, graph: graphFromProto(proto.graph!) };
+  return {
+    graph: graphFromProto(proto.graph!),
+    irVersion: Number(proto.irVersion),
+    opsetImports: proto.opsetImport.map((o) => ({ domain: o.domain, version: Number(o.version) })),
+    producerName: proto.producerName,
+    producerVersion: proto.producerVersion,
+    retained: retain(proto),
+  };
 }
 
 export function decodeModel(bytes: Uint8Array, file: string): Model {
@@ -52,36 +64,40 @@ export function decodeModel(bytes: Uint8Array, file: string): Model {
  * nodes in a topological order (an unsorted graph is sorted; a cycle is refused, named node by
  * node). Every model tgate reads goes through here, so no analysis ever sees a malformed graph:
  * each of these used to surface later as an "internal error" (exit 70) or, for a cycle, as a
- * walk that grew to gigabytes.
+ * walk that grew to gigabytes. A value's type is the one its declaration gives (graph input or
+ * output, else value_info, else the initializer's); encode reuses a declaration while the type
+ * still matches it.
  */
 function graphFromProto(gp: GraphProto): Graph {
-  const g = new Graph(gp);
+  const g = new Graph({ name: gp.name, retained: retain(gp) });
+  const valueInfo = new Map<string, ValueInfoProto>();
   const malformed = (message: string, subject: { tensor?: string; node?: string } = {}) =>
     new TgateError('E_NOT_ONNX', `${message}: the graph is malformed.`, {
       subject,
       hint: 'Re-export the model; `python -m onnx.checker model.onnx` names the same problem.',
     });
-  for (const vi of gp.valueInfo) g.valueInfo.set(vi.name, vi);
+  for (const vi of gp.valueInfo) valueInfo.set(vi.name, vi);
+  const declared = (name: string) => tensorTypeOf(valueInfo.get(name)?.type);
   for (const t of gp.initializer) {
     if (!t.name) throw malformed('An initializer has no name');
     if (g.value(t.name)) throw malformed(`Two initializers are named "${t.name}"`, { tensor: t.name });
-    const v = g.createValue(t.name, { dtype: t.dataType, shape: t.dims.map(Number) });
-    v.initializer = t;
-    g.addInitializer(v);
+    const v = g.addInitializer(constantOf(t));
+    v.type = declared(t.name) ?? v.type;
   }
+  const lookupOrCreate = (name: string): Value => g.value(name) ?? g.createValue(name, declared(name));
   const inputs = new Set<Value>();
   for (const vi of gp.input) {
     if (!vi.name) throw malformed('A graph input has no name');
-    g.ioInfo.set(vi.name, vi);
     // IR < 4 lists initializers as inputs too: same value, both roles.
-    const v = g.value(vi.name) ?? g.createValue(vi.name, tensorTypeOf(vi.type));
+    const v = g.value(vi.name) ?? g.createValue(vi.name);
     if (inputs.has(v)) throw malformed(`The graph input "${vi.name}" is listed twice`, { tensor: vi.name });
+    v.type = tensorTypeOf(vi.type) ?? v.type;
     inputs.add(v);
-    g.inputs.push(v);
+    g.addInput(v);
   }
-  const pendingImplicit: [ReturnType<Graph['appendNode']>, string[]][] = [];
+  const pendingImplicit: [Node, string[]][] = [];
   for (const np of gp.node) {
-    const nodeInputs = np.input.map((n) => (n === '' ? null : lookupOrCreate(g, n)));
+    const nodeInputs = np.input.map((n) => (n === '' ? null : lookupOrCreate(n)));
     const claimed = new Set<string>();
     const outputs = np.output.map((n) => {
       if (n === '') return null;
@@ -91,15 +107,24 @@ function graphFromProto(gp: GraphProto): Graph {
       const existing = g.value(n);
       if (existing) {
         // A name used before it is produced (unsorted graph) was created as a placeholder; claim it.
-        if (existing.producer || existing.initializer || inputs.has(existing)) {
-          const first = existing.producer ? `by ${existing.producer.name} and ` : existing.initializer ? 'as an initializer and ' : 'as a graph input and ';
+        if (existing.producer || existing.constant || inputs.has(existing)) {
+          const first = existing.producer ? `by ${existing.producer.name} and ` : existing.constant ? 'as an initializer and ' : 'as a graph input and ';
           throw malformed(`Tensor "${n}" is produced twice (${first}by ${by}); ONNX requires single assignment`, { tensor: n, node: np.name });
         }
         return existing;
       }
-      return g.createValue(n, tensorTypeOf(g.valueInfo.get(n)?.type));
+      return g.createValue(n, declared(n));
     });
-    const node = g.appendNode(np, nodeInputs, outputs);
+    const node = g.createNode({
+      opType: np.opType,
+      domain: np.domain,
+      name: np.name,
+      inputs: nodeInputs,
+      outputs,
+      attributes: attributesOf(np.attribute),
+      metadata: metadataOf(np),
+      retained: retain(np),
+    });
     const captured = capturedNames(np);
     if (captured.length) pendingImplicit.push([node, captured]);
   }
@@ -111,15 +136,14 @@ function graphFromProto(gp: GraphProto): Graph {
   const outputs = new Set<Value>();
   for (const vi of gp.output) {
     if (!vi.name) throw malformed('A graph output has no name');
-    g.ioInfo.set(vi.name, vi);
-    const v = lookupOrCreate(g, vi.name);
+    const v = lookupOrCreate(vi.name);
     if (outputs.has(v)) throw malformed(`The graph output "${vi.name}" is listed twice; output names must be unique`, { tensor: vi.name });
     outputs.add(v);
-    if (!v.type) v.type = tensorTypeOf(vi.type);
-    g.outputs.push(v);
+    v.type = tensorTypeOf(vi.type) ?? v.type;
+    g.addOutput(v);
   }
   for (const v of g.values()) {
-    if (!v.producer && !v.initializer && !inputs.has(v) && v.useCount + (outputs.has(v) ? 1 : 0) > 0) {
+    if (!v.producer && !v.constant && !inputs.has(v) && v.useCount + (outputs.has(v) ? 1 : 0) > 0) {
       const user = v.uses()[0]?.node.name ?? 'a graph output';
       throw new TgateError('E_NOT_ONNX', `Tensor "${v.name}" (read by ${user}) is never produced: the graph is malformed.`, { subject: { tensor: v.name } });
     }
@@ -136,12 +160,14 @@ function graphFromProto(gp: GraphProto): Graph {
   return g;
 }
 
-function lookupOrCreate(g: Graph, name: string): Value {
-  return g.value(name) ?? g.createValue(name, tensorTypeOf(g.valueInfo.get(name)?.type));
+function metadataOf(np: NodeProto): ReadonlyMap<string, string> {
+  const m = new Map<string, string>();
+  for (const e of np.metadataProps) if (!m.has(e.key)) m.set(e.key, e.value);
+  return m;
 }
 
 /** Names a node's subgraphs read from the enclosing scope (not defined inside them). */
-function capturedNames(np: NodeProto): string[] {
+export function capturedNames(np: NodeProto): string[] {
   const out = new Set<string>();
   const visit = (sg: GraphProto, outerDefined: Set<string>): void => {
     const defined = new Set(outerDefined);

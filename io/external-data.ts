@@ -7,7 +7,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
-import { StringStringEntryProtoSchema, TensorProtoSchema, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from 'onnx-buf';
+import {
+  StringStringEntryProtoSchema,
+  TensorProto_DataLocation,
+  TensorProto_DataType as DT,
+  TensorProtoSchema,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+} from 'onnx-buf';
 import { TgateError } from '../base/errors.js';
 import { dtypeName, exactTensorBytes } from '../ir/dtype.js';
 import { hfCacheRepoOf, isInsideDir, symlinkVerdict } from './links.js';
@@ -73,7 +82,7 @@ export function externalTensorsOutsideInitializers(model: ModelProto): { tensor:
   const initializers = new Set(model.graph?.initializer ?? []);
   const found: { tensor: string; where: string }[] = [];
   forEachTensor(model, (t, where) => {
-    if (t.dataLocation === 1 && !initializers.has(t)) found.push({ tensor: t.name, where: where() });
+    if (t.dataLocation === TensorProto_DataLocation.EXTERNAL && !initializers.has(t)) found.push({ tensor: t.name, where: where() });
   });
   return found;
 }
@@ -97,7 +106,7 @@ export function hoistExternalConstants(model: ModelProto): ModelProto {
     !!n.output[0] &&
     n.attribute.length === 1 &&
     n.attribute[0]!.name === 'value' &&
-    n.attribute[0]!.t?.dataLocation === 1;
+    n.attribute[0]!.t?.dataLocation === TensorProto_DataLocation.EXTERNAL;
   const hoisted = graph.node.filter(isExternalConstant);
   if (!hoisted.length) return model;
   const initializers = hoisted.map((n) => ({ ...n.attribute[0]!.t!, name: n.output[0]! }) as TensorProto);
@@ -111,7 +120,7 @@ export function hoistExternalConstants(model: ModelProto): ModelProto {
  * in decimal digits, and a length equal to the tensor's size (dims x element size).
  */
 export function externalRefOf(t: TensorProto, where: TensorWhere = () => 'initializer'): ExternalRef | null {
-  if (t.dataLocation !== 1) return null;
+  if (t.dataLocation !== TensorProto_DataLocation.EXTERNAL) return null;
   const invalid = (what: string) =>
     new TgateError('E_EXTERNAL_DATA_INVALID', `Tensor "${t.name}" (${where()}) is marked external, but ${what}.`, {
       subject: { tensor: t.name },
@@ -142,7 +151,7 @@ export function externalRefOf(t: TensorProto, where: TensorWhere = () => 'initia
   const bytes = count > BigInt(Number.MAX_SAFE_INTEGER) ? null : exactTensorBytes(t.dataType, Number(count));
   if (bytes === null)
     throw invalid(
-      `its size cannot be checked: ${t.dataType === 8 ? 'string tensors cannot be stored externally' : count > BigInt(Number.MAX_SAFE_INTEGER) ? `its dims [${t.dims.join(', ')}] are too large` : `its element type ${dtypeName(t.dataType)} is unknown`}`,
+      `its size cannot be checked: ${t.dataType === DT.STRING ? 'string tensors cannot be stored externally' : count > BigInt(Number.MAX_SAFE_INTEGER) ? `its dims [${t.dims.join(', ')}] are too large` : `its element type ${dtypeName(t.dataType)} is unknown`}`,
     );
   if (length !== null && length !== bytes)
     throw invalid(`its external-data length ${length} is not its size: [${t.dims.join(', ')}] ${dtypeName(t.dataType)} is ${bytes} bytes`);
@@ -288,7 +297,7 @@ function checkDataFile(
 
 /** Little-endian bytes of an embedded tensor, or null when it cannot live in external data. */
 export function tensorBytes(t: TensorProto): Uint8Array | null {
-  if (t.dataLocation === 1 || t.dataType === 8) return null;
+  if (t.dataLocation === TensorProto_DataLocation.EXTERNAL || t.dataType === DT.STRING) return null;
   if (t.rawData.length) return t.rawData;
   const pack = <T>(xs: T[], size: number, put: (dv: DataView, o: number, x: T) => void): Uint8Array => {
     const out = new Uint8Array(xs.length * size);
@@ -297,27 +306,29 @@ export function tensorBytes(t: TensorProto): Uint8Array | null {
     return out;
   };
   switch (t.dataType) {
-    case 1:
+    case DT.FLOAT:
       return t.floatData.length ? pack(t.floatData, 4, (d, o, x) => d.setFloat32(o, x, true)) : null;
-    case 11:
+    case DT.DOUBLE:
       return t.doubleData.length ? pack(t.doubleData, 8, (d, o, x) => d.setFloat64(o, x, true)) : null;
-    case 7:
+    case DT.INT64:
       return t.int64Data.length ? pack(t.int64Data, 8, (d, o, x) => d.setBigInt64(o, x, true)) : null;
-    case 13:
-    case 12:
+    case DT.UINT64:
+    case DT.UINT32:
       return t.uint64Data.length
-        ? pack(t.uint64Data, t.dataType === 13 ? 8 : 4, (d, o, x) => (t.dataType === 13 ? d.setBigUint64(o, x, true) : d.setUint32(o, Number(x), true)))
+        ? pack(t.uint64Data, t.dataType === DT.UINT64 ? 8 : 4, (d, o, x) =>
+            t.dataType === DT.UINT64 ? d.setBigUint64(o, x, true) : d.setUint32(o, Number(x), true),
+          )
         : null;
-    case 6:
+    case DT.INT32:
       return t.int32Data.length ? pack(t.int32Data, 4, (d, o, x) => d.setInt32(o, x, true)) : null;
-    case 2:
-    case 3:
-    case 9:
+    case DT.UINT8:
+    case DT.INT8:
+    case DT.BOOL:
       return t.int32Data.length ? pack(t.int32Data, 1, (d, o, x) => d.setUint8(o, x & 0xff)) : null;
-    case 4:
-    case 5:
-    case 10:
-    case 16:
+    case DT.UINT16:
+    case DT.INT16:
+    case DT.FLOAT16:
+    case DT.BFLOAT16:
       return t.int32Data.length ? pack(t.int32Data, 2, (d, o, x) => d.setUint16(o, x & 0xffff, true)) : null;
     default:
       return null;
@@ -360,7 +371,7 @@ export function externalized(t: TensorProto, layout: WeightsLayout): TensorProto
     doubleData: [],
     uint64Data: [],
     stringData: [],
-    dataLocation: 1,
+    dataLocation: TensorProto_DataLocation.EXTERNAL,
     externalData: [entry('location', layout.location), entry('offset', String(e.offset)), entry('length', String(e.bytes.length))],
   } as TensorProto;
 }

@@ -4,6 +4,7 @@
 // HEAP_BYTES_PER_NODE per node in all; a 1,000,000-node model used to grow until V8 aborted the
 // process ("JavaScript heap out of memory", a signal, no exit code). Checked before decoding.
 import v8 from 'node:v8';
+import { WireType } from '@bufbuild/protobuf/wire';
 import { TgateError } from '../base/errors.js';
 
 /**
@@ -42,19 +43,19 @@ function eachField(b: Uint8Array, start: number, end: number, field: (no: number
     pos = tag[1];
     const no = Math.floor(tag[0] / 8);
     switch (tag[0] % 8) {
-      case 0: {
+      case WireType.Varint: {
         const v = varint(b, pos);
         if (!v) return false;
         pos = v[1];
         break;
       }
-      case 1:
+      case WireType.Bit64:
         pos += 8;
         break;
-      case 5:
+      case WireType.Bit32:
         pos += 4;
         break;
-      case 2: {
+      case WireType.LengthDelimited: {
         const len = varint(b, pos);
         if (!len || len[1] + len[0] > end) return false;
         field(no, len[1], len[1] + len[0]);

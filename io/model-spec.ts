@@ -1,7 +1,8 @@
 // Builds ONNX bytes from a plain description, so fixtures and tests can make models in code
-// without touching the protobuf schema (which lives only in compiler/io).
+// without touching the protobuf schema (which lives only in io/).
 import { create, toBinary } from '@bufbuild/protobuf';
 import {
+  AttributeProto_AttributeType as AttrType,
   AttributeProtoSchema,
   GraphProtoSchema,
   ModelProtoSchema,
@@ -9,6 +10,8 @@ import {
   OperatorSetIdProtoSchema,
   SparseTensorProtoSchema,
   StringStringEntryProtoSchema,
+  TensorProto_DataLocation,
+  TensorProto_DataType as DT,
   TensorProtoSchema,
   type AttributeProto,
   type GraphProto,
@@ -20,7 +23,7 @@ import { valueInfoFor } from './types.js';
 
 export interface TensorSpec {
   name: string;
-  /** ONNX TensorProto.DataType number (1 = float32, 7 = int64, ...). */
+  /** ONNX TensorProto.DataType number (DTYPE in ir/dtype.ts names them). */
   dtype: number;
   dims: number[];
   /** Little-endian bytes; or `values` for float32/int64 tensors. */
@@ -94,9 +97,9 @@ export interface ModelSpec {
 function tensorBytesOf(t: TensorSpec): Uint8Array {
   if (t.raw) return t.raw;
   const vals = t.values ?? [];
-  if (t.dtype === 1) return new Uint8Array(Float32Array.from(vals).buffer);
-  if (t.dtype === 7) return new Uint8Array(BigInt64Array.from(Array.from(vals, (v) => BigInt(v))).buffer);
-  if (t.dtype === 6) return new Uint8Array(Int32Array.from(vals).buffer);
+  if (t.dtype === DT.FLOAT) return new Uint8Array(Float32Array.from(vals).buffer);
+  if (t.dtype === DT.INT64) return new Uint8Array(BigInt64Array.from(Array.from(vals, (v) => BigInt(v))).buffer);
+  if (t.dtype === DT.INT32) return new Uint8Array(Int32Array.from(vals).buffer);
   throw new Error(`model-spec: give raw bytes for dtype ${t.dtype}`);
 }
 
@@ -104,13 +107,13 @@ export function tensorProto(t: TensorSpec): TensorProto {
   const base = { name: t.name, dataType: t.dtype, dims: t.dims.map(BigInt) };
   if (t.externalEntries) {
     const externalData = t.externalEntries.map(([key, value]) => create(StringStringEntryProtoSchema, { key, value }));
-    return create(TensorProtoSchema, { ...base, dataLocation: 1, externalData });
+    return create(TensorProtoSchema, { ...base, dataLocation: TensorProto_DataLocation.EXTERNAL, externalData });
   }
   if (t.external) {
     const e = (key: string, value: string) => create(StringStringEntryProtoSchema, { key, value });
     return create(TensorProtoSchema, {
       ...base,
-      dataLocation: 1,
+      dataLocation: TensorProto_DataLocation.EXTERNAL,
       externalData: [e('location', t.external.location), e('offset', String(t.external.offset)), e('length', String(t.external.length))],
     });
   }
@@ -123,22 +126,22 @@ export function tensorSpecBytes(t: TensorSpec): Uint8Array {
 }
 
 function attribute(name: string, a: AttrSpec): AttributeProto {
-  if ('i' in a) return create(AttributeProtoSchema, { name, type: 2, i: BigInt(a.i) });
-  if ('f' in a) return create(AttributeProtoSchema, { name, type: 1, f: a.f });
-  if ('ints' in a) return create(AttributeProtoSchema, { name, type: 7, ints: a.ints.map(BigInt) });
-  if ('floats' in a) return create(AttributeProtoSchema, { name, type: 6, floats: a.floats });
-  if ('s' in a) return create(AttributeProtoSchema, { name, type: 3, s: new TextEncoder().encode(a.s) });
-  if ('t' in a) return create(AttributeProtoSchema, { name, type: 4, t: tensorProto(a.t) });
-  if ('tensors' in a) return create(AttributeProtoSchema, { name, type: 9, tensors: a.tensors.map(tensorProto) });
+  if ('i' in a) return create(AttributeProtoSchema, { name, type: AttrType.INT, i: BigInt(a.i) });
+  if ('f' in a) return create(AttributeProtoSchema, { name, type: AttrType.FLOAT, f: a.f });
+  if ('ints' in a) return create(AttributeProtoSchema, { name, type: AttrType.INTS, ints: a.ints.map(BigInt) });
+  if ('floats' in a) return create(AttributeProtoSchema, { name, type: AttrType.FLOATS, floats: a.floats });
+  if ('s' in a) return create(AttributeProtoSchema, { name, type: AttrType.STRING, s: new TextEncoder().encode(a.s) });
+  if ('t' in a) return create(AttributeProtoSchema, { name, type: AttrType.TENSOR, t: tensorProto(a.t) });
+  if ('tensors' in a) return create(AttributeProtoSchema, { name, type: AttrType.TENSORS, tensors: a.tensors.map(tensorProto) });
   if ('sparse' in a) {
     const sparseTensor = create(SparseTensorProtoSchema, {
       values: tensorProto(a.sparse.values),
       indices: tensorProto(a.sparse.indices),
       dims: a.sparse.dims.map(BigInt),
     });
-    return create(AttributeProtoSchema, { name, type: 11, sparseTensor });
+    return create(AttributeProtoSchema, { name, type: AttrType.SPARSE_TENSOR, sparseTensor });
   }
-  return create(AttributeProtoSchema, { name, type: 5, g: graphProto(a.g, name) });
+  return create(AttributeProtoSchema, { name, type: AttrType.GRAPH, g: graphProto(a.g, name) });
 }
 
 function nodeProto(n: NodeSpec): NodeProto {

@@ -1,39 +1,68 @@
 // ONNX element types: names for people and manifests, byte sizes for weight layout.
 
-const NAMES: Record<number, string> = {
-  1: 'float32',
-  2: 'uint8',
-  3: 'int8',
-  4: 'uint16',
-  5: 'int16',
-  6: 'int32',
-  7: 'int64',
-  8: 'string',
-  9: 'bool',
-  10: 'float16',
-  11: 'float64',
-  12: 'uint32',
-  13: 'uint64',
-  14: 'complex64',
-  15: 'complex128',
-  16: 'bfloat16',
-  17: 'float8e4m3fn',
-  18: 'float8e4m3fnuz',
-  19: 'float8e5m2',
-  20: 'float8e5m2fnuz',
-  21: 'uint4',
-  22: 'int4',
-  23: 'float4e2m1',
-  24: 'float8e8m0',
-  25: 'uint2',
-  26: 'int2',
-};
+/** ONNX element types by name (TensorProto.DataType numbers): the IR's names for them. */
+export const DTYPE = {
+  undefined: 0,
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  uint16: 4,
+  int16: 5,
+  int32: 6,
+  int64: 7,
+  string: 8,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+  uint32: 12,
+  uint64: 13,
+  complex64: 14,
+  complex128: 15,
+  bfloat16: 16,
+  float8e4m3fn: 17,
+  float8e4m3fnuz: 18,
+  float8e5m2: 19,
+  float8e5m2fnuz: 20,
+  uint4: 21,
+  int4: 22,
+  float4e2m1: 23,
+  float8e8m0: 24,
+  uint2: 25,
+  int2: 26,
+} as const;
+
+/** Element type as the ONNX TensorProto.DataType number (DTYPE names them); 0 = unknown. */
+export type DataType = number;
+
+const NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(DTYPE)
+    .filter(([, v]) => v !== DTYPE.undefined)
+    .map(([k, v]) => [v, k]),
+);
 
 export function dtypeName(t: number): string {
   return NAMES[t] ?? `dtype(${t})`;
 }
 
-const BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2, 17: 1, 18: 1, 19: 1, 20: 1 };
+const BYTES: Record<number, number> = {
+  [DTYPE.float32]: 4,
+  [DTYPE.uint8]: 1,
+  [DTYPE.int8]: 1,
+  [DTYPE.uint16]: 2,
+  [DTYPE.int16]: 2,
+  [DTYPE.int32]: 4,
+  [DTYPE.int64]: 8,
+  [DTYPE.bool]: 1,
+  [DTYPE.float16]: 2,
+  [DTYPE.float64]: 8,
+  [DTYPE.uint32]: 4,
+  [DTYPE.uint64]: 8,
+  [DTYPE.bfloat16]: 2,
+  [DTYPE.float8e4m3fn]: 1,
+  [DTYPE.float8e4m3fnuz]: 1,
+  [DTYPE.float8e5m2]: 1,
+  [DTYPE.float8e5m2fnuz]: 1,
+};
 
 /** Bytes per element of a whole-byte type; 4 for what is unknown here (sizes are estimates then). */
 export function dtypeBytes(t: number): number {
@@ -46,15 +75,14 @@ export function dtypeBytes(t: number): number {
  * this table does not know, whose size cannot be checked.
  */
 export function exactTensorBytes(t: number, count: number): number | null {
-  if (t === 21 || t === 22 || t === 23) return Math.ceil(count / 2);
-  if (t === 25 || t === 26) return Math.ceil(count / 4);
-  const per = t === 14 ? 8 : t === 15 ? 16 : t === 24 ? 1 : BYTES[t];
+  if (t === DTYPE.uint4 || t === DTYPE.int4 || t === DTYPE.float4e2m1) return Math.ceil(count / 2);
+  if (t === DTYPE.uint2 || t === DTYPE.int2) return Math.ceil(count / 4);
+  const per = t === DTYPE.complex64 ? 8 : t === DTYPE.complex128 ? 16 : t === DTYPE.float8e8m0 ? 1 : BYTES[t];
   return per === undefined ? null : count * per;
 }
 
 export function dtypeFromName(name: string): number | undefined {
-  for (const [k, v] of Object.entries(NAMES)) if (v === name) return Number(k);
-  return undefined;
+  return name !== 'undefined' && Object.hasOwn(DTYPE, name) ? DTYPE[name as keyof typeof DTYPE] : undefined;
 }
 
 /** The number an IEEE half-precision bit pattern encodes. */

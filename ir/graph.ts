@@ -1,27 +1,56 @@
 // The graph: nodes in a serialisation order, values by name, graph inputs/outputs and initializers.
 // Every edit goes through a method here or Node.setInput, so producer/use links stay consistent.
 // Removals are checked before anything changes: a refused removal leaves the graph as it was.
-import type { GraphProto, NodeProto, ValueInfoProto } from 'onnx-buf';
 import { TgateError } from '../base/errors.js';
+import { Attributes, type AttrValue } from './attributes.js';
+import type { TensorConstant } from './constant.js';
+import { addImplicit, appendInput, bindOutput, detach, setName } from './internal.js';
 import { Node } from './node.js';
+import type { Retained } from './retained.js';
 import { Value, type TensorType } from './value.js';
 
+export interface CreateNode {
+  opType: string;
+  /** '' (the default) for the ONNX domain. */
+  domain?: string;
+  name?: string;
+  /** Read values (null for an omitted optional input). */
+  inputs: (Value | null)[];
+  /** Fresh values without a producer (null for an omitted optional output). */
+  outputs: (Value | null)[];
+  attributes?: Attributes | Record<string, AttrValue>;
+  metadata?: ReadonlyMap<string, string>;
+  /** io/ only: the source's encoding of the node. */
+  retained?: Retained | null;
+}
+
 export class Graph {
-  /** Everything of the GraphProto the IR does not model; node/io/initializer lists are rebuilt on encode. */
-  readonly proto: GraphProto;
+  /** The graph's name in the model ('' when none). */
+  readonly name: string;
+  /** What io/ kept of the source graph (doc string, value_info, sparse initializers, unknown fields). */
+  readonly retained: Retained | null;
   private nodeList: Node[] = [];
   private readonly valuesByName = new Map<string, Value>();
-  readonly inputs: Value[] = [];
-  readonly outputs: Value[] = [];
-  /** Initializers in their original order. */
-  readonly initializers: Value[] = [];
-  /** value_info entries of the source, kept for the values that survive. */
-  readonly valueInfo = new Map<string, ValueInfoProto>();
-  /** Original ValueInfoProtos of graph inputs/outputs, reused verbatim when a value keeps its role. */
-  readonly ioInfo = new Map<string, ValueInfoProto>();
+  private readonly inputList: Value[] = [];
+  private readonly outputList: Value[] = [];
+  private readonly initializerList: Value[] = [];
 
-  constructor(proto: GraphProto) {
-    this.proto = proto;
+  constructor(init: { name?: string; retained?: Retained | null } = {}) {
+    this.name = init.name ?? '';
+    this.retained = init.retained ?? null;
+  }
+
+  get inputs(): readonly Value[] {
+    return this.inputList;
+  }
+
+  get outputs(): readonly Value[] {
+    return this.outputList;
+  }
+
+  /** Initializers in their original order. */
+  get initializers(): readonly Value[] {
+    return this.initializerList;
   }
 
   /** Removed nodes are dropped from nodeList lazily, so removing many nodes stays linear. */
@@ -65,7 +94,7 @@ export class Graph {
     if (this.valuesByName.has(name))
       throw new TgateError('E_IR_INVALID', `Cannot rename "${v.name}": a value named "${name}" already exists.`, { subject: { tensor: name } });
     this.valuesByName.delete(v.name);
-    v.name = name;
+    v[setName](name);
     this.valuesByName.set(name, v);
   }
 
@@ -79,26 +108,38 @@ export class Graph {
     return v;
   }
 
-  /** Appends a node; its outputs must be fresh values without a producer. */
-  appendNode(proto: NodeProto, inputs: (Value | null)[], outputs: (Value | null)[]): Node {
-    const node = new Node(proto);
-    outputs.forEach((v, i) => {
+  /** Creates a node at the end of the order; its outputs must be values of this graph without a producer. */
+  createNode(spec: CreateNode): Node {
+    for (const v of [...spec.inputs, ...spec.outputs]) {
+      if (v && this.valuesByName.get(v.name) !== v)
+        throw new TgateError('E_IR_INVALID', `"${v.name}" is not a value of this graph.`, { subject: { tensor: v.name } });
+    }
+    for (const v of spec.outputs) {
       if (v && v.producer) {
         throw new TgateError('E_IR_INVALID', `Value "${v.name}" already has a producer (${v.producer.name}).`, { subject: { tensor: v.name } });
       }
-      node.bindOutput(i, v);
+      if (v && (v.constant || this.isGraphInput(v))) {
+        throw new TgateError('E_IR_INVALID', `Value "${v.name}" is a graph input or initializer; a node cannot produce it.`, { subject: { tensor: v.name } });
+      }
+    }
+    const attributes = spec.attributes instanceof Attributes ? spec.attributes : new Attributes(Object.entries(spec.attributes ?? {}));
+    const node = new Node({
+      opType: spec.opType,
+      domain: spec.domain ?? '',
+      name: spec.name ?? '',
+      attributes,
+      ...(spec.metadata ? { metadata: spec.metadata } : {}),
+      retained: spec.retained ?? null,
     });
-    inputs.forEach((v, i) => {
-      node.inputs.push(null);
-      node.setInput(i, v);
-    });
+    spec.outputs.forEach((v, i) => node[bindOutput](i, v));
+    for (const v of spec.inputs) node[appendInput](v);
     this.nodeList.push(node);
     return node;
   }
 
+  /** Records a value a subgraph attribute of `node` reads from this graph (io/ finds them). */
   addImplicitInput(node: Node, value: Value): void {
-    node.implicitInputs.push(value);
-    value.addUse({ node, index: -1 });
+    node[addImplicit](value);
   }
 
   /** Replaces the node order (used by topological sort); must be a permutation of the nodes. */
@@ -129,16 +170,33 @@ export class Graph {
 
   /** Removes a node whose outputs are unused; refuses (changing nothing) otherwise. */
   removeNode(node: Node): void {
-    if (!node.attached) throw new TgateError('E_IR_INVALID', `Node ${node.name} is not in the graph.`, { subject: { node: node.name } });
-    const why = this.whyNotRemovable(node);
-    if (why) throw new TgateError('E_IR_INVALID', `Cannot remove node ${node.name}: ${why}.`, { subject: { node: node.name } });
-    node.inputs.forEach((_, i) => node.setInput(i, null));
-    for (const v of node.implicitInputs) v.removeUse(node, -1);
-    node.implicitInputs.length = 0;
-    for (const out of node.outputs) if (out) this.valuesByName.delete(out.name);
-    node.outputs.forEach((_, i) => node.bindOutput(i, null));
-    node.attached = false;
-    this.removedSinceCompaction++;
+    this.remove([node]);
+  }
+
+  /**
+   * Removes a set of nodes at once: their outputs may only be read by nodes of the set, and
+   * none may be a graph output. Everything is checked first; a refusal changes nothing.
+   */
+  remove(nodes: Iterable<Node>): void {
+    const set = new Set(nodes);
+    for (const node of set) {
+      if (!node.attached) throw new TgateError('E_IR_INVALID', `Node ${node.name} is not in the graph.`, { subject: { node: node.name } });
+      for (const out of node.outputs) {
+        if (!out) continue;
+        const outside = out.uses().find((u) => !set.has(u.node));
+        const why = outside
+          ? `its output "${out.name}" is still used by ${outside.node.name}`
+          : this.isGraphOutput(out)
+            ? `its output "${out.name}" is a graph output`
+            : null;
+        if (why) throw new TgateError('E_IR_INVALID', `Cannot remove node ${node.name}: ${why}.`, { subject: { node: node.name } });
+      }
+    }
+    for (const node of set) {
+      for (const out of node.outputs) if (out) this.valuesByName.delete(out.name);
+      node[detach]();
+      this.removedSinceCompaction++;
+    }
   }
 
   /** Points every use of `from` (and graph output slots when asked) at `to`. */
@@ -150,9 +208,9 @@ export class Graph {
     for (const u of uses) u.node.setInput(u.index, to);
     let n = uses.length;
     if (opts.includeGraphOutputs) {
-      this.outputs.forEach((o, i) => {
+      this.outputList.forEach((o, i) => {
         if (o === from) {
-          this.outputs[i] = to;
+          this.outputList[i] = to;
           n++;
         }
       });
@@ -163,8 +221,26 @@ export class Graph {
   /** Exposes a value as an extra graph output (no-op when it already is one). */
   addOutput(v: Value): boolean {
     if (this.isGraphOutput(v)) return false;
-    this.outputs.push(v);
+    this.outputList.push(v);
     return true;
+  }
+
+  /** Replaces the graph outputs (values of this graph, each once); what no longer is one stays in the graph. */
+  setOutputs(values: Value[]): void {
+    for (const v of values) {
+      if (this.valuesByName.get(v.name) !== v)
+        throw new TgateError('E_IR_INVALID', `"${v.name}" is not a value of this graph.`, { subject: { tensor: v.name } });
+    }
+    if (new Set(values).size !== values.length) throw new TgateError('E_IR_INVALID', 'setOutputs needs each value once.');
+    this.outputList.splice(0, this.outputList.length, ...values);
+  }
+
+  /** Declares a value as a graph input (decode; a computed value becomes one through promoteToInput). */
+  addInput(v: Value): void {
+    if (this.valuesByName.get(v.name) !== v) throw new TgateError('E_IR_INVALID', `"${v.name}" is not a value of this graph.`, { subject: { tensor: v.name } });
+    if (v.producer) throw new TgateError('E_IR_INVALID', `"${v.name}" is computed by ${v.producer.name}; use promoteToInput.`, { subject: { tensor: v.name } });
+    if (this.isGraphInput(v)) throw new TgateError('E_IR_INVALID', `"${v.name}" is already a graph input.`, { subject: { tensor: v.name } });
+    this.inputList.push(v);
   }
 
   /**
@@ -181,9 +257,9 @@ export class Graph {
     }
     const slot = producer.outputs.indexOf(v);
     const placeholder = this.createValue(this.freshName(`${v.name}__cut`), v.type);
-    producer.bindOutput(slot, placeholder);
+    producer[bindOutput](slot, placeholder);
     v.type = type;
-    this.inputs.push(v);
+    this.inputList.push(v);
   }
 
   /** Removes an unused graph input; refuses when something reads it. */
@@ -191,10 +267,10 @@ export class Graph {
     if (v.useCount > 0) {
       throw new TgateError('E_IR_INVALID', `Cannot remove graph input "${v.name}": it is used by ${v.uses()[0]!.node.name}.`, { subject: { tensor: v.name } });
     }
-    const i = this.inputs.indexOf(v);
+    const i = this.inputList.indexOf(v);
     if (i < 0) throw new TgateError('E_IR_INVALID', `"${v.name}" is not a graph input.`, { subject: { tensor: v.name } });
-    this.inputs.splice(i, 1);
-    if (!v.initializer && !this.isGraphOutput(v)) this.valuesByName.delete(v.name);
+    this.inputList.splice(i, 1);
+    if (!v.constant && !this.isGraphOutput(v)) this.valuesByName.delete(v.name);
   }
 
   /** Removes an unused initializer (and its graph-input entry, in IR < 4 models). */
@@ -202,16 +278,22 @@ export class Graph {
     if (v.useCount > 0 || this.isGraphOutput(v)) {
       throw new TgateError('E_IR_INVALID', `Cannot remove initializer "${v.name}": it is still used.`, { subject: { tensor: v.name } });
     }
-    const i = this.initializers.indexOf(v);
+    const i = this.initializerList.indexOf(v);
     if (i < 0) throw new TgateError('E_IR_INVALID', `"${v.name}" is not an initializer.`, { subject: { tensor: v.name } });
-    this.initializers.splice(i, 1);
-    const j = this.inputs.indexOf(v);
-    if (j >= 0) this.inputs.splice(j, 1);
+    this.initializerList.splice(i, 1);
+    const j = this.inputList.indexOf(v);
+    if (j >= 0) this.inputList.splice(j, 1);
     this.valuesByName.delete(v.name);
   }
 
-  /** Registers an initializer value (decode only). */
-  addInitializer(v: Value): void {
-    this.initializers.push(v);
+  /** Adds an initializer: a new value named as the constant, holding it, typed by its dtype and dims. */
+  addInitializer(constant: TensorConstant): Value {
+    if (this.valuesByName.has(constant.name)) {
+      throw new TgateError('E_IR_INVALID', `A value named "${constant.name}" already exists in the graph.`, { subject: { tensor: constant.name } });
+    }
+    const v = new Value(constant.name, { dtype: constant.dtype, shape: constant.dims.slice() }, constant);
+    this.valuesByName.set(v.name, v);
+    this.initializerList.push(v);
+    return v;
   }
 }

@@ -1,11 +1,13 @@
 // A Value is one tensor edge of the graph: at most one producer (a node output, or none for graph
 // inputs and initializers) and a set of uses. Only Node.setInput and the Graph edit methods change
-// uses, so producer/uses stay consistent by construction.
+// uses, so producer/uses stay consistent by construction. `type` is the one source of truth for
+// the value's type when the model is encoded.
+import type { TensorConstant } from './constant.js';
+import type { DataType } from './dtype.js';
+import { addUse, removeUse, setName, setProducer } from './internal.js';
 import type { Node } from './node.js';
-import type { TensorProto } from 'onnx-buf';
 
-/** Element type as the ONNX TensorProto.DataType number; 0 = unknown. */
-export type DataType = number;
+export type { DataType } from './dtype.js';
 
 /** A dimension: a fixed size, a symbol, or unknown (null). */
 export type Dim = number | string | null;
@@ -16,6 +18,14 @@ export interface TensorType {
   shape: Dim[] | null;
 }
 
+/** Two types are the same: same element type, same rank and the same dims. */
+export function sameType(a: TensorType | null, b: TensorType | null): boolean {
+  if (!a || !b) return a === b;
+  if (a.dtype !== b.dtype) return false;
+  if (!a.shape || !b.shape) return a.shape === b.shape;
+  return a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape![i]);
+}
+
 export interface Use {
   node: Node;
   /** Input slot, or -1 for an implicit use by a subgraph of the node (If/Loop/Scan bodies). */
@@ -23,17 +33,26 @@ export interface Use {
 }
 
 export class Value {
-  name: string;
-  producer: Node | null = null;
-  /** Type when known (graph inputs/outputs, value_info, initializers, or set by an analysis). */
+  private currentName: string;
+  private producerNode: Node | null = null;
+  /** Type when known (graph inputs/outputs, value_info, initializers, or set by a pass). */
   type: TensorType | null;
-  /** Set when this value is an initializer; the proto is shared and never mutated. */
-  initializer: TensorProto | null = null;
+  /** Set when this value is an initializer: its contents, as a view (weights are never copied). */
+  readonly constant: TensorConstant | null;
   private readonly useList: Use[] = [];
 
-  constructor(name: string, type: TensorType | null = null) {
-    this.name = name;
+  constructor(name: string, type: TensorType | null = null, constant: TensorConstant | null = null) {
+    this.currentName = name;
     this.type = type;
+    this.constant = constant;
+  }
+
+  get name(): string {
+    return this.currentName;
+  }
+
+  get producer(): Node | null {
+    return this.producerNode;
   }
 
   /** A snapshot: safe to iterate while rewiring. */
@@ -45,17 +64,27 @@ export class Value {
     return this.useList.length;
   }
 
-  /** Internal to the IR: called by Node when an edge changes. */
-  addUse(use: Use): void {
+  /** IR-internal (Graph.renameValue). */
+  [setName](name: string): void {
+    this.currentName = name;
+  }
+
+  /** IR-internal (Node output binding). */
+  [setProducer](node: Node | null): void {
+    this.producerNode = node;
+  }
+
+  /** IR-internal: called by Node when an edge changes. */
+  [addUse](use: Use): void {
     this.useList.push(use);
   }
 
   /**
-   * Internal to the IR: removes exactly one matching use. Searched from the end: dead-code
-   * elimination removes consumers last-first, so a value read by 10^5 nodes loses each use in
-   * O(1) instead of a quadratic scan.
+   * IR-internal: removes exactly one matching use. Searched from the end: dead-code elimination
+   * removes consumers last-first, so a value read by 10^5 nodes loses each use in O(1) instead
+   * of a quadratic scan.
    */
-  removeUse(node: Node, index: number): void {
+  [removeUse](node: Node, index: number): void {
     let i = this.useList.length - 1;
     while (i >= 0 && !(this.useList[i]!.node === node && this.useList[i]!.index === index)) i--;
     if (i < 0) throw new Error(`IR inconsistency: ${this.name} has no use by ${node.name}[${index}]`);

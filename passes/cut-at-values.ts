@@ -1,10 +1,10 @@
 // Replaces the computation of each target value by a graph input of the same name, dtype and
-// shape, then removes everything that only fed it. Uses of the value are untouched, so the rest
-// of the graph reads the new input exactly where it read the computed tensor.
+// shape. Uses of the value are untouched, so the rest of the graph reads the new input exactly
+// where it read the computed tensor. What only fed the targets is left for dead-code-elimination,
+// the next pass of the variant pipeline (passes/variant-pipeline.ts).
 import type { Graph } from '../ir/graph.js';
 import type { TensorType } from '../ir/value.js';
 import { result, type Pass } from './pass.js';
-import { deadCodeElimination } from './dead-code-elimination.js';
 
 export function cutAtValues(targets: { tensor: string; type: TensorType }[]): Pass {
   return {
@@ -17,8 +17,7 @@ export function cutAtValues(targets: { tensor: string; type: TensorType }[]): Pa
         g.promoteToInput(v, t.type);
         inputsAdded++;
       }
-      const dce = deadCodeElimination.run(g);
-      return result({ inputsAdded, ...dce.counts });
+      return result({ inputsAdded });
     },
   };
 }

@@ -1,5 +1,6 @@
 // Runs passes in order, optionally verifying the IR after each, and wraps a failure with the
-// pass name and what ran before it, so a broken rewrite is traced to its pass.
+// pass name and what ran before it, so a broken rewrite is traced to its pass. Returns one record
+// per pass (name, whether it changed the graph, its counts).
 import { TgateError } from '../base/errors.js';
 import type { Graph } from '../ir/graph.js';
 import { verifyGraph } from '../ir/verify.js';
@@ -10,7 +11,14 @@ export interface PassRecord {
   result: PassResult;
 }
 
-export function runPasses(graph: Graph, passes: Pass[], opts: { verifyEach?: boolean } = {}): PassRecord[] {
+export interface RunOptions {
+  /** Verifies the IR after each pass (default true). */
+  verifyEach?: boolean;
+  /** Told after each pass (and its verification), with the graph as the pass left it. */
+  afterEach?: (record: PassRecord, graph: Graph) => void;
+}
+
+export function runPasses(graph: Graph, passes: Pass[], opts: RunOptions = {}): PassRecord[] {
   const records: PassRecord[] = [];
   for (const pass of passes) {
     const before = records.map((r) => r.pass).join(', ') || 'nothing';
@@ -28,7 +36,9 @@ export function runPasses(graph: Graph, passes: Pass[], opts: { verifyEach?: boo
         });
       }
     }
-    records.push({ pass: pass.name, result: res });
+    const record = { pass: pass.name, result: res };
+    records.push(record);
+    opts.afterEach?.(record, graph);
   }
   return records;
 }

@@ -10,7 +10,7 @@ export function pruneUnusedInputs(opts: { keep?: string[] } = {}): Pass & { remo
     removed,
     run(g: Graph) {
       for (const v of g.inputs.slice()) {
-        if (v.initializer || v.useCount > 0 || g.isGraphOutput(v) || opts.keep?.includes(v.name)) continue;
+        if (v.constant || v.useCount > 0 || g.isGraphOutput(v) || opts.keep?.includes(v.name)) continue;
         g.removeInput(v);
         removed.push(v.name);
       }

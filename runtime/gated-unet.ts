@@ -2,32 +2,31 @@
 // Before the gate, batch 2B with CFG; self-attention (v2) computed, stored at warm_up and every
 // sp_interval-th step and reused in between; at step G-1 the cross- and self-attention outputs
 // are kept, averaged over the CFG pair; from G on, batch B fed the cross caches, without
-// guidance, self-attention recomputed every fi_interval-th step. runtime/schedule.ts decides each
+// guidance, self-attention recomputed every fi_interval-th step. build/schedule.ts decides each
 // step; gateStep >= steps with version 1 is the plain baseline, same loop.
+// The model calls go through variant-runner.ts (as compile's proof does), the feeds through
+// unet-feeds.ts; this file is the loop: schedule, caches, guidance, scheduler update, checks.
 import type ort from 'onnxruntime-node';
 import { TgateError } from '../base/errors.js';
-import type { Manifest, ManifestGated } from '../build/manifest.js';
+import type { Manifest } from '../build/manifest.js';
 import type { VariantName } from '../build/variants.js';
-import { concatRows, firstChannels, guide, meanOfHalves, type Flat } from './batch-ops.js';
+import { firstChannels, guide, meanOfPair } from './batch-ops.js';
+import { AttentionChangeRecorder, type AttentionChange } from './convergence.js';
 import { modelRoles, type CacheSite, type ModelRoles } from './model-roles.js';
-import { placeholder, runFlag } from './placeholders.js';
 import { openCompiledGraph, readManifest, resolveSchedule, variantsFor, type TgateOptions } from './compiled-folder.js';
-import { planSchedule, variantsUsed, type Phase, type ScheduleOptions, type SiteAction } from '../build/schedule.js';
-import { numbersOf, valuesAs } from './tensor-values.js';
+import { planSchedule, variantsUsed, type Phase, type PlannedStep, type ScheduleOptions, type SiteAction } from '../build/schedule.js';
+import { numbersOf } from './tensor-values.js';
 import { checkGenerateRequest } from './generate-inputs.js';
 import { latentMultiple } from './latent-multiple.js';
 import { checkFiniteStep } from './tensor-checks.js';
-import { toHalfBits } from '../ir/dtype.js';
 import { createScheduler, img2imgStart, type Scheduler, type SchedulerConfig } from './schedulers/index.js';
-import { makeTensor, runModel, type SessionOptions } from './session.js';
+import type { SessionOptions } from './session.js';
+import { UNetFeeds, type TensorInput } from './unet-feeds.js';
+import { manifestLayout, VariantRunner, type VariantSessions } from './variant-runner.js';
 
 export type { Phase } from '../build/schedule.js';
 export { readManifest, resolveSchedule, variantsFor, type TgateOptions } from './compiled-folder.js';
-
-export interface TensorInput {
-  data: Flat;
-  dims: number[];
-}
+export type { TensorInput } from './unet-feeds.js';
 
 export interface StepRecord {
   /** Index among the model evaluations actually run (img2img starts mid-schedule; PNDM evaluates once more than it steps). */
@@ -87,8 +86,8 @@ export interface GenerateResult {
   schedule: ScheduleOptions;
   cfg: boolean;
   totalMs: number;
-  /** With recordAttention: per step from k = 1, ||o_k - o_k-1|| / ||o_k-1|| averaged over sites. */
-  attentionChange: { k: number; cross: number | null; self: number | null }[];
+  /** With recordAttention: per step from k = 1, ||o_k - o_k-1|| / ||o_k-1|| averaged over sites (convergence.ts). */
+  attentionChange: AttentionChange[];
 }
 
 export interface LoadOptions extends SessionOptions {
@@ -104,15 +103,33 @@ export interface LoadOptions extends SessionOptions {
   sessions?: 'gated' | 'separate' | 'pair';
 }
 
-/** How the sampler reaches the variants. */
-type Variants = { kind: 'separate'; sessions: Map<VariantName, ort.InferenceSession> } | { kind: 'gated'; session: ort.InferenceSession; model: ManifestGated };
+/** A generation under way: what prepare() settled, and what the steps carry from one to the next. */
+interface Run {
+  o: GenerateOptions;
+  B: number;
+  C: number;
+  cfg: boolean;
+  dims: number[];
+  scheduler: Scheduler;
+  /** The schedule's index of the first evaluation run (img2img starts mid-schedule). */
+  start: number;
+  plan: PlannedStep[];
+  schedule: ScheduleOptions;
+  feeds: UNetFeeds;
+  /** Site caches by id: cross from the gate on; self as last stored (2B before the gate, B after). */
+  siteCaches: Map<string, ort.Tensor>;
+  /** The cross-attention caches taken at the gate step, as returned. */
+  caches: Record<string, Float32Array>;
+  attention: AttentionChangeRecorder | null;
+}
 
 export class GatedUNet {
   private constructor(
     readonly dir: string,
     readonly manifest: Manifest,
     readonly roles: ModelRoles,
-    private readonly variants: Variants,
+    /** Every model call goes through it (variant-runner.ts), as compile's proof does. */
+    readonly runner: VariantRunner,
     /** The variants this instance opened. */
     readonly opened: VariantName[],
   ) {}
@@ -134,15 +151,15 @@ export class GatedUNet {
     const gatedModel = manifest.gated
       .filter((g) => wanted.every((w) => g.variants.some((v) => v.name === w)))
       .sort((a, b) => a.variants.length - b.variants.length)[0];
-    let variants: Variants;
+    let sessions: VariantSessions;
     let opened: VariantName[];
     if ((opts.sessions ?? 'gated') === 'gated' && wanted.length > 1 && gatedModel) {
-      variants = { kind: 'gated', session: await openCompiledGraph(dir, manifest, gatedModel, session), model: gatedModel };
+      sessions = { kind: 'gated', session: await openCompiledGraph(dir, manifest, gatedModel, session), model: gatedModel };
       opened = gatedModel.variants.map((x) => x.name);
     } else {
-      const sessions = new Map<VariantName, ort.InferenceSession>();
+      const separate = new Map<string, ort.InferenceSession>();
       for (const w of wanted)
-        sessions.set(
+        separate.set(
           w,
           await openCompiledGraph(
             dir,
@@ -151,100 +168,19 @@ export class GatedUNet {
             session,
           ),
         );
-      variants = { kind: 'separate', sessions };
+      sessions = { kind: 'separate', sessions: separate };
       opened = wanted.slice();
     }
-    return new GatedUNet(dir, manifest, roles, variants, opened);
+    return new GatedUNet(dir, manifest, roles, new VariantRunner(manifestLayout(manifest, roles.cross, roles.self), sessions), opened);
   }
 
   /** 'gated' (one session, If nodes) or 'separate' (a session per variant). */
   get sessions(): 'gated' | 'separate' {
-    return this.variants.kind;
+    return this.runner.sessions.kind;
   }
 
   async release(): Promise<void> {
-    const v = this.variants;
-    if (v.kind === 'gated') await v.session.release();
-    else for (const s of v.sessions.values()) await s.release();
-  }
-
-  private variantSpec(name: VariantName) {
-    return this.manifest.variants.find((v) => v.name === name)!;
-  }
-
-  /**
-   * One model call. `caches` holds the site tensors this variant takes, by site id. Through a
-   * gated model, this variant's run flag is set (and the others cleared) and the inputs it
-   * ignores get placeholders: zero tensors of one token (If evaluates only the branch it takes).
-   */
-  private async call(
-    name: VariantName,
-    feeds: Record<string, ort.Tensor>,
-    caches: Map<string, ort.Tensor>,
-    fetchSites: CacheSite[],
-    batch: number,
-  ): Promise<{ out: ort.Tensor; sites: Map<string, ort.Tensor> }> {
-    const v = this.variants;
-    const spec = this.variantSpec(name);
-    const sites = [...this.roles.cross, ...this.roles.self];
-    const role = (c: CacheSite) => (c.kind === 'cross' ? spec.cross : spec.self);
-    const outName = this.roles.output.name;
-    if (v.kind === 'separate') {
-      const session = v.sessions.get(name)!;
-      const f: Record<string, ort.Tensor> = {};
-      for (const [k, t] of Object.entries(feeds)) if (!spec.removedInputs.includes(k)) f[k] = t;
-      for (const c of sites) if (role(c) === 'input') f[c.tensor] = caches.get(c.id)!;
-      const res = await runModel(session, f, [outName, ...fetchSites.map((c) => c.tensor)], `UNet (${name} variant)`);
-      return { out: res[outName]!, sites: new Map(fetchSites.map((c) => [c.id, res[c.tensor]!])) };
-    }
-    const g = v.model;
-    const f: Record<string, ort.Tensor> = { ...feeds };
-    for (const x of g.variants) f[x.flag] = runFlag(x.name === name);
-    for (const n of spec.removedInputs) {
-      const io = this.manifest.source.inputs.find((i) => i.name === n)!;
-      f[n] = placeholder(io.shape, batch, io.dtype);
-    }
-    const takesSite = (c: CacheSite) =>
-      g.variants.some((x) => {
-        const s = this.variantSpec(x.name);
-        return (c.kind === 'cross' ? s.cross : s.self) === 'input';
-      });
-    for (const c of sites) {
-      if (!takesSite(c)) continue;
-      const site = this.manifest.sites.find((s) => s.id === c.id)!;
-      f[c.gatedInput] = role(c) === 'input' ? caches.get(c.id)! : placeholder(site.shape, batch, c.dtype);
-    }
-    const gv = g.variants.find((x) => x.name === name)!;
-    const res = await runModel(v.session, f, [gv.output, ...fetchSites.map((c) => gv.siteOutputs[c.id]!)], `UNet (${name} variant)`);
-    return { out: res[gv.output]!, sites: new Map(fetchSites.map((c) => [c.id, res[gv.siteOutputs[c.id]!]!])) };
-  }
-
-  /** A feed for a model input: float32 values become float16 where the model declares it. */
-  private inputTensor(name: string, data: Flat, dims: number[]): ort.Tensor {
-    const declared = this.manifest.source.inputs.find((i) => i.name === name)?.dtype;
-    if (declared === 'float16' && data instanceof Float32Array) return makeTensor('float16', valuesAs('float16', data), dims);
-    return makeTensor(dtypeOf(data), data as never, dims);
-  }
-
-  private timestepTensor(t: number, batch: number): ort.Tensor {
-    const ts = this.roles.timestep;
-    const dims = ts.shape.length === 0 ? [] : ts.shape.map((d) => (typeof d === 'number' ? d : batch));
-    const n = dims.reduce((a, b) => a * b, 1);
-    if (ts.dtype === 'float32') return makeTensor('float32', new Float32Array(n).fill(t), dims);
-    if (ts.dtype === 'float16') return makeTensor('float16', new Uint16Array(n).fill(toHalfBits(t)), dims);
-    if (ts.dtype === 'int64') return makeTensor('int64', new BigInt64Array(n).fill(BigInt(Math.round(t))), dims);
-    if (ts.dtype === 'int32') return makeTensor('int32', new Int32Array(n).fill(Math.round(t)), dims);
-    throw new TgateError('E_UNSUPPORTED_MODEL', `Timestep input ${ts.name} has type ${ts.dtype}; tgate feeds float32, int64 or int32 timesteps.`);
-  }
-
-  /**
-   * Averages a stored pair over its halves when there is a pair: a batch of one is never split.
-   * Halving axis 0 pairs samples at either site rank ([2B, T, C] or [2B·T, C]; batch-ops.ts).
-   */
-  private mean(c: CacheSite, t: ort.Tensor, paired: boolean): ort.Tensor {
-    if (!paired) return t;
-    const v = meanOfHalves(numbersOf(t));
-    return makeTensor(c.dtype, valuesAs(c.dtype, v), [t.dims[0]! / 2, ...t.dims.slice(1)]);
+    await this.runner.release();
   }
 
   /** What the latents' height and width must be multiples of (a compiled pipeline's), read on first use. */
@@ -252,33 +188,46 @@ export class GatedUNet {
 
   async generate(o: GenerateOptions): Promise<GenerateResult> {
     const started = performance.now();
-    const r = this.roles;
+    const run = this.prepare(o);
+    let x = initialLatents(o, run.scheduler, run.start);
+    const records: StepRecord[] = [];
+    const trajectory: Float32Array[] = [];
+    const modelOutputs: Float32Array[] = [];
+    for (const step of run.plan) {
+      const done = await this.step(run, step, x);
+      x = done.x;
+      if (o.keepTrajectory) {
+        trajectory.push(x);
+        modelOutputs.push(done.eps);
+      }
+      records.push(done.record);
+      o.onStep?.(done.record);
+    }
+    const { dims, caches, schedule, cfg } = run;
+    const attentionChange = run.attention?.changes ?? [];
+    return { latents: x, dims, records, trajectory, modelOutputs, caches, schedule, cfg, totalMs: performance.now() - started, attentionChange };
+  }
+
+  /** The request checked (generate-inputs.ts), the scheduler made, the schedule planned over the evaluations it runs. */
+  private prepare(o: GenerateOptions): Run {
     // Shapes, dtypes, names, finiteness and numbers, before anything runs (generate-inputs.ts).
     if (this.sizeMultiple === undefined) this.sizeMultiple = latentMultiple(this.dir, this.manifest);
-    const { B, C, cfg } = checkGenerateRequest(o, this.manifest, r, this.sizeMultiple);
-    const dims = o.latents.dims;
-    const scheduler =
-      typeof o.scheduler === 'function'
-        ? o.scheduler()
-        : typeof o.scheduler === 'object'
-          ? o.scheduler
-          : createScheduler(o.scheduler ?? 'ddim', o.steps, o.schedulerConfig);
-    if (scheduler.steps !== o.steps)
-      throw new TgateError('E_USAGE', `The scheduler was made for ${scheduler.steps} steps, but the generation asks for ${o.steps}.`);
+    const { B, C, cfg } = checkGenerateRequest(o, this.manifest, this.roles, this.sizeMultiple);
+    const scheduler = schedulerOf(o);
     const strength = o.strength ?? 1;
     if (!(strength > 0 && strength <= 1)) throw new TgateError('E_USAGE', `strength must be in (0, 1], not ${strength}.`);
     // Model evaluations run (PNDM evaluates the model more often than it has steps) and, as the
     // official pipelines count them, the steps: img2img starts mid-schedule.
     const start = o.image ? img2imgStart(scheduler, strength) : 0;
     const evaluations = scheduler.timesteps.length - start;
-    const run = scheduler.steps - start / scheduler.order;
-    if (run < 1) {
+    const steps = scheduler.steps - start / scheduler.order;
+    if (steps < 1) {
       throw new TgateError('E_USAGE', `img2img with strength ${strength} over ${o.steps} steps runs no step (floor(${o.steps} x ${strength}) = 0).`, {
         hint: `Raise the strength to at least ${(1 / o.steps).toFixed(3)}, or the number of steps.`,
       });
     }
     const schedule = resolveSchedule(this.manifest, o.gateStep, o.tgate);
-    const plan = planSchedule(run, cfg, schedule, evaluations - run * scheduler.order);
+    const plan = planSchedule(steps, cfg, schedule, evaluations - steps * scheduler.order);
     const missing = variantsUsed(plan).filter((n) => !this.opened.includes(n));
     if (missing.length) {
       throw new TgateError(
@@ -287,182 +236,121 @@ export class GatedUNet {
         { hint: 'Load with the variants the schedule needs: GatedUNet.load(dir, { variants: variantsFor(manifest, steps, gateStep, tgate) }).' },
       );
     }
-    let x: Float32Array = o.image
-      ? scheduler.addNoise(o.image.data as Float32Array, o.latents.data as Float32Array, start)
-      : Float32Array.from(o.latents.data as Float32Array, (v) => v * scheduler.initNoiseSigma);
-    checkFiniteStep(
-      x,
-      dims,
-      o.image
-        ? `The noised img2img latents (${scheduler.className}.add_noise at evaluation ${start})`
-        : `The initial latents (x init_noise_sigma ${scheduler.initNoiseSigma})`,
-      "The latents are too large for float32 at this noise level: noise latents are N(0, 1) (numpy.random.randn), clean latents the VAE's, scaled.",
+    const feeds = new UNetFeeds(this.manifest.source.inputs, this.roles, o, B, cfg);
+    const attention = o.recordAttention ? new AttentionChangeRecorder() : null;
+    return { o, B, C, cfg, dims: o.latents.dims, scheduler, start, plan, schedule, feeds, siteCaches: new Map(), caches: {}, attention };
+  }
+
+  /** One step: the model call, the caches it stores, guidance and the scheduler's update, each checked for NaN. */
+  private async step(run: Run, step: PlannedStep, x: Float32Array): Promise<{ x: Float32Array; eps: Float32Array; record: StepRecord }> {
+    const { o, B, scheduler } = run;
+    const { k, phase, paired } = step;
+    const stepStart = performance.now();
+    const index = run.start + k;
+    const t = scheduler.timesteps[index]!;
+    const batch = paired ? 2 * B : B;
+    const feeds = run.feeds.step(scheduler.scaleModelInput(x, index), run.dims, t, phase, paired);
+    const fetch = this.sitesToFetch(step, o.recordAttention === true);
+    const res = await this.runner.call({ variant: step.variant, batch, feeds, caches: run.siteCaches, fetch });
+    run.attention?.record(
+      k,
+      fetch.map((c) => [c, res.sites.get(c.id)!]),
     );
-    const caches: Record<string, Float32Array> = {};
-    const records: StepRecord[] = [];
-    const trajectory: Float32Array[] = [];
-    const modelOutputs: Float32Array[] = [];
-    // Conditioning feeds do not change from step to step: built once, on first use.
-    const condFeeds = new Map<string, ort.Tensor>();
-    const cond = (name: string, paired: boolean): ort.Tensor => {
-      const key = `${paired}:${name}`;
-      let t = condFeeds.get(key);
-      if (!t) {
-        const c = o.cond[name]!;
-        const u = paired ? o.uncond![name]! : null;
-        t = u ? this.inputTensor(name, concatRows(u.data, c.data), [2 * B, ...c.dims.slice(1)]) : this.inputTensor(name, c.data, c.dims);
-        condFeeds.set(key, t);
-      }
-      return t;
+    this.keepCaches(run, step, fetch, res.sites);
+    // NaN or infinity stops the generation at the step it appears in, naming it (tensor-checks.ts).
+    const where = `step ${k + 1}/${run.plan.length} (model evaluation ${index}, timestep ${t}, the ${step.variant} variant at batch ${batch})`;
+    const eps = this.guided(run, res.outputs[this.roles.output.name]!, paired, where);
+    const next = scheduler.step(eps, index, x);
+    checkFiniteStep(
+      next,
+      run.dims,
+      `The latents after the ${scheduler.className} update at ${where}`,
+      `The model's output was finite, the update overflowed float32: ${paired ? `the guidance scale (${o.guidance}) is too large, or ` : ''}the schedule's noise levels are too extreme (check the scheduler config's beta_start, beta_end, trained_betas, or use another scheduler).`,
+    );
+    const { variant, cross, self } = step;
+    const record: StepRecord = {
+      k,
+      steps: run.plan.length,
+      t,
+      phase,
+      variant,
+      cross,
+      self,
+      batch,
+      modelMs: res.modelMs,
+      stepMs: performance.now() - stepStart,
     };
-    const uncondFeeds = new Map<string, ort.Tensor>();
-    const uncond = (name: string): ort.Tensor => {
-      if (!uncondFeeds.has(name)) uncondFeeds.set(name, this.inputTensor(name, o.uncond![name]!.data, o.uncond![name]!.dims));
-      return uncondFeeds.get(name)!;
-    };
-    // Site caches by id: cross from the gate on; self as last stored (2B before the gate, B after).
-    const siteCaches = new Map<string, ort.Tensor>();
-    const attentionChange: GenerateResult['attentionChange'] = [];
-    const previous = new Map<string, Float32Array>();
-    // A static-batch export runs every call at its fixed batch: rows are repeated to fill it and
-    // only the first `batch` rows of each output are used (correct, without the batch saving).
-    const fixed = typeof r.latent.shape[0] === 'number' ? r.latent.shape[0] : null;
-    for (const step of plan) {
-      const { k, phase, paired } = step;
-      const stepStart = performance.now();
-      const index = start + k;
-      const t = scheduler.timesteps[index]!;
-      const xin = scheduler.scaleModelInput(x, index);
-      const batch = paired ? 2 * B : B;
-      const feeds: Record<string, ort.Tensor> = {
-        [r.latent.name]: this.inputTensor(r.latent.name, paired ? concatRows(xin, xin) : xin, [batch, ...dims.slice(1)]),
-        [r.timestep.name]: this.timestepTensor(t, batch),
-      };
-      for (const n of r.guidanceEmbedding) feeds[n] = cond(n, false);
-      if (phase === 'fidelity') {
-        // After the gate the conditioning the fidelity graph still reads takes its uncond value
-        // under CFG, as the official code does (SDXL's pooled embeds and time ids).
-        for (const n of r.conditioning) feeds[n] = cfg ? uncond(n) : cond(n, false);
-      } else {
-        for (const n of [...r.text, ...r.conditioning]) feeds[n] = cond(n, paired);
-      }
-      const spec = this.manifest.variants.find((v) => v.name === step.variant)!;
-      const fetchSites = o.recordAttention
-        ? [...(spec.cross === 'output' ? r.cross : []), ...(spec.self === 'output' ? r.self : [])]
-        : [...(step.cross === 'store' ? r.cross : []), ...(step.keepSelf ? r.self : [])];
-      const repeat = fixed !== null && fixed !== batch ? fixed / batch : 1;
-      if (!Number.isInteger(repeat)) {
-        throw new TgateError('E_USAGE', `The model was exported with a fixed batch of ${fixed}; batch ${batch} does not divide it.`, {
-          hint: `Use a batch that divides ${fixed} (with CFG the model runs at twice the batch), or re-export with a dynamic batch axis.`,
-        });
-      }
-      let fed = siteCaches;
-      if (repeat > 1) {
-        for (const [k, t] of Object.entries(feeds)) if (t.dims.length > 0 && t.dims[0] === batch) feeds[k] = repeatRows(t, repeat);
-        fed = new Map([...siteCaches].map(([id, t]) => [id, repeatRows(t, repeat)]));
-      }
-      const callStart = performance.now();
-      const full = await this.call(step.variant, feeds, fed, fetchSites, batch * repeat);
-      const modelMs = performance.now() - callStart;
-      const outT = repeat > 1 ? firstRows(full.out, repeat) : full.out;
-      if (o.recordAttention)
-        recordChange(
-          attentionChange,
-          previous,
-          k,
-          fetchSites.map((c) => [c, repeat > 1 ? firstRows(full.sites.get(c.id)!, repeat) : full.sites.get(c.id)!]),
-        );
-      for (const c of fetchSites) {
-        if (c.kind === 'cross' ? step.cross !== 'store' : !step.keepSelf) continue;
-        const got = repeat > 1 ? firstRows(full.sites.get(c.id)!, repeat) : full.sites.get(c.id)!;
-        // The gate step keeps the mean over the CFG pair (both kinds); other stores keep the rows.
-        const kept = phase === 'gate' ? this.mean(c, got, paired) : got;
-        siteCaches.set(c.id, kept);
-        if (c.kind === 'cross') caches[c.id] = Float32Array.from(numbersOf(kept));
-      }
-      const raw = numbersOf(outT);
-      // NaN or infinity stops the generation at the step it appears in, naming it (tensor-checks.ts).
-      const where = `step ${k + 1}/${plan.length} (model evaluation ${index}, timestep ${t}, the ${step.variant} variant at batch ${batch})`;
-      checkFiniteStep(
-        raw,
-        outT.dims,
-        `The UNet's output ${r.output.name} at ${where}`,
-        'The model overflows on these inputs: check the scale of the latents and the conditioning (noise latents are N(0, 1)); a float16 export overflows sooner than a float32 one.',
-      );
-      const outChannels = outT.dims[1]!;
-      const guided = paired ? guide(raw, o.guidance) : raw;
-      if (paired)
-        checkFiniteStep(
-          guided,
-          [B, ...outT.dims.slice(1)],
-          `The guided output (guidance ${o.guidance}) at ${where}`,
-          'The guidance scale is too large for float32: use a smaller one (1-15 is usual).',
-        );
-      // Learned variance (PixArt): guidance on the whole output, then the noise half.
-      const eps = firstChannels(guided, B, outChannels, Math.min(C, outChannels));
-      x = scheduler.step(eps, index, x);
-      checkFiniteStep(
-        x,
-        dims,
-        `The latents after the ${scheduler.className} update at ${where}`,
-        `The model's output was finite, the update overflowed float32: ${paired ? `the guidance scale (${o.guidance}) is too large, or ` : ''}the schedule's noise levels are too extreme (check the scheduler config's beta_start, beta_end, trained_betas, or use another scheduler).`,
-      );
-      if (o.keepTrajectory) {
-        trajectory.push(x);
-        modelOutputs.push(eps);
-      }
-      const rec: StepRecord = {
-        k,
-        steps: plan.length,
-        t,
-        phase,
-        variant: step.variant,
-        cross: step.cross,
-        self: step.self,
-        batch,
-        modelMs,
-        stepMs: performance.now() - stepStart,
-      };
-      records.push(rec);
-      o.onStep?.(rec);
+    return { x: next, eps, record };
+  }
+
+  /** The site outputs a step needs: those it stores (or, recording attention, every one its variant computes). */
+  private sitesToFetch(step: PlannedStep, recordAttention: boolean): CacheSite[] {
+    const r = this.roles;
+    if (!recordAttention) return [...(step.cross === 'store' ? r.cross : []), ...(step.keepSelf ? r.self : [])];
+    const spec = this.manifest.variants.find((v) => v.name === step.variant)!;
+    return [...(spec.cross === 'output' ? r.cross : []), ...(spec.self === 'output' ? r.self : [])];
+  }
+
+  /** Stores what the step keeps: the gate step the mean over the CFG pair (both kinds), other stores the rows. */
+  private keepCaches(run: Run, step: PlannedStep, fetched: CacheSite[], sites: Map<string, ort.Tensor>): void {
+    for (const c of fetched) {
+      if (c.kind === 'cross' ? step.cross !== 'store' : !step.keepSelf) continue;
+      // Halving axis 0 pairs samples at either site rank ([2B, T, C] or [2B·T, C]; batch-ops.ts).
+      const kept = step.phase === 'gate' ? meanOfPair(sites.get(c.id)!, c.dtype, step.paired) : sites.get(c.id)!;
+      run.siteCaches.set(c.id, kept);
+      if (c.kind === 'cross') run.caches[c.id] = Float32Array.from(numbersOf(kept));
     }
-    return { latents: x, dims, records, trajectory, modelOutputs, caches, schedule, cfg, totalMs: performance.now() - started, attentionChange };
+  }
+
+  /** The noise prediction: the model's output checked, guided over the CFG pair (checked), its noise channels. */
+  private guided(run: Run, out: ort.Tensor, paired: boolean, where: string): Float32Array {
+    const { o, B, C } = run;
+    const raw = numbersOf(out);
+    checkFiniteStep(
+      raw,
+      out.dims,
+      `The UNet's output ${this.roles.output.name} at ${where}`,
+      'The model overflows on these inputs: check the scale of the latents and the conditioning (noise latents are N(0, 1)); a float16 export overflows sooner than a float32 one.',
+    );
+    const outChannels = out.dims[1]!;
+    const guided = paired ? guide(raw, o.guidance) : raw;
+    if (paired)
+      checkFiniteStep(
+        guided,
+        [B, ...out.dims.slice(1)],
+        `The guided output (guidance ${o.guidance}) at ${where}`,
+        'The guidance scale is too large for float32: use a smaller one (1-15 is usual).',
+      );
+    // Learned variance (PixArt): guidance on the whole output, then the noise half.
+    return firstChannels(guided, B, outChannels, Math.min(C, outChannels));
   }
 }
 
-/** Appends step k's mean relative change per kind against the outputs kept from the step before. */
-function recordChange(into: GenerateResult['attentionChange'], previous: Map<string, Float32Array>, k: number, outputs: [CacheSite, ort.Tensor][]): void {
-  const sums: Record<'cross' | 'self', [number, number]> = { cross: [0, 0], self: [0, 0] };
-  for (const [c, t] of outputs) {
-    const now = Float32Array.from(numbersOf(t));
-    const before = previous.get(c.id);
-    if (before && before.length === now.length) {
-      let num = 0;
-      let den = 0;
-      for (let i = 0; i < now.length; i++) {
-        num += (now[i]! - before[i]!) ** 2;
-        den += before[i]! ** 2;
-      }
-      sums[c.kind][0] += Math.sqrt(num / Math.max(den, 1e-30));
-      sums[c.kind][1]++;
-    }
-    previous.set(c.id, now);
-  }
-  if (k > 0) into.push({ k, cross: sums.cross[1] ? sums.cross[0]! / sums.cross[1] : null, self: sums.self[1] ? sums.self[0]! / sums.self[1] : null });
+/** The generation's scheduler: given, made by a function, or by name (a scheduler keeps state: one per generation). */
+function schedulerOf(o: GenerateOptions): Scheduler {
+  const scheduler =
+    typeof o.scheduler === 'function'
+      ? o.scheduler()
+      : typeof o.scheduler === 'object'
+        ? o.scheduler
+        : createScheduler(o.scheduler ?? 'ddim', o.steps, o.schedulerConfig);
+  if (scheduler.steps !== o.steps)
+    throw new TgateError('E_USAGE', `The scheduler was made for ${scheduler.steps} steps, but the generation asks for ${o.steps}.`);
+  return scheduler;
 }
 
-function repeatRows(t: ort.Tensor, times: number): ort.Tensor {
-  let data = t.data as Flat;
-  for (let i = 1; i < times; i++) data = concatRows(data, t.data as Flat);
-  return makeTensor(t.type, data as never, [t.dims[0]! * times, ...t.dims.slice(1)]);
-}
-
-/** The first 1/times of a tensor's rows: undoes repeatRows on a result. */
-function firstRows(t: ort.Tensor, times: number): ort.Tensor {
-  const data = (t.data as Float32Array).subarray(0, t.data.length / times);
-  return makeTensor(t.type, data as never, [t.dims[0]! / times, ...t.dims.slice(1)]);
-}
-
-function dtypeOf(d: Flat): string {
-  return d instanceof BigInt64Array ? 'int64' : d instanceof Int32Array ? 'int32' : 'float32';
+/** The noise scaled by the scheduler's init sigma, or (img2img) the clean latents noised at the first evaluation; checked. */
+function initialLatents(o: GenerateOptions, scheduler: Scheduler, start: number): Float32Array {
+  const x: Float32Array = o.image
+    ? scheduler.addNoise(o.image.data as Float32Array, o.latents.data as Float32Array, start)
+    : Float32Array.from(o.latents.data as Float32Array, (v) => v * scheduler.initNoiseSigma);
+  checkFiniteStep(
+    x,
+    o.latents.dims,
+    o.image
+      ? `The noised img2img latents (${scheduler.className}.add_noise at evaluation ${start})`
+      : `The initial latents (x init_noise_sigma ${scheduler.initNoiseSigma})`,
+    "The latents are too large for float32 at this noise level: noise latents are N(0, 1) (numpy.random.randn), clean latents the VAE's, scaled.",
+  );
+  return x;
 }

@@ -38,9 +38,9 @@ describe('attention sites', () => {
       expect(s.match.outProj.outputs[0]!.uses()[0]!.node).toBe(producer.inputs[0]!.producer);
       const consumers = s.match.output.uses().map((u) => u.node.opType);
       expect(consumers).toEqual(['Add']);
-      expect(s.match.qProj.proto.name).toMatch(/to_q/);
-      expect(s.match.kProj.proto.name).toMatch(/to_k/);
-      expect(s.match.vProj.proto.name).toMatch(/to_v/);
+      expect(s.match.qProj.declaredName).toMatch(/to_q/);
+      expect(s.match.kProj.declaredName).toMatch(/to_k/);
+      expect(s.match.vProj.declaredName).toMatch(/to_v/);
     }
   });
 
@@ -66,7 +66,8 @@ describe('attention sites', () => {
     const { report } = analyse(tinyUnetSpec({ decoySoftmax: true }));
     expect(report.candidates).toBe(5);
     expect(report.sites).toHaveLength(4);
-    expect(report.rejected).toEqual([{ node: expect.stringMatching(/gate\/Softmax/), reason: expect.stringMatching(/no MatMul of two activations/) }]);
+    const softmax = expect.stringMatching(/gate\/Softmax/);
+    expect(report.rejected).toEqual([{ node: softmax, code: 'NO_SCORES_MATMUL', reason: expect.any(String), at: [softmax] }]);
   });
 
   it('never mutates the graph', () => {

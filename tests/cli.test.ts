@@ -78,7 +78,10 @@ describe('tgate CLI', () => {
     expect(text.status).toBe(0);
     expect(text.stdout).toMatch(/Attention sites: 0 cross \+ 2 self \(3 softmax\/attention candidates, 1 rejected\)/);
     expect(text.stdout).toMatch(/Candidates considered[\s\S]*attn1\/Softmax_26 +Softmax +self site self\.0 \(matmul-softmax-matmul\)/);
-    expect(text.stdout).toMatch(/gate\/Softmax_73 +Softmax +rejected: no MatMul of two activations/);
+    // The code first (what scripts match), then the reason in words.
+    expect(text.stdout).toMatch(/gate\/Softmax_73 +Softmax +rejected NO_SCORES_MATMUL: no MatMul of two activations/);
+    const selfJson = JSON.parse(tgate(['inspect', self, '--json']).stdout);
+    expect(selfJson.rejected).toEqual([{ node: '/gate/Softmax_73', code: 'NO_SCORES_MATMUL', reason: expect.any(String), at: ['/gate/Softmax_73'] }]);
     const json = JSON.parse(tgate(['inspect', TINY, '--json']).stdout);
     expect(json.inputs.map((i: { name: string }) => i.name)).toEqual(['sample', 'timestep', 'encoder_hidden_states']);
     expect(json.sites).toHaveLength(4);

@@ -5,8 +5,8 @@ import { jest } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
 import { compile, type CompileResult } from '../build/compile.js';
-import { decodeModel } from '../io/decode.js';
-import { EXTERNAL_MIN_BYTES, externalRefOf, WEIGHTS_ALIGNMENT } from '../io/external-data.js';
+import { decodeModel, parseModelProto } from '../io/decode.js';
+import { EXTERNAL_MIN_BYTES, WEIGHTS_ALIGNMENT } from '../io/external-data.js';
 import type { Model } from '../ir/model.js';
 import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
 import { makeFeeds } from '../runtime/prove.js';
@@ -107,13 +107,13 @@ describe('compile (embedded weights)', () => {
   it('both graphs reference one aligned weights file and store no weight twice', () => {
     const planning = graphOf(out, 'planning.onnx');
     const fidelity = graphOf(out, 'fidelity.onnx');
-    const refs = (m: Model) => new Map(m.graph.initializers.map((v) => [v.name, externalRefOf(v.initializer!)]));
+    const refs = (m: Model) => new Map(m.graph.initializers.map((v) => [v.name, v.constant!.external]));
     const p = refs(planning);
     const f = refs(fidelity);
     const source = decodeModel(fs.readFileSync(src), 'model.onnx');
     let external = 0;
     for (const [name, ref] of p) {
-      const bytes = source.graph.value(name)!.initializer!.rawData.length;
+      const bytes = source.graph.value(name)!.constant!.raw()?.length ?? 0;
       // Weights go to the shared file; tensors under 1 KiB (shapes, scalars) stay in the graphs.
       if (bytes < EXTERNAL_MIN_BYTES) {
         expect(ref).toBeNull();
@@ -124,7 +124,7 @@ describe('compile (embedded weights)', () => {
       expect(ref!.location).toBe('weights.onnx_data');
       expect(ref!.offset % WEIGHTS_ALIGNMENT).toBe(0);
       expect(ref!.length).toBe(bytes);
-      expect(planning.graph.value(name)!.initializer!.rawData.length).toBe(0);
+      expect(planning.graph.value(name)!.constant!.raw()).toBeUndefined();
     }
     expect(external).toBeGreaterThanOrEqual(15);
     for (const [name, ref] of f) expect(ref).toEqual(p.get(name));
@@ -143,7 +143,8 @@ describe('compile (embedded weights)', () => {
     ]);
     const fidelity = graphOf(out, 'fidelity.onnx');
     // then = the variant's own nodes; else = an empty tensor per output.
-    const branches = gated.graph.nodes.map((n) => n.proto.attribute.map((a) => [a.name, a.g!.node.length]));
+    const gatedProto = parseModelProto(fs.readFileSync(path.join(out, 'gated.onnx')), 'gated.onnx');
+    const branches = gatedProto.graph!.node.map((n) => n.attribute.map((a) => [a.name, a.g!.node.length]));
     expect(branches).toEqual([
       [
         ['then_branch', planning.graph.nodes.length],
@@ -154,7 +155,7 @@ describe('compile (embedded weights)', () => {
         ['else_branch', 3],
       ],
     ]);
-    const refs = (m: Model) => m.graph.initializers.map((v) => [v.name, externalRefOf(v.initializer!)]);
+    const refs = (m: Model) => m.graph.initializers.map((v) => [v.name, v.constant!.external]);
     expect(refs(gated)).toEqual(refs(planning));
     const caches = ['self.0', 'cross.0', 'self.1', 'cross.1'];
     expect(gated.graph.inputs.map((v) => v.name)).toEqual([
@@ -196,7 +197,7 @@ describe('compile (embedded weights)', () => {
     expect(fidelity.graph.inputs.map((v) => v.name)).not.toContain('encoder_hidden_states');
     expect(fidelity.graph.inputs.map((v) => v.name).slice(0, 2)).toEqual(['sample', 'timestep']);
     expect(fidelity.graph.nodes.length).toBeLessThan(source.graph.nodes.length);
-    expect(fidelity.graph.nodes.some((n) => n.opType === 'Softmax' && n.proto.name.includes('attn2'))).toBe(false);
+    expect(fidelity.graph.nodes.some((n) => n.opType === 'Softmax' && n.declaredName.includes('attn2'))).toBe(false);
     expect(fidelity.graph.nodes.filter((n) => n.opType === 'Softmax')).toHaveLength(2);
   });
 
@@ -264,7 +265,7 @@ describe('compile (external-data source)', () => {
     ]);
     expect(r.manifest.verification).toMatchObject({ skipped: false, planningBitExact: true });
     const planning = graphOf(out, 'planning.onnx');
-    expect(planning.graph.initializers.filter((v) => externalRefOf(v.initializer!)).length).toBeGreaterThan(10);
+    expect(planning.graph.initializers.filter((v) => v.constant!.external).length).toBeGreaterThan(10);
   });
 });
 

@@ -29,11 +29,11 @@ async function ortShapes(file: string, sizes: Record<string, number>) {
       }
   const probe = path.join(scratch(), 'all.onnx');
   fs.writeFileSync(probe, encodeModel(model));
-  const inputs = g.inputs.filter((v) => !v.initializer).map((v) => ({ name: v.name, dtype: dtypeName(v.type!.dtype), shape: v.type!.shape! }));
+  const inputs = g.inputs.filter((v) => !v.constant).map((v) => ({ name: v.name, dtype: dtypeName(v.type!.dtype), shape: v.type!.shape! }));
   const feeds = makeFeeds(inputs, sizes, 1);
   const out = await runOnce(probe, feeds);
   const fresh = decodeModel(fs.readFileSync(file), 'm').graph;
-  return { graph: fresh, shapes: (name: string) => (out[name] ?? feeds[name])?.dims.slice() ?? fresh.value(name)?.initializer?.dims.map(Number) ?? null };
+  return { graph: fresh, shapes: (name: string) => (out[name] ?? feeds[name])?.dims.slice() ?? fresh.value(name)?.constant?.dims.slice() ?? null };
 }
 
 describe('MAC counting', () => {

@@ -71,9 +71,9 @@ describe('PixArt-style DiT (PyTorch export)', () => {
     expect(variantOf(result.manifest, 'fidelity').removedInputs).toEqual(['encoder_hidden_states']);
     expect(result.manifest.verification).toMatchObject({ skipped: false, planningBitExact: true, gatedBitExact: true });
     const fidelity = decodeModel(fs.readFileSync(path.join(out, 'fidelity.onnx')), 'fidelity').graph;
-    expect(fidelity.nodes.some((n) => n.proto.name.includes('caption_projection'))).toBe(false);
+    expect(fidelity.nodes.some((n) => n.declaredName.includes('caption_projection'))).toBe(false);
     const planning = decodeModel(fs.readFileSync(path.join(out, 'planning.onnx')), 'planning').graph;
-    expect(planning.nodes.some((n) => n.proto.name.includes('caption_projection'))).toBe(true);
+    expect(planning.nodes.some((n) => n.declaredName.includes('caption_projection'))).toBe(true);
   });
 
   it('is recognised as PixArt and takes its official v2 defaults: gate step 15, sp_interval 3, guidance 4.5', () => {

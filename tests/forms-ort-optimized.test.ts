@@ -80,7 +80,7 @@ describe('near misses', () => {
     const report = findAttentionSites(decodeModel(encodeModelSpec(b.model()), 'near-miss.onnx').graph);
     expect(report.sites).toEqual([]);
     expect(report.rejected).toEqual([
-      { node: expect.stringMatching(/Softmax/), reason: expect.stringMatching(/no query projection \(MatMul\/Gemm with constant weights\)/) },
+      { node: expect.stringMatching(/Softmax/), code: 'NO_QUERY_PROJECTION', reason: expect.any(String), at: [expect.stringMatching(/MatMul/), 'x'] },
     ]);
   });
 });

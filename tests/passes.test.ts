@@ -120,12 +120,17 @@ describe('expose-outputs', () => {
 });
 
 describe('cut-at-values', () => {
-  it('replaces a computed tensor by an input and removes what only fed it', async () => {
+  it('replaces a computed tensor by an input; dead-code-elimination then removes what only fed it', async () => {
     const spec = withDeadCode();
     const m = load(spec);
     const reluOut = m.graph.nodes.find((n) => n.opType === 'Relu')!.outputs[0]!.name;
-    const [rec] = run(m, [cutAtValues([{ tensor: reluOut, type: { dtype: 1, shape: ['n', 8] } }])]);
-    expect(rec!.result.counts).toEqual({ inputsAdded: 1, nodesRemoved: 4, initializersRemoved: 1 });
+    const nodes = m.graph.nodes.length;
+    const [cut] = run(m, [cutAtValues([{ tensor: reluOut, type: { dtype: 1, shape: ['n', 8] } }])]);
+    // The cut only adds the input: the orphaned producer is the next pass's to remove.
+    expect(cut!.result).toEqual({ changed: true, counts: { inputsAdded: 1 } });
+    expect(m.graph.nodes).toHaveLength(nodes);
+    const [dce] = run(m, [deadCodeElimination]);
+    expect(dce!.result.counts).toEqual({ nodesRemoved: 4, initializersRemoved: 1 });
     expect(m.graph.inputs.map((v) => v.name)).toEqual(['x', reluOut]);
     expect(m.graph.nodes.map((n) => n.opType)).toEqual(['Constant', 'Mul', 'Identity']);
     // Fed the value the original computed, the cut graph gives the original output.

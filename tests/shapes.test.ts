@@ -4,15 +4,17 @@
 // symbolic algebra on its own.
 import fs from 'node:fs';
 import path from 'node:path';
+import { GraphBuilder, INT64 } from '../fixtures/graph-builder.js';
 import { decodeModel } from '../io/decode.js';
 import { encodeModel } from '../io/encode.js';
+import { encodeModelSpec } from '../io/model-spec.js';
 import { dtypeName } from '../ir/dtype.js';
 import { concreteShape, inferShapes } from '../analyses/shapes/infer.js';
 import { Sym } from '../analyses/shapes/sym.js';
 import { makeFeeds } from '../runtime/prove.js';
 import { writeOptimizedModel } from '../runtime/session.js';
 import { writeTinyUnet } from './helpers/models.js';
-import { runOnce } from './helpers/ort.js';
+import { f32, runOnce } from './helpers/ort.js';
 import { FIXTURES, ROOT, scratch, sharedAvailable } from './helpers/paths.js';
 
 describe('Sym', () => {
@@ -56,7 +58,7 @@ async function checkAgainstOrt(file: string, bindings: Record<string, number>[])
   fs.writeFileSync(probe, encodeModel(model));
   let unknown = 0;
   let tensors = 0;
-  const inputs = g.inputs.filter((v) => !v.initializer).map((v) => ({ name: v.name, dtype: dtypeName(v.type!.dtype), shape: v.type!.shape! }));
+  const inputs = g.inputs.filter((v) => !v.constant).map((v) => ({ name: v.name, dtype: dtypeName(v.type!.dtype), shape: v.type!.shape! }));
   for (const sizes of bindings) {
     const out = await runOnce(probe, makeFeeds(inputs, sizes, 3));
     for (const [name, t] of Object.entries(out)) {
@@ -119,5 +121,43 @@ const have = sharedAvailable('shape inference on the diffusers exports');
       { batch_size: 1, height: 32, width: 16, sequence_length: 77 },
     ]);
     expect(r).toEqual({ tensors: 2 * count, unknown: 0 });
+  });
+});
+
+describe('a shape rule that throws', () => {
+  // A Where whose condition (2 tracked values) and branches (3 each) do not broadcast: the Where
+  // rule throws on it. The analysis must not fail, and must say which node's rule failed and why.
+  function inconsistentWhere(): { bytes: Uint8Array; where: string } {
+    const b = new GraphBuilder();
+    const x = b.input('x', ['batch', 6]);
+    const cond = b.op('Equal', [b.constant([1, 2], [2], INT64), b.constant([1, 3], [2], INT64)]);
+    const where = b.op('Where', [cond, b.constant([2, 3, 1], [3], INT64), b.constant([6, 1, 1], [3], INT64)]);
+    b.op('Reshape', [x, where]);
+    b.output(b.nodes.at(-1)!.outputs[0]!, ['batch', 2, 3]);
+    return { bytes: encodeModelSpec(b.model()), where: b.nodes.find((n) => n.op === 'Where')!.name! };
+  }
+
+  it('is an invalid graph: onnxruntime refuses it', async () => {
+    await expect(runOnce(inconsistentWhere().bytes, { x: f32(new Float32Array(12), [2, 6]) })).rejects.toThrow();
+  });
+
+  it('leaves the outputs unknown and records the node, op and error', () => {
+    const { bytes, where } = inconsistentWhere();
+    const g = decodeModel(bytes, 'inconsistent-where.onnx').graph;
+    const inferred = inferShapes(g);
+    expect(inferred.unsupported).toEqual({});
+    expect(inferred.failures).toEqual([{ node: where, opType: 'Where', message: expect.stringMatching(/\S/) }]);
+    const facts = (op: string) => inferred.facts.get(g.nodes.find((n) => n.opType === op)!.outputs[0]!)!;
+    // The nodes before the failure keep what they know; the failed node and what depends on it are unknown.
+    expect(facts('Equal').values!.map((v) => v!.value)).toEqual([1, 0]);
+    expect(facts('Where').shape).toBeNull();
+    expect(facts('Reshape').shape).toBeNull();
+  });
+
+  it('no rule fails on the committed models', () => {
+    for (const file of ['tiny-unet.onnx', 'tiny-unet-self-only.onnx', 'pixart-tiny.onnx', 'pixart-tiny-ort-2d.onnx']) {
+      const g = decodeModel(fs.readFileSync(path.join(ROOT, 'fixtures/models', file)), file).graph;
+      expect({ file, failures: inferShapes(g).failures }).toEqual({ file, failures: [] });
+    }
   });
 });

@@ -18,7 +18,7 @@ export class InputAncestry {
         stack.pop();
         continue;
       }
-      if (this.graph.isGraphInput(top) && !top.initializer) {
+      if (this.graph.isGraphInput(top) && !top.constant) {
         this.memo.set(top, new Set([top.name]));
         stack.pop();
         continue;

@@ -1,12 +1,13 @@
 // The attention-site analysis: every Softmax is a candidate; matchAttention decides whether it is
 // an attention module, data flow from the graph inputs decides cross vs self. Returns a report of
-// sites and of rejected candidates with reasons; never mutates the graph.
+// sites and of rejected candidates with their miss (code, reason, nodes); never mutates the graph.
 import type { Graph } from '../../ir/graph.js';
 import type { Node } from '../../ir/node.js';
 import type { TensorType } from '../../ir/value.js';
 import { InputAncestry } from './ancestry.js';
 import { isFusedAttention, matchFusedAttention } from './match-fused.js';
 import { matchAttention, streamOf, type AttentionMatch } from './match-site.js';
+import { miss, type MatchMiss } from './miss.js';
 import { liveNodes } from './live-nodes.js';
 import { commonScope } from './scope.js';
 import { cutRank, cutType, siteType } from './site-shape.js';
@@ -34,9 +35,9 @@ export interface Site {
   match: AttentionMatch;
 }
 
-export interface RejectedCandidate {
+/** A candidate that is not a site: its node and the miss (code, reason in words, what it is about). */
+export interface RejectedCandidate extends MatchMiss {
   node: string;
-  reason: string;
 }
 
 /** One softmax or fused attention op the analysis looked at, and what came of it. */
@@ -46,6 +47,8 @@ export interface ConsideredCandidate {
   /** The site it became, or null when rejected. */
   siteId: string | null;
   outcome: string;
+  /** Why it was rejected (absent for a site). */
+  miss?: MatchMiss;
 }
 
 export interface SiteReport {
@@ -69,17 +72,18 @@ export function findAttentionSites(g: Graph): SiteReport {
   // Candidates: every Softmax (unfused attention) and every fused attention op.
   const candidates = g.nodes.filter((n) => isSoftmax(n) || isFusedAttention(n));
   const live = liveNodes(g);
+  const reject = (sm: Node, m: MatchMiss) => {
+    rejected.push({ node: sm.name, ...m });
+    considered.push({ node: sm.name, op: op(sm), siteId: null, outcome: `rejected: ${m.reason}`, miss: m });
+  };
   for (const sm of candidates) {
     if (!live.has(sm)) {
-      const reason = 'dead code: its result reaches no graph output';
-      rejected.push({ node: sm.name, reason });
-      considered.push({ node: sm.name, op: op(sm), siteId: null, outcome: `rejected: ${reason}` });
+      reject(sm, miss('DEAD_CODE', 'dead code: its result reaches no graph output', [sm.name]));
       continue;
     }
     const r = isSoftmax(sm) ? matchAttention(sm) : matchFusedAttention(sm);
     if (!r.ok) {
-      rejected.push({ node: sm.name, reason: r.reason });
-      considered.push({ node: sm.name, op: op(sm), siteId: null, outcome: `rejected: ${r.reason}` });
+      reject(sm, { code: r.code, reason: r.reason, at: r.at });
       continue;
     }
     const m = r.match;
@@ -95,8 +99,7 @@ export function findAttentionSites(g: Graph): SiteReport {
       const latentOnly = [...q].filter((n) => !kv.has(n));
       if (latentOnly.length === 0 || kv.size === 0) {
         const reason = 'keys/values read the same inputs as the queries but are a different tensor (joint attention); not a TGATE site';
-        rejected.push({ node: sm.name, reason });
-        considered.push({ node: sm.name, op: op(sm), siteId: null, outcome: `rejected: ${reason}` });
+        reject(sm, miss('JOINT_ATTENTION', reason, [sm.name, m.qSource.name, m.kSource.name, m.vSource.name]));
         continue;
       }
       kind = 'cross';

@@ -1,10 +1,12 @@
 // Matches one attention module around a Softmax anchor, by structure only: a MatMul of two
 // activations feeding the softmax (through scale/mask arithmetic), a MatMul reading its
 // probabilities, q/k/v projections (MatMul/Gemm with constant weights) behind them, and the
-// head-merge, out-projection, bias and optional rescale after. A miss returns the reason.
+// head-merge, out-projection, bias and optional rescale after. A miss returns its code, reason and
+// the nodes it is about.
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
 import { constantNumbers, constantScalar, isConstant } from './constants.js';
+import { miss, type MatchMiss, type MissCode } from './miss.js';
 
 export type AttentionVariant =
   | 'matmul-softmax-matmul'
@@ -33,7 +35,12 @@ export interface AttentionMatch {
   note: string | null;
 }
 
-export type MatchResult = { ok: true; match: AttentionMatch } | { ok: false; reason: string };
+export type MatchResult = { ok: true; match: AttentionMatch } | ({ ok: false } & MatchMiss);
+
+/** A failed match: the miss, as MatchResult carries it. */
+export function fail(code: MissCode, reason: string, at: (string | null | undefined)[]): MatchResult {
+  return { ok: false, ...miss(code, reason, at) };
+}
 
 const LAYOUT = new Set(['Reshape', 'Transpose', 'Cast', 'Squeeze', 'Unsqueeze', 'Identity']);
 const SCORE_ARITH = new Set(['Add', 'Mul', 'Div', 'Sub', 'Where', 'Cast']);
@@ -118,9 +125,8 @@ function scoresMatMul(softmax: Node): Node | null {
 }
 
 export function matchAttention(softmax: Node): MatchResult {
-  const fail = (reason: string): MatchResult => ({ ok: false, reason });
   const scores = scoresMatMul(softmax);
-  if (!scores) return fail('no MatMul of two activations (query x key) feeds the softmax within 5 arithmetic ops');
+  if (!scores) return fail('NO_SCORES_MATMUL', 'no MatMul of two activations (query x key) feeds the softmax within 5 arithmetic ops', [softmax.name]);
 
   let probs: Value | null = softmax.outputs[0] ?? null;
   let probsMatMul: Node | null = null;
@@ -133,17 +139,24 @@ export function matchAttention(softmax: Node): MatchResult {
     if (!isOp(c, ...PROBS_PASS)) break;
     probs = c!.outputs[0] ?? null;
   }
-  if (!probsMatMul) return fail('the softmax output does not feed a MatMul with values (probabilities x value)');
+  if (!probsMatMul)
+    return fail('NO_PROBS_MATMUL', 'the softmax output does not feed a MatMul with values (probabilities x value)', [softmax.name, probs?.name]);
 
   const qProj = projectionBehind(scores.inputs[0] ?? null);
-  if (!qProj) return fail(`no query projection (MatMul/Gemm with constant weights) behind ${scores.name}`);
+  if (!qProj)
+    return fail('NO_QUERY_PROJECTION', `no query projection (MatMul/Gemm with constant weights) behind ${scores.name}`, [scores.name, scores.inputs[0]?.name]);
   const kProj = projectionBehind(scores.inputs[1] ?? null);
-  if (!kProj) return fail(`no key projection (MatMul/Gemm with constant weights) behind ${scores.name}`);
+  if (!kProj)
+    return fail('NO_KEY_PROJECTION', `no key projection (MatMul/Gemm with constant weights) behind ${scores.name}`, [scores.name, scores.inputs[1]?.name]);
   const vProj = projectionBehind(probsMatMul.inputs[1] ?? null);
-  if (!vProj) return fail(`no value projection (MatMul/Gemm with constant weights) behind ${probsMatMul.name}`);
+  if (!vProj)
+    return fail('NO_VALUE_PROJECTION', `no value projection (MatMul/Gemm with constant weights) behind ${probsMatMul.name}`, [
+      probsMatMul.name,
+      probsMatMul.inputs[1]?.name,
+    ]);
 
   const tail = moduleOutputAfter(probsMatMul.outputs[0] ?? null);
-  if ('reason' in tail) return fail(`the attention result of ${probsMatMul.name} ${tail.reason}`);
+  if ('reason' in tail) return fail(tail.code, `the attention result of ${probsMatMul.name} ${tail.reason}`, [probsMatMul.name, ...tail.at]);
   const variant = scores.opType === 'FusedMatMul' ? 'fusedmatmul-softmax-matmul' : 'matmul-softmax-matmul';
   return matched(variant, [scores, softmax, probsMatMul], qProj, kProj, vProj, tail);
 }
@@ -175,12 +188,15 @@ export function matched(
   };
 }
 
+/** Why the walk from an attention result found no module output: the reason continues "the result of X ...". */
+export type TailMiss = { code: 'NO_OUT_PROJECTION' | 'BATCH_AXIS_MOVED'; reason: string; at: string[] };
+
 /**
  * From the attention result (heads still split or already merged) forward through head-merge
  * layout ops to the out-projection, its bias and an optional constant rescale: the module's
  * output, the cut point.
  */
-export function moduleOutputAfter(start: Value | null): { outProj: Node; output: Value; note: string | null } | { reason: string } {
+export function moduleOutputAfter(start: Value | null): { outProj: Node; output: Value; note: string | null } | TailMiss {
   let v = start;
   let outProj: Node | null = null;
   // Where the batch axis is: the sampler's CFG mean and its batch arithmetic take the cut's
@@ -199,9 +215,11 @@ export function moduleOutputAfter(start: Value | null): { outProj: Node; output:
     batchAxis = batchAxisAfter(c, batchAxis);
     v = c.outputs[0] ?? null;
   }
-  if (!outProj || !v) return { reason: 'does not reach an out-projection through head-merge ops' };
+  if (!outProj || !v) return { code: 'NO_OUT_PROJECTION', reason: 'does not reach an out-projection through head-merge ops', at: v ? [v.name] : [] };
   if (batchAxis !== 0)
     return {
+      code: 'BATCH_AXIS_MOVED',
+      at: [outProj.name],
       reason:
         'reaches its out-projection with the batch axis moved off the front (a [tokens, batch, channels] layout): the CFG mean pairs samples, so its rows must be sample-major',
     };
@@ -227,7 +245,7 @@ function batchAxisAfter(op: Node, axis: number | null): number | null {
   if (axis === null) return null;
   switch (op.opType) {
     case 'Transpose': {
-      const perm = op.intsAttr('perm');
+      const perm = op.attr.ints('perm');
       return perm ? perm.indexOf(axis) : null;
     }
     // Row-major: reshaping keeps the outermost axis outermost, whatever it merges or splits.
@@ -236,7 +254,7 @@ function batchAxisAfter(op: Node, axis: number | null): number | null {
       return axis === 0 ? 0 : null;
     case 'Squeeze':
     case 'Unsqueeze': {
-      const axes = op.intsAttr('axes') ?? constantNumbers(op.inputs[1] ?? null);
+      const axes = op.attr.ints('axes') ?? constantNumbers(op.inputs[1] ?? null);
       return axis === 0 && axes !== undefined && !axes.includes(0) ? 0 : null;
     }
     default:

@@ -19,7 +19,7 @@ export function parsePythonStringList(text: string): string[] | null {
 
 /** The module path segments of a node (without the node's own name), or null when unknown. */
 export function modulePath(n: Node): string[] | null {
-  const meta = n.proto.metadataProps.find((p) => p.key === NAME_SCOPES)?.value;
+  const meta = n.metadata.get(NAME_SCOPES);
   if (meta !== undefined) {
     const scopes = parsePythonStringList(meta);
     if (scopes && scopes.length > 0) {
@@ -35,7 +35,7 @@ export function modulePath(n: Node): string[] | null {
       return segments;
     }
   }
-  const name = n.proto.name;
+  const name = n.declaredName;
   if (name.startsWith('/')) return name.split('/').slice(1, -1);
   return null;
 }

@@ -6,6 +6,7 @@
 // makes the out-projection a Gemm on [batch·tokens, channels] (the head merge's reshape and
 // its own folded into one), and the cut is that Gemm's output. cutType gives the tensor's real
 // shape; rows are sample-major either way (the matcher checks the batch axis stays in front).
+import { DTYPE } from '../../ir/dtype.js';
 import type { Graph } from '../../ir/graph.js';
 import type { Node } from '../../ir/node.js';
 import type { Dim, TensorType, Value } from '../../ir/value.js';
@@ -30,7 +31,7 @@ export function spatialOrigin(g: Graph, from: Value, maxSteps = 200000): Spatial
     const { v, fh, fw } = stack.pop()!;
     if (visited.has(v)) continue;
     visited.add(v);
-    if (g.isGraphInput(v) && !v.initializer) {
+    if (g.isGraphInput(v) && !v.constant) {
       if (v.type?.shape?.length === 4) return { input: v, fh, fw };
       continue;
     }
@@ -38,11 +39,11 @@ export function spatialOrigin(g: Graph, from: Value, maxSteps = 200000): Spatial
     if (!p) continue;
     let [h, w] = [fh, fw];
     if (p.opType === 'Conv' || p.opType === 'MaxPool' || p.opType === 'AveragePool') {
-      const s = p.intsAttr('strides') ?? [1, 1];
+      const s = p.attr.ints('strides') ?? [1, 1];
       h *= s[0] ?? 1;
       w *= s[1] ?? 1;
     } else if (p.opType === 'ConvTranspose') {
-      const s = p.intsAttr('strides') ?? [1, 1];
+      const s = p.attr.ints('strides') ?? [1, 1];
       h /= s[0] ?? 1;
       w /= s[1] ?? 1;
     } else if (p.opType === 'Resize' || p.opType === 'Upsample') {
@@ -68,9 +69,9 @@ function scaled(dim: Dim, f: number): Dim {
 export function siteType(g: Graph, qSource: Value, outProj: Node): TensorType {
   const w = outProj.inputs[1]!;
   const wDims = w.type?.shape ?? null;
-  const transB = outProj.opType === 'Gemm' && outProj.intAttr('transB') === 1;
+  const transB = outProj.opType === 'Gemm' && outProj.attr.int('transB') === 1;
   const channels: Dim = wDims && wDims.length === 2 ? (transB ? wDims[0]! : wDims[1]!) : null;
-  const dtype = w.type?.dtype ?? 0;
+  const dtype = w.type?.dtype ?? DTYPE.undefined;
   const origin = spatialOrigin(g, qSource);
   if (!origin || !Number.isInteger(origin.fh) || !Number.isInteger(origin.fw)) return { dtype, shape: [null, null, channels] };
   const [b, , h, wd] = origin.input.type!.shape!;
@@ -99,7 +100,7 @@ export function cutRank(outProj: Node): number {
   }
   if (p?.opType === 'Flatten') return 2;
   if (p?.opType === 'Transpose') {
-    const perm = p.intsAttr('perm');
+    const perm = p.attr.ints('perm');
     if (perm) return perm.length;
   }
   return 3;

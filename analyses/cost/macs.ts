@@ -4,6 +4,7 @@
 // figures count; "all" adds the products of two activations (attention scores and the
 // probabilities x values), including fused attention ops. Elementwise ops, norms and softmax
 // count in neither. Pure analysis: the graph is not touched.
+import { DTYPE } from '../../ir/dtype.js';
 import type { Graph } from '../../ir/graph.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
@@ -33,7 +34,7 @@ export interface GraphCost {
   uncounted: string[];
 }
 
-const WEIGHT_TYPES = new Set([1, 10, 11, 16]);
+const WEIGHT_TYPES = new Set<number>([DTYPE.float32, DTYPE.float16, DTYPE.float64, DTYPE.bfloat16]);
 
 function prod(xs: readonly number[]): number {
   return xs.reduce((a, b) => a * b, 1);
@@ -55,19 +56,19 @@ function nodeMacs(n: Node, shape: (v: Value | null) => number[] | null): { kind:
     case 'FusedMatMul': {
       const a = shape(n.inputs[0] ?? null);
       if (!out || !a) return null;
-      const k = n.opType === 'FusedMatMul' && n.intAttr('transA') === 1 ? a[a.length - 2]! : a[a.length - 1]!;
+      const k = n.opType === 'FusedMatMul' && n.attr.int('transA') === 1 ? a[a.length - 2]! : a[a.length - 1]!;
       const weight = isConstant(n.inputs[0] ?? null) || isConstant(n.inputs[1] ?? null);
       return { kind: weight ? 'linear' : 'attention', macs: prod(out) * k };
     }
     case 'Gemm': {
       const a = shape(n.inputs[0] ?? null);
       if (!out || !a) return null;
-      return { kind: 'linear', macs: prod(out) * (n.intAttr('transA') === 1 ? a[0]! : a[1]!) };
+      return { kind: 'linear', macs: prod(out) * (n.attr.int('transA') === 1 ? a[0]! : a[1]!) };
     }
     case 'Einsum': {
       // A contraction's MACs: the product of every index's size.
-      const eq = n.proto.attribute.find((x) => x.name === 'equation');
-      const lhs = eq ? new TextDecoder().decode(eq.s).replace(/\s/g, '').split('->')[0]! : '';
+      const eq = n.attr.string('equation');
+      const lhs = eq !== undefined ? eq.replace(/\s/g, '').split('->')[0]! : '';
       const sizes = new Map<string, number>();
       const terms = lhs.split(',');
       for (let i = 0; i < terms.length; i++) {
@@ -126,15 +127,15 @@ export function countMacsWith(g: Graph, shape: (v: Value | null) => number[] | n
     else attentionMacs += r.macs;
   }
   let params = 0;
-  for (const v of g.initializers) if (WEIGHT_TYPES.has(v.initializer!.dataType) && v.useCount > 0) params += prod(v.initializer!.dims.map(Number));
+  for (const v of g.initializers) if (WEIGHT_TYPES.has(v.constant!.dtype) && v.useCount > 0) params += prod(v.constant!.dims);
   const owned = new Set<Value>();
   const paramsByNode: { node: Node; params: number }[] = [];
   for (const n of g.nodes) {
     let p = 0;
     for (const v of n.inputs) {
-      if (!v?.initializer || owned.has(v) || !WEIGHT_TYPES.has(v.initializer.dataType)) continue;
+      if (!v?.constant || owned.has(v) || !WEIGHT_TYPES.has(v.constant.dtype)) continue;
       owned.add(v);
-      p += prod(v.initializer.dims.map(Number));
+      p += prod(v.constant.dims);
     }
     if (p) paramsByNode.push({ node: n, params: p });
   }

@@ -125,30 +125,78 @@ export class GatedPipeline {
   async generate(o: PipelineGenerateOptions): Promise<PipelineResult> {
     const started = performance.now();
     const f = this.folder;
+    const { steps, n, height, width, strength } = this.checkRequest(o);
+    const factor = f.vaeScaleFactor;
+    // img2img needs the VAE encoder: refused before any model runs.
+    const encoder = o.image ? await this.imageEncoder() : null;
+    // A guidance-distilled UNet (LCM) takes the scale as an embedding, not as a CFG pair.
+    const embedded = this.unet.roles.guidanceEmbedding;
+    const guidance = o.guidance ?? (embedded.length ? LCM_DEFAULT_GUIDANCE : this.unet.manifest.schedule.guidance);
+    const seed = o.seed ?? 0;
+    const generator = new TorchGenerator(seed);
+    // A guidance-distilled UNet is diffusers' LatentConsistencyModel pipeline, whose img2img gives
+    // the strength to the LCM scheduler's set_timesteps; SD pipelines slice the timesteps.
+    const lcmStrength = strength !== undefined && embedded.length ? { strength } : {};
+    const scheduler = schedulerFromConfig(f.scheduler, { steps, source: f.schedulerConfig, name: o.scheduler, generator, ...lcmStrength });
+    const text = await this.encodeText(o, n, height, width, guidance);
+    const dims = [n, f.latentChannels, height / factor, width / factor];
+    const image = o.image && encoder ? await encodeImage(encoder, o.image, dims, generator) : null;
+    // Initial noise (text-to-image) or the img2img noise: the generator's next draw.
+    const latents = { data: generator.randn(dims), dims };
+    const result = await this.unet.generate({
+      latents,
+      cond: text.cond,
+      uncond: text.uncond,
+      steps,
+      guidance,
+      scheduler,
+      ...(o.baseline
+        ? { gateStep: Number.POSITIVE_INFINITY, tgate: { version: 1 as const } }
+        : { ...(o.gateStep !== undefined ? { gateStep: o.gateStep } : {}), ...(o.tgate ? { tgate: o.tgate } : {}) }),
+      ...(image ? { image: image.clean, strength } : {}),
+      ...(o.onStep ? { onStep: o.onStep } : {}),
+      ...(o.recordAttention ? { recordAttention: true } : {}),
+    });
+    const phaseMs = (p: string) => result.records.filter((r) => r.phase === p).reduce((a, r) => a + r.stepMs, 0);
+    const decoded = (o.outputType ?? 'png') !== 'latent' ? await this.decode(result, n) : { images: [], pixels: new Float32Array(0), decodeMs: 0 };
+    return {
+      images: decoded.images,
+      latents: { data: result.latents, dims: result.dims },
+      pixels: decoded.pixels,
+      seed: String(seed),
+      mode: o.baseline ? 'baseline' : 'tgate',
+      scheduler: scheduler.name,
+      steps,
+      guidance,
+      height,
+      width,
+      schedule: o.baseline ? null : result.schedule,
+      records: result.records,
+      attentionChange: result.attentionChange,
+      warnings: text.warnings,
+      timings: {
+        tokenizeMs: text.tokenizeMs,
+        textEncodeMs: text.encodeMs,
+        imageEncodeMs: image?.ms ?? 0,
+        denoise: { planningMs: phaseMs('planning'), gateMs: phaseMs('gate'), fidelityMs: phaseMs('fidelity'), totalMs: result.totalMs },
+        decodeMs: decoded.decodeMs,
+        totalMs: performance.now() - started,
+      },
+    };
+  }
+
+  /** The request's numbers checked before anything is allocated or run: steps, count, size, seed, guidance, strength. */
+  private checkRequest(o: PipelineGenerateOptions): { steps: number; n: number; height: number; width: number; strength: number | undefined } {
+    const f = this.folder;
     const steps = o.steps ?? 25;
     checkSteps(steps);
     const n = o.numImages ?? 1;
     if (!Number.isInteger(n) || n < 1) throw new TgateError('E_USAGE', `The number of images must be a whole number >= 1, not ${n}.`);
     if (typeof o.prompt !== 'string') throw new TgateError('E_USAGE', 'A prompt (text) is needed.');
     const factor = f.vaeScaleFactor;
-    const multiple = f.sizeMultiple;
     const height = o.image ? o.image.height : (o.height ?? this.nativeSize);
     const width = o.image ? o.image.width : (o.width ?? this.nativeSize);
-    const bad = [
-      ['height', height],
-      ['width', width],
-    ].filter(([, v]) => !Number.isInteger(v) || (v as number) <= 0 || (v as number) % multiple !== 0);
-    if (bad.length) {
-      throw new TgateError(
-        'E_USAGE',
-        `The ${o.image ? "input image's " : ''}${bad.map(([k, v]) => `${k} ${v}`).join(' and ')} ${bad.length > 1 ? 'are not positive multiples' : 'is not a positive multiple'} of ${multiple} pixels (the VAE's factor ${factor} x the UNet's ${multiple / factor}: its exported graph halves the latents ${Math.log2(multiple / factor)} times).`,
-        {
-          hint: o.image
-            ? `Resize the image to a multiple of ${multiple} pixels on each side.`
-            : `Use multiples of ${multiple}, e.g. ${Math.max(multiple, Math.round(Number(bad[0]![1]) / multiple) * multiple)}.`,
-        },
-      );
-    }
+    checkImageSize(height, width, factor, f.sizeMultiple, o.image !== undefined);
     if (typeof o.seed === 'number' ? !Number.isSafeInteger(o.seed) : o.seed !== undefined && (o.seed < -(2n ** 63n) || o.seed >= 2n ** 64n)) {
       throw new TgateError('E_USAGE', `The seed must be a whole number in [-2^63, 2^64) (torch's range), not ${String(o.seed)}.`);
     }
@@ -165,19 +213,11 @@ export class GatedPipeline {
     if (o.strength !== undefined && !(typeof o.strength === 'number' && o.strength > 0 && o.strength <= 1))
       throw new TgateError('E_USAGE', `strength must be a number in (0, 1], not ${String(o.strength)}.`);
     // diffusers' img2img default strength.
-    const strength = o.image ? (o.strength ?? 0.8) : undefined;
-    // img2img needs the VAE encoder: refused before any model runs.
-    const encoder = o.image ? await this.imageEncoder() : null;
-    // A guidance-distilled UNet (LCM) takes the scale as an embedding, not as a CFG pair.
-    const embedded = this.unet.roles.guidanceEmbedding;
-    const guidance = o.guidance ?? (embedded.length ? LCM_DEFAULT_GUIDANCE : this.unet.manifest.schedule.guidance);
-    const seed = o.seed ?? 0;
-    const generator = new TorchGenerator(seed);
-    // A guidance-distilled UNet is diffusers' LatentConsistencyModel pipeline, whose img2img gives
-    // the strength to the LCM scheduler's set_timesteps; SD pipelines slice the timesteps.
-    const lcmStrength = strength !== undefined && embedded.length ? { strength } : {};
-    const scheduler = schedulerFromConfig(f.scheduler, { steps, source: f.schedulerConfig, name: o.scheduler, generator, ...lcmStrength });
+    return { steps, n, height, width, strength: o.image ? (o.strength ?? 0.8) : undefined };
+  }
 
+  /** The prompts' conditioning, checked for NaN, with the guidance embedding of a guidance-distilled UNet. */
+  private async encodeText(o: PipelineGenerateOptions, n: number, height: number, width: number, guidance: number): Promise<Conditioning> {
     const text = await this.prompts.encode(o.prompt, o.negativePrompt, n, height, width);
     // The text encoder's NaN would reach the UNet as bad input; it is the encoder's, and named so.
     for (const [which, set] of [
@@ -194,85 +234,28 @@ export class GatedPipeline {
           );
       }
     }
-    for (const name of embedded) {
+    for (const name of this.unet.roles.guidanceEmbedding) {
       const dim = this.unet.manifest.source.inputs.find((i) => i.name === name)!.shape[1];
       if (typeof dim !== 'number') throw new TgateError('E_UNSUPPORTED_MODEL', `The UNet's guidance embedding input ${name} has no fixed width.`);
       text.cond[name] = guidanceScaleEmbedding(guidance, dim, n);
     }
-    const dims = [n, f.latentChannels, height / factor, width / factor];
-    let imageEncodeMs = 0;
-    let clean: { data: Float32Array; dims: number[] } | undefined;
-    if (o.image && encoder) {
-      const t0 = performance.now();
-      const one = await encoder.encode(toModelInput(o.image), [1, 3, height, width], generator);
-      clean = { data: new Float32Array(one.data.length * n), dims };
-      for (let i = 0; i < n; i++) clean.data.set(one.data, i * one.data.length);
-      checkFiniteStep(
-        one.data,
-        [1, ...dims.slice(1)],
-        'The VAE encoding of the input image',
-        'The VAE encoder overflows on this image (a float16 VAE overflows sooner: use a float32 export of vae_encoder).',
-      );
-      imageEncodeMs = performance.now() - t0;
-    }
-    // Initial noise (text-to-image) or the img2img noise: the generator's next draw.
-    const latents = { data: generator.randn(dims), dims };
-    const result = await this.unet.generate({
-      latents,
-      cond: text.cond,
-      uncond: text.uncond,
-      steps,
-      guidance,
-      scheduler,
-      ...(o.baseline
-        ? { gateStep: Number.POSITIVE_INFINITY, tgate: { version: 1 as const } }
-        : { ...(o.gateStep !== undefined ? { gateStep: o.gateStep } : {}), ...(o.tgate ? { tgate: o.tgate } : {}) }),
-      ...(clean ? { image: clean, strength } : {}),
-      ...(o.onStep ? { onStep: o.onStep } : {}),
-      ...(o.recordAttention ? { recordAttention: true } : {}),
-    });
-    const phaseMs = (p: string) => result.records.filter((r) => r.phase === p).reduce((a, r) => a + r.stepMs, 0);
-    let decodeMs = 0;
-    let pixels: Float32Array = new Float32Array(0);
-    let images: RgbImage[] = [];
-    if ((o.outputType ?? 'png') !== 'latent') {
-      const t0 = performance.now();
-      const decoded = this.decoder ? await this.decoder.decode(result.latents, result.dims) : { data: result.latents, dims: result.dims };
-      // A float16 VAE decoder is known to overflow (SD-XL's): black or noise pictures, never written silently.
-      checkFiniteStep(
-        decoded.data,
-        decoded.dims,
-        "The VAE decoder's output",
-        "The VAE decoder overflows on these latents (SD-XL's float16 VAE is known to): use a float32 export of vae_decoder, or the fp16-fix VAE.",
-      );
-      pixels = toUnitRange(decoded.data, decoded.dims);
-      images = toRgbImages(pixels, n, decoded.dims[2]!, decoded.dims[3]!);
-      decodeMs = performance.now() - t0;
-    }
-    return {
-      images,
-      latents: { data: result.latents, dims: result.dims },
-      pixels,
-      seed: String(seed),
-      mode: o.baseline ? 'baseline' : 'tgate',
-      scheduler: scheduler.name,
-      steps,
-      guidance,
-      height,
-      width,
-      schedule: o.baseline ? null : result.schedule,
-      records: result.records,
-      attentionChange: result.attentionChange,
-      warnings: text.warnings,
-      timings: {
-        tokenizeMs: text.tokenizeMs,
-        textEncodeMs: text.encodeMs,
-        imageEncodeMs,
-        denoise: { planningMs: phaseMs('planning'), gateMs: phaseMs('gate'), fidelityMs: phaseMs('fidelity'), totalMs: result.totalMs },
-        decodeMs,
-        totalMs: performance.now() - started,
-      },
-    };
+    return text;
+  }
+
+  /** The final latents through the VAE decoder (checked for NaN) to pixels in [0, 1] and 8-bit pictures. */
+  private async decode(result: GenerateResult, n: number): Promise<{ images: RgbImage[]; pixels: Float32Array; decodeMs: number }> {
+    const t0 = performance.now();
+    const decoded = this.decoder ? await this.decoder.decode(result.latents, result.dims) : { data: result.latents, dims: result.dims };
+    // A float16 VAE decoder is known to overflow (SD-XL's): black or noise pictures, never written silently.
+    checkFiniteStep(
+      decoded.data,
+      decoded.dims,
+      "The VAE decoder's output",
+      "The VAE decoder overflows on these latents (SD-XL's float16 VAE is known to): use a float32 export of vae_decoder, or the fp16-fix VAE.",
+    );
+    const pixels = toUnitRange(decoded.data, decoded.dims);
+    const images = toRgbImages(pixels, n, decoded.dims[2]!, decoded.dims[3]!);
+    return { images, pixels, decodeMs: performance.now() - t0 };
   }
 
   private async imageEncoder(): Promise<VaeEncoder> {
@@ -298,7 +281,46 @@ export class GatedPipeline {
   }
 }
 
-/** Reads a PNG for img2img. */
+/** The image size in pixels: positive multiples of what the VAE and the UNet's downsampling need. */
+function checkImageSize(height: number, width: number, factor: number, multiple: number, img2img: boolean): void {
+  const bad = [
+    ['height', height],
+    ['width', width],
+  ].filter(([, v]) => !Number.isInteger(v) || (v as number) <= 0 || (v as number) % multiple !== 0);
+  if (bad.length) {
+    throw new TgateError(
+      'E_USAGE',
+      `The ${img2img ? "input image's " : ''}${bad.map(([k, v]) => `${k} ${v}`).join(' and ')} ${bad.length > 1 ? 'are not positive multiples' : 'is not a positive multiple'} of ${multiple} pixels (the VAE's factor ${factor} x the UNet's ${multiple / factor}: its exported graph halves the latents ${Math.log2(multiple / factor)} times).`,
+      {
+        hint: img2img
+          ? `Resize the image to a multiple of ${multiple} pixels on each side.`
+          : `Use multiples of ${multiple}, e.g. ${Math.max(multiple, Math.round(Number(bad[0]![1]) / multiple) * multiple)}.`,
+      },
+    );
+  }
+}
+
+/** img2img: the picture through the VAE encoder (its latent sample the generator's first draw), repeated per image, checked. */
+async function encodeImage(
+  encoder: VaeEncoder,
+  image: RgbImage,
+  dims: number[],
+  generator: TorchGenerator,
+): Promise<{ clean: { data: Float32Array; dims: number[] }; ms: number }> {
+  const t0 = performance.now();
+  const n = dims[0]!;
+  const one = await encoder.encode(toModelInput(image), [1, 3, image.height, image.width], generator);
+  const clean = { data: new Float32Array(one.data.length * n), dims };
+  for (let i = 0; i < n; i++) clean.data.set(one.data, i * one.data.length);
+  checkFiniteStep(
+    one.data,
+    [1, ...dims.slice(1)],
+    'The VAE encoding of the input image',
+    'The VAE encoder overflows on this image (a float16 VAE overflows sooner: use a float32 export of vae_encoder).',
+  );
+  return { clean, ms: performance.now() - t0 };
+}
+
 /** The most pixels an input image may have (16384 x 16384): checked in its header before decoding. */
 export const MAX_IMAGE_PIXELS = 2 ** 28;
 

@@ -167,31 +167,25 @@ export interface SchedulerFromConfigOptions {
 
 const show = (v: unknown) => (typeof v === 'number' ? String(v) : JSON.stringify(v));
 
-/** diffusers' from_config for one of the supported classes: class, effective config, settings. */
-export function resolveSchedulerConfig(json: unknown, source: string, name?: string): ResolvedSchedulerConfig {
-  if (!json || typeof json !== 'object' || Array.isArray(json)) {
-    throw new TgateError('E_BAD_CONFIG', `Scheduler config ${source} is not a JSON object ({"key": value, ...}).`, {
-      subject: { file: source },
-      hint: 'Use a diffusers scheduler_config.json (scheduler.save_config writes one).',
-    });
-  }
-  const raw = json as Record<string, unknown>;
-  let className: string;
+/** The diffusers class a config names (`_class_name`), or the class of `name` (--scheduler). */
+function classNameOf(raw: Record<string, unknown>, source: string, name: string | undefined): string {
   if (name !== undefined) {
     if (!(SCHEDULERS as readonly string[]).includes(name)) {
       throw new TgateError('E_USAGE', `Unknown scheduler "${name}".`, { hint: `Use one of ${SCHEDULERS.join(', ')}.` });
     }
-    className = SCHEDULER_CLASSES[name as SchedulerName];
-  } else {
-    const c = raw._class_name;
-    if (typeof c !== 'string') {
-      throw new TgateError('E_UNSUPPORTED_MODEL', `Scheduler config ${source} has no _class_name, so it does not say which scheduler the pipeline uses.`, {
-        subject: { file: source },
-        hint: `Choose one with --scheduler (${SCHEDULERS.join(', ')}); tgate supports ${SUPPORTED_LIST}.`,
-      });
-    }
-    className = c;
+    return SCHEDULER_CLASSES[name as SchedulerName];
   }
+  const c = raw._class_name;
+  if (typeof c !== 'string') {
+    throw new TgateError('E_UNSUPPORTED_MODEL', `Scheduler config ${source} has no _class_name, so it does not say which scheduler the pipeline uses.`, {
+      subject: { file: source },
+      hint: `Choose one with --scheduler (${SCHEDULERS.join(', ')}); tgate supports ${SUPPORTED_LIST}.`,
+    });
+  }
+  return c;
+}
+
+function classDefaults(className: string, source: string): Readonly<Record<string, unknown>> {
   const defaults = CLASS_DEFAULTS[className];
   if (!defaults) {
     throw new TgateError(
@@ -203,12 +197,11 @@ export function resolveSchedulerConfig(json: unknown, source: string, name?: str
       },
     );
   }
-  const usedDefaults = Array.isArray(raw._use_default_values) ? (raw._use_default_values as unknown[]) : [];
-  const config: Record<string, unknown> = {};
-  for (const [key, d] of Object.entries(defaults)) {
-    config[key] = Object.prototype.hasOwnProperty.call(raw, key) && !usedDefaults.includes(key) ? raw[key] : d;
-  }
+  return defaults;
+}
 
+/** The errors about one key of the effective config, naming the file, the class and the value. */
+function configErrors(source: string, className: string, config: Record<string, unknown>) {
   const unsupported = (key: string, supported: string) =>
     new TgateError(
       'E_UNSUPPORTED_MODEL',
@@ -225,8 +218,14 @@ export function resolveSchedulerConfig(json: unknown, source: string, name?: str
       subject: { file: source },
       hint: code === 'E_BAD_CONFIG' ? 'Fix the value in the file, or leave the key out for the class default.' : `tgate supports ${SUPPORTED_LIST}.`,
     });
+  return { unsupported, malformed };
+}
 
-  for (const key of Object.keys(defaults)) {
+type ConfigErrors = ReturnType<typeof configErrors>;
+
+/** Every key of the class has a value of its kind (KINDS); ranges are checked on the settings. */
+function checkKinds(config: Record<string, unknown>, keys: string[], className: string, { malformed }: ConfigErrors): void {
+  for (const key of keys) {
     const v = config[key];
     const kind = KINDS[key];
     if (!kind) throw new TgateError('E_INTERNAL', `from-config: no value kind for ${className}.${key}.`);
@@ -249,8 +248,10 @@ export function resolveSchedulerConfig(json: unknown, source: string, name?: str
       if (!Array.isArray(v) || !v.every((b) => typeof b === 'number')) throw malformed(key, 'null or a list of numbers');
     }
   }
+}
 
-  // What tgate implements, class by class (diffusers itself raises for some of these).
+/** What tgate implements, class by class (diffusers itself raises for some of these). */
+function checkImplemented(config: Record<string, unknown>, className: string, { unsupported }: ConfigErrors): void {
   const is = (key: string, ...ok: unknown[]) => !(key in config) || ok.includes(config[key]);
   if (!is('rescale_betas_zero_snr', false)) throw unsupported('rescale_betas_zero_snr', 'false');
   if (!is('thresholding', false)) throw unsupported('thresholding', 'false (dynamic thresholding is not implemented)');
@@ -272,7 +273,10 @@ export function resolveSchedulerConfig(json: unknown, source: string, name?: str
     if (config.variance_type === 'learned' || config.variance_type === 'learned_range')
       throw unsupported('variance_type', 'null (a model without learned variance)');
   }
+}
 
+/** The settings the implementations read: SD's, overridden by the config's keys they share. */
+function settingsOf(config: Record<string, unknown>, className: string): SchedulerConfig {
   const settings: SchedulerConfig = { ...STABLE_DIFFUSION_CONFIG };
   const target = settings as unknown as Record<string, unknown>;
   for (const key of Object.keys(STABLE_DIFFUSION_CONFIG)) if (key in config) target[key] = config[key];
@@ -280,6 +284,30 @@ export function resolveSchedulerConfig(json: unknown, source: string, name?: str
     settings.algorithm_type = 'dpmsolver++';
     if (!['midpoint', 'heun'].includes(config.solver_type as string)) settings.solver_type = 'midpoint';
   }
+  return settings;
+}
+
+/** diffusers' from_config for one of the supported classes: class, effective config, settings. */
+export function resolveSchedulerConfig(json: unknown, source: string, name?: string): ResolvedSchedulerConfig {
+  if (!json || typeof json !== 'object' || Array.isArray(json)) {
+    throw new TgateError('E_BAD_CONFIG', `Scheduler config ${source} is not a JSON object ({"key": value, ...}).`, {
+      subject: { file: source },
+      hint: 'Use a diffusers scheduler_config.json (scheduler.save_config writes one).',
+    });
+  }
+  const raw = json as Record<string, unknown>;
+  const className = classNameOf(raw, source, name);
+  const defaults = classDefaults(className, source);
+  // The class's keys: the file's value unless diffusers recorded it as defaulted, else the class default.
+  const usedDefaults = Array.isArray(raw._use_default_values) ? (raw._use_default_values as unknown[]) : [];
+  const config: Record<string, unknown> = {};
+  for (const [key, d] of Object.entries(defaults)) {
+    config[key] = Object.prototype.hasOwnProperty.call(raw, key) && !usedDefaults.includes(key) ? raw[key] : d;
+  }
+  const errors = configErrors(source, className, config);
+  checkKinds(config, Object.keys(defaults), className, errors);
+  checkImplemented(config, className, errors);
+  const settings = settingsOf(config, className);
   const tgateName = NAME_OF_CLASS[className]!;
   checkSchedulerConfig(settings, { source, name: tgateName });
   return { name: tgateName, className, config, settings };

@@ -59,93 +59,101 @@ export interface ClipSettings {
 
 const added = (s: TokenSpec, special: boolean): AddedToken => ({ content: s.content, lstrip: s.lstrip, rstrip: s.rstrip, singleWord: s.singleWord, special });
 
-/** Reads a CLIPTokenizer folder the way PreTrainedTokenizerBase._from_pretrained + CLIPTokenizer.__init__ do. */
-export function readClipFolder(dir: string): ClipSettings {
-  const file = (f: string) => path.join(dir, f);
-  const exists = (f: string) => fs.existsSync(file(f));
-  const missing = ['vocab.json', 'merges.txt', 'tokenizer_config.json'].filter((f) => !exists(f));
-  if (missing.length)
-    throw missingFile(
-      dir,
-      missing,
-      'a CLIP tokenizer is vocab.json + merges.txt (the BPE) and tokenizer_config.json (model_max_length and the special tokens)',
-    );
+/** The added tokens by id, and by content for the special tokens' lookup. */
+class AddedTable {
+  readonly byId = new Map<number, AddedToken>();
+  readonly byContent = new Map<string, AddedToken>();
 
+  put(id: number, t: AddedToken): void {
+    this.byId.set(id, t);
+    this.byContent.set(t.content, t);
+  }
+}
+
+/** A folder's files by name, for the readers below. */
+interface Folder {
+  file: (f: string) => string;
+  exists: (f: string) => boolean;
+  /** tokenizer_config.json, named in errors about the config's entries. */
+  cfgFile: string;
+}
+
+/** vocab.json and merges.txt: the byte-level BPE. */
+function readBpe(folder: Folder): { vocab: Record<string, number>; merges: Map<string, number> } {
+  const { file } = folder;
   const vocabJson = readJson(file('vocab.json'));
   if (!isObject(vocabJson) || !Object.values(vocabJson).every((v) => Number.isInteger(v)))
     throw unsupported(file('vocab.json'), 'not a JSON object of token -> integer id');
-  const vocab = vocabJson as Record<string, number>;
-  const merges = parseMerges(readText(file('merges.txt')));
+  return { vocab: vocabJson as Record<string, number>, merges: parseMerges(readText(file('merges.txt'))) };
+}
 
-  const cfgFile = file('tokenizer_config.json');
-  const cfg = readJson(cfgFile);
-  if (!isObject(cfg)) throw unsupported(cfgFile, 'not a JSON object');
-  const init: Record<string, unknown> = { ...cfg };
+/**
+ * Added tokens: tokenizer_config's added_tokens_decoder; without it (transformers < 4.34 saves),
+ * special_tokens_map.json, added_tokens.json and tokenizer.json's added_tokens, as the loader does.
+ * The legacy special_tokens_map.json is merged into `init`, as the loader's init kwargs.
+ */
+function readAddedTokens(folder: Folder, init: Record<string, unknown>, table: AddedTable): void {
+  const { cfgFile } = folder;
+  if (!('added_tokens_decoder' in init)) return readLegacyAddedTokens(folder, init, table);
+  const atd = init.added_tokens_decoder;
+  if (!isObject(atd)) throw unsupported(cfgFile, '"added_tokens_decoder" is not an object of id -> token');
+  for (const [id, v] of Object.entries(atd)) {
+    const s = isObject(v) ? tokenSpec(v, cfgFile, `added_tokens_decoder.${id}`) : null;
+    if (!s || !/^\d+$/.test(id)) throw unsupported(cfgFile, `added_tokens_decoder entry ${id} is not an id -> {"content": ...} pair`);
+    table.put(Number(id), added(s, s.special ?? false));
+  }
+}
 
-  // Added tokens: tokenizer_config's added_tokens_decoder; without it (transformers < 4.34 saves),
-  // special_tokens_map.json, added_tokens.json and tokenizer.json's added_tokens, as the loader does.
-  const decoder = new Map<number, AddedToken>();
-  const byContent = new Map<string, AddedToken>();
-  const put = (id: number, t: AddedToken) => {
-    decoder.set(id, t);
-    byContent.set(t.content, t);
-  };
-  if ('added_tokens_decoder' in init) {
-    const atd = init.added_tokens_decoder;
-    if (!isObject(atd)) throw unsupported(cfgFile, '"added_tokens_decoder" is not an object of id -> token');
-    for (const [id, v] of Object.entries(atd)) {
-      const s = isObject(v) ? tokenSpec(v, cfgFile, `added_tokens_decoder.${id}`) : null;
-      if (!s || !/^\d+$/.test(id)) throw unsupported(cfgFile, `added_tokens_decoder entry ${id} is not an id -> {"content": ...} pair`);
-      put(Number(id), added(s, s.special ?? false));
-    }
-  } else {
-    if (exists('special_tokens_map.json')) {
-      const map = readJson(file('special_tokens_map.json'));
-      if (!isObject(map)) throw unsupported(file('special_tokens_map.json'), 'not a JSON object');
-      for (const [key, value] of Object.entries(map)) {
-        if (key === 'additional_special_tokens' && Array.isArray(value)) {
-          const list = Array.isArray(init.additional_special_tokens) ? [...(init.additional_special_tokens as unknown[])] : [];
-          const have = new Set(list.map((t) => tokenSpec(t, cfgFile, key)?.content));
-          for (const t of value) if (!have.has(tokenSpec(t, file('special_tokens_map.json'), key)?.content)) list.push(t);
-          init[key] = list;
-        } else init[key] = value;
-      }
-    }
-    if (exists('added_tokens.json')) {
-      const at = readJson(file('added_tokens.json'));
-      if (!isObject(at)) throw unsupported(file('added_tokens.json'), 'not a JSON object of token -> id');
-      const specials = new Set<string>();
-      for (const key of [...SPECIAL_KEYS, 'additional_special_tokens'] as const) {
-        const v = init[key];
-        for (const t of Array.isArray(v) ? v : [v]) {
-          const s = tokenSpec(t, cfgFile, key);
-          if (s) specials.add(s.content);
-        }
-      }
-      for (const [content, id] of Object.entries(at)) {
-        if (!Number.isInteger(id)) throw unsupported(file('added_tokens.json'), `the id of "${content}" is not an integer`);
-        put(id as number, { content, lstrip: false, rstrip: false, singleWord: false, special: specials.has(content) });
-      }
-    }
-    if (exists('tokenizer.json')) {
-      const tj = readJson(file('tokenizer.json'));
-      const list = isObject(tj) && Array.isArray(tj.added_tokens) ? tj.added_tokens : [];
-      for (const t of list) {
-        const s = isObject(t) && Number.isInteger(t.id) ? tokenSpec(t, file('tokenizer.json'), 'added_tokens') : null;
-        if (s) put((t as { id: number }).id, added(s, s.special ?? false));
-      }
+function readLegacyAddedTokens(folder: Folder, init: Record<string, unknown>, table: AddedTable): void {
+  const { file, exists, cfgFile } = folder;
+  if (exists('special_tokens_map.json')) {
+    const map = readJson(file('special_tokens_map.json'));
+    if (!isObject(map)) throw unsupported(file('special_tokens_map.json'), 'not a JSON object');
+    for (const [key, value] of Object.entries(map)) {
+      if (key === 'additional_special_tokens' && Array.isArray(value)) {
+        const list = Array.isArray(init.additional_special_tokens) ? [...(init.additional_special_tokens as unknown[])] : [];
+        const have = new Set(list.map((t) => tokenSpec(t, cfgFile, key)?.content));
+        for (const t of value) if (!have.has(tokenSpec(t, file('special_tokens_map.json'), key)?.content)) list.push(t);
+        init[key] = list;
+      } else init[key] = value;
     }
   }
+  if (exists('added_tokens.json')) {
+    const at = readJson(file('added_tokens.json'));
+    if (!isObject(at)) throw unsupported(file('added_tokens.json'), 'not a JSON object of token -> id');
+    const specials = new Set<string>();
+    for (const key of [...SPECIAL_KEYS, 'additional_special_tokens'] as const) {
+      const v = init[key];
+      for (const t of Array.isArray(v) ? v : [v]) {
+        const s = tokenSpec(t, cfgFile, key);
+        if (s) specials.add(s.content);
+      }
+    }
+    for (const [content, id] of Object.entries(at)) {
+      if (!Number.isInteger(id)) throw unsupported(file('added_tokens.json'), `the id of "${content}" is not an integer`);
+      table.put(id as number, { content, lstrip: false, rstrip: false, singleWord: false, special: specials.has(content) });
+    }
+  }
+  if (exists('tokenizer.json')) {
+    const tj = readJson(file('tokenizer.json'));
+    const list = isObject(tj) && Array.isArray(tj.added_tokens) ? tj.added_tokens : [];
+    for (const t of list) {
+      const s = isObject(t) && Number.isInteger(t.id) ? tokenSpec(t, file('tokenizer.json'), 'added_tokens') : null;
+      if (s) table.put((t as { id: number }).id, added(s, s.special ?? false));
+    }
+  }
+}
 
-  // The special tokens: the config's values (mapped onto the added tokens of the same content), else CLIPTokenizer's defaults.
+/** The special tokens: the config's values (mapped onto the added tokens of the same content), else CLIPTokenizer's defaults. */
+function specialTokens(init: Record<string, unknown>, cfgFile: string, table: AddedTable) {
   const special: Partial<Record<SpecialKey, string>> = {};
-  const specialSpecs: TokenSpec[] = [];
+  const specs: TokenSpec[] = [];
   for (const key of SPECIAL_KEYS) {
     const spec = key in init ? tokenSpec(init[key], cfgFile, key) : CLIP_DEFAULTS[key] !== undefined ? tokenSpec(CLIP_DEFAULTS[key], cfgFile, key) : null;
     if (!spec) continue;
-    const known = byContent.get(spec.content);
+    const known = table.byContent.get(spec.content);
     special[key] = spec.content;
-    specialSpecs.push(known ? { ...known } : spec);
+    specs.push(known ? { ...known } : spec);
   }
   const additionalSpecial: string[] = [];
   if (Array.isArray(init.additional_special_tokens)) {
@@ -153,19 +161,23 @@ export function readClipFolder(dir: string): ClipSettings {
       const spec = tokenSpec(t, cfgFile, 'additional_special_tokens');
       if (!spec) continue;
       additionalSpecial.push(spec.content);
-      const known = byContent.get(spec.content);
-      specialSpecs.push(known ? { ...known } : spec);
+      const known = table.byContent.get(spec.content);
+      specs.push(known ? { ...known } : spec);
     }
   }
+  return { special, additionalSpecial, specs };
+}
 
-  // PreTrainedTokenizer.__init__: every special token becomes an added token, at its vocab id
-  // (or its added id), or appended after the vocabulary.
-  const encoder = new Map<string, number>(Object.entries(vocab));
-  const current = new Map(encoder);
-  for (const [id, t] of decoder) current.set(t.content, id);
+/**
+ * PreTrainedTokenizer.__init__: every special token becomes an added token, at its vocab id
+ * (or its added id), or appended after the vocabulary.
+ */
+function addSpecialTokens(vocab: Record<string, number>, specs: TokenSpec[], table: AddedTable): void {
+  const current = new Map<string, number>(Object.entries(vocab));
+  for (const [id, t] of table.byId) current.set(t.content, id);
   const seen = new Set<string>();
   let next = current.size;
-  for (const spec of specialSpecs) {
+  for (const spec of specs) {
     if (!spec.content || seen.has(spec.content)) continue;
     seen.add(spec.content);
     let id = current.get(spec.content);
@@ -173,9 +185,12 @@ export function readClipFolder(dir: string): ClipSettings {
       id = next++;
       current.set(spec.content, id);
     }
-    put(id, added(spec, true));
+    table.put(id, added(spec, true));
   }
+}
 
+/** model_max_length (or the legacy max_len): every prompt is padded to it, so it must be a sequence length. */
+function maxLengthOf(init: Record<string, unknown>, cfgFile: string): number {
   const maxLength = init.model_max_length ?? init.max_len;
   if (typeof maxLength !== 'number' || !Number.isInteger(maxLength) || maxLength < 2 || maxLength > 1e6) {
     throw unsupported(
@@ -183,6 +198,30 @@ export function readClipFolder(dir: string): ClipSettings {
       `model_max_length is ${JSON.stringify(maxLength)}; the pipelines pad every prompt to it, so it must be the text encoder's sequence length (77 for CLIP)`,
     );
   }
+  return maxLength;
+}
+
+/** Reads a CLIPTokenizer folder the way PreTrainedTokenizerBase._from_pretrained + CLIPTokenizer.__init__ do. */
+export function readClipFolder(dir: string): ClipSettings {
+  const file = (f: string) => path.join(dir, f);
+  const folder: Folder = { file, exists: (f) => fs.existsSync(file(f)), cfgFile: file('tokenizer_config.json') };
+  const missing = ['vocab.json', 'merges.txt', 'tokenizer_config.json'].filter((f) => !folder.exists(f));
+  if (missing.length)
+    throw missingFile(
+      dir,
+      missing,
+      'a CLIP tokenizer is vocab.json + merges.txt (the BPE) and tokenizer_config.json (model_max_length and the special tokens)',
+    );
+  const { vocab, merges } = readBpe(folder);
+  const { cfgFile } = folder;
+  const cfg = readJson(cfgFile);
+  if (!isObject(cfg)) throw unsupported(cfgFile, 'not a JSON object');
+  const init: Record<string, unknown> = { ...cfg };
+  const table = new AddedTable();
+  readAddedTokens(folder, init, table);
+  const { special, additionalSpecial, specs } = specialTokens(init, cfgFile, table);
+  addSpecialTokens(vocab, specs, table);
+  const maxLength = maxLengthOf(init, cfgFile);
   const side = (key: string): 'right' | 'left' => {
     const v = init[key] ?? 'right';
     if (v !== 'right' && v !== 'left') throw unsupported(cfgFile, `${key} is ${JSON.stringify(v)} (transformers accepts "right" or "left")`);
@@ -191,7 +230,7 @@ export function readClipFolder(dir: string): ClipSettings {
   return {
     vocab,
     merges,
-    added: decoder,
+    added: table.byId,
     special,
     additionalSpecial,
     maxLength,

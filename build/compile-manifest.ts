@@ -1,0 +1,83 @@
+// compile's manifest entries, from the plan and what was written: the sites, the graphs' inputs
+// and outputs, the source, and tgate.json as a whole. Pure: the caller writes the manifest.
+import path from 'node:path';
+import { FAMILY_DEFAULTS } from '../analyses/family.js';
+import type { PipelineSource } from '../io/pipeline-folder.js';
+import { DTYPE, dtypeName } from '../ir/dtype.js';
+import type { Graph } from '../ir/graph.js';
+import { defaultOpset } from '../ir/model.js';
+import type { Value } from '../ir/value.js';
+import type { CompileSource, SitePlan } from './compile-plan.js';
+import { gatedCacheInput } from './gated-model.js';
+import { MANIFEST_FORMAT, manifestShape, type Manifest, type ManifestIo, type ManifestSite } from './manifest.js';
+
+export function ioOf(g: Graph, which: 'inputs' | 'outputs'): ManifestIo[] {
+  return g[which].map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? DTYPE.undefined), shape: manifestShape(v.type?.shape ?? null) }));
+}
+
+export function manifestSites(plan: SitePlan): ManifestSite[] {
+  return plan.choices.map(({ site: s, cached, reason }) => {
+    const t = cached ? plan.cachedType(s) : s.cut;
+    return {
+      id: s.id,
+      kind: s.kind,
+      scope: s.scope,
+      tensor: s.tensor,
+      cached,
+      reason,
+      note: s.note,
+      planningOutput: cached ? s.tensor : null,
+      fidelityInput: cached && s.kind === 'cross' ? s.tensor : null,
+      reuseInput: cached && s.kind === 'self' ? s.tensor : null,
+      gatedInput: cached ? gatedCacheInput(s.id) : null,
+      dtype: dtypeName(t.dtype),
+      shape: manifestShape(t.shape),
+    };
+  });
+}
+
+/** The source's graph inputs that are not initializers: what a caller feeds. */
+export function sourceInputs(g: Graph): Value[] {
+  return g.inputs.filter((v) => !v.constant);
+}
+
+export function assembleManifest(
+  src: CompileSource,
+  plan: SitePlan,
+  parts: Pick<Manifest, 'variants' | 'gated' | 'sites' | 'verification'> & { weights: { file: string; files: string[] } },
+): Manifest {
+  const source = plan.analysed.graph;
+  const fed = sourceInputs(source);
+  const p = plan.analysed;
+  return {
+    format: MANIFEST_FORMAT,
+    source: {
+      file: src.named(path.basename(src.modelPath)),
+      sha256: src.loaded.sha256,
+      opset: defaultOpset(plan.analysed),
+      irVersion: p.irVersion,
+      producer: `${p.producerName} ${p.producerVersion}`.trim(),
+      inputs: ioOf(source, 'inputs').filter((i) => fed.some((v) => v.name === i.name)),
+      outputs: ioOf(source, 'outputs'),
+      nodes: source.nodes.length,
+    },
+    ...(src.pipeline ? { pipeline: pipelineEntry(src.pipeline) } : {}),
+    family: { name: plan.family, why: plan.why },
+    schedule: FAMILY_DEFAULTS[plan.family],
+    variants: parts.variants,
+    gated: parts.gated,
+    weights: parts.weights.file,
+    weightsFiles: parts.weights.files,
+    sites: parts.sites,
+    verification: parts.verification,
+  };
+}
+
+/** The manifest's `pipeline` field: names relative to the manifest's folder. */
+function pipelineEntry(p: PipelineSource): NonNullable<Manifest['pipeline']> {
+  return {
+    className: p.className,
+    denoiser: p.denoiser,
+    components: Object.fromEntries(p.components.map((c) => [c.name, { files: c.files.map((f) => f.rel) }])),
+  };
+}

@@ -1,0 +1,102 @@
+// compile's first phases: read the source (a model file, or a pipeline folder's denoiser) and
+// decide what to cache: the attention sites, which of them are cached and at which type, and the
+// family. Reads and analyses only; nothing is written.
+import path from 'node:path';
+import { TgateError } from '../base/errors.js';
+import { findAttentionSites, type Site, type SiteReport } from '../analyses/attention/find-sites.js';
+import { cutType } from '../analyses/attention/site-shape.js';
+import { familyOfGraph, type Family } from '../analyses/family.js';
+import { inferShapes, type ShapeInference } from '../analyses/shapes/infer.js';
+import { symToDim } from '../analyses/shapes/sym.js';
+import { modelFromProto } from '../io/decode.js';
+import { withLinkableExternalData, type ExternalFile } from '../io/external-data.js';
+import { loadSource, type LoadedSource } from '../io/load.js';
+import { isFolder, readPipeline, type PipelineSource } from '../io/pipeline-folder.js';
+import { DTYPE } from '../ir/dtype.js';
+import type { Model } from '../ir/model.js';
+import type { TensorType } from '../ir/value.js';
+import { chooseSites, type SiteFilter } from './site-selection.js';
+import type { SiteTarget } from './variants.js';
+
+/** The source as compile reads it: the model file (a pipeline's denoiser) and the files beside it. */
+export interface CompileSource {
+  pipeline: PipelineSource | null;
+  modelPath: string;
+  /** A file's name as the manifest holds it: relative to the manifest's folder ("unet/..." in a pipeline). */
+  named: (file: string) => string;
+  loaded: LoadedSource;
+  /** Checked by loadSource: every tensor's external data, wherever it lives in the model. */
+  externalFiles: ExternalFile[];
+  /** The model with constants' external data made linkable (io/external-data.ts says why). */
+  proto: LoadedSource['proto'];
+}
+
+/** What the analysis decided: the sites, which are cached, and the family. */
+export interface SitePlan {
+  analysed: Model;
+  report: SiteReport;
+  choices: ReturnType<typeof chooseSites>;
+  cachedSites: Site[];
+  cachedType: (s: Site) => TensorType;
+  targets: SiteTarget[];
+  family: Family;
+  why: string;
+}
+
+export function readSource(sourcePath: string, onPhase?: (phase: string) => void): CompileSource {
+  // A folder is a pipeline: its denoiser is compiled as one model is, and every name the manifest
+  // holds is relative to the manifest's folder (the pipeline's top), i.e. prefixed "unet/".
+  const pipeline = isFolder(sourcePath) ? readPipeline(sourcePath) : null;
+  const modelPath = pipeline ? pipeline.model : sourcePath;
+  const named = (file: string) => (pipeline ? path.posix.join(pipeline.denoiser, file) : file);
+  onPhase?.(`reading ${path.basename(modelPath)}`);
+  const loaded = loadSource(modelPath);
+  // Constants with external data become initializers (io/external-data.ts says why).
+  const proto = withLinkableExternalData(loaded.proto, modelPath);
+  return { pipeline, modelPath, named, loaded, externalFiles: loaded.externalFiles, proto };
+}
+
+export function planSites(src: CompileSource, filter: SiteFilter | undefined): SitePlan {
+  const analysed = modelFromProto(src.proto);
+  const report = findAttentionSites(analysed.graph);
+  if (!report.sites.some((s) => s.kind === 'cross')) throw noCrossError(src.modelPath, report);
+  const choices = chooseSites(report.sites, filter);
+  const cachedSites = choices.filter((c) => c.cached).map((c) => c.site);
+  const inferred = inferShapes(analysed.graph);
+  const cachedType = (s: Site) => siteType(s, inferred);
+  const targets: SiteTarget[] = cachedSites.map((s) => ({ kind: s.kind, tensor: s.tensor, type: cachedType(s) }));
+  const { family, why } = familyOfGraph(
+    analysed.graph,
+    report.sites.map((s) => s.type.shape?.[1] ?? null),
+  );
+  return { analysed, report, choices, cachedSites, cachedType, targets, family, why };
+}
+
+function noCrossError(file: string, report: SiteReport): TgateError {
+  const lines = report.rejected.slice(0, 20).map((r) => `  - ${r.node} (${r.code}): ${r.reason}`);
+  const self = report.sites.length;
+  return new TgateError(
+    'E_NO_CROSS_ATTENTION',
+    `${file} has no cross-attention to gate: ${report.candidates} softmax candidate(s) seen, ${self} matched as self-attention, ${report.rejected.length} rejected.` +
+      (lines.length ? `\n${lines.join('\n')}` : ''),
+    {
+      subject: { file },
+      hint: 'TGATE needs a text-conditioned UNet or DiT export (keys/values read encoder_hidden_states). Run `tgate inspect --explain` to see every candidate.',
+    },
+  );
+}
+
+/**
+ * The type of a cut tensor, for the new graph inputs and outputs and the manifest: the symbolic
+ * shape inference's where it names every dim (at the cut's own rank: 3, or 2 for a
+ * [batch·tokens, channels] out-projection), else the site analysis's, completed with named symbols.
+ */
+function siteType(site: Site, inferred: ShapeInference): TensorType {
+  const facts = inferred.facts.get(site.match.output);
+  const shape = facts?.shape?.map(symToDim);
+  // The inference knows the rank where structure only guessed it (a reshape to a computed shape).
+  const rank = shape?.length ?? site.cut.shape?.length ?? 3;
+  const cut = rank === site.cut.shape?.length ? site.cut : cutType(site.type, rank);
+  if (shape && shape.length === rank && shape.every((d) => d !== null)) return { dtype: facts!.dtype || cut.dtype || DTYPE.float32, shape };
+  return { dtype: cut.dtype || DTYPE.float32, shape: (cut.shape ?? [null, null, null]).map((d, i) => d ?? `${site.id}_dim${i}`) };
+}

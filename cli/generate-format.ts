@@ -1,0 +1,63 @@
+// tgate generate's report: the summary of one text-to-image call (what --json prints, with
+// infinities as null) and its two lines of text: what was written, and where the time went. Pure.
+import type { PipelineGenerateOptions, PipelineResult } from '../runtime/pipeline/gated-pipeline.js';
+
+export function generateSummary(model: string, request: PipelineGenerateOptions, files: string[], result: PipelineResult) {
+  const t = result.timings;
+  return {
+    model,
+    prompt: request.prompt,
+    negativePrompt: request.negativePrompt ?? null,
+    seed: result.seed,
+    mode: result.mode,
+    scheduler: result.scheduler,
+    steps: result.steps,
+    evaluations: result.records.length,
+    guidance: result.guidance,
+    height: result.height,
+    width: result.width,
+    schedule: result.schedule,
+    files,
+    warnings: result.warnings,
+    timings: {
+      tokenizeMs: t.tokenizeMs,
+      textEncodeMs: t.textEncodeMs,
+      imageEncodeMs: t.imageEncodeMs,
+      denoise: t.denoise,
+      decodeMs: t.decodeMs,
+      totalMs: t.totalMs,
+    },
+    records: result.records,
+  };
+}
+
+export function generateJson(summary: ReturnType<typeof generateSummary>): string {
+  return JSON.stringify(summary, (_, x) => (typeof x === 'number' && !Number.isFinite(x) ? null : x), 2);
+}
+
+export function generateText(files: string[], result: PipelineResult): string {
+  const t = result.timings;
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  const sched = result.schedule;
+  const phases = sched
+    ? `TGATE v${sched.version}, gate step ${sched.gateStep}: ${result.records.filter((r) => r.phase !== 'fidelity').length} evaluations before the gate, ${result.records.filter((r) => r.phase === 'fidelity').length} after`
+    : 'baseline';
+  return [
+    `wrote ${files.join(', ')} (${result.width}x${result.height}, seed ${result.seed}, ${result.scheduler}, ${result.steps} steps, guidance ${result.guidance}; ${phases})`,
+    `  time  ${s(t.totalMs)}: tokenize ${s(t.tokenizeMs)}, text encode ${s(t.textEncodeMs)}${t.imageEncodeMs ? `, image encode ${s(t.imageEncodeMs)}` : ''}, denoise ${s(t.denoise.totalMs)} (planning ${s(t.denoise.planningMs)}, gate ${s(t.denoise.gateMs)}, fidelity ${s(t.denoise.fidelityMs)}), decode ${s(t.decodeMs)}`,
+  ].join('\n');
+}
+
+/** Why a run deserves a second look: a truncated prompt, or a gate that never came. */
+export function generateWarnings(result: PipelineResult): string[] {
+  const out = result.warnings.map(
+    (w) =>
+      `tgate: warning: the prompt has ${w.tokens} tokens; the text encoder reads ${w.maxLength}, so this part was cut off (as diffusers does): ${w.removed}\n`,
+  );
+  if (result.schedule && !result.records.some((r) => r.phase === 'fidelity')) {
+    out.push(
+      `tgate: warning: the gate step ${result.schedule.gateStep} comes at or after the last of ${result.steps} steps, so nothing was gated (the run equals the baseline's work); use --gate-step below --steps.\n`,
+    );
+  }
+  return out;
+}
