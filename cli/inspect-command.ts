@@ -41,105 +41,129 @@ export function scheduleCostText(s: ScheduleCost): string {
 }
 
 function inspectText(r: InspectReport, explain: boolean): string {
-  const out: string[] = [];
-  const c = r.cost;
-  out.push(
+  return [...summaryLines(r), ...interfaceLines(r), ...callCostLines(r), ...siteLines(r), ...blockLines(r), ...candidateLines(r, explain)].join('\n');
+}
+
+/** The file, its ONNX header and the family with its official TGATE defaults. */
+function summaryLines(r: InspectReport): string[] {
+  return [
     `${r.file}: ${r.kind === 'compiled' ? 'compiled folder; source ' : ''}ONNX IR ${r.irVersion}, opset ${r.opset}, ${r.producer || 'unknown producer'}, ${r.nodeCount} nodes`,
-  );
-  out.push(
     `family: ${r.family.name} (${r.family.why}); official defaults: gate step ${r.schedule.gateStep}, sp_interval ${r.schedule.spInterval}, fi_interval ${r.schedule.fiInterval}, warm_up ${r.schedule.warmUp}, guidance ${r.schedule.guidance}`,
-  );
-  out.push(
+  ];
+}
+
+/** Inputs, outputs and the node count by op type. */
+function interfaceLines(r: InspectReport): string[] {
+  return [
     '',
     'Inputs',
     table(
       ['name', 'dtype', 'shape'],
       r.inputs.map((i) => [i.name, i.dtype, shapeText(i.shape)]),
     ),
-  );
-  out.push(
     '',
     'Outputs',
     table(
       ['name', 'dtype', 'shape'],
       r.outputs.map((i) => [i.name, i.dtype, shapeText(i.shape)]),
     ),
-  );
-  out.push(
     '',
     `Nodes by op type${r.kind === 'compiled' ? ' (planning graph)' : ''}`,
     table(
       ['op', 'count'],
       Object.entries(r.opCounts).map(([k, n]) => [k, n]),
     ),
-  );
+  ];
+}
+
+/** The cost of one call at the sizes the dims were bound to. */
+function callCostLines(r: InspectReport): string[] {
+  const c = r.cost;
   const bound = Object.entries(c.binding.sizes)
     .map(([k, v]) => `${k}=${v}`)
     .join(', ');
-  out.push(
+  return [
     '',
     `One call at ${bound}: ${countText(c.call.linearMacs)} MACs conv+linear, ${countText(c.call.allMacs)} with attention products; ${countText(c.call.params)} parameters`,
-  );
+  ];
+}
+
+function sizeText(b: number | null): string {
+  return b === null ? '?' : bytesText(b);
+}
+
+/** The attention sites found, one row each, and the caches TGATE holds for them. */
+function siteLines(r: InspectReport): string[] {
   const cross = r.sites.filter((s) => s.kind === 'cross').length;
-  out.push(
+  const out = [
     '',
     `Attention sites: ${cross} cross + ${r.sites.length - cross} self (${r.softmaxCandidates} softmax/attention candidates, ${r.rejected.length} rejected)`,
-  );
-  const size = (b: number | null) => (b === null ? '?' : bytesText(b));
-  if (r.sites.length) {
-    out.push(
-      table(
-        ['id', 'kind', 'scope', 'cut tensor', 'tokens x channels', 'MACs', 'params', `cache/sample @${r.caches.height}x${r.caches.width}`],
-        r.sites.map((s) => [
-          s.id,
-          s.kind,
-          s.scope ?? '-',
-          s.tensor,
-          `${s.tokens} x ${s.channels}`,
-          countText(s.linearMacs + s.attentionMacs),
-          countText(s.params),
-          size(s.bytesPerSample),
-        ]),
-      ),
-    );
-    const k = r.caches;
-    out.push(
-      '',
-      `Caches per sample at ${k.height}x${k.width} px (latent ${k.latent[0]}x${k.latent[1]}): cross-attention ${size(k.crossBytesPerSample)} (held from the gate step on); ` +
-        `self-attention (TGATE v2) ${size(k.selfBytesPerSampleWithCfg)} before the gate (the CFG pair: 2 x ${size(k.selfBytesPerSample)}), ${size(k.selfBytesPerSample)} after it.`,
-    );
-  }
+  ];
+  if (!r.sites.length) return out;
+  const k = r.caches;
   out.push(
+    table(
+      ['id', 'kind', 'scope', 'cut tensor', 'tokens x channels', 'MACs', 'params', `cache/sample @${k.height}x${k.width}`],
+      r.sites.map((s) => [
+        s.id,
+        s.kind,
+        s.scope ?? '-',
+        s.tensor,
+        `${s.tokens} x ${s.channels}`,
+        countText(s.linearMacs + s.attentionMacs),
+        countText(s.params),
+        sizeText(s.bytesPerSample),
+      ]),
+    ),
+    '',
+    `Caches per sample at ${k.height}x${k.width} px (latent ${k.latent[0]}x${k.latent[1]}): cross-attention ${sizeText(k.crossBytesPerSample)} (held from the gate step on); ` +
+      `self-attention (TGATE v2) ${sizeText(k.selfBytesPerSampleWithCfg)} before the gate (the CFG pair: 2 x ${sizeText(k.selfBytesPerSample)}), ${sizeText(k.selfBytesPerSample)} after it.`,
+  );
+  return out;
+}
+
+/** The per-block cost table, then the schedule cost when steps were given. */
+function blockLines(r: InspectReport): string[] {
+  const c = r.cost;
+  const out = [
     '',
     'MACs and parameters per block',
     table(
       ['scope', 'MACs conv+linear', 'MACs attention products', 'params'],
       c.blocks.map((b) => [b.scope, countText(b.linearMacs), countText(b.attentionMacs), countText(b.params)]),
     ),
-  );
+  ];
   if (c.schedule) out.push('', scheduleCostText(c.schedule));
+  return out;
+}
+
+/**
+ * With --explain every candidate and its outcome; without, the rejections only when no site was
+ * found (the likely question then), else just their count.
+ */
+function candidateLines(r: InspectReport, explain: boolean): string[] {
   if (explain) {
-    out.push(
+    return [
       '',
       'Candidates considered (graph order)',
       table(
         ['node', 'op', 'outcome'],
         r.considered.map((x) => [x.node, x.op, x.miss ? missText(x.miss) : x.outcome]),
       ),
-    );
-  } else if (r.sites.length === 0 && r.rejected.length) {
-    out.push(
+    ];
+  }
+  if (r.sites.length === 0 && r.rejected.length) {
+    return [
       '',
       'Rejected candidates',
       table(
         ['node', 'code', 'reason'],
         r.rejected.map((x) => [x.node, x.code, x.reason]),
       ),
-    );
-  } else if (r.rejected.length) {
-    out.push(`(${r.rejected.length} candidates rejected: --explain lists why)`);
+    ];
   }
-  return out.join('\n');
+  if (r.rejected.length) return [`(${r.rejected.length} candidates rejected: --explain lists why)`];
+  return [];
 }
 
 /** A miss as --explain shows it: the stable code first (what scripts and tests match), then the reason. */

@@ -70,21 +70,42 @@ export function decodeModel(bytes: Uint8Array, file: string): Model {
  */
 function graphFromProto(gp: GraphProto): Graph {
   const g = new Graph({ name: gp.name, retained: retain(gp) });
+  const declared = declaredTypes(gp);
+  addInitializers(g, gp, declared);
+  const inputs = addInputs(g, gp);
+  addNodes(g, gp, inputs, declared);
+  const outputs = addOutputs(g, gp, declared);
+  checkProduced(g, inputs, outputs);
+  sortNodes(g);
+  return g;
+}
+
+/** A value's type as value_info declares it (null when it does not). */
+type Declared = (name: string) => ReturnType<typeof tensorTypeOf>;
+
+function declaredTypes(gp: GraphProto): Declared {
   const valueInfo = new Map<string, ValueInfoProto>();
-  const malformed = (message: string, subject: { tensor?: string; node?: string } = {}) =>
-    new TgateError('E_NOT_ONNX', `${message}: the graph is malformed.`, {
-      subject,
-      hint: 'Re-export the model; `python -m onnx.checker model.onnx` names the same problem.',
-    });
   for (const vi of gp.valueInfo) valueInfo.set(vi.name, vi);
-  const declared = (name: string) => tensorTypeOf(valueInfo.get(name)?.type);
+  return (name) => tensorTypeOf(valueInfo.get(name)?.type);
+}
+
+function malformed(message: string, subject: { tensor?: string; node?: string } = {}): TgateError {
+  return new TgateError('E_NOT_ONNX', `${message}: the graph is malformed.`, {
+    subject,
+    hint: 'Re-export the model; `python -m onnx.checker model.onnx` names the same problem.',
+  });
+}
+
+function addInitializers(g: Graph, gp: GraphProto, declared: Declared): void {
   for (const t of gp.initializer) {
     if (!t.name) throw malformed('An initializer has no name');
     if (g.value(t.name)) throw malformed(`Two initializers are named "${t.name}"`, { tensor: t.name });
     const v = g.addInitializer(constantOf(t));
     v.type = declared(t.name) ?? v.type;
   }
-  const lookupOrCreate = (name: string): Value => g.value(name) ?? g.createValue(name, declared(name));
+}
+
+function addInputs(g: Graph, gp: GraphProto): Set<Value> {
   const inputs = new Set<Value>();
   for (const vi of gp.input) {
     if (!vi.name) throw malformed('A graph input has no name');
@@ -95,32 +116,23 @@ function graphFromProto(gp: GraphProto): Graph {
     inputs.add(v);
     g.addInput(v);
   }
+  return inputs;
+}
+
+/**
+ * The nodes in file order; a value a subgraph captures becomes an implicit input of its node once
+ * every node is added, since the producer may come later in an unsorted graph.
+ */
+function addNodes(g: Graph, gp: GraphProto, inputs: Set<Value>, declared: Declared): void {
   const pendingImplicit: [Node, string[]][] = [];
   for (const np of gp.node) {
-    const nodeInputs = np.input.map((n) => (n === '' ? null : lookupOrCreate(n)));
-    const claimed = new Set<string>();
-    const outputs = np.output.map((n) => {
-      if (n === '') return null;
-      const by = np.name || np.opType;
-      if (claimed.has(n)) throw malformed(`Node ${by} lists the output "${n}" twice; ONNX requires single assignment`, { tensor: n, node: np.name });
-      claimed.add(n);
-      const existing = g.value(n);
-      if (existing) {
-        // A name used before it is produced (unsorted graph) was created as a placeholder; claim it.
-        if (existing.producer || existing.constant || inputs.has(existing)) {
-          const first = existing.producer ? `by ${existing.producer.name} and ` : existing.constant ? 'as an initializer and ' : 'as a graph input and ';
-          throw malformed(`Tensor "${n}" is produced twice (${first}by ${by}); ONNX requires single assignment`, { tensor: n, node: np.name });
-        }
-        return existing;
-      }
-      return g.createValue(n, declared(n));
-    });
+    const nodeInputs = np.input.map((n) => (n === '' ? null : (g.value(n) ?? g.createValue(n, declared(n)))));
     const node = g.createNode({
       opType: np.opType,
       domain: np.domain,
       name: np.name,
       inputs: nodeInputs,
-      outputs,
+      outputs: nodeOutputs(g, np, inputs, declared),
       attributes: attributesOf(np.attribute),
       metadata: metadataOf(np),
       retained: retain(np),
@@ -133,21 +145,54 @@ function graphFromProto(gp: GraphProto): Graph {
       const v = g.value(n);
       if (v) g.addImplicitInput(node, v);
     }
+}
+
+/** A node's output values, each assigned once (by this node only, and only once by it). */
+function nodeOutputs(g: Graph, np: NodeProto, inputs: Set<Value>, declared: Declared): (Value | null)[] {
+  const claimed = new Set<string>();
+  return np.output.map((n) => {
+    if (n === '') return null;
+    const by = np.name || np.opType;
+    if (claimed.has(n)) throw malformed(`Node ${by} lists the output "${n}" twice; ONNX requires single assignment`, { tensor: n, node: np.name });
+    claimed.add(n);
+    const existing = g.value(n);
+    if (existing) {
+      // A name used before it is produced (unsorted graph) was created as a placeholder; claim it.
+      if (existing.producer || existing.constant || inputs.has(existing)) {
+        const first = existing.producer ? `by ${existing.producer.name} and ` : existing.constant ? 'as an initializer and ' : 'as a graph input and ';
+        throw malformed(`Tensor "${n}" is produced twice (${first}by ${by}); ONNX requires single assignment`, { tensor: n, node: np.name });
+      }
+      return existing;
+    }
+    return g.createValue(n, declared(n));
+  });
+}
+
+function addOutputs(g: Graph, gp: GraphProto, declared: Declared): Set<Value> {
   const outputs = new Set<Value>();
   for (const vi of gp.output) {
     if (!vi.name) throw malformed('A graph output has no name');
-    const v = lookupOrCreate(vi.name);
+    const v = g.value(vi.name) ?? g.createValue(vi.name, declared(vi.name));
     if (outputs.has(v)) throw malformed(`The graph output "${vi.name}" is listed twice; output names must be unique`, { tensor: vi.name });
     outputs.add(v);
     v.type = tensorTypeOf(vi.type) ?? v.type;
     g.addOutput(v);
   }
+  return outputs;
+}
+
+/** Every value read (by a node or as a graph output) has a producer, an initializer or an input. */
+function checkProduced(g: Graph, inputs: Set<Value>, outputs: Set<Value>): void {
   for (const v of g.values()) {
     if (!v.producer && !v.constant && !inputs.has(v) && v.useCount + (outputs.has(v) ? 1 : 0) > 0) {
       const user = v.uses()[0]?.node.name ?? 'a graph output';
       throw new TgateError('E_NOT_ONNX', `Tensor "${v.name}" (read by ${user}) is never produced: the graph is malformed.`, { subject: { tensor: v.name } });
     }
   }
+}
+
+/** ONNX requires sorted nodes; an unsorted (acyclic) graph is put in order, stably; a cycle is refused. */
+function sortNodes(g: Graph): void {
   const sorted = topologicalOrder(g.nodes);
   if ('cycle' in sorted) {
     throw new TgateError('E_NOT_ONNX', `The graph has a cycle: ${describeCycle(sorted.cycle)}; an ONNX graph must be acyclic.`, {
@@ -155,9 +200,7 @@ function graphFromProto(gp: GraphProto): Graph {
       hint: 'Re-export the model; a node reads, directly or through others, a value it produces itself.',
     });
   }
-  // ONNX requires sorted nodes; an unsorted (acyclic) graph is put in order, stably.
   if (sorted.order.some((n, i) => n !== g.nodes[i])) g.setNodeOrder(sorted.order);
-  return g;
 }
 
 function metadataOf(np: NodeProto): ReadonlyMap<string, string> {

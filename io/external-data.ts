@@ -224,6 +224,38 @@ function checkDataFile(
     });
   const known = files.get(loc);
   if (known !== undefined) return known;
+  const segments = locationSegments(ref, where, subject);
+  const missing = () =>
+    new TgateError(
+      'E_EXTERNAL_DATA_MISSING',
+      `External data file "${loc}" of ${modelFile} (needed by tensor "${name}", ${where()}) does not exist in ${modelDir}.`,
+      {
+        subject,
+        hint: 'Copy the data file that was saved with the model next to it, under the same name.',
+      },
+    );
+  const cur = walkLocation(ref, segments, modelDir, subject);
+  if (cur === null) {
+    if (requireFiles) throw missing();
+    files.set(loc, null);
+    return null;
+  }
+  const st = statDataFile(cur, missing, ref, modelFile, subject);
+  const real = fs.realpathSync(cur);
+  if (allowedRoot ? !isInsideDir(real, fs.realpathSync(allowedRoot)) : !real.startsWith(realDir + path.sep)) {
+    throw new TgateError('E_EXTERNAL_DATA_UNSAFE', `External data "${loc}" resolves outside the model's folder.`, { subject });
+  }
+  const file = { location: loc, path: real, size: st.size };
+  files.set(loc, file);
+  return file;
+}
+
+type RefSubject = { tensor: string; file: string };
+
+/** The path components of a location, refused unless it is a plain relative path inside the folder. */
+function locationSegments(ref: ExternalRef, where: TensorWhere, subject: RefSubject): string[] {
+  const name = ref.tensor;
+  const loc = ref.location;
   // Control characters (NUL above all: fs would throw) never name a data file onnx wrote.
   if (/[\u0000-\u001f\u007f]/.test(loc)) {
     throw new TgateError(
@@ -243,26 +275,22 @@ function checkDataFile(
       },
     );
   }
-  // Every component must be a real entry inside the folder: a symlink could lead anywhere
-  // (followed only where symlinkVerdict allows it: into the same Hugging Face cache repository).
+  return segments;
+}
+
+/**
+ * The location's path under modelDir, or null when a component does not exist. Every component
+ * must be a real entry inside the folder: a symlink could lead anywhere (followed only where
+ * symlinkVerdict allows it: into the same Hugging Face cache repository).
+ */
+function walkLocation(ref: ExternalRef, segments: string[], modelDir: string, subject: RefSubject): string | null {
   let cur = modelDir;
-  const missing = () =>
-    new TgateError(
-      'E_EXTERNAL_DATA_MISSING',
-      `External data file "${loc}" of ${modelFile} (needed by tensor "${name}", ${where()}) does not exist in ${modelDir}.`,
-      {
-        subject,
-        hint: 'Copy the data file that was saved with the model next to it, under the same name.',
-      },
-    );
   for (const seg of segments.filter((x) => x && x !== '.')) {
     cur = path.join(cur, seg);
     let st: fs.Stats;
     try {
       st = fs.lstatSync(cur);
     } catch {
-      if (requireFiles) throw missing();
-      files.set(loc, null);
       return null;
     }
     if (st.isSymbolicLink()) {
@@ -270,7 +298,7 @@ function checkDataFile(
       if (!verdict.follow) {
         throw new TgateError(
           'E_EXTERNAL_DATA_UNSAFE',
-          `External data "${loc}" of tensor "${name}" goes through the symlink ${cur}: ${verdict.reason}; tgate refuses to follow it.`,
+          `External data "${ref.location}" of tensor "${ref.tensor}" goes through the symlink ${cur}: ${verdict.reason}; tgate refuses to follow it.`,
           {
             subject,
             hint: 'Replace the symlink with the real file (or a hard link) inside the model folder.',
@@ -279,20 +307,19 @@ function checkDataFile(
       }
     }
   }
+  return cur;
+}
+
+/** The data file's stat, through any followed link; it must exist and be a regular file. */
+function statDataFile(cur: string, missing: () => TgateError, ref: ExternalRef, modelFile: string, subject: RefSubject): fs.Stats {
   let st: fs.Stats;
   try {
     st = fs.statSync(cur);
   } catch {
     throw missing();
   }
-  if (!st.isFile()) throw new TgateError('E_EXTERNAL_DATA_INVALID', `External data "${loc}" of ${modelFile} is not a regular file.`, { subject });
-  const real = fs.realpathSync(cur);
-  if (allowedRoot ? !isInsideDir(real, fs.realpathSync(allowedRoot)) : !real.startsWith(realDir + path.sep)) {
-    throw new TgateError('E_EXTERNAL_DATA_UNSAFE', `External data "${loc}" resolves outside the model's folder.`, { subject });
-  }
-  const file = { location: loc, path: real, size: st.size };
-  files.set(loc, file);
-  return file;
+  if (!st.isFile()) throw new TgateError('E_EXTERNAL_DATA_INVALID', `External data "${ref.location}" of ${modelFile} is not a regular file.`, { subject });
+  return st;
 }
 
 /** Little-endian bytes of an embedded tensor, or null when it cannot live in external data. */

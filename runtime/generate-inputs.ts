@@ -46,6 +46,22 @@ export function checkGenerateRequest(
   multiple: { multiple: number; why: string } | null = null,
 ): CheckedRequest {
   if (!o || typeof o !== 'object') throw new TgateError('E_USAGE', 'generate needs its options ({ latents, cond, steps, guidance, ... }).');
+  checkNumbers(o);
+  const latents = checkLatents(o.latents, r, multiple);
+  const [B, C] = latents.dims as [number, number];
+  if (o.image !== undefined) checkImage(o.image, r, latents, B);
+  // A guidance embedding means the model was distilled for guidance (LCM): no CFG pair.
+  const cfg = (o.guidance as number) > 1 && r.guidanceEmbedding.length === 0;
+  const conditioned = [...r.text, ...r.conditioning];
+  const inputs = m.source.inputs;
+  checkConditioning(o.cond, 'cond', [...conditioned, ...r.guidanceEmbedding], true, inputs, B);
+  checkConditioning(o.uncond, 'uncond', conditioned, cfg, inputs, B);
+  if (cfg) checkCfgPair(o.cond as Record<string, TensorLike>, o.uncond as Record<string, TensorLike>, conditioned);
+  return { B, C, cfg };
+}
+
+/** Steps, guidance and strength: numbers in their ranges. */
+function checkNumbers(o: GenerateRequest): void {
   checkSteps(o.steps);
   if (typeof o.guidance !== 'number' || !Number.isFinite(o.guidance) || o.guidance < 0) {
     throw new TgateError('E_USAGE', `guidance must be a number >= 0, not ${JSON.stringify(o.guidance) ?? String(o.guidance)}.`, {
@@ -57,9 +73,12 @@ export function checkGenerateRequest(
       hint: "img2img runs strength x steps of the schedule (0.8: diffusers' default).",
     });
   }
-  checkTensor(o.latents, 'The latents', r.latent, 'any');
-  const latents = o.latents as TensorLike;
-  const [B, C] = latents.dims as [number, number];
+}
+
+/** The latents: the model's latent input (any batch), a size the denoiser can halve, finite values. */
+function checkLatents(given: unknown, r: ModelRoles, multiple: { multiple: number; why: string } | null): TensorLike {
+  checkTensor(given, 'The latents', r.latent, 'any');
+  const latents = given as TensorLike;
   if (multiple && latents.dims.slice(2).some((d) => d % multiple.multiple !== 0)) {
     throw new TgateError(
       'E_BAD_TENSOR',
@@ -70,73 +89,75 @@ export function checkGenerateRequest(
     );
   }
   checkFiniteInput(latents, 'The latents');
-  if (o.image !== undefined) {
-    checkTensor(o.image, 'The img2img image latents', r.latent, B);
-    const image = o.image as TensorLike;
-    if (image.dims.some((d, i) => d !== latents.dims[i])) {
+  return latents;
+}
+
+/** img2img's clean latents: exactly the noise latents' shape, finite. */
+function checkImage(given: unknown, r: ModelRoles, latents: TensorLike, B: number): void {
+  checkTensor(given, 'The img2img image latents', r.latent, B);
+  const image = given as TensorLike;
+  if (image.dims.some((d, i) => d !== latents.dims[i])) {
+    throw new TgateError(
+      'E_BAD_TENSOR',
+      `The img2img image latents have shape [${image.dims.join(', ')}], the noise latents [${latents.dims.join(', ')}]; they must match.`,
+      {
+        hint: 'Give clean latents of the same shape as the latents (the VAE encoding of the image, scaled).',
+      },
+    );
+  }
+  checkFiniteInput(image, 'The img2img image latents');
+}
+
+/**
+ * cond or uncond: an object naming only the inputs `names`; when `needed`, each of them present,
+ * of its input's dtype and dims at batch B, finite. An unneeded set is still checked for names.
+ */
+function checkConditioning(set: unknown, which: 'cond' | 'uncond', names: string[], needed: boolean, inputs: Manifest['source']['inputs'], B: number): void {
+  if (set === undefined && !needed) return;
+  if (set !== undefined && (!set || typeof set !== 'object' || Array.isArray(set)))
+    throw new TgateError('E_USAGE', `${which} must be an object of tensors by input name, not ${String(set)}.`);
+  const given = (set ?? {}) as Record<string, unknown>;
+  for (const name of Object.keys(given)) {
+    if (!names.includes(name)) {
       throw new TgateError(
-        'E_BAD_TENSOR',
-        `The img2img image latents have shape [${image.dims.join(', ')}], the noise latents [${latents.dims.join(', ')}]; they must match.`,
+        'E_USAGE',
+        `${which} names the input "${name}", which the model does not ${inputs.some((i) => i.name === name) ? `take as ${which === 'uncond' ? 'an unconditional value' : 'conditioning'}` : 'have'}.`,
         {
-          hint: 'Give clean latents of the same shape as the latents (the VAE encoding of the image, scaled).',
+          hint: `The model's ${which} inputs: ${names.join(', ') || '(none)'}.`,
         },
       );
     }
-    checkFiniteInput(image, 'The img2img image latents');
   }
-  // A guidance embedding means the model was distilled for guidance (LCM): no CFG pair.
-  const cfg = o.guidance > 1 && r.guidanceEmbedding.length === 0;
-  const conditioned = [...r.text, ...r.conditioning];
-  const inputs = m.source.inputs;
-  const tensors = (set: unknown, which: 'cond' | 'uncond', names: string[], needed: boolean) => {
-    if (set === undefined && !needed) return;
-    if (set !== undefined && (!set || typeof set !== 'object' || Array.isArray(set)))
-      throw new TgateError('E_USAGE', `${which} must be an object of tensors by input name, not ${String(set)}.`);
-    const given = (set ?? {}) as Record<string, unknown>;
-    for (const name of Object.keys(given)) {
-      if (!names.includes(name)) {
-        throw new TgateError(
-          'E_USAGE',
-          `${which} names the input "${name}", which the model does not ${inputs.some((i) => i.name === name) ? `take as ${which === 'uncond' ? 'an unconditional value' : 'conditioning'}` : 'have'}.`,
-          {
-            hint: `The model's ${which} inputs: ${names.join(', ') || '(none)'}.`,
-          },
-        );
-      }
-    }
-    if (!needed) return;
-    for (const name of names) {
-      const t = given[name];
-      if (t === undefined) throw new TgateError('E_USAGE', `Missing ${which} input "${name}".`, { hint: `Give ${which}.${name} (shape [${B}, ...]).` });
-      checkTensor(
-        t,
-        `${which} ${name}`,
-        inputs.find((i) => i.name === name)!,
-        B,
+  if (!needed) return;
+  for (const name of names) {
+    const t = given[name];
+    if (t === undefined) throw new TgateError('E_USAGE', `Missing ${which} input "${name}".`, { hint: `Give ${which}.${name} (shape [${B}, ...]).` });
+    checkTensor(
+      t,
+      `${which} ${name}`,
+      inputs.find((i) => i.name === name)!,
+      B,
+    );
+    checkFiniteInput(t, `${which} ${name}`);
+  }
+}
+
+/**
+ * The CFG pair is one batch [uncond; cond]: their other dims must agree (a 77-token uncond with a
+ * 5-token cond is two different inputs, not a pair).
+ */
+function checkCfgPair(cond: Record<string, TensorLike>, uncond: Record<string, TensorLike>, conditioned: string[]): void {
+  for (const name of conditioned) {
+    const c = cond[name]!.dims;
+    const u = uncond[name]!.dims;
+    if (u.some((d, i) => d !== c[i])) {
+      throw new TgateError(
+        'E_BAD_TENSOR',
+        `uncond ${name} has shape [${u.join(', ')}] but cond ${name} [${c.join(', ')}]; classifier-free guidance runs them as one batch, so they must match.`,
+        {
+          hint: "Encode the negative prompt to the same length as the prompt (both padded to the text encoder's max length, as diffusers does).",
+        },
       );
-      checkFiniteInput(t, `${which} ${name}`);
-    }
-  };
-  tensors(o.cond, 'cond', [...conditioned, ...r.guidanceEmbedding], true);
-  tensors(o.uncond, 'uncond', conditioned, cfg);
-  if (cfg) {
-    // The pair is one batch [uncond; cond]: their other dims must agree (a 77-token uncond with a
-    // 5-token cond is two different inputs, not a pair).
-    const cond = o.cond as Record<string, TensorLike>;
-    const uncond = o.uncond as Record<string, TensorLike>;
-    for (const name of conditioned) {
-      const c = cond[name]!.dims;
-      const u = uncond[name]!.dims;
-      if (u.some((d, i) => d !== c[i])) {
-        throw new TgateError(
-          'E_BAD_TENSOR',
-          `uncond ${name} has shape [${u.join(', ')}] but cond ${name} [${c.join(', ')}]; classifier-free guidance runs them as one batch, so they must match.`,
-          {
-            hint: "Encode the negative prompt to the same length as the prompt (both padded to the text encoder's max length, as diffusers does).",
-          },
-        );
-      }
     }
   }
-  return { B, C, cfg };
 }

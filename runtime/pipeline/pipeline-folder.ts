@@ -70,95 +70,16 @@ function missing(dir: string, what: string, why: string): TgateError {
 
 export function readPipelineFolder(dir: string): PipelineFolder {
   const manifest = readManifest(dir);
-  const p = manifest.pipeline;
-  if (!p) {
-    throw new TgateError(
-      'E_USAGE',
-      `${dir} was compiled from a single model, not a pipeline folder: it has no tokenizer, text encoder or VAE to generate images with.`,
-      {
-        hint: 'Compile the export folder (with model_index.json) instead: tgate compile <export folder> -o <dir>; or run the UNet alone with embeddings: tgate run.',
-      },
-    );
-  }
+  const p = pipelineRecord(dir, manifest);
+  checkPipelineFiles(dir, p);
   const file = (...parts: string[]) => path.join(dir, ...parts);
   const has = (...parts: string[]) => fs.existsSync(file(...parts));
-  if (p.denoiser !== 'unet') {
-    throw new TgateError(
-      'E_UNSUPPORTED_MODEL',
-      `The pipeline ${dir} denoises with a ${p.denoiser}/ (${p.className ?? 'unknown class'}); tgate generate runs CLIP-conditioned UNet pipelines (SD-1.x, SD-2.x, SD-XL).`,
-      {
-        hint: "PixArt's T5 text encoder is not supported by tgate generate; compute the embeddings elsewhere and use tgate run with --cond.",
-      },
-    );
-  }
-  checkPipelineFiles(dir, p);
   const index = readConfig(file('model_index.json'));
-  // A component entry is [library, class]; [null, null] is a component the pipeline does without.
-  const classOf = (key: string) => (Array.isArray(index[key]) && typeof index[key][1] === 'string' ? (index[key][1] as string) : null);
-  const textClass = classOf('text_encoder');
-  // Text encoders are run by their outputs (last_hidden_state, hidden_states.N, text_embeds), so any
-  // CLIP-like encoder works; T5 and decoder-only LMs need prompt handling tgate does not have.
-  if (textClass && /T5|Gemma|Llama|Qwen|Mistral/i.test(textClass)) {
-    throw new TgateError(
-      'E_UNSUPPORTED_MODEL',
-      `The pipeline's text encoder is a ${textClass}; tgate generate supports CLIP text encoders (CLIPTextModel, CLIPTextModelWithProjection) and CLIP-like ones.`,
-      {
-        subject: { file: file('model_index.json') },
-        hint: 'Compute the embeddings elsewhere and use tgate run with --cond.',
-      },
-    );
-  }
-  for (const [folder, what] of [
-    ['tokenizer', 'tokenizer'],
-    ['text_encoder', 'text encoder'],
-    ['scheduler', 'scheduler'],
-  ] as const) {
-    if (!has(folder)) throw missing(dir, `${folder}/`, `the ${what} is needed to generate from a prompt`);
-  }
-  if (!has('text_encoder', 'model.onnx')) throw missing(dir, 'text_encoder/model.onnx', 'the text encoder is needed to generate from a prompt');
-  if (!has('scheduler', 'scheduler_config.json')) throw missing(dir, 'scheduler/scheduler_config.json', "the scheduler's settings decide the sampling");
-  const kind: PipelineKind = has('text_encoder_2') || manifest.source.inputs.some((i) => i.name === 'text_embeds') ? 'sdxl' : 'sd';
-  if (kind === 'sdxl') {
-    for (const f of ['text_encoder_2/model.onnx', 'tokenizer_2']) if (!has(f)) throw missing(dir, f, 'SD-XL conditions on two text encoders');
-  }
-  const vaeDecoder = has('vae_decoder', 'model.onnx') ? file('vae_decoder', 'model.onnx') : null;
-  const latent = manifest.source.inputs.find((i) => i.shape.length === 4);
-  const latentChannels = typeof latent?.shape[1] === 'number' ? latent.shape[1] : 4;
-  // A latent model needs its decoder; a pixel-space model (3 channels, no VAE in model_index.json) does not.
-  if (!vaeDecoder && (classOf('vae') || latentChannels !== 3)) throw missing(dir, 'vae_decoder/model.onnx', 'the VAE decoder turns latents into pixels');
-  const vae = readConfig(file('vae_decoder', 'config.json'));
-  const unet = readConfig(file('unet', 'config.json'));
-  const blocks = Array.isArray(vae.block_out_channels) ? vae.block_out_channels.length : 4;
-  const unetBlocks = Array.isArray(unet.block_out_channels) ? unet.block_out_channels.length : 1;
-  const num = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) ? v : d);
-  if (blocks > 6 || unetBlocks > 8)
-    throw new TgateError('E_BAD_PIPELINE', `The configs of ${dir} give ${blocks} VAE and ${unetBlocks} UNet blocks; that is no Stable Diffusion pipeline.`, {
-      subject: { file: file('vae_decoder', 'config.json') },
-    });
-  // Inpainting (9 channels) and InstructPix2Pix (8) UNets take more than the latents; the SD-XL
-  // refiner conditions on an aesthetic score: other pipelines than text-to-image.
-  const vaeLatents = num(vae.latent_channels, latentChannels);
-  if (vaeDecoder && vaeLatents !== latentChannels) {
-    throw new TgateError(
-      'E_UNSUPPORTED_MODEL',
-      `The UNet takes ${latentChannels} input channels but the VAE makes ${vaeLatents}-channel latents: ${p.className ?? 'this pipeline'} is an inpainting or image-conditioned pipeline, which tgate generate does not run.`,
-      { subject: { file: file('unet', 'config.json') } },
-    );
-  }
-  if (vae.latents_mean != null || vae.latents_std != null) {
-    throw new TgateError(
-      'E_UNSUPPORTED_MODEL',
-      `The VAE config of ${dir} sets latents_mean/latents_std (per-channel latent statistics); tgate decodes with scaling_factor and shift_factor only.`,
-      { subject: { file: file('vae_decoder', 'config.json') } },
-    );
-  }
-  if (index.requires_aesthetics_score === true) {
-    throw new TgateError(
-      'E_UNSUPPORTED_MODEL',
-      `${p.className ?? 'This pipeline'} conditions on an aesthetic score (the SD-XL refiner); tgate generate runs text-to-image pipelines.`,
-      { subject: { file: file('model_index.json') } },
-    );
-  }
+  checkTextEncoderClass(index, file('model_index.json'));
+  const kind = requireComponents(dir, manifest);
+  const g = readGeometry(dir, manifest, index);
+  checkTextToImage(dir, p, index, g);
+  const { vaeDecoder, vae, unet, latentChannels, blocks, unetBlocks } = g;
   return {
     dir,
     manifest,
@@ -176,10 +97,141 @@ export function readPipelineFolder(dir: string): PipelineFolder {
     latentChannels,
     vaeScaleFactor: vaeDecoder ? 2 ** (blocks - 1) : 1,
     sizeMultiple: (vaeDecoder ? 2 ** (blocks - 1) : 1) * 2 ** (unetBlocks - 1),
-    scalingFactor: vaeDecoder ? num(vae.scaling_factor, 0.18215) : 1,
-    shiftFactor: vaeDecoder ? num(vae.shift_factor, 0) : 0,
+    scalingFactor: vaeDecoder ? numberOr(vae.scaling_factor, 0.18215) : 1,
+    shiftFactor: vaeDecoder ? numberOr(vae.shift_factor, 0) : 0,
     sampleSize: typeof unet.sample_size === 'number' ? unet.sample_size : null,
     // StableDiffusionXLPipeline's default is true.
     forceZerosForEmptyPrompt: index.force_zeros_for_empty_prompt !== false,
   };
+}
+
+type Config = ReturnType<typeof readConfig>;
+
+function numberOr(v: unknown, d: number): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : d;
+}
+
+/** A component entry of model_index.json is [library, class]; [null, null] is a component the pipeline does without. */
+function componentClass(index: Config, key: string): string | null {
+  return Array.isArray(index[key]) && typeof index[key][1] === 'string' ? (index[key][1] as string) : null;
+}
+
+/** The manifest's pipeline record, refused unless it is a UNet pipeline (the only kind generate runs). */
+function pipelineRecord(dir: string, manifest: Manifest): NonNullable<Manifest['pipeline']> {
+  const p = manifest.pipeline;
+  if (!p) {
+    throw new TgateError(
+      'E_USAGE',
+      `${dir} was compiled from a single model, not a pipeline folder: it has no tokenizer, text encoder or VAE to generate images with.`,
+      {
+        hint: 'Compile the export folder (with model_index.json) instead: tgate compile <export folder> -o <dir>; or run the UNet alone with embeddings: tgate run.',
+      },
+    );
+  }
+  if (p.denoiser !== 'unet') {
+    throw new TgateError(
+      'E_UNSUPPORTED_MODEL',
+      `The pipeline ${dir} denoises with a ${p.denoiser}/ (${p.className ?? 'unknown class'}); tgate generate runs CLIP-conditioned UNet pipelines (SD-1.x, SD-2.x, SD-XL).`,
+      {
+        hint: "PixArt's T5 text encoder is not supported by tgate generate; compute the embeddings elsewhere and use tgate run with --cond.",
+      },
+    );
+  }
+  return p;
+}
+
+/**
+ * Text encoders are run by their outputs (last_hidden_state, hidden_states.N, text_embeds), so any
+ * CLIP-like encoder works; T5 and decoder-only LMs need prompt handling tgate does not have.
+ */
+function checkTextEncoderClass(index: Config, indexFile: string): void {
+  const textClass = componentClass(index, 'text_encoder');
+  if (textClass && /T5|Gemma|Llama|Qwen|Mistral/i.test(textClass)) {
+    throw new TgateError(
+      'E_UNSUPPORTED_MODEL',
+      `The pipeline's text encoder is a ${textClass}; tgate generate supports CLIP text encoders (CLIPTextModel, CLIPTextModelWithProjection) and CLIP-like ones.`,
+      {
+        subject: { file: indexFile },
+        hint: 'Compute the embeddings elsewhere and use tgate run with --cond.',
+      },
+    );
+  }
+}
+
+/** The components every prompt needs (two text encoders for SD-XL), each refused by name when absent; returns the kind. */
+function requireComponents(dir: string, manifest: Manifest): PipelineKind {
+  const has = (...parts: string[]) => fs.existsSync(path.join(dir, ...parts));
+  for (const [folder, what] of [
+    ['tokenizer', 'tokenizer'],
+    ['text_encoder', 'text encoder'],
+    ['scheduler', 'scheduler'],
+  ] as const) {
+    if (!has(folder)) throw missing(dir, `${folder}/`, `the ${what} is needed to generate from a prompt`);
+  }
+  if (!has('text_encoder', 'model.onnx')) throw missing(dir, 'text_encoder/model.onnx', 'the text encoder is needed to generate from a prompt');
+  if (!has('scheduler', 'scheduler_config.json')) throw missing(dir, 'scheduler/scheduler_config.json', "the scheduler's settings decide the sampling");
+  const kind: PipelineKind = has('text_encoder_2') || manifest.source.inputs.some((i) => i.name === 'text_embeds') ? 'sdxl' : 'sd';
+  if (kind === 'sdxl') {
+    for (const f of ['text_encoder_2/model.onnx', 'tokenizer_2']) if (!has(f)) throw missing(dir, f, 'SD-XL conditions on two text encoders');
+  }
+  return kind;
+}
+
+/** The VAE decoder (null for a pixel-space model), the VAE and UNet configs and what sizes follow from them. */
+interface Geometry {
+  vaeDecoder: string | null;
+  vae: Config;
+  unet: Config;
+  latentChannels: number;
+  /** VAE and UNet down blocks: each halves the image once. */
+  blocks: number;
+  unetBlocks: number;
+}
+
+function readGeometry(dir: string, manifest: Manifest, index: Config): Geometry {
+  const decoder = path.join(dir, 'vae_decoder', 'model.onnx');
+  const vaeDecoder = fs.existsSync(decoder) ? decoder : null;
+  const latent = manifest.source.inputs.find((i) => i.shape.length === 4);
+  const latentChannels = typeof latent?.shape[1] === 'number' ? latent.shape[1] : 4;
+  // A latent model needs its decoder; a pixel-space model (3 channels, no VAE in model_index.json) does not.
+  if (!vaeDecoder && (componentClass(index, 'vae') || latentChannels !== 3))
+    throw missing(dir, 'vae_decoder/model.onnx', 'the VAE decoder turns latents into pixels');
+  const vae = readConfig(path.join(dir, 'vae_decoder', 'config.json'));
+  const unet = readConfig(path.join(dir, 'unet', 'config.json'));
+  const blocks = Array.isArray(vae.block_out_channels) ? vae.block_out_channels.length : 4;
+  const unetBlocks = Array.isArray(unet.block_out_channels) ? unet.block_out_channels.length : 1;
+  if (blocks > 6 || unetBlocks > 8)
+    throw new TgateError('E_BAD_PIPELINE', `The configs of ${dir} give ${blocks} VAE and ${unetBlocks} UNet blocks; that is no Stable Diffusion pipeline.`, {
+      subject: { file: path.join(dir, 'vae_decoder', 'config.json') },
+    });
+  return { vaeDecoder, vae, unet, latentChannels, blocks, unetBlocks };
+}
+
+/**
+ * Inpainting (9 channels) and InstructPix2Pix (8) UNets take more than the latents; the SD-XL
+ * refiner conditions on an aesthetic score: other pipelines than text-to-image.
+ */
+function checkTextToImage(dir: string, p: NonNullable<Manifest['pipeline']>, index: Config, g: Geometry): void {
+  const vaeLatents = numberOr(g.vae.latent_channels, g.latentChannels);
+  if (g.vaeDecoder && vaeLatents !== g.latentChannels) {
+    throw new TgateError(
+      'E_UNSUPPORTED_MODEL',
+      `The UNet takes ${g.latentChannels} input channels but the VAE makes ${vaeLatents}-channel latents: ${p.className ?? 'this pipeline'} is an inpainting or image-conditioned pipeline, which tgate generate does not run.`,
+      { subject: { file: path.join(dir, 'unet', 'config.json') } },
+    );
+  }
+  if (g.vae.latents_mean != null || g.vae.latents_std != null) {
+    throw new TgateError(
+      'E_UNSUPPORTED_MODEL',
+      `The VAE config of ${dir} sets latents_mean/latents_std (per-channel latent statistics); tgate decodes with scaling_factor and shift_factor only.`,
+      { subject: { file: path.join(dir, 'vae_decoder', 'config.json') } },
+    );
+  }
+  if (index.requires_aesthetics_score === true) {
+    throw new TgateError(
+      'E_UNSUPPORTED_MODEL',
+      `${p.className ?? 'This pipeline'} conditions on an aesthetic score (the SD-XL refiner); tgate generate runs text-to-image pipelines.`,
+      { subject: { file: path.join(dir, 'model_index.json') } },
+    );
+  }
 }

@@ -6,113 +6,143 @@ import { TgateError } from '../../base/errors.js';
 import { readUserFile } from '../../io/user-file.js';
 
 export function parseDiffusersJson(text: string, source: string): unknown {
-  let i = 0;
-  const fail = (what: string, at = i): never => {
-    const before = text.slice(0, at);
+  const r = new JsonReader(text, source);
+  if (text.charCodeAt(0) === 0xfeff) r.i = 1;
+  const out = r.value(0);
+  r.ws();
+  if (r.i < text.length) r.fail('unexpected text after the JSON value');
+  return out;
+}
+
+/** A recursive-descent reader over `text`; `i` is the offset of the next character to read. */
+class JsonReader {
+  i = 0;
+
+  constructor(
+    private readonly text: string,
+    private readonly source: string,
+  ) {}
+
+  fail(what: string, at = this.i): never {
+    const before = this.text.slice(0, at);
     const line = before.split('\n').length;
     const column = at - before.lastIndexOf('\n');
     // No excerpt of the text: a file named by mistake (a key, /etc/passwd through a symlink) must
     // not end up in a CI log; line and column are enough to find the fault.
-    throw new TgateError('E_BAD_PIPELINE', `${source} is not valid JSON: ${what} at line ${line}, column ${column} (offset ${at}).`, {
-      subject: { file: source },
+    throw new TgateError('E_BAD_PIPELINE', `${this.source} is not valid JSON: ${what} at line ${line}, column ${column} (offset ${at}).`, {
+      subject: { file: this.source },
       hint: 'Diffusers writes these files with json.dumps; re-save the config (scheduler.save_config) or fix the file by hand.',
     });
-  };
-  const ws = () => {
-    while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
-  };
-  const word = (w: string) => text.startsWith(w, i);
-  const value = (depth: number): unknown => {
-    if (depth > 512) fail('nesting too deep');
-    ws();
-    const ch = text[i];
-    if (ch === undefined) return fail('unexpected end of file');
-    if (ch === '{') {
-      i++;
-      const out: Record<string, unknown> = {};
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return out;
-      }
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail('expected a "quoted" key');
-        const key = string();
-        ws();
-        if (text[i] !== ':') fail("expected ':' after a key");
-        i++;
-        const v = value(depth + 1);
-        Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === '}') {
-          i++;
-          return out;
-        }
-        fail("expected ',' or '}'");
-      }
+  }
+
+  ws(): void {
+    const text = this.text;
+    while (this.i < text.length && (text[this.i] === ' ' || text[this.i] === '\t' || text[this.i] === '\n' || text[this.i] === '\r')) this.i++;
+  }
+
+  /** One value; `depth` bounds the nesting, so a hostile file cannot overflow the stack. */
+  value(depth: number): unknown {
+    if (depth > 512) this.fail('nesting too deep');
+    this.ws();
+    const ch = this.text[this.i];
+    if (ch === undefined) return this.fail('unexpected end of file');
+    if (ch === '{') return this.object(depth);
+    if (ch === '[') return this.array(depth);
+    if (ch === '"') return this.string();
+    return this.literal(ch);
+  }
+
+  private object(depth: number): Record<string, unknown> {
+    const text = this.text;
+    this.i++;
+    const out: Record<string, unknown> = {};
+    this.ws();
+    if (text[this.i] === '}') {
+      this.i++;
+      return out;
     }
-    if (ch === '[') {
-      i++;
-      const out: unknown[] = [];
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return out;
-      }
-      for (;;) {
-        out.push(value(depth + 1));
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === ']') {
-          i++;
-          return out;
-        }
-        fail("expected ',' or ']'");
-      }
-    }
-    if (ch === '"') return string();
-    if (word('true')) return ((i += 4), true);
-    if (word('false')) return ((i += 5), false);
-    if (word('null')) return ((i += 4), null);
-    if (word('NaN')) return ((i += 3), NaN);
-    if (word('Infinity')) return ((i += 8), Infinity);
-    if (word('-Infinity')) return ((i += 9), -Infinity);
-    const m = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
-    if (!m) return fail(`unexpected character (code ${ch.codePointAt(0)})`);
-    i += m[0].length;
-    return Number(m[0]);
-  };
-  const string = (): string => {
-    const start = i;
-    i++;
     for (;;) {
-      const ch = text[i];
-      if (ch === undefined) return fail('unterminated string', start);
+      this.ws();
+      if (text[this.i] !== '"') this.fail('expected a "quoted" key');
+      const key = this.string();
+      this.ws();
+      if (text[this.i] !== ':') this.fail("expected ':' after a key");
+      this.i++;
+      const v = this.value(depth + 1);
+      // defineProperty, not assignment: a "__proto__" key is data, not the object's prototype.
+      Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+      this.ws();
+      if (text[this.i] === ',') {
+        this.i++;
+        continue;
+      }
+      if (text[this.i] === '}') {
+        this.i++;
+        return out;
+      }
+      this.fail("expected ',' or '}'");
+    }
+  }
+
+  private array(depth: number): unknown[] {
+    const text = this.text;
+    this.i++;
+    const out: unknown[] = [];
+    this.ws();
+    if (text[this.i] === ']') {
+      this.i++;
+      return out;
+    }
+    for (;;) {
+      out.push(this.value(depth + 1));
+      this.ws();
+      if (text[this.i] === ',') {
+        this.i++;
+        continue;
+      }
+      if (text[this.i] === ']') {
+        this.i++;
+        return out;
+      }
+      this.fail("expected ',' or ']'");
+    }
+  }
+
+  /** true, false, null, Python's NaN and infinities, or a number; `ch` is the character at `i`. */
+  private literal(ch: string): unknown {
+    const word = (w: string) => this.text.startsWith(w, this.i);
+    if (word('true')) return ((this.i += 4), true);
+    if (word('false')) return ((this.i += 5), false);
+    if (word('null')) return ((this.i += 4), null);
+    if (word('NaN')) return ((this.i += 3), NaN);
+    if (word('Infinity')) return ((this.i += 8), Infinity);
+    if (word('-Infinity')) return ((this.i += 9), -Infinity);
+    const m = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(this.text.slice(this.i, this.i + 400));
+    if (!m) return this.fail(`unexpected character (code ${ch.codePointAt(0)})`);
+    this.i += m[0].length;
+    return Number(m[0]);
+  }
+
+  /** A quoted string at `i`; its escapes are decoded by JSON.parse, which refuses a bad one. */
+  private string(): string {
+    const text = this.text;
+    const start = this.i;
+    this.i++;
+    for (;;) {
+      const ch = text[this.i];
+      if (ch === undefined) return this.fail('unterminated string', start);
       if (ch === '"') break;
-      if (ch === '\\') i++;
-      else if (ch < ' ') fail('control character in a string');
-      i++;
+      if (ch === '\\') this.i++;
+      else if (ch < ' ') this.fail('control character in a string');
+      this.i++;
     }
-    i++;
+    this.i++;
     try {
-      return JSON.parse(text.slice(start, i)) as string;
+      return JSON.parse(text.slice(start, this.i)) as string;
     } catch {
-      return fail('bad escape in a string', start);
+      return this.fail('bad escape in a string', start);
     }
-  };
-  if (text.charCodeAt(0) === 0xfeff) i = 1;
-  const out = value(0);
-  ws();
-  if (i < text.length) fail('unexpected text after the JSON value');
-  return out;
+  }
 }
 
 /**

@@ -56,6 +56,25 @@ export function pndmTimesteps(c: SchedulerConfig, steps: number): { timesteps: n
   return { timesteps: [...prk, ...plms], prk };
 }
 
+/** What PNDM carries from one `step` call to the next (diffusers' scheduler attributes of the same names). */
+interface PndmState {
+  counter: number;
+  ets: Float32Array[];
+  curSample: Float32Array | null;
+  /** null = diffusers' integer 0. */
+  curModelOutput: Float32Array | null;
+}
+
+/** The fixed quantities of one schedule that every step reads. */
+interface PndmSchedule {
+  ac: Float32Array;
+  finalAlpha: number;
+  /** Training timesteps per inference step. */
+  ratio: number;
+  v: boolean;
+  prk: number[];
+}
+
 export function pndm(c: SchedulerConfig, steps: number): Scheduler {
   if (c.prediction_type === 'sample') {
     throw new TgateError('E_UNSUPPORTED_MODEL', 'PNDMScheduler supports prediction_type "epsilon" and "v_prediction", not "sample" (diffusers raises too).', {
@@ -65,99 +84,15 @@ export function pndm(c: SchedulerConfig, steps: number): Scheduler {
   const ac = alphasCumprod(c);
   const n = c.num_train_timesteps;
   const { timesteps, prk } = pndmTimesteps(c, steps);
-  const finalAlpha = c.set_alpha_to_one ? 1 : ac[0]!;
-  const ratio = Math.floor(n / steps);
-  const v = c.prediction_type === 'v_prediction';
+  const s: PndmSchedule = {
+    ac,
+    finalAlpha: c.set_alpha_to_one ? 1 : ac[0]!,
+    ratio: Math.floor(n / steps),
+    v: c.prediction_type === 'v_prediction',
+    prk,
+  };
   const order = evaluationOrder('pndm');
-
-  let counter = 0;
-  let ets: Float32Array[] = [];
-  let curSample: Float32Array | null = null;
-  let curModelOutput: Float32Array | null = null; // null = diffusers' integer 0
-
-  // _get_prev_sample: formula (9) of the PNDM paper, in float32.
-  const prevSample = (sample: Float32Array, t: number, prev: number, out: Float32Array): Float32Array => {
-    const at = ac[t]!;
-    const aPrev = prev >= 0 ? ac[prev]! : finalAlpha;
-    const bt = f(1 - at);
-    const bPrev = f(1 - aPrev);
-    if (v) {
-      const sa = f(Math.sqrt(at));
-      const sb = f(Math.sqrt(bt));
-      out = out.map((m, i) => f(sa * m) + f(sb * sample[i]!));
-    }
-    const sampleCoeff = f(Math.sqrt(f(aPrev / at)));
-    const denom = f(f(at * f(Math.sqrt(bPrev))) + f(Math.sqrt(f(f(at * bt) * aPrev))));
-    const diff = f(aPrev - at);
-    const next = new Float32Array(sample.length);
-    for (let i = 0; i < sample.length; i++) next[i] = f(sampleCoeff * sample[i]!) - f(f(diff * out[i]!) / denom);
-    return next;
-  };
-
-  const stepPrk = (out: Float32Array, timestep: number, sample: Float32Array): Float32Array => {
-    const diffToPrev = counter % 2 ? 0 : Math.floor(ratio / 2);
-    const prev = timestep - diffToPrev;
-    const t = prk[Math.floor(counter / 4) * 4]!;
-    const add = (w: number) => {
-      const ww = f(w);
-      const acc = curModelOutput;
-      curModelOutput = out.map((m, i) => (acc ? f(acc[i]! + f(ww * m)) : f(ww * m)));
-    };
-    if (counter % 4 === 0) {
-      add(1 / 6);
-      ets.push(out);
-      curSample = sample;
-    } else if (counter % 4 === 1 || counter % 4 === 2) {
-      add(1 / 3);
-    } else {
-      const acc = curModelOutput;
-      const w = f(1 / 6);
-      out = out.map((m, i) => (acc ? f(acc[i]! + f(w * m)) : f(w * m)));
-      curModelOutput = null;
-    }
-    const from = curSample ?? sample;
-    const next = prevSample(from, t, prev, out);
-    counter++;
-    return next;
-  };
-
-  const stepPlms = (out: Float32Array, timestep: number, sample: Float32Array): Float32Array => {
-    let t = timestep;
-    let prev = timestep - ratio;
-    if (counter !== 1) {
-      ets = ets.slice(-3);
-      ets.push(out);
-    } else {
-      prev = timestep;
-      t = timestep + ratio;
-    }
-    const e = ets;
-    const m = e.length;
-    let combined: Float32Array;
-    if (m === 1 && counter === 0) {
-      combined = out;
-      curSample = sample;
-    } else if (m === 1 && counter === 1) {
-      const e1 = e[0]!;
-      combined = out.map((x, i) => f(x + e1[i]!) / 2);
-      sample = curSample!;
-      curSample = null;
-    } else if (m === 2) {
-      const [e2, e1] = [e[0]!, e[1]!];
-      combined = e1.map((x, i) => f(f(3 * x) - e2[i]!) / 2);
-    } else if (m === 3) {
-      const [e3, e2, e1] = [e[0]!, e[1]!, e[2]!];
-      combined = e1.map((x, i) => f(f(f(23 * x) - f(16 * e2[i]!)) + f(5 * e3[i]!)) / 12);
-    } else {
-      const [e4, e3, e2, e1] = [e[m - 4]!, e[m - 3]!, e[m - 2]!, e[m - 1]!];
-      const w = f(1 / 24);
-      combined = e1.map((x, i) => f(w * f(f(f(f(55 * x) - f(59 * e2[i]!)) + f(37 * e3[i]!)) - f(9 * e4[i]!))));
-    }
-    const next = prevSample(sample, t, prev, combined);
-    counter++;
-    return next;
-  };
-
+  const state: PndmState = { counter: 0, ets: [], curSample: null, curModelOutput: null };
   return {
     name: 'pndm',
     className: 'PNDMScheduler',
@@ -169,8 +104,98 @@ export function pndm(c: SchedulerConfig, steps: number): Scheduler {
     step(out, k, x) {
       order(k, timesteps.length);
       const t = timesteps[k]!;
-      return counter < prk.length && !c.skip_prk_steps ? stepPrk(out, t, x) : stepPlms(out, t, x);
+      return state.counter < prk.length && !c.skip_prk_steps ? stepPrk(s, state, out, t, x) : stepPlms(s, state, out, t, x);
     },
     addNoise: (x0, noise, k) => vpAddNoise(x0, noise, ac[timesteps[k]!]!),
   };
+}
+
+/** _get_prev_sample: formula (9) of the PNDM paper, in float32. */
+function prevSample(s: PndmSchedule, sample: Float32Array, t: number, prev: number, out: Float32Array): Float32Array {
+  const at = s.ac[t]!;
+  const aPrev = prev >= 0 ? s.ac[prev]! : s.finalAlpha;
+  const bt = f(1 - at);
+  const bPrev = f(1 - aPrev);
+  if (s.v) {
+    const sa = f(Math.sqrt(at));
+    const sb = f(Math.sqrt(bt));
+    out = out.map((m, i) => f(sa * m) + f(sb * sample[i]!));
+  }
+  const sampleCoeff = f(Math.sqrt(f(aPrev / at)));
+  const denom = f(f(at * f(Math.sqrt(bPrev))) + f(Math.sqrt(f(f(at * bt) * aPrev))));
+  const diff = f(aPrev - at);
+  const next = new Float32Array(sample.length);
+  for (let i = 0; i < sample.length; i++) next[i] = f(sampleCoeff * sample[i]!) - f(f(diff * out[i]!) / denom);
+  return next;
+}
+
+/** step_prk: one of the four Runge-Kutta evaluations, accumulating 1/6, 1/3, 1/3, 1/6 of them. */
+function stepPrk(s: PndmSchedule, state: PndmState, out: Float32Array, timestep: number, sample: Float32Array): Float32Array {
+  const diffToPrev = state.counter % 2 ? 0 : Math.floor(s.ratio / 2);
+  const prev = timestep - diffToPrev;
+  const t = s.prk[Math.floor(state.counter / 4) * 4]!;
+  const add = (w: number) => {
+    const ww = f(w);
+    const acc = state.curModelOutput;
+    state.curModelOutput = out.map((m, i) => (acc ? f(acc[i]! + f(ww * m)) : f(ww * m)));
+  };
+  if (state.counter % 4 === 0) {
+    add(1 / 6);
+    state.ets.push(out);
+    state.curSample = sample;
+  } else if (state.counter % 4 === 1 || state.counter % 4 === 2) {
+    add(1 / 3);
+  } else {
+    const acc = state.curModelOutput;
+    const w = f(1 / 6);
+    out = out.map((m, i) => (acc ? f(acc[i]! + f(w * m)) : f(w * m)));
+    state.curModelOutput = null;
+  }
+  const from = state.curSample ?? sample;
+  const next = prevSample(s, from, t, prev, out);
+  state.counter++;
+  return next;
+}
+
+/** step_plms: the linear multistep step, with the warm-up pair of its first two evaluations. */
+function stepPlms(s: PndmSchedule, state: PndmState, out: Float32Array, timestep: number, sample: Float32Array): Float32Array {
+  let t = timestep;
+  let prev = timestep - s.ratio;
+  if (state.counter !== 1) {
+    state.ets = state.ets.slice(-3);
+    state.ets.push(out);
+  } else {
+    prev = timestep;
+    t = timestep + s.ratio;
+  }
+  const e = state.ets;
+  let combined: Float32Array;
+  if (e.length === 1 && state.counter === 0) {
+    combined = out;
+    state.curSample = sample;
+  } else if (e.length === 1 && state.counter === 1) {
+    const e1 = e[0]!;
+    combined = out.map((x, i) => f(x + e1[i]!) / 2);
+    sample = state.curSample!;
+    state.curSample = null;
+  } else combined = plmsCombination(e);
+  const next = prevSample(s, sample, t, prev, combined);
+  state.counter++;
+  return next;
+}
+
+/** The Adams-Bashforth combination of the last 2, 3 or 4 noise predictions (oldest first), in float32. */
+function plmsCombination(e: Float32Array[]): Float32Array {
+  const m = e.length;
+  if (m === 2) {
+    const [e2, e1] = [e[0]!, e[1]!];
+    return e1.map((x, i) => f(f(3 * x) - e2[i]!) / 2);
+  }
+  if (m === 3) {
+    const [e3, e2, e1] = [e[0]!, e[1]!, e[2]!];
+    return e1.map((x, i) => f(f(f(23 * x) - f(16 * e2[i]!)) + f(5 * e3[i]!)) / 12);
+  }
+  const [e4, e3, e2, e1] = [e[m - 4]!, e[m - 3]!, e[m - 2]!, e[m - 1]!];
+  const w = f(1 / 24);
+  return e1.map((x, i) => f(w * f(f(f(f(55 * x) - f(59 * e2[i]!)) + f(37 * e3[i]!)) - f(9 * e4[i]!))));
 }
