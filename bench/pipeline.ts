@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { compile } from '../build/compile.js';
-import { encodeModelSpec } from '../io/model-spec.js';
+import { encodeModelSpec } from '../fixtures/model-spec.js';
 import { GatedPipeline, type PipelineGenerateOptions, type PipelineResult } from '../runtime/pipeline/gated-pipeline.js';
 import { SeededRandom } from '../runtime/random.js';
 import { table } from '../cli/format.js';

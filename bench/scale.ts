@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { table } from '../cli/format.js';
-import { encodeModelSpec, type ModelSpec } from '../io/model-spec.js';
+import { encodeModelSpec, type ModelSpec } from '../fixtures/model-spec.js';
 import { chainedUnetSpec } from '../fixtures/chained-unet.js';
 import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
 

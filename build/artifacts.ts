@@ -2,16 +2,16 @@
 // `.<name>.tmp-<pid>-<random>`, and renamed into place at the end: a failed or interrupted run
 // leaves nothing behind, and an existing folder is replaced only on success. The rules that keep
 // users' files safe all live here:
-// - the target is locked while the run works on it (output/lock.ts): a second run is refused;
+// - the target is locked while the run works on it (base/output/lock.ts): a second run is refused;
 // - an existing non-empty folder is replaced only with force, and only when it is an output of
-//   the same kind (a tgate manifest: output/tgate-output.ts); never a folder that holds the
+//   the same kind (a tgate manifest: base/output/tgate-output.ts); never a folder that holds the
 //   source, or the current folder;
 // - every file written into the staging folder is one of the names declared up front, created
-//   new (O_EXCL, output/new-file.ts), and no linked source file may take one of those names: a
+//   new (O_EXCL, base/output/new-file.ts), and no linked source file may take one of those names: a
 //   write can never land on a hard link to a user's file;
 // - the staging folder (and the old folder during a replacement) is removed on failure and on
-//   SIGINT/SIGTERM (output/cleanup.ts); those of runs killed with SIGKILL carry their pid and are
-//   removed by the next run that targets the same path (output/leftovers.ts).
+//   SIGINT/SIGTERM (base/output/cleanup.ts); those of runs killed with SIGKILL carry their pid and are
+//   removed by the next run that targets the same path (base/output/leftovers.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import { TgateError } from '../base/errors.js';

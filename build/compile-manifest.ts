@@ -1,19 +1,14 @@
-// compile's manifest entries, from the plan and what was written: the sites, the graphs' inputs
-// and outputs, the source, and tgate.json as a whole. Pure: the caller writes the manifest.
+// compile's manifest entries, from the plan and what was written: the sites, the source, and
+// tgate.json as a whole (graph inputs and outputs through manifest.ts's graphIo). Pure: the
+// caller writes the manifest.
 import path from 'node:path';
 import { FAMILY_DEFAULTS } from '../analyses/family.js';
 import type { PipelineSource } from '../io/pipeline-folder.js';
-import { DTYPE, dtypeName } from '../ir/dtype.js';
-import type { Graph } from '../ir/graph.js';
+import { dtypeName } from '../ir/dtype.js';
 import { defaultOpset } from '../ir/model.js';
-import type { Value } from '../ir/value.js';
 import type { CompileSource, SitePlan } from './compile-plan.js';
 import { gatedCacheInput } from './gated-model.js';
-import { MANIFEST_FORMAT, manifestShape, type Manifest, type ManifestIo, type ManifestSite } from './manifest.js';
-
-export function ioOf(g: Graph, which: 'inputs' | 'outputs'): ManifestIo[] {
-  return g[which].map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? DTYPE.undefined), shape: manifestShape(v.type?.shape ?? null) }));
-}
+import { graphIo, MANIFEST_FORMAT, manifestShape, type Manifest, type ManifestSite } from './manifest.js';
 
 export function manifestSites(plan: SitePlan): ManifestSite[] {
   return plan.choices.map(({ site: s, cached, reason }) => {
@@ -36,18 +31,12 @@ export function manifestSites(plan: SitePlan): ManifestSite[] {
   });
 }
 
-/** The source's graph inputs that are not initializers: what a caller feeds. */
-export function sourceInputs(g: Graph): Value[] {
-  return g.inputs.filter((v) => !v.constant);
-}
-
 export function assembleManifest(
   src: CompileSource,
   plan: SitePlan,
   parts: Pick<Manifest, 'variants' | 'gated' | 'sites' | 'verification'> & { weights: { file: string; files: string[] } },
 ): Manifest {
   const source = plan.analysed.graph;
-  const fed = sourceInputs(source);
   const p = plan.analysed;
   return {
     format: MANIFEST_FORMAT,
@@ -57,8 +46,9 @@ export function assembleManifest(
       opset: defaultOpset(plan.analysed),
       irVersion: p.irVersion,
       producer: `${p.producerName} ${p.producerVersion}`.trim(),
-      inputs: ioOf(source, 'inputs').filter((i) => fed.some((v) => v.name === i.name)),
-      outputs: ioOf(source, 'outputs'),
+      // What a caller feeds: the inputs that are not initializers.
+      inputs: graphIo(source, 'inputs'),
+      outputs: graphIo(source, 'outputs', { initializers: true }),
       nodes: source.nodes.length,
     },
     ...(src.pipeline ? { pipeline: pipelineEntry(src.pipeline) } : {}),

@@ -4,13 +4,13 @@
 import path from 'node:path';
 import { TgateError } from '../base/errors.js';
 import { findAttentionSites, type Site, type SiteReport } from '../analyses/attention/find-sites.js';
+import { missPlacesText } from '../analyses/attention/miss.js';
 import { cutType } from '../analyses/attention/site-shape.js';
 import { familyOfGraph, type Family } from '../analyses/family.js';
-import { inferShapes, type ShapeInference } from '../analyses/shapes/infer.js';
+import { inferShapes, type ShapeInference, type ShapeRuleFailure } from '../analyses/shapes/infer.js';
 import { symToDim } from '../analyses/shapes/sym.js';
-import { modelFromProto } from '../io/decode.js';
-import { withLinkableExternalData, type ExternalFile } from '../io/external-data.js';
-import { loadSource, type LoadedSource } from '../io/load.js';
+import type { ExternalFile } from '../io/external-data.js';
+import { loadSource, type LoadedModel } from '../io/load.js';
 import { isFolder, readPipeline, type PipelineSource } from '../io/pipeline-folder.js';
 import { DTYPE } from '../ir/dtype.js';
 import type { Model } from '../ir/model.js';
@@ -24,11 +24,10 @@ export interface CompileSource {
   modelPath: string;
   /** A file's name as the manifest holds it: relative to the manifest's folder ("unet/..." in a pipeline). */
   named: (file: string) => string;
-  loaded: LoadedSource;
+  /** The model with constants' external data made linkable (io/external-data.ts says why): each decode() a fresh IR copy. */
+  loaded: LoadedModel;
   /** Checked by loadSource: every tensor's external data, wherever it lives in the model. */
   externalFiles: ExternalFile[];
-  /** The model with constants' external data made linkable (io/external-data.ts says why). */
-  proto: LoadedSource['proto'];
 }
 
 /** What the analysis decided: the sites, which are cached, and the family. */
@@ -41,6 +40,8 @@ export interface SitePlan {
   targets: SiteTarget[];
   family: Family;
   why: string;
+  /** Nodes whose shape rule failed: a cut type there falls back on named dims (siteType). Empty on every supported model. */
+  shapeFailures: ShapeRuleFailure[];
 }
 
 export function readSource(sourcePath: string, onPhase?: (phase: string) => void): CompileSource {
@@ -50,14 +51,13 @@ export function readSource(sourcePath: string, onPhase?: (phase: string) => void
   const modelPath = pipeline ? pipeline.model : sourcePath;
   const named = (file: string) => (pipeline ? path.posix.join(pipeline.denoiser, file) : file);
   onPhase?.(`reading ${path.basename(modelPath)}`);
-  const loaded = loadSource(modelPath);
   // Constants with external data become initializers (io/external-data.ts says why).
-  const proto = withLinkableExternalData(loaded.proto, modelPath);
-  return { pipeline, modelPath, named, loaded, externalFiles: loaded.externalFiles, proto };
+  const loaded = loadSource(modelPath).withLinkableExternalData();
+  return { pipeline, modelPath, named, loaded, externalFiles: loaded.externalFiles };
 }
 
 export function planSites(src: CompileSource, filter: SiteFilter | undefined): SitePlan {
-  const analysed = modelFromProto(src.proto);
+  const analysed = src.loaded.decode();
   const report = findAttentionSites(analysed.graph);
   if (!report.sites.some((s) => s.kind === 'cross')) throw noCrossError(src.modelPath, report);
   const choices = chooseSites(report.sites, filter);
@@ -69,11 +69,11 @@ export function planSites(src: CompileSource, filter: SiteFilter | undefined): S
     analysed.graph,
     report.sites.map((s) => s.type.shape?.[1] ?? null),
   );
-  return { analysed, report, choices, cachedSites, cachedType, targets, family, why };
+  return { analysed, report, choices, cachedSites, cachedType, targets, family, why, shapeFailures: inferred.failures };
 }
 
 function noCrossError(file: string, report: SiteReport): TgateError {
-  const lines = report.rejected.slice(0, 20).map((r) => `  - ${r.node} (${r.code}): ${r.reason}`);
+  const lines = report.rejected.slice(0, 20).map((r) => `  - ${r.node} (${r.code}${missPlacesText(r, r.node)}): ${r.reason}`);
   const self = report.sites.length;
   return new TgateError(
     'E_NO_CROSS_ATTENTION',

@@ -11,17 +11,16 @@ import type { SiteFilter } from './site-selection.js';
 import { encodeModel, type EncodeOptions } from '../io/encode.js';
 import { encodeGatedModel, gatedCacheInput } from './gated-model.js';
 import { buildVariant, variantsFor, type AfterPass, type BuiltVariant, type VariantName } from './variants.js';
-import { externalRefOf, layoutWeights, type WeightsLayout } from '../io/external-data.js';
+import type { WeightsLayout } from '../io/external-data.js';
 import { pipelineFiles, type PipelineSource } from '../io/pipeline-folder.js';
-import { modelFromProto } from '../io/decode.js';
 import { whyNotTgateOutput } from '../base/output/tgate-output.js';
-import { DTYPE, dtypeName } from '../ir/dtype.js';
-import { MANIFEST_NAME, serializeManifest, type Manifest, type ManifestGated, type ManifestVariant } from './manifest.js';
+import { graphIo, graphTensors, MANIFEST_NAME, serializeManifest, type Manifest, type ManifestGated, type ManifestVariant } from './manifest.js';
 import type { PassRecord } from '../passes/pass-manager.js';
 import type { Prover } from './proof.js';
 import type { Site } from '../analyses/attention/find-sites.js';
+import type { ShapeRuleFailure } from '../analyses/shapes/infer.js';
 import { planSites, readSource, type CompileSource, type SitePlan } from './compile-plan.js';
-import { assembleManifest, ioOf, manifestSites, sourceInputs } from './compile-manifest.js';
+import { assembleManifest, manifestSites } from './compile-manifest.js';
 
 /**
  * The gated models compile writes: each holds the variants one kind of schedule uses, so a
@@ -65,6 +64,8 @@ export interface CompileResult {
   weights: { file: string; files: string[]; mode: 'written' | 'linked' | 'copied'; bytes: number };
   /** MACs, parameters and the schedule bounds at the family's default sizes. */
   cost: CostReport;
+  /** Nodes whose shape rule failed while planning (empty on every supported model): the CLI notes them. */
+  shapeFailures: ShapeRuleFailure[];
 }
 
 /** A source file the output holds as a hard link (or a copy): its place there, relative to the top. */
@@ -127,7 +128,7 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
   opts.onPhase?.('finding the attention sites');
   const plan = planSites(src, opts.sites);
   opts.onPhase?.('building the variants');
-  const variants: BuiltVariant[] = variantsFor(plan.targets).map((spec) => buildVariant(() => modelFromProto(src.proto), spec, plan.targets, opts.afterPass));
+  const variants: BuiltVariant[] = variantsFor(plan.targets).map((spec) => buildVariant(() => src.loaded.decode(), spec, plan.targets, opts.afterPass));
   const { stage, linkedFiles } = openStage(src, variants, opts);
   try {
     const linked = linkAll(stage, linkedFiles);
@@ -149,7 +150,7 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
       defaults: manifest.schedule,
       sites: sites.map((x) => ({ id: x.id, kind: x.kind, scope: x.scope, tensor: x.tensor, cached: x.cached })),
     });
-    const result: CompileResult = { outDir: opts.outDir, manifest, passes, weights, cost };
+    const result: CompileResult = { outDir: opts.outDir, manifest, passes, weights, cost, shapeFailures: plan.shapeFailures };
     if (src.pipeline) result.pipeline = pipelineSummary(src.pipeline, weights, linked);
     await opts.report?.(stage.dir, result, (file, text) => {
       if (!REPORT_FILES.includes(file)) throw new TgateError('E_INTERNAL', `The report may write ${REPORT_FILES.join(' and ')}, not ${file}.`);
@@ -215,10 +216,7 @@ function writeWeights(
       encodeOptions: {},
     };
   }
-  const layout = layoutWeights(
-    src.proto.graph!.initializer.filter((t) => !externalRefOf(t)),
-    WEIGHTS_FILE,
-  );
+  const layout = src.loaded.inlineWeights(WEIGHTS_FILE);
   stage.write(named(WEIGHTS_FILE), weightsBytes(layout));
   return {
     weights: { file: named(WEIGHTS_FILE), files: [named(WEIGHTS_FILE)], mode: 'written', bytes: layout.size },
@@ -243,8 +241,8 @@ function writeVariants(
       cross: v.spec.cross,
       self: selfCached ? v.spec.self : null,
       usedFor: v.spec.usedFor,
-      inputs: ioOf(v.model.graph, 'inputs'),
-      outputs: ioOf(v.model.graph, 'outputs'),
+      inputs: graphIo(v.model.graph, 'inputs', { initializers: true }),
+      outputs: graphIo(v.model.graph, 'outputs', { initializers: true }),
       removedInputs: v.removedInputs,
       nodes: v.model.graph.nodes.length,
     };
@@ -291,8 +289,8 @@ async function proveStaged(
     dir: stage.dir,
     variants: variants.map((v) => ({ name: v.name, file: v.file, cross: v.cross, self: v.self ?? 'output', removedInputs: v.removedInputs })),
     gated,
-    inputs: sourceInputs(source).map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? DTYPE.undefined), shape: v.type?.shape ?? [] })),
-    outputs: source.outputs.map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? DTYPE.undefined), shape: v.type?.shape ?? [] })),
+    inputs: graphTensors(source, 'inputs'),
+    outputs: graphTensors(source, 'outputs', { initializers: true }),
     cached: plan.cachedSites.map((s) => ({ id: s.id, kind: s.kind, tensor: s.tensor, gatedInput: gatedCacheInput(s.id), shape: plan.cachedType(s).shape! })),
   });
   return { skipped: false, ...proof };

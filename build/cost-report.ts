@@ -1,6 +1,7 @@
 // The cost facts `inspect`, `compile --report`, `bench` and `diff` print: MACs (both conventions)
 // and parameters of one UNet call, per site and per block; the caches' bytes per sample; and
 // what a baseline, v1 and v2 run cost over a number of steps, with the speed-up bound.
+import { latentInput } from './latent-factor.js';
 import { GUIDANCE_EMBEDDING, type Family, type ScheduleDefaults } from '../analyses/family.js';
 import type { Graph } from '../ir/graph.js';
 import { dtypeBytes, DTYPE } from '../ir/dtype.js';
@@ -70,7 +71,7 @@ export function costReport(r: CostRequest): CostReport {
     if (f?.shape?.length === 2) {
       // A [batch·tokens, channels] cut (a 2-D out-projection, analyses/site-dims.ts): the rows
       // over the batch (bound to 1 above when symbolic, else the export's fixed batch).
-      const latent = r.inputs.find((i) => i.shape.length === 4)?.shape[0];
+      const latent = latentInput(r.inputs)?.shape[0];
       const rows = f.shape[0]?.evaluate(sizes) ?? null;
       const perSample = typeof latent === 'number' ? latent : 1;
       tokens = rows !== null && rows % perSample === 0 ? rows / perSample : null;

@@ -4,7 +4,6 @@ import { diffGraphs, type GraphDiff } from './diff.js';
 import { familyOfGraph } from '../analyses/family.js';
 import { findAttentionSites } from '../analyses/attention/find-sites.js';
 import { loadSource } from '../io/load.js';
-import { modelFromProto } from '../io/decode.js';
 import { denoiserModelOf } from '../io/pipeline-folder.js';
 import type { Graph } from '../ir/graph.js';
 import { manifestGraph, readManifest, type ManifestVariant } from './manifest.js';
@@ -12,7 +11,7 @@ import { manifestGraph, readManifest, type ManifestVariant } from './manifest.js
 /** A model file, or a source pipeline folder's denoiser. */
 function graphOf(file: string): Graph {
   // diff reads graphs, never weights: data files may be absent (their references are checked).
-  return modelFromProto(loadSource(denoiserModelOf(file) ?? file, { externalData: { requireFiles: false } }).proto).graph;
+  return loadSource(denoiserModelOf(file) ?? file, { externalData: { requireFiles: false } }).decode().graph;
 }
 
 /** The source (as the planning graph: the source plus outputs) against each other variant. */

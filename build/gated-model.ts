@@ -8,11 +8,12 @@
 // The outer graph holds every initializer (by reference into the shared weights file) and the
 // inputs of all variants. Branch-internal names never shadow outer ones: the outer graph only
 // adds `tgate.` names.
-import { DTYPE, type DataType } from '../ir/dtype.js';
+import { TgateError } from '../base/errors.js';
+import { DTYPE } from '../ir/dtype.js';
 import type { Model } from '../ir/model.js';
-import type { TensorType } from '../ir/value.js';
+import type { TensorType, Value } from '../ir/value.js';
 import type { EncodeOptions } from '../io/encode.js';
-import { encodeGatedModelPlan, type GatedIfPlan } from '../io/gated-model-proto.js';
+import { encodeGatedModelPlan, type GatedIfPlan, type GatedModelPlan } from '../io/gated-model-proto.js';
 import type { SiteRole } from './variants.js';
 
 export const gatedCacheInput = (id: string) => `tgate.cache.${id}`;
@@ -46,8 +47,23 @@ export interface GatedVariantIo {
   siteOutputs: Record<string, string>;
 }
 
-/** The variant as an If: its graph as the then-branch, reading fed sites from the outer cache inputs. */
-function ifPlan(b: GatedBranch, caches: GatedCache[], dtypeOf: (c: GatedCache) => DataType): GatedIfPlan {
+const unknownType = (what: string, tensor: string) =>
+  new TgateError('E_INTERNAL', `The gated model needs the element type of ${what} "${tensor}", and no variant graph gives one.`, {
+    subject: { tensor },
+    hint: 'This is a bug in tgate; please report it with the model.',
+  });
+
+/** A value's element type as its variant graph declares it (never a guess). */
+function dtypeOf(v: Value): number {
+  if (!v.type?.dtype) throw unknownType('the variant output', v.name);
+  return v.type.dtype;
+}
+
+/**
+ * The variant as an If: its graph as the then-branch, giving every output of the variant (the
+ * source's, then the sites it computes) and reading fed sites from the outer cache inputs.
+ */
+function ifPlan(b: GatedBranch, caches: GatedCache[]): GatedIfPlan {
   const g = b.model.graph;
   const out = g.outputs[0]!;
   const outName = gatedOutputName(b.name, out.name);
@@ -56,24 +72,30 @@ function ifPlan(b: GatedBranch, caches: GatedCache[], dtypeOf: (c: GatedCache) =
     [out.name, outName],
     ...caches.filter((c) => roleOf(b, c) === 'input').map((c): [string, string] => [c.tensor, gatedCacheInput(c.id)]),
   ];
-  const outputs = [{ inner: outName, outer: outName, dtype: out.type?.dtype ?? DTYPE.float32 }];
-  for (const c of caches) if (roleOf(b, c) === 'output') outputs.push({ inner: c.tensor, outer: gatedSiteOutput(b.name, c.id), dtype: dtypeOf(c) });
+  const computed = new Map(caches.filter((c) => roleOf(b, c) === 'output').map((c) => [c.tensor, c]));
+  const outputs = g.outputs.map((v, i) => {
+    if (i === 0) return { inner: outName, outer: outName, dtype: dtypeOf(v) };
+    // A site the variant computes comes out under its site name; a further source output under its own.
+    const site = computed.get(v.name);
+    return { inner: v.name, outer: site ? gatedSiteOutput(b.name, site.id) : gatedOutputName(b.name, v.name), dtype: dtypeOf(v) };
+  });
   const graphName = `tgate_${b.name.replace(/-/g, '_')}`;
   return { node: `tgate/${b.name}`, flag: runFlag(b.name), body: g, renames, thenName: graphName, elseName: `${graphName}_idle`, outputs };
 }
 
-/** Builds a gated model over the variants of one source. The variants' IR is left as it was. */
-export function encodeGatedModel(branches: GatedBranch[], caches: GatedCache[], opts: EncodeOptions = {}): { bytes: Uint8Array; variants: GatedVariantIo[] } {
+/** Plans a gated model over the variants of one source (io/gated-model-proto.ts encodes and checks it). */
+export function planGatedModel(branches: GatedBranch[], caches: GatedCache[]): { plan: GatedModelPlan; variants: GatedVariantIo[] } {
   const base = branches.find((b) => b.cross === 'output' && b.self === 'output') ?? branches[0]!;
+  // The cache input's type: the cut tensor's in the first variant that types it (the check then
+  // holds every variant fed from it to the same element type).
   const valueType = (c: GatedCache): TensorType => {
     for (const b of branches) {
       const v = b.model.graph.value(c.tensor);
-      if (v?.type) return v.type;
+      if (v?.type?.dtype) return v.type;
     }
-    return { dtype: DTYPE.float32, shape: null };
+    throw unknownType('the cached site', c.tensor);
   };
-  const dtypeOf = (c: GatedCache) => valueType(c).dtype || DTYPE.float32;
-  const ifs = branches.map((b) => ifPlan(b, caches, dtypeOf));
+  const ifs = branches.map((b) => ifPlan(b, caches));
   const io: GatedVariantIo[] = branches.map((b, i) => ({
     name: b.name,
     flag: runFlag(b.name),
@@ -85,6 +107,11 @@ export function encodeGatedModel(branches: GatedBranch[], caches: GatedCache[], 
     ...fedSomewhere.map((c) => ({ name: gatedCacheInput(c.id), type: valueType(c) })),
     ...branches.map((b) => ({ name: runFlag(b.name), type: { dtype: DTYPE.bool, shape: [] } })),
   ];
-  const bytes = encodeGatedModelPlan({ base: base.model, name: 'tgate_gated', ifs, extraInputs }, opts);
-  return { bytes, variants: io };
+  return { plan: { base: base.model, name: 'tgate_gated', ifs, extraInputs }, variants: io };
+}
+
+/** Builds a gated model over the variants of one source. The variants' IR is left as it was. */
+export function encodeGatedModel(branches: GatedBranch[], caches: GatedCache[], opts: EncodeOptions = {}): { bytes: Uint8Array; variants: GatedVariantIo[] } {
+  const { plan, variants } = planGatedModel(branches, caches);
+  return { bytes: encodeGatedModelPlan(plan, opts), variants };
 }

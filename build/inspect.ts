@@ -4,17 +4,17 @@
 // Pure data (no printing), so --json and the text view show the same facts.
 import { costReport, type CostReport, type CostRequest, type CostSite } from './cost-report.js';
 import { familyOfGraph, FAMILY_DEFAULTS, type Family, type ScheduleDefaults } from '../analyses/family.js';
-import { modelFromProto } from '../io/decode.js';
 import { loadSource } from '../io/load.js';
 import type { Graph } from '../ir/graph.js';
 import { defaultOpset } from '../ir/model.js';
 import { TgateError } from '../base/errors.js';
-import { bareLatentFactor, type LatentFactor } from './latent-factor.js';
+import { bareLatentFactor, latentInput, type LatentFactor } from './latent-factor.js';
 import { graphIo, manifestGraph, manifestShape, readManifest, type ManifestIo } from './manifest.js';
 import { siteDims } from '../analyses/site-dims.js';
 import { checkStepOptions } from './schedule.js';
 import { buildVariant, variantsFor, type VariantName } from './variants.js';
 import { findAttentionSites, type ConsideredCandidate, type RejectedCandidate } from '../analyses/attention/find-sites.js';
+import { inferShapes, type ShapeRuleFailure } from '../analyses/shapes/infer.js';
 
 export interface InspectOptions {
   /** Image size in pixels (the latent is that / latentFactor); default: the family's native resolution. */
@@ -76,6 +76,13 @@ export interface InspectReport {
   rejected: RejectedCandidate[];
   /** Every softmax or fused attention op considered, in graph order, with its outcome. */
   considered: ConsideredCandidate[];
+  /**
+   * Nodes whose shape rule failed (their outputs' shapes unknown), in graph order; present only
+   * when there are any (none on every model tgate supports).
+   */
+  shapeFailures?: ShapeRuleFailure[];
+  /** Op types shape inference has no rule for, with how many nodes; present only when there are any. */
+  unsupportedOps?: Record<string, number>;
 }
 
 const NATIVE_PX: Record<Family, number> = { sd: 512, sdxl: 1024, pixart: 1024, lcm: 512 };
@@ -96,7 +103,7 @@ function shapesWith(
   o: InspectOptions,
 ): { shapes: Record<string, number[]>; height: number; width: number; factor: number } {
   const shapes = { ...(o.shapes ?? {}) };
-  const latent = inputs.find((i) => i.shape.length === 4);
+  const latent = latentInput(inputs);
   const lf = o.latentFactor ?? bareLatentFactor(latent && typeof latent.shape[1] === 'number' ? latent.shape[1] : null);
   const f = lf.factor;
   for (const [k, v] of [
@@ -123,7 +130,7 @@ function shapesWith(
 }
 
 function assemble(
-  base: Omit<InspectReport, 'sites' | 'caches' | 'cost' | 'family' | 'schedule'>,
+  base: Omit<InspectReport, 'sites' | 'caches' | 'cost' | 'family' | 'schedule' | 'shapeFailures' | 'unsupportedOps'>,
   graph: Graph,
   sites: (CostSite & { variant: string | null; tokens: string | number; channels: string | number; conditioning: string[] })[],
   family: { name: Family; why: string },
@@ -145,8 +152,11 @@ function assemble(
     schedule: o.schedule,
   });
   const { sites: costed, caches, ...rest } = cost;
+  const { failures, unsupported } = inferShapes(graph);
   return {
     ...base,
+    ...(failures.length ? { shapeFailures: failures } : {}),
+    ...(Object.keys(unsupported).length ? { unsupportedOps: unsupported } : {}),
     family,
     schedule: defaults,
     sites: sites.map((s, i) => ({
@@ -165,7 +175,7 @@ export function inspectModel(file: string, o: InspectOptions = {}): InspectRepor
   checkStepOptions(o);
   // inspect reads the graph, never the weights: graphs shipped without their data are fine.
   const src = loadSource(file, { externalData: { requireFiles: false } });
-  const model = modelFromProto(src.proto);
+  const model = src.decode();
   const g = model.graph;
   const report = findAttentionSites(g);
   const found = familyOfGraph(
@@ -177,8 +187,7 @@ export function inspectModel(file: string, o: InspectOptions = {}): InspectRepor
   const targets = report.sites.map((s) => ({ kind: s.kind, tensor: s.tensor, type: s.cut }));
   const variants: Partial<Record<VariantName, Graph>> = {};
   if (report.sites.some((s) => s.kind === 'cross'))
-    for (const spec of variantsFor(targets))
-      if (spec.name !== 'planning') variants[spec.name] = buildVariant(() => modelFromProto(src.proto), spec, targets).model.graph;
+    for (const spec of variantsFor(targets)) if (spec.name !== 'planning') variants[spec.name] = buildVariant(() => src.decode(), spec, targets).model.graph;
   const sites = report.sites.map((s) => {
     const shape = manifestShape(s.type.shape);
     return {
@@ -217,7 +226,7 @@ export function inspectCompiled(dir: string, o: InspectOptions = {}): InspectRep
   const graphs: Partial<Record<VariantName, Graph>> = {};
   for (const v of m.variants) graphs[v.name] = manifestGraph(dir, m, v).model().graph;
   const planning = graphs.planning!;
-  const batch = m.source.inputs.find((i) => i.shape.length === 4)?.shape[0];
+  const batch = latentInput(m.source.inputs)?.shape[0];
   const sites = m.sites.map((s) => ({
     id: s.id,
     kind: s.kind,

@@ -5,6 +5,7 @@
 //   image: a pixel-space model such as the demo model), else 8, the Stable Diffusion VAE's. A bare
 //   UNet does not say what decodes its latents, and every latent-diffusion export tgate knows
 //   (SD-1.x/2.x, SD-XL, PixArt, LCM) decodes with a factor-8 VAE.
+// Also the one rule for which input the latent is (latentInput).
 
 export interface LatentFactor {
   factor: number;
@@ -15,4 +16,12 @@ export interface LatentFactor {
 export function bareLatentFactor(latentChannels: number | null): LatentFactor {
   if (latentChannels === 3) return { factor: 1, why: 'pixel space: the input has 3 channels and no VAE' };
   return { factor: 8, why: "the Stable Diffusion VAE's: the model alone does not say" };
+}
+
+/**
+ * THE rule for which input is the latent: the one of rank 4 ([batch, channels, height, width]).
+ * Every export tgate accepts has exactly one; everything that needs the latent asks here.
+ */
+export function latentInput<T extends { shape: readonly unknown[] }>(inputs: readonly T[]): T | undefined {
+  return inputs.find((i) => i.shape.length === 4);
 }

@@ -8,6 +8,7 @@ import { replaceFile } from '../base/output/atomic-file.js';
 import { dtypeName, DTYPE } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
 import type { Dim } from '../ir/value.js';
+import type { TensorSpec } from './proof.js';
 import type { VariantName } from './variants.js';
 import { readCompiledGraph, type CompiledGraph } from '../io/compiled-graph.js';
 import { quoted, readContained } from '../io/contained-file.js';
@@ -23,11 +24,20 @@ export {
   type ManifestVariant,
 } from './manifest-schema.js';
 
-/** A graph's inputs or outputs (initializers left out) as the manifest writes them. */
-export function graphIo(g: Graph, which: 'inputs' | 'outputs'): ManifestIo[] {
+/**
+ * THE mapping of a graph's inputs or outputs to name, dtype name and shape (null dims as the IR
+ * has them: the prover binds those itself). Initializers that the graph also lists as inputs
+ * (IR < 4) are left out, unless `initializers` (a variant's entry lists its graph as it is).
+ */
+export function graphTensors(g: Graph, which: 'inputs' | 'outputs', o: { initializers?: boolean } = {}): TensorSpec[] {
   return g[which]
-    .filter((v) => !v.constant)
-    .map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? DTYPE.undefined), shape: manifestShape(v.type?.shape ?? null) }));
+    .filter((v) => o.initializers || !v.constant)
+    .map((v) => ({ name: v.name, dtype: dtypeName(v.type?.dtype ?? DTYPE.undefined), shape: v.type?.shape ?? [] }));
+}
+
+/** graphTensors as the manifest, inspect and diff write them: "?" for a dim nothing names. */
+export function graphIo(g: Graph, which: 'inputs' | 'outputs', o: { initializers?: boolean } = {}): ManifestIo[] {
+  return graphTensors(g, which, o).map((t) => ({ ...t, shape: manifestShape(t.shape) }));
 }
 
 /** Manifest shapes say "?" for a dimension nothing could name. */

@@ -1,6 +1,7 @@
 // The contract between compile and whatever proves its artifacts numerically (runtime/prove.ts
 // on onnxruntime). compile depends on this interface only, so the compiler never loads a runtime.
 import type { Dim } from '../ir/value.js';
+import type { SiteRole } from './variants.js';
 
 export interface TensorSpec {
   name: string;
@@ -13,7 +14,7 @@ export interface ProofRequest {
   /** The folder the variant and gated files were written to. */
   dir: string;
   /** Every variant; 'planning' is the source plus outputs, the others take some sites as inputs. */
-  variants: { name: string; file: string; cross: 'output' | 'input'; self: 'output' | 'input'; removedInputs: string[] }[];
+  variants: { name: string; file: string; cross: SiteRole; self: SiteRole; removedInputs: string[] }[];
   /** Gated models: per variant, its run flag and where its model and site outputs come out. */
   gated: { file: string; variants: { name: string; flag: string; output: string; siteOutputs: Record<string, string> }[] }[];
   /** The source graph's inputs and outputs, to build feeds and compare results. */

@@ -3,6 +3,7 @@
 // the source at 2B every step; the bound on the speed-up is the ratio of the two, in both MAC
 // conventions. Sizes come from the model's inputs: named dims bound from --shape, else defaults
 // per family (batch 1, the latent of the family's native resolution, 77 text tokens).
+import { latentInput } from './latent-factor.js';
 import type { Family } from '../analyses/family.js';
 import type { Graph } from '../ir/graph.js';
 import type { ManifestIo } from './manifest.js';
@@ -57,7 +58,7 @@ export function bindSizes(inputs: ManifestIo[], family: Family, given: Record<st
       }
     });
   }
-  const latent = inputs.find((i) => i.shape.length === 4);
+  const latent = latentInput(inputs);
   const batch = latent && typeof latent.shape[0] === 'string' ? latent.shape[0] : null;
   const d = FAMILY_SIZES[family];
   const defaultFor = (io: ManifestIo, i: number): [number, string] => {

@@ -6,11 +6,11 @@ import { compile } from '../build/compile.js';
 import { writeCompileReport } from './compile-report.js';
 import { proveArtifacts } from '../runtime/prove.js';
 import { benchCommand, memoryProbeCommand } from './bench-command.js';
-import { compileJson, compileText, passRecordText } from './compile-format.js';
-import { printGraph } from '../ir/print.js';
+import { compileJson, compileText, irDumpText, shapeFailuresNote } from './compile-format.js';
+import { namesHint } from './suggest.js';
 import { VARIANT_PIPELINE } from '../passes/variant-pipeline.js';
 import type { AfterPass } from '../build/variants.js';
-import { phases } from './reporter.js';
+import { note, phases } from './reporter.js';
 import { runGeneration } from './run-command.js';
 
 export type { CommandIo, CommandOutput } from './command-io.js';
@@ -42,22 +42,26 @@ export async function runCompile(args: ParsedArgs, io: CommandIo): Promise<Comma
     afterPass,
   }).finally(progress.end);
   const seconds = (performance.now() - started) / 1000;
+  const shapes = shapeFailuresNote(r.shapeFailures);
+  if (shapes) note(shapes, io.stderr);
   return { stdout: values.json ? compileJson(r, outDir, seconds) : compileText(r, source, outDir, seconds, !!values.report) };
 }
 
 /**
  * --print-ir-after PASS: the IR of each variant after that pass of the variant pipeline (or after
- * every pass: all), as ir/print.ts prints it. A variant that does not run the pass (planning runs
- * expose-outputs only) prints nothing for it.
+ * every pass: all), as compile-format.ts renders it. A variant that does not run the pass
+ * (planning runs expose-outputs only) prints nothing for it.
  */
 function printIrAfter(pass: string | undefined, write: (text: string) => void): AfterPass | undefined {
   if (pass === undefined) return undefined;
   const names: readonly string[] = VARIANT_PIPELINE;
   if (pass !== 'all' && !names.includes(pass))
-    throw usageError(`--print-ir-after takes a pass of the variant pipeline or all, not "${pass}": ${names.join(', ')}.`);
+    throw usageError(
+      `--print-ir-after takes a pass of the variant pipeline or all, not "${pass}".`,
+      namesHint(pass, [...names, 'all'], 'The passes in pipeline order, then all'),
+    );
   return (variant, record, graph) => {
-    if (pass !== 'all' && record.pass !== pass) return;
-    write(`--- IR of ${variant} after ${passRecordText(record)}\n${printGraph(graph, { title: variant })}`);
+    if (pass === 'all' || record.pass === pass) write(irDumpText(variant, record, graph));
   };
 }
 

@@ -1,13 +1,31 @@
-// What `tgate compile` prints: the summary text, the --json document, and the pass records and
-// IR dumps (--print-ir-after). Rendering only; cli/commands.ts runs the compile.
+// What `tgate compile` prints: the summary text, the --json document, the pass records and IR
+// dumps (--print-ir-after), and the note on failed shape rules. Rendering only; cli/commands.ts
+// runs the compile.
 import path from 'node:path';
 import type { CompileResult } from '../build/compile.js';
+import type { Graph } from '../ir/graph.js';
+import { printGraph } from '../ir/print.js';
 import type { PassRecord } from '../passes/pass-manager.js';
 import { bytesText, countText } from './format.js';
 
 /** The --json document: the manifest, timings, weights and each variant's pass records. */
 export function compileJson(r: CompileResult, outDir: string, seconds: number): string {
-  return JSON.stringify({ outDir: path.resolve(outDir), seconds, weights: r.weights, manifest: r.manifest, passes: r.passes }, null, 2);
+  const failures = r.shapeFailures.length ? { shapeFailures: r.shapeFailures } : {};
+  return JSON.stringify({ outDir: path.resolve(outDir), seconds, weights: r.weights, manifest: r.manifest, passes: r.passes, ...failures }, null, 2);
+}
+
+/**
+ * The note compile prints when a shape rule failed (null when none did): a cached tensor there
+ * gets named dims where the inference would have computed them, and a failing rule is a tgate bug.
+ */
+export function shapeFailuresNote(failures: CompileResult['shapeFailures']): string | null {
+  if (!failures.length) return null;
+  const f = failures[0]!;
+  const more = failures.length > 1 ? ` (and ${failures.length - 1} more node${failures.length > 2 ? 's' : ''})` : '';
+  return (
+    `shape inference failed on ${f.opType} node ${f.node}${more}: ${f.message}. Its outputs' shapes are unknown, so a cached tensor past it may carry named dims ` +
+    `instead of computed ones (the proof still checks every shape). Please report it with the model; \`tgate inspect\` lists every failure.`
+  );
 }
 
 /** One pass record as a line: `cut-at-values: inputsAdded 2` (or `no change`). */
@@ -17,6 +35,15 @@ export function passRecordText(p: PassRecord): string {
     .map(([k, n]) => `${k} ${n}`)
     .join(', ');
   return `${p.pass}: ${p.result.changed ? counts || 'changed' : 'no change'}`;
+}
+
+/**
+ * One variant's IR after one pass (--print-ir-after): a header with the pass record, then the
+ * graph as ir/print.ts prints it, or "(unchanged)" when the pass changed nothing (the graph is
+ * the one printed after the pass before).
+ */
+export function irDumpText(variant: string, record: PassRecord, graph: Graph): string {
+  return `--- IR of ${variant} after ${passRecordText(record)}\n${record.result.changed ? printGraph(graph, { title: variant }) : '(unchanged)\n'}`;
 }
 
 export function compileText(r: CompileResult, source: string, outDir: string, seconds: number, report: boolean): string {

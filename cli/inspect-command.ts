@@ -10,7 +10,7 @@ import { vaeLatentFactor } from '../runtime/pipeline/latent-factor.js';
 import { denoiserModelOf } from '../io/pipeline-folder.js';
 import { bytesText, countText, shapeText, table } from './format.js';
 import type { CommandOutput } from './command-io.js';
-import type { MatchMiss } from '../analyses/attention/miss.js';
+import { missPlacesText, type MatchMiss } from '../analyses/attention/miss.js';
 
 /** Baseline, v1 and v2 runs: MACs in both conventions and the speed-up each bounds. */
 export function scheduleCostText(s: ScheduleCost): string {
@@ -41,7 +41,15 @@ export function scheduleCostText(s: ScheduleCost): string {
 }
 
 function inspectText(r: InspectReport, explain: boolean): string {
-  return [...summaryLines(r), ...interfaceLines(r), ...callCostLines(r), ...siteLines(r), ...blockLines(r), ...candidateLines(r, explain)].join('\n');
+  return [
+    ...summaryLines(r),
+    ...interfaceLines(r),
+    ...callCostLines(r),
+    ...siteLines(r),
+    ...blockLines(r),
+    ...candidateLines(r, explain),
+    ...shapeLines(r),
+  ].join('\n');
 }
 
 /** The file, its ONNX header and the family with its official TGATE defaults. */
@@ -148,7 +156,7 @@ function candidateLines(r: InspectReport, explain: boolean): string[] {
       'Candidates considered (graph order)',
       table(
         ['node', 'op', 'outcome'],
-        r.considered.map((x) => [x.node, x.op, x.miss ? missText(x.miss) : x.outcome]),
+        r.considered.map((x) => [x.node, x.op, x.miss ? missText(x.miss, x.node) : x.outcome]),
       ),
     ];
   }
@@ -166,9 +174,32 @@ function candidateLines(r: InspectReport, explain: boolean): string[] {
   return [];
 }
 
-/** A miss as --explain shows it: the stable code first (what scripts and tests match), then the reason. */
-function missText(m: MatchMiss): string {
-  return `rejected ${m.code}: ${m.reason}`;
+/**
+ * A miss as --explain shows it: the stable code first (what scripts and tests match), where it is
+ * (the nodes and tensors besides the candidate), then the reason.
+ */
+function missText(m: MatchMiss, candidate: string): string {
+  return `rejected ${m.code}${missPlacesText(m, candidate)}: ${m.reason}`;
+}
+
+/** Where shape inference gave up, when it did: rules that failed, ops it has no rule for. */
+function shapeLines(r: InspectReport): string[] {
+  const out: string[] = [];
+  if (r.shapeFailures) {
+    out.push(
+      '',
+      "Shape rules that failed (their outputs' shapes unknown; a tgate bug or an invalid graph)",
+      table(
+        ['node', 'op', 'error'],
+        r.shapeFailures.map((f) => [f.node, f.opType, f.message]),
+      ),
+    );
+  }
+  if (r.unsupportedOps) {
+    const ops = Object.entries(r.unsupportedOps).map(([op, n]) => `${op} (${n})`);
+    out.push('', `Ops without a shape rule (their outputs' shapes unknown): ${ops.join(', ')}`);
+  }
+  return out;
 }
 
 export async function runInspect(args: ParsedArgs): Promise<CommandOutput> {

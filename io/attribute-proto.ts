@@ -4,6 +4,7 @@
 // are set, since proto2 would serialise an explicitly set empty field.
 import { create } from '@bufbuild/protobuf';
 import { AttributeProto_AttributeType as AttrType, AttributeProtoSchema, TensorProtoSchema, type AttributeProto, type TensorProto } from 'onnx-buf';
+import { TgateError } from '../base/errors.js';
 import { Attributes, type AttrValue } from '../ir/attributes.js';
 import type { TensorConstant } from '../ir/constant.js';
 import { constantOf } from './constant-view.js';
@@ -57,7 +58,8 @@ function impliedType(a: AttributeProto): AttrType {
 export function tensorProtoOf(c: TensorConstant): TensorProto {
   const kept = retained(TensorProtoSchema, c.retained);
   if (kept) return kept;
-  if (c.external) throw new Error(`IR inconsistency: constant "${c.name}" is external but was not decoded`);
+  if (c.external)
+    throw new TgateError('E_INTERNAL', `IR inconsistency: constant "${c.name}" is external but was not decoded.`, { subject: { tensor: c.name } });
   const raw = c.raw();
   return create(TensorProtoSchema, {
     dims: c.dims.map(BigInt),
@@ -87,6 +89,6 @@ export function attributeProtoOf(name: string, a: AttrValue): AttributeProto {
     case 'tensors':
       return create(AttributeProtoSchema, { name, type: AttrType.TENSORS, tensors: a.value.map(tensorProtoOf) });
     case 'opaque':
-      throw new Error(`IR inconsistency: attribute "${name}" (${a.type}) of a node the IR created cannot be encoded`);
+      throw new TgateError('E_INTERNAL', `IR inconsistency: attribute "${name}" (${a.type}) of a node the IR created cannot be encoded.`);
   }
 }

@@ -31,7 +31,11 @@ export interface EncodeOptions {
 }
 
 export function modelToProto(model: Model, opts: EncodeOptions = {}): ModelProto {
-  const graph = graphToProto(model.graph, opts);
+  return modelProtoWith(model, graphToProto(model.graph, opts));
+}
+
+/** The model's own fields (kept, or rebuilt from the IR) around the given graph. */
+export function modelProtoWith(model: Model, graph: GraphProto): ModelProto {
   const kept = retained(ModelProtoSchema, model.retained);
   if (kept) return { ...kept, graph, $typeName: ModelProtoSchema.typeName } as ModelProto;
   return create(ModelProtoSchema, {
@@ -84,6 +88,12 @@ export function graphToProto(g: Graph, opts: EncodeOptions): GraphProto {
   };
   if (kept) return { ...kept, $typeName: GraphProtoSchema.typeName, ...rebuilt } as GraphProto;
   return create(GraphProtoSchema, { ...(g.name ? { name: g.name } : {}), ...rebuilt });
+}
+
+/** A graph's input declarations and initializers as graphToProto gives them, without its nodes. */
+export function graphInterfaceToProto(g: Graph, opts: EncodeOptions): { input: ValueInfoProto[]; initializer: TensorProto[] } {
+  const decl = declarations(retained(GraphProtoSchema, g.retained));
+  return { input: g.inputs.map((v) => ioInfo(decl, v)), initializer: g.initializers.map((v) => initializerProto(v, opts)) };
 }
 
 function initializerProto(v: Value, opts: EncodeOptions): TensorProto {

@@ -1,10 +1,11 @@
 // The protobuf of a gated model (build/gated-model.ts says what one is and plans it): one If
 // node per variant, side by side, each switched by its own bool scalar input; the then-branch is
 // the variant's graph, the else-branch gives empty tensors. Assembled from an IR-level plan, then
-// checked structurally before any byte is written (this runs on every compile, --no-verify
-// included): each If reads its own declared bool flag, both branches give the outputs the If
-// declares with the same element types, every graph output comes out of exactly one If, and
-// every name a branch reads from outside is an outer input or initializer.
+// checked before any byte is written (this runs on every compile, --no-verify included) against
+// facts the plan does not restate: each then-branch gives its variant graph's outputs (names,
+// element types), each If is switched by its own declared bool scalar input, every graph output
+// comes out of exactly one If, and every name a branch reads from outside is an outer input or
+// initializer of the element type the variant reads.
 import { create, toBinary } from '@bufbuild/protobuf';
 import {
   AttributeProto_AttributeType as AttrType,
@@ -27,8 +28,7 @@ import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import type { TensorType } from '../ir/value.js';
 import { capturedNames } from './decode.js';
-import { graphToProto, modelToProto, type EncodeOptions } from './encode.js';
-import { retained } from './retained.js';
+import { graphInterfaceToProto, graphToProto, modelProtoWith, type EncodeOptions } from './encode.js';
 import { tensorTypeOf, valueInfoFor } from './types.js';
 
 /** One variant as an If node of the gated model. */
@@ -112,10 +112,11 @@ function ifNode(p: GatedIfPlan, opts: EncodeOptions): NodeProto {
   });
 }
 
-/** The gated model's bytes, checked structurally against its plan. The plan's graphs are left as they were. */
-export function encodeGatedModelPlan(plan: GatedModelPlan, opts: EncodeOptions = {}): Uint8Array {
+/** The gated model, checked structurally (checkGatedModel). The plan's graphs are left as they were. */
+export function gatedModelProto(plan: GatedModelPlan, opts: EncodeOptions = {}): ModelProto {
   const nodes = plan.ifs.map((p) => ifNode(p, opts));
-  const outer = modelToProto(plan.base, opts).graph!;
+  // The base model's inputs and initializers only: its nodes are in the branches already.
+  const outer = graphInterfaceToProto(plan.base.graph, opts);
   const graph = create(GraphProtoSchema, {
     name: plan.name,
     node: nodes,
@@ -123,70 +124,99 @@ export function encodeGatedModelPlan(plan: GatedModelPlan, opts: EncodeOptions =
     input: [...outer.input, ...plan.extraInputs.map((i) => valueInfoFor(i.name, i.type))],
     output: plan.ifs.flatMap((p) => p.outputs.map((o) => typedOutput(o.outer, o.dtype))),
   });
-  const base = retained(ModelProtoSchema, plan.base.retained) ?? modelToProto(plan.base, opts);
-  const model = { ...base, graph, $typeName: ModelProtoSchema.typeName } as ModelProto;
+  const model = modelProtoWith(plan.base, graph);
   checkGatedModel(model, plan);
-  return toBinary(ModelProtoSchema, model);
+  return model;
 }
 
-/** The structural check of a gated model; throws E_INTERNAL naming the first broken rule. */
+/** The gated model's bytes (gatedModelProto, serialised). */
+export function encodeGatedModelPlan(plan: GatedModelPlan, opts: EncodeOptions = {}): Uint8Array {
+  return toBinary(ModelProtoSchema, gatedModelProto(plan, opts));
+}
+
+/**
+ * The structural check of a gated model against what it must hold: the plan's variant graphs
+ * (their outputs, inputs and initializers, as IR) and its base model's inputs. Throws E_INTERNAL
+ * naming the first broken rule.
+ */
 export function checkGatedModel(model: ModelProto, plan: GatedModelPlan): void {
-  const g = model.graph!;
-  const broken = (what: string, node?: string) =>
-    new TgateError('E_INTERNAL', `The gated model is malformed: ${what}.`, {
-      ...(node ? { subject: { node } } : {}),
-      hint: 'This is a bug in tgate; please report it with the model.',
-    });
+  const g = model.graph;
+  if (!g) throw broken('it has no graph');
   const inputs = new Map(g.input.map((vi) => [vi.name, vi]));
   if (inputs.size !== g.input.length) throw broken('two graph inputs share a name');
-  const outerNames = new Set([...inputs.keys(), ...g.initializer.map((t) => t.name)]);
-  const produced = new Map<string, string>();
-  const flags = new Set<string>();
+  const initializers = new Map(g.initializer.map((t) => [t.name, t.dataType]));
+  const outerNames = new Set([...inputs.keys(), ...initializers.keys()]);
+  // The outer graph keeps the base model's inputs, in order, and only adds `tgate.` names.
+  const baseInputs = plan.base.graph.inputs.map((v) => v.name);
+  if (
+    !sameList(
+      g.input.slice(0, baseInputs.length).map((vi) => vi.name),
+      baseInputs,
+    )
+  )
+    throw broken("the graph inputs do not start with the base model's");
+  for (const vi of g.input.slice(baseInputs.length)) if (!vi.name.startsWith('tgate.')) throw broken(`the added input "${vi.name}" is not a tgate. name`);
   if (g.node.length !== plan.ifs.length) throw broken(`${g.node.length} nodes for ${plan.ifs.length} variants`);
+  const declaredOutputs = new Map(g.output.map((o) => [o.name, tensorTypeOf(o.type)?.dtype]));
+  const produced = new Set<string>();
+  const flags = new Set<string>();
   g.node.forEach((n, i) => {
-    const p = plan.ifs[i]!;
-    if (n.opType !== 'If' || n.domain !== '' || n.name !== p.node) throw broken(`node ${i} is ${n.opType} "${n.name}", not the If "${p.node}"`, n.name);
+    const body = plan.ifs[i]!.body;
+    const renamed = new Map(plan.ifs[i]!.renames);
+    const nameIn = (v: { name: string }) => renamed.get(v.name) ?? v.name;
+    if (n.opType !== 'If' || n.domain !== '') throw broken(`node ${i} is ${n.opType} "${n.name}", not an If`, n.name);
+    // The flag: a declared bool scalar input, switching this If only.
     const flag = n.input.length === 1 ? n.input[0]! : '';
     const declared = tensorTypeOf(inputs.get(flag)?.type);
-    if (flag !== p.flag || declared?.dtype !== DataType.BOOL || declared.shape?.length !== 0)
-      throw broken(`${n.name} is not switched by the bool scalar input "${p.flag}"`, n.name);
-    if (flags.has(flag)) throw broken(`the flag "${flag}" switches two If nodes`, n.name);
+    if (!flag || declared?.dtype !== DataType.BOOL || declared.shape?.length !== 0)
+      throw broken(`${n.name} is not switched by a bool scalar graph input`, n.name);
+    if (baseInputs.includes(flag) || flags.has(flag)) throw broken(`the flag "${flag}" of ${n.name} is not its own`, n.name);
     flags.add(flag);
     const branch = (name: string) => n.attribute.find((a) => a.name === name && a.type === AttrType.GRAPH)?.g;
     const then = branch('then_branch');
     const idle = branch('else_branch');
     if (!then || !idle || n.attribute.length !== 2) throw broken(`${n.name} lacks its two branches`, n.name);
-    const dtypes = (outs: ValueInfoProto[]) => outs.map((o) => tensorTypeOf(o.type)?.dtype ?? null);
-    const want = p.outputs.map((o) => o.dtype);
-    if (
-      !sameList(
-        n.output,
-        p.outputs.map((o) => o.outer),
-      )
-    )
-      throw broken(`${n.name} does not give the planned outputs`, n.name);
-    if (
-      !sameList(
-        then.output.map((o) => o.name),
-        p.outputs.map((o) => o.inner),
-      ) ||
-      !sameList(dtypes(then.output), want)
-    )
-      throw broken(`the then-branch of ${n.name} does not give the variant's outputs`, n.name);
-    if (idle.output.length !== want.length || !sameList(dtypes(idle.output), want))
-      throw broken(`the else-branch of ${n.name} does not match its then-branch`, n.name);
+    // The then-branch gives the variant's outputs, as the variant graph names and types them.
+    const want = body.outputs.map((v) => ({ name: nameIn(v), dtype: v.type?.dtype }));
+    const dtypes = (outs: ValueInfoProto[]) => outs.map((o) => tensorTypeOf(o.type)?.dtype);
+    if (then.output.length !== want.length)
+      throw broken(`the then-branch of ${n.name} gives ${then.output.length} outputs, its variant ${want.length}`, n.name);
+    then.output.forEach((o, k) => {
+      const w = want[k]!;
+      if (o.name !== w.name) throw broken(`output ${k} of the then-branch of ${n.name} is "${o.name}", the variant's "${w.name}"`, n.name);
+      if (!w.dtype || tensorTypeOf(o.type)?.dtype !== w.dtype)
+        throw broken(`output "${o.name}" of the then-branch of ${n.name} is not of the variant's element type ${w.dtype ?? 'unknown'}`, n.name);
+    });
+    if (!sameList(dtypes(idle.output), dtypes(then.output))) throw broken(`the else-branch of ${n.name} does not match its then-branch`, n.name);
     if (!definesAll(then, outerNames) || !definesAll(idle, outerNames))
       throw broken(`a branch of ${n.name} gives an output no node of it computes or reads`, n.name);
+    // What the branches read from outside exists there, of the element type the variant reads.
     for (const name of capturedNames(n)) if (!outerNames.has(name)) throw broken(`${n.name} reads "${name}", which the outer graph does not define`, n.name);
-    for (const o of n.output) {
-      if (produced.has(o) || outerNames.has(o)) throw broken(`"${o}" is defined twice`, n.name);
-      produced.set(o, n.name);
+    for (const v of body.inputs) {
+      const outerType = tensorTypeOf(inputs.get(nameIn(v))?.type);
+      if (!outerType || outerType.dtype !== v.type?.dtype)
+        throw broken(`the variant input "${v.name}" of ${n.name} is not an outer input "${nameIn(v)}" of its element type`, n.name);
     }
+    for (const v of body.initializers)
+      if (initializers.get(v.name) !== v.constant?.dtype)
+        throw broken(`the variant initializer "${v.name}" of ${n.name} is not an outer one of its type`, n.name);
+    // The If's outputs: as many as the branches give, declared graph outputs of their type, each once.
+    if (n.output.length !== then.output.length) throw broken(`${n.name} has ${n.output.length} outputs for ${then.output.length} branch outputs`, n.name);
+    n.output.forEach((o, k) => {
+      if (produced.has(o) || outerNames.has(o)) throw broken(`"${o}" is defined twice`, n.name);
+      if (declaredOutputs.get(o) !== want[k]!.dtype) throw broken(`"${o}" of ${n.name} is not a graph output of the variant's element type`, n.name);
+      produced.add(o);
+    });
   });
-  const outs = g.output.map((o) => o.name);
-  if (outs.length !== produced.size || outs.some((o) => !produced.has(o))) throw broken('the graph outputs are not exactly the If outputs');
-  for (const e of plan.extraInputs)
-    if (!e.name.startsWith('tgate.') || !inputs.has(e.name)) throw broken(`the added input "${e.name}" is missing or not a tgate. name`);
+  if (declaredOutputs.size !== g.output.length || g.output.some((o) => !produced.has(o.name)))
+    throw broken('the graph outputs are not exactly the If outputs, each once');
+}
+
+function broken(what: string, node?: string): TgateError {
+  return new TgateError('E_INTERNAL', `The gated model is malformed: ${what}.`, {
+    ...(node ? { subject: { node } } : {}),
+    hint: 'This is a bug in tgate; please report it with the model.',
+  });
 }
 
 /** Every output of a branch is computed by one of its nodes or is a name of the outer graph. */

@@ -1,21 +1,50 @@
 // Reading a source model from disk: existence and kind checks with clear errors, the bytes'
-// sha256, the parsed proto, and its external data checked (never read): every tensor's, wherever
-// it lives (external-data.ts), before any command looks at the model.
+// sha256, and its external data checked (never read): every tensor's, wherever it lives
+// (external-data.ts), before any command looks at the model. The parsed protobuf stays inside
+// io/: callers get a LoadedModel that decodes to the IR, lays out its embedded weights, and makes
+// its external data linkable, so no layer above ever touches a ModelProto.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ModelProto } from 'onnx-buf';
 import { TgateError } from '../base/errors.js';
-import { parseModelProto } from './decode.js';
-import { checkExternalData, type ExternalDataCheck, type ExternalFile } from './external-data.js';
+import type { Model } from '../ir/model.js';
+import { modelFromProto, parseModelProto } from './decode.js';
+import { checkExternalData, withLinkableExternalData, type ExternalDataCheck, type ExternalFile, type WeightsLayout } from './external-data.js';
+import { layoutInlineWeights } from './inline-weights.js';
 
-export interface LoadedSource {
-  path: string;
-  bytes: Uint8Array;
-  sha256: string;
-  proto: ModelProto;
-  /** The distinct external data files its tensors reference, checked (checkExternalData). */
-  externalFiles: ExternalFile[];
+/** A model read from disk, its protobuf kept private to io/. */
+export class LoadedModel {
+  readonly #proto: ModelProto;
+
+  constructor(
+    readonly path: string,
+    readonly sha256: string,
+    proto: ModelProto,
+    /** The distinct external data files its tensors reference, checked (checkExternalData). */
+    readonly externalFiles: ExternalFile[],
+  ) {
+    this.#proto = proto;
+  }
+
+  /** A fresh IR model on every call: passes mutate the one they get, the next caller gets its own. */
+  decode(): Model {
+    return modelFromProto(this.#proto);
+  }
+
+  /** The weights the model holds inside itself (no external data), laid out for one external file at `location`. */
+  inlineWeights(location: string): WeightsLayout {
+    return layoutInlineWeights(this.#proto, location);
+  }
+
+  /**
+   * The model as compile shares its external data (hard-linked into the output): Constants with
+   * external data made initializers; refused when other tensors outside the initializers keep
+   * external data (io/external-data.ts says why). Same file, hash and external files.
+   */
+  withLinkableExternalData(): LoadedModel {
+    return new LoadedModel(this.path, this.sha256, withLinkableExternalData(this.#proto, this.path), this.externalFiles);
+  }
 }
 
 /** protobuf's limit on one message: an .onnx file is never larger. */
@@ -25,7 +54,7 @@ const MAX_MODEL_FILE_BYTES = 2 ** 31 - 1;
  * `externalData.requireFiles: false` for commands that never read weights (inspect, diff): data
  * files may be absent, every reference is checked all the same.
  */
-export function loadSource(file: string, opts: { externalData?: ExternalDataCheck } = {}): LoadedSource {
+export function loadSource(file: string, opts: { externalData?: ExternalDataCheck } = {}): LoadedModel {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
@@ -59,5 +88,5 @@ export function loadSource(file: string, opts: { externalData?: ExternalDataChec
   const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
   const proto = parseModelProto(bytes, file);
   const externalFiles = checkExternalData(proto, path.dirname(path.resolve(file)), file, opts.externalData);
-  return { path: file, bytes, sha256, proto, externalFiles };
+  return new LoadedModel(file, sha256, proto, externalFiles);
 }

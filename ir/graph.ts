@@ -158,16 +158,6 @@ export class Graph {
     return this.inputs.includes(v);
   }
 
-  /** Why a node cannot be removed, or null when it can (no output used or exposed). */
-  whyNotRemovable(node: Node): string | null {
-    for (const out of node.outputs) {
-      if (!out) continue;
-      if (out.useCount > 0) return `its output "${out.name}" is still used by ${out.uses()[0]!.node.name}`;
-      if (this.isGraphOutput(out)) return `its output "${out.name}" is a graph output`;
-    }
-    return null;
-  }
-
   /** Removes a node whose outputs are unused; refuses (changing nothing) otherwise. */
   removeNode(node: Node): void {
     this.remove([node]);

@@ -2,6 +2,8 @@
 // header with the inputs, outputs and initializers (with types), then one line per node in the
 // graph's order, `%out = OpType<domain>(%in, ...) {attr=...}`. Deterministic: the same graph
 // always prints the same text; weights are described (type, where they live), never printed.
+// Names that are not plain (anything beyond letters, digits and `_ . / : -`) print JSON-quoted, so
+// a name with a comma, space, quote or newline cannot be misread as two names or another line.
 import type { AttrValue } from './attributes.js';
 import type { TensorConstant } from './constant.js';
 import { DTYPE, dtypeName } from './dtype.js';
@@ -31,18 +33,25 @@ export function printGraph(g: Graph, opts: { title?: string } = {}): string {
 
 export function nodeText(n: Node): string {
   const outs = n.outputs.map(ref).join(', ');
-  const op = n.domain && n.domain !== 'ai.onnx' ? `${n.opType}<${n.domain}>` : n.opType;
+  const op = n.domain && n.domain !== 'ai.onnx' ? `${nameText(n.opType)}<${nameText(n.domain)}>` : nameText(n.opType);
   const attrs = n.attr.entries();
-  const attrText = attrs.length ? ` {${attrs.map(([k, a]) => `${k}=${attrValueText(a)}`).join(', ')}}` : '';
+  const attrText = attrs.length ? ` {${attrs.map(([k, a]) => `${nameText(k)}=${attrValueText(a)}`).join(', ')}}` : '';
   // Outer-scope reads of subgraph bodies are edges too: printed, so a cut that orphans one shows.
   const implicit = n.implicitInputs.length ? ` captures(${n.implicitInputs.map(ref).join(', ')})` : '';
-  const name = n.declaredName ? `  # ${n.declaredName}` : '';
+  const name = n.declaredName ? `  # ${nameText(n.declaredName)}` : '';
   return `${outs || '()'} = ${op}(${n.inputs.map(ref).join(', ')})${attrText}${implicit}${name}`;
 }
 
 /** A value reference; `_` for an omitted optional input or output. */
 function ref(v: Value | null): string {
-  return v ? `%${v.name}` : '_';
+  return v ? `%${nameText(v.name)}` : '_';
+}
+
+const PLAIN = /^[A-Za-z0-9_./:-]+$/;
+
+/** A name as it is when plain, JSON-quoted otherwise (the empty name too). */
+export function nameText(name: string): string {
+  return PLAIN.test(name) ? name : JSON.stringify(name);
 }
 
 export function typeText(t: TensorType | null): string {
@@ -53,7 +62,7 @@ export function typeText(t: TensorType | null): string {
 
 function constantText(c: TensorConstant): string {
   const type = typeText({ dtype: c.dtype, shape: [...c.dims] });
-  if (c.external) return `${type} external(${c.external.location}@${c.external.offset}${c.external.length === null ? '' : `+${c.external.length}`})`;
+  if (c.external) return `${type} external(${nameText(c.external.location)}@${c.external.offset}${c.external.length === null ? '' : `+${c.external.length}`})`;
   const count = c.dims.reduce((a, d) => a * d, 1);
   const numbers = count <= SMALL ? c.numbers() : undefined;
   const text = c.dtype === DTYPE.float32 ? float32Text : numberText;

@@ -2,6 +2,7 @@
 // inputs and initializers) and a set of uses. Only Node.setInput and the Graph edit methods change
 // uses, so producer/uses stay consistent by construction. `type` is the one source of truth for
 // the value's type when the model is encoded.
+import { TgateError } from '../base/errors.js';
 import type { TensorConstant } from './constant.js';
 import type { DataType } from './dtype.js';
 import { addUse, removeUse, setName, setProducer } from './internal.js';
@@ -87,7 +88,10 @@ export class Value {
   [removeUse](node: Node, index: number): void {
     let i = this.useList.length - 1;
     while (i >= 0 && !(this.useList[i]!.node === node && this.useList[i]!.index === index)) i--;
-    if (i < 0) throw new Error(`IR inconsistency: ${this.name} has no use by ${node.name}[${index}]`);
+    if (i < 0)
+      throw new TgateError('E_INTERNAL', `IR inconsistency: ${this.name} has no use by ${node.name}[${index}].`, {
+        subject: { tensor: this.name, node: node.name },
+      });
     this.useList.splice(i, 1);
   }
 }

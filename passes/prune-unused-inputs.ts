@@ -3,18 +3,15 @@
 import type { Graph } from '../ir/graph.js';
 import { result, type Pass } from './pass.js';
 
-export function pruneUnusedInputs(opts: { keep?: string[] } = {}): Pass & { removed: string[] } {
-  const removed: string[] = [];
-  return {
-    name: 'prune-unused-inputs',
-    removed,
-    run(g: Graph) {
-      for (const v of g.inputs.slice()) {
-        if (v.constant || v.useCount > 0 || g.isGraphOutput(v) || opts.keep?.includes(v.name)) continue;
-        g.removeInput(v);
-        removed.push(v.name);
-      }
-      return result({ inputsRemoved: removed.length });
-    },
-  };
-}
+export const pruneUnusedInputs: Pass = {
+  name: 'prune-unused-inputs',
+  run(g: Graph) {
+    let inputsRemoved = 0;
+    for (const v of g.inputs.slice()) {
+      if (v.constant || v.useCount > 0 || g.isGraphOutput(v)) continue;
+      g.removeInput(v);
+      inputsRemoved++;
+    }
+    return result({ inputsRemoved });
+  },
+};

@@ -25,6 +25,6 @@ export interface VariantTargets {
  * clean-up that could change what it computes or which inputs it takes.
  */
 export function variantPipeline(t: VariantTargets): Pass[] {
-  const passes: Pass[] = [exposeOutputs(t.exposed), cutAtValues(t.cut), deadCodeElimination, pruneUnusedInputs()];
+  const passes: Pass[] = [exposeOutputs(t.exposed), cutAtValues(t.cut), deadCodeElimination, pruneUnusedInputs];
   return t.cut.length ? passes : passes.slice(0, 1);
 }

@@ -22,7 +22,7 @@ import { checkFiniteStep } from './tensor-checks.js';
 import { createScheduler, img2imgStart, type Scheduler, type SchedulerConfig } from './schedulers/index.js';
 import type { SessionOptions } from './session.js';
 import { UNetFeeds, type TensorInput } from './unet-feeds.js';
-import { manifestLayout, VariantRunner, type VariantSessions } from './variant-runner.js';
+import { runnerLayout, VariantRunner, type VariantSessions } from './variant-runner.js';
 
 export type { Phase } from '../build/schedule.js';
 export { readManifest, resolveSchedule, variantsFor, type TgateOptions } from './compiled-folder.js';
@@ -171,7 +171,14 @@ export class GatedUNet {
       sessions = { kind: 'separate', sessions: separate };
       opened = wanted.slice();
     }
-    return new GatedUNet(dir, manifest, roles, new VariantRunner(manifestLayout(manifest, roles.cross, roles.self), sessions), opened);
+    // The sites in the order the sampler feeds them: cross, then self.
+    const layout = runnerLayout({
+      inputs: manifest.source.inputs,
+      outputs: [roles.output.name],
+      variants: manifest.variants,
+      sites: [...roles.cross, ...roles.self],
+    });
+    return new GatedUNet(dir, manifest, roles, new VariantRunner(layout, sessions), opened);
   }
 
   /** 'gated' (one session, If nodes) or 'separate' (a session per variant). */

@@ -4,6 +4,7 @@
 // text_embeds and time_ids), which the sampler treats like the text: [uncond, cond] before the gate.
 import { TgateError } from '../base/errors.js';
 import { GUIDANCE_EMBEDDING } from '../analyses/family.js';
+import { latentInput } from '../build/latent-factor.js';
 import type { Manifest, ManifestIo, ManifestSite } from '../build/manifest.js';
 import { siteDims } from '../analyses/site-dims.js';
 
@@ -16,6 +17,8 @@ export interface CacheSite {
   dtype: string;
   /** Channels (the last dim, at either site rank); fixed in every export tgate accepts. */
   channels: number;
+  /** The cut's shape as the manifest gives it: a placeholder for it takes its fixed dims. */
+  shape: readonly (string | number)[];
 }
 
 export interface ModelRoles {
@@ -33,12 +36,12 @@ function cacheSite(s: ManifestSite): CacheSite {
   const { channels } = siteDims(s.shape);
   if (typeof channels !== 'number')
     throw new TgateError('E_UNSUPPORTED_MODEL', `Site ${s.id} has a symbolic channel count; tgate needs it fixed.`, { subject: { tensor: s.tensor } });
-  return { id: s.id, kind: s.kind, tensor: s.tensor, gatedInput: s.gatedInput!, dtype: s.dtype, channels };
+  return { id: s.id, kind: s.kind, tensor: s.tensor, gatedInput: s.gatedInput!, dtype: s.dtype, channels, shape: s.shape };
 }
 
 export function modelRoles(m: Manifest): ModelRoles {
   const inputs = m.source.inputs;
-  const latent = inputs.find((i) => i.shape.length === 4);
+  const latent = latentInput(inputs);
   if (!latent) throw new TgateError('E_UNSUPPORTED_MODEL', 'The model has no rank-4 latent input ([batch, channels, height, width]).');
   const timestep =
     inputs.find((i) => /timestep|^t$/.test(i.name) && !GUIDANCE_EMBEDDING.test(i.name)) ?? inputs.find((i) => i !== latent && i.shape.length <= 1);

@@ -6,13 +6,14 @@
 // through the sampler's variant-runner.ts, so the proof exercises the sampler's feeding code.
 import path from 'node:path';
 import { TgateError } from '../base/errors.js';
+import { latentInput } from '../build/latent-factor.js';
 import type { ProofReport, ProofRequest } from '../build/proof.js';
 import { evalDim } from '../ir/dims.js';
 import { numbersOf } from './tensor-values.js';
 import { bindDims, makeFeeds, PROBE_DEFAULTS, type ProbeOptions } from './probe-feeds.js';
 import { sampleOrderError } from './prove-rows.js';
 import { openSession, type Feeds, type OrtTensor } from './session.js';
-import { VariantRunner, type RunnerLayout, type RunnerSite, type RunSession, type VariantSessions } from './variant-runner.js';
+import { runnerLayout, VariantRunner, type RunnerLayout, type RunnerSite, type RunSession, type VariantSessions } from './variant-runner.js';
 
 export { bindDims, makeFeeds, type ProbeOptions } from './probe-feeds.js';
 export { evalDim };
@@ -86,16 +87,14 @@ interface Probe {
   caches: ReadonlyMap<string, OrtTensor>;
 }
 
-/** The proof request as the runner sees a compiled folder; a cut's dtype is known once the planning graph ran. */
+/** The proof request's parts of the runner's layout; a cut's dtype is known once the planning graph ran. */
 function proofLayout(req: ProofRequest, dtypes: ReadonlyMap<string, string>): RunnerLayout {
-  const latent = req.inputs.find((i) => i.shape.length === 4);
-  return {
+  return runnerLayout({
     inputs: req.inputs,
     outputs: req.outputs.map((o) => o.name),
     variants: req.variants,
     sites: req.cached.map((c): RunnerSite => ({ ...c, dtype: dtypes.get(c.id) ?? 'float32' })),
-    fixedBatch: typeof latent?.shape[0] === 'number' ? latent.shape[0] : null,
-  };
+  });
 }
 
 /** Runs one variant through the runner; returns its outputs and fetched sites by tensor name (as the graph names them). */
@@ -114,8 +113,15 @@ export async function proveArtifacts(req: ProofRequest, probe: ProbeOptions = {}
   const o = { ...PROBE_DEFAULTS, ...probe };
   const dims = bindDims(req.inputs, o);
   const feeds = makeFeeds(req.inputs, dims, o.seed);
-  const latent = Object.values(feeds).find((t) => t.dims.length === 4);
-  const p: Probe = { req, tolerance: o.tolerance, feeds, batch: latent?.dims[0] ?? o.batch, layout: proofLayout(req, new Map()), caches: new Map() };
+  const latent = latentInput(req.inputs);
+  const p: Probe = {
+    req,
+    tolerance: o.tolerance,
+    feeds,
+    batch: (latent && feeds[latent.name]?.dims[0]) ?? o.batch,
+    layout: proofLayout(req, new Map()),
+    caches: new Map(),
+  };
 
   const source = await openForProof(req.sourcePath, 'source');
   const expected = await source.run(feeds);
@@ -224,7 +230,16 @@ async function proveGated(p: Probe, g: ProofRequest['gated'][number], results: M
       const v = req.variants.find((x) => x.name === gv.name)!;
       const computed = p.layout.sites.filter((c) => (c.kind === 'cross' ? v.cross : v.self) === 'output');
       const lost = computed.find((c) => !gv.siteOutputs[c.id]);
-      if (lost) fail(`${g.file}: the ${gv.name} branch's (missing) differs from ${v.file}'s ${lost.tensor}.`);
+      if (lost) {
+        throw new TgateError(
+          'E_VERIFY_FAILED',
+          `${g.file}: the ${gv.name} branch does not output site ${lost.id} (${lost.tensor}), which ${v.file} computes.`,
+          {
+            subject: { file: path.join(req.dir, g.file), tensor: lost.tensor },
+            hint: PROOF_HINT,
+          },
+        );
+      }
       const got = await runVariant(p, { kind: 'gated', session, model: g }, gv.name, p.feeds, computed);
       const want = results.get(gv.name)!;
       const outName = req.outputs[0]!.name;

@@ -5,13 +5,12 @@
 // ignores gets a placeholder. A static-batch export runs at its batch: rows repeated, then trimmed.
 import type ort from 'onnxruntime-node';
 import { TgateError } from '../base/errors.js';
-import type { Manifest } from '../build/manifest.js';
+import { latentInput } from '../build/latent-factor.js';
+import type { SiteRole } from '../build/variants.js';
 import { firstRows, repeatRows } from './batch-ops.js';
-import type { CacheSite } from './model-roles.js';
 import { placeholder, runFlag } from './placeholders.js';
 import { runModel, type Feeds } from './session.js';
 
-export type SiteRole = 'input' | 'output';
 type Shape = readonly (string | number | null)[];
 
 /** A cached site as the runner feeds and fetches it. */
@@ -71,17 +70,14 @@ export interface VariantResult {
 /** session.run as the caller wants failures reported (the sampler: a coded error naming the variant). */
 export type RunSession = (session: ort.InferenceSession, feeds: Feeds, fetches: string[], what: string) => Promise<Record<string, ort.Tensor>>;
 
-/** The runner's view of a compiled folder's manifest; `cross` and `self` order the sites as the sampler feeds them. */
-export function manifestLayout(m: Manifest, cross: readonly CacheSite[], self: readonly CacheSite[]): RunnerLayout {
-  const latent = m.source.inputs.find((i) => i.shape.length === 4);
-  const fixed = latent?.shape[0];
-  return {
-    inputs: m.source.inputs,
-    outputs: [m.source.outputs[0]!.name],
-    variants: m.variants,
-    sites: [...cross, ...self].map((c) => ({ ...c, shape: m.sites.find((s) => s.id === c.id)!.shape })),
-    fixedBatch: typeof fixed === 'number' ? fixed : null,
-  };
+/**
+ * The one builder of a runner's layout, for the sampler (from a manifest) and the proof (from its
+ * request) alike: what is fixed by the export (the batch of a static export, its latent's first
+ * dim) is read here.
+ */
+export function runnerLayout(parts: Omit<RunnerLayout, 'fixedBatch'>): RunnerLayout {
+  const fixed = latentInput(parts.inputs)?.shape[0];
+  return { ...parts, fixedBatch: typeof fixed === 'number' ? fixed : null };
 }
 
 export class VariantRunner {

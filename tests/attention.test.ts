@@ -2,7 +2,7 @@
 // flow (names only label), rejected candidates carry reasons, and the analysis never mutates.
 import { decodeModel } from '../io/decode.js';
 import { encodeModel } from '../io/encode.js';
-import { encodeModelSpec } from '../io/model-spec.js';
+import { encodeModelSpec } from '../fixtures/model-spec.js';
 import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
 import { findAttentionSites } from '../analyses/attention/find-sites.js';
 import { parsePythonStringList } from '../analyses/attention/scope.js';
@@ -67,7 +67,7 @@ describe('attention sites', () => {
     expect(report.candidates).toBe(5);
     expect(report.sites).toHaveLength(4);
     const softmax = expect.stringMatching(/gate\/Softmax/);
-    expect(report.rejected).toEqual([{ node: softmax, code: 'NO_SCORES_MATMUL', reason: expect.any(String), at: [softmax] }]);
+    expect(report.rejected).toEqual([{ node: softmax, code: 'NO_SCORES_MATMUL', reason: expect.any(String), at: [{ node: softmax }] }]);
   });
 
   it('never mutates the graph', () => {

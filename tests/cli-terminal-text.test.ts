@@ -4,7 +4,7 @@
 // own sequences (progress rewrites, the diff's colours) still work, only on a terminal.
 import fs from 'node:fs';
 import path from 'node:path';
-import { encodeModelSpec, type ModelSpec } from '../io/model-spec.js';
+import { encodeModelSpec, type ModelSpec } from '../fixtures/model-spec.js';
 import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
 import { configureReporting, note, progressBar, warn } from '../cli/reporter.js';
 import { escapeControls, paint, renderTerminalText, sequence } from '../cli/terminal-text.js';

@@ -81,7 +81,7 @@ describe('tgate CLI', () => {
     // The code first (what scripts match), then the reason in words.
     expect(text.stdout).toMatch(/gate\/Softmax_73 +Softmax +rejected NO_SCORES_MATMUL: no MatMul of two activations/);
     const selfJson = JSON.parse(tgate(['inspect', self, '--json']).stdout);
-    expect(selfJson.rejected).toEqual([{ node: '/gate/Softmax_73', code: 'NO_SCORES_MATMUL', reason: expect.any(String), at: ['/gate/Softmax_73'] }]);
+    expect(selfJson.rejected).toEqual([{ node: '/gate/Softmax_73', code: 'NO_SCORES_MATMUL', reason: expect.any(String), at: [{ node: '/gate/Softmax_73' }] }]);
     const json = JSON.parse(tgate(['inspect', TINY, '--json']).stdout);
     expect(json.inputs.map((i: { name: string }) => i.name)).toEqual(['sample', 'timestep', 'encoder_hidden_states']);
     expect(json.sites).toHaveLength(4);

@@ -30,7 +30,7 @@ describe('attention that reaches no graph output', () => {
     const report = findAttentionSites(decodeModel(bytes, 'dead.onnx').graph);
     expect(report.sites).toEqual([]);
     expect(report.rejected.length).toBe(4);
-    for (const r of report.rejected) expect(r).toMatchObject({ code: 'DEAD_CODE', at: [r.node] });
+    for (const r of report.rejected) expect(r).toMatchObject({ code: 'DEAD_CODE', at: [{ node: r.node }] });
   });
 
   test.each(cases)('%s: compile and inspect end with E_NO_CROSS_ATTENTION (exit 4), not an internal error', (_, bytes) => {

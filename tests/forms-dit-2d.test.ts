@@ -11,7 +11,7 @@ import ort from 'onnxruntime-node';
 import { compile, type CompileResult } from '../build/compile.js';
 import { inspectCompiled } from '../build/inspect.js';
 import { decodeModel } from '../io/decode.js';
-import { encodeModelSpec, type ModelSpec } from '../io/model-spec.js';
+import { encodeModelSpec, type ModelSpec } from '../fixtures/model-spec.js';
 import { variantOf } from '../build/manifest.js';
 import { GraphBuilder, INT64 } from '../fixtures/graph-builder.js';
 import { BUILT_WITH, PIXART_ORT_FILE, pixartOrtBytes } from '../fixtures/pixart-ort.js';

@@ -3,7 +3,7 @@
 // ulps for the fidelity graph), and the sampler converts at the model boundary.
 import path from 'node:path';
 import { compile } from '../build/compile.js';
-import { encodeModelSpec } from '../io/model-spec.js';
+import { encodeModelSpec } from '../fixtures/model-spec.js';
 import { float16Spec } from '../fixtures/float16.js';
 import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
 import { GatedUNet, type GenerateOptions } from '../runtime/gated-unet.js';

@@ -5,7 +5,7 @@ import { variantOf } from '../build/manifest.js';
 import path from 'node:path';
 import { compile, type CompileResult } from '../build/compile.js';
 import { decodeModel } from '../io/decode.js';
-import { encodeModelSpec } from '../io/model-spec.js';
+import { encodeModelSpec } from '../fixtures/model-spec.js';
 import { tinyUnetSpec, type TinyUnetOptions } from '../fixtures/tiny-unet.js';
 import { findAttentionSites } from '../analyses/attention/find-sites.js';
 import { makeFeeds, proveArtifacts } from '../runtime/prove.js';
@@ -76,6 +76,6 @@ describe('fused attention ops', () => {
     const report = findAttentionSites(decodeModel(encodeModelSpec({ ...spec, nodes }), 'm').graph);
     expect(report.sites).toHaveLength(3);
     const node = expect.stringMatching(/MultiHeadAttention/);
-    expect(report.rejected).toEqual([{ node, code: 'NO_QUERY_PROJECTION', reason: expect.any(String), at: [node, raw] }]);
+    expect(report.rejected).toEqual([{ node, code: 'NO_QUERY_PROJECTION', reason: expect.any(String), at: [{ node }, { tensor: raw }] }]);
   });
 });

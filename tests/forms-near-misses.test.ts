@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { decodeModel } from '../io/decode.js';
-import { encodeModelSpec, type ModelSpec } from '../io/model-spec.js';
+import { encodeModelSpec, type ModelSpec } from '../fixtures/model-spec.js';
 import { float16Spec } from '../fixtures/float16.js';
 import { skipLayerNormSpec } from '../fixtures/skip-layer-norm.js';
 import { tinyUnetSpec } from '../fixtures/tiny-unet.js';

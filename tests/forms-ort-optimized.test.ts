@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { compile, type CompileResult } from '../build/compile.js';
 import { decodeModel } from '../io/decode.js';
-import { encodeModelSpec } from '../io/model-spec.js';
+import { encodeModelSpec } from '../fixtures/model-spec.js';
 import { GraphBuilder } from '../fixtures/graph-builder.js';
 import { findAttentionSites } from '../analyses/attention/find-sites.js';
 import { makeFeeds, proveArtifacts } from '../runtime/prove.js';
@@ -80,7 +80,12 @@ describe('near misses', () => {
     const report = findAttentionSites(decodeModel(encodeModelSpec(b.model()), 'near-miss.onnx').graph);
     expect(report.sites).toEqual([]);
     expect(report.rejected).toEqual([
-      { node: expect.stringMatching(/Softmax/), code: 'NO_QUERY_PROJECTION', reason: expect.any(String), at: [expect.stringMatching(/MatMul/), 'x'] },
+      {
+        node: expect.stringMatching(/Softmax/),
+        code: 'NO_QUERY_PROJECTION',
+        reason: expect.any(String),
+        at: [{ node: expect.stringMatching(/MatMul/) }, { tensor: 'x' }],
+      },
     ]);
   });
 });

@@ -5,7 +5,7 @@
 // unfused model.
 import path from 'node:path';
 import { compile } from '../build/compile.js';
-import { encodeModelSpec } from '../io/model-spec.js';
+import { encodeModelSpec } from '../fixtures/model-spec.js';
 import { skipLayerNormSpec } from '../fixtures/skip-layer-norm.js';
 import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
 import { GatedUNet } from '../runtime/gated-unet.js';

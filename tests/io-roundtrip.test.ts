@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { decodeModel } from '../io/decode.js';
 import { encodeModel } from '../io/encode.js';
-import { encodeModelSpec, type ModelSpec } from '../io/model-spec.js';
+import { encodeModelSpec, type ModelSpec } from '../fixtures/model-spec.js';
 import { DTYPE } from '../ir/dtype.js';
 import { FIXTURES, sharedAvailable } from './helpers/paths.js';
 

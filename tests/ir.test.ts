@@ -1,7 +1,7 @@
 // The IR keeps producer/use links right through every edit, refuses removals that would orphan a
 // use (changing nothing), and the verifier catches broken graphs.
 import { decodeModel } from '../io/decode.js';
-import { encodeModelSpec } from '../io/model-spec.js';
+import { encodeModelSpec } from '../fixtures/model-spec.js';
 import type { Graph } from '../ir/graph.js';
 import { verifyGraph } from '../ir/verify.js';
 import { GraphBuilder } from '../fixtures/graph-builder.js';

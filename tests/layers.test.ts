@@ -4,7 +4,8 @@
 // layer's rank (analyses/attention, shapes and cost may use each other, without file cycles). This test reads every shipped source file
 // with TypeScript's own parser (type-only imports, re-exports and dynamic import() included) and
 // fails on an upward import, an import cycle between files, an import of fixtures/, bench/ or
-// tests/ from shipped code, and on a package used outside the layer that owns it.
+// tests/ from shipped code, on a package used outside the layer that owns it, and on a module
+// private to its layer (the IR wiring, the retained protos) imported from outside it.
 import { describe, expect, it } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -172,6 +173,21 @@ describe('layers', () => {
       'node:child_process': (f) => f.startsWith('cli/'),
     };
     const wrong = IMPORTS.filter((i) => !i.relative && owners[i.to] && !owners[i.to]!(i.from, i));
+    expect(wrong.map(where)).toEqual([]);
+  });
+
+  it('the IR wiring and the retained protos stay private to their layers', () => {
+    // ir/internal.ts holds the symbols that change producer/use links: only the IR itself edits them.
+    // io/retained.ts turns the opaque tokens back into protobuf: only io/. ir/retained.ts is the
+    // token's type: the IR carries it and io/ makes and reads it; nothing above names it.
+    const rules: Record<string, (from: string) => boolean> = {
+      'ir/internal.ts': (f) => f.startsWith('ir/'),
+      'io/retained.ts': (f) => f.startsWith('io/'),
+      'ir/retained.ts': (f) => f.startsWith('ir/') || f.startsWith('io/'),
+    };
+    for (const to of Object.keys(rules)) expect(FILES).toContain(to);
+    expect(IMPORTS.some((i) => i.relative && i.to === 'ir/internal.ts')).toBe(true);
+    const wrong = IMPORTS.filter((i) => i.relative && rules[i.to] && !rules[i.to]!(i.from));
     expect(wrong.map(where)).toEqual([]);
   });
 

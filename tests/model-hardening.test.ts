@@ -9,7 +9,7 @@ import { compile } from '../build/compile.js';
 import { decodeModel } from '../io/decode.js';
 import { externalRefOf } from '../io/external-data.js';
 import { countGraphNodes, refuseOversizedGraph } from '../io/graph-size.js';
-import { encodeModelSpec, tensorProto, tensorSpecBytes, type GraphSpec, type ModelSpec, type NodeSpec, type TensorSpec } from '../io/model-spec.js';
+import { encodeModelSpec, tensorProto, tensorSpecBytes, type GraphSpec, type ModelSpec, type NodeSpec, type TensorSpec } from '../fixtures/model-spec.js';
 import { verifyGraph } from '../ir/verify.js';
 import { planSchedule } from '../build/schedule.js';
 import { globMatches } from '../build/site-selection.js';

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, test } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
 import { compile } from '../build/compile.js';
-import { encodeModelSpec } from '../io/model-spec.js';
+import { encodeModelSpec } from '../fixtures/model-spec.js';
 import { GatedPipeline } from '../runtime/pipeline/gated-pipeline.js';
 import { guidanceScaleEmbedding } from '../runtime/pipeline/guidance-embedding.js';
 import { SeededRandom } from '../runtime/random.js';

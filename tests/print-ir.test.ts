@@ -7,6 +7,8 @@ import path from 'node:path';
 import { compile } from '../build/compile.js';
 import type { VariantName } from '../build/variants.js';
 import { decodeModel } from '../io/decode.js';
+import { DTYPE } from '../ir/dtype.js';
+import { Graph } from '../ir/graph.js';
 import { printGraph } from '../ir/print.js';
 import type { PassRecord } from '../passes/pass-manager.js';
 import { VARIANT_PIPELINE, variantPipeline } from '../passes/variant-pipeline.js';
@@ -50,6 +52,24 @@ describe('printGraph', () => {
     expect(text).toMatch(/= Constant\(\) \{value=tensor int64\[3\] = \[0, -1, 16\]\}/);
     // float32 attributes in the fewest digits that read back the same.
     expect(text).toMatch(/= LayerNormalization\([^)]+\) \{axis=-1, epsilon=0\.00001\}/);
+  });
+
+  it('quotes names that are not plain, so a comma, quote or newline in a name cannot be misread', () => {
+    const g = new Graph({ name: 'odd names' });
+    const type = { dtype: DTYPE.float32, shape: [2] };
+    const x = g.createValue('x, y', type);
+    g.addInput(x);
+    const said = g.createValue('say "hi"\nnext', type);
+    g.createNode({ opType: 'Relu', name: 'my node', inputs: [x], outputs: [said] });
+    const plain = g.createValue('/blocks.0/attn1/Softmax_output_0', type);
+    g.createNode({ opType: 'Neg', name: '/blocks.0/Neg', inputs: [said], outputs: [plain] });
+    g.setOutputs([plain]);
+    const text = printGraph(g);
+    expect(text).toContain('\n  %"x, y": float32[2]\n');
+    expect(nodeLines(text)).toEqual([
+      '  %"say \\"hi\\"\\nnext" = Relu(%"x, y")  # "my node"',
+      '  %/blocks.0/attn1/Softmax_output_0 = Neg(%"say \\"hi\\"\\nnext")  # /blocks.0/Neg',
+    ]);
   });
 });
 
@@ -122,7 +142,7 @@ describe('tgate compile --print-ir-after and --json', () => {
     }
     const bad = tgate(['compile', TINY, '-o', path.join(work, 'c'), '--print-ir-after', 'dce']);
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/--print-ir-after takes a pass of the variant pipeline or all, not "dce": expose-outputs, cut-at-values/);
+    expect(bad.stderr).toMatch(/--print-ir-after takes a pass of the variant pipeline or all, not "dce"\.\n.*: expose-outputs, cut-at-values/);
     fs.rmSync(work, { recursive: true, force: true });
   });
 });

@@ -4,10 +4,9 @@
 // symbolic algebra on its own.
 import fs from 'node:fs';
 import path from 'node:path';
-import { GraphBuilder, INT64 } from '../fixtures/graph-builder.js';
 import { decodeModel } from '../io/decode.js';
 import { encodeModel } from '../io/encode.js';
-import { encodeModelSpec } from '../io/model-spec.js';
+import { encodeModelSpec } from '../fixtures/model-spec.js';
 import { dtypeName } from '../ir/dtype.js';
 import { concreteShape, inferShapes } from '../analyses/shapes/infer.js';
 import { Sym } from '../analyses/shapes/sym.js';
@@ -16,6 +15,9 @@ import { writeOptimizedModel } from '../runtime/session.js';
 import { writeTinyUnet } from './helpers/models.js';
 import { f32, runOnce } from './helpers/ort.js';
 import { FIXTURES, ROOT, scratch, sharedAvailable } from './helpers/paths.js';
+import { tgate } from './helpers/cli.js';
+import { inconsistentWhereSpec, withInconsistentWhere } from './helpers/inconsistent-where.js';
+import { tinyUnetSpec } from '../fixtures/tiny-unet.js';
 
 describe('Sym', () => {
   const h = Sym.named('height');
@@ -128,13 +130,8 @@ describe('a shape rule that throws', () => {
   // A Where whose condition (2 tracked values) and branches (3 each) do not broadcast: the Where
   // rule throws on it. The analysis must not fail, and must say which node's rule failed and why.
   function inconsistentWhere(): { bytes: Uint8Array; where: string } {
-    const b = new GraphBuilder();
-    const x = b.input('x', ['batch', 6]);
-    const cond = b.op('Equal', [b.constant([1, 2], [2], INT64), b.constant([1, 3], [2], INT64)]);
-    const where = b.op('Where', [cond, b.constant([2, 3, 1], [3], INT64), b.constant([6, 1, 1], [3], INT64)]);
-    b.op('Reshape', [x, where]);
-    b.output(b.nodes.at(-1)!.outputs[0]!, ['batch', 2, 3]);
-    return { bytes: encodeModelSpec(b.model()), where: b.nodes.find((n) => n.op === 'Where')!.name! };
+    const { spec, where } = inconsistentWhereSpec();
+    return { bytes: encodeModelSpec(spec), where };
   }
 
   it('is an invalid graph: onnxruntime refuses it', async () => {
@@ -152,6 +149,35 @@ describe('a shape rule that throws', () => {
     expect(facts('Equal').values!.map((v) => v!.value)).toEqual([1, 0]);
     expect(facts('Where').shape).toBeNull();
     expect(facts('Reshape').shape).toBeNull();
+  });
+
+  it('inspect --json and the text report name the failed node; compile notes it', () => {
+    const work = scratch();
+    const alone = path.join(work, 'where.onnx');
+    const { bytes, where } = inconsistentWhere();
+    fs.writeFileSync(alone, bytes);
+    const r = tgate(['inspect', alone, '--json']);
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.shapeFailures).toEqual([{ node: where, opType: 'Where', message: expect.stringMatching(/\S/) }]);
+    expect(report).not.toHaveProperty('unsupportedOps');
+    const text = tgate(['inspect', alone]);
+    expect(text.stdout).toMatch(new RegExp(`Shape rules that failed[\\s\\S]*${where.replace(/[/]/g, '\\/')}\\s+Where\\s+\\S`));
+    // A model without failures carries no such field (the inspect goldens stay as they are).
+    expect(JSON.parse(tgate(['inspect', path.join(ROOT, 'fixtures/models/tiny-unet.onnx'), '--json']).stdout)).not.toHaveProperty('shapeFailures');
+    // The tiny UNet with the same Where beside it: compile (no proof: onnxruntime refuses the
+    // Where) succeeds and notes the failure on stderr; --json carries it.
+    const unet = withInconsistentWhere(tinyUnetSpec());
+    const withUnet = path.join(work, 'unet-where.onnx');
+    fs.writeFileSync(withUnet, encodeModelSpec(unet.spec));
+    const c = tgate(['compile', withUnet, '-o', path.join(work, 'out'), '--no-verify', '--json']);
+    expect(c.status).toBe(0);
+    expect(c.stderr).toContain(`tgate: note: shape inference failed on Where node ${unet.where}: `);
+    expect(JSON.parse(c.stdout).shapeFailures).toEqual([{ node: unet.where, opType: 'Where', message: expect.stringMatching(/\S/) }]);
+    const quiet = tgate(['compile', path.join(ROOT, 'fixtures/models/tiny-unet.onnx'), '-o', path.join(work, 'plain'), '--no-verify', '--json']);
+    expect(quiet.stderr).not.toMatch(/shape inference/);
+    expect(JSON.parse(quiet.stdout)).not.toHaveProperty('shapeFailures');
+    fs.rmSync(work, { recursive: true, force: true });
   });
 
   it('no rule fails on the committed models', () => {

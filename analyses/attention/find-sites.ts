@@ -78,7 +78,7 @@ export function findAttentionSites(g: Graph): SiteReport {
   };
   for (const sm of candidates) {
     if (!live.has(sm)) {
-      reject(sm, miss('DEAD_CODE', 'dead code: its result reaches no graph output', [sm.name]));
+      reject(sm, miss('DEAD_CODE', 'dead code: its result reaches no graph output', [{ node: sm.name }]));
       continue;
     }
     const r = isSoftmax(sm) ? matchAttention(sm) : matchFusedAttention(sm);
@@ -99,7 +99,7 @@ export function findAttentionSites(g: Graph): SiteReport {
       const latentOnly = [...q].filter((n) => !kv.has(n));
       if (latentOnly.length === 0 || kv.size === 0) {
         const reason = 'keys/values read the same inputs as the queries but are a different tensor (joint attention); not a TGATE site';
-        reject(sm, miss('JOINT_ATTENTION', reason, [sm.name, m.qSource.name, m.kSource.name, m.vSource.name]));
+        reject(sm, miss('JOINT_ATTENTION', reason, [{ node: sm.name }, { tensor: m.qSource.name }, { tensor: m.kSource.name }, { tensor: m.vSource.name }]));
         continue;
       }
       kind = 'cross';

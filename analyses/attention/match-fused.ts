@@ -5,7 +5,7 @@
 // the unfused form; packed inputs make q/k/v share one projection, so cross vs self still
 // follows from data flow.
 import type { Node } from '../../ir/node.js';
-import { isConstant } from './constants.js';
+import { isConstant } from '../../ir/constant-value.js';
 import { fail, matched, moduleOutputAfter, projectionBehind, type AttentionVariant, type MatchResult } from './match-site.js';
 
 export function isFusedAttention(n: Node): boolean {
@@ -22,19 +22,23 @@ export function matchFusedAttention(n: Node): MatchResult {
   if (n.domain === 'com.microsoft' && n.opType === 'Attention') {
     // The op projects its own input with a constant packed weight: a self-attention module.
     if (!q || !isConstant(n.inputs[1] ?? null))
-      return fail('WEIGHTS_NOT_CONSTANT', `${n.name}: com.microsoft Attention without constant packed weights`, [n.name, n.inputs[1]?.name]);
+      return fail('WEIGHTS_NOT_CONSTANT', `${n.name}: com.microsoft Attention without constant packed weights`, [
+        { node: n.name },
+        { tensor: n.inputs[1]?.name },
+      ]);
     variant = 'ms-attention';
     qProj = kProj = vProj = n;
   } else if (n.domain === 'com.microsoft') {
     qProj = projectionBehind(q);
-    if (!qProj) return fail('NO_QUERY_PROJECTION', `no query projection (MatMul/Gemm with constant weights) behind ${n.name}`, [n.name, q?.name]);
+    if (!qProj)
+      return fail('NO_QUERY_PROJECTION', `no query projection (MatMul/Gemm with constant weights) behind ${n.name}`, [{ node: n.name }, { tensor: q?.name }]);
     if (!k && !v) {
       variant = 'ms-multihead-attention-packed-qkv';
       kProj = vProj = qProj;
     } else if (k && !v) {
       variant = 'ms-multihead-attention-packed-kv';
       kProj = vProj = projectionBehind(k);
-      if (!kProj) return fail('NO_KV_PROJECTION', `no packed key/value projection behind ${n.name}`, [n.name, k.name]);
+      if (!kProj) return fail('NO_KV_PROJECTION', `no packed key/value projection behind ${n.name}`, [{ node: n.name }, { tensor: k.name }]);
     } else {
       variant = 'ms-multihead-attention';
       kProj = projectionBehind(k);
@@ -43,7 +47,7 @@ export function matchFusedAttention(n: Node): MatchResult {
         return fail(
           kProj ? 'NO_VALUE_PROJECTION' : 'NO_KEY_PROJECTION',
           `no ${kProj ? 'value' : 'key'} projection (MatMul/Gemm with constant weights) behind ${n.name}`,
-          [n.name, kProj ? v?.name : k?.name],
+          [{ node: n.name }, { tensor: kProj ? v?.name : k?.name }],
         );
     }
   } else {
@@ -57,11 +61,11 @@ export function matchFusedAttention(n: Node): MatchResult {
         : !kProj
           ? (['NO_KEY_PROJECTION', 'key', k] as const)
           : (['NO_VALUE_PROJECTION', 'value', v] as const);
-      return fail(code, `no ${which} projection (MatMul/Gemm with constant weights) behind ${n.name}`, [n.name, input?.name]);
+      return fail(code, `no ${which} projection (MatMul/Gemm with constant weights) behind ${n.name}`, [{ node: n.name }, { tensor: input?.name }]);
     }
   }
-  if (!kProj || !vProj) return fail(kProj ? 'NO_VALUE_PROJECTION' : 'NO_KEY_PROJECTION', `no key/value projection behind ${n.name}`, [n.name]);
+  if (!kProj || !vProj) return fail(kProj ? 'NO_VALUE_PROJECTION' : 'NO_KEY_PROJECTION', `no key/value projection behind ${n.name}`, [{ node: n.name }]);
   const tail = moduleOutputAfter(n.outputs[0] ?? null);
-  if ('reason' in tail) return fail(tail.code, `the output of ${n.name} ${tail.reason}`, [n.name, ...tail.at]);
+  if ('reason' in tail) return fail(tail.code, `the output of ${n.name} ${tail.reason}`, [{ node: n.name }, ...tail.at]);
   return matched(variant, [n], qProj, kProj, vProj, tail);
 }

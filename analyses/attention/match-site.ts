@@ -5,7 +5,7 @@
 // the nodes it is about.
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
-import { constantNumbers, constantScalar, isConstant } from './constants.js';
+import { constantNumbers, constantScalar, isConstant } from '../../ir/constant-value.js';
 import { miss, type MatchMiss, type MissCode } from './miss.js';
 
 export type AttentionVariant =
@@ -38,7 +38,7 @@ export interface AttentionMatch {
 export type MatchResult = { ok: true; match: AttentionMatch } | ({ ok: false } & MatchMiss);
 
 /** A failed match: the miss, as MatchResult carries it. */
-export function fail(code: MissCode, reason: string, at: (string | null | undefined)[]): MatchResult {
+export function fail(code: MissCode, reason: string, at: Parameters<typeof miss>[2]): MatchResult {
   return { ok: false, ...miss(code, reason, at) };
 }
 
@@ -126,7 +126,8 @@ function scoresMatMul(softmax: Node): Node | null {
 
 export function matchAttention(softmax: Node): MatchResult {
   const scores = scoresMatMul(softmax);
-  if (!scores) return fail('NO_SCORES_MATMUL', 'no MatMul of two activations (query x key) feeds the softmax within 5 arithmetic ops', [softmax.name]);
+  if (!scores)
+    return fail('NO_SCORES_MATMUL', 'no MatMul of two activations (query x key) feeds the softmax within 5 arithmetic ops', [{ node: softmax.name }]);
 
   let probs: Value | null = softmax.outputs[0] ?? null;
   let probsMatMul: Node | null = null;
@@ -140,23 +141,32 @@ export function matchAttention(softmax: Node): MatchResult {
     probs = c!.outputs[0] ?? null;
   }
   if (!probsMatMul)
-    return fail('NO_PROBS_MATMUL', 'the softmax output does not feed a MatMul with values (probabilities x value)', [softmax.name, probs?.name]);
+    return fail('NO_PROBS_MATMUL', 'the softmax output does not feed a MatMul with values (probabilities x value)', [
+      { node: softmax.name },
+      { tensor: probs?.name },
+    ]);
 
   const qProj = projectionBehind(scores.inputs[0] ?? null);
   if (!qProj)
-    return fail('NO_QUERY_PROJECTION', `no query projection (MatMul/Gemm with constant weights) behind ${scores.name}`, [scores.name, scores.inputs[0]?.name]);
+    return fail('NO_QUERY_PROJECTION', `no query projection (MatMul/Gemm with constant weights) behind ${scores.name}`, [
+      { node: scores.name },
+      { tensor: scores.inputs[0]?.name },
+    ]);
   const kProj = projectionBehind(scores.inputs[1] ?? null);
   if (!kProj)
-    return fail('NO_KEY_PROJECTION', `no key projection (MatMul/Gemm with constant weights) behind ${scores.name}`, [scores.name, scores.inputs[1]?.name]);
+    return fail('NO_KEY_PROJECTION', `no key projection (MatMul/Gemm with constant weights) behind ${scores.name}`, [
+      { node: scores.name },
+      { tensor: scores.inputs[1]?.name },
+    ]);
   const vProj = projectionBehind(probsMatMul.inputs[1] ?? null);
   if (!vProj)
     return fail('NO_VALUE_PROJECTION', `no value projection (MatMul/Gemm with constant weights) behind ${probsMatMul.name}`, [
-      probsMatMul.name,
-      probsMatMul.inputs[1]?.name,
+      { node: probsMatMul.name },
+      { tensor: probsMatMul.inputs[1]?.name },
     ]);
 
   const tail = moduleOutputAfter(probsMatMul.outputs[0] ?? null);
-  if ('reason' in tail) return fail(tail.code, `the attention result of ${probsMatMul.name} ${tail.reason}`, [probsMatMul.name, ...tail.at]);
+  if ('reason' in tail) return fail(tail.code, `the attention result of ${probsMatMul.name} ${tail.reason}`, [{ node: probsMatMul.name }, ...tail.at]);
   const variant = scores.opType === 'FusedMatMul' ? 'fusedmatmul-softmax-matmul' : 'matmul-softmax-matmul';
   return matched(variant, [scores, softmax, probsMatMul], qProj, kProj, vProj, tail);
 }
@@ -189,7 +199,7 @@ export function matched(
 }
 
 /** Why the walk from an attention result found no module output: the reason continues "the result of X ...". */
-export type TailMiss = { code: 'NO_OUT_PROJECTION' | 'BATCH_AXIS_MOVED'; reason: string; at: string[] };
+export type TailMiss = MatchMiss & { code: Extract<MissCode, 'NO_OUT_PROJECTION' | 'BATCH_AXIS_MOVED'> };
 
 /**
  * From the attention result (heads still split or already merged) forward through head-merge
@@ -215,11 +225,12 @@ export function moduleOutputAfter(start: Value | null): { outProj: Node; output:
     batchAxis = batchAxisAfter(c, batchAxis);
     v = c.outputs[0] ?? null;
   }
-  if (!outProj || !v) return { code: 'NO_OUT_PROJECTION', reason: 'does not reach an out-projection through head-merge ops', at: v ? [v.name] : [] };
+  if (!outProj || !v)
+    return { code: 'NO_OUT_PROJECTION', reason: 'does not reach an out-projection through head-merge ops', at: v ? [{ tensor: v.name }] : [] };
   if (batchAxis !== 0)
     return {
       code: 'BATCH_AXIS_MOVED',
-      at: [outProj.name],
+      at: [{ node: outProj.name }],
       reason:
         'reaches its out-projection with the batch axis moved off the front (a [tokens, batch, channels] layout): the CFG mean pairs samples, so its rows must be sample-major',
     };

@@ -1,6 +1,6 @@
 // Why a candidate was not accepted as an attention site: a stable code (for tests, JSON readers
-// and scripts), the reason in words (for people), and the nodes and tensors it is about. Codes
-// never change meaning; a new way to miss gets a new code.
+// and scripts), the reason in words (for people), and the nodes and tensors it is about, each
+// marked as one or the other. Codes never change meaning; a new way to miss gets a new code.
 
 export type MissCode =
   /** The candidate's result reaches no graph output. */
@@ -23,14 +23,36 @@ export type MissCode =
   /** Keys/values read the queries' inputs through another tensor: joint attention. */
   | 'JOINT_ATTENTION';
 
+/** A place a miss is about: a node or a tensor, by name. */
+export interface MissPlace {
+  node?: string;
+  tensor?: string;
+}
+
 export interface MatchMiss {
   code: MissCode;
   /** The reason in words, as `inspect --explain` shows it. */
   reason: string;
-  /** The node names and tensor names the miss is about, most specific first. */
-  at: string[];
+  /** The nodes and tensors the miss is about, most specific first. */
+  at: MissPlace[];
 }
 
-export function miss(code: MissCode, reason: string, at: (string | null | undefined)[]): MatchMiss {
-  return { code, reason, at: at.filter((x): x is string => !!x) };
+/** A miss; places without a name (an absent input) are left out. */
+export function miss(code: MissCode, reason: string, at: { node?: string | null; tensor?: string | null }[]): MatchMiss {
+  const places = at.flatMap((p): MissPlace[] => (p.node ? [{ node: p.node }] : p.tensor ? [{ tensor: p.tensor }] : []));
+  return { code, reason, at: places };
+}
+
+/** A place as people read it: "node /x/MatMul_3" or "tensor q". */
+export function placeText(p: MissPlace): string {
+  return p.node !== undefined ? `node ${p.node}` : `tensor ${p.tensor}`;
+}
+
+/**
+ * " at node X, tensor y" for a candidate's miss, the candidate node itself left out (a listing
+ * names it already); empty when nothing else is named.
+ */
+export function missPlacesText(m: MatchMiss, candidate: string): string {
+  const places = m.at.filter((p) => p.node !== candidate);
+  return places.length ? ` at ${places.map(placeText).join(', ')}` : '';
 }

@@ -10,7 +10,7 @@ import { DTYPE } from '../../ir/dtype.js';
 import type { Graph } from '../../ir/graph.js';
 import type { Node } from '../../ir/node.js';
 import type { Dim, TensorType, Value } from '../../ir/value.js';
-import { constantNumbers, isConstant } from './constants.js';
+import { constantNumbers, isConstant } from '../../ir/constant-value.js';
 
 export interface SpatialOrigin {
   input: Value;

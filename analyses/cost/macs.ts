@@ -8,7 +8,7 @@ import { DTYPE } from '../../ir/dtype.js';
 import type { Graph } from '../../ir/graph.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
-import { isConstant } from '../attention/constants.js';
+import { isConstant } from '../../ir/constant-value.js';
 import { modulePath } from '../attention/scope.js';
 import { concreteShape, type ShapeInference } from '../shapes/infer.js';
 

@@ -4,7 +4,7 @@
 import { DTYPE } from '../../ir/dtype.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
-import { constantNumbers } from '../attention/constants.js';
+import { constantNumbers } from '../../ir/constant-value.js';
 import { Sym } from './sym.js';
 
 export type Shape = (Sym | null)[];

@@ -9,7 +9,7 @@ import { DTYPE } from '../../ir/dtype.js';
 import type { Graph } from '../../ir/graph.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
-import { constantNumbers } from '../attention/constants.js';
+import { constantNumbers } from '../../ir/constant-value.js';
 import { dtypeOf } from './dtype.js';
 import { INT_TYPES, known, MAX_TRACKED, rank, type Facts, type Shape } from './facts.js';
 import { RULES } from './rules/index.js';

@@ -3,7 +3,7 @@
 // vae_scale_factor; without a VAE, the rule for a model alone (build/latent-factor.ts).
 import fs from 'node:fs';
 import path from 'node:path';
-import { bareLatentFactor, type LatentFactor } from '../../build/latent-factor.js';
+import { bareLatentFactor, latentInput, type LatentFactor } from '../../build/latent-factor.js';
 import type { Manifest } from '../../build/manifest.js';
 import { readConfig } from '../config-file.js';
 
@@ -24,7 +24,7 @@ export function pipelineLatentFactor(dir: string, latentChannels: number | null)
 
 /** A compiled folder's: its pipeline's VAE, else the rule for a model alone on its latent input. */
 export function compiledLatentFactor(dir: string, manifest: Manifest): LatentFactor {
-  const latent = manifest.source.inputs.find((i) => i.shape.length === 4);
+  const latent = latentInput(manifest.source.inputs);
   const channels = typeof latent?.shape[1] === 'number' ? latent.shape[1] : null;
   return manifest.pipeline ? pipelineLatentFactor(dir, channels) : bareLatentFactor(channels);
 }

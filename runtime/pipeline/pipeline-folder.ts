@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TgateError } from '../../base/errors.js';
 import { containedFile, type ContainedKind } from '../../io/contained-file.js';
+import { latentInput } from '../../build/latent-factor.js';
 import { readManifest, type Manifest } from '../../build/manifest.js';
 import { exists } from '../compiled-folder.js';
 import { readConfig } from '../config-file.js';
@@ -191,7 +192,7 @@ interface Geometry {
 function readGeometry(dir: string, manifest: Manifest, index: Config): Geometry {
   const decoder = path.join(dir, 'vae_decoder', 'model.onnx');
   const vaeDecoder = fs.existsSync(decoder) ? decoder : null;
-  const latent = manifest.source.inputs.find((i) => i.shape.length === 4);
+  const latent = latentInput(manifest.source.inputs);
   const latentChannels = typeof latent?.shape[1] === 'number' ? latent.shape[1] : 4;
   // A latent model needs its decoder; a pixel-space model (3 channels, no VAE in model_index.json) does not.
   if (!vaeDecoder && (componentClass(index, 'vae') || latentChannels !== 3))

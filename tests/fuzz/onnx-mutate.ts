@@ -1,5 +1,5 @@
 // Structural changes of a valid ONNX model for the fuzz test, made on the protobuf with onnx-buf
-// (the test reaches past compiler/io on purpose: it must be able to write what tgate's own
+// (the test reaches past io/ on purpose: it must be able to write what tgate's own
 // encoder never would: duplicate names, cycles, hostile external_data entries, wrong types).
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,7 +1,7 @@
 // Writing code-built models to disk for compile tests, embedded or with external data.
 import fs from 'node:fs';
 import path from 'node:path';
-import { encodeModelSpec, tensorSpecBytes, type ModelSpec } from '../../io/model-spec.js';
+import { encodeModelSpec, tensorSpecBytes, type ModelSpec } from '../../fixtures/model-spec.js';
 import { tinyUnetSpec, type TinyUnetOptions } from '../../fixtures/tiny-unet.js';
 
 export function writeTinyUnet(dir: string, opts: TinyUnetOptions = {}, file = 'model.onnx'): string {

@@ -2,7 +2,7 @@
 import ort from 'onnxruntime-node';
 import { makeFeeds } from '../../runtime/prove.js';
 import { runOnce, type Feeds } from '../../runtime/session.js';
-import type { ModelSpec } from '../../io/model-spec.js';
+import type { ModelSpec } from '../../fixtures/model-spec.js';
 import { dtypeName } from '../../ir/dtype.js';
 
 export { runOnce };

@@ -1,7 +1,7 @@
 // Shape rules for the ops that start shape arithmetic: Shape and Size (a tensor's dims as
 // values), Constant and ConstantOfShape (literal values), Range. Their small integer outputs get
 // tracked values so later Gather/Concat/Reshape rules can read them.
-import { constantNumbers } from '../../attention/constants.js';
+import { constantNumbers } from '../../../ir/constant-value.js';
 import { axis, INT_TYPES, ints, known, MAX_TRACKED, type Facts, type Rule } from '../facts.js';
 import { product } from '../shape-math.js';
 import { Sym } from '../sym.js';

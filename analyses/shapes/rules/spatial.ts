@@ -1,7 +1,7 @@
 // Shape rules for ops over spatial dims: Conv, ConvTranspose, pooling, Resize and Upsample.
 // Symbolic spatial sizes are taken as divisible by the strides applied to them (see sym.ts).
 import type { Node } from '../../../ir/node.js';
-import { constantNumbers } from '../../attention/constants.js';
+import { constantNumbers } from '../../../ir/constant-value.js';
 import { ints, known, type Rule, type Shape } from '../facts.js';
 import { scaleDim } from '../shape-math.js';
 import { Sym } from '../sym.js';

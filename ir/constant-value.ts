@@ -1,8 +1,8 @@
-// Reading small constants the matcher needs (scales, divisors, Resize factors) from Constant
-// nodes or embedded initializers. External-data tensors are never read: they count as constant
-// but their values are unknown here, which is all the matcher needs of weights.
-import type { TensorConstant } from '../../ir/constant.js';
-import type { Value } from '../../ir/value.js';
+// What a value is known to hold before running: an initializer's contents or a Constant node's
+// value. External-data tensors are never read: they count as constant but their numbers are
+// unknown here, which is all the analyses need of weights (shape rules, attention matching, costs).
+import type { TensorConstant } from './constant.js';
+import type { Value } from './value.js';
 
 /** True when the value is known at compile time: an initializer or a Constant node's output. */
 export function isConstant(v: Value | null): boolean {
