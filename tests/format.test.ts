@@ -3,23 +3,14 @@
 import { describe, expect, it } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as prettier from 'prettier';
+import { ROOT } from './helpers/paths.js';
+import { tsSourceFiles } from './helpers/source-files.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const FOLDERS = ['base', 'ir', 'io', 'analyses', 'passes', 'build', 'runtime', 'cli', 'bench', 'fixtures', 'tests'];
 
 function tsFiles(): string[] {
-  const out = ['index.ts'];
-  const walk = (dir: string) => {
-    for (const e of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
-      const rel = path.posix.join(dir, e.name);
-      if (e.isDirectory()) walk(rel);
-      else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(rel);
-    }
-  };
-  for (const d of FOLDERS) walk(d);
-  return out;
+  return tsSourceFiles(FOLDERS);
 }
 
 describe('format', () => {

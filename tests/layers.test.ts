@@ -9,10 +9,10 @@
 import { describe, expect, it } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { ROOT } from './helpers/paths.js';
+import { tsSourceFiles } from './helpers/source-files.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const LAYERS = ['base', 'ir', 'io', 'analyses', 'passes', 'build', 'runtime', 'cli'] as const;
 /** Sub-folders with a rank of their own, between their layer and the next. */
 const SUB_RANKS: Record<string, number> = { 'runtime/schedulers': 6, 'runtime/tokenizer': 6, runtime: 6.5, 'runtime/pipeline': 6.8 };
@@ -27,16 +27,7 @@ interface Import {
 }
 
 function sourceFiles(): string[] {
-  const out: string[] = ['index.ts'];
-  const walk = (dir: string) => {
-    for (const e of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
-      const rel = path.posix.join(dir, e.name);
-      if (e.isDirectory()) walk(rel);
-      else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(rel);
-    }
-  };
-  for (const l of LAYERS) walk(l);
-  return out.sort();
+  return tsSourceFiles(LAYERS);
 }
 
 function importsOf(file: string): Import[] {
