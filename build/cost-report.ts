@@ -4,6 +4,7 @@
 import { latentInput } from './latent-factor.js';
 import { GUIDANCE_EMBEDDING, type Family, type ScheduleDefaults } from '../analyses/family.js';
 import type { Graph } from '../ir/graph.js';
+import type { ShapeInference } from '../analyses/shapes/infer.js';
 import { dtypeBytes, DTYPE } from '../ir/dtype.js';
 import type { ManifestIo } from './manifest.js';
 import { checkStepOptions, type ScheduleOptions } from './schedule.js';
@@ -33,6 +34,8 @@ export interface CostRequest {
   gateStep?: number;
   /** The v2 schedule to cost (default: the family's). */
   schedule?: Partial<Pick<ScheduleOptions, 'spInterval' | 'fiInterval' | 'warmUp'>>;
+  /** The source's shapes when the caller already inferred them (inference is the costly part on SD-size graphs). */
+  sourceShapes?: ShapeInference;
 }
 
 export interface CostReport {
@@ -59,7 +62,7 @@ export function costReport(r: CostRequest): CostReport {
   checkStepOptions(r);
   const binding = bindSizes(r.inputs, r.family, r.shapes);
   const B = binding.batch ? binding.sizes[binding.batch]! : 1;
-  const source = new CostedGraph(r.source, binding);
+  const source = new CostedGraph(r.source, binding, r.sourceShapes);
   const call = source.at(B);
   const inferred = source.inferred;
   const sites = r.sites.map((s) => {

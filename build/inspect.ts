@@ -139,8 +139,10 @@ function assemble(
 ): InspectReport {
   const defaults = FAMILY_DEFAULTS[family.name];
   const { shapes, height, width, factor } = shapesWith(base.inputs, family.name, o);
+  const inferred = inferShapes(graph);
   const cost = costReport({
     source: graph,
+    sourceShapes: inferred,
     variants,
     inputs: base.inputs,
     family: family.name,
@@ -152,7 +154,7 @@ function assemble(
     schedule: o.schedule,
   });
   const { sites: costed, caches, ...rest } = cost;
-  const { failures, unsupported } = inferShapes(graph);
+  const { failures, unsupported } = inferred;
   return {
     ...base,
     ...(failures.length ? { shapeFailures: failures } : {}),

@@ -64,7 +64,10 @@ export function writeCalibration(dir: string, calibration: NonNullable<Manifest[
 /** A variant's entry; compile always writes planning and fidelity. */
 export function variantOf(m: Manifest, name: VariantName): ManifestVariant {
   const v = m.variants.find((x) => x.name === name);
-  if (!v) throw new Error(`The manifest has no ${name} variant (it has ${m.variants.map((x) => x.name).join(', ')}).`);
+  if (!v)
+    throw new TgateError('E_INTERNAL', `The manifest has no ${name} variant (it has ${m.variants.map((x) => x.name).join(', ')}).`, {
+      subject: { file: MANIFEST_NAME },
+    });
   return v;
 }
 

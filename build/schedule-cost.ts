@@ -83,8 +83,9 @@ export class CostedGraph {
   constructor(
     readonly graph: Graph,
     private readonly binding: Binding,
+    inferred?: ShapeInference,
   ) {
-    this.inferred = inferShapes(graph);
+    this.inferred = inferred ?? inferShapes(graph);
   }
 
   at(batch: number): GraphCost {

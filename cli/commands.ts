@@ -42,7 +42,7 @@ export async function runCompile(args: ParsedArgs, io: CommandIo): Promise<Comma
     afterPass,
   }).finally(progress.end);
   const seconds = (performance.now() - started) / 1000;
-  const shapes = shapeFailuresNote(r.shapeFailures);
+  const shapes = shapeFailuresNote(r.shapeFailures, !values['no-verify']);
   if (shapes) note(shapes, io.stderr);
   return { stdout: values.json ? compileJson(r, outDir, seconds) : compileText(r, source, outDir, seconds, !!values.report) };
 }
@@ -60,8 +60,11 @@ function printIrAfter(pass: string | undefined, write: (text: string) => void): 
       `--print-ir-after takes a pass of the variant pipeline or all, not "${pass}".`,
       namesHint(pass, [...names, 'all'], 'The passes in pipeline order, then all'),
     );
+  const printed = new Set<string>();
   return (variant, record, graph) => {
-    if (pass === 'all' || record.pass === pass) write(irDumpText(variant, record, graph));
+    if (pass !== 'all' && record.pass !== pass) return;
+    write(irDumpText(variant, record, graph, printed.has(variant)));
+    printed.add(variant);
   };
 }
 

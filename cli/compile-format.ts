@@ -18,13 +18,13 @@ export function compileJson(r: CompileResult, outDir: string, seconds: number): 
  * The note compile prints when a shape rule failed (null when none did): a cached tensor there
  * gets named dims where the inference would have computed them, and a failing rule is a tgate bug.
  */
-export function shapeFailuresNote(failures: CompileResult['shapeFailures']): string | null {
+export function shapeFailuresNote(failures: CompileResult['shapeFailures'], proved: boolean): string | null {
   if (!failures.length) return null;
   const f = failures[0]!;
   const more = failures.length > 1 ? ` (and ${failures.length - 1} more node${failures.length > 2 ? 's' : ''})` : '';
   return (
     `shape inference failed on ${f.opType} node ${f.node}${more}: ${f.message}. Its outputs' shapes are unknown, so a cached tensor past it may carry named dims ` +
-    `instead of computed ones (the proof still checks every shape). Please report it with the model; \`tgate inspect\` lists every failure.`
+    `instead of computed ones${proved ? ' (the proof still checked every shape)' : ' (--no-verify: no proof checked them)'}. Please report it with the model; \`tgate inspect\` lists every failure.`
   );
 }
 
@@ -39,11 +39,12 @@ export function passRecordText(p: PassRecord): string {
 
 /**
  * One variant's IR after one pass (--print-ir-after): a header with the pass record, then the
- * graph as ir/print.ts prints it, or "(unchanged)" when the pass changed nothing (the graph is
- * the one printed after the pass before).
+ * graph as ir/print.ts prints it, or "(unchanged)" when the pass changed nothing and the same
+ * graph was already printed for this variant (with `all`, after the pass before).
  */
-export function irDumpText(variant: string, record: PassRecord, graph: Graph): string {
-  return `--- IR of ${variant} after ${passRecordText(record)}\n${record.result.changed ? printGraph(graph, { title: variant }) : '(unchanged)\n'}`;
+export function irDumpText(variant: string, record: PassRecord, graph: Graph, alreadyPrinted: boolean): string {
+  const body = record.result.changed || !alreadyPrinted ? printGraph(graph, { title: variant }) : '(unchanged)\n';
+  return `--- IR of ${variant} after ${passRecordText(record)}\n${body}`;
 }
 
 export function compileText(r: CompileResult, source: string, outDir: string, seconds: number, report: boolean): string {

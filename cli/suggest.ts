@@ -1,4 +1,4 @@
-// "Did you mean ...?" for a value outside a fixed set of names (a pass, a scheduler): the name it
+// "Did you mean ...?" for a value outside a fixed set of names (--print-ir-after's passes): the name it
 // is a prefix of, or the nearest by edit distance when near enough to be a typo, as commander
 // offers for unknown options. No suggestion beats a wrong one: far-off words get none.
 
