@@ -13,7 +13,7 @@ import { DTYPE } from '../ir/dtype.js';
 import type { Model } from '../ir/model.js';
 import type { TensorType, Value } from '../ir/value.js';
 import type { EncodeOptions } from '../io/encode.js';
-import { encodeGatedModelPlan, type GatedIfPlan, type GatedModelPlan } from '../io/gated-model-proto.js';
+import { encodeGatedModelPlan, type GatedEntry, type GatedIfPlan, type GatedModelPlan } from '../io/gated-model-proto.js';
 import type { SiteRole } from './variants.js';
 
 export const gatedCacheInput = (id: string) => `tgate.cache.${id}`;
@@ -38,13 +38,21 @@ export const runFlag = (variant: string) => `tgate.run.${variant}`;
 export const gatedOutputName = (variant: string, output: string) => `tgate.${variant}.${output}`;
 export const gatedSiteOutput = (variant: string, id: string) => `tgate.${variant}.cache_out.${id}`;
 
-/** Where a variant's results come out of a gated model. */
-export interface GatedVariantIo {
-  name: string;
-  flag: string;
-  output: string;
-  /** Site id -> output name, for the sites this variant computes. */
-  siteOutputs: Record<string, string>;
+/**
+ * Where a variant's results come out of a gated model: the manifest's entry (its fields are in
+ * io/gated-model-proto.ts, whose check ties them to the built If). Only the first source output
+ * is named there; the others follow gatedSourceOutputs' rule, so the manifests of single-output
+ * sources stay as they were.
+ */
+export type GatedVariantIo = GatedEntry;
+
+/**
+ * The one rule for the names a variant's source outputs come out under in a gated model, in the
+ * source's order: the first under the entry's `output`, each further one as `tgate.<variant>.<name>`.
+ * The planner names the If outputs with it, the runner fetches and the prover compares by it.
+ */
+export function gatedSourceOutputs(entry: Pick<GatedVariantIo, 'name' | 'output'>, sourceOutputs: readonly string[]): string[] {
+  return sourceOutputs.map((o, i) => (i === 0 ? entry.output : gatedOutputName(entry.name, o)));
 }
 
 const unknownType = (what: string, tensor: string) =>
@@ -61,26 +69,46 @@ function dtypeOf(v: Value): number {
 
 /**
  * The variant as an If: its graph as the then-branch, giving every output of the variant (the
- * source's, then the sites it computes) and reading fed sites from the outer cache inputs.
+ * source's, then the sites it computes) and reading fed sites from the outer cache inputs; and
+ * its manifest entry, read from the If's planned outputs.
  */
-function ifPlan(b: GatedBranch, caches: GatedCache[]): GatedIfPlan {
+function ifPlan(b: GatedBranch, caches: GatedCache[]): { plan: GatedIfPlan; entry: GatedVariantIo } {
   const g = b.model.graph;
-  const out = g.outputs[0]!;
-  const outName = gatedOutputName(b.name, out.name);
-  // A fed site reads the outer graph's cache input directly: no Identity, no copy.
+  const computed = new Map(caches.filter((c) => roleOf(b, c) === 'output').map((c) => [c.tensor, c]));
+  // The variant's outputs other than the sites it computes are the source's, in the source's order.
+  const sourceOuts = g.outputs.filter((v) => !computed.has(v.name)).map((v) => v.name);
+  const first = sourceOuts[0];
+  if (first === undefined || g.outputs[0]!.name !== first)
+    throw new TgateError('E_INTERNAL', `The ${b.name} variant graph does not give a source output first.`, {
+      hint: 'This is a bug in tgate; please report it with the model.',
+    });
+  const outer = gatedSourceOutputs({ name: b.name, output: gatedOutputName(b.name, first) }, sourceOuts);
+  const sourceOuter = new Map(sourceOuts.map((o, i) => [o, outer[i]!]));
+  // The first output is renamed inside the branch too (the outer graph only adds `tgate.` names);
+  // a fed site reads the outer graph's cache input directly: no Identity, no copy.
   const renames: [string, string][] = [
-    [out.name, outName],
+    [first, outer[0]!],
     ...caches.filter((c) => roleOf(b, c) === 'input').map((c): [string, string] => [c.tensor, gatedCacheInput(c.id)]),
   ];
-  const computed = new Map(caches.filter((c) => roleOf(b, c) === 'output').map((c) => [c.tensor, c]));
   const outputs = g.outputs.map((v, i) => {
-    if (i === 0) return { inner: outName, outer: outName, dtype: dtypeOf(v) };
-    // A site the variant computes comes out under its site name; a further source output under its own.
+    if (i === 0) return { inner: outer[0]!, outer: outer[0]!, dtype: dtypeOf(v) };
+    // A site the variant computes comes out under its site name; a further source output by the rule.
     const site = computed.get(v.name);
-    return { inner: v.name, outer: site ? gatedSiteOutput(b.name, site.id) : gatedOutputName(b.name, v.name), dtype: dtypeOf(v) };
+    return { inner: v.name, outer: site ? gatedSiteOutput(b.name, site.id) : sourceOuter.get(v.name)!, dtype: dtypeOf(v) };
   });
+  const outerOf = (tensor: string) => outputs.find((o, i) => i > 0 && o.inner === tensor)?.outer;
+  const siteOutputs: Record<string, string> = {};
+  for (const c of computed.values()) {
+    const name = outerOf(c.tensor);
+    if (!name) throw unknownType(`the ${b.name} variant's output for site ${c.id}`, c.tensor);
+    siteOutputs[c.id] = name;
+  }
   const graphName = `tgate_${b.name.replace(/-/g, '_')}`;
-  return { node: `tgate/${b.name}`, flag: runFlag(b.name), body: g, renames, thenName: graphName, elseName: `${graphName}_idle`, outputs };
+  const flag = runFlag(b.name);
+  return {
+    plan: { node: `tgate/${b.name}`, flag, body: g, renames, thenName: graphName, elseName: `${graphName}_idle`, outputs },
+    entry: { name: b.name, flag, output: outputs[0]!.outer, siteOutputs },
+  };
 }
 
 /** Plans a gated model over the variants of one source (io/gated-model-proto.ts encodes and checks it). */
@@ -95,19 +123,14 @@ export function planGatedModel(branches: GatedBranch[], caches: GatedCache[]): {
     }
     throw unknownType('the cached site', c.tensor);
   };
-  const ifs = branches.map((b) => ifPlan(b, caches));
-  const io: GatedVariantIo[] = branches.map((b, i) => ({
-    name: b.name,
-    flag: runFlag(b.name),
-    output: ifs[i]!.outputs[0]!.outer,
-    siteOutputs: Object.fromEntries(caches.filter((c) => roleOf(b, c) === 'output').map((c) => [c.id, gatedSiteOutput(b.name, c.id)])),
-  }));
+  const planned = branches.map((b) => ifPlan(b, caches));
+  const variants = planned.map((p) => p.entry);
   const fedSomewhere = caches.filter((c) => branches.some((b) => roleOf(b, c) === 'input'));
   const extraInputs = [
     ...fedSomewhere.map((c) => ({ name: gatedCacheInput(c.id), type: valueType(c) })),
     ...branches.map((b) => ({ name: runFlag(b.name), type: { dtype: DTYPE.bool, shape: [] } })),
   ];
-  return { plan: { base: base.model, name: 'tgate_gated', ifs, extraInputs }, variants: io };
+  return { plan: { base: base.model, name: 'tgate_gated', ifs: planned.map((p) => p.plan), entries: variants, extraInputs }, variants };
 }
 
 /** Builds a gated model over the variants of one source. The variants' IR is left as it was. */

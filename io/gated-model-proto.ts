@@ -2,10 +2,11 @@
 // node per variant, side by side, each switched by its own bool scalar input; the then-branch is
 // the variant's graph, the else-branch gives empty tensors. Assembled from an IR-level plan, then
 // checked before any byte is written (this runs on every compile, --no-verify included) against
-// facts the plan does not restate: each then-branch gives its variant graph's outputs (names,
+// facts the If nodes do not restate: each then-branch gives its variant graph's outputs (names,
 // element types), each If is switched by its own declared bool scalar input, every graph output
-// comes out of exactly one If, and every name a branch reads from outside is an outer input or
-// initializer of the element type the variant reads.
+// comes out of exactly one If, every name a branch reads from outside is an outer input or
+// initializer of the element type the variant reads, and the manifest's entries name each If's
+// flag and outputs.
 import { create, toBinary } from '@bufbuild/protobuf';
 import {
   AttributeProto_AttributeType as AttrType,
@@ -46,11 +47,26 @@ export interface GatedIfPlan {
   outputs: { inner: string; outer: string; dtype: number }[];
 }
 
+/**
+ * A variant's entry in the manifest: the flag that runs it, the output its first source output
+ * comes out under (the further ones by build/gated-model.ts's gatedSourceOutputs), and its site
+ * outputs by site id.
+ */
+export interface GatedEntry {
+  name: string;
+  flag: string;
+  output: string;
+  /** Site id -> output name, for the sites this variant computes. */
+  siteOutputs: Record<string, string>;
+}
+
 export interface GatedModelPlan {
   /** The model whose fields, initializers and inputs the gated model keeps. */
   base: Model;
   name: string;
   ifs: GatedIfPlan[];
+  /** The manifest's entry of each If, in the same order. */
+  entries: GatedEntry[];
   /** Inputs after the base model's (cache inputs, then the flags). */
   extraInputs: { name: string; type: TensorType }[];
 }
@@ -136,8 +152,8 @@ export function encodeGatedModelPlan(plan: GatedModelPlan, opts: EncodeOptions =
 
 /**
  * The structural check of a gated model against what it must hold: the plan's variant graphs
- * (their outputs, inputs and initializers, as IR) and its base model's inputs. Throws E_INTERNAL
- * naming the first broken rule.
+ * (their outputs, inputs and initializers, as IR), its base model's inputs and the manifest's
+ * entries (plan.entries). Throws E_INTERNAL naming the first broken rule.
  */
 export function checkGatedModel(model: ModelProto, plan: GatedModelPlan): void {
   const g = model.graph;
@@ -156,12 +172,14 @@ export function checkGatedModel(model: ModelProto, plan: GatedModelPlan): void {
   )
     throw broken("the graph inputs do not start with the base model's");
   for (const vi of g.input.slice(baseInputs.length)) if (!vi.name.startsWith('tgate.')) throw broken(`the added input "${vi.name}" is not a tgate. name`);
-  if (g.node.length !== plan.ifs.length) throw broken(`${g.node.length} nodes for ${plan.ifs.length} variants`);
+  if (g.node.length !== plan.ifs.length || plan.entries.length !== plan.ifs.length)
+    throw broken(`${g.node.length} nodes and ${plan.entries.length} manifest entries for ${plan.ifs.length} variants`);
   const declaredOutputs = new Map(g.output.map((o) => [o.name, tensorTypeOf(o.type)?.dtype]));
   const produced = new Set<string>();
   const flags = new Set<string>();
   g.node.forEach((n, i) => {
     const body = plan.ifs[i]!.body;
+    const entry = plan.entries[i]!;
     const renamed = new Map(plan.ifs[i]!.renames);
     const nameIn = (v: { name: string }) => renamed.get(v.name) ?? v.name;
     if (n.opType !== 'If' || n.domain !== '') throw broken(`node ${i} is ${n.opType} "${n.name}", not an If`, n.name);
@@ -171,14 +189,14 @@ export function checkGatedModel(model: ModelProto, plan: GatedModelPlan): void {
     if (!flag || declared?.dtype !== DataType.BOOL || declared.shape?.length !== 0)
       throw broken(`${n.name} is not switched by a bool scalar graph input`, n.name);
     if (baseInputs.includes(flag) || flags.has(flag)) throw broken(`the flag "${flag}" of ${n.name} is not its own`, n.name);
+    if (entry.flag !== flag) throw broken(`the manifest runs the ${entry.name} variant by "${entry.flag}", but ${n.name} is switched by "${flag}"`, n.name);
     flags.add(flag);
     const branch = (name: string) => n.attribute.find((a) => a.name === name && a.type === AttrType.GRAPH)?.g;
     const then = branch('then_branch');
     const idle = branch('else_branch');
-    if (!then || !idle || n.attribute.length !== 2) throw broken(`${n.name} lacks its two branches`, n.name);
+    if (!then || !idle) throw broken(`${n.name} lacks its two branches`, n.name);
     // The then-branch gives the variant's outputs, as the variant graph names and types them.
     const want = body.outputs.map((v) => ({ name: nameIn(v), dtype: v.type?.dtype }));
-    const dtypes = (outs: ValueInfoProto[]) => outs.map((o) => tensorTypeOf(o.type)?.dtype);
     if (then.output.length !== want.length)
       throw broken(`the then-branch of ${n.name} gives ${then.output.length} outputs, its variant ${want.length}`, n.name);
     then.output.forEach((o, k) => {
@@ -187,7 +205,6 @@ export function checkGatedModel(model: ModelProto, plan: GatedModelPlan): void {
       if (!w.dtype || tensorTypeOf(o.type)?.dtype !== w.dtype)
         throw broken(`output "${o.name}" of the then-branch of ${n.name} is not of the variant's element type ${w.dtype ?? 'unknown'}`, n.name);
     });
-    if (!sameList(dtypes(idle.output), dtypes(then.output))) throw broken(`the else-branch of ${n.name} does not match its then-branch`, n.name);
     if (!definesAll(then, outerNames) || !definesAll(idle, outerNames))
       throw broken(`a branch of ${n.name} gives an output no node of it computes or reads`, n.name);
     // What the branches read from outside exists there, of the element type the variant reads.
@@ -200,11 +217,19 @@ export function checkGatedModel(model: ModelProto, plan: GatedModelPlan): void {
     for (const v of body.initializers)
       if (initializers.get(v.name) !== v.constant?.dtype)
         throw broken(`the variant initializer "${v.name}" of ${n.name} is not an outer one of its type`, n.name);
-    // The If's outputs: as many as the branches give, declared graph outputs of their type, each once.
-    if (n.output.length !== then.output.length) throw broken(`${n.name} has ${n.output.length} outputs for ${then.output.length} branch outputs`, n.name);
+    // The manifest's names are this If's outputs: its first (the variant's first, a source output)
+    // and, each once, the site outputs among the others.
+    if (n.output[0] !== entry.output)
+      throw broken(`the manifest's output "${entry.output}" of the ${entry.name} variant is not the first output "${n.output[0] ?? ''}" of ${n.name}`, n.name);
+    const siteNames = Object.values(entry.siteOutputs);
+    for (const name of siteNames)
+      if (!n.output.slice(1).includes(name))
+        throw broken(`the manifest's site output "${name}" of the ${entry.name} variant is not an output of ${n.name}`, n.name);
+    if (new Set(siteNames).size !== siteNames.length) throw broken(`two sites of the ${entry.name} variant share an output in the manifest`, n.name);
+    // The If's outputs: declared graph outputs of the variant's types, each once.
     n.output.forEach((o, k) => {
       if (produced.has(o) || outerNames.has(o)) throw broken(`"${o}" is defined twice`, n.name);
-      if (declaredOutputs.get(o) !== want[k]!.dtype) throw broken(`"${o}" of ${n.name} is not a graph output of the variant's element type`, n.name);
+      if (!want[k] || declaredOutputs.get(o) !== want[k].dtype) throw broken(`"${o}" of ${n.name} is not a graph output of the variant's element type`, n.name);
       produced.add(o);
     });
   });

@@ -4,6 +4,7 @@
 // site matcher checks this structurally; here it is checked on the numbers, whatever the cut's
 // rank ([batch, tokens, channels] or [batch·tokens, channels]): with the two halves of the probe
 // batch swapped in every batched input, every cut must come out with its two halves swapped.
+import { latentInput } from '../build/latent-factor.js';
 import type { Feeds, OrtTensor } from './session.js';
 import { makeTensor } from './session.js';
 import { numbersOf } from './tensor-values.js';
@@ -21,7 +22,8 @@ function swapHalves(t: OrtTensor): OrtTensor {
 
 /**
  * null when every cut swaps with the batch, else what failed. Skipped (null) when the probe
- * batch cannot be halved. `run` runs the planning graph; `planned` is its result on `feeds`.
+ * batch cannot be halved. `run` runs the planning graph; `planned` is its result on `feeds`;
+ * `batch` is the probe batch (the proof's; by default the latent feed's rows, by latentInput's rule).
  */
 export async function sampleOrderError(
   cached: { id: string; tensor: string }[],
@@ -29,9 +31,8 @@ export async function sampleOrderError(
   planned: Record<string, OrtTensor>,
   run: (f: Feeds) => Promise<Record<string, OrtTensor>>,
   tolerance: number,
+  batch: number = latentInput(Object.values(feeds).map((t) => ({ shape: t.dims })))?.shape[0] ?? 0,
 ): Promise<string | null> {
-  const latent = Object.values(feeds).find((t) => t.dims.length === 4);
-  const batch = latent?.dims[0] ?? 0;
   if (cached.length === 0 || batch < 2 || batch % 2 !== 0) return null;
   const swapped: Feeds = {};
   for (const [name, t] of Object.entries(feeds)) swapped[name] = t.dims.length > 0 && t.dims[0] === batch ? swapHalves(t) : t;

@@ -6,6 +6,7 @@
 // through the sampler's variant-runner.ts, so the proof exercises the sampler's feeding code.
 import path from 'node:path';
 import { TgateError } from '../base/errors.js';
+import { gatedSourceOutputs } from '../build/gated-model.js';
 import { latentInput } from '../build/latent-factor.js';
 import type { ProofReport, ProofRequest } from '../build/proof.js';
 import { evalDim } from '../ir/dims.js';
@@ -172,7 +173,7 @@ async function provePlanning(p: Probe, dims: Record<string, number>, expected: R
       }
     }
     // The CFG mean pairs the halves of each cut: they must be the halves of the batch (prove-rows.ts).
-    const order = await sampleOrderError(req.cached, p.feeds, planned, run, p.tolerance);
+    const order = await sampleOrderError(req.cached, p.feeds, planned, run, p.tolerance, p.batch);
     if (order) fail(order);
     return planned;
   } finally {
@@ -242,8 +243,13 @@ async function proveGated(p: Probe, g: ProofRequest['gated'][number], results: M
       }
       const got = await runVariant(p, { kind: 'gated', session, model: g }, gv.name, p.feeds, computed);
       const want = results.get(gv.name)!;
-      const outName = req.outputs[0]!.name;
-      if (!sameBits(got[outName]!, want[outName]!)) fail(`${g.file}: the ${gv.name} branch differs from ${v.file} on ${outName}.`);
+      const gatedNames = gatedSourceOutputs(
+        gv,
+        req.outputs.map((o) => o.name),
+      );
+      req.outputs.forEach((o, i) => {
+        if (!sameBits(got[o.name]!, want[o.name]!)) fail(`${g.file}: the ${gv.name} branch's ${gatedNames[i]} differs from ${v.file}'s ${o.name}.`);
+      });
       for (const c of computed) {
         if (!sameBits(got[c.tensor]!, want[c.tensor]!))
           fail(`${g.file}: the ${gv.name} branch's ${gv.siteOutputs[c.id]} differs from ${v.file}'s ${c.tensor}.`);

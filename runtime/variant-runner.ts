@@ -5,6 +5,7 @@
 // ignores gets a placeholder. A static-batch export runs at its batch: rows repeated, then trimmed.
 import type ort from 'onnxruntime-node';
 import { TgateError } from '../base/errors.js';
+import { gatedSourceOutputs } from '../build/gated-model.js';
 import { latentInput } from '../build/latent-factor.js';
 import type { SiteRole } from '../build/variants.js';
 import { firstRows, repeatRows } from './batch-ops.js';
@@ -30,7 +31,7 @@ export interface RunnerSite {
 export interface RunnerLayout {
   /** The source's inputs: a placeholder for one a variant no longer reads takes its shape and dtype. */
   inputs: readonly { name: string; dtype: string; shape: Shape }[];
-  /** The model outputs fetched from a variant's own graph; a gated model gives the first. */
+  /** The source outputs a call fetches, by name: from a variant's own graph, or under their gated names (gatedSourceOutputs). */
   outputs: readonly string[];
   variants: readonly { name: string; cross: SiteRole; self: SiteRole | null; removedInputs: readonly string[] }[];
   sites: readonly RunnerSite[];
@@ -152,9 +153,15 @@ export class VariantRunner {
     if (!gv) throw new TgateError('E_INTERNAL', `The gated model holds no ${name} variant.`);
     const f = this.gatedFeeds(s.model, name, feeds, caches, batch);
     const started = performance.now();
-    const res = await this.runSession(s.session, f, [gv.output, ...fetch.map((c) => gv.siteOutputs[c.id]!)], what);
+    // Every layout output, as over separate sessions: the first under the entry's name, the rest by the rule.
+    const outputs = gatedSourceOutputs(gv, this.layout.outputs);
+    const res = await this.runSession(s.session, f, [...outputs, ...fetch.map((c) => gv.siteOutputs[c.id]!)], what);
     const modelMs = performance.now() - started;
-    return { outputs: { [this.layout.outputs[0]!]: res[gv.output]! }, sites: new Map(fetch.map((c) => [c.id, res[gv.siteOutputs[c.id]!]!])), modelMs };
+    return {
+      outputs: Object.fromEntries(this.layout.outputs.map((o, i) => [o, res[outputs[i]!]!])),
+      sites: new Map(fetch.map((c) => [c.id, res[gv.siteOutputs[c.id]!]!])),
+      modelMs,
+    };
   }
 
   /** A variant's own graph: the inputs it still reads, and the caches it takes under their tensor names. */

@@ -139,18 +139,45 @@ describe('the gated model check', () => {
     expect(e2.message).toMatch(/reads "tgate\.cache\.[^"]+", which the outer graph does not define/);
   });
 
-  it('refuses an output of another element type than the variant gives (then-branch, else-branch, graph output)', () => {
+  it('refuses an output of another element type than the variant gives (then-branch, graph output)', () => {
     const m = fresh();
     setElemType(branchOf(m, 'planning', 'then_branch').output[1]!, DT.FLOAT16);
     const e = refusal(() => checkGatedModel(m, plan));
     expect(e.code).toBe('E_INTERNAL');
     expect(e.message).toMatch(/of the then-branch of tgate\/planning is not of the variant's element type 1/);
-    const m2 = fresh();
-    setElemType(branchOf(m2, 'reuse-self', 'else_branch').output[0]!, DT.DOUBLE);
-    expect(refusal(() => checkGatedModel(m2, plan)).message).toMatch(/else-branch of tgate\/reuse-self does not match its then-branch/);
     const m3 = fresh();
     setElemType(m3.graph!.output[0]!, DT.FLOAT16);
     expect(refusal(() => checkGatedModel(m3, plan)).message).toMatch(/of tgate\/planning is not a graph output of the variant's element type/);
+  });
+
+  it("ties the manifest's entries to the If nodes: its flag, its output and its site outputs", () => {
+    // The entries as planned name each If's condition and outputs.
+    plan.entries.forEach((e, i) => {
+      const n = fresh().graph!.node[i]!;
+      expect(e).toBe(io[i]);
+      expect(n.input).toEqual([e.flag]);
+      expect(n.output[0]).toBe(e.output);
+      for (const name of Object.values(e.siteOutputs)) expect(n.output.slice(1)).toContain(name);
+    });
+    const entry = (name: string, change: Partial<(typeof io)[number]>) => ({
+      ...plan,
+      entries: plan.entries.map((e) => (e.name === name ? { ...e, ...change } : e)),
+    });
+    const flag = refusal(() => checkGatedModel(fresh(), entry('fidelity', { flag: 'tgate.run.planning' })));
+    expect(flag.code).toBe('E_INTERNAL');
+    expect(flag.subject.node).toBe('tgate/fidelity');
+    expect(flag.message).toMatch(/manifest runs the fidelity variant by "tgate\.run\.planning", but tgate\/fidelity is switched by "tgate\.run\.fidelity"/);
+    const planningOut = io.find((v) => v.name === 'planning')!.output;
+    expect(refusal(() => checkGatedModel(fresh(), entry('reuse-self', { output: planningOut }))).message).toMatch(
+      /manifest's output "tgate\.planning\.[^"]+" of the reuse-self variant is not the first output "tgate\.reuse-self\.[^"]+" of tgate\/reuse-self/,
+    );
+    const [id, site] = Object.entries(io.find((v) => v.name === 'planning')!.siteOutputs)[0]!;
+    expect(refusal(() => checkGatedModel(fresh(), entry('fidelity', { siteOutputs: { [id]: site } }))).message).toMatch(
+      /manifest's site output "tgate\.planning\.cache_out\.[^"]+" of the fidelity variant is not an output of tgate\/fidelity/,
+    );
+    expect(refusal(() => checkGatedModel(fresh(), { ...plan, entries: plan.entries.slice(1) })).message).toMatch(
+      /3 nodes and 2 manifest entries for 3 variants/,
+    );
   });
 
   it('refuses a cache input of another element type than the variant it feeds reads', () => {

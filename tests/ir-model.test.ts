@@ -106,6 +106,7 @@ describe('the IR owns the model', () => {
           outputs: [{ inner: out.name, outer: `tgate.planning.${out.name}`, dtype: DTYPE.float32 }],
         },
       ],
+      entries: [{ name: 'planning', flag: 'tgate.run.planning', output: `tgate.planning.${out.name}`, siteOutputs: {} }],
       extraInputs: [{ name: 'tgate.run.planning', type: { dtype: DTYPE.bool, shape: [] } }],
     };
     const gated = decodeModel(encodeGatedModelPlan(plan), 'gated.onnx').graph;
