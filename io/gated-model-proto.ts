@@ -174,67 +174,88 @@ export function checkGatedModel(model: ModelProto, plan: GatedModelPlan): void {
   for (const vi of g.input.slice(baseInputs.length)) if (!vi.name.startsWith('tgate.')) throw broken(`the added input "${vi.name}" is not a tgate. name`);
   if (g.node.length !== plan.ifs.length || plan.entries.length !== plan.ifs.length)
     throw broken(`${g.node.length} nodes and ${plan.entries.length} manifest entries for ${plan.ifs.length} variants`);
-  const declaredOutputs = new Map(g.output.map((o) => [o.name, tensorTypeOf(o.type)?.dtype]));
-  const produced = new Set<string>();
-  const flags = new Set<string>();
-  g.node.forEach((n, i) => {
-    const body = plan.ifs[i]!.body;
-    const entry = plan.entries[i]!;
-    const renamed = new Map(plan.ifs[i]!.renames);
-    const nameIn = (v: { name: string }) => renamed.get(v.name) ?? v.name;
-    if (n.opType !== 'If' || n.domain !== '') throw broken(`node ${i} is ${n.opType} "${n.name}", not an If`, n.name);
-    // The flag: a declared bool scalar input, switching this If only.
-    const flag = n.input.length === 1 ? n.input[0]! : '';
-    const declared = tensorTypeOf(inputs.get(flag)?.type);
-    if (!flag || declared?.dtype !== DataType.BOOL || declared.shape?.length !== 0)
-      throw broken(`${n.name} is not switched by a bool scalar graph input`, n.name);
-    if (baseInputs.includes(flag) || flags.has(flag)) throw broken(`the flag "${flag}" of ${n.name} is not its own`, n.name);
-    if (entry.flag !== flag) throw broken(`the manifest runs the ${entry.name} variant by "${entry.flag}", but ${n.name} is switched by "${flag}"`, n.name);
-    flags.add(flag);
-    const branch = (name: string) => n.attribute.find((a) => a.name === name && a.type === AttrType.GRAPH)?.g;
-    const then = branch('then_branch');
-    const idle = branch('else_branch');
-    if (!then || !idle) throw broken(`${n.name} lacks its two branches`, n.name);
-    // The then-branch gives the variant's outputs, as the variant graph names and types them.
-    const want = body.outputs.map((v) => ({ name: nameIn(v), dtype: v.type?.dtype }));
-    if (then.output.length !== want.length)
-      throw broken(`the then-branch of ${n.name} gives ${then.output.length} outputs, its variant ${want.length}`, n.name);
-    then.output.forEach((o, k) => {
-      const w = want[k]!;
-      if (o.name !== w.name) throw broken(`output ${k} of the then-branch of ${n.name} is "${o.name}", the variant's "${w.name}"`, n.name);
-      if (!w.dtype || tensorTypeOf(o.type)?.dtype !== w.dtype)
-        throw broken(`output "${o.name}" of the then-branch of ${n.name} is not of the variant's element type ${w.dtype ?? 'unknown'}`, n.name);
-    });
-    if (!definesAll(then, outerNames) || !definesAll(idle, outerNames))
-      throw broken(`a branch of ${n.name} gives an output no node of it computes or reads`, n.name);
-    // What the branches read from outside exists there, of the element type the variant reads.
-    for (const name of capturedNames(n)) if (!outerNames.has(name)) throw broken(`${n.name} reads "${name}", which the outer graph does not define`, n.name);
-    for (const v of body.inputs) {
-      const outerType = tensorTypeOf(inputs.get(nameIn(v))?.type);
-      if (!outerType || outerType.dtype !== v.type?.dtype)
-        throw broken(`the variant input "${v.name}" of ${n.name} is not an outer input "${nameIn(v)}" of its element type`, n.name);
-    }
-    for (const v of body.initializers)
-      if (initializers.get(v.name) !== v.constant?.dtype)
-        throw broken(`the variant initializer "${v.name}" of ${n.name} is not an outer one of its type`, n.name);
-    // The manifest's names are this If's outputs: its first (the variant's first, a source output)
-    // and, each once, the site outputs among the others.
-    if (n.output[0] !== entry.output)
-      throw broken(`the manifest's output "${entry.output}" of the ${entry.name} variant is not the first output "${n.output[0] ?? ''}" of ${n.name}`, n.name);
-    const siteNames = Object.values(entry.siteOutputs);
-    for (const name of siteNames)
-      if (!n.output.slice(1).includes(name))
-        throw broken(`the manifest's site output "${name}" of the ${entry.name} variant is not an output of ${n.name}`, n.name);
-    if (new Set(siteNames).size !== siteNames.length) throw broken(`two sites of the ${entry.name} variant share an output in the manifest`, n.name);
-    // The If's outputs: declared graph outputs of the variant's types, each once.
-    n.output.forEach((o, k) => {
-      if (produced.has(o) || outerNames.has(o)) throw broken(`"${o}" is defined twice`, n.name);
-      if (!want[k] || declaredOutputs.get(o) !== want[k].dtype) throw broken(`"${o}" of ${n.name} is not a graph output of the variant's element type`, n.name);
-      produced.add(o);
-    });
-  });
+  const facts: OuterFacts = {
+    inputs,
+    initializers,
+    outerNames,
+    baseInputs,
+    declaredOutputs: new Map(g.output.map((o) => [o.name, tensorTypeOf(o.type)?.dtype])),
+    produced: new Set(),
+    flags: new Set(),
+  };
+  g.node.forEach((n, i) => checkIfNode(n, i, plan.ifs[i]!, plan.entries[i]!, facts));
+  const { declaredOutputs, produced } = facts;
   if (declaredOutputs.size !== g.output.length || g.output.some((o) => !produced.has(o.name)))
     throw broken('the graph outputs are not exactly the If outputs, each once');
+}
+
+/** What every If of a gated model is checked against: the outer graph's names and types, and what earlier Ifs took. */
+interface OuterFacts {
+  inputs: Map<string, ValueInfoProto>;
+  initializers: Map<string, number>;
+  outerNames: Set<string>;
+  baseInputs: string[];
+  declaredOutputs: Map<string, number | undefined>;
+  produced: Set<string>;
+  flags: Set<string>;
+}
+
+/** One If of a gated model against its variant graph and its manifest entry. */
+function checkIfNode(n: NodeProto, i: number, p: GatedIfPlan, entry: GatedEntry, o: OuterFacts): void {
+  const { inputs, initializers, outerNames, baseInputs, declaredOutputs, produced, flags } = o;
+  const body = p.body;
+  const renamed = new Map(p.renames);
+  const nameIn = (v: { name: string }) => renamed.get(v.name) ?? v.name;
+  if (n.opType !== 'If' || n.domain !== '') throw broken(`node ${i} is ${n.opType} "${n.name}", not an If`, n.name);
+  // The flag: a declared bool scalar input, switching this If only.
+  const flag = n.input.length === 1 ? n.input[0]! : '';
+  const declared = tensorTypeOf(inputs.get(flag)?.type);
+  if (!flag || declared?.dtype !== DataType.BOOL || declared.shape?.length !== 0)
+    throw broken(`${n.name} is not switched by a bool scalar graph input`, n.name);
+  if (baseInputs.includes(flag) || flags.has(flag)) throw broken(`the flag "${flag}" of ${n.name} is not its own`, n.name);
+  if (entry.flag !== flag) throw broken(`the manifest runs the ${entry.name} variant by "${entry.flag}", but ${n.name} is switched by "${flag}"`, n.name);
+  flags.add(flag);
+  const branch = (name: string) => n.attribute.find((a) => a.name === name && a.type === AttrType.GRAPH)?.g;
+  const then = branch('then_branch');
+  const idle = branch('else_branch');
+  if (!then || !idle) throw broken(`${n.name} lacks its two branches`, n.name);
+  // The then-branch gives the variant's outputs, as the variant graph names and types them.
+  const want = body.outputs.map((v) => ({ name: nameIn(v), dtype: v.type?.dtype }));
+  if (then.output.length !== want.length) throw broken(`the then-branch of ${n.name} gives ${then.output.length} outputs, its variant ${want.length}`, n.name);
+  then.output.forEach((out, k) => {
+    const w = want[k]!;
+    if (out.name !== w.name) throw broken(`output ${k} of the then-branch of ${n.name} is "${out.name}", the variant's "${w.name}"`, n.name);
+    if (!w.dtype || tensorTypeOf(out.type)?.dtype !== w.dtype)
+      throw broken(`output "${out.name}" of the then-branch of ${n.name} is not of the variant's element type ${w.dtype ?? 'unknown'}`, n.name);
+  });
+  if (!definesAll(then, outerNames) || !definesAll(idle, outerNames))
+    throw broken(`a branch of ${n.name} gives an output no node of it computes or reads`, n.name);
+  // What the branches read from outside exists there, of the element type the variant reads.
+  for (const name of capturedNames(n)) if (!outerNames.has(name)) throw broken(`${n.name} reads "${name}", which the outer graph does not define`, n.name);
+  for (const v of body.inputs) {
+    const outerType = tensorTypeOf(inputs.get(nameIn(v))?.type);
+    if (!outerType || outerType.dtype !== v.type?.dtype)
+      throw broken(`the variant input "${v.name}" of ${n.name} is not an outer input "${nameIn(v)}" of its element type`, n.name);
+  }
+  for (const v of body.initializers)
+    if (initializers.get(v.name) !== v.constant?.dtype)
+      throw broken(`the variant initializer "${v.name}" of ${n.name} is not an outer one of its type`, n.name);
+  // The manifest's names are this If's outputs: its first (the variant's first, a source output)
+  // and, each once, the site outputs among the others.
+  if (n.output[0] !== entry.output)
+    throw broken(`the manifest's output "${entry.output}" of the ${entry.name} variant is not the first output "${n.output[0] ?? ''}" of ${n.name}`, n.name);
+  const siteNames = Object.values(entry.siteOutputs);
+  for (const name of siteNames)
+    if (!n.output.slice(1).includes(name))
+      throw broken(`the manifest's site output "${name}" of the ${entry.name} variant is not an output of ${n.name}`, n.name);
+  if (new Set(siteNames).size !== siteNames.length) throw broken(`two sites of the ${entry.name} variant share an output in the manifest`, n.name);
+  // The If's outputs: declared graph outputs of the variant's types, each once.
+  n.output.forEach((out, k) => {
+    if (produced.has(out) || outerNames.has(out)) throw broken(`"${out}" is defined twice`, n.name);
+    if (!want[k] || declaredOutputs.get(out) !== want[k].dtype)
+      throw broken(`"${out}" of ${n.name} is not a graph output of the variant's element type`, n.name);
+    produced.add(out);
+  });
 }
 
 function broken(what: string, node?: string): TgateError {
