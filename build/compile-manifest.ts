@@ -11,7 +11,7 @@ import { gatedCacheInput } from './gated-model.js';
 import { graphIo, MANIFEST_FORMAT, manifestShape, type Manifest, type ManifestSite } from './manifest.js';
 
 export function manifestSites(plan: SitePlan): ManifestSite[] {
-  return plan.choices.map(({ site: s, cached, reason }) => {
+  const attention = plan.choices.map(({ site: s, cached, reason }): ManifestSite => {
     const t = cached ? plan.cachedType(s) : s.cut;
     return {
       id: s.id,
@@ -29,6 +29,35 @@ export function manifestSites(plan: SitePlan): ManifestSite[] {
       shape: manifestShape(t.shape),
     };
   });
+  return plan.deep && 'cut' in plan.deep ? [...attention, deepSite(plan.deep)] : attention;
+}
+
+/** DeepCache's deep feature as a site: output by the full variants, fed to the shallow ones. */
+function deepSite({ cut, id, type }: Extract<NonNullable<SitePlan['deep']>, { cut: unknown }>): ManifestSite {
+  return {
+    id,
+    kind: 'deep',
+    scope: cut.scope,
+    tensor: cut.tensor,
+    cached: true,
+    reason: `DeepCache branch ${cut.branch} (--deepcache-branch)`,
+    note: null,
+    planningOutput: cut.tensor,
+    fidelityInput: null,
+    reuseInput: null,
+    gatedInput: gatedCacheInput(id),
+    dtype: dtypeName(type.dtype),
+    shape: manifestShape(type.shape),
+  };
+}
+
+/** The manifest's `deepcache` entry: the cut and its evidence, or why the model has none. */
+export function manifestDeepCache(plan: SitePlan): Manifest['deepcache'] {
+  const d = plan.deep;
+  if (d === null) return null;
+  if ('miss' in d) return { branch: plan.deepBranch ?? 0, missing: { code: d.miss.code, reason: d.miss.reason } };
+  const { branch, block, layer, upBlock, upLayer, branches, tensor, scope, evidence } = d.cut;
+  return { branch, block, layer, upBlock, upLayer, branches, site: d.id, tensor, scope, evidence };
 }
 
 export function assembleManifest(
@@ -59,6 +88,7 @@ export function assembleManifest(
     weights: parts.weights.file,
     weightsFiles: parts.weights.files,
     sites: parts.sites,
+    deepcache: manifestDeepCache(plan),
     verification: parts.verification,
   };
 }

@@ -4,6 +4,8 @@
 import path from 'node:path';
 import { TgateError } from '../base/errors.js';
 import { findAttentionSites, type Site, type SiteReport } from '../analyses/attention/find-sites.js';
+import { findDeepCacheCut, type DeepCacheCut } from '../analyses/deepcache/find-cut.js';
+import { isDeepCacheMiss, type DeepCacheMiss } from '../analyses/deepcache/miss.js';
 import { missPlacesText } from '../analyses/attention/miss.js';
 import { cutType } from '../analyses/attention/site-shape.js';
 import { familyOfGraph, type Family } from '../analyses/family.js';
@@ -42,7 +44,14 @@ export interface SitePlan {
   why: string;
   /** Nodes whose shape rule failed: a cut type there falls back on named dims (siteType). Empty on every supported model. */
   shapeFailures: ShapeRuleFailure[];
+  /** DeepCache's cut for the requested branch (its target is the `deep` one in `targets`), why none was found, or null when not asked for. */
+  deep: { cut: DeepCacheCut; id: string; type: TensorType } | { miss: DeepCacheMiss } | null;
+  /** The branch id asked for (null: none). */
+  deepBranch: number | null;
 }
+
+/** The site id of the deep feature (attention sites are cross.N and self.N). */
+export const DEEP_SITE_ID = 'deep.0';
 
 export function readSource(sourcePath: string, onPhase?: (phase: string) => void): CompileSource {
   // A folder is a pipeline: its denoiser is compiled as one model is, and every name the manifest
@@ -56,7 +65,11 @@ export function readSource(sourcePath: string, onPhase?: (phase: string) => void
   return { pipeline, modelPath, named, loaded, externalFiles: loaded.externalFiles };
 }
 
-export function planSites(src: CompileSource, filter: SiteFilter | undefined): SitePlan {
+/**
+ * The sites to cache. `deepcacheBranch`: find DeepCache's cut for that branch id too (null: do not);
+ * a model without one (a DiT) compiles without it, the miss recorded.
+ */
+export function planSites(src: CompileSource, filter: SiteFilter | undefined, deepcacheBranch: number | null = 0): SitePlan {
   const analysed = src.loaded.decode();
   const report = findAttentionSites(analysed.graph);
   if (!report.sites.some((s) => s.kind === 'cross')) throw noCrossError(src.modelPath, report);
@@ -64,12 +77,33 @@ export function planSites(src: CompileSource, filter: SiteFilter | undefined): S
   const cachedSites = choices.filter((c) => c.cached).map((c) => c.site);
   const inferred = inferShapes(analysed.graph);
   const cachedType = (s: Site) => siteType(s, inferred);
-  const targets: SiteTarget[] = cachedSites.map((s) => ({ kind: s.kind, tensor: s.tensor, type: cachedType(s) }));
+  const targets: SiteTarget[] = cachedSites.map((s) => ({ id: s.id, kind: s.kind, tensor: s.tensor, type: cachedType(s) }));
+  const deep = deepcacheBranch === null ? null : planDeep(analysed, deepcacheBranch, inferred);
+  if (deep && 'cut' in deep) targets.push({ id: deep.id, kind: 'deep', tensor: deep.cut.tensor, type: deep.type });
   const { family, why } = familyOfGraph(
     analysed.graph,
     report.sites.map((s) => s.type.shape?.[1] ?? null),
   );
-  return { analysed, report, choices, cachedSites, cachedType, targets, family, why, shapeFailures: inferred.failures };
+  return { analysed, report, choices, cachedSites, cachedType, targets, family, why, shapeFailures: inferred.failures, deep, deepBranch: deepcacheBranch };
+}
+
+/** The deep cut and its type (the inferred shape where it names every dim, else the export's, completed with named symbols). */
+function planDeep(analysed: Model, branch: number, inferred: ShapeInference): NonNullable<SitePlan['deep']> {
+  const cut = findDeepCacheCut(analysed.graph, branch);
+  if (isDeepCacheMiss(cut) && cut.code === 'BRANCH_OUT_OF_RANGE') {
+    throw new TgateError('E_USAGE', `--deepcache-branch ${branch}: ${cut.reason}`, {
+      hint: 'Branch 0 (the official default) caches the most and runs the smallest shallow network; higher branches cache a shallower feature.',
+    });
+  }
+  if (isDeepCacheMiss(cut)) return { miss: cut };
+  const v = analysed.graph.value(cut.tensor);
+  const facts = v ? inferred.facts.get(v) : undefined;
+  const shape = facts?.shape?.map(symToDim);
+  const type: TensorType =
+    shape && shape.length === 4 && shape.every((d) => d !== null)
+      ? { dtype: facts!.dtype || cut.type?.dtype || DTYPE.float32, shape }
+      : { dtype: cut.type?.dtype || DTYPE.float32, shape: [0, 1, 2, 3].map((i) => cut.type?.shape?.[i] ?? `${DEEP_SITE_ID}_dim${i}`) };
+  return { cut, id: DEEP_SITE_ID, type };
 }
 
 function noCrossError(file: string, report: SiteReport): TgateError {

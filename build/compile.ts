@@ -10,14 +10,13 @@ import { TgateError } from '../base/errors.js';
 import type { SiteFilter } from './site-selection.js';
 import { encodeModel, type EncodeOptions } from '../io/encode.js';
 import { encodeGatedModel, gatedCacheInput } from './gated-model.js';
-import { buildVariant, variantsFor, type AfterPass, type BuiltVariant, type VariantName } from './variants.js';
+import { buildVariant, variantsFor, type AfterPass, type BuiltVariant, type SiteKind, type SiteTarget, type VariantName } from './variants.js';
 import type { WeightsLayout } from '../io/external-data.js';
 import { pipelineFiles, type PipelineSource } from '../io/pipeline-folder.js';
 import { whyNotTgateOutput } from '../base/output/tgate-output.js';
 import { graphIo, graphTensors, MANIFEST_NAME, serializeManifest, type Manifest, type ManifestGated, type ManifestVariant } from './manifest.js';
 import type { PassRecord } from '../passes/pass-manager.js';
 import type { Prover } from './proof.js';
-import type { Site } from '../analyses/attention/find-sites.js';
 import type { ShapeRuleFailure } from '../analyses/shapes/infer.js';
 import { planSites, readSource, type CompileSource, type SitePlan } from './compile-plan.js';
 import { assembleManifest, manifestSites } from './compile-manifest.js';
@@ -30,6 +29,9 @@ export const GATED_SETS: { file: string; variants: VariantName[] }[] = [
   { file: 'gated.onnx', variants: ['planning', 'fidelity'] },
   { file: 'gated-v2.onnx', variants: ['planning', 'reuse-self', 'fidelity'] },
   { file: 'gated-v2-fi.onnx', variants: ['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self'] },
+  // DeepCache alone (full and shallow steps), and with TGATE as the official combination runs it (no self-attention reuse).
+  { file: 'gated-deepcache.onnx', variants: ['planning', 'shallow'] },
+  { file: 'gated-tgate-deepcache.onnx', variants: ['planning', 'shallow', 'fidelity', 'shallow-fidelity'] },
 ];
 /** The weights file written for sources whose weights are embedded. */
 export const WEIGHTS_FILE = 'weights.onnx_data';
@@ -43,6 +45,8 @@ export interface CompileOptions {
   prover: Prover | null;
   /** Which sites are cached: kinds (all by default) and globs on scope or id. */
   sites?: SiteFilter;
+  /** DeepCache's branch id (default 0, the official default); null compiles no DeepCache variants. */
+  deepcacheBranch?: number | null;
   /**
    * Writes extra files (the --report) after the manifest, before the move: it reads the staging
    * folder and writes only REPORT_FILES, through `write` (new files only).
@@ -126,16 +130,15 @@ function linkAll(stage: Staging, linked: LinkedFile[]): Map<string, 'linked' | '
 export async function compile(sourcePath: string, opts: CompileOptions): Promise<CompileResult> {
   const src = readSource(sourcePath, opts.onPhase);
   opts.onPhase?.('finding the attention sites');
-  const plan = planSites(src, opts.sites);
+  const plan = planSites(src, opts.sites, opts.deepcacheBranch === undefined ? 0 : opts.deepcacheBranch);
   opts.onPhase?.('building the variants');
   const variants: BuiltVariant[] = variantsFor(plan.targets).map((spec) => buildVariant(() => src.loaded.decode(), spec, plan.targets, opts.afterPass));
   const { stage, linkedFiles } = openStage(src, variants, opts);
   try {
     const linked = linkAll(stage, linkedFiles);
     const { weights, encodeOptions } = writeWeights(stage, src, linked);
-    const selfCached = plan.targets.some((t) => t.kind === 'self');
-    const manifestVariants = writeVariants(stage, src.named, variants, encodeOptions, selfCached, opts.onPhase);
-    const gated = writeGated(stage, src.named, variants, plan.cachedSites, encodeOptions, opts.onPhase);
+    const manifestVariants = writeVariants(stage, src.named, variants, encodeOptions, plan.targets, opts.onPhase);
+    const gated = writeGated(stage, src.named, variants, plan.targets, encodeOptions, opts.onPhase);
     const sites = manifestSites(plan);
     const verification = await proveStaged(opts, stage, src.modelPath, plan, manifestVariants, gated);
     const manifest = assembleManifest(src, plan, { variants: manifestVariants, gated, weights, sites, verification });
@@ -148,7 +151,7 @@ export async function compile(sourcePath: string, opts: CompileOptions): Promise
       inputs: manifest.source.inputs,
       family: plan.family,
       defaults: manifest.schedule,
-      sites: sites.map((x) => ({ id: x.id, kind: x.kind, scope: x.scope, tensor: x.tensor, cached: x.cached })),
+      sites: sites.flatMap((x) => (x.kind === 'deep' ? [] : [{ id: x.id, kind: x.kind, scope: x.scope, tensor: x.tensor, cached: x.cached }])),
     });
     const result: CompileResult = { outDir: opts.outDir, manifest, passes, weights, cost, shapeFailures: plan.shapeFailures };
     if (src.pipeline) result.pipeline = pipelineSummary(src.pipeline, weights, linked);
@@ -229,9 +232,10 @@ function writeVariants(
   named: (file: string) => string,
   variants: BuiltVariant[],
   encodeOptions: EncodeOptions,
-  selfCached: boolean,
+  targets: SiteTarget[],
   onPhase: CompileOptions['onPhase'],
 ): ManifestVariant[] {
+  const has = (k: SiteKind) => targets.some((t) => t.kind === k);
   return variants.map((v) => {
     onPhase?.(`writing ${v.spec.file}`);
     stage.write(named(v.spec.file), encodeModel(v.model, encodeOptions));
@@ -239,7 +243,9 @@ function writeVariants(
       name: v.spec.name,
       file: named(v.spec.file),
       cross: v.spec.cross,
-      self: selfCached ? v.spec.self : null,
+      self: has('self') ? v.spec.self : null,
+      deep: has('deep') ? v.spec.deep : null,
+      cuts: v.cuts,
       usedFor: v.spec.usedFor,
       inputs: graphIo(v.model.graph, 'inputs', { initializers: true }),
       outputs: graphIo(v.model.graph, 'outputs', { initializers: true }),
@@ -254,16 +260,16 @@ function writeGated(
   stage: Staging,
   named: (file: string) => string,
   variants: BuiltVariant[],
-  cachedSites: Site[],
+  targets: SiteTarget[],
   encodeOptions: EncodeOptions,
   onPhase: CompileOptions['onPhase'],
 ): ManifestGated[] {
   const variant = (name: VariantName) => variants.find((v) => v.spec.name === name)!;
-  const gatedCaches = cachedSites.map((s) => ({ id: s.id, kind: s.kind, tensor: s.tensor }));
+  const gatedCaches = targets.map((s) => ({ id: s.id, kind: s.kind, tensor: s.tensor }));
   const gated: ManifestGated[] = [];
   for (const set of GATED_SETS) {
     if (!set.variants.every((n) => variants.some((v) => v.spec.name === n))) continue;
-    const branches = set.variants.map((n) => ({ name: n, model: variant(n).model, cross: variant(n).spec.cross, self: variant(n).spec.self }));
+    const branches = set.variants.map((n) => ({ name: n, model: variant(n).model, cuts: variant(n).cuts }));
     onPhase?.(`writing ${set.file}`);
     const built = encodeGatedModel(branches, gatedCaches, encodeOptions);
     stage.write(named(set.file), built.bytes);
@@ -287,11 +293,11 @@ async function proveStaged(
   const proof = await opts.prover({
     sourcePath: path.resolve(modelPath),
     dir: stage.dir,
-    variants: variants.map((v) => ({ name: v.name, file: v.file, cross: v.cross, self: v.self ?? 'output', removedInputs: v.removedInputs })),
+    variants: variants.map((v) => ({ name: v.name, file: v.file, cuts: v.cuts, removedInputs: v.removedInputs })),
     gated,
     inputs: graphTensors(source, 'inputs'),
     outputs: graphTensors(source, 'outputs', { initializers: true }),
-    cached: plan.cachedSites.map((s) => ({ id: s.id, kind: s.kind, tensor: s.tensor, gatedInput: gatedCacheInput(s.id), shape: plan.cachedType(s).shape! })),
+    cached: plan.targets.map((t) => ({ id: t.id, kind: t.kind, tensor: t.tensor, gatedInput: gatedCacheInput(t.id), shape: t.type.shape! })),
   });
   return { skipped: false, ...proof };
 }

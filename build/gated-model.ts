@@ -14,13 +14,13 @@ import type { Model } from '../ir/model.js';
 import type { TensorType, Value } from '../ir/value.js';
 import type { EncodeOptions } from '../io/encode.js';
 import { encodeGatedModelPlan, type GatedEntry, type GatedIfPlan, type GatedModelPlan } from '../io/gated-model-proto.js';
-import type { SiteRole } from './variants.js';
+import type { SiteKind, SiteRole } from './variants.js';
 
 export const gatedCacheInput = (id: string) => `tgate.cache.${id}`;
 
 export interface GatedCache {
   id: string;
-  kind: 'cross' | 'self';
+  kind: SiteKind;
   /** The cut tensor: an output of the variants that compute it, an input of the others. */
   tensor: string;
 }
@@ -28,11 +28,11 @@ export interface GatedCache {
 export interface GatedBranch {
   name: string;
   model: Model;
-  cross: SiteRole;
-  self: SiteRole;
+  /** The variant's cut decisions by site id (variants.ts); a site it does not hold is absent. */
+  cuts: Readonly<Record<string, SiteRole>>;
 }
 
-const roleOf = (b: GatedBranch, c: GatedCache): SiteRole => (c.kind === 'cross' ? b.cross : b.self);
+const roleOf = (b: GatedBranch, c: GatedCache): SiteRole | undefined => b.cuts[c.id];
 
 export const runFlag = (variant: string) => `tgate.run.${variant}`;
 export const gatedOutputName = (variant: string, output: string) => `tgate.${variant}.${output}`;
@@ -113,7 +113,7 @@ function ifPlan(b: GatedBranch, caches: GatedCache[]): { plan: GatedIfPlan; entr
 
 /** Plans a gated model over the variants of one source (io/gated-model-proto.ts encodes and checks it). */
 export function planGatedModel(branches: GatedBranch[], caches: GatedCache[]): { plan: GatedModelPlan; variants: GatedVariantIo[] } {
-  const base = branches.find((b) => b.cross === 'output' && b.self === 'output') ?? branches[0]!;
+  const base = branches.find((b) => !Object.values(b.cuts).includes('input')) ?? branches[0]!;
   // The cache input's type: the cut tensor's in the first variant that types it (the check then
   // holds every variant fed from it to the same element type).
   const valueType = (c: GatedCache): TensorType => {

@@ -186,7 +186,7 @@ export function inspectModel(file: string, o: InspectOptions = {}): InspectRepor
   );
   const family = { name: found.family, why: found.why };
   // The variants a default compile would write, built in memory, to cost the schedules.
-  const targets = report.sites.map((s) => ({ kind: s.kind, tensor: s.tensor, type: s.cut }));
+  const targets = report.sites.map((s) => ({ id: s.id, kind: s.kind, tensor: s.tensor, type: s.cut }));
   const variants: Partial<Record<VariantName, Graph>> = {};
   if (report.sites.some((s) => s.kind === 'cross'))
     for (const spec of variantsFor(targets)) if (spec.name !== 'planning') variants[spec.name] = buildVariant(() => src.decode(), spec, targets).model.graph;
@@ -229,7 +229,8 @@ export function inspectCompiled(dir: string, o: InspectOptions = {}): InspectRep
   for (const v of m.variants) graphs[v.name] = manifestGraph(dir, m, v).model().graph;
   const planning = graphs.planning!;
   const batch = latentInput(m.source.inputs)?.shape[0];
-  const sites = m.sites.map((s) => ({
+  // The attention sites: the deep feature is not one (its MACs are the variants').
+  const sites = m.sites.flatMap((s) => (s.kind === 'deep' ? [] : [{ ...s, kind: s.kind }])).map((s) => ({
     id: s.id,
     kind: s.kind,
     variant: null,

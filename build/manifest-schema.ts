@@ -1,4 +1,4 @@
-// The schema of tgate.json (format tgate/2): the single source of truth for what a manifest may
+// The schema of tgate.json (format tgate/3): the single source of truth for what a manifest may
 // hold. The Manifest types are inferred from it, and readManifest checks every manifest against it
 // before anything reads a field, so a value of the wrong type (guidance "high", which once turned
 // CFG off silently) or a name that escapes the folder is refused with the field named, never
@@ -8,12 +8,17 @@ import { z } from 'zod';
 import { unsafeNameReason } from '../io/contained-file.js';
 import type { Family, ScheduleDefaults } from '../analyses/family.js';
 import type { ProofReport } from './proof.js';
-import type { SiteRole, VariantName } from './variants.js';
+import type { SiteKind, SiteRole, VariantName } from './variants.js';
 
-/** tgate/2: graph variants for the v2 schedule (self-attention reuse) and several gated models. */
-export const MANIFEST_FORMAT = 'tgate/2';
+/**
+ * tgate/3: sites are cuts of three kinds (cross, self, deep: DeepCache's feature), each variant
+ * records its cut decision for every site it holds (`cuts`), shallow variants, `deepcache`.
+ * (tgate/2: graph variants for the v2 schedule and several gated models.)
+ */
+export const MANIFEST_FORMAT = 'tgate/3';
 
-const VARIANT_NAMES = ['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self'] as const satisfies readonly VariantName[];
+const VARIANT_NAMES = ['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self', 'shallow', 'shallow-fidelity'] as const satisfies readonly VariantName[];
+const SITE_KINDS = ['cross', 'self', 'deep'] as const satisfies readonly SiteKind[];
 const FAMILIES = ['sd', 'sdxl', 'pixart', 'lcm'] as const satisfies readonly Family[];
 const ROLES = ['output', 'input'] as const satisfies readonly SiteRole[];
 
@@ -41,7 +46,8 @@ const ioSchema = z.object({ name: text, dtype: text, shape: z.array(dim) });
 
 const siteSchema = z.object({
   id: text,
-  kind: z.enum(['cross', 'self']),
+  /** cross- or self-attention output (SPEC.md §1), or DeepCache's deep feature (§5). */
+  kind: z.enum(SITE_KINDS),
   scope: text.nullable(),
   tensor: text,
   /** Whether the compile cached this site, and why (default, or the --include/--exclude glob). */
@@ -49,7 +55,7 @@ const siteSchema = z.object({
   reason: text,
   /** Set when a fusion swallowed the module output and the cut is the nearest equivalent tensor. */
   note: text.nullable(),
-  /** Its name as an output of the variants that compute it (planning; fidelity for self sites). */
+  /** Its name as an output of the variants that compute it (planning; fidelity for self and deep sites). */
   planningOutput: text.nullable(),
   /** Cross sites: its input name in the fidelity variants. */
   fidelityInput: text.nullable(),
@@ -69,6 +75,10 @@ const variantSchema = z.object({
   cross: z.enum(ROLES),
   /** null when no self site is cached (the compile serves TGATE v1 only). */
   self: z.enum(ROLES).nullable(),
+  /** null when no DeepCache cut was compiled. */
+  deep: z.enum(ROLES).nullable(),
+  /** The cut decision for every cached site the graph holds, by site id (a shallow variant holds only its shallow network's). */
+  cuts: z.record(z.string(), z.enum(ROLES)),
   usedFor: text,
   inputs: z.array(ioSchema),
   outputs: z.array(ioSchema),
@@ -139,6 +149,26 @@ const manifestObject = z.object({
   /** Every external data file the graphs reference: one, or one per tensor for some sources. */
   weightsFiles: z.array(fileName).min(1, { error: 'expected at least one weights file' }),
   sites: z.array(siteSchema),
+  /** The DeepCache cut compiled (its site is the one of kind deep), or why none was: null when compile was told not to look (--no-deepcache). */
+  deepcache: z
+    .union([
+      z.object({
+        branch: whole(0),
+        /** DeepCache's block and layer (from the outermost block), and the up path's block and layer that read the cut. */
+        block: whole(0),
+        layer: whole(0),
+        upBlock: whole(0),
+        upLayer: whole(0),
+        /** How many branch ids this UNet has (0..branches-1). */
+        branches: whole(1),
+        site: text,
+        tensor: text,
+        scope: text.nullable(),
+        evidence: z.array(text),
+      }),
+      z.object({ branch: whole(0), missing: z.object({ code: text, reason: text }) }),
+    ])
+    .nullable(),
   /** Set by `tgate calibrate --write`: how the default gate step in `schedule` was measured. */
   calibration: z
     .object({ tolerance: finite(0), steps: whole(2), samples: whole(1), version: z.union([z.literal(1), z.literal(2)]), recommended: whole(1) })
@@ -194,8 +224,20 @@ function crossReferences(m: Manifest, ctx: z.RefinementCtx<Manifest>): void {
     need('planningOutput', 'planning', 'outputs');
     need('gatedInput', null, 'inputs');
     if (s.kind === 'cross') need('fidelityInput', 'fidelity', 'inputs');
-    else need('reuseInput', 'reuse-self', 'inputs');
+    else if (s.kind === 'self') need('reuseInput', 'reuse-self', 'inputs');
   });
+  m.variants.forEach((v, i) =>
+    Object.entries(v.cuts).forEach(([id, role]) => {
+      const site = m.sites.find((s) => s.id === id);
+      if (!site || !site.cached) return add(['variants', i, 'cuts', id], "expected a cached site's id as the key", id);
+      const list = role === 'input' ? v.inputs : v.outputs;
+      if (!list.some((x) => x.name === site.tensor)) add(['variants', i, 'cuts', id], `expected ${site.tensor} among the variant's ${role}s`, role);
+    }),
+  );
+  if (m.deepcache && 'site' in m.deepcache) {
+    const deep = m.deepcache.site;
+    if (!m.sites.some((s) => s.id === deep && s.kind === 'deep' && s.cached)) add(['deepcache', 'site'], 'expected the id of a cached site of kind deep', deep);
+  }
   m.gated.forEach((g, i) =>
     g.variants.forEach((gv, j) => {
       if (!names.includes(gv.name)) add(['gated', i, 'variants', j, 'name'], `expected one of the variants (${names.join(', ')})`, gv.name);

@@ -1,7 +1,7 @@
 // The contract between compile and whatever proves its artifacts numerically (runtime/prove.ts
 // on onnxruntime). compile depends on this interface only, so the compiler never loads a runtime.
 import type { Dim } from '../ir/value.js';
-import type { SiteRole } from './variants.js';
+import type { SiteKind, SiteRole } from './variants.js';
 
 export interface TensorSpec {
   name: string;
@@ -14,14 +14,14 @@ export interface ProofRequest {
   /** The folder the variant and gated files were written to. */
   dir: string;
   /** Every variant; 'planning' is the source plus outputs, the others take some sites as inputs. */
-  variants: { name: string; file: string; cross: SiteRole; self: SiteRole; removedInputs: string[] }[];
+  variants: { name: string; file: string; cuts: Record<string, SiteRole>; removedInputs: string[] }[];
   /** Gated models: per variant, its run flag and where its model and site outputs come out. */
   gated: { file: string; variants: { name: string; flag: string; output: string; siteOutputs: Record<string, string> }[] }[];
   /** The source graph's inputs and outputs, to build feeds and compare results. */
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   /** Cached sites: the cut tensor (output and input name in the variants), gated names, claimed shape. */
-  cached: { id: string; kind: 'cross' | 'self'; tensor: string; gatedInput: string; shape: Dim[] }[];
+  cached: { id: string; kind: SiteKind; tensor: string; gatedInput: string; shape: Dim[] }[];
 }
 
 export interface ProofReport {

@@ -5,8 +5,17 @@
 //   k = G-1   gate: cross and self computed and stored, averaged over the CFG pair
 //   k >= G    fidelity: cross reused; self stored at multiples of fi_interval, reused otherwise
 // k counts the steps actually run (img2img starts mid-schedule), as the official pipelines do.
+// With DeepCache (SPEC.md §5) each step is also full (the deep feature computed and stored) or
+// shallow (fed the feature of the last full step), decided by deepcache-steps.ts; with TGATE, as
+// the official TGATE + DeepCache loader runs it: the helper reset before G-1 and G (both full),
+// and no self-attention reuse (main.py --deepcache forces sp_interval 1, warm_up 0, fi_interval 1).
+// A plan is a table: per step, the variant, the batch and what happens to each kind of cut.
 import { TgateError } from '../base/errors.js';
+import { checkDeepCache, deepCacheFullSteps, type DeepCacheOptions } from './deepcache-steps.js';
 import type { VariantName } from './variants.js';
+import { checkStepCount, MAX_STEPS } from './step-count.js';
+
+export { checkStepCount, MAX_STEPS };
 
 export type SiteAction = 'compute' | 'store' | 'reuse';
 export type Phase = 'planning' | 'gate' | 'fidelity';
@@ -18,6 +27,8 @@ export interface ScheduleOptions {
   spInterval: number;
   fiInterval: number;
   warmUp: number;
+  /** DeepCache's plan (absent or null: every step runs the whole UNet). */
+  deepcache?: DeepCacheOptions | null;
 }
 
 export interface PlannedStep {
@@ -28,32 +39,19 @@ export interface PlannedStep {
   self: SiteAction;
   /** Whether a later step reads what this step stores (else the runtime does not fetch it). */
   keepSelf: boolean;
+  /** DeepCache: 'store' on a full step, 'reuse' on a shallow one, 'compute' without DeepCache. */
+  deep: SiteAction;
+  keepDeep: boolean;
   variant: VariantName;
   /** Under CFG, steps before the gate run the [uncond, cond] pair. */
   paired: boolean;
 }
-
-/**
- * The most steps a schedule may have. A plan holds one entry per step and every step runs the
- * model, so this bounds the work of a plan (inspect --steps 1000000000 used to exhaust the heap);
- * it is ten times the 1000 training timesteps of the diffusion schedulers tgate knows.
- */
-export const MAX_STEPS = 10_000;
 
 function positiveInteger(name: string, v: number, min: number, max = Infinity): void {
   // Infinity is a gate step that never comes: the baseline.
   if (!(Number.isInteger(v) || v === Infinity) || v < min || (v > max && v !== Infinity)) {
     throw new TgateError('E_USAGE', `${name} must be an integer >= ${min}${max < Infinity ? ` and <= ${max}` : ''}, not ${v}.`, {
       hint: 'The official defaults are gate step 10, sp_interval 5, fi_interval 1, warm_up 2 (SD); see `tgate help`.',
-    });
-  }
-}
-
-/** A step count of a plan: an integer from `min` to MAX_STEPS. */
-export function checkStepCount(name: string, v: number, min = 1): void {
-  if (!Number.isInteger(v) || v < min || v > MAX_STEPS) {
-    throw new TgateError('E_USAGE', `${name} must be an integer from ${min} to ${MAX_STEPS}, not ${v}.`, {
-      hint: `Diffusion schedulers are trained on 1000 timesteps; tgate plans at most ${MAX_STEPS} steps.`,
     });
   }
 }
@@ -73,6 +71,19 @@ export function checkSchedule(o: ScheduleOptions): void {
   positiveInteger('sp_interval', o.spInterval, 1);
   positiveInteger('fi_interval', o.fiInterval, 1);
   positiveInteger('warm_up', o.warmUp, 0);
+  if (o.deepcache) checkDeepCache(o.deepcache);
+}
+
+/** Whether the plan caches the deep feature at all (an interval of 1 runs every step full: DeepCache off). */
+export const deepCacheOn = (o: ScheduleOptions): o is ScheduleOptions & { deepcache: DeepCacheOptions } =>
+  !!o.deepcache && (o.deepcache.interval > 1 || o.deepcache.schedule !== 'uniform');
+
+/**
+ * The self-attention settings a plan runs with: with DeepCache, the official combination's
+ * (T-GATE's main.py --deepcache: sp_interval 1, warm_up 0, fi_interval 1, i.e. no reuse).
+ */
+export function effectiveSelf(o: ScheduleOptions): ScheduleOptions {
+  return deepCacheOn(o) ? { ...o, spInterval: 1, fiInterval: 1, warmUp: 0 } : o;
 }
 
 function officialSelf(k: number, o: ScheduleOptions): SiteAction {
@@ -99,32 +110,54 @@ export function planSchedule(steps: number, cfg: boolean, o: ScheduleOptions, le
   checkStepCount('The number of steps', steps, 0);
   checkStepCount('The number of leading model evaluations', leading, 0);
   const G = o.gateStep;
+  const so = effectiveSelf(o);
+  // The official loader resets the DeepCache helper before G-1 and before G (tgate/SD_DeepCache.py);
+  // a gate at or after the last step is TGATE off (the baseline's convention): DeepCache alone, no reset.
+  const full = deepCacheOn(o) ? deepCacheFullSteps(steps, o.deepcache, G < steps ? [G - 1, G] : []) : null;
   const plan: PlannedStep[] = [];
   for (let k = 0; k < leading; k++) {
-    plan.push({ k, phase: 'planning', cross: 'compute', self: 'compute', keepSelf: false, variant: 'planning', paired: cfg });
+    const p: PlannedStep = { k, phase: 'planning', cross: 'compute', self: 'compute', keepSelf: false, variant: 'planning', paired: cfg, deep: 'compute', keepDeep: false };
+    plan.push(p);
   }
   for (let k = 0; k < steps; k++) {
     const phase: Phase = k < G - 1 ? 'planning' : k === G - 1 ? 'gate' : 'fidelity';
     const cross: SiteAction = phase === 'planning' ? 'compute' : phase === 'gate' ? 'store' : 'reuse';
-    const self = officialSelf(k, o);
+    const self = officialSelf(k, so);
+    const deep: SiteAction = full === null ? 'compute' : full[k] ? 'store' : 'reuse';
     const fidelity = phase === 'fidelity';
-    const variant: VariantName = self === 'reuse' ? (fidelity ? 'fidelity-reuse-self' : 'reuse-self') : fidelity ? 'fidelity' : 'planning';
-    plan.push({ k: leading + k, phase, cross, self, keepSelf: false, variant, paired: cfg && k < G });
+    const variant: VariantName =
+      deep === 'reuse'
+        ? fidelity
+          ? 'shallow-fidelity'
+          : 'shallow'
+        : self === 'reuse'
+          ? fidelity
+            ? 'fidelity-reuse-self'
+            : 'reuse-self'
+          : fidelity
+            ? 'fidelity'
+            : 'planning';
+    plan.push({ k: leading + k, phase, cross, self, keepSelf: false, variant, paired: cfg && k < G, deep, keepDeep: false });
   }
-  // A stored self-attention output is worth fetching only if a reuse follows before the next store.
+  // A stored output is worth fetching only if a reuse follows before the next store.
+  markKept(plan, 'self', 'keepSelf');
+  markKept(plan, 'deep', 'keepDeep');
+  return plan;
+}
+
+function markKept(plan: PlannedStep[], action: 'self' | 'deep', keep: 'keepSelf' | 'keepDeep'): void {
   let reuseAhead = false;
   for (let k = plan.length - 1; k >= 0; k--) {
     const p = plan[k]!;
-    if (p.self === 'store') {
-      p.keepSelf = reuseAhead;
+    if (p[action] === 'store') {
+      p[keep] = reuseAhead;
       reuseAhead = false;
-    } else if (p.self === 'reuse') reuseAhead = true;
+    } else if (p[action] === 'reuse') reuseAhead = true;
   }
-  return plan;
 }
 
 /** The variants a plan runs, in the order of VARIANTS. */
 export function variantsUsed(plan: PlannedStep[]): VariantName[] {
   const used = new Set(plan.map((p) => p.variant));
-  return (['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self'] as const).filter((v) => used.has(v));
+  return (['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self', 'shallow', 'shallow-fidelity'] as const).filter((v) => used.has(v));
 }

@@ -10,6 +10,7 @@ import { manifestGraph, readManifest, type Manifest, type ManifestGated, type Ma
 import type { VariantName } from '../build/variants.js';
 import { planSchedule, variantsUsed, type ScheduleOptions } from '../build/schedule.js';
 import { checkSteps } from './schedulers/config-check.js';
+import { checkDeepCache } from '../build/deepcache-steps.js';
 import { openSession, type SessionOptions } from './session.js';
 
 export { readManifest };
@@ -67,13 +68,43 @@ export function resolveSchedule(m: Manifest, gateStep: number | undefined, t: Tg
     });
   }
   const d = m.schedule;
+  const deepcache = t.deepcache ?? null;
+  if (deepcache) checkDeepCacheFolder(m, deepcache, t);
   return {
     version,
     gateStep: gateStep ?? d.gateStep,
     spInterval: t.spInterval ?? d.spInterval,
     fiInterval: t.fiInterval ?? d.fiInterval,
     warmUp: t.warmUp ?? d.warmUp,
+    deepcache,
   };
+}
+
+/**
+ * A DeepCache plan needs the folder's cut to be the branch asked for, and, as the official TGATE +
+ * DeepCache combination forces, no self-attention reuse (schedule.ts's effectiveSelf).
+ */
+function checkDeepCacheFolder(m: Manifest, dc: NonNullable<TgateOptions['deepcache']>, t: TgateOptions): void {
+  checkDeepCache(dc);
+  const compiled = m.deepcache;
+  if (!compiled || !('site' in compiled)) {
+    const why = compiled ? `no DeepCache cut was found (${compiled.missing.code}: ${compiled.missing.reason})` : 'it was compiled with --no-deepcache';
+    throw new TgateError('E_USAGE', `This folder has no DeepCache variants: ${why}.`, {
+      hint: compiled ? 'DeepCache needs a UNet with skip connections (SD-1.x/2.x, SD-XL).' : 'Recompile without --no-deepcache.',
+    });
+  }
+  if (compiled.branch !== dc.branch) {
+    throw new TgateError('E_USAGE', `This folder was compiled for DeepCache branch ${compiled.branch}, not ${dc.branch}.`, {
+      hint: `Run with --deepcache-branch ${compiled.branch}, or recompile with --deepcache-branch ${dc.branch} (branches 0..${compiled.branches - 1}).`,
+    });
+  }
+  const forced = { spInterval: 1, fiInterval: 1, warmUp: 0 } as const;
+  const reuse = (Object.keys(forced) as (keyof typeof forced)[]).filter((k) => t[k] !== undefined && t[k] !== forced[k]);
+  if (reuse.length) {
+    throw new TgateError('E_USAGE', `DeepCache runs as the official TGATE + DeepCache combination does: no self-attention reuse, so ${reuse.join(', ')} cannot be set.`, {
+      hint: "T-GATE's main.py --deepcache forces sp_interval 1, warm_up 0, fi_interval 1; leave those options out.",
+    });
+  }
 }
 
 /** The variants a schedule over `steps` runs (what load should open). */

@@ -33,6 +33,8 @@ export class AttentionChangeRecorder {
   record(k: number, outputs: readonly [Pick<CacheSite, 'id' | 'kind'>, ort.Tensor][]): void {
     const sums: Record<'cross' | 'self', [number, number]> = { cross: [0, 0], self: [0, 0] };
     for (const [c, t] of outputs) {
+      // Attention outputs only: the deep feature is not one (the sampler never passes it here).
+      if (c.kind === 'deep') continue;
       const now = Float32Array.from(numbersOf(t));
       const before = this.previous.get(c.id);
       if (before && before.length === now.length) {

@@ -38,6 +38,8 @@ export interface StepRecord {
   variant: VariantName;
   cross: SiteAction;
   self: SiteAction;
+  /** DeepCache: 'store' on a full step, 'reuse' on a shallow one, 'compute' without DeepCache. */
+  deep: SiteAction;
   batch: number;
   /** Time inside session.run, and the whole step (feeds, guidance, scheduler). */
   modelMs: number;
@@ -176,7 +178,7 @@ export class GatedUNet {
       inputs: manifest.source.inputs,
       outputs: [roles.output.name],
       variants: manifest.variants,
-      sites: [...roles.cross, ...roles.self],
+      sites: [...roles.cross, ...roles.self, ...(roles.deep ? [roles.deep] : [])],
     });
     return new GatedUNet(dir, manifest, roles, new VariantRunner(layout, sessions), opened);
   }
@@ -261,7 +263,7 @@ export class GatedUNet {
     const res = await this.runner.call({ variant: step.variant, batch, feeds, caches: run.siteCaches, fetch });
     run.attention?.record(
       k,
-      fetch.map((c) => [c, res.sites.get(c.id)!]),
+      fetch.filter((c) => c.kind !== 'deep').map((c) => [c, res.sites.get(c.id)!]),
     );
     this.keepCaches(run, step, fetch, res.sites);
     // NaN or infinity stops the generation at the step it appears in, naming it (tensor-checks.ts).
@@ -274,7 +276,7 @@ export class GatedUNet {
       `The latents after the ${scheduler.className} update at ${where}`,
       `The model's output was finite, the update overflowed float32: ${paired ? `the guidance scale (${o.guidance}) is too large, or ` : ''}the schedule's noise levels are too extreme (check the scheduler config's beta_start, beta_end, trained_betas, or use another scheduler).`,
     );
-    const { variant, cross, self } = step;
+    const { variant, cross, self, deep } = step;
     const record: StepRecord = {
       k,
       steps: run.plan.length,
@@ -283,6 +285,7 @@ export class GatedUNet {
       variant,
       cross,
       self,
+      deep,
       batch,
       modelMs: res.modelMs,
       stepMs: performance.now() - stepStart,
@@ -290,17 +293,23 @@ export class GatedUNet {
     return { x: next, eps, record };
   }
 
-  /** The site outputs a step needs: those it stores (or, recording attention, every one its variant computes). */
+  /** The site outputs a step needs: those it stores (or, recording attention, every attention output its variant computes). */
   private sitesToFetch(step: PlannedStep, recordAttention: boolean): CacheSite[] {
     const r = this.roles;
-    if (!recordAttention) return [...(step.cross === 'store' ? r.cross : []), ...(step.keepSelf ? r.self : [])];
-    const spec = this.manifest.variants.find((v) => v.name === step.variant)!;
-    return [...(spec.cross === 'output' ? r.cross : []), ...(spec.self === 'output' ? r.self : [])];
+    const deep = step.keepDeep && r.deep ? [r.deep] : [];
+    if (!recordAttention) return [...(step.cross === 'store' ? r.cross : []), ...(step.keepSelf ? r.self : []), ...deep];
+    const cuts = this.manifest.variants.find((v) => v.name === step.variant)!.cuts;
+    return [...r.cross, ...r.self].filter((c) => cuts[c.id] === 'output').concat(deep);
   }
 
   /** Stores what the step keeps: the gate step the mean over the CFG pair (both kinds), other stores the rows. */
   private keepCaches(run: Run, step: PlannedStep, fetched: CacheSite[], sites: Map<string, ort.Tensor>): void {
     for (const c of fetched) {
+      // The deep feature is kept as computed, at the step's batch (the official helper stores it so).
+      if (c.kind === 'deep') {
+        if (step.keepDeep) run.siteCaches.set(c.id, sites.get(c.id)!);
+        continue;
+      }
       if (c.kind === 'cross' ? step.cross !== 'store' : !step.keepSelf) continue;
       // Halving axis 0 pairs samples at either site rank ([2B, T, C] or [2B·T, C]; batch-ops.ts).
       const kept = step.phase === 'gate' ? meanOfPair(sites.get(c.id)!, c.dtype, step.paired) : sites.get(c.id)!;

@@ -7,16 +7,15 @@ import { GUIDANCE_EMBEDDING } from '../analyses/family.js';
 import { latentInput } from '../build/latent-factor.js';
 import type { Manifest, ManifestIo, ManifestSite } from '../build/manifest.js';
 import { siteDims } from '../analyses/site-dims.js';
+import type { SiteKind } from '../build/variants.js';
 
 export interface CacheSite {
   id: string;
-  kind: 'cross' | 'self';
+  kind: SiteKind;
   /** The tensor's name as a variant output and as a variant input (the cut keeps the name). */
   tensor: string;
   gatedInput: string;
   dtype: string;
-  /** Channels (the last dim, at either site rank); fixed in every export tgate accepts. */
-  channels: number;
   /** The cut's shape as the manifest gives it: a placeholder for it takes its fixed dims. */
   shape: readonly (string | number)[];
 }
@@ -30,13 +29,16 @@ export interface ModelRoles {
   output: ManifestIo;
   cross: CacheSite[];
   self: CacheSite[];
+  /** DeepCache's deep feature, when the folder was compiled with a cut. */
+  deep: CacheSite | null;
 }
 
 function cacheSite(s: ManifestSite): CacheSite {
-  const { channels } = siteDims(s.shape);
+  // Attention sites: channels are the last dim at either rank (site-dims.ts); the deep feature is [batch, C, H, W].
+  const channels = s.kind === 'deep' ? s.shape[1] : siteDims(s.shape).channels;
   if (typeof channels !== 'number')
     throw new TgateError('E_UNSUPPORTED_MODEL', `Site ${s.id} has a symbolic channel count; tgate needs it fixed.`, { subject: { tensor: s.tensor } });
-  return { id: s.id, kind: s.kind, tensor: s.tensor, gatedInput: s.gatedInput!, dtype: s.dtype, channels, shape: s.shape };
+  return { id: s.id, kind: s.kind, tensor: s.tensor, gatedInput: s.gatedInput!, dtype: s.dtype, shape: s.shape };
 }
 
 export function modelRoles(m: Manifest): ModelRoles {
@@ -60,5 +62,6 @@ export function modelRoles(m: Manifest): ModelRoles {
     output,
     cross: cached.filter((s) => s.kind === 'cross').map(cacheSite),
     self: cached.filter((s) => s.kind === 'self').map(cacheSite),
+    deep: cached.filter((s) => s.kind === 'deep').map(cacheSite)[0] ?? null,
   };
 }

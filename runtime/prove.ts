@@ -192,7 +192,7 @@ async function proveVariants(p: Probe, planned: Record<string, OrtTensor>, expec
   const errors: Record<string, number> = {};
   for (const v of req.variants) {
     if (v.name === 'planning') continue;
-    const computed = p.layout.sites.filter((c) => (c.kind === 'cross' ? v.cross : v.self) === 'output');
+    const computed = p.layout.sites.filter((c) => v.cuts[c.id] === 'output');
     const session = await openForProof(path.join(req.dir, v.file), v.name);
     let got: Record<string, OrtTensor>;
     try {
@@ -229,7 +229,7 @@ async function proveGated(p: Probe, g: ProofRequest['gated'][number], results: M
   try {
     for (const gv of g.variants) {
       const v = req.variants.find((x) => x.name === gv.name)!;
-      const computed = p.layout.sites.filter((c) => (c.kind === 'cross' ? v.cross : v.self) === 'output');
+      const computed = p.layout.sites.filter((c) => v.cuts[c.id] === 'output');
       const lost = computed.find((c) => !gv.siteOutputs[c.id]);
       if (lost) {
         throw new TgateError(

@@ -7,7 +7,7 @@ import type ort from 'onnxruntime-node';
 import { TgateError } from '../base/errors.js';
 import { gatedSourceOutputs } from '../build/gated-model.js';
 import { latentInput } from '../build/latent-factor.js';
-import type { SiteRole } from '../build/variants.js';
+import type { SiteKind, SiteRole } from '../build/variants.js';
 import { firstRows, repeatRows } from './batch-ops.js';
 import { placeholder, runFlag } from './placeholders.js';
 import { runModel, type Feeds } from './session.js';
@@ -17,7 +17,7 @@ type Shape = readonly (string | number | null)[];
 /** A cached site as the runner feeds and fetches it. */
 export interface RunnerSite {
   id: string;
-  kind: 'cross' | 'self';
+  kind: SiteKind;
   /** Its name as a variant's output and input (the cut keeps the name). */
   tensor: string;
   /** Its input name in the gated models. */
@@ -33,7 +33,8 @@ export interface RunnerLayout {
   inputs: readonly { name: string; dtype: string; shape: Shape }[];
   /** The source outputs a call fetches, by name: from a variant's own graph, or under their gated names (gatedSourceOutputs). */
   outputs: readonly string[];
-  variants: readonly { name: string; cross: SiteRole; self: SiteRole | null; removedInputs: readonly string[] }[];
+  /** Each variant's cut decisions by site id (a site it does not hold is absent), and the source inputs it no longer reads. */
+  variants: readonly { name: string; cuts: Readonly<Record<string, SiteRole>>; removedInputs: readonly string[] }[];
   sites: readonly RunnerSite[];
   /** The batch a static-batch export was made for (null: a dynamic batch axis). */
   fixedBatch: number | null;
@@ -101,8 +102,7 @@ export class VariantRunner {
   }
 
   private role(variant: string, c: RunnerSite): SiteRole | null {
-    const v = this.variant(variant);
-    return c.kind === 'cross' ? v.cross : v.self;
+    return this.variant(variant).cuts[c.id] ?? null;
   }
 
   /** How many times a call's rows are repeated to fill a static export's batch (1 for a dynamic one). */

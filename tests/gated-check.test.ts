@@ -30,7 +30,7 @@ function build() {
   const variants = variantsFor(sites.targets).map((spec) => buildVariant(() => src.loaded.decode(), spec, sites.targets));
   const branches: GatedBranch[] = SET.map((name) => {
     const v = variants.find((x) => x.spec.name === name)!;
-    return { name, model: v.model, cross: v.spec.cross, self: v.spec.self };
+    return { name, model: v.model, cuts: v.cuts };
   });
   const caches = sites.cachedSites.map((s) => ({ id: s.id, kind: s.kind, tensor: s.tensor }));
   return { branches, caches, sites };
