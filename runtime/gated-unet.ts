@@ -296,10 +296,11 @@ export class GatedUNet {
   /** The site outputs a step needs: those it stores (or, recording attention, every attention output its variant computes). */
   private sitesToFetch(step: PlannedStep, recordAttention: boolean): CacheSite[] {
     const r = this.roles;
-    const deep = step.keepDeep && r.deep ? [r.deep] : [];
-    if (!recordAttention) return [...(step.cross === 'store' ? r.cross : []), ...(step.keepSelf ? r.self : []), ...deep];
+    // Only what the step's variant computes: a shallow variant holds only its shallow network's sites.
     const cuts = this.manifest.variants.find((v) => v.name === step.variant)!.cuts;
-    return [...r.cross, ...r.self].filter((c) => cuts[c.id] === 'output').concat(deep);
+    const deep = step.keepDeep && r.deep ? [r.deep] : [];
+    const wanted = recordAttention ? [...r.cross, ...r.self] : [...(step.cross === 'store' ? r.cross : []), ...(step.keepSelf ? r.self : [])];
+    return wanted.filter((c) => cuts[c.id] === 'output').concat(deep);
   }
 
   /** Stores what the step keeps: the gate step the mean over the CFG pair (both kinds), other stores the rows. */
