@@ -12,7 +12,7 @@
 // A plan is a table: per step, the variant, the batch and what happens to each kind of cut.
 import { TgateError } from '../base/errors.js';
 import { checkDeepCache, deepCacheFullSteps, type DeepCacheOptions } from './deepcache-steps.js';
-import type { VariantName } from './variants.js';
+import { SITE_KINDS, VARIANTS, type SiteKind, type VariantName } from './variants.js';
 import { checkStepCount, MAX_STEPS } from './step-count.js';
 
 export { checkStepCount, MAX_STEPS };
@@ -124,25 +124,23 @@ export function planSchedule(steps: number, cfg: boolean, o: ScheduleOptions, le
     const cross: SiteAction = phase === 'planning' ? 'compute' : phase === 'gate' ? 'store' : 'reuse';
     const self = officialSelf(k, so);
     const deep: SiteAction = full === null ? 'compute' : full[k] ? 'store' : 'reuse';
-    const fidelity = phase === 'fidelity';
-    const variant: VariantName =
-      deep === 'reuse'
-        ? fidelity
-          ? 'shallow-fidelity'
-          : 'shallow'
-        : self === 'reuse'
-          ? fidelity
-            ? 'fidelity-reuse-self'
-            : 'reuse-self'
-          : fidelity
-            ? 'fidelity'
-            : 'planning';
+    const variant = variantFor({ cross, self, deep });
     plan.push({ k: leading + k, phase, cross, self, keepSelf: false, variant, paired: cfg && k < G, deep, keepDeep: false });
   }
   // A stored output is worth fetching only if a reuse follows before the next store.
   markKept(plan, 'self', 'keepSelf');
   markKept(plan, 'deep', 'keepDeep');
   return plan;
+}
+
+/**
+ * The variant a step runs: the one whose cut decisions are the step's, kind by kind (a reused
+ * site is fed, any other computed). Methods decide actions; which graph serves them is data (VARIANTS).
+ */
+export function variantFor(actions: Record<SiteKind, SiteAction>): VariantName {
+  const v = VARIANTS.find((x) => SITE_KINDS.every((kind) => (actions[kind] === 'reuse') === (x[kind] === 'input')));
+  if (!v) throw new TgateError('E_INTERNAL', `No variant feeds ${SITE_KINDS.filter((k) => actions[k] === 'reuse').join(' + ')} and computes the rest.`);
+  return v.name;
 }
 
 function markKept(plan: PlannedStep[], action: 'self' | 'deep', keep: 'keepSelf' | 'keepDeep'): void {
@@ -159,5 +157,5 @@ function markKept(plan: PlannedStep[], action: 'self' | 'deep', keep: 'keepSelf'
 /** The variants a plan runs, in the order of VARIANTS. */
 export function variantsUsed(plan: PlannedStep[]): VariantName[] {
   const used = new Set(plan.map((p) => p.variant));
-  return (['planning', 'reuse-self', 'fidelity', 'fidelity-reuse-self', 'shallow', 'shallow-fidelity'] as const).filter((v) => used.has(v));
+  return VARIANTS.map((v) => v.name).filter((v) => used.has(v));
 }

@@ -17,6 +17,7 @@ export type VariantName = 'planning' | 'reuse-self' | 'fidelity' | 'fidelity-reu
 
 /** The kinds of cut: an attention output (SPEC.md §1) or DeepCache's deep feature (§5). */
 export type SiteKind = 'cross' | 'self' | 'deep';
+export const SITE_KINDS: readonly SiteKind[] = ['cross', 'self', 'deep'];
 
 /** What a variant does with a kind of site: computes and outputs it, or takes it as an input. */
 export type SiteRole = 'output' | 'input';
