@@ -116,7 +116,17 @@ export function planSchedule(steps: number, cfg: boolean, o: ScheduleOptions, le
   const full = deepCacheOn(o) ? deepCacheFullSteps(steps, o.deepcache, G < steps ? [G - 1, G] : []) : null;
   const plan: PlannedStep[] = [];
   for (let k = 0; k < leading; k++) {
-    const p: PlannedStep = { k, phase: 'planning', cross: 'compute', self: 'compute', keepSelf: false, variant: 'planning', paired: cfg, deep: 'compute', keepDeep: false };
+    const p: PlannedStep = {
+      k,
+      phase: 'planning',
+      cross: 'compute',
+      self: 'compute',
+      keepSelf: false,
+      variant: 'planning',
+      paired: cfg,
+      deep: 'compute',
+      keepDeep: false,
+    };
     plan.push(p);
   }
   for (let k = 0; k < steps; k++) {

@@ -16,4 +16,3 @@ export function checkStepCount(name: string, v: number, min = 1): void {
     });
   }
 }
-

@@ -129,6 +129,10 @@ export function buildVariant(source: () => Model, spec: VariantSpec, targets: Si
 function sitesIn(graph: Graph, spec: VariantSpec, targets: SiteTarget[]): SiteTarget[] {
   const deep = targets.find((t) => t.kind === 'deep');
   if (!deep || spec.deep !== 'input') return targets;
-  const shallow = inShallowPart(graph, deep.tensor, targets.map((t) => t.tensor));
+  const shallow = inShallowPart(
+    graph,
+    deep.tensor,
+    targets.map((t) => t.tensor),
+  );
   return targets.filter((t) => t === deep || shallow.has(t.tensor));
 }

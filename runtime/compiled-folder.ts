@@ -101,9 +101,13 @@ function checkDeepCacheFolder(m: Manifest, dc: NonNullable<TgateOptions['deepcac
   const forced = { spInterval: 1, fiInterval: 1, warmUp: 0 } as const;
   const reuse = (Object.keys(forced) as (keyof typeof forced)[]).filter((k) => t[k] !== undefined && t[k] !== forced[k]);
   if (reuse.length) {
-    throw new TgateError('E_USAGE', `DeepCache runs as the official TGATE + DeepCache combination does: no self-attention reuse, so ${reuse.join(', ')} cannot be set.`, {
-      hint: "T-GATE's main.py --deepcache forces sp_interval 1, warm_up 0, fi_interval 1; leave those options out.",
-    });
+    throw new TgateError(
+      'E_USAGE',
+      `DeepCache runs as the official TGATE + DeepCache combination does: no self-attention reuse, so ${reuse.join(', ')} cannot be set.`,
+      {
+        hint: "T-GATE's main.py --deepcache forces sp_interval 1, warm_up 0, fi_interval 1; leave those options out.",
+      },
+    );
   }
 }
 

@@ -22,8 +22,10 @@ export function shallowNodes(graph: Graph, cut: string): Set<Node> {
 /** Of `tensors`, those the shallow network of `cut` still computes. */
 export function inShallowPart(graph: Graph, cut: string, tensors: readonly string[]): Set<string> {
   const nodes = shallowNodes(graph, cut);
-  return new Set(tensors.filter((t) => {
-    const p = graph.value(t)?.producer;
-    return p !== undefined && p !== null && nodes.has(p);
-  }));
+  return new Set(
+    tensors.filter((t) => {
+      const p = graph.value(t)?.producer;
+      return p !== undefined && p !== null && nodes.has(p);
+    }),
+  );
 }
