@@ -88,7 +88,7 @@ export function planSites(src: CompileSource, filter: SiteFilter | undefined, de
 }
 
 /** The deep cut and its type (the inferred shape where it names every dim, else the export's, completed with named symbols). */
-function planDeep(analysed: Model, branch: number, inferred: ShapeInference): NonNullable<SitePlan['deep']> {
+export function planDeep(analysed: Model, branch: number, inferred: ShapeInference): NonNullable<SitePlan['deep']> {
   const cut = findDeepCacheCut(analysed.graph, branch);
   if (isDeepCacheMiss(cut) && cut.code === 'BRANCH_OUT_OF_RANGE') {
     throw new TgateError('E_USAGE', `--deepcache-branch ${branch}: ${cut.reason}`, {

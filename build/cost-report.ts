@@ -1,6 +1,7 @@
 // The cost facts `inspect`, `compile --report`, `bench` and `diff` print: MACs (both conventions)
-// and parameters of one UNet call, per site and per block; the caches' bytes per sample; and
-// what a baseline, v1 and v2 run cost over a number of steps, with the speed-up bound.
+// and parameters of one UNet call, per site, per block and per variant; the caches' bytes per
+// sample; and what every plan (baseline, TGATE v1 and v2, DeepCache alone and with TGATE) costs
+// over a number of steps, with the speed-up bound.
 import { latentInput } from './latent-factor.js';
 import { GUIDANCE_EMBEDDING, type Family, type ScheduleDefaults } from '../analyses/family.js';
 import type { Graph } from '../ir/graph.js';
@@ -32,8 +33,8 @@ export interface CostRequest {
   shapes?: Record<string, number[]>;
   steps?: number;
   gateStep?: number;
-  /** The v2 schedule to cost (default: the family's). */
-  schedule?: Partial<Pick<ScheduleOptions, 'spInterval' | 'fiInterval' | 'warmUp'>>;
+  /** The v2 schedule to cost (default: the family's), and a DeepCache plan to cost besides N 3 and 5. */
+  schedule?: Partial<Pick<ScheduleOptions, 'spInterval' | 'fiInterval' | 'warmUp' | 'deepcache'>>;
   /** The source's shapes when the caller already inferred them (inference is the costly part on SD-size graphs). */
   sourceShapes?: ShapeInference;
 }
@@ -54,7 +55,7 @@ export interface CostReport {
   caches: { crossBytesPerSample: number; selfBytesPerSample: number; selfBytesPerSampleWithCfg: number };
   /** null when there is no cross-attention to gate. */
   schedule: ScheduleCost | null;
-  /** Graph-level counts per variant at the call batch. */
+  /** Graph-level counts per variant at the call batch (the shallow ones included when compiled). */
   variants: { name: VariantName; linearMacs: number; attentionMacs: number; params: number }[];
 }
 

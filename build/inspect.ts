@@ -1,6 +1,6 @@
 // What `tgate inspect` reports about a model or a compiled folder: io, op counts, the attention
 // sites, the model family, and the cost facts (MACs and parameters per call, per site and per
-// block; cache bytes per sample; what baseline, v1 and v2 runs cost and the speed-up bound).
+// block and per variant; cache bytes per sample; what every plan's run costs and its speed-up bound).
 // Pure data (no printing), so --json and the text view show the same facts.
 import { costReport, type CostReport, type CostRequest, type CostSite } from './cost-report.js';
 import { familyOfGraph, FAMILY_DEFAULTS, type Family, type ScheduleDefaults } from '../analyses/family.js';
@@ -12,9 +12,10 @@ import { bareLatentFactor, latentInput, type LatentFactor } from './latent-facto
 import { graphIo, manifestGraph, manifestShape, readManifest, type ManifestIo } from './manifest.js';
 import { siteDims } from '../analyses/site-dims.js';
 import { checkStepOptions } from './schedule.js';
-import { buildVariant, variantsFor, type VariantName } from './variants.js';
+import { buildVariant, variantsFor, type SiteTarget, type VariantName } from './variants.js';
 import { findAttentionSites, type ConsideredCandidate, type RejectedCandidate } from '../analyses/attention/find-sites.js';
-import { inferShapes, type ShapeRuleFailure } from '../analyses/shapes/infer.js';
+import { inferShapes, type ShapeInference, type ShapeRuleFailure } from '../analyses/shapes/infer.js';
+import { planDeep } from './compile-plan.js';
 
 export interface InspectOptions {
   /** Image size in pixels (the latent is that / latentFactor); default: the family's native resolution. */
@@ -136,10 +137,10 @@ function assemble(
   family: { name: Family; why: string },
   variants: Partial<Record<VariantName, Graph>>,
   o: InspectOptions,
+  inferred: ShapeInference = inferShapes(graph),
 ): InspectReport {
   const defaults = FAMILY_DEFAULTS[family.name];
   const { shapes, height, width, factor } = shapesWith(base.inputs, family.name, o);
-  const inferred = inferShapes(graph);
   const cost = costReport({
     source: graph,
     sourceShapes: inferred,
@@ -186,7 +187,11 @@ export function inspectModel(file: string, o: InspectOptions = {}): InspectRepor
   );
   const family = { name: found.family, why: found.why };
   // The variants a default compile would write, built in memory, to cost the schedules.
-  const targets = report.sites.map((s) => ({ id: s.id, kind: s.kind, tensor: s.tensor, type: s.cut }));
+  const targets: SiteTarget[] = report.sites.map((s) => ({ id: s.id, kind: s.kind, tensor: s.tensor, type: s.cut }));
+  // A default compile caches DeepCache's branch-0 feature too, where the UNet has one: cost its shallow variants.
+  const inferred = inferShapes(g);
+  const deep = planDeep(model, 0, inferred);
+  if ('cut' in deep) targets.push({ id: deep.id, kind: 'deep', tensor: deep.cut.tensor, type: deep.type });
   const variants: Partial<Record<VariantName, Graph>> = {};
   if (report.sites.some((s) => s.kind === 'cross'))
     for (const spec of variantsFor(targets)) if (spec.name !== 'planning') variants[spec.name] = buildVariant(() => src.decode(), spec, targets).model.graph;
@@ -218,7 +223,7 @@ export function inspectModel(file: string, o: InspectOptions = {}): InspectRepor
     rejected: report.rejected,
     considered: report.considered,
   };
-  return assemble(base, g, sites, family, variants, o);
+  return assemble(base, g, sites, family, variants, o, inferred);
 }
 
 /** A compiled folder: its manifest and graphs (never the weights). */
@@ -230,16 +235,18 @@ export function inspectCompiled(dir: string, o: InspectOptions = {}): InspectRep
   const planning = graphs.planning!;
   const batch = latentInput(m.source.inputs)?.shape[0];
   // The attention sites: the deep feature is not one (its MACs are the variants').
-  const sites = m.sites.flatMap((s) => (s.kind === 'deep' ? [] : [{ ...s, kind: s.kind }])).map((s) => ({
-    id: s.id,
-    kind: s.kind,
-    variant: null,
-    scope: s.scope,
-    tensor: s.tensor,
-    ...siteDims(s.shape, batch),
-    conditioning: [],
-    cached: s.cached,
-  }));
+  const sites = m.sites
+    .flatMap((s) => (s.kind === 'deep' ? [] : [{ ...s, kind: s.kind }]))
+    .map((s) => ({
+      id: s.id,
+      kind: s.kind,
+      variant: null,
+      scope: s.scope,
+      tensor: s.tensor,
+      ...siteDims(s.shape, batch),
+      conditioning: [],
+      cached: s.cached,
+    }));
   const base = {
     file: dir,
     kind: 'compiled' as const,

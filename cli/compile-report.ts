@@ -1,7 +1,7 @@
 // compile --report: report.json and report.md beside the artifacts, for CI pipelines to post: what
-// the compile produced, what one call and a run cost (MACs, parameters, the speed-up bounds of v1
-// and v2), cache sizes, each variant's pass records, and the diff of the source against every
-// variant. Deterministic: no timings or absolute paths, so the same source gives the same bytes.
+// the compile produced, what one call of each variant and a run of each plan cost (MACs, parameters,
+// the speed-up bounds of TGATE v1/v2, DeepCache alone and with TGATE), cache sizes, each variant's
+// pass records, and the diff of the source against every variant. Deterministic: no timings or absolute paths, so the same source gives the same bytes.
 import type { CompileResult } from '../build/compile.js';
 import type { ScheduleCost } from '../build/schedule-cost.js';
 import { bytesText, countText } from './format.js';
@@ -17,9 +17,7 @@ function scheduleMarkdown(s: ScheduleCost): string {
   return [
     `| run (${s.steps} steps, batch ${s.batch}${s.cfg ? ', CFG' : ''}) | MACs conv+linear | MACs all | bound conv+linear | bound all |`,
     '|---|---|---|---|---|',
-    row('baseline', s.baseline),
-    row(`TGATE v1 (gate step ${s.v1.gateStep})`, s.v1),
-    ...(s.v2 ? [row(`TGATE v2 (sp ${s.v2.schedule.spInterval}, fi ${s.v2.schedule.fiInterval}, warm-up ${s.v2.schedule.warmUp})`, s.v2)] : []),
+    ...s.plans.map((p) => row(p.description, p)),
   ].join('\n');
 }
 

@@ -49,7 +49,7 @@ describe('compile (embedded weights)', () => {
 
   it('the manifest describes sources, graphs, sites and the proof', () => {
     const m = JSON.parse(fs.readFileSync(path.join(out, 'tgate.json'), 'utf8'));
-    expect(m.format).toBe('tgate/2');
+    expect(m.format).toBe('tgate/3');
     expect(m.source).toMatchObject({ file: 'model.onnx', sha256: sha256(fs.readFileSync(src)), opset: 17 });
     expect(m.variants.map((v: { name: string; file: string }) => [v.name, v.file])).toEqual([
       ['planning', 'planning.onnx'],

@@ -202,11 +202,13 @@ describe('tgate.json: schema and format version', () => {
   });
 
   it('gives the format its own check: another tgate version is named, with the way out', () => {
-    expect(refusal((m) => (m.format = 'tgate/3'))).toMatchObject({
+    expect(refusal((m) => (m.format = 'tgate/4'))).toMatchObject({
       code: 'E_UNSUPPORTED_MODEL',
-      message: expect.stringMatching(/made by a newer tgate; this tgate reads tgate\/2/),
+      message: expect.stringMatching(/made by a newer tgate; this tgate reads tgate\/3/),
       hint: expect.stringMatching(/Upgrade tgate, or recompile/),
     });
+    // tgate/2 (before DeepCache's cuts): an older format, recompiled to get the shallow variants.
+    expect(refusal((m) => (m.format = 'tgate/2'))).toMatchObject({ code: 'E_UNSUPPORTED_MODEL', message: expect.stringMatching(/made by an older tgate/) });
     expect(refusal((m) => (m.format = 'tgate/1'))).toMatchObject({
       code: 'E_UNSUPPORTED_MODEL',
       message: expect.stringMatching(/made by an older tgate/),
@@ -214,9 +216,9 @@ describe('tgate.json: schema and format version', () => {
     });
     expect(refusal((m) => delete m.format)).toMatchObject({
       code: 'E_BAD_MANIFEST',
-      message: expect.stringMatching(/is not a tgate manifest: format: expected "tgate\/2", got nothing/),
+      message: expect.stringMatching(/is not a tgate manifest: format: expected "tgate\/3", got nothing/),
     });
-    expect(refusal((m) => (m.format = 2)).message).toMatch(/format: expected "tgate\/2", got 2/);
+    expect(refusal((m) => (m.format = 2)).message).toMatch(/format: expected "tgate\/3", got 2/);
   });
 
   it('refuses what is not a JSON object, without quoting the text', () => {
@@ -225,7 +227,7 @@ describe('tgate.json: schema and format version', () => {
     expect(passwd).toMatchObject({ code: 'E_BAD_MANIFEST', message: expect.stringMatching(/x\/tgate\.json is not valid JSON\.$/) });
     expect(passwd.message).not.toContain('root');
     expect(parse('').message).toMatch(/is empty/);
-    expect(parse('{"format": "tgate/2",').message).toMatch(/it ends early: the file is truncated/);
+    expect(parse('{"format": "tgate/3",').message).toMatch(/it ends early: the file is truncated/);
     expect(parse('[1, 2]').message).toMatch(/is not a JSON object \(it holds a list of 2\)/);
     expect(parse(Uint8Array.of(0x7b, 0xff, 0xfe, 0x7d)).message).toMatch(/is not UTF-8 text/);
     // Escaped: a control character in a value cannot reach the terminal raw.
@@ -382,7 +384,7 @@ describe('a damaged compiled folder: a coded error from every command', () => {
     ];
     // A compiled pipeline: generate reads every component; run only the UNet, the manifest and the scheduler config.
     const pipe: [string, string, string[]][] = [
-      ['tgate.json not JSON', damaged((d) => fs.writeFileSync(path.join(d, 'tgate.json'), '{"format": "tgate/2", '), pipeline), ['generate']],
+      ['tgate.json not JSON', damaged((d) => fs.writeFileSync(path.join(d, 'tgate.json'), '{"format": "tgate/3", '), pipeline), ['generate']],
       [
         'text encoder symlinked outside',
         damaged((d) => {

@@ -202,7 +202,7 @@ describe('--force and demo -o replace only what tgate wrote', () => {
     // An earlier demo output: nothing but the demo's files and compiled/ with a tgate manifest.
     const earlier = path.join(work, 'demo');
     fs.mkdirSync(path.join(earlier, 'compiled'), { recursive: true });
-    fs.writeFileSync(path.join(earlier, 'compiled/tgate.json'), JSON.stringify({ format: 'tgate/2' }));
+    fs.writeFileSync(path.join(earlier, 'compiled/tgate.json'), JSON.stringify({ format: 'tgate/3' }));
     fs.writeFileSync(path.join(earlier, 'report.md'), 'old');
     const again = tgate(['demo', '-o', earlier, '--samples', '1', '--steps', '2', '--gate-step', '1', '--prompt', 'a red circle on the left']);
     expect(again.status).toBe(0);

@@ -181,15 +181,15 @@ describe('gated sampler', () => {
     fs.writeFileSync(path.join(old, 'tgate.json'), JSON.stringify({ format: 'tgate/1' }));
     await expect(GatedUNet.load(old)).rejects.toMatchObject({
       code: 'E_UNSUPPORTED_MODEL',
-      message: expect.stringMatching(/this tgate reads tgate\/2/),
+      message: expect.stringMatching(/this tgate reads tgate\/3/),
       hint: expect.stringMatching(/Recompile/),
     });
-    fs.writeFileSync(path.join(old, 'tgate.json'), JSON.stringify({ format: 'tgate/2', sites: [] }));
+    fs.writeFileSync(path.join(old, 'tgate.json'), JSON.stringify({ format: 'tgate/3', sites: [] }));
     await expect(GatedUNet.load(old)).rejects.toMatchObject({
       code: 'E_BAD_MANIFEST',
       message: expect.stringMatching(/source: expected an object, got nothing \(the field is missing\)/),
     });
-    fs.writeFileSync(path.join(old, 'tgate.json'), '{"format": "tgate/2",');
+    fs.writeFileSync(path.join(old, 'tgate.json'), '{"format": "tgate/3",');
     await expect(GatedUNet.load(old)).rejects.toMatchObject({ code: 'E_BAD_MANIFEST', message: expect.stringMatching(/tgate\.json is not valid JSON/) });
   });
 
