@@ -171,7 +171,19 @@ const manifestObject = z.object({
     .nullable(),
   /** Set by `tgate calibrate --write`: how the default gate step in `schedule` was measured. */
   calibration: z
-    .object({ tolerance: finite(0), steps: whole(2), samples: whole(1), version: z.union([z.literal(1), z.literal(2)]), recommended: whole(1) })
+    .object({
+      tolerance: finite(0),
+      steps: whole(2),
+      samples: whole(1),
+      version: z.union([z.literal(1), z.literal(2)]),
+      recommended: whole(1),
+      /** With DeepCache swept: its intervals, and the fastest plan within the tolerance (gate step null: DeepCache alone). Not a default: run and bench take DeepCache only from --deepcache. */
+      deepcacheIntervals: z.array(whole(1)).optional(),
+      recommendedPlan: z
+        .object({ gateStep: whole(1).nullable(), deepcache: whole(1) })
+        .nullable()
+        .optional(),
+    })
     .optional(),
   verification: z.discriminatedUnion('skipped', [z.object({ skipped: z.literal(true) }), proofSchema]),
 });

@@ -51,13 +51,16 @@ export function serializeManifest(m: Manifest): string {
 
 /**
  * Records a calibration in a compiled folder's tgate.json: its recommended gate step becomes the
- * schedule's default. Rewrites the manifest as read (fields this version does not know kept),
- * atomically through a temporary sibling, so an interrupted write never leaves half a manifest.
+ * schedule's default. With DeepCache swept, the fastest plan is recorded under `calibration` only
+ * (no schedule default: runs without --deepcache keep TGATE alone at the recommended gate step).
+ * Rewrites the manifest as read (fields this version does not know kept), atomically through a
+ * temporary sibling, so an interrupted write never leaves half a manifest.
  */
 export function writeCalibration(dir: string, calibration: NonNullable<Manifest['calibration']>): void {
   const m = readManifest(dir);
-  const { tolerance, steps, samples, version, recommended } = calibration;
-  const updated = { ...m, schedule: { ...m.schedule, gateStep: recommended }, calibration: { tolerance, steps, samples, version, recommended } };
+  const { tolerance, steps, samples, version, recommended, deepcacheIntervals, recommendedPlan } = calibration;
+  const deep = deepcacheIntervals !== undefined ? { deepcacheIntervals, recommendedPlan: recommendedPlan ?? null } : {};
+  const updated = { ...m, schedule: { ...m.schedule, gateStep: recommended }, calibration: { tolerance, steps, samples, version, recommended, ...deep } };
   replaceFile(path.join(dir, MANIFEST_NAME), serializeManifest(updated));
 }
 

@@ -76,7 +76,8 @@ export function resolveSchedule(m: Manifest, gateStep: number | undefined, t: Tg
     spInterval: t.spInterval ?? d.spInterval,
     fiInterval: t.fiInterval ?? d.fiInterval,
     warmUp: t.warmUp ?? d.warmUp,
-    deepcache,
+    // Only a DeepCache plan says so: a TGATE schedule reads (and records) as before.
+    ...(deepcache ? { deepcache } : {}),
   };
 }
 

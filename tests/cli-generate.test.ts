@@ -62,7 +62,7 @@ describe('tgate generate', () => {
       for (const k of ['tokenizeMs', 'textEncodeMs', 'decodeMs', 'totalMs']) expect(s.timings[k]).toBeGreaterThanOrEqual(0);
       expect(Object.keys(s.timings.denoise)).toEqual(['planningMs', 'gateMs', 'fidelityMs', 'totalMs']);
       if (mode === 'tgate_v2') {
-        expect(s.schedule).toEqual({ version: 2, gateStep: 10, spInterval: 5, fiInterval: 1, warmUp: 2, deepcache: null });
+        expect(s.schedule).toEqual({ version: 2, gateStep: 10, spInterval: 5, fiInterval: 1, warmUp: 2 });
         expect(s.records.map((x: { batch: number }) => x.batch)).toEqual([...Array(10).fill(2), ...Array(15).fill(1)]);
       }
       const ref = decodePng(fs.readFileSync(path.join(REF, `runs/p0_s0_h64w64/euler/${mode}/image.png`)), 'ref');

@@ -34,7 +34,7 @@ describe('tgate run', () => {
     const s = JSON.parse(r.stdout);
     expect(s).toMatchObject({ mode: 'tgate', steps: 6, gateStep: 3, cfg: true, phases: { planning: 2, gate: 1, fidelity: 3 } });
     // The family's v2 defaults, and only the variants this schedule runs were opened.
-    expect(s.schedule).toEqual({ version: 2, gateStep: 3, spInterval: 5, fiInterval: 1, warmUp: 2, deepcache: null });
+    expect(s.schedule).toEqual({ version: 2, gateStep: 3, spInterval: 5, fiInterval: 1, warmUp: 2 });
     expect(s.variants).toEqual(['planning', 'fidelity']);
     expect(r.stderr).toMatch(/note: latents: seeded Gaussian noise \[1, 4, 8, 8\]/);
     expect(r.stderr).toMatch(/note: uncond encoder_hidden_states: seeded random \[1, 77, 12\]/);

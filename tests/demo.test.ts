@@ -338,12 +338,15 @@ describe('tgate demo and tgate calibrate', () => {
     const r = tgate(['calibrate', dir, '--steps', '10', '--samples', '2', '--tolerance', '0.05', '--text-model', MODEL, '--json']);
     expect(r.status).toBe(0);
     const c = JSON.parse(r.stdout);
-    expect(c.points.map((p: { gateStep: number }) => p.gateStep)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    const first = c.points.find((p: { deviation: number }) => p.deviation <= 0.05);
+    // The UNet has a DeepCache cut: N 3 and 5 are swept too (tests/calibrate-deepcache.test.ts); the default gate step is TGATE alone's (N 1).
+    expect(c.deepcacheIntervals).toEqual([1, 3, 5]);
+    const alone = c.points.filter((p: { deepcache: number }) => p.deepcache === 1);
+    expect(alone.map((p: { gateStep: number }) => p.gateStep)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const first = alone.find((p: { deviation: number }) => p.deviation <= 0.05);
     expect(c.recommended).toBe(first.gateStep);
     for (const p of c.points) expect(p.adherence).not.toBeNull();
     // Later gate steps gate less: the predicted speed-up falls as the gate moves later.
-    expect(c.points[0].predictedSpeedup).toBeGreaterThan(c.points[8].predictedSpeedup);
+    expect(alone[0].predictedSpeedup).toBeGreaterThan(alone[8].predictedSpeedup);
     expect(c.recommended).toBe(dry.recommended);
     const m = readManifest(dir);
     expect(m.schedule.gateStep).toBe(c.recommended);

@@ -3,12 +3,17 @@
 // candidate gate step on the same inputs, and gives for each the predicted speed-up (from the
 // measured per-step model times) and the deviation of the final result from the baseline
 // (relative L2; with the demo model's oracle, prompt adherence too). Recommends the earliest gate
-// step whose deviation stays within the tolerance. Returns data only: recording it in tgate.json
+// step whose deviation stays within the tolerance. With DeepCache intervals N > 1 (SPEC.md §5)
+// it also runs every (gate step, N) pair, "no gate" (DeepCache alone) included, and recommends
+// the fastest plan within the tolerance. Returns data only: recording it in tgate.json
 // is build/manifest.ts's writeCalibration, rendering it the CLI's. In the pipeline layer: prompts
 // go through a compiled pipeline's own text encoder (text-conditioning.ts).
 import path from 'node:path';
+import { TgateError } from '../../base/errors.js';
+import { checkDeepCache, type DeepCacheOptions } from '../../build/deepcache-steps.js';
 import { readManifest, type Manifest } from '../../build/manifest.js';
-import { pipelineSchedulerConfig } from '../compiled-folder.js';
+import type { VariantName } from '../../build/variants.js';
+import { pipelineSchedulerConfig, variantsFor } from '../compiled-folder.js';
 import { relativeL2 } from '../convergence.js';
 import { GatedUNet, type GenerateOptions, type GenerateResult } from '../gated-unet.js';
 import { median } from '../median.js';
@@ -21,13 +26,24 @@ import { TorchGenerator } from '../torch-random.js';
 import type { TensorInput } from '../unet-feeds.js';
 
 export interface CalibrationPoint {
-  gateStep: number;
+  /** The gate step; null: no gate (DeepCache alone, run as the baseline's gate >= steps). */
+  gateStep: number | null;
+  /** DeepCache's uniform interval N (1: DeepCache off, TGATE alone). */
+  deepcache: number;
+  /** The steps as run: F the whole UNet, s the shallow network on the cached deep feature; | where the batch drops after the gate. */
+  plan: string;
   /** Relative L2 of the final latents against the baseline's, over all samples. */
   deviation: number;
-  /** Baseline time over this gate step's, from the measured per-step model times. */
+  /** Baseline time over this plan's, from the measured per-step model times. */
   predictedSpeedup: number;
   /** With an oracle: share of samples read back as their prompt. */
   adherence: number | null;
+}
+
+/** A plan the calibration recommends: a gate step (null: none) and a DeepCache interval (1: off). */
+export interface CalibratedPlan {
+  gateStep: number | null;
+  deepcache: number;
 }
 
 export interface Calibration {
@@ -37,9 +53,18 @@ export interface Calibration {
   tolerance: number;
   /** Mean relative change of the cross-attention outputs per baseline step (k >= 1). */
   crossChange: { k: number; change: number }[];
+  /** Every plan run: TGATE alone at gate steps 1 .. steps-1 (deepcache 1) first, then each interval N > 1 at those gate steps and without a gate. */
   points: CalibrationPoint[];
   baselineAdherence: number | null;
+  /** The earliest gate step of TGATE alone within the tolerance: the default gate step calibrate records. */
   recommended: number | null;
+  /** The DeepCache intervals swept (1 always: TGATE alone), and the branch their cut is. */
+  deepcacheIntervals: number[];
+  deepcacheBranch: number | null;
+  /** Why DeepCache was not swept (the folder has no cut), else null. */
+  deepcacheMissing: string | null;
+  /** Of every point within the tolerance, the fastest by predicted speed-up (ties: the lower deviation). */
+  recommendedPlan: CalibratedPlan | null;
   /** With a text model: the text encoder the prompts went through (the folder's own, for a compiled pipeline). */
   textEncoder: string | null;
   /** The scheduler_config.json sampled with (null: DDIM with the Stable Diffusion config). */
@@ -48,7 +73,15 @@ export interface Calibration {
 
 /** Where a calibration is: `start` once the sweep begins (after a warm-up), then each run of it. */
 export type CalibrationProgress =
-  { kind: 'start'; total: number; version: 1 | 2; samples: number } | { kind: 'run'; done: number; label: string } | { kind: 'end' };
+  | { kind: 'start'; total: number; version: 1 | 2; samples: number; deepcacheIntervals: number[] }
+  | { kind: 'run'; done: number; label: string }
+  | { kind: 'end' };
+
+/**
+ * The intervals swept when none are given and the folder has a DeepCache cut: off, the official
+ * loaders' N (T-GATE's TgateSDDeepCacheLoader, DeepCache's README) and the paper's other setting.
+ */
+export const DEFAULT_DEEPCACHE_INTERVALS: readonly number[] = [1, 3, 5];
 
 export interface CalibrateOptions {
   steps: number;
@@ -58,6 +91,11 @@ export interface CalibrateOptions {
   tolerance: number;
   /** Default: 2 when the folder cached self-attention sites, else 1. */
   version?: 1 | 2;
+  /**
+   * DeepCache's uniform intervals to sweep (1 is always swept: the default gate step comes from
+   * TGATE alone). Default: DEFAULT_DEEPCACHE_INTERVALS when the folder has a DeepCache cut, else [1].
+   */
+  deepcacheIntervals?: number[];
   /** The latents' sides (default: the model's fixed size, else 32: 256 px for SD's VAE). */
   latentHeight?: number;
   latentWidth?: number;
@@ -88,18 +126,38 @@ interface TextModels {
   textEncoder: string | null;
 }
 
+type BaseRequest = Omit<GenerateOptions, 'gateStep'>;
+
 export async function calibrate(dir: string, o: CalibrateOptions): Promise<CalibrationRun> {
   const manifest = readManifest(dir);
   const selfCached = manifest.sites.some((s) => s.cached && s.kind === 'self');
   const version = o.version ?? (selfCached ? 2 : 1);
-  const unet = await GatedUNet.load(dir, { variants: version === 2 ? ['planning', 'reuse-self', 'fidelity'] : ['planning', 'fidelity'] });
-  const models = await openTextModels(dir, manifest, o.textModel ?? null, unet.roles.text[0] ?? 'encoder_hidden_states');
+  const dc = deepcacheSweep(manifest, o.deepcacheIntervals);
+  let unet: GatedUNet | null = await GatedUNet.load(dir, { variants: version === 2 ? ['planning', 'reuse-self', 'fidelity'] : ['planning', 'fidelity'] });
+  let models: TextModels | null = null;
   try {
+    models = await openTextModels(dir, manifest, o.textModel ?? null, unet.roles.text[0] ?? 'encoder_hidden_states');
+    const text = models;
     const schedulerConfig = schedulerConfigOf(dir, manifest, o.textModel ?? null);
-    const { base, prompts } = await baseRequest(unet, models, schedulerConfig, o);
-    const { baseline, runs } = await sweep(unet, base, version, o);
-    const adherence = (x: Float32Array) => adherenceOf(models, prompts, x, o.samples);
+    const { base, prompts } = await baseRequest(unet, text, schedulerConfig, o);
+    const total = o.steps - 1 + (dc.intervals.length - 1) * o.steps;
+    const { baseline, runs } = await sweep(unet, base, version, o, dc.intervals, total);
+    const adherence = (x: Float32Array) => adherenceOf(text, prompts, x, o.samples);
     const points = await pointsOf(runs, baseline, o.steps, adherence);
+    // DeepCache's plans run on the gated model that holds their variants (run --deepcache opens
+    // the same one): TGATE's session is released first, so only one UNet is ever open.
+    const deep = dc.intervals.filter((n) => n > 1);
+    if (deep.length > 0 && dc.branch !== null) {
+      await unet.release();
+      unet = null;
+      const plans = deep.flatMap((n) => gateSteps(o.steps).map((G) => ({ gateStep: G, tgate: { version, deepcache: uniform(n, dc.branch!) } })));
+      const variants = new Set<VariantName>();
+      for (const p of plans) for (const v of variantsFor(manifest, o.steps, p.gateStep, p.tgate)) variants.add(v);
+      unet = await GatedUNet.load(dir, { variants: [...variants] });
+      const dcRuns = await sweepDeepCache(unet, base, plans, o, o.steps - 1, total);
+      points.push(...(await pointsOf(dcRuns, baseline, o.steps, adherence)));
+    }
+    o.onProgress?.({ kind: 'end' });
     const calibration: Calibration = {
       version,
       steps: o.steps,
@@ -108,17 +166,58 @@ export async function calibrate(dir: string, o: CalibrateOptions): Promise<Calib
       crossChange: baseline.attentionChange.filter((c) => c.cross !== null).map((c) => ({ k: c.k, change: c.cross! })),
       points,
       baselineAdherence: await adherence(baseline.latents),
-      recommended: points.find((p) => p.deviation <= o.tolerance)?.gateStep ?? null,
-      textEncoder: models.textEncoder,
+      recommended: points.find((p) => p.deepcache === 1 && p.deviation <= o.tolerance)?.gateStep ?? null,
+      deepcacheIntervals: dc.intervals,
+      deepcacheBranch: dc.branch,
+      deepcacheMissing: dc.missing,
+      recommendedPlan: fastestWithin(points, o.tolerance),
+      textEncoder: text.textEncoder,
       schedulerConfig,
     };
-    return { calibration, ownEncoder: models.prompter !== null, scored: models.oracle !== null };
+    return { calibration, ownEncoder: text.prompter !== null, scored: text.oracle !== null };
   } finally {
-    await unet.release();
-    await models.text?.release();
-    await models.prompter?.release();
-    await models.oracle?.release();
+    await unet?.release();
+    await models?.text?.release();
+    await models?.prompter?.release();
+    await models?.oracle?.release();
   }
+}
+
+/** Of the points within the tolerance, the fastest by predicted speed-up; ties go to the lower deviation, then to the earlier point. */
+export function fastestWithin(points: CalibrationPoint[], tolerance: number): CalibratedPlan | null {
+  let best: CalibrationPoint | null = null;
+  for (const p of points) {
+    if (!(p.deviation <= tolerance)) continue;
+    if (!best || p.predictedSpeedup > best.predictedSpeedup || (p.predictedSpeedup === best.predictedSpeedup && p.deviation < best.deviation)) best = p;
+  }
+  return best ? { gateStep: best.gateStep, deepcache: best.deepcache } : null;
+}
+
+const uniform = (interval: number, branch: number): DeepCacheOptions => ({ interval, branch, schedule: 'uniform' });
+
+/** Gate steps 1 .. steps-1, then none (Infinity: the baseline's convention, gate >= steps). */
+const gateSteps = (steps: number): number[] => [...Array.from({ length: steps - 1 }, (_, i) => i + 1), Number.POSITIVE_INFINITY];
+
+/** The DeepCache intervals to sweep: 1 always; the others only where the folder has a cut (asked for without one: refused). */
+function deepcacheSweep(m: Manifest, asked: number[] | undefined): { intervals: number[]; branch: number | null; missing: string | null } {
+  const compiled = m.deepcache;
+  const cut = compiled && 'site' in compiled ? compiled : null;
+  const missing = cut
+    ? null
+    : compiled && 'missing' in compiled
+      ? `no DeepCache cut was found (${compiled.missing.code}: ${compiled.missing.reason.replace(/\.$/, '')})`
+      : 'it was compiled with --no-deepcache';
+  for (const n of asked ?? []) checkDeepCache(uniform(n, cut?.branch ?? 0));
+  const intervals = [...new Set([1, ...(asked ?? (cut ? DEFAULT_DEEPCACHE_INTERVALS : [1]))])].sort((a, b) => a - b);
+  if (!cut && intervals.length > 1)
+    throw new TgateError(
+      'E_USAGE',
+      `DeepCache intervals ${intervals.filter((n) => n > 1).join(', ')} cannot be calibrated: this folder has no DeepCache variants: ${missing}.`,
+      {
+        hint: compiled ? 'DeepCache needs a UNet with skip connections (SD-1.x/2.x, SD-XL); calibrate TGATE alone.' : 'Recompile without --no-deepcache.',
+      },
+    );
+  return { intervals, branch: cut?.branch ?? null, missing };
 }
 
 async function openTextModels(dir: string, manifest: Manifest, textDir: string | null, textInput: string): Promise<TextModels> {
@@ -154,7 +253,7 @@ async function baseRequest(
   models: TextModels,
   schedulerConfig: string | null,
   o: CalibrateOptions,
-): Promise<{ base: Omit<GenerateOptions, 'gateStep'>; prompts: string[] }> {
+): Promise<{ base: BaseRequest; prompts: string[] }> {
   const { manifest, roles: r } = unet;
   const B = o.samples;
   const channels = typeof r.latent.shape[1] === 'number' ? r.latent.shape[1] : 4;
@@ -175,7 +274,7 @@ async function baseRequest(
       uncond[n] = seededNormal(concreteShape(spec, B), o.seed + 200 + i);
     }
   }
-  const base: Omit<GenerateOptions, 'gateStep'> = { latents, cond, uncond, steps: o.steps, guidance: manifest.schedule.guidance };
+  const base: BaseRequest = { latents, cond, uncond, steps: o.steps, guidance: manifest.schedule.guidance };
   if (schedulerConfig) {
     const config = readDiffusersJson(schedulerConfig);
     base.scheduler = () => schedulerFromConfig(config, { steps: o.steps, source: schedulerConfig, generator: new TorchGenerator(o.seed) });
@@ -220,9 +319,9 @@ function stackRows(parts: TensorInput[]): TensorInput {
 }
 
 /** A warm-up, the baseline (recording the attention outputs' change), then TGATE at every gate step 1 .. steps-1. */
-async function sweep(unet: GatedUNet, base: Omit<GenerateOptions, 'gateStep'>, version: 1 | 2, o: CalibrateOptions) {
+async function sweep(unet: GatedUNet, base: BaseRequest, version: 1 | 2, o: CalibrateOptions, deepcacheIntervals: number[], total: number) {
   await unet.generate({ ...base, steps: 2, scheduler: 'ddim', gateStep: 1, tgate: { version } });
-  o.onProgress?.({ kind: 'start', total: o.steps - 1, version, samples: o.samples });
+  o.onProgress?.({ kind: 'start', total, version, samples: o.samples, deepcacheIntervals });
   o.onProgress?.({ kind: 'run', done: 0, label: 'baseline' });
   const baseline = await unet.generate({ ...base, gateStep: Number.POSITIVE_INFINITY, tgate: { version: 1 }, recordAttention: true });
   const runs: GenerateResult[] = [];
@@ -230,11 +329,37 @@ async function sweep(unet: GatedUNet, base: Omit<GenerateOptions, 'gateStep'>, v
     o.onProgress?.({ kind: 'run', done: G - 1, label: `gate step ${G}` });
     runs.push(await unet.generate({ ...base, gateStep: G, tgate: { version } }));
   }
-  o.onProgress?.({ kind: 'end' });
   return { baseline, runs };
 }
 
-/** Each gate step's deviation and predicted speed-up, its steps costed at the median time of their variant and batch. */
+/** A warm-up of every variant the plans run (6 steps, gate 4, N 3: full and shallow at both batches), then each plan. */
+async function sweepDeepCache(
+  unet: GatedUNet,
+  base: BaseRequest,
+  plans: { gateStep: number; tgate: { version: 1 | 2; deepcache: DeepCacheOptions } }[],
+  o: CalibrateOptions,
+  done: number,
+  total: number,
+): Promise<GenerateResult[]> {
+  const first = plans[0]!.tgate;
+  await unet.generate({ ...base, steps: 6, scheduler: 'ddim', gateStep: 4, tgate: { ...first, deepcache: { ...first.deepcache, interval: 3 } } });
+  const runs: GenerateResult[] = [];
+  for (const [i, p] of plans.entries()) {
+    const N = p.tgate.deepcache.interval;
+    o.onProgress?.({
+      kind: 'run',
+      done: Math.min(done + i, total),
+      label: Number.isFinite(p.gateStep) ? `gate step ${p.gateStep}, DeepCache N ${N}` : `DeepCache N ${N} alone`,
+    });
+    runs.push(await unet.generate({ ...base, ...p }));
+  }
+  return runs;
+}
+
+/**
+ * Each run's deviation and predicted speed-up, its steps costed at the median time of their variant
+ * and batch over the runs given (one session's), against the baseline's median step.
+ */
 async function pointsOf(
   runs: GenerateResult[],
   baseline: GenerateResult,
@@ -248,14 +373,22 @@ async function pointsOf(
   const points: CalibrationPoint[] = [];
   for (const res of runs) {
     const predicted = res.records.reduce((a, x) => a + (cost.get(`${x.variant}@${x.batch}`) ?? x.modelMs), 0);
+    const G = res.schedule.gateStep;
     points.push({
-      gateStep: res.schedule.gateStep,
+      gateStep: G < steps ? G : null,
+      deepcache: res.schedule.deepcache?.interval ?? 1,
+      plan: planString(res),
       deviation: relativeL2(res.latents, baseline.latents),
       predictedSpeedup: (steps * stepMs) / predicted,
       adherence: await adherence(res.latents),
     });
   }
   return points;
+}
+
+/** F a full step, s a shallow one, | after the gate step (where the batch drops from 2B to B), as SPEC.md §5 writes plans. */
+function planString(res: GenerateResult): string {
+  return res.records.map((x, i) => (x.deep === 'reuse' ? 's' : 'F') + (x.phase === 'gate' && i < res.records.length - 1 ? '|' : '')).join('');
 }
 
 /** With an oracle: the share of samples it reads back as their prompt. */
