@@ -16,6 +16,8 @@ export interface OptionSpec {
   defaultText?: string;
   /** Repeatable: the command gets every value, in order, as an array. */
   multiple?: boolean;
+  /** The only values commander accepts (anything else is a usage error naming them). */
+  choices?: readonly string[];
   /** The value's name in help: N, FILE.npy, DIR. */
   value?: string;
   /** One line for --help. */

@@ -1,5 +1,6 @@
 // tgate bench: the baseline against TGATE v1 and v2 in one process, alternating runs, on a
-// compiled folder (or a model compiled into a temporary folder first). Reports median wall times,
+// compiled folder (or a model compiled into a temporary folder first); with --deepcache N also
+// DeepCache alone and TGATE + DeepCache (the official combination). Reports median wall times,
 // each schedule's speed-up and the bound its steps allow at their measured cost, ms per step by
 // variant and batch, the runtime's overhead, and the peak RSS of a fresh process per mode (each
 // opening only the variants its schedule uses).
@@ -15,9 +16,10 @@ import { temporaryFolder } from '../base/output/temp-folder.js';
 import { GatedUNet, readManifest, type GenerateResult, type StepRecord } from '../runtime/gated-unet.js';
 import { proveArtifacts } from '../runtime/prove.js';
 import { benchText, type BenchReport, type Mode, type ModeFigures } from './bench-format.js';
+import { deepCachePlan } from './run-format.js';
 import { note, status } from './reporter.js';
 import { median } from './stats.js';
-import { generationFrom, numberOption, sessionOptions, variantsForArgs, type Values } from './run-command.js';
+import { compiledDeepCacheBranch, deepCacheArgs, generationFrom, numberOption, sessionOptions, variantsForArgs, type Values } from './run-command.js';
 
 /** What a step costs: the variant that ran, at which batch (the gate step apart: it fetches caches). */
 const stepKey = (x: StepRecord) => `${x.variant}${x.phase === 'gate' ? ' (gate)' : ''} @${x.batch}`;
@@ -33,7 +35,12 @@ async function compiledFolder(target: string, v: Values, stderr: NodeJS.WriteStr
   try {
     const dir = path.join(tmp.dir, 'compiled');
     status(`tgate: compiling ${target} into ${dir} ...`, stderr);
-    await compile(target, { outDir: dir, prover: v['no-verify'] ? null : (r) => proveArtifacts(r) });
+    // The DeepCache branch asked for is the one compiled (the default 0 otherwise).
+    const deepcacheBranch =
+      v['deepcache-branch'] === undefined
+        ? 0
+        : numberOption(v, 'deepcache-branch', (n) => Number.isInteger(n) && n >= 0, 'a whole number >= 0 (0: the shallowest cut)');
+    await compile(target, { outDir: dir, prover: v['no-verify'] ? null : (r) => proveArtifacts(r), deepcacheBranch });
     return { dir, cleanup: tmp.remove };
   } catch (e) {
     tmp.remove();
@@ -50,10 +57,21 @@ function memoryProbe(dir: string, mode: Mode, args: string[]): number {
   return Number(m[1]) / 1024;
 }
 
-/** The run options of one bench mode. */
+const isDeepCache = (m: Mode) => m === 'deepcache' || m === 'tgate+deepcache';
+
+/**
+ * The run options of one bench mode. The TGATE modes run without DeepCache (--deepcache 1: off);
+ * the DeepCache modes take --deepcache N, alone (TGATE off, as --baseline) or with the gate, and
+ * leave v2's --sp-interval/--fi-interval/--warm-up to the v2 mode: the official combination
+ * forces no self-attention reuse.
+ */
 function modeValues(v: Values, mode: Mode): Values {
-  if (mode === 'baseline') return { ...v, baseline: true };
-  return { ...v, baseline: false, 'tgate-version': mode === 'v1' ? '1' : '2' };
+  const noSelfOptions = { 'sp-interval': undefined, 'fi-interval': undefined, 'warm-up': undefined };
+  if (mode === 'deepcache') return { ...v, ...noSelfOptions, baseline: true };
+  if (mode === 'tgate+deepcache') return { ...v, ...noSelfOptions, baseline: false };
+  const off = v.deepcache === undefined ? {} : { deepcache: '1' };
+  if (mode === 'baseline') return { ...v, ...off, baseline: true };
+  return { ...v, ...off, baseline: false, 'tgate-version': mode === 'v1' ? '1' : '2' };
 }
 
 export async function memoryProbeCommand(dir: string, v: Values): Promise<string> {
@@ -87,17 +105,28 @@ function forwardedArgs(v: Values): string[] {
     'sp-interval',
     'fi-interval',
     'warm-up',
+    'deepcache',
+    'deepcache-branch',
+    'deepcache-schedule',
+    'deepcache-center',
+    'deepcache-pow',
   ];
   return keys.flatMap((k) => (v[k] === undefined ? [] : [`--${k}`, String(v[k])]));
 }
 
-/** The modes to compare: the baseline and the asked TGATE version, else v1, and v2 when the model caches self-attention. */
+/**
+ * The modes to compare: the baseline and the asked TGATE version, else v1, and v2 when the model
+ * caches self-attention; with --deepcache N (N > 1) also DeepCache alone and TGATE + DeepCache.
+ */
 function benchModes(dir: string, v: Values): { modes: Mode[]; selfCached: boolean } {
   const manifest = readManifest(dir);
   const selfCached = manifest.sites.some((s) => s.cached && s.kind === 'self');
   const asked = v['tgate-version'] === undefined ? null : String(v['tgate-version']);
   if (asked !== null && asked !== '1' && asked !== '2') throw new TgateError('E_USAGE', `--tgate-version must be 1 or 2, not "${asked}".`);
   const modes: Mode[] = ['baseline', ...(asked ? [`v${asked}` as Mode] : selfCached ? (['v1', 'v2'] as Mode[]) : (['v1'] as Mode[]))];
+  // Checked with v2's self-attention options left to v2 (modeValues), so they do not conflict here.
+  const dc = deepCacheArgs({ ...v, 'sp-interval': undefined, 'fi-interval': undefined, 'warm-up': undefined }, compiledDeepCacheBranch(manifest));
+  if (dc) modes.push('deepcache', 'tgate+deepcache');
   return { modes, selfCached };
 }
 
@@ -179,15 +208,32 @@ function modeFigures(results: Record<Mode, GenerateResult[]>, modes: Mode[], msP
   return figures;
 }
 
-/** The bound the MACs allow at exactly these sizes and this schedule (conv+linear and all), into each TGATE mode's figures. */
+/**
+ * The bound the MACs allow at exactly these sizes and this schedule (conv+linear and all), into
+ * each mode's figures: v1 and v2, and the DeepCache plans (alone and with the gate) among the
+ * plans the cost report lists.
+ */
 function addMacBounds(figures: Partial<Record<Mode, ModeFigures>>, tgateModes: Mode[], dir: string, m: Measured, schedule: GenerateResult['schedule']): void {
   const base = m.options.baseline.options;
   const roles = m.unet.roles;
   const shapes: Record<string, number[]> = { [roles.latent.name]: base.latents.dims };
   for (const n of [...roles.text, ...roles.conditioning]) if (base.cond[n]) shapes[n] = base.cond[n]!.dims;
   const macs = inspectCompiled(dir, { shapes, steps: base.steps, gateStep: schedule.gateStep, schedule }).cost.schedule;
+  const dc = schedule.deepcache;
   for (const t of tgateModes) {
-    const r = t === 'v1' ? macs?.v1 : macs?.v2;
+    const r = isDeepCache(t)
+      ? macs?.plans?.find(
+          (p) =>
+            dc &&
+            p.deepcache?.interval === dc.interval &&
+            p.deepcache.schedule === dc.schedule &&
+            (p.deepcache.center ?? null) === (dc.center ?? null) &&
+            (p.deepcache.pow ?? null) === (dc.pow ?? null) &&
+            (p.gateStep === null) === (t === 'deepcache'),
+        )
+      : t === 'v1'
+        ? macs?.v1
+        : macs?.v2;
     figures[t]!.macBound = r ? { linear: r.boundLinear, all: r.boundAll } : null;
   }
 }
@@ -203,14 +249,19 @@ export async function benchCommand(target: string, v: Values, stderr: NodeJS.Wri
     const { results, options } = measured;
     const msPerStep = stepCosts(results, modes);
     const figures = modeFigures(results, modes, msPerStep, dir, v);
-    const schedule = results[tgateModes[tgateModes.length - 1]!][0]!.schedule;
+    const tgateOnly = tgateModes.filter((m) => !isDeepCache(m));
+    // v2's self-attention schedule (the last TGATE mode's), and DeepCache's plan where benched.
+    const deep = modes.includes('tgate+deepcache') ? results['tgate+deepcache'][0]!.schedule.deepcache : null;
+    const schedule = { ...results[tgateOnly[tgateOnly.length - 1]!][0]!.schedule, deepcache: deep ?? null };
     addMacBounds(figures, tgateModes, dir, measured, schedule);
+    for (const m of modes.filter(isDeepCache)) figures[m]!.plan = deepCachePlan(results[m][0]!.records);
     const base = options.baseline.options;
     const report: BenchReport = {
       model: target,
       steps: base.steps,
       gateStep: schedule.gateStep,
       schedule: { spInterval: schedule.spInterval, fiInterval: schedule.fiInterval, warmUp: schedule.warmUp },
+      deepcache: deep ?? null,
       guidance: base.guidance,
       scheduler: options.baseline.scheduler,
       latents: base.latents.dims,

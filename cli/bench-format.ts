@@ -1,8 +1,12 @@
 // The bench report and its terminal rendering: one table of wall times, speed-ups against their
-// bounds, overhead and memory per mode, then the ms per step by variant. Pure: no model runs here.
+// bounds, overhead and memory per mode, DeepCache's plans of full and shallow steps, then the ms per
+// step by variant. Pure: no model runs here.
+import type { DeepCacheOptions } from '../build/deepcache-steps.js';
 import { table } from './format.js';
+import { deepCacheLabel, planLine } from './run-format.js';
 
-export type Mode = 'baseline' | 'v1' | 'v2';
+/** deepcache: DeepCache alone (no TGATE); tgate+deepcache: the official TGATE + DeepCache combination. */
+export type Mode = 'baseline' | 'v1' | 'v2' | 'deepcache' | 'tgate+deepcache';
 
 export interface ModeFigures {
   seconds: number;
@@ -17,6 +21,8 @@ export interface ModeFigures {
   steps: Record<string, number>;
   /** The speed-up the schedule's MACs allow (conv+linear, and with attention products). */
   macBound?: { linear: number; all: number } | null;
+  /** DeepCache modes: the plan that ran, F full and s shallow per step. */
+  plan?: { plan: string; full: number; shallow: number };
 }
 
 /** What `tgate bench --json` prints; the text is rendered from it. */
@@ -25,6 +31,8 @@ export interface BenchReport {
   steps: number;
   gateStep: number;
   schedule: { spInterval: number; fiInterval: number; warmUp: number };
+  /** The DeepCache plan benched (--deepcache N), or null. */
+  deepcache: DeepCacheOptions | null;
   guidance: number;
   scheduler: string;
   latents: number[];
@@ -45,7 +53,7 @@ export function benchText(r: BenchReport, modes: Mode[], selfCached: boolean): s
   const row = (label: string, get: (x: ModeFigures, m: Mode) => string) => [label, ...f.map((x, i) => get(x, modes[i]!))];
   const s = r.schedule;
   return [
-    `bench ${r.model}: ${r.steps} steps, gate step ${r.gateStep}${selfCached ? `, v2 sp_interval ${s.spInterval} fi_interval ${s.fiInterval} warm_up ${s.warmUp}` : ''}, guidance ${r.guidance}, ${r.scheduler}, latents [${r.latents.join(', ')}], median of ${r.runs} alternating runs`,
+    `bench ${r.model}: ${r.steps} steps, gate step ${r.gateStep}${selfCached ? `, v2 sp_interval ${s.spInterval} fi_interval ${s.fiInterval} warm_up ${s.warmUp}` : ''}${r.deepcache ? `, ${deepCacheLabel(r.deepcache)} (no self-attention reuse)` : ''}, guidance ${r.guidance}, ${r.scheduler}, latents [${r.latents.join(', ')}], median of ${r.runs} alternating runs`,
     '',
     table(
       ['', ...modes],
@@ -60,6 +68,7 @@ export function benchText(r: BenchReport, modes: Mode[], selfCached: boolean): s
         row('peak RSS (MiB)', (x) => x.peakRssMiB?.toFixed(0) ?? '-'),
       ],
     ),
+    ...modes.flatMap((m, i) => (f[i]!.plan ? [`${m} ${planLine(f[i]!.plan!)}`] : [])),
     '',
     `ms per step: ${Object.entries(r.msPerStep)
       .map(([k, ms]) => `${k} ${ms.toFixed(1)}`)

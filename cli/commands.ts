@@ -6,7 +6,7 @@ import { compile } from '../build/compile.js';
 import { writeCompileReport } from './compile-report.js';
 import { proveArtifacts } from '../runtime/prove.js';
 import { benchCommand, memoryProbeCommand } from './bench-command.js';
-import { compileJson, compileText, irDumpText, shapeFailuresNote } from './compile-format.js';
+import { compileDeepCacheBranch, compileJson, compileText, irDumpText, shapeFailuresNote } from './compile-format.js';
 import { namesHint } from './suggest.js';
 import { VARIANT_PIPELINE } from '../passes/variant-pipeline.js';
 import type { AfterPass } from '../build/variants.js';
@@ -30,6 +30,7 @@ export async function runCompile(args: ParsedArgs, io: CommandIo): Promise<Comma
   const kinds = values.sites as string;
   if (kinds !== 'cross' && kinds !== 'all') throw usageError(`--sites must be all or cross, not "${kinds}".`);
   const afterPass = printIrAfter(values['print-ir-after'] as string | undefined, (text) => io.stderr.write(text));
+  const deepcacheBranch = compileDeepCacheBranch(values);
   const started = performance.now();
   const progress = phases('compile');
   const r = await compile(source, {
@@ -40,6 +41,7 @@ export async function runCompile(args: ParsedArgs, io: CommandIo): Promise<Comma
     sites: { kinds, include: values.include as string[], exclude: values.exclude as string[] },
     report: values.report ? writeCompileReport : undefined,
     afterPass,
+    deepcacheBranch,
   }).finally(progress.end);
   const seconds = (performance.now() - started) / 1000;
   const shapes = shapeFailuresNote(r.shapeFailures, !values['no-verify']);

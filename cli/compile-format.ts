@@ -1,12 +1,56 @@
-// What `tgate compile` prints: the summary text, the --json document, the pass records and IR
-// dumps (--print-ir-after), and the note on failed shape rules. Rendering only; cli/commands.ts
-// runs the compile.
+// What `tgate compile` prints: the summary text (each variant by the cuts it really takes and
+// outputs, the DeepCache cut or why there is none), the --json document, the pass records and IR
+// dumps (--print-ir-after), and the note on failed shape rules. Rendering, and the reading of
+// --deepcache-branch / --no-deepcache; cli/commands.ts runs the compile.
 import path from 'node:path';
 import type { CompileResult } from '../build/compile.js';
 import type { Graph } from '../ir/graph.js';
 import { printGraph } from '../ir/print.js';
 import type { PassRecord } from '../passes/pass-manager.js';
-import { bytesText, countText } from './format.js';
+import type { Manifest, ManifestVariant } from '../build/manifest.js';
+import { usageError } from './args.js';
+import { bytesText, countText, shapeText } from './format.js';
+
+/** compile's DeepCache branch: --deepcache-branch B (default 0), or null with --no-deepcache. */
+export function compileDeepCacheBranch(values: Record<string, unknown>): number | null {
+  const text = String(values['deepcache-branch'] ?? '0');
+  if (values['no-deepcache']) {
+    if (text !== '0') throw usageError('--no-deepcache writes no DeepCache variants; leave out --deepcache-branch.');
+    return null;
+  }
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n))
+    throw usageError(
+      `--deepcache-branch must be a whole number >= 0, not "${text}".`,
+      "0 (the official default) caches the shallowest up-path boundary; DeepCache's cache_branch_id b names block b // 3, layer b % 3.",
+    );
+  return n;
+}
+
+/** The sites a variant takes (inputs) or gives (outputs), by kind: "1 cross attention cache + the deep feature". */
+function cutsText(m: Manifest, x: ManifestVariant, role: 'input' | 'output'): string {
+  const n = { cross: 0, self: 0, deep: 0 };
+  for (const [id, r] of Object.entries(x.cuts)) {
+    const kind = m.sites.find((s) => s.id === id)?.kind;
+    if (r === role && kind) n[kind]++;
+  }
+  const attention = [n.cross ? `${n.cross} cross` : '', n.self ? `${n.self} self` : ''].filter(Boolean);
+  return [
+    attention.length ? `${attention.join(' + ')} attention ${role === 'input' ? 'cache' : 'output'}${n.cross + n.self === 1 ? '' : 's'}` : '',
+    n.deep ? 'the deep feature' : '',
+  ]
+    .filter(Boolean)
+    .join(' + ');
+}
+
+/** The DeepCache cut compiled (branch, tensor, shape, scope), why there is none, or that compile was told not to look. */
+export function deepCacheText(m: Manifest): string {
+  const d = m.deepcache;
+  if (!d) return 'off (--no-deepcache)';
+  if (!('site' in d)) return `no DeepCache cut for branch ${d.branch}: ${d.missing.code} ${d.missing.reason}`;
+  const site = m.sites.find((s) => s.id === d.site);
+  return `branch ${d.branch} of 0..${d.branches - 1} (block ${d.block}, layer ${d.layer}; up block ${d.upBlock}, layer ${d.upLayer}): cut ${d.tensor}${site ? ` ${shapeText(site.shape)}` : ''}${d.scope ? ` in ${d.scope}` : ''}`;
+}
 
 /** The --json document: the manifest, timings, weights and each variant's pass records. */
 export function compileJson(r: CompileResult, outDir: string, seconds: number): string {
@@ -50,7 +94,8 @@ export function irDumpText(variant: string, record: PassRecord, graph: Graph, al
 export function compileText(r: CompileResult, source: string, outDir: string, seconds: number, report: boolean): string {
   const m = r.manifest;
   const cross = m.sites.filter((s) => s.kind === 'cross').length;
-  const cached = m.sites.filter((s) => s.cached).length;
+  const self = m.sites.filter((s) => s.kind === 'self').length;
+  const cached = m.sites.filter((s) => s.cached && s.kind !== 'deep').length;
   const v = m.verification;
   const p = m.pipeline;
   const components = p ? Object.entries(p.components) : [];
@@ -64,12 +109,13 @@ export function compileText(r: CompileResult, source: string, outDir: string, se
           `  linked     ${components.length ? components.map(([name, c]) => `${name} (${c.files.length} file${c.files.length === 1 ? '' : 's'})`).join(', ') : 'no other component'}; ${r.pipeline.files} source files in all (${bytesText(r.pipeline.bytes)}, ${r.pipeline.mode === 'linked' ? 'hard-linked' : 'some copied: another device'})`,
         ]
       : []),
-    `  sites      ${cross} cross + ${m.sites.length - cross} self; ${cached} attention outputs cached (${m.sites.filter((s) => s.cached && s.kind === 'cross').length} cross, ${m.sites.filter((s) => s.cached && s.kind === 'self').length} self)`,
+    `  sites      ${cross} cross + ${self} self; ${cached} attention outputs cached (${m.sites.filter((s) => s.cached && s.kind === 'cross').length} cross, ${m.sites.filter((s) => s.cached && s.kind === 'self').length} self)`,
     ...m.variants.map((x) => {
-      const takes = [x.cross === 'input' ? 'cross' : null, x.self === 'input' ? 'self' : null].filter(Boolean).join(' + ');
-      const gives = x.outputs.length - 1;
-      return `  ${x.name.padEnd(20)} ${x.file}: ${x.nodes} nodes (source ${m.source.nodes})${takes ? `, takes ${takes} caches` : ''}${gives ? `, ${gives} site outputs` : ''}${x.removedInputs.length ? `, input ${x.removedInputs.join(', ')} removed` : ''}`;
+      const takes = cutsText(m, x, 'input');
+      const gives = cutsText(m, x, 'output');
+      return `  ${x.name.padEnd(20)} ${x.file}: ${x.nodes} nodes (source ${m.source.nodes})${takes ? `, takes ${takes}` : ''}${gives ? `, gives ${gives}` : ''}${x.removedInputs.length ? `, input ${x.removedInputs.join(', ')} removed` : ''}`;
     }),
+    `  deepcache  ${deepCacheText(m)}`,
     `  gated      ${m.gated.map((g) => `${g.file} (${g.variants.map((x) => x.name).join(' + ')})`).join('; ')}`,
     `  family     ${m.family.name}: ${m.family.why}; defaults gate step ${m.schedule.gateStep}, sp_interval ${m.schedule.spInterval}, fi_interval ${m.schedule.fiInterval}, warm_up ${m.schedule.warmUp}`,
     `  weights    ${m.weights} (${bytesText(r.weights.bytes)}, ${r.weights.mode})`,
@@ -92,7 +138,10 @@ function costLine(c: CompileResult['cost']): string {
     .join(', ');
   const s = c.schedule;
   const bounds = s
-    ? `; ${s.steps} steps: speed-up bound v1 ${s.v1.boundLinear.toFixed(2)}x${s.v2 ? `, v2 ${s.v2.boundLinear.toFixed(2)}x` : ''} (conv+linear MACs)`
+    ? `; ${s.steps} steps: speed-up bound v1 ${s.v1.boundLinear.toFixed(2)}x${s.v2 ? `, v2 ${s.v2.boundLinear.toFixed(2)}x` : ''}${s.plans
+        .filter((p) => p.deepcache)
+        .map((p) => `, ${p.name} ${p.boundLinear.toFixed(2)}x`)
+        .join('')} (conv+linear MACs)`
     : '';
   return `  cost       ${countText(c.call.linearMacs)} MACs conv+linear (${countText(c.call.allMacs)} all) per call at input dims ${sizes} (the latent's in latent cells, not pixels)${bounds}`;
 }

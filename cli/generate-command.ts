@@ -9,9 +9,10 @@ import { GatedPipeline, readImage, type PipelineGenerateOptions, type PipelineRe
 import { encodeNpy } from '../runtime/npy.js';
 import { usageError, type ParsedArgs } from './args.js';
 import { checkOutputFile } from './output-check.js';
-import { generateJson, generateSummary, generateText, generateWarnings } from './generate-format.js';
+import { generateJson, generateMode, generateSummary, generateText, generateWarnings } from './generate-format.js';
 import { progressReporter } from './progress.js';
-import { numberOption, scheduleArgs, sessionOptions, type Values } from './run-command.js';
+import { compiledDeepCacheBranch, numberOption, scheduleArgs, sessionOptions, type Values } from './run-command.js';
+import { readPipelineFolder } from '../runtime/pipeline/pipeline-folder.js';
 import { replaceFile } from '../base/output/atomic-file.js';
 
 /** The most images one generate call makes (they run as one batch). */
@@ -28,10 +29,14 @@ export function outputFiles(output: string, count: number): string[] {
 /** A temporary sibling renamed over the file, removed on failure and on SIGINT/SIGTERM (atomic-file.ts). */
 const writeAtomic = replaceFile;
 
-/** The library request from generate's options. */
-export function generateRequest(v: Values): PipelineGenerateOptions {
+/**
+ * The library request from generate's options; `compiledBranch` is the folder's DeepCache branch
+ * (the default of --deepcache-branch). --baseline --deepcache N is DeepCache alone: TGATE's gate
+ * never comes (as run's --baseline), the UNet's full and shallow steps as DeepCache's helper runs them.
+ */
+export function generateRequest(v: Values, compiledBranch?: number): PipelineGenerateOptions {
   if (typeof v.prompt !== 'string') throw usageError('Missing --prompt: tgate generate <dir> --prompt "a photo of ..." -o out.png.');
-  const { steps, gateStep, tgate } = scheduleArgs(v);
+  const { steps, gateStep, tgate } = scheduleArgs(v, compiledBranch);
   const positive = (key: string) => (v[key] === undefined ? undefined : numberOption(v, key, (n) => Number.isInteger(n) && n > 0, 'a positive whole number'));
   const seedText = String(v.seed);
   if (!/^\d+$/.test(seedText) || BigInt(seedText) >= 2n ** 64n)
@@ -52,7 +57,11 @@ export function generateRequest(v: Values): PipelineGenerateOptions {
   if (v.baseline) {
     if (v['gate-step'] !== undefined || v['tgate-version'] !== undefined)
       throw usageError('--baseline runs without gating; leave out --gate-step and --tgate-version.');
-    o.baseline = true;
+    // DeepCache alone is a gated run whose gate never comes (the pipeline's baseline opens the planning graph only).
+    if (tgate.deepcache) {
+      o.gateStep = gateStep!;
+      o.tgate = tgate;
+    } else o.baseline = true;
   } else {
     if (gateStep !== undefined) o.gateStep = gateStep;
     o.tgate = tgate;
@@ -93,7 +102,7 @@ async function generateWith(dir: string, v: Values, request: PipelineGenerateOpt
   const session = sessionOptions(v);
   const pipe = await GatedPipeline.load(dir, { ...session, variants: GatedPipeline.variantsFor(dir, request) });
   try {
-    const progress = progressReporter(stderr, request.baseline ? 'baseline' : 'tgate');
+    const progress = progressReporter(stderr, generateMode(request));
     request.onStep = progress.step;
     const result = await pipe.generate(request);
     progress.done();
@@ -126,7 +135,9 @@ export async function runGenerate(args: ParsedArgs, io: { stderr: NodeJS.WriteSt
         : `Expected one compiled pipeline folder, got ${positionals.length}: ${positionals.join(' ')}.`,
     );
   const dir = positionals[0]!;
-  const request = generateRequest(v);
+  // The folder's DeepCache branch is read only when DeepCache is asked for without one.
+  const branch = v.deepcache !== undefined && v['deepcache-branch'] === undefined ? compiledDeepCacheBranch(readPipelineFolder(dir).manifest) : undefined;
+  const request = generateRequest(v, branch);
   const { files, kind } = checkedOutputs(v, request);
   const result = await generateWith(dir, v, request, io.stderr);
   for (const w of generateWarnings(result)) io.stderr.write(w);

@@ -1,5 +1,5 @@
-// tgate inspect: a model or a compiled folder as text or JSON; and the schedule-cost table that
-// compile and bench print too.
+// tgate inspect: a model or a compiled folder as text or JSON; and the schedule-cost table (every
+// plan's MACs and bound) that compile and bench print too.
 import fs from 'node:fs';
 import { usageError, type ParsedArgs } from './args.js';
 import type { ScheduleCost } from '../build/schedule-cost.js';
@@ -11,38 +11,47 @@ import { denoiserModelOf } from '../io/pipeline-folder.js';
 import { bytesText, countText, shapeText, table } from './format.js';
 import type { CommandOutput } from './command-io.js';
 import { missPlacesText, type MatchMiss } from '../analyses/attention/miss.js';
+import { deepCacheText } from './compile-format.js';
 
-/** Baseline, v1 and v2 runs: MACs in both conventions and the speed-up each bounds. */
+/** Every plan (baseline, TGATE v1 and v2, DeepCache alone and with TGATE): MACs in both conventions and the speed-up each bounds. */
 export function scheduleCostText(s: ScheduleCost): string {
-  const rows = [
-    ['baseline', countText(s.baseline.linearMacs), countText(s.baseline.allMacs), '1', '1'],
-    [
-      `TGATE v1 (gate step ${s.v1.gateStep})`,
-      countText(s.v1.linearMacs),
-      countText(s.v1.allMacs),
-      `${s.v1.boundLinear.toFixed(3)}x`,
-      `${s.v1.boundAll.toFixed(3)}x`,
-    ],
-  ];
-  if (s.v2) {
-    const v = s.v2.schedule;
-    rows.push([
-      `TGATE v2 (sp ${v.spInterval}, fi ${v.fiInterval}, warm-up ${v.warmUp})`,
-      countText(s.v2.linearMacs),
-      countText(s.v2.allMacs),
-      `${s.v2.boundLinear.toFixed(3)}x`,
-      `${s.v2.boundAll.toFixed(3)}x`,
-    ]);
-  }
+  const rows = s.plans.map((p) =>
+    p.name === 'baseline'
+      ? [p.description, countText(p.linearMacs), countText(p.allMacs), '1', '1']
+      : [p.description, countText(p.linearMacs), countText(p.allMacs), `${p.boundLinear.toFixed(3)}x`, `${p.boundAll.toFixed(3)}x`],
+  );
   return [
     `Schedule cost: ${s.steps} steps at batch ${s.batch}${s.cfg ? ' (CFG: 2x before the gate)' : ''}`,
     table(['run', 'MACs conv+linear', 'MACs all', 'bound conv+linear', 'bound all'], rows),
   ].join('\n');
 }
 
-function inspectText(r: InspectReport, explain: boolean): string {
+/** One call of each graph variant (the shallow ones too): what a schedule's steps cost, the planning graph being the source's computation. */
+export function variantCostText(c: InspectReport['cost']): string {
+  const planning = c.variants.find((v) => v.name === 'planning');
+  const share = (all: number) => (planning ? `${((100 * all) / (planning.linearMacs + planning.attentionMacs)).toFixed(1)} %` : '-');
+  return [
+    `MACs per variant (one call at batch ${c.call.batch})`,
+    table(
+      ['variant', 'MACs conv+linear', 'MACs all', 'params', 'of planning (all)'],
+      c.variants.map((v) => [
+        v.name,
+        countText(v.linearMacs),
+        countText(v.linearMacs + v.attentionMacs),
+        countText(v.params),
+        share(v.linearMacs + v.attentionMacs),
+      ]),
+    ),
+  ].join('\n');
+}
+
+/** A compiled folder's DeepCache entry (the manifest's `deepcache`): null for a model file. */
+type Deepcache = { line: string; entry: unknown } | null;
+
+function inspectText(r: InspectReport, explain: boolean, deepcache: Deepcache): string {
   return [
     ...summaryLines(r),
+    ...(deepcache ? [`deepcache: ${deepcache.line}`] : []),
     ...interfaceLines(r),
     ...callCostLines(r),
     ...siteLines(r),
@@ -130,7 +139,7 @@ function siteLines(r: InspectReport): string[] {
   return out;
 }
 
-/** The per-block cost table, then the schedule cost when steps were given. */
+/** The per-block cost table, the per-variant one, then every plan's cost. */
 function blockLines(r: InspectReport): string[] {
   const c = r.cost;
   const out = [
@@ -141,6 +150,7 @@ function blockLines(r: InspectReport): string[] {
       c.blocks.map((b) => [b.scope, countText(b.linearMacs), countText(b.attentionMacs), countText(b.params)]),
     ),
   ];
+  if (c.variants.length > 1) out.push('', variantCostText(c));
   if (c.schedule) out.push('', scheduleCostText(c.schedule));
   return out;
 }
@@ -232,5 +242,9 @@ export async function runInspect(args: ParsedArgs): Promise<CommandOutput> {
   const vae = denoiser || (folder && readManifest(target).pipeline) ? vaeLatentFactor(target) : null;
   if (vae) o.latentFactor = vae;
   const r = denoiser ? inspectModel(denoiser, o) : folder ? inspectCompiled(target, o) : inspectModel(target, o);
-  return { stdout: values.json ? JSON.stringify(r, null, 2) : inspectText(r, !!values.explain) };
+  // A compiled folder says which DeepCache cut it holds (or why none): the manifest's entry.
+  const m = folder ? readManifest(target) : null;
+  const deepcache = m ? { line: deepCacheText(m), entry: m.deepcache } : null;
+  if (values.json) return { stdout: JSON.stringify(deepcache ? { ...r, deepcache: deepcache.entry } : r, null, 2) };
+  return { stdout: inspectText(r, !!values.explain, deepcache) };
 }

@@ -5,7 +5,7 @@
 import type { OptionTable, ParsedArgs } from './args.js';
 import type { CommandIo, CommandOutput } from './command-io.js';
 import { DEMO_MODEL } from './demo-model.js';
-import { RUN_OPTIONS, SCHEDULE_OPTIONS, SESSION_OPTIONS } from './run-options.js';
+import { DEEPCACHE_OPTIONS, RUN_OPTIONS, SCHEDULE_OPTIONS, SESSION_OPTIONS } from './run-options.js';
 
 export interface CommandSpec {
   name: string;
@@ -38,7 +38,7 @@ export const COMMANDS: CommandSpec[] = [
     usage: '<model.onnx | pipeline folder> -o <dir> [options]',
     summary: 'write the TGATE variants, gated models and tgate.json',
     description:
-      "Writes into <dir> the graph variants (planning, reuse-self, fidelity, fidelity-reuse-self), the gated models that hold them as If branches, the shared weights and tgate.json, and proves with onnxruntime that they compute what the source does. A diffusers/optimum ONNX pipeline folder (a Hugging Face cache snapshot too) keeps its layout, every file hard-linked, the denoiser's artifacts in <dir>/unet/ (or transformer/).",
+      "Writes into <dir> the graph variants (planning, reuse-self, fidelity, fidelity-reuse-self, and DeepCache's shallow and shallow-fidelity where the UNet has a cut), the gated models that hold them as If branches, the shared weights and tgate.json, and proves with onnxruntime that they compute what the source does. A diffusers/optimum ONNX pipeline folder (a Hugging Face cache snapshot too) keeps its layout, every file hard-linked, the denoiser's artifacts in <dir>/unet/ (or transformer/).",
     options: {
       output: { type: 'string', short: 'o', value: 'DIR', description: 'the folder to write (new or empty; see --force)' },
       force: { type: 'boolean', description: 'replace <dir> when it holds an earlier tgate compile (tgate.json)' },
@@ -52,6 +52,14 @@ export const COMMANDS: CommandSpec[] = [
         description: 'cache only the sites whose scope or id matches (* any characters, ? one); repeatable',
       },
       exclude: { type: 'string', multiple: true, default: [], value: 'GLOB', description: 'leave out the sites whose scope or id matches; repeatable' },
+      'deepcache-branch': {
+        type: 'string',
+        default: '0',
+        value: 'B',
+        description:
+          "DeepCache's cache_branch_id: the up-path block boundary to cut (block B // 3, layer B % 3, mirrored as the official helper does; 0 = shallowest)",
+      },
+      'no-deepcache': { type: 'boolean', description: 'write no DeepCache variants (shallow, shallow-fidelity) and do not look for the cut' },
       report: { type: 'boolean', description: 'also write report.md and report.json (costs, the diff of every variant)' },
       'print-ir-after': {
         type: 'string',
@@ -65,6 +73,7 @@ export const COMMANDS: CommandSpec[] = [
       'tgate compile fixtures/models/tiny-unet.onnx -o out/tiny-unet',
       'tgate compile sd-onnx -o sd-tgate',
       "tgate compile model.onnx -o out/model --sites cross --exclude '/up_blocks.1/*' --report",
+      'tgate compile fixtures/models/sd15-struct-tiny/model.onnx -o out/sd15-struct --deepcache-branch 0',
     ],
     run: async (args, io) => (await commands()).runCompile(args, io),
   },
@@ -117,10 +126,10 @@ export const COMMANDS: CommandSpec[] = [
     usage: '<dir> [options]',
     summary: 'one generation on the T-GATE schedule, .npy in and out',
     description:
-      'Generates with a compiled folder on the official T-GATE schedule: CFG at batch 2B until the gate step (v2: self-attention reused between every sp_interval-th step after warm_up), then batch B with cached cross-attention. Inputs not given are seeded random, and a note says so.',
+      'Generates with a compiled folder on the official T-GATE schedule: CFG at batch 2B until the gate step (v2: self-attention reused between every sp_interval-th step after warm_up), then batch B with cached cross-attention. --deepcache N adds DeepCache as the official TGATE + DeepCache loader runs it (the helper reset before steps G-1 and G, no self-attention reuse); --baseline --deepcache N is DeepCache alone. Inputs not given are seeded random, and a note says so.',
     options: {
       ...RUN_OPTIONS,
-      baseline: { type: 'boolean', description: 'run the untouched planning graph at every step (no gating)' },
+      baseline: { type: 'boolean', description: 'no TGATE: the untouched planning graph at every step (with --deepcache N: DeepCache alone)' },
       'save-trajectory': { type: 'string', value: 'DIR', description: "write every step's latents into DIR" },
       output: { type: 'string', short: 'o', value: 'FILE.npy', description: 'write the final latents' },
       ...json('a summary with every step'),
@@ -128,6 +137,8 @@ export const COMMANDS: CommandSpec[] = [
     examples: [
       'tgate run out/tiny-unet --steps 10 --gate-step 4 --height 64 --width 64 -o out/tiny-final.npy',
       'tgate run out/tiny-unet --tgate-version 1 --height 64 --width 64 --json',
+      'tgate run out/sd15-struct --deepcache 3 --gate-step 10 --height 64 --width 64',
+      'tgate run out/sd15-struct --deepcache 3 --baseline --height 64 --width 64',
       'tgate run out/sd15 --cond encoder_hidden_states=c.npy --uncond encoder_hidden_states=u.npy --scheduler dpmpp-2m',
     ],
     run: async (args, io) => (await commands()).runRun(args, io),
@@ -147,8 +158,9 @@ export const COMMANDS: CommandSpec[] = [
       ...pixels(" (a multiple of the VAE's factor x the UNet's)", "the UNet's native size"),
       'num-images': { type: 'string', default: '1', value: 'N', description: 'images from one noise tensor: out-1.png, out-2.png, ...' },
       scheduler: { type: 'string', value: 'NAME', defaultText: "the folder's", description: 'pndm, ddim, euler, euler-ancestral, dpmpp-2m or lcm' },
-      baseline: { type: 'boolean', description: 'no gating: the pipeline as diffusers runs it' },
+      baseline: { type: 'boolean', description: 'no gating: the pipeline as diffusers runs it (with --deepcache N: DeepCache alone)' },
       ...SCHEDULE_OPTIONS,
+      ...DEEPCACHE_OPTIONS,
       image: { type: 'string', value: 'in.png', description: 'img2img: the picture to start from (the output takes its size)' },
       strength: { type: 'string', value: 'S', defaultText: '0.8 with --image', description: 'img2img: how much of the schedule runs, in (0, 1]' },
       'output-type': { type: 'string', default: 'png', value: 'png|latent', description: 'latent writes the final latents as .npy' },
@@ -166,9 +178,9 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'bench',
     usage: '<model.onnx | dir> [options]',
-    summary: 'baseline, TGATE v1 and v2 timed: speed-ups, bounds, peak RSS',
+    summary: 'baseline, TGATE v1 and v2 (and DeepCache) timed: speed-ups, bounds, peak RSS',
     description:
-      'Compiles a model into a temporary folder (or takes a compiled one) and alternates baseline, v1 and v2 runs: median wall times, speed-ups and the bounds the measured step costs and the MACs allow, ms per step, runtime overhead, and the peak RSS of a fresh process per mode. Takes the options of tgate run but --baseline, --save-trajectory and -o.',
+      'Compiles a model into a temporary folder (or takes a compiled one) and alternates baseline, v1 and v2 runs (with --deepcache N also DeepCache alone and TGATE + DeepCache): median wall times, speed-ups and the bounds the measured step costs and the MACs allow, ms per step, runtime overhead, and the peak RSS of a fresh process per mode. Takes the options of tgate run but --baseline, --save-trajectory and -o.',
     options: {
       ...RUN_OPTIONS,
       height: { ...RUN_OPTIONS.height, default: '256' },
@@ -181,6 +193,7 @@ export const COMMANDS: CommandSpec[] = [
     examples: [
       'tgate bench fixtures/models/tiny-unet.onnx --steps 25 --gate-step 10 --runs 2',
       'tgate bench out/sd15 --height 512 --width 512 --threads 4 --json',
+      'tgate bench out/sd15-struct --deepcache 3 --height 64 --width 64 --runs 1',
     ],
     run: async (args, io) => (await commands()).runBench(args, io),
   },
@@ -234,10 +247,10 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: '__memory-probe',
-    usage: '<dir> --mode baseline|v1|v2 [run options]',
+    usage: '<dir> --mode baseline|v1|v2|deepcache|tgate+deepcache [run options]',
     summary: "bench's peak-RSS probe (internal)",
     description: 'Opens the sessions of one mode and runs one generation in a fresh process; prints its peak RSS.',
-    options: { ...RUN_OPTIONS, mode: { type: 'string', value: 'MODE', description: 'baseline, v1 or v2' } },
+    options: { ...RUN_OPTIONS, mode: { type: 'string', value: 'MODE', description: 'baseline, v1, v2, deepcache or tgate+deepcache' } },
     examples: [],
     run: async (args) => (await commands()).runMemoryProbe(args),
     hidden: true,

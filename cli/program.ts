@@ -45,6 +45,7 @@ function optionOf(name: string, o: OptionSpec): Option {
   const opt = new Option(flagsOf(name, o), o.description);
   if (o.multiple) opt.argParser((v: string, previous: string[] | undefined) => [...(previous ?? []), v]);
   if (o.default !== undefined) opt.default(o.default);
+  if (o.choices) opt.choices(o.choices);
   if (o.hidden) opt.hideHelp();
   specOf.set(opt, o);
   return opt;
@@ -137,7 +138,8 @@ function usageFrom(e: CommanderError, command: string | null): Error {
       .join(', ');
     return usageError(`unknown command "${name}". Commands: ${commands}.`, `${suggestion ? `${suggestion} ` : ''}Run \`tgate help\`.`);
   }
-  return usageError(`${where}: ${first}.`, `${suggestion ? `${suggestion} ` : ''}${help}`);
+  // Commander's own sentences may end with a period ("Allowed choices are uniform, quadratic.").
+  return usageError(`${where}: ${first!.replace(/\.$/, '')}.`, `${suggestion ? `${suggestion} ` : ''}${help}`);
 }
 
 /**

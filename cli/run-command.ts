@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TgateError } from '../base/errors.js';
-import type { ManifestIo } from '../build/manifest.js';
+import type { Manifest, ManifestIo } from '../build/manifest.js';
+import { checkDeepCache, DEEPCACHE_DEFAULTS, type DeepCacheOptions, type DeepCacheSchedule } from '../build/deepcache-steps.js';
 import type { VariantName } from '../build/variants.js';
 import { pipelineSchedulerConfig } from '../runtime/compiled-folder.js';
 import { compiledLatentFactor } from '../runtime/pipeline/latent-factor.js';
@@ -14,7 +15,7 @@ import { MAX_STEPS } from '../runtime/schedulers/config-check.js';
 import { TorchGenerator } from '../runtime/torch-random.js';
 import { checkOutputFile, checkOutputFolder } from './output-check.js';
 import { progressReporter } from './progress.js';
-import { runSummary, runText } from './run-format.js';
+import { runMode, runSummary, runText } from './run-format.js';
 import { note } from './reporter.js';
 import { concreteShape, namedTensors, readNpyFile, seededNormal, writeNpyFile } from './tensor-args.js';
 
@@ -55,14 +56,71 @@ export interface ScheduleArgs {
   steps: number;
   /** undefined: the family's default. */
   gateStep: number | undefined;
+  /** tgate.deepcache is set when --deepcache N (N > 1) asks for DeepCache. */
   tgate: TgateOptions;
 }
 
 const optionalNumber = (v: Values, key: string, check: (n: number) => boolean, what: string) =>
   v[key] === undefined ? undefined : numberOption(v, key, check, what);
 
-/** The schedule from run/bench options; --baseline is version 1 with a gate that never comes. */
-export function scheduleArgs(v: Values): ScheduleArgs {
+/** What the official TGATE + DeepCache combination forces (T-GATE main.py --deepcache): no self-attention reuse. */
+const DEEPCACHE_FORCED = { 'sp-interval': 1, 'warm-up': 0, 'fi-interval': 1 } as const;
+
+/**
+ * DeepCache's plan from --deepcache N and its companions, or null when off (no --deepcache, or N
+ * 1). The branch defaults to the one the folder was compiled for (`compiledBranch`), so a folder
+ * compiled with --deepcache-branch 3 runs without repeating it; a different one is the library's
+ * coded refusal. Values are checked as the library checks them (build/deepcache-steps.ts).
+ */
+export function deepCacheArgs(v: Values, compiledBranch?: number): DeepCacheOptions | null {
+  const companions = ['deepcache-branch', 'deepcache-center', 'deepcache-pow'].filter((k) => v[k] !== undefined);
+  if (v['deepcache-schedule'] !== undefined && v['deepcache-schedule'] !== 'uniform') companions.push('deepcache-schedule');
+  if (v.deepcache === undefined) {
+    if (companions.length)
+      throw new TgateError('E_USAGE', `--${companions[0]} needs --deepcache N: DeepCache is off without an interval.`, {
+        hint: 'Add --deepcache 3 (the official interval), or leave out the --deepcache-* options.',
+      });
+    return null;
+  }
+  const interval = numberOption(
+    v,
+    'deepcache',
+    (n) => Number.isInteger(n) && n >= 1 && n <= MAX_STEPS,
+    `a whole number from 1 to ${MAX_STEPS} (the full-step interval; 1 = DeepCache off, the official loaders use ${DEEPCACHE_DEFAULTS.interval})`,
+  );
+  const branch =
+    optionalNumber(v, 'deepcache-branch', (n) => Number.isInteger(n) && n >= 0, 'a whole number >= 0 (0: the shallowest cut)') ??
+    compiledBranch ??
+    DEEPCACHE_DEFAULTS.branch;
+  const schedule = String(v['deepcache-schedule'] ?? DEEPCACHE_DEFAULTS.schedule) as DeepCacheSchedule;
+  const o: DeepCacheOptions = { interval, branch, schedule };
+  const center = optionalNumber(v, 'deepcache-center', (n) => Number.isInteger(n) && n >= 0, 'a step index (a whole number >= 0)');
+  const pow = optionalNumber(v, 'deepcache-pow', (n) => n > 1, 'a number > 1');
+  if (center !== undefined) o.center = center;
+  if (pow !== undefined) o.pow = pow;
+  // The library's checks (schedule name, center/pow only with quadratic), before any model opens.
+  checkDeepCache(o);
+  if (interval === 1) return null;
+  const conflicting = (Object.keys(DEEPCACHE_FORCED) as (keyof typeof DEEPCACHE_FORCED)[]).filter(
+    (k) => v[k] !== undefined && Number(v[k]) !== DEEPCACHE_FORCED[k],
+  );
+  if (conflicting.length) {
+    throw new TgateError(
+      'E_USAGE',
+      `${conflicting.map((k) => `--${k} ${v[k]}`).join(', ')} conflicts with --deepcache ${interval}: DeepCache runs as the official TGATE + DeepCache combination does, with no self-attention reuse (sp_interval 1, warm_up 0, fi_interval 1).`,
+      {
+        hint: `Leave out ${conflicting.map((k) => `--${k}`).join(', ')} (T-GATE's main.py --deepcache forces them), or drop --deepcache for TGATE v2's self-attention reuse.`,
+      },
+    );
+  }
+  return o;
+}
+
+/**
+ * The schedule from run/bench/generate options; --baseline is version 1 with a gate that never
+ * comes (TGATE off), and with --deepcache N it is DeepCache alone.
+ */
+export function scheduleArgs(v: Values, compiledBranch?: number): ScheduleArgs {
   const steps = numberOption(
     v,
     'steps',
@@ -80,14 +138,22 @@ export function scheduleArgs(v: Values): ScheduleArgs {
   if (sp !== undefined) tgate.spInterval = sp;
   if (fi !== undefined) tgate.fiInterval = fi;
   if (warm !== undefined) tgate.warmUp = warm;
-  if (v.baseline) return { steps, gateStep: Number.POSITIVE_INFINITY, tgate: { version: 1 } };
+  const deepcache = deepCacheArgs(v, compiledBranch);
+  if (v.baseline) return { steps, gateStep: Number.POSITIVE_INFINITY, tgate: { version: 1, ...(deepcache ? { deepcache } : {}) } };
+  if (deepcache) tgate.deepcache = deepcache;
   return { steps, gateStep, tgate };
+}
+
+/** The branch a compiled folder's DeepCache variants were made for (undefined when it has none). */
+export function compiledDeepCacheBranch(m: Manifest): number | undefined {
+  return m.deepcache && 'site' in m.deepcache ? m.deepcache.branch : undefined;
 }
 
 /** The variants a run with these options opens: only those its schedule uses. */
 export function variantsForArgs(dir: string, v: Values): VariantName[] {
-  const a = scheduleArgs(v);
-  return variantsFor(readManifest(dir), a.steps, a.gateStep, a.tgate);
+  const m = readManifest(dir);
+  const a = scheduleArgs(v, compiledDeepCacheBranch(m));
+  return variantsFor(m, a.steps, a.gateStep, a.tgate);
 }
 
 /** A fresh scheduler per call (and generator, for the schedulers that draw noise), its name, and the img2img strength. */
@@ -176,7 +242,7 @@ function conditioningFrom(unet: GatedUNet, v: Values, B: number, seed: number, g
 /** The generation request from run/bench options; `notes` says what was made up. */
 export function generationFrom(unet: GatedUNet, v: Values): { options: GenerateOptions; notes: string[]; scheduler: string } {
   const notes: string[] = [];
-  const { steps, gateStep, tgate } = scheduleArgs(v);
+  const { steps, gateStep, tgate } = scheduleArgs(v, compiledDeepCacheBranch(unet.manifest));
   const guidance = v.guidance === undefined ? unet.manifest.schedule.guidance : numberOption(v, 'guidance', (n) => n >= 0, 'a number >= 0');
   // The seed feeds torch's generator and tgate's: a whole number they both take exactly.
   const seed = numberOption(v, 'seed', Number.isSafeInteger, 'a whole number between -(2^53 - 1) and 2^53 - 1');
@@ -237,7 +303,7 @@ export async function runGeneration(dir: string, v: Values, stderr: NodeJS.Write
     const { options, notes, scheduler } = generationFrom(unet, v);
     for (const n of notes) note(n, stderr);
     options.keepTrajectory = !!trajectoryDir;
-    const progress = progressReporter(stderr, v.baseline ? 'baseline' : 'tgate');
+    const progress = progressReporter(stderr, runMode(!!v.baseline, options.tgate?.deepcache));
     options.onStep = progress.step;
     const result = await unet.generate(options);
     progress.done();

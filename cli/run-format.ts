@@ -1,6 +1,8 @@
 // tgate run's report: the summary of one generation (what --json prints) and the text it renders
-// to: the mode, the steps by phase and batch, the times, and the files written. Pure.
-import type { GenerateOptions, GenerateResult } from '../runtime/gated-unet.js';
+// to: the mode, the steps by phase and batch, DeepCache's plan of full and shallow steps, the
+// times, and the files written. Pure.
+import type { DeepCacheOptions } from '../build/deepcache-steps.js';
+import type { GenerateOptions, GenerateResult, StepRecord } from '../runtime/gated-unet.js';
 
 /** What one run did, beside the result: where it ran, and what it wrote and made up. */
 export interface RunFacts {
@@ -15,18 +17,50 @@ export interface RunFacts {
   generatedInputs: string[];
 }
 
+/** baseline: no caching; tgate: TGATE alone; deepcache: DeepCache alone (--baseline --deepcache N); tgate+deepcache: the official combination. */
+export type RunMode = 'baseline' | 'tgate' | 'deepcache' | 'tgate+deepcache';
+
+export function runMode(baseline: boolean, deepcache: DeepCacheOptions | null | undefined): RunMode {
+  if (deepcache) return baseline ? 'deepcache' : 'tgate+deepcache';
+  return baseline ? 'baseline' : 'tgate';
+}
+
+/** DeepCache's plan as the steps ran it: one character per evaluation (F full, s shallow), and the counts. */
+export function deepCachePlan(records: readonly Pick<StepRecord, 'deep'>[]): { plan: string; full: number; shallow: number } {
+  const plan = records.map((r) => (r.deep === 'reuse' ? 's' : 'F')).join('');
+  const shallow = records.filter((r) => r.deep === 'reuse').length;
+  return { plan, full: records.length - shallow, shallow };
+}
+
+/** "DeepCache N 3 (branch 0)", with the quadratic schedule's center and pow. */
+export function deepCacheLabel(dc: DeepCacheOptions): string {
+  const q =
+    dc.schedule === 'quadratic' ? `, quadratic${dc.center !== undefined ? ` center ${dc.center}` : ''}${dc.pow !== undefined ? ` pow ${dc.pow}` : ''}` : '';
+  return `DeepCache N ${dc.interval} (branch ${dc.branch}${q})`;
+}
+
+/** The plan line run and bench print: `plan FssFssFssF... (9 full, 16 shallow)`. */
+export function planLine(p: { plan: string; full: number; shallow: number }): string {
+  return `plan ${p.plan} (${p.full} full, ${p.shallow} shallow)`;
+}
+
 export function runSummary(f: RunFacts, result: GenerateResult) {
   const modelMs = result.records.reduce((a, r) => a + r.modelMs, 0);
   const phases = (p: string) => result.records.filter((r) => r.phase === p).length;
   const sched = result.schedule;
+  const dc = sched.deepcache ?? null;
+  const mode = runMode(f.baseline, dc);
+  const gated = mode === 'tgate' || mode === 'tgate+deepcache';
   return {
     model: f.model,
-    mode: f.baseline ? 'baseline' : 'tgate',
+    mode,
     steps: f.options.steps,
     // Model evaluations: PNDM evaluates once more than it steps.
     evaluations: result.records.length,
-    gateStep: f.baseline ? null : sched.gateStep,
-    schedule: f.baseline ? null : sched,
+    gateStep: gated ? sched.gateStep : null,
+    // The library's schedule as it ran (its `deepcache` too); `deepcache` below adds the plan.
+    schedule: mode === 'baseline' ? null : sched,
+    deepcache: dc ? { ...dc, ...deepCachePlan(result.records) } : null,
     variants: f.variants,
     guidance: f.options.guidance,
     cfg: result.cfg,
@@ -42,11 +76,25 @@ export function runSummary(f: RunFacts, result: GenerateResult) {
 }
 
 export function runText(summary: ReturnType<typeof runSummary>, result: GenerateResult): string {
-  const baseline = summary.mode === 'baseline';
   const sched = result.schedule;
-  const lines = [
-    `${summary.mode}${baseline ? '' : ` v${sched.version}`}: ${summary.steps} steps${summary.evaluations !== summary.steps ? ` (${summary.evaluations} model evaluations)` : ''} (${summary.phases.planning + summary.phases.gate} planning${result.cfg ? ' with CFG at batch 2B' : ''}, ${summary.phases.fidelity} fidelity at batch B${sched.version === 2 && !baseline ? `; self-attention reused at ${result.records.filter((r) => r.self === 'reuse').length} steps` : ''}) in ${summary.seconds.toFixed(2)} s (model ${summary.modelSeconds.toFixed(2)} s)`,
-  ];
+  const mode = summary.mode;
+  const gated = mode === 'tgate' || mode === 'tgate+deepcache';
+  const dc = summary.deepcache;
+  const title =
+    mode === 'baseline'
+      ? 'baseline'
+      : mode === 'deepcache'
+        ? `${deepCacheLabel(dc!)} alone, no TGATE`
+        : `tgate v${sched.version}${dc ? ` + ${deepCacheLabel(dc)}` : ''}`;
+  const evaluations = summary.evaluations !== summary.steps ? ` (${summary.evaluations} model evaluations)` : '';
+  const selfReused = sched.version === 2 && gated && !dc ? `; self-attention reused at ${result.records.filter((r) => r.self === 'reuse').length} steps` : '';
+  // DeepCache alone has no phases: every step at the same batch, full or shallow (the plan line).
+  const phases =
+    mode === 'deepcache'
+      ? `all at batch ${result.cfg ? '2B with CFG' : 'B'}`
+      : `${summary.phases.planning + summary.phases.gate} planning${result.cfg ? ' with CFG at batch 2B' : ''}, ${summary.phases.fidelity} fidelity at batch B${selfReused}`;
+  const lines = [`${title}: ${summary.steps} steps${evaluations} (${phases}) in ${summary.seconds.toFixed(2)} s (model ${summary.modelSeconds.toFixed(2)} s)`];
+  if (dc) lines.push(planLine(dc));
   if (summary.output) lines.push(`wrote ${summary.output} [${result.dims.join(', ')}]`);
   if (summary.trajectory) lines.push(`wrote ${result.trajectory.length} step latents to ${summary.trajectory}`);
   return lines.join('\n');

@@ -1,5 +1,6 @@
 // The options of a generation on a compiled folder, shared by run, bench (and its memory probe)
 // and, for the session part, generate.
+import { DEEPCACHE_QUADRATIC_DEFAULTS } from '../build/deepcache-steps.js';
 import type { OptionTable } from './args.js';
 
 export const SESSION_OPTIONS = {
@@ -35,9 +36,51 @@ export const SCHEDULE_OPTIONS = {
   'warm-up': { type: 'string', value: 'N', defaultText: "the family's, SD 2", description: 'v2: steps of full self-attention before any reuse' },
 } satisfies OptionTable;
 
+/**
+ * DeepCache's plan (SPEC.md §5): full steps store the deep feature, shallow steps run only the
+ * shallow network on it. With TGATE it is the official TGATE + DeepCache combination, which forces
+ * no self-attention reuse; with --baseline (no TGATE) it is DeepCache alone.
+ */
+export const DEEPCACHE_OPTIONS = {
+  deepcache: {
+    type: 'string',
+    value: 'N',
+    defaultText: '1, off',
+    description:
+      'DeepCache: the whole UNet every N-th step, the shallow network on its cached deep feature between (N 1: off). With TGATE this is the official TGATE + DeepCache combination, which forces no self-attention reuse (sp_interval 1, warm_up 0, fi_interval 1: --sp-interval, --warm-up, --fi-interval are refused); with --baseline, DeepCache alone',
+  },
+  'deepcache-branch': {
+    type: 'string',
+    value: 'B',
+    defaultText: "the folder's compiled branch",
+    description: 'the DeepCache branch id the folder was compiled for (tgate compile --deepcache-branch)',
+  },
+  'deepcache-schedule': {
+    type: 'string',
+    value: 'uniform|quadratic',
+    default: 'uniform',
+    choices: ['uniform', 'quadratic'],
+    description:
+      "uniform (the official helper's), or the DeepCache paper's quadratic schedule: ceil(steps / N) full steps clustered around --deepcache-center (not with TGATE)",
+  },
+  'deepcache-center': {
+    type: 'string',
+    value: 'C',
+    defaultText: `${DEEPCACHE_QUADRATIC_DEFAULTS.center}`,
+    description: 'quadratic only: the step the full steps cluster around',
+  },
+  'deepcache-pow': {
+    type: 'string',
+    value: 'P',
+    defaultText: `${DEEPCACHE_QUADRATIC_DEFAULTS.pow}`,
+    description: 'quadratic only: the exponent, > 1 (lowered by 0.02 until the steps are distinct, as the official code does)',
+  },
+} satisfies OptionTable;
+
 export const RUN_OPTIONS = {
   steps: { type: 'string', default: '25', value: 'N', description: 'denoising steps' },
   ...SCHEDULE_OPTIONS,
+  ...DEEPCACHE_OPTIONS,
   guidance: { type: 'string', value: 'S', defaultText: "the family's: SD 7.5, SD-XL 5", description: 'classifier-free guidance scale (<= 1: no CFG)' },
   scheduler: {
     type: 'string',
