@@ -39,7 +39,9 @@ export function sessionOptions(v: Values) {
     });
   if (v.sessions !== 'gated' && v.sessions !== 'separate' && v.sessions !== 'pair')
     throw new TgateError('E_USAGE', `--sessions must be gated or separate, not "${v.sessions}".`, { hint: 'Leave it out for gated (the default).' });
-  for (const k of ['prepacking', 'arena', 'mem-pattern'])
+  if (!['auto', 'on', 'off'].includes(v.prepacking as string))
+    throw new TgateError('E_USAGE', `--prepacking must be auto, on or off, not "${v.prepacking}".`, { hint: 'Leave --prepacking out for auto (the default).' });
+  for (const k of ['arena', 'mem-pattern'])
     if (v[k] !== 'on' && v[k] !== 'off')
       throw new TgateError('E_USAGE', `--${k} must be on or off, not "${v[k]}".`, { hint: `Leave --${k} out for on (the default).` });
   return {
@@ -48,7 +50,7 @@ export function sessionOptions(v: Values) {
     memPattern: v['mem-pattern'] === 'on',
     threads: numberOption(v, 'threads', (n) => Number.isInteger(n) && n >= 0, 'a whole number (0 = one per core)'),
     optimization: optimization as 'disabled' | 'basic' | 'extended' | 'all',
-    prepacking: v.prepacking === 'on',
+    ...(v.prepacking === 'auto' ? {} : { prepacking: v.prepacking === 'on' }),
   };
 }
 

@@ -6,7 +6,12 @@ import type { OptionTable } from './args.js';
 export const SESSION_OPTIONS = {
   threads: { type: 'string', default: '0', value: 'N', description: 'onnxruntime threads per session (0: one per core)' },
   optimization: { type: 'string', default: 'extended', value: 'LEVEL', description: "onnxruntime's graph optimization: disabled, basic, extended or all" },
-  prepacking: { type: 'string', default: 'on', value: 'on|off', description: 'pre-packed weights (shared between the variants)' },
+  prepacking: {
+    type: 'string',
+    default: 'auto',
+    value: 'auto|on|off',
+    description: "onnxruntime's pre-packed weights; auto: on for one graph, off when several variants are open (each If branch would pack its own copy)",
+  },
   arena: { type: 'string', default: 'on', value: 'on|off', description: "onnxruntime's CPU memory arena" },
   'mem-pattern': { type: 'string', default: 'on', value: 'on|off', description: "onnxruntime's memory pattern planning" },
   sessions: { type: 'string', default: 'gated', value: 'gated|separate', description: 'one session over the gated model, or one per variant' },

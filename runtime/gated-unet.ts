@@ -139,10 +139,15 @@ export class GatedUNet {
   static async load(dir: string, opts: LoadOptions = {}): Promise<GatedUNet> {
     const manifest = readManifest(dir);
     const roles = modelRoles(manifest);
-    const session: SessionOptions = { ...opts, threads: opts.threads ?? 0, optimization: opts.optimization ?? 'extended' };
     // By default, what the family's default schedule runs; 50 steps reach every kind of step it
     // has (longer runs only add fidelity steps).
     const wanted: VariantName[] = opts.planningOnly ? ['planning'] : (opts.variants ?? variantsFor(manifest, 50));
+    // Pre-packing off where more than one variant is open: onnxruntime packs the shared weights
+    // once per If branch (or session), which made opening sd15-full's gated-v2.onnx 2.5x slower
+    // than the source and held a packed copy per branch; unpacked, the steady 512 px step measured
+    // the same (16.2 s vs 16.5 s) and the first step came sooner (bench/first-step.ts, README).
+    const prepacking = opts.prepacking ?? wanted.length === 1;
+    const session: SessionOptions = { ...opts, threads: opts.threads ?? 0, optimization: opts.optimization ?? 'extended', prepacking };
     for (const w of wanted) {
       if (!manifest.variants.some((v) => v.name === w))
         throw new TgateError('E_USAGE', `${dir} has no ${w} variant (compiled variants: ${manifest.variants.map((v) => v.name).join(', ')}).`, {
