@@ -55,7 +55,7 @@ export function checkDeepCache(o: DeepCacheOptions): void {
   }
   if (!Number.isInteger(o.branch) || o.branch < 0 || o.branch > MAX_STEPS) {
     throw usage(
-      `The DeepCache branch must be an integer >= 0, not ${o.branch}.`,
+      `The DeepCache branch must be an integer from 0 to ${MAX_STEPS}, not ${o.branch}.`,
       'Branch 0 (the official default) caches the shallowest up-path boundary; larger ids cache deeper ones (block b // 3, layer b % 3).',
     );
   }
@@ -77,7 +77,7 @@ export function checkDeepCache(o: DeepCacheOptions): void {
   }
   if (o.center !== undefined && (!Number.isInteger(o.center) || o.center < 0 || o.center >= MAX_STEPS)) {
     throw usage(
-      `The DeepCache center must be a step index (an integer from 0), not ${o.center}.`,
+      `The DeepCache center must be a step index (an integer from 0 to ${MAX_STEPS - 1}), not ${o.center}.`,
       `The SD-1.5 setting is ${DEEPCACHE_QUADRATIC_DEFAULTS.center}.`,
     );
   }
@@ -459,7 +459,7 @@ export function deepCacheFullSteps(steps: number, o: DeepCacheOptions, resets: r
   if (inside.length > 0) {
     throw usage(
       `The quadratic DeepCache schedule cannot be combined with a TGATE gate inside the run (the helper would be reset before step ${inside[0]}): the official code has no such combination.`,
-      'Use --deepcache-schedule uniform with TGATE (what the official TGATE + DeepCache loaders run), or the quadratic schedule without TGATE.',
+      'Use --deepcache-schedule uniform with TGATE (what the official TGATE + DeepCache loaders run), or the quadratic schedule without TGATE (--baseline).',
     );
   }
   if (N === 1) return Array.from({ length: steps }, () => true);
@@ -468,8 +468,8 @@ export function deepCacheFullSteps(steps: number, o: DeepCacheOptions, resets: r
   const pow = o.pow ?? DEEPCACHE_QUADRATIC_DEFAULTS.pow;
   if (center >= steps) {
     throw usage(
-      `The DeepCache center must be a step of the run (0 to ${steps - 1}), not ${center}.`,
-      `The official code takes any integer, but a center outside the run clusters the full steps around a step that never comes; ${DEEPCACHE_QUADRATIC_DEFAULTS.center} is the SD-1.5 setting for 50 steps.`,
+      `The DeepCache center must be a step of the run (0 to ${steps - 1}), not ${center}${o.center === undefined ? ' (the default)' : ''}.`,
+      `Give --deepcache-center C with C below ${steps}: the official code takes any integer, but a center outside the run clusters the full steps around a step that never comes (${DEEPCACHE_QUADRATIC_DEFAULTS.center} is the SD-1.5 setting).`,
     );
   }
   const { indices } = sampleFromQuadCenter(steps, Math.ceil(steps / N), center, pow);

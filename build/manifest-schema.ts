@@ -238,18 +238,32 @@ function crossReferences(m: Manifest, ctx: z.RefinementCtx<Manifest>): void {
     if (s.kind === 'cross') need('fidelityInput', 'fidelity', 'inputs');
     else if (s.kind === 'self') need('reuseInput', 'reuse-self', 'inputs');
   });
-  m.variants.forEach((v, i) =>
+  m.variants.forEach((v, i) => {
     Object.entries(v.cuts).forEach(([id, role]) => {
       const site = m.sites.find((s) => s.id === id);
       if (!site || !site.cached) return add(['variants', i, 'cuts', id], "expected a cached site's id as the key", id);
+      // A cut follows its variant's decision for the site's kind.
+      if (v[site.kind] !== role) add(['variants', i, 'cuts', id], `expected ${String(v[site.kind])}, the variant's decision for ${site.kind} sites`, role);
       const list = role === 'input' ? v.inputs : v.outputs;
       if (!list.some((x) => x.name === site.tensor)) add(['variants', i, 'cuts', id], `expected ${site.tensor} among the variant's ${role}s`, role);
-    }),
-  );
-  if (m.deepcache && 'site' in m.deepcache) {
-    const deep = m.deepcache.site;
-    if (!m.sites.some((s) => s.id === deep && s.kind === 'deep' && s.cached)) add(['deepcache', 'site'], 'expected the id of a cached site of kind deep', deep);
-  }
+    });
+    // The planning graph computes every cached site: the caches every other variant is fed.
+    if (v.name === 'planning')
+      for (const id of cachedIds)
+        if (v.cuts[id] !== 'output') add(['variants', i, 'cuts', id], 'expected output: the planning graph computes every cached site', v.cuts[id]);
+  });
+  const deepSites = m.sites.filter((s) => s.kind === 'deep' && s.cached);
+  const compiledCut = m.deepcache && 'site' in m.deepcache ? m.deepcache : null;
+  if (compiledCut) {
+    const site = deepSites.find((s) => s.id === compiledCut.site);
+    if (!site) add(['deepcache', 'site'], 'expected the id of a cached site of kind deep', compiledCut.site);
+    else if (site.tensor !== compiledCut.tensor) add(['deepcache', 'tensor'], `expected ${site.tensor}, the deep site's tensor`, compiledCut.tensor);
+  } else if (deepSites.length)
+    add(
+      ['sites'],
+      'expected no site of kind deep: deepcache names no cut',
+      deepSites.map((s) => s.id),
+    );
   m.gated.forEach((g, i) =>
     g.variants.forEach((gv, j) => {
       if (!names.includes(gv.name)) add(['gated', i, 'variants', j, 'name'], `expected one of the variants (${names.join(', ')})`, gv.name);

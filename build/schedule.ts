@@ -74,16 +74,16 @@ export function checkSchedule(o: ScheduleOptions): void {
   if (o.deepcache) checkDeepCache(o.deepcache);
 }
 
-/** Whether the plan caches the deep feature at all (an interval of 1 runs every step full: DeepCache off). */
-export const deepCacheOn = (o: ScheduleOptions): o is ScheduleOptions & { deepcache: DeepCacheOptions } =>
-  !!o.deepcache && (o.deepcache.interval > 1 || o.deepcache.schedule !== 'uniform');
+/** Whether the plan caches the deep feature at all (an interval of 1 runs every step full, under either schedule: DeepCache off). */
+export const deepCacheOn = (o: Pick<ScheduleOptions, 'deepcache'>): o is ScheduleOptions & { deepcache: DeepCacheOptions } =>
+  !!o.deepcache && o.deepcache.interval > 1;
 
-/**
- * The self-attention settings a plan runs with: with DeepCache, the official combination's
- * (T-GATE's main.py --deepcache: sp_interval 1, warm_up 0, fi_interval 1, i.e. no reuse).
- */
+/** What T-GATE's main.py --deepcache forces: sp_interval 1, warm_up 0, fi_interval 1, i.e. no self-attention reuse. */
+export const DEEPCACHE_FORCED_SELF = { spInterval: 1, fiInterval: 1, warmUp: 0 } as const;
+
+/** The self-attention settings a plan runs with: with DeepCache, the official combination's. */
 export function effectiveSelf(o: ScheduleOptions): ScheduleOptions {
-  return deepCacheOn(o) ? { ...o, spInterval: 1, fiInterval: 1, warmUp: 0 } : o;
+  return deepCacheOn(o) ? { ...o, ...DEEPCACHE_FORCED_SELF } : o;
 }
 
 function officialSelf(k: number, o: ScheduleOptions): SiteAction {
@@ -114,6 +114,15 @@ export function planSchedule(steps: number, cfg: boolean, o: ScheduleOptions, le
   // The official loader resets the DeepCache helper before G-1 and before G (tgate/SD_DeepCache.py);
   // a gate at or after the last step is TGATE off (the baseline's convention): DeepCache alone, no reset.
   const full = deepCacheOn(o) ? deepCacheFullSteps(steps, o.deepcache, G < steps ? [G - 1, G] : []) : null;
+  if (full && leading > 0) {
+    // The official helper counts steps by `timesteps.index(t)`, which PNDM's repeated timestep
+    // makes differ from both the evaluation and the step count: no plan here would be its plan.
+    throw new TgateError(
+      'E_USAGE',
+      `DeepCache is not supported with a scheduler that evaluates the model ${leading} more time(s) than it steps (PNDM): the official helper's step count differs there.`,
+      { hint: 'Use --scheduler ddim, dpmpp-2m or euler with --deepcache (the official DeepCache references use DDIM and DPM-Solver++).' },
+    );
+  }
   const plan: PlannedStep[] = [];
   for (let k = 0; k < leading; k++) {
     const p: PlannedStep = {

@@ -227,13 +227,20 @@ export const COMMANDS: CommandSpec[] = [
     usage: '<dir | model.onnx> [options]',
     summary: 'measure the gate step and record the best as the default',
     description:
-      "Runs the baseline and TGATE at every candidate gate step on seeded inputs and reports each one's deviation from the baseline and predicted speed-up; records the earliest within --tolerance as the folder's default gate step.",
+      "Runs the baseline and TGATE at every candidate gate step (crossed with DeepCache intervals when the folder has a cut) on seeded inputs and reports each plan's deviation from the baseline and predicted speed-up; records the earliest TGATE gate step within --tolerance as the folder's default gate step, and prints the fastest plan within it.",
     options: {
       steps: { type: 'string', default: '25', value: 'N', description: 'denoising steps' },
       samples: { type: 'string', default: '4', value: 'N', description: 'seeded samples' },
       seed: { type: 'string', default: '0', value: 'N', description: 'seed of the samples' },
       tolerance: { type: 'string', default: '0.05', value: 'X', description: 'largest deviation (relative L2 of the final latents) a gate step may cause' },
       'tgate-version': { type: 'string', value: '1|2', defaultText: '2 if self-attention is cached', description: 'the TGATE version to calibrate' },
+      'deepcache-intervals': {
+        type: 'string',
+        value: 'N,N',
+        defaultText: '1,3,5 if the folder has a DeepCache cut, else 1',
+        description:
+          "DeepCache's uniform intervals to sweep with every gate step and with no gate (1 = off, always swept); the fastest plan within --tolerance is printed with its run command",
+      },
       'text-model': { type: 'string', value: 'DIR', description: "real prompts and the prompt-adherence oracle of the demo model's folder" },
       ...pixels('', "the model's fixed size, else a 32x32 latent (256 px for SD)"),
       'dry-run': { type: 'boolean', description: 'report only; tgate.json is not changed' },

@@ -8,7 +8,7 @@ import { TgateError } from '../base/errors.js';
 import { containedFile } from '../io/contained-file.js';
 import { manifestGraph, readManifest, type Manifest, type ManifestGated, type ManifestVariant } from '../build/manifest.js';
 import type { VariantName } from '../build/variants.js';
-import { planSchedule, variantsUsed, type ScheduleOptions } from '../build/schedule.js';
+import { DEEPCACHE_FORCED_SELF, deepCacheOn, planSchedule, variantsUsed, type ScheduleOptions } from '../build/schedule.js';
 import { checkSteps } from './schedulers/config-check.js';
 import { checkDeepCache } from '../build/deepcache-steps.js';
 import { openSession, type SessionOptions } from './session.js';
@@ -68,7 +68,9 @@ export function resolveSchedule(m: Manifest, gateStep: number | undefined, t: Tg
     });
   }
   const d = m.schedule;
-  const deepcache = t.deepcache ?? null;
+  // An interval of 1 is DeepCache off (the official helper then runs every step full).
+  const deepcache = t.deepcache && deepCacheOn(t) ? t.deepcache : null;
+  if (t.deepcache) checkDeepCache(t.deepcache);
   if (deepcache) checkDeepCacheFolder(m, deepcache, t);
   return {
     version,
@@ -76,8 +78,9 @@ export function resolveSchedule(m: Manifest, gateStep: number | undefined, t: Tg
     spInterval: t.spInterval ?? d.spInterval,
     fiInterval: t.fiInterval ?? d.fiInterval,
     warmUp: t.warmUp ?? d.warmUp,
-    // Only a DeepCache plan says so: a TGATE schedule reads (and records) as before.
-    ...(deepcache ? { deepcache } : {}),
+    // Only a DeepCache plan says so (with the self-attention settings it really runs): a TGATE
+    // schedule reads (and records) as before.
+    ...(deepcache ? { ...DEEPCACHE_FORCED_SELF, deepcache } : {}),
   };
 }
 
@@ -86,7 +89,6 @@ export function resolveSchedule(m: Manifest, gateStep: number | undefined, t: Tg
  * DeepCache combination forces, no self-attention reuse (schedule.ts's effectiveSelf).
  */
 function checkDeepCacheFolder(m: Manifest, dc: NonNullable<TgateOptions['deepcache']>, t: TgateOptions): void {
-  checkDeepCache(dc);
   const compiled = m.deepcache;
   if (!compiled || !('site' in compiled)) {
     const why = compiled ? `no DeepCache cut was found (${compiled.missing.code}: ${compiled.missing.reason})` : 'it was compiled with --no-deepcache';
@@ -99,7 +101,7 @@ function checkDeepCacheFolder(m: Manifest, dc: NonNullable<TgateOptions['deepcac
       hint: `Run with --deepcache-branch ${compiled.branch}, or recompile with --deepcache-branch ${dc.branch} (branches 0..${compiled.branches - 1}).`,
     });
   }
-  const forced = { spInterval: 1, fiInterval: 1, warmUp: 0 } as const;
+  const forced = DEEPCACHE_FORCED_SELF;
   const reuse = (Object.keys(forced) as (keyof typeof forced)[]).filter((k) => t[k] !== undefined && t[k] !== forced[k]);
   if (reuse.length) {
     throw new TgateError(

@@ -151,7 +151,9 @@ export class GatedUNet {
     for (const w of wanted) {
       if (!manifest.variants.some((v) => v.name === w))
         throw new TgateError('E_USAGE', `${dir} has no ${w} variant (compiled variants: ${manifest.variants.map((v) => v.name).join(', ')}).`, {
-          hint: 'Recompile with --sites all (the default) for the TGATE v2 variants, or run with --tgate-version 1.',
+          hint: w.startsWith('shallow')
+            ? 'The folder has no DeepCache variants (no cut was found, or it was compiled with --no-deepcache): recompile without --no-deepcache, or run without --deepcache.'
+            : 'Recompile with --sites all (the default) for the TGATE v2 variants, or run with --tgate-version 1.',
         });
     }
     // The smallest gated model holding every wanted variant; one variant alone needs no If.

@@ -34,8 +34,9 @@ export interface ModelRoles {
 }
 
 function cacheSite(s: ManifestSite): CacheSite {
-  // Attention sites: channels are the last dim at either rank (site-dims.ts); the deep feature is [batch, C, H, W].
-  const channels = s.kind === 'deep' ? s.shape[1] : siteDims(s.shape).channels;
+  // Attention sites: channels are the last dim at either rank (site-dims.ts), fixed for the CFG
+  // mean's arithmetic; the deep feature is only stored and fed, whatever its shape.
+  const channels = s.kind === 'deep' ? 0 : siteDims(s.shape).channels;
   if (typeof channels !== 'number')
     throw new TgateError('E_UNSUPPORTED_MODEL', `Site ${s.id} has a symbolic channel count; tgate needs it fixed.`, { subject: { tensor: s.tensor } });
   return { id: s.id, kind: s.kind, tensor: s.tensor, gatedInput: s.gatedInput!, dtype: s.dtype, shape: s.shape };

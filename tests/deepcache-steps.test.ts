@@ -162,7 +162,7 @@ describe('bad values are coded usage errors', () => {
     expect(DEEPCACHE_DEFAULTS).toEqual({ interval: 3, branch: 0, schedule: 'uniform' });
     expect(() => checkDeepCache(uniform(3))).not.toThrow();
     for (const n of [0, -1, 2.5, NaN, Infinity, 10_001]) usageError(() => checkDeepCache(uniform(n)), /interval must be an integer from 1 to 10000/);
-    for (const b of [-1, 0.5, NaN]) usageError(() => checkDeepCache({ ...uniform(3), branch: b }), /branch must be an integer >= 0/);
+    for (const b of [-1, 0.5, NaN]) usageError(() => checkDeepCache({ ...uniform(3), branch: b }), /branch must be an integer from 0 to 10000/);
     usageError(() => checkDeepCache({ ...uniform(3), schedule: 'gaussian' as 'uniform' }), /'uniform' or 'quadratic'/);
     usageError(() => checkDeepCache({ ...uniform(3), center: 15 }), /only to the quadratic schedule/);
     usageError(() => checkDeepCache({ ...uniform(3), pow: 1.4 }), /only to the quadratic schedule/);
