@@ -116,7 +116,8 @@ function forwardedArgs(v: Values): string[] {
 
 /**
  * The modes to compare: the baseline and the asked TGATE version, else v1, and v2 when the model
- * caches self-attention; with --deepcache N (N > 1) also DeepCache alone and TGATE + DeepCache.
+ * caches self-attention; with --deepcache N (N > 1) also DeepCache alone and, with the uniform
+ * schedule, TGATE + DeepCache.
  */
 function benchModes(dir: string, v: Values): { modes: Mode[]; selfCached: boolean } {
   const manifest = readManifest(dir);
@@ -126,7 +127,9 @@ function benchModes(dir: string, v: Values): { modes: Mode[]; selfCached: boolea
   const modes: Mode[] = ['baseline', ...(asked ? [`v${asked}` as Mode] : selfCached ? (['v1', 'v2'] as Mode[]) : (['v1'] as Mode[]))];
   // Checked with v2's self-attention options left to v2 (modeValues), so they do not conflict here.
   const dc = deepCacheArgs({ ...v, 'sp-interval': undefined, 'fi-interval': undefined, 'warm-up': undefined }, compiledDeepCacheBranch(manifest));
-  if (dc) modes.push('deepcache', 'tgate+deepcache');
+  // TGATE + DeepCache is uniform only, as the official code (the library refuses a quadratic
+  // schedule with a gate inside the run): a quadratic schedule is benched alone.
+  if (dc) modes.push(...(dc.schedule === 'uniform' ? (['deepcache', 'tgate+deepcache'] as Mode[]) : (['deepcache'] as Mode[])));
   return { modes, selfCached };
 }
 
@@ -251,7 +254,8 @@ export async function benchCommand(target: string, v: Values, stderr: NodeJS.Wri
     const figures = modeFigures(results, modes, msPerStep, dir, v);
     const tgateOnly = tgateModes.filter((m) => !isDeepCache(m));
     // v2's self-attention schedule (the last TGATE mode's), and DeepCache's plan where benched.
-    const deep = modes.includes('tgate+deepcache') ? results['tgate+deepcache'][0]!.schedule.deepcache : null;
+    const dcMode = modes.find(isDeepCache);
+    const deep = dcMode ? results[dcMode][0]!.schedule.deepcache : null;
     const schedule = { ...results[tgateOnly[tgateOnly.length - 1]!][0]!.schedule, deepcache: deep ?? null };
     addMacBounds(figures, tgateModes, dir, measured, schedule);
     for (const m of modes.filter(isDeepCache)) figures[m]!.plan = deepCachePlan(results[m][0]!.records);
@@ -273,7 +277,12 @@ export async function benchCommand(target: string, v: Values, stderr: NodeJS.Wri
       msPerStep,
       modes: figures,
     };
-    return v.json ? JSON.stringify(report, null, 2) : benchText(report, modes, selfCached);
+    if (v.json) return JSON.stringify(report, null, 2);
+    const uniformOnly =
+      deep && deep.schedule !== 'uniform'
+        ? ['', 'TGATE + DeepCache not benched: it is uniform-only, as the official code (a quadratic schedule runs alone).']
+        : [];
+    return [benchText(report, modes, selfCached), ...uniformOnly].join('\n');
   } finally {
     cleanup();
   }

@@ -123,8 +123,10 @@ async function calibrateFolder(dir: string, values: Values, io: CommandIo, writa
   if (write) writeCalibration(dir, { tolerance: c.tolerance, steps: c.steps, samples: c.samples, version: c.version, recommended: c.recommended!, ...deep });
   if (values.json) return { stdout: JSON.stringify(c, null, 2) };
   const recorded = write ? 'written' : writable ? 'dry-run' : 'temporary';
-  const render = c.deepcacheIntervals.length > 1 ? renderPlans : renderCalibration;
-  return { stdout: render(dir, run, options.textModel ?? null, recorded) };
+  if (c.deepcacheIntervals.length <= 1) return { stdout: renderCalibration(dir, run, options.textModel ?? null, recorded) };
+  // The fastest plan's command runs it as calibrated: the same steps and, where given, the same size.
+  const size = (['height', 'width'] as const).flatMap((k) => (values[k] === undefined ? [] : [`--${k}`, String(values[k])]));
+  return { stdout: renderPlans(dir, run, options.textModel ?? null, recorded, size) };
 }
 
 /** The report: what was calibrated and how, a row per gate step, the recommendation and where it went. */
@@ -162,7 +164,7 @@ function renderCalibration(dir: string, run: CalibrationRun, textDir: string | n
 type Recorded = 'written' | 'dry-run' | 'temporary';
 
 /** The report with DeepCache swept: a row per (gate step, interval) plan, the default gate step and the fastest plan with the command that runs it. */
-function renderPlans(dir: string, run: CalibrationRun, textDir: string | null, recorded: Recorded): string {
+function renderPlans(dir: string, run: CalibrationRun, textDir: string | null, recorded: Recorded, size: string[]): string {
   const c = run.calibration;
   const { recommended, recommendedPlan: fastest, tolerance } = c;
   const through = c.textEncoder ? ` with prompts through ${run.ownEncoder ? 'its own tokenizer and text encoder' : `the text encoder of ${textDir}`}` : '';
@@ -206,7 +208,7 @@ function renderPlans(dir: string, run: CalibrationRun, textDir: string | null, r
       : `Recommended gate step (TGATE alone): ${recommended}${where}.${adherence}`,
     fastest === null || !point
       ? `No plan keeps the deviation within ${tolerance}.`
-      : `Fastest plan within ${tolerance}: ${planName(fastest)}, predicted ${point.predictedSpeedup.toFixed(2)}x, deviation ${point.deviation.toFixed(4)}${planWhere}:\n  ${runCommand(recorded === 'temporary' ? '<dir>' : dir, fastest, c.version)}`,
+      : `Fastest plan within ${tolerance}: ${planName(fastest)}, predicted ${point.predictedSpeedup.toFixed(2)}x, deviation ${point.deviation.toFixed(4)}${planWhere}:\n  ${runCommand(recorded === 'temporary' ? '<dir>' : dir, fastest, c.version, c.steps, size)}`,
   ].join('\n');
 }
 
@@ -215,8 +217,11 @@ function planName(p: CalibratedPlan): string {
   return p.gateStep === null ? `DeepCache N ${p.deepcache} alone` : `TGATE gate step ${p.gateStep} + DeepCache N ${p.deepcache}`;
 }
 
-/** The run command of a plan (DeepCache alone: --baseline --deepcache N, as run reads it). */
-function runCommand(dir: string, p: CalibratedPlan, version: 1 | 2): string {
+/**
+ * The run command of a plan (DeepCache alone: --baseline --deepcache N, as run reads it), with the
+ * calibrated steps always (run's default differs) and the calibrated size when one was given.
+ */
+function runCommand(dir: string, p: CalibratedPlan, version: 1 | 2, steps: number, size: string[]): string {
   const gate = p.gateStep === null ? ['--baseline'] : ['--gate-step', String(p.gateStep), '--tgate-version', String(version)];
-  return ['tgate run', dir, ...gate, ...(p.deepcache > 1 ? ['--deepcache', String(p.deepcache)] : [])].join(' ');
+  return ['tgate run', dir, '--steps', String(steps), ...size, ...gate, ...(p.deepcache > 1 ? ['--deepcache', String(p.deepcache)] : [])].join(' ');
 }

@@ -1,7 +1,7 @@
 // tgate run's report: the summary of one generation (what --json prints) and the text it renders
 // to: the mode, the steps by phase and batch, DeepCache's plan of full and shallow steps, the
 // times, and the files written. Pure.
-import type { DeepCacheOptions } from '../build/deepcache-steps.js';
+import { deepCachePlanString, type DeepCacheOptions } from '../build/deepcache-steps.js';
 import type { GenerateOptions, GenerateResult, StepRecord } from '../runtime/gated-unet.js';
 
 /** What one run did, beside the result: where it ran, and what it wrote and made up. */
@@ -27,9 +27,9 @@ export function runMode(baseline: boolean, deepcache: DeepCacheOptions | null | 
 
 /** DeepCache's plan as the steps ran it: one character per evaluation (F full, s shallow), and the counts. */
 export function deepCachePlan(records: readonly Pick<StepRecord, 'deep'>[]): { plan: string; full: number; shallow: number } {
-  const plan = records.map((r) => (r.deep === 'reuse' ? 's' : 'F')).join('');
-  const shallow = records.filter((r) => r.deep === 'reuse').length;
-  return { plan, full: records.length - shallow, shallow };
+  const full = records.map((r) => r.deep !== 'reuse');
+  const shallow = full.filter((f) => !f).length;
+  return { plan: deepCachePlanString(full), full: full.length - shallow, shallow };
 }
 
 /** "DeepCache N 3 (branch 0)", with the quadratic schedule's center and pow. */
@@ -85,7 +85,8 @@ export function runText(summary: ReturnType<typeof runSummary>, result: Generate
       ? 'baseline'
       : mode === 'deepcache'
         ? `${deepCacheLabel(dc!)} alone, no TGATE`
-        : `tgate v${sched.version}${dc ? ` + ${deepCacheLabel(dc)}` : ''}`;
+        : // The official combination runs no self-attention reuse (v2 or not): said, as bench says it.
+          `tgate v${sched.version}${dc ? ` + ${deepCacheLabel(dc)} (no self-attention reuse)` : ''}`;
   const evaluations = summary.evaluations !== summary.steps ? ` (${summary.evaluations} model evaluations)` : '';
   const selfReused = sched.version === 2 && gated && !dc ? `; self-attention reused at ${result.records.filter((r) => r.self === 'reuse').length} steps` : '';
   // DeepCache alone has no phases: every step at the same batch, full or shallow (the plan line).

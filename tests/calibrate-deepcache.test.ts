@@ -123,6 +123,10 @@ function fastest(points: CalibrationPoint[], tolerance: number): CalibrationPoin
     expect(text).toMatch(/\n1(?: <- [a-z, ]+)? +off +\d+\.\d\dx +\d\.\d{4} +F\|FFFFF\n/);
     expect(text.match(/<- (recommended, )?fastest/g)).toHaveLength(1);
     expect(text).toMatch(/Fastest plan within 0\.3: .*predicted \d+\.\d\dx.*:\n {2}tgate run .*--deepcache 3/);
+    // The command runs the plan as calibrated: the calibrated steps always (run's default is another), no size where none was given.
+    const command = /\n {2}(tgate run .*)$/m.exec(text)![1]!;
+    expect(command).toContain(` --steps ${STEPS} `);
+    expect(command).not.toMatch(/--height|--width/);
     await expect(runCalibrate({ values: values({ 'deepcache-intervals': '0,2', 'dry-run': true }), positionals: [dir] }, io)).rejects.toMatchObject({
       code: 'E_USAGE',
       message: expect.stringContaining('--deepcache-intervals must be whole numbers'),

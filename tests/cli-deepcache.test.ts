@@ -148,7 +148,9 @@ describe('DeepCache on the command line', () => {
   it('run prints the plan; --deepcache 1 is off; the quadratic schedule runs without TGATE', () => {
     const text = tgate(['run', dir, '--deepcache', '3', '--steps', '10', '--gate-step', '4', ...SIZE]);
     expect(text.status).toBe(0);
-    expect(text.stdout).toMatch(/^tgate v2 \+ DeepCache N 3 \(branch 0\): 10 steps \(4 planning with CFG at batch 2B, 6 fidelity at batch B\) in /);
+    expect(text.stdout).toMatch(
+      /^tgate v2 \+ DeepCache N 3 \(branch 0\) \(no self-attention reuse\): 10 steps \(4 planning with CFG at batch 2B, 6 fidelity at batch B\) in /,
+    );
     // Resets before steps 3 and 4: both full.
     expect(text.stdout).toMatch(/\nplan FssFFssFss \(4 full, 6 shallow\)(\n|$)/);
     const off = JSON.parse(tgate(['run', dir, '--deepcache', '1', '--steps', '6', '--gate-step', '3', ...SIZE, '--json']).stdout);
@@ -180,6 +182,32 @@ describe('DeepCache on the command line', () => {
     expect(
       tgate(['bench', dir, '--deepcache', '3', '--sp-interval', '2', '--steps', '6', '--gate-step', '3', '--runs', '1', '--no-memory', ...SIZE]).status,
     ).toBe(0);
+  }, 600_000);
+
+  it('bench with the quadratic schedule benches DeepCache alone: TGATE + DeepCache is uniform-only, as the official code', () => {
+    const r = tgate([
+      'bench',
+      dir,
+      '--deepcache',
+      '3',
+      '--deepcache-schedule',
+      'quadratic',
+      '--deepcache-center',
+      '5',
+      '--steps',
+      '10',
+      '--runs',
+      '1',
+      '--no-memory',
+    ]);
+    expect(r.status).toBe(0);
+    const header = r.stdout.split('\n').find((l) => /^\s*baseline\b/.test(l))!;
+    expect(header.trim().split(/\s{2,}/)).toContain('deepcache');
+    expect(header).not.toContain('tgate+deepcache');
+    expect(r.stdout).toMatch(/\ndeepcache plan F[Fs]{9} \(\d+ full, \d+ shallow\)\n/);
+    expect(r.stdout).not.toMatch(/tgate\+deepcache plan/);
+    expect(r.stdout).toMatch(/DeepCache N 3 \(branch 0, quadratic center 5\) \(no self-attention reuse\)/);
+    expect(r.stdout).toMatch(/TGATE \+ DeepCache not benched: it is uniform-only, as the official code/);
   }, 600_000);
 
   it.each([

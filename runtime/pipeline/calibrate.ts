@@ -10,7 +10,7 @@
 // go through a compiled pipeline's own text encoder (text-conditioning.ts).
 import path from 'node:path';
 import { TgateError } from '../../base/errors.js';
-import { checkDeepCache, type DeepCacheOptions } from '../../build/deepcache-steps.js';
+import { checkDeepCache, deepCachePlanString, type DeepCacheOptions } from '../../build/deepcache-steps.js';
 import { readManifest, type Manifest } from '../../build/manifest.js';
 import type { VariantName } from '../../build/variants.js';
 import { pipelineSchedulerConfig, variantsFor } from '../compiled-folder.js';
@@ -143,7 +143,7 @@ export async function calibrate(dir: string, o: CalibrateOptions): Promise<Calib
     const total = o.steps - 1 + (dc.intervals.length - 1) * o.steps;
     const { baseline, runs } = await sweep(unet, base, version, o, dc.intervals, total);
     const adherence = (x: Float32Array) => adherenceOf(text, prompts, x, o.samples);
-    const points = await pointsOf(runs, baseline, o.steps, adherence);
+    const points = await pointsOf(runs, baseline, median(baseline.records.map((x) => x.modelMs)), o.steps, adherence);
     // DeepCache's plans run on the gated model that holds their variants (run --deepcache opens
     // the same one): TGATE's session is released first, so only one UNet is ever open.
     const deep = dc.intervals.filter((n) => n > 1);
@@ -155,7 +155,11 @@ export async function calibrate(dir: string, o: CalibrateOptions): Promise<Calib
       for (const p of plans) for (const v of variantsFor(manifest, o.steps, p.gateStep, p.tgate)) variants.add(v);
       unet = await GatedUNet.load(dir, { variants: [...variants] });
       const dcRuns = await sweepDeepCache(unet, base, plans, o, o.steps - 1, total);
-      points.push(...(await pointsOf(dcRuns, baseline, o.steps, adherence)));
+      // Every speed-up is a ratio within one session: this session's step times differ from
+      // TGATE's (another graph, another arena), so the baseline here is estimated from this
+      // session's own full planning steps at the baseline's batch (steps x their median), not
+      // taken from TGATE's session; fastestWithin then ranks comparable numbers.
+      points.push(...(await pointsOf(dcRuns, baseline, planningStepMs(dcRuns, baseline), o.steps, adherence)));
     }
     o.onProgress?.({ kind: 'end' });
     const calibration: Calibration = {
@@ -356,17 +360,26 @@ async function sweepDeepCache(
   return runs;
 }
 
+/** The median full planning step at the baseline's batch (2B with CFG) over the runs given: the baseline's step as one session times it. */
+function planningStepMs(runs: GenerateResult[], baseline: GenerateResult): number {
+  const batch = baseline.records[0]!.batch;
+  const xs = runs.flatMap((r) => r.records.filter((x) => x.variant === 'planning' && x.phase === 'planning' && x.batch === batch && x.deep !== 'reuse'));
+  if (xs.length === 0)
+    throw new TgateError('E_INTERNAL', `The DeepCache sweep ran no full planning step at batch ${batch}: it has no baseline step time of its own.`);
+  return median(xs.map((x) => x.modelMs));
+}
+
 /**
  * Each run's deviation and predicted speed-up, its steps costed at the median time of their variant
- * and batch over the runs given (one session's), against the baseline's median step.
+ * and batch over the runs given (one session's), against `stepMs`, the baseline's step in that same session.
  */
 async function pointsOf(
   runs: GenerateResult[],
   baseline: GenerateResult,
+  stepMs: number,
   steps: number,
   adherence: (x: Float32Array) => Promise<number | null>,
 ): Promise<CalibrationPoint[]> {
-  const stepMs = median(baseline.records.map((x) => x.modelMs));
   const costs = new Map<string, number[]>();
   for (const res of runs) for (const x of res.records) costs.set(`${x.variant}@${x.batch}`, [...(costs.get(`${x.variant}@${x.batch}`) ?? []), x.modelMs]);
   const cost = new Map([...costs].map(([k, xs]) => [k, median(xs)]));
@@ -386,9 +399,11 @@ async function pointsOf(
   return points;
 }
 
-/** F a full step, s a shallow one, | after the gate step (where the batch drops from 2B to B), as SPEC.md §5 writes plans. */
+/** F a full step, s a shallow one (deepCachePlanString), | after the gate step (where the batch drops from 2B to B), as SPEC.md §5 writes plans. */
 function planString(res: GenerateResult): string {
-  return res.records.map((x, i) => (x.deep === 'reuse' ? 's' : 'F') + (x.phase === 'gate' && i < res.records.length - 1 ? '|' : '')).join('');
+  const plan = deepCachePlanString(res.records.map((x) => x.deep !== 'reuse'));
+  const gate = res.records.findIndex((x) => x.phase === 'gate');
+  return gate >= 0 && gate < res.records.length - 1 ? `${plan.slice(0, gate + 1)}|${plan.slice(gate + 1)}` : plan;
 }
 
 /** With an oracle: the share of samples it reads back as their prompt. */
