@@ -6,10 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GatedUNet } from '../runtime/gated-unet.js';
-import { encodeNpy, parseNpy } from '../runtime/npy.js';
-import { SeededRandom } from '../runtime/random.js';
+import { parseNpy } from '../runtime/npy.js';
 import { tgate } from './helpers/cli.js';
 import { maxAbsDiff } from './helpers/ort.js';
+import { seededNpy } from './helpers/npy-files.js';
 import { ROOT, scratch } from './helpers/paths.js';
 
 const SD15 = path.join(ROOT, 'fixtures/models/sd15-struct-tiny/model.onnx');
@@ -23,12 +23,7 @@ interface StepRow {
   batch: number;
 }
 
-function npy(file: string, dims: number[], seed: number): Float32Array {
-  const r = new SeededRandom(seed);
-  const data = Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => r.normal());
-  fs.writeFileSync(file, encodeNpy({ dtype: 'float32', shape: dims, data }));
-  return data;
-}
+const npy = seededNpy;
 
 describe('DeepCache on the command line', () => {
   const work = scratch();

@@ -5,20 +5,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { compile } from '../build/compile.js';
 import { GatedUNet } from '../runtime/gated-unet.js';
-import { encodeNpy, parseNpy } from '../runtime/npy.js';
-import { SeededRandom } from '../runtime/random.js';
+import { parseNpy } from '../runtime/npy.js';
 import { tgate } from './helpers/cli.js';
 import { maxAbsDiff } from './helpers/ort.js';
+import { seededNpy } from './helpers/npy-files.js';
 import { ROOT, scratch } from './helpers/paths.js';
 
 const TINY = path.join(ROOT, 'fixtures/models/tiny-unet.onnx');
 
-function npy(file: string, dims: number[], seed: number): Float32Array {
-  const r = new SeededRandom(seed);
-  const data = Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => r.normal());
-  fs.writeFileSync(file, encodeNpy({ dtype: 'float32', shape: dims, data }));
-  return data;
-}
+const npy = seededNpy;
 
 describe('tgate run', () => {
   const work = scratch();

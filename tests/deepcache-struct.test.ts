@@ -12,7 +12,7 @@ import { GatedUNet, type GenerateResult, type TgateOptions } from '../runtime/ga
 import { parseSchedulerConfig } from '../runtime/schedulers/index.js';
 import { proveArtifacts } from '../runtime/prove.js';
 import { ROOT, readF32, scratch } from './helpers/paths.js';
-import { relL2 } from './helpers/reference-runs.js';
+import { expectTrajectory, relL2 } from './helpers/reference-runs.js';
 
 const FIXTURE = path.join(ROOT, 'fixtures/models/sd15-struct-tiny');
 const REF = path.join(FIXTURE, 'deepcache-ddim');
@@ -77,13 +77,7 @@ describe('DeepCache with attention in the shallow network (sd15-struct-tiny, off
 
   it.each(CASES)('$run: every step and the final latents within 1e-5 relative L2', async (c) => {
     const r = await generate(c);
-    const latents = readF32(path.join(REF, c.run, 'latents.bin'));
-    const eps = readF32(path.join(REF, c.run, 'eps.bin'));
-    for (let k = 0; k < 25; k++) {
-      expect(relL2(r.trajectory[k]!, latents.subarray(k * N, (k + 1) * N))).toBeLessThan(1e-5);
-      expect(relL2(r.modelOutputs[k]!, eps.subarray(k * N, (k + 1) * N))).toBeLessThan(1e-5);
-    }
-    expect(relL2(r.latents, readF32(path.join(REF, c.run, 'final_latents.bin')))).toBeLessThan(1e-5);
+    expectTrajectory(r, path.join(REF, c.run), N);
     const plan = index.runs[c.run].plan as { steps: string; batch: string };
     expect(r.records.map((x) => (x.deep === 'reuse' ? 's' : 'F')).join('')).toBe(plan.steps);
     expect(r.records.map((x) => x.batch).join('')).toBe(plan.batch);

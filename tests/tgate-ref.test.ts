@@ -10,7 +10,7 @@ import { GatedUNet, type GenerateResult, type TgateOptions } from '../runtime/ga
 import { parseSchedulerConfig } from '../runtime/schedulers/index.js';
 import { proveArtifacts } from '../runtime/prove.js';
 import { FIXTURES, readF32, scratch, sharedAvailable } from './helpers/paths.js';
-import { relL2 } from './helpers/reference-runs.js';
+import { expectTrajectory, relL2 } from './helpers/reference-runs.js';
 
 const have = sharedAvailable('the official T-GATE trajectories');
 const REF = path.join(FIXTURES, 'tgate-ref/sd15-tiny');
@@ -59,16 +59,7 @@ const CASES = [
 
   it.each(CASES)('$folder $run: every step and the final latents within 1e-5 relative L2', async (c) => {
     const r = await generate(c);
-    const dir = path.join(REF, c.folder, c.run);
-    const latents = readF32(path.join(dir, 'latents.bin'));
-    const eps = readF32(path.join(dir, 'eps.bin'));
-    const n = 4 * 32 * 32;
-    expect(r.trajectory).toHaveLength(25);
-    for (let k = 0; k < 25; k++) {
-      expect(relL2(r.trajectory[k]!, latents.subarray(k * n, (k + 1) * n))).toBeLessThan(1e-5);
-      expect(relL2(r.modelOutputs[k]!, eps.subarray(k * n, (k + 1) * n))).toBeLessThan(1e-5);
-    }
-    expect(relL2(r.latents, readF32(path.join(dir, 'final_latents.bin')))).toBeLessThan(1e-5);
+    expectTrajectory(r, path.join(REF, c.folder, c.run), 4 * 32 * 32);
     expect(r.records.filter((x) => x.batch === 2)).toHaveLength(Math.min(c.gateStep, 25));
   });
 

@@ -67,3 +67,24 @@ export async function checkReferenceRuns(
   }
   return worst;
 }
+
+/**
+ * A sampler run against a recorded trajectory (the official T-GATE/DeepCache references): every
+ * step's latents and model output, and the final latents, within `tolerance` relative L2.
+ */
+export function expectTrajectory(
+  r: { trajectory: Float32Array[]; modelOutputs: Float32Array[]; latents: Float32Array },
+  runDir: string,
+  perStep: number,
+  tolerance = 1e-5,
+): void {
+  const latents = readF32(path.join(runDir, 'latents.bin'));
+  const eps = readF32(path.join(runDir, 'eps.bin'));
+  const steps = latents.length / perStep;
+  expect(r.trajectory).toHaveLength(steps);
+  for (let k = 0; k < steps; k++) {
+    expect(relL2(r.trajectory[k]!, latents.subarray(k * perStep, (k + 1) * perStep))).toBeLessThan(tolerance);
+    expect(relL2(r.modelOutputs[k]!, eps.subarray(k * perStep, (k + 1) * perStep))).toBeLessThan(tolerance);
+  }
+  expect(relL2(r.latents, readF32(path.join(runDir, 'final_latents.bin')))).toBeLessThan(tolerance);
+}
