@@ -17,19 +17,9 @@ import { writeTinyUnet, writeWithExternalData } from './helpers/models.js';
 import { folderDigest, ROOT, scratch, sha256 } from './helpers/paths.js';
 import { pipelineAvailable, pipelineFolder } from './helpers/pipeline-fixture.js';
 
-const ARTIFACTS = [
-  'fidelity-reuse-self.onnx',
-  'fidelity.onnx',
-  'gated-deepcache.onnx',
-  'gated-tgate-deepcache.onnx',
-  'gated-v2-fi.onnx',
-  'gated-v2.onnx',
-  'gated.onnx',
-  'planning.onnx',
-  'reuse-self.onnx',
-  'shallow-fidelity.onnx',
-  'shallow.onnx',
-];
+/** What a UNet compile writes; one with a DeepCache cut (a real SD export) adds DEEPCACHE_ARTIFACTS (the code-built tiny UNet has no up path). */
+const ARTIFACTS = ['fidelity-reuse-self.onnx', 'fidelity.onnx', 'gated-v2-fi.onnx', 'gated-v2.onnx', 'gated.onnx', 'planning.onnx', 'reuse-self.onnx'];
+const DEEPCACHE_ARTIFACTS = ['gated-deepcache.onnx', 'gated-tgate-deepcache.onnx', 'shallow-fidelity.onnx', 'shallow.onnx'];
 
 /** Every file under a folder, relative, sorted; symlinks reported as such. */
 function listing(dir: string): string[] {
@@ -218,21 +208,9 @@ describe('compile <pipeline folder> (a pipeline built in code)', () => {
     expect(m.pipeline).toEqual({ className: 'StableDiffusionPipeline', denoiser: 'unet', components: CODE_COMPONENTS });
     expect(Object.keys(m).slice(0, 3)).toEqual(['format', 'source', 'pipeline']);
     expect(m.source.file).toBe('unet/model.onnx');
-    expect(m.variants.map((v) => v.file)).toEqual([
-      'unet/planning.onnx',
-      'unet/reuse-self.onnx',
-      'unet/fidelity.onnx',
-      'unet/fidelity-reuse-self.onnx',
-      'unet/shallow.onnx',
-      'unet/shallow-fidelity.onnx',
-    ]);
-    expect(m.gated.map((g) => g.file)).toEqual([
-      'unet/gated.onnx',
-      'unet/gated-v2.onnx',
-      'unet/gated-v2-fi.onnx',
-      'unet/gated-deepcache.onnx',
-      'unet/gated-tgate-deepcache.onnx',
-    ]);
+    expect(m.variants.map((v) => v.file)).toEqual(['unet/planning.onnx', 'unet/reuse-self.onnx', 'unet/fidelity.onnx', 'unet/fidelity-reuse-self.onnx']);
+    expect(m.gated.map((g) => g.file)).toEqual(['unet/gated.onnx', 'unet/gated-v2.onnx', 'unet/gated-v2-fi.onnx']);
+    expect(m.deepcache).toMatchObject({ missing: { code: 'NO_UP_PATH' } });
     expect([m.weights, m.weightsFiles]).toEqual(['unet/weights.onnx_data', ['unet/weights.onnx_data']]);
     for (const f of [
       m.source.file,
@@ -577,7 +555,7 @@ const shared = pipelineAvailable('compile of the sd15-pipeline-tiny fixture');
       'unet/model.onnx_data',
       ...Object.values(COMPONENTS).flatMap((c) => c.files),
     ];
-    expect(listing(out)).toEqual([...sourceFiles, 'tgate.json', ...ARTIFACTS.map((f) => `unet/${f}`)].sort());
+    expect(listing(out)).toEqual([...sourceFiles, 'tgate.json', ...[...ARTIFACTS, ...DEEPCACHE_ARTIFACTS].map((f) => `unet/${f}`)].sort());
     for (const f of sourceFiles) expectSameFile(path.join(out, f), path.join(src, f));
     expect(snapshotOf(src)).toEqual(before);
   });
