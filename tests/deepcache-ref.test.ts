@@ -7,10 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { compile } from '../build/compile.js';
 import { GatedUNet, type GenerateResult, type TgateOptions } from '../runtime/gated-unet.js';
-import { parseSchedulerConfig } from '../runtime/schedulers/index.js';
 import { proveArtifacts } from '../runtime/prove.js';
 import { FIXTURES, readF32, scratch, sharedAvailable } from './helpers/paths.js';
-import { expectTrajectory, relL2 } from './helpers/reference-runs.js';
+import { expectTrajectory, referenceInputs, relL2 } from './helpers/reference-runs.js';
 
 const have = sharedAvailable('the official DeepCache trajectories');
 const REF = path.join(FIXTURES, 'tgate-ref/sd15-tiny');
@@ -42,15 +41,12 @@ const CASES = [
     if (results.has(key)) return results.get(key)!;
     const dir = path.join(REF, c.folder);
     const r = await unet.generate({
-      latents: { data: readF32(path.join(dir, 'inputs/latents_init.bin')), dims: [1, 4, 32, 32] },
-      cond: { encoder_hidden_states: { data: readF32(path.join(dir, 'inputs/prompt_embeds.bin')), dims: [1, 77, 32] } },
-      uncond: { encoder_hidden_states: { data: readF32(path.join(dir, 'inputs/negative_prompt_embeds.bin')), dims: [1, 77, 32] } },
+      ...referenceInputs(dir, index(c.folder), [1, 4, 32, 32], [1, 77, 32]),
       steps: 25,
       gateStep: c.gateStep,
       tgate: c.tgate,
       guidance: 7.5,
       scheduler: c.scheduler,
-      schedulerConfig: parseSchedulerConfig(index(c.folder).scheduler.config, `${c.folder}/index.json`),
       keepTrajectory: true,
     });
     results.set(key, r);

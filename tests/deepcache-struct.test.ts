@@ -9,10 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { compile } from '../build/compile.js';
 import { GatedUNet, type GenerateResult, type TgateOptions } from '../runtime/gated-unet.js';
-import { parseSchedulerConfig } from '../runtime/schedulers/index.js';
 import { proveArtifacts } from '../runtime/prove.js';
 import { ROOT, readF32, scratch } from './helpers/paths.js';
-import { expectTrajectory, relL2 } from './helpers/reference-runs.js';
+import { expectTrajectory, referenceInputs, relL2 } from './helpers/reference-runs.js';
 
 const FIXTURE = path.join(ROOT, 'fixtures/models/sd15-struct-tiny');
 const REF = path.join(FIXTURE, 'deepcache-ddim');
@@ -38,18 +37,13 @@ describe('DeepCache with attention in the shallow network (sd15-struct-tiny, off
 
   async function generate(c: (typeof CASES)[number]): Promise<GenerateResult> {
     if (results.has(c.run)) return results.get(c.run)!;
-    const dims = (name: string) => index.inputs[name].shape as number[];
-    const input = (name: string) => ({ data: readF32(path.join(REF, index.inputs[name].file)), dims: dims(name) });
     const r = await unet.generate({
-      latents: input('latents_init'),
-      cond: { encoder_hidden_states: input('prompt_embeds') },
-      uncond: { encoder_hidden_states: input('negative_prompt_embeds') },
+      ...referenceInputs(REF, index, index.inputs.latents_init.shape, index.inputs.prompt_embeds.shape),
       steps: 25,
       gateStep: c.gateStep,
       tgate: c.tgate,
       guidance: 7.5,
       scheduler: 'ddim',
-      schedulerConfig: parseSchedulerConfig(index.scheduler.config, 'sd15-struct-tiny index.json'),
       keepTrajectory: true,
     });
     results.set(c.run, r);

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { GatedPipeline, PipelineGenerateOptions } from '../../runtime/pipeline/gated-pipeline.js';
 import { decodePng } from '../../runtime/pipeline/image.js';
+import { parseSchedulerConfig } from '../../runtime/schedulers/index.js';
 import { readF32 } from './paths.js';
 
 export interface RefRun {
@@ -87,4 +88,18 @@ export function expectTrajectory(
     expect(relL2(r.modelOutputs[k]!, eps.subarray(k * perStep, (k + 1) * perStep))).toBeLessThan(tolerance);
   }
   expect(relL2(r.latents, readF32(path.join(runDir, 'final_latents.bin')))).toBeLessThan(tolerance);
+}
+
+/**
+ * The sampler's inputs of a recorded official run (tgate-ref's layout: inputs/*.bin, the scheduler
+ * config in index.json), for GatedUNet.generate: latents, text embeddings, the scheduler config.
+ */
+export function referenceInputs(dir: string, index: { scheduler: { config: unknown } }, latent: number[], text: number[]) {
+  const bin = (name: string, dims: number[]) => ({ data: readF32(path.join(dir, 'inputs', `${name}.bin`)), dims });
+  return {
+    latents: bin('latents_init', latent),
+    cond: { encoder_hidden_states: bin('prompt_embeds', text) },
+    uncond: { encoder_hidden_states: bin('negative_prompt_embeds', text) },
+    schedulerConfig: parseSchedulerConfig(index.scheduler.config as Record<string, unknown>, path.join(dir, 'index.json')),
+  };
 }
