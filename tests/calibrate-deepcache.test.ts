@@ -69,8 +69,13 @@ function fastest(points: CalibrationPoint[], tolerance: number): CalibrationPoin
         // A longer interval never runs more full steps at either batch.
         b.forEach((n, side) => expect(n).toBeLessThanOrEqual(a[side]!));
         if (b.some((n, side) => n < a[side]!)) {
-          expect(row[i]!.predictedSpeedup).toBeGreaterThan(row[i - 1]!.predictedSpeedup);
-          rises++;
+          // Step costs of DeepCache plans come from their own session (calibrate.ts), those of
+          // TGATE alone (N 1) from another: only predictions from one session's costs are ordered by
+          // their plans; across the two, the order is a timing comparison, the benchmark's business.
+          if (row[i - 1]!.deepcache > 1) {
+            expect(row[i]!.predictedSpeedup).toBeGreaterThan(row[i - 1]!.predictedSpeedup);
+            rises++;
+          }
         } else {
           // As many full steps at each batch: the same steps' costs, the same prediction.
           expect(row[i]!.predictedSpeedup).toBeCloseTo(row[i - 1]!.predictedSpeedup, 10);
@@ -78,7 +83,8 @@ function fastest(points: CalibrationPoint[], tolerance: number): CalibrationPoin
         }
       }
     }
-    expect(rises).toBeGreaterThan(5);
+    // Over 6 steps, N 5 runs fewer full steps than N 3 at three of the six gates (the plans above fix it).
+    expect(rises).toBe(3);
   });
 
   it('N = 1 is TGATE alone: the points of a calibration without DeepCache', async () => {
