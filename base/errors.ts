@@ -25,6 +25,9 @@ export type ErrorCode =
   | 'E_PASS_FAILED'
   | 'E_VERIFY_FAILED'
   | 'E_NON_FINITE'
+  | 'E_REMOTE_UNREACHABLE'
+  | 'E_REMOTE_FAILED'
+  | 'E_REMOTE_MODEL_MISMATCH'
   | 'E_INTERNAL';
 
 /** What an error is about: at most one of each, all optional. */

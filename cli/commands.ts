@@ -90,5 +90,6 @@ export async function runMemoryProbe(args: ParsedArgs): Promise<CommandOutput> {
 
 export { runInspect } from './inspect-command.js';
 export { runDiff } from './diff-command.js';
+export { runExport } from './export-command.js';
 export { runDemo } from './demo-command.js';
 export { runCalibrate } from './calibrate-command.js';

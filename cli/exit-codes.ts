@@ -1,7 +1,7 @@
 // The one table from error codes to process exit codes. Documented in the README.
 import type { ErrorCode } from '../base/errors.js';
 
-export const EXIT = { ok: 0, usage: 2, badInput: 3, unsupported: 4, output: 5, verify: 6, nonFinite: 7, internal: 70 } as const;
+export const EXIT = { ok: 0, usage: 2, badInput: 3, unsupported: 4, output: 5, verify: 6, nonFinite: 7, remote: 8, internal: 70 } as const;
 
 export function exitCodeFor(code: ErrorCode): number {
   switch (code) {
@@ -34,6 +34,12 @@ export function exitCodeFor(code: ErrorCode): number {
     // the model's arithmetic on these inputs, not a tgate bug.
     case 'E_NON_FINITE':
       return EXIT.nonFinite;
+    // A KServe/Triton server: not reachable (or silent past the timeout), answering with an error, or
+    // serving a model that is not the compiled one.
+    case 'E_REMOTE_UNREACHABLE':
+    case 'E_REMOTE_FAILED':
+    case 'E_REMOTE_MODEL_MISMATCH':
+      return EXIT.remote;
     case 'E_IR_INVALID':
     case 'E_PASS_FAILED':
     case 'E_INTERNAL':

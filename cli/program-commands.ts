@@ -5,7 +5,7 @@
 import type { OptionTable, ParsedArgs } from './args.js';
 import type { CommandIo, CommandOutput } from './command-io.js';
 import { DEMO_MODEL } from './demo-model.js';
-import { DEEPCACHE_OPTIONS, RUN_OPTIONS, SCHEDULE_OPTIONS, SESSION_OPTIONS } from './run-options.js';
+import { DEEPCACHE_OPTIONS, RUN_OPTIONS, SCHEDULE_OPTIONS, SERVER_OPTIONS, SESSION_OPTIONS } from './run-options.js';
 
 export interface CommandSpec {
   name: string;
@@ -122,6 +122,42 @@ export const COMMANDS: CommandSpec[] = [
     run: async (args, io) => (await commands()).runDiff(args, io),
   },
   {
+    name: 'export',
+    usage: 'triton <compiled folder> -o <repository> [options]',
+    summary: 'a Triton Inference Server model repository: the stateful gated UNet, text encoder, VAE',
+    description:
+      "Writes a Triton model repository the onnxruntime backend serves as it is: the UNet as one stateful gated model whose caches stay on the server as Triton's implicit state (one generation = one sequence; a step sends the latents, the timestep, the conditioning it reads and its flags), and for a compiled pipeline the text encoder(s) and VAE decoder as plain models. Weights are hard-linked. Proved before it is written: generations run under implicit-state semantics equal the in-process ones bit for bit.",
+    options: {
+      output: { type: 'string', short: 'o', value: 'DIR', description: 'the repository folder to write (new or empty; see --force)' },
+      force: { type: 'boolean', description: 'replace <dir> when it holds an earlier tgate export (tgate-triton.json)' },
+      name: {
+        type: 'string',
+        value: 'NAME',
+        description: "the UNet's model name (default: the compiled folder's name); components are NAME_text_encoder, NAME_vae_decoder",
+      },
+      instances: {
+        type: 'string',
+        default: '1',
+        value: 'N',
+        description: "instances of each model (instance_group count): each runs one generation's step at a time",
+      },
+      'instance-kind': { type: 'string', default: 'auto', value: 'auto|gpu|cpu', description: 'where Triton places the instances' },
+      'sequence-idle-seconds': {
+        type: 'string',
+        default: '60',
+        value: 'S',
+        description: 'Triton drops a generation (its state) idle this long: a client that stopped mid-way',
+      },
+      'no-verify': { type: 'boolean', description: 'skip the implicit-state proof' },
+      ...json('the export record and the file list'),
+    },
+    examples: [
+      'tgate export triton out/sd15-tiny -o out/triton-repo',
+      'tgate export triton sd-tgate -o triton-repo --name sd15 --instances 2 --instance-kind gpu',
+    ],
+    run: async (args, io) => (await commands()).runExport(args, io),
+  },
+  {
     name: 'run',
     usage: '<dir> [options]',
     summary: 'one generation on the T-GATE schedule, .npy in and out',
@@ -131,6 +167,7 @@ export const COMMANDS: CommandSpec[] = [
       ...RUN_OPTIONS,
       baseline: { type: 'boolean', description: 'no TGATE: the untouched planning graph at every step (with --deepcache N: DeepCache alone)' },
       'save-trajectory': { type: 'string', value: 'DIR', description: "write every step's latents into DIR" },
+      ...SERVER_OPTIONS,
       output: { type: 'string', short: 'o', value: 'FILE.npy', description: 'write the final latents' },
       ...json('a summary with every step'),
     },
@@ -167,6 +204,7 @@ export const COMMANDS: CommandSpec[] = [
       output: { type: 'string', short: 'o', value: 'FILE', description: 'the image to write (.png; .npy for latents)' },
       ...json('the seed, schedule, files, warnings, timings and every evaluation'),
       ...SESSION_OPTIONS,
+      ...SERVER_OPTIONS,
     },
     examples: [
       'tgate generate out/sdxl-pipeline --prompt "a photo of an astronaut riding a horse on mars" --seed 42 -o out/astronaut.png',

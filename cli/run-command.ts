@@ -9,6 +9,8 @@ import type { VariantName } from '../build/variants.js';
 import { pipelineSchedulerConfig } from '../runtime/compiled-folder.js';
 import { compiledLatentFactor } from '../runtime/pipeline/latent-factor.js';
 import { latentMultiple } from '../runtime/latent-multiple.js';
+import { connectGatedUNet } from '../runtime/remote/connect-unet.js';
+import { defaultModelName } from '../build/triton/export.js';
 import { GatedUNet, readManifest, variantsFor, type GenerateOptions, type TensorInput, type TgateOptions } from '../runtime/gated-unet.js';
 import { createScheduler, readDiffusersJson, schedulerFromConfig, SCHEDULERS } from '../runtime/schedulers/index.js';
 import { MAX_STEPS } from '../runtime/schedulers/config-check.js';
@@ -300,7 +302,7 @@ export async function runGeneration(dir: string, v: Values, stderr: NodeJS.Write
   // Where the results go is checked before the model is even opened (cli/output-check.ts).
   const outFile = v.output !== undefined ? checkOutputFile(v.output, '-o', 'npy') : null;
   const trajectoryDir = v['save-trajectory'] !== undefined ? checkOutputFolder(v['save-trajectory'], '--save-trajectory') : null;
-  const unet = await GatedUNet.load(dir, { ...sessionOptions(v), variants: variantsForArgs(dir, v) });
+  const unet = v.server !== undefined ? await remoteUNet(dir, v) : await GatedUNet.load(dir, { ...sessionOptions(v), variants: variantsForArgs(dir, v) });
   try {
     const { options, notes, scheduler } = generationFrom(unet, v);
     for (const n of notes) note(n, stderr);
@@ -322,4 +324,11 @@ export async function runGeneration(dir: string, v: Values, stderr: NodeJS.Write
   } finally {
     await unet.release();
   }
+}
+
+/** --server URL [--model NAME]: the steps on a server that serves this folder's export (runtime/remote/connect-unet.ts). */
+export async function remoteUNet(dir: string, v: Values): Promise<GatedUNet> {
+  const model = (v.model as string | undefined) ?? defaultModelName(dir);
+  const seconds = numberOption(v, 'server-timeout', (n) => n > 0, 'a number of seconds > 0');
+  return connectGatedUNet(dir, v.server as string, model, { timeoutMs: seconds * 1000 });
 }

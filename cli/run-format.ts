@@ -71,6 +71,8 @@ export function runSummary(f: RunFacts, result: GenerateResult) {
     output: f.output,
     trajectory: f.trajectory,
     generatedInputs: f.generatedInputs,
+    // --server: what crossed the network (requests, request and answer bytes); null in process.
+    wire: result.wire,
     records: result.records,
   };
 }
@@ -96,6 +98,11 @@ export function runText(summary: ReturnType<typeof runSummary>, result: Generate
       : `${summary.phases.planning + summary.phases.gate} planning${result.cfg ? ' with CFG at batch 2B' : ''}, ${summary.phases.fidelity} fidelity at batch B${selfReused}`;
   const lines = [`${title}: ${summary.steps} steps${evaluations} (${phases}) in ${summary.seconds.toFixed(2)} s (model ${summary.modelSeconds.toFixed(2)} s)`];
   if (dc) lines.push(planLine(dc));
+  const w = summary.wire;
+  if (w)
+    lines.push(
+      `server: ${w.requests} requests, ${(w.bytesSent / 2 ** 20).toFixed(2)} MiB sent, ${(w.bytesReceived / 2 ** 20).toFixed(2)} MiB received (the caches stayed on the server)`,
+    );
   if (summary.output) lines.push(`wrote ${summary.output} [${result.dims.join(', ')}]`);
   if (summary.trajectory) lines.push(`wrote ${result.trajectory.length} step latents to ${summary.trajectory}`);
   return lines.join('\n');

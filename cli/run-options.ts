@@ -82,6 +82,18 @@ export const DEEPCACHE_OPTIONS = {
   },
 } satisfies OptionTable;
 
+/** Steps on a server: the stateful model `tgate export triton` wrote, loaded by Triton (KServe v2 over HTTP). */
+export const SERVER_OPTIONS = {
+  server: {
+    type: 'string',
+    value: 'URL',
+    description:
+      'run the UNet steps on a KServe v2 server (Triton: http://host:8000) that serves this folder exported by tgate export triton; the caches stay there',
+  },
+  model: { type: 'string', value: 'NAME', defaultText: "the folder's name", description: "with --server: the stateful UNet's model name on the server" },
+  'server-timeout': { type: 'string', default: '300', value: 'S', description: 'with --server: seconds one request may take' },
+} satisfies OptionTable;
+
 export const RUN_OPTIONS = {
   steps: { type: 'string', default: '25', value: 'N', description: 'denoising steps' },
   ...SCHEDULE_OPTIONS,

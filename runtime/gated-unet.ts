@@ -20,7 +20,9 @@ import { checkGenerateRequest } from './generate-inputs.js';
 import { latentMultiple } from './latent-multiple.js';
 import { checkFiniteStep } from './tensor-checks.js';
 import { createScheduler, img2imgStart, type Scheduler, type SchedulerConfig } from './schedulers/index.js';
-import type { SessionOptions } from './session.js';
+import type { Feeds, SessionOptions } from './session.js';
+import type { InferModel } from './remote/sequence-model.js';
+import { StatefulCalls, type WireStats } from './stateful-calls.js';
 import { UNetFeeds, type TensorInput } from './unet-feeds.js';
 import { runnerLayout, VariantRunner, type VariantSessions } from './variant-runner.js';
 
@@ -90,6 +92,8 @@ export interface GenerateResult {
   totalMs: number;
   /** With recordAttention: per step from k = 1, ||o_k - o_k-1|| / ||o_k-1|| averaged over sites (convergence.ts). */
   attentionChange: AttentionChange[];
+  /** Against a stateful model (a server): the requests and the bytes sent and received; null in process. */
+  wire: WireStats | null;
 }
 
 export interface LoadOptions extends SessionOptions {
@@ -130,11 +134,39 @@ export class GatedUNet {
     readonly dir: string,
     readonly manifest: Manifest,
     readonly roles: ModelRoles,
-    /** Every model call goes through it (variant-runner.ts), as compile's proof does. */
-    readonly runner: VariantRunner,
+    /** In process, every model call goes through a runner (variant-runner.ts), as compile's proof does; against a stateful model (a server), through StatefulCalls. */
+    private readonly calls: { kind: 'local'; runner: VariantRunner } | { kind: 'stateful'; stateful: StatefulCalls },
     /** The variants this instance opened. */
     readonly opened: VariantName[],
   ) {}
+
+  /** The in-process runner (variant-runner.ts); a GatedUNet over a stateful model has none. */
+  get runner(): VariantRunner {
+    if (this.calls.kind !== 'local') throw new TgateError('E_USAGE', 'This GatedUNet runs a stateful model (a server); it has no in-process runner.');
+    return this.calls.runner;
+  }
+
+  /**
+   * A GatedUNet whose model calls go to a stateful gated model (build/stateful-model.ts) run with
+   * implicit state: a Triton server through the KServe v2 client (remote/kserve-client.ts), or in
+   * process (remote/implicit-state.ts). `dir` is the compiled folder the model was exported from:
+   * only its tgate.json is read (and a pipeline's denoiser config); the weights stay on the server.
+   */
+  static remote(dir: string, model: InferModel): GatedUNet {
+    const manifest = readManifest(dir);
+    return new GatedUNet(
+      dir,
+      manifest,
+      modelRoles(manifest),
+      { kind: 'stateful', stateful: new StatefulCalls(manifest, model) },
+      manifest.variants.map((v) => v.name),
+    );
+  }
+
+  /** Requests and bytes of the last generation against a stateful model (null in process). */
+  get wire(): WireStats | null {
+    return this.calls.kind === 'stateful' ? { ...this.calls.stateful.wire } : null;
+  }
 
   static async load(dir: string, opts: LoadOptions = {}): Promise<GatedUNet> {
     const manifest = readManifest(dir);
@@ -187,16 +219,17 @@ export class GatedUNet {
       variants: manifest.variants,
       sites: [...roles.cross, ...roles.self, ...(roles.deep ? [roles.deep] : [])],
     });
-    return new GatedUNet(dir, manifest, roles, new VariantRunner(layout, sessions), opened);
+    return new GatedUNet(dir, manifest, roles, { kind: 'local', runner: new VariantRunner(layout, sessions) }, opened);
   }
 
-  /** 'gated' (one session, If nodes) or 'separate' (a session per variant). */
-  get sessions(): 'gated' | 'separate' {
-    return this.runner.sessions.kind;
+  /** 'gated' (one session, If nodes), 'separate' (a session per variant) or 'stateful' (a stateful model, on a server). */
+  get sessions(): 'gated' | 'separate' | 'stateful' {
+    return this.calls.kind === 'local' ? this.calls.runner.sessions.kind : 'stateful';
   }
 
   async release(): Promise<void> {
-    await this.runner.release();
+    if (this.calls.kind === 'local') await this.calls.runner.release();
+    else await this.calls.stateful.release();
   }
 
   /** What the latents' height and width must be multiples of (a compiled pipeline's), read on first use. */
@@ -206,6 +239,7 @@ export class GatedUNet {
     const started = performance.now();
     const run = this.prepare(o);
     let x = initialLatents(o, run.scheduler, run.start);
+    if (this.calls.kind === 'stateful') this.calls.stateful.begin();
     const records: StepRecord[] = [];
     const trajectory: Float32Array[] = [];
     const modelOutputs: Float32Array[] = [];
@@ -221,7 +255,8 @@ export class GatedUNet {
     }
     const { dims, caches, schedule, cfg } = run;
     const attentionChange = run.attention?.changes ?? [];
-    return { latents: x, dims, records, trajectory, modelOutputs, caches, schedule, cfg, totalMs: performance.now() - started, attentionChange };
+    const wire = this.wire;
+    return { latents: x, dims, records, trajectory, modelOutputs, caches, schedule, cfg, totalMs: performance.now() - started, attentionChange, wire };
   }
 
   /** The request checked (generate-inputs.ts), the scheduler made, the schedule planned over the evaluations it runs. */
@@ -252,6 +287,10 @@ export class GatedUNet {
         { hint: 'Load with the variants the schedule needs: GatedUNet.load(dir, { variants: variantsFor(manifest, steps, gateStep, tgate) }).' },
       );
     }
+    if (this.calls.kind === 'stateful' && o.recordAttention)
+      throw new TgateError('E_USAGE', 'Recording attention needs the site outputs, which a stateful model keeps on the server.', {
+        hint: 'Record attention in process (without --server).',
+      });
     const feeds = new UNetFeeds(this.manifest.source.inputs, this.roles, o, B, cfg);
     const attention = o.recordAttention ? new AttentionChangeRecorder() : null;
     return { o, B, C, cfg, dims: o.latents.dims, scheduler, start, plan, schedule, feeds, siteCaches: new Map(), caches: {}, attention };
@@ -266,16 +305,10 @@ export class GatedUNet {
     const t = scheduler.timesteps[index]!;
     const batch = paired ? 2 * B : B;
     const feeds = run.feeds.step(scheduler.scaleModelInput(x, index), run.dims, t, phase, paired);
-    const fetch = this.sitesToFetch(step, o.recordAttention === true);
-    const res = await this.runner.call({ variant: step.variant, batch, feeds, caches: run.siteCaches, fetch });
-    run.attention?.record(
-      k,
-      fetch.filter((c) => c.kind !== 'deep').map((c) => [c, res.sites.get(c.id)!]),
-    );
-    this.keepCaches(run, step, fetch, res.sites);
+    const res = await this.modelCall(run, step, batch, feeds);
     // NaN or infinity stops the generation at the step it appears in, naming it (tensor-checks.ts).
     const where = `step ${k + 1}/${run.plan.length} (model evaluation ${index}, timestep ${t}, the ${step.variant} variant at batch ${batch})`;
-    const eps = this.guided(run, res.outputs[this.roles.output.name]!, paired, where);
+    const eps = this.guided(run, res.output, paired, where);
     const next = scheduler.step(eps, index, x);
     checkFiniteStep(
       next,
@@ -298,6 +331,19 @@ export class GatedUNet {
       stepMs: performance.now() - stepStart,
     };
     return { x: next, eps, record };
+  }
+
+  /** The step's model call: in process with the caches kept here, or one request of the stateful model's sequence (the server keeps them). */
+  private async modelCall(run: Run, step: PlannedStep, batch: number, feeds: Feeds): Promise<{ output: ort.Tensor; modelMs: number }> {
+    if (this.calls.kind === 'stateful') return this.calls.stateful.call(step, batch, feeds, step === run.plan[run.plan.length - 1]);
+    const fetch = this.sitesToFetch(step, run.o.recordAttention === true);
+    const res = await this.calls.runner.call({ variant: step.variant, batch, feeds, caches: run.siteCaches, fetch });
+    run.attention?.record(
+      step.k,
+      fetch.filter((c) => c.kind !== 'deep').map((c) => [c, res.sites.get(c.id)!]),
+    );
+    this.keepCaches(run, step, fetch, res.sites);
+    return { output: res.outputs[this.roles.output.name]!, modelMs: res.modelMs };
   }
 
   /** The site outputs a step needs: those it stores (or, recording attention, every attention output its variant computes). */

@@ -1,0 +1,101 @@
+// The sampler's model calls against a stateful gated model (build/stateful-model.ts) that a server
+// runs with implicit state (Triton; or in process, remote/implicit-state.ts): one generation is one
+// sequence; each step sends the source inputs the step's variant reads (placeholders for the ones it
+// does not), its run flag and what it stores, and fetches only the source output. The caches never
+// leave the server. The names all follow from the manifest (stateful-model.ts's rules), so a client
+// needs only the compiled folder's tgate.json.
+import { randomBytes } from 'node:crypto';
+import type ort from 'onnxruntime-node';
+import { TgateError } from '../base/errors.js';
+import type { Manifest } from '../build/manifest.js';
+import type { PlannedStep } from '../build/schedule.js';
+import { keepFlag, PAIR_MEAN_FLAG, stateInput, stateOutput } from '../build/stateful-model.js';
+import { runFlag } from '../build/gated-model.js';
+import { SITE_KINDS } from '../build/variants.js';
+import { placeholder } from './placeholders.js';
+import type { InferModel, SequenceFlags } from './remote/sequence-model.js';
+import { makeTensor, type Feeds } from './session.js';
+
+/** What crossed the wire (or would have) over one generation. */
+export interface WireStats {
+  requests: number;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+const flag = (on: boolean): ort.Tensor => makeTensor('bool', Uint8Array.of(on ? 1 : 0), [1]);
+
+/** The stateful model's interface as the manifest implies it (the exporter builds the model by the same rules). */
+export function statefulNames(m: Manifest) {
+  const cached = m.sites.filter((s) => s.cached);
+  const kinds = SITE_KINDS.filter((k) => cached.some((s) => s.kind === k));
+  return {
+    runFlags: m.variants.map((v) => runFlag(v.name)),
+    keepFlags: kinds.map(keepFlag),
+    pairMean: cached.some((s) => s.kind !== 'deep') ? PAIR_MEAN_FLAG : null,
+    stateInputs: cached.map((s) => stateInput(s.id)),
+    stateOutputs: cached.map((s) => stateOutput(s.id)),
+    output: m.source.outputs[0]!.name,
+  };
+}
+
+/** A fresh sequence id: a random non-zero 63-bit number (Triton's correlation ids are uint64; 0 means none). */
+export function newSequenceId(): bigint {
+  const id = randomBytes(8).readBigUInt64BE() >> 1n;
+  return id === 0n ? 1n : id;
+}
+
+export class StatefulCalls {
+  readonly wire: WireStats = { requests: 0, bytesSent: 0, bytesReceived: 0 };
+  private sequence: SequenceFlags | null = null;
+
+  constructor(
+    readonly manifest: Manifest,
+    readonly model: InferModel,
+  ) {}
+
+  /** Starts a generation: the next call opens a new sequence. */
+  begin(): void {
+    this.sequence = { id: newSequenceId(), start: true, end: false };
+    Object.assign(this.wire, { requests: 0, bytesSent: 0, bytesReceived: 0 });
+  }
+
+  /** One step; `last` ends the sequence (the server drops its state). */
+  async call(step: PlannedStep, batch: number, feeds: Feeds, last: boolean): Promise<{ output: ort.Tensor; modelMs: number }> {
+    const seq = this.sequence;
+    if (!seq) throw new TgateError('E_INTERNAL', 'A stateful model call outside a generation (begin() was not called).');
+    const m = this.manifest;
+    const variant = m.variants.find((v) => v.name === step.variant);
+    if (!variant) throw new TgateError('E_INTERNAL', `The stateful model holds no ${step.variant} variant.`);
+    const f: Feeds = { ...feeds };
+    // Inputs the variant does not read: placeholders of one token, as over the gated model.
+    for (const n of variant.removedInputs) {
+      const io = m.source.inputs.find((i) => i.name === n)!;
+      f[n] = placeholder(io.shape, batch, io.dtype);
+    }
+    for (const v of m.variants) f[runFlag(v.name)] = flag(v.name === step.variant);
+    const names = statefulNames(m);
+    const keeps: Record<string, boolean> = { cross: step.cross === 'store', self: step.keepSelf, deep: step.keepDeep };
+    for (const k of SITE_KINDS) if (names.keepFlags.includes(keepFlag(k))) f[keepFlag(k)] = flag(keeps[k]!);
+    // The sampler averages stored attention over the CFG pair at the gate step (meanOfPair); the model does it here.
+    if (names.pairMean) f[names.pairMean] = flag(step.phase === 'gate' && step.paired);
+    // A scalar travels as the [1] the server declares (Triton's dims are never empty; its config reshapes to []).
+    for (const spec of this.model.inputs) {
+      const t = f[spec.name];
+      if (t && t.dims.length === 0 && spec.shape.length === 1) f[spec.name] = makeTensor(t.type, t.data, [1]);
+    }
+    const res = await this.model.infer(f, [names.output], { id: seq.id, start: seq.start, end: last });
+    this.sequence = { ...seq, start: false };
+    if (last) this.sequence = null;
+    this.wire.requests++;
+    this.wire.bytesSent += res.bytesSent;
+    this.wire.bytesReceived += res.bytesReceived;
+    const output = res.outputs[names.output];
+    if (!output) throw new TgateError('E_INTERNAL', `The stateful model ${this.model.name} returned no ${names.output}.`);
+    return { output, modelMs: res.ms };
+  }
+
+  async release(): Promise<void> {
+    await this.model.close();
+  }
+}
