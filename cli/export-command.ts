@@ -1,6 +1,7 @@
 // tgate export triton: a compiled folder (or compiled pipeline) as a Triton Inference Server model
 // repository (build/triton/export.ts), proved in process under Triton's implicit-state semantics
 // (runtime/stateful-proof.ts) before it is moved into place.
+import path from 'node:path';
 import { usageError, type ParsedArgs } from './args.js';
 import { exportTriton, type TritonExportResult } from '../build/triton/export.js';
 import { INSTANCE_GROUP_KINDS, type InstanceGroupKind } from '../build/triton/model-config.js';
@@ -63,7 +64,7 @@ function exportText(r: TritonExportResult, source: string, seconds: number): str
     );
   else lines.push('  proof      skipped (--no-verify)');
   lines.push(
-    `  serve      docker run --rm -p8000:8000 -p8001:8001 -v $PWD/${r.repo}:/models nvcr.io/nvidia/tritonserver:<yy.mm>-py3 tritonserver --model-repository=/models`,
+    `  serve      docker run --rm -p8000:8000 -p8001:8001 -v ${path.resolve(r.repo)}:/models nvcr.io/nvidia/tritonserver:<yy.mm>-py3 tritonserver --model-repository=/models`,
   );
   return lines.join('\n');
 }

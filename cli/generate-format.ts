@@ -38,6 +38,8 @@ export function generateSummary(model: string, request: PipelineGenerateOptions,
       decodeMs: t.decodeMs,
       totalMs: t.totalMs,
     },
+    // --server: the UNet's requests and bytes on the wire; null in process.
+    wire: result.wire,
     records: result.records,
   };
 }

@@ -7,6 +7,9 @@ import { regularFile } from '../io/contained-file.js';
 export type OrtTensor = ort.Tensor;
 export type Feeds = Record<string, ort.Tensor>;
 
+/** What the pipeline components use of a session: an onnxruntime one, or a model on a server (remote/remote-session.ts). */
+export type ModelSession = Pick<ort.InferenceSession, 'inputNames' | 'outputNames' | 'inputMetadata' | 'outputMetadata' | 'release' | 'run'>;
+
 export interface SessionOptions {
   /** Intra-op threads; 0 lets onnxruntime choose (one per core). */
   threads?: number;
@@ -65,7 +68,7 @@ export async function openComponent(file: string, what: string, opts: SessionOpt
  * session.run with onnxruntime's refusals (shapes a static export does not take, inputs of the
  * wrong width from a mismatched component) as a coded error naming the model and the feeds.
  */
-export async function runModel(session: ort.InferenceSession, feeds: Feeds, fetches: string[] | undefined, what: string): Promise<Record<string, ort.Tensor>> {
+export async function runModel(session: ModelSession, feeds: Feeds, fetches: string[] | undefined, what: string): Promise<Record<string, ort.Tensor>> {
   try {
     return fetches ? await session.run(feeds, fetches) : await session.run(feeds);
   } catch (cause) {

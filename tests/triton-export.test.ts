@@ -17,6 +17,7 @@ import { startKServeServer, type KServeServer } from './helpers/kserve-server.js
 import { parseModelConfig } from './helpers/pbtxt.js';
 import { CLI, ROOT, scratch } from './helpers/paths.js';
 import { serveRepository } from './helpers/triton-repo.js';
+import { pipelineAvailable, pipelineFolder } from './helpers/pipeline-fixture.js';
 
 const SD15 = path.join(ROOT, 'fixtures/models/sd15-struct-tiny/model.onnx');
 
@@ -168,5 +169,53 @@ describe('tgate export triton (sd15-struct-tiny)', () => {
     const missing = await tgateAsync(['run', compiled, '--steps', '4', '--height', '64', '--width', '64', '--server', server!.url, '--model', 'nosuch']);
     expect(missing.status).toBe(8);
     expect(missing.stderr).toMatch(/nosuch/);
+  });
+});
+
+(pipelineAvailable('tgate export triton of a pipeline') ? describe : describe.skip)('tgate export triton (sd15-pipeline-tiny)', () => {
+  const work = scratch('tgate-triton-pipe-');
+  const compiled = path.join(work, 'sd15p');
+  const repo = path.join(work, 'repo');
+  let server: KServeServer | null = null;
+
+  beforeAll(async () => {
+    await compile(pipelineFolder(), { outDir: compiled, prover: null });
+    const r = tgate(['export', 'triton', compiled, '-o', repo, '--name', 'sd15']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    server = await startKServeServer({ models: await serveRepository(repo) });
+  });
+  afterAll(async () => {
+    await server?.close();
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('writes the stateful UNet and the text encoder and VAE decoder as plain models, named in the UNet config', () => {
+    expect(fs.readdirSync(repo).sort()).toEqual(['sd15', 'sd15_text_encoder', 'sd15_vae_decoder', 'tgate-triton.json']);
+    const unet = parseModelConfig(fs.readFileSync(path.join(repo, 'sd15/config.pbtxt'), 'utf8')) as any;
+    expect(unet.parameters['tgate.text_encoder'].string_value).toBe('sd15_text_encoder');
+    expect(unet.parameters['tgate.vae_decoder'].string_value).toBe('sd15_vae_decoder');
+    const text = parseModelConfig(fs.readFileSync(path.join(repo, 'sd15_text_encoder/config.pbtxt'), 'utf8')) as any;
+    expect(text.sequence_batching).toBeUndefined();
+    expect(text.input).toEqual([{ name: 'input_ids', data_type: 'TYPE_INT64', dims: [-1, -1] }]);
+    // The component models are the compiled folder's files, linked.
+    expect(fs.statSync(path.join(repo, 'sd15_vae_decoder/1/model.onnx/model.onnx')).ino).toBe(fs.statSync(path.join(compiled, 'vae_decoder/model.onnx')).ino);
+  });
+
+  it('tgate generate --server: the same PNG as in process, with the text encoder, the UNet steps and the VAE on the server', async () => {
+    const args = ['--prompt', 'a red cube', '--steps', '6', '--gate-step', '3', '--height', '64', '--width', '64', '--seed', '7'];
+    const local = await tgateAsync(['generate', compiled, ...args, '-o', path.join(work, 'local.png')]);
+    expect(local.status).toBe(0);
+    const before = server!.requests.length;
+    const remote = await tgateAsync(['generate', compiled, ...args, '-o', path.join(work, 'remote.png'), '--server', server!.url, '--model', 'sd15', '--json']);
+    expect(remote.status).toBe(0);
+    expect(Buffer.compare(fs.readFileSync(path.join(work, 'local.png')), fs.readFileSync(path.join(work, 'remote.png')))).toBe(0);
+    const infers = server!.requests.slice(before).filter((r) => r.path.endsWith('/infer'));
+    // Two text encodings (prompt and the empty negative), one request per UNet evaluation (the
+    // folder's PNDM evaluates 7 times for 6 steps), one decode.
+    const summary = JSON.parse(remote.stdout);
+    expect(summary.evaluations).toBe(7);
+    expect(infers.map((r) => r.path.split('/')[3])).toEqual(['sd15_text_encoder', 'sd15_text_encoder', ...Array(7).fill('sd15'), 'sd15_vae_decoder']);
+    expect(summary.wire.requests).toBe(7);
   });
 });

@@ -8,6 +8,7 @@
 //   draw at the first timestep that `strength` keeps.
 import { TgateError } from '../../base/errors.js';
 import type { VariantName } from '../../build/variants.js';
+import type { ModelSession } from '../session.js';
 import { GatedUNet, variantsFor, type GenerateResult, type LoadOptions, type StepRecord, type TgateOptions } from '../gated-unet.js';
 import { schedulerFromConfig } from '../schedulers/index.js';
 import { checkSteps } from '../schedulers/config-check.js';
@@ -78,11 +79,18 @@ export interface PipelineResult {
   attentionChange: GenerateResult['attentionChange'];
   warnings: PromptWarning[];
   timings: PipelineTimings;
+  /** With the UNet on a server: its requests and bytes for this generation (GenerateResult.wire); null in process. */
+  wire: GenerateResult['wire'];
 }
 
 export interface PipelineLoadOptions extends LoadOptions {
   /** Open the VAE encoder too (img2img); default: when the folder has one, on first use. */
   imageEncoder?: boolean;
+  /**
+   * Models on a server (tgate export triton; remote/connect-pipeline.ts): the UNet's steps, and
+   * the text encoders and VAE decoder where the server has them (the folder's files otherwise).
+   */
+  remote?: { unet: GatedUNet; textEncoder?: ModelSession; textEncoder2?: ModelSession; vaeDecoder?: ModelSession };
 }
 
 export class GatedPipeline {
@@ -100,9 +108,11 @@ export class GatedPipeline {
   static async load(dir: string, opts: PipelineLoadOptions = {}): Promise<GatedPipeline> {
     const folder = readPipelineFolder(dir);
     const session = { threads: opts.threads ?? 0, optimization: opts.optimization ?? 'extended' } as const;
-    const unet = await GatedUNet.load(dir, opts);
-    const prompts = await PromptEncoder.load(folder, unet.roles.text[0] ?? 'encoder_hidden_states', session);
-    const decoder = folder.models.vaeDecoder ? await VaeDecoder.load(folder.models.vaeDecoder, folder.scalingFactor, folder.shiftFactor, session) : null;
+    const r = opts.remote;
+    const unet = r?.unet ?? (await GatedUNet.load(dir, opts));
+    const prompts = await PromptEncoder.load(folder, unet.roles.text[0] ?? 'encoder_hidden_states', session, { textEncoder: r?.textEncoder, textEncoder2: r?.textEncoder2 });
+    const vae = r?.vaeDecoder ?? folder.models.vaeDecoder;
+    const decoder = vae ? await VaeDecoder.load(vae, folder.scalingFactor, folder.shiftFactor, session) : null;
     return new GatedPipeline(folder, unet, prompts, decoder, opts);
   }
 
@@ -173,6 +183,7 @@ export class GatedPipeline {
       schedule: o.baseline ? null : result.schedule,
       records: result.records,
       attentionChange: result.attentionChange,
+      wire: result.wire,
       warnings: text.warnings,
       timings: {
         tokenizeMs: text.tokenizeMs,

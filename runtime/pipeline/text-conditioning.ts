@@ -8,7 +8,7 @@
 // Input dtypes (int32 ids in optimum <= 1.23, int64 after) are read from the models.
 import type ort from 'onnxruntime-node';
 import { TgateError } from '../../base/errors.js';
-import { makeTensor, openComponent, runModel, type SessionOptions } from '../session.js';
+import { makeTensor, openComponent, runModel, type ModelSession, type SessionOptions } from '../session.js';
 import { numbersOf } from '../tensor-values.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import type { TensorInput } from '../gated-unet.js';
@@ -34,7 +34,7 @@ export interface Conditioning {
 
 interface Encoder {
   tokenizer: Tokenizer;
-  session: ort.InferenceSession;
+  session: ModelSession;
   idsName: string;
   idsType: 'int32' | 'int64';
   /** The output that conditions the UNet: last_hidden_state (SD) or hidden_states.{N-1} (SD-XL). */
@@ -43,9 +43,11 @@ interface Encoder {
   pooled: string | null;
 }
 
-async function openEncoder(model: string, tokenizerDir: string, penultimate: boolean, pooled: boolean, opts: SessionOptions): Promise<Encoder> {
+async function openEncoder(model: string | ModelSession, tokenizerDir: string, penultimate: boolean, pooled: boolean, opts: SessionOptions): Promise<Encoder> {
   const tokenizer = loadTokenizer(tokenizerDir);
-  const session = await openComponent(model, 'text encoder', opts);
+  // A file is opened here; a session given is a model on a server (remote/remote-session.ts).
+  const session = typeof model === 'string' ? await openComponent(model, 'text encoder', opts) : model;
+  const what = typeof model === 'string' ? model : 'The text encoder on the server';
   const ids = session.inputMetadata.find((m) => m.name === 'input_ids') ?? session.inputMetadata[0]!;
   const idsType = ids.isTensor && ids.type === 'int32' ? 'int32' : 'int64';
   const outputs = session.outputNames;
@@ -58,9 +60,9 @@ async function openEncoder(model: string, tokenizerDir: string, penultimate: boo
     if (layers.length < 2) {
       throw new TgateError(
         'E_UNSUPPORTED_MODEL',
-        `${model} has no hidden_states.N outputs; SD-XL conditions on each text encoder's penultimate hidden state.`,
+        `${what} has no hidden_states.N outputs; SD-XL conditions on each text encoder's penultimate hidden state.`,
         {
-          subject: { file: model },
+          subject: { file: what },
           hint: 'Export the SD-XL text encoders with their hidden states, as optimum-cli export onnx does.',
         },
       );
@@ -71,8 +73,8 @@ async function openEncoder(model: string, tokenizerDir: string, penultimate: boo
   if (pooled) {
     pooledName = outputs.includes('text_embeds') ? 'text_embeds' : null;
     if (!pooledName)
-      throw new TgateError('E_UNSUPPORTED_MODEL', `${model} has no text_embeds output (the pooled projection SD-XL's UNet takes).`, {
-        subject: { file: model },
+      throw new TgateError('E_UNSUPPORTED_MODEL', `${what} has no text_embeds output (the pooled projection SD-XL's UNet takes).`, {
+        subject: { file: what },
       });
   }
   return { tokenizer, session, idsName: ids.name, idsType, hidden, pooled: pooledName };
@@ -108,10 +110,16 @@ export class PromptEncoder {
     private readonly textInput: string,
   ) {}
 
-  static async load(folder: PipelineFolder, textInput: string, opts: SessionOptions = {}): Promise<PromptEncoder> {
+  /** `remote`: the text encoders as models on a server, instead of the folder's files. */
+  static async load(
+    folder: PipelineFolder,
+    textInput: string,
+    opts: SessionOptions = {},
+    remote: { textEncoder?: ModelSession | undefined; textEncoder2?: ModelSession | undefined } = {},
+  ): Promise<PromptEncoder> {
     const sdxl = folder.kind === 'sdxl';
-    const encoders = [await openEncoder(folder.models.textEncoder, folder.tokenizers.tokenizer, sdxl, false, opts)];
-    if (sdxl) encoders.push(await openEncoder(folder.models.textEncoder2!, folder.tokenizers.tokenizer2!, true, true, opts));
+    const encoders = [await openEncoder(remote.textEncoder ?? folder.models.textEncoder, folder.tokenizers.tokenizer, sdxl, false, opts)];
+    if (sdxl) encoders.push(await openEncoder(remote.textEncoder2 ?? folder.models.textEncoder2!, folder.tokenizers.tokenizer2!, true, true, opts));
     return new PromptEncoder(encoders, folder, textInput);
   }
 

@@ -5,28 +5,28 @@
 //   randn, the generator's next draw; or a sampled `latent_sample` (optimum <= 1.22), used as
 //   is, with no draw; then x scaling_factor.
 // float16 VAEs take and give float16 at the boundary.
-import type ort from 'onnxruntime-node';
 import { TgateError } from '../../base/errors.js';
-import { makeTensor, openComponent, runModel, type SessionOptions } from '../session.js';
+import { makeTensor, openComponent, runModel, type ModelSession, type SessionOptions } from '../session.js';
 import { numbersOf, valuesAs } from '../tensor-values.js';
 import type { TorchGenerator } from '../torch-random.js';
 
 const f = Math.fround;
 
-function inputDtype(s: ort.InferenceSession): string {
+function inputDtype(s: ModelSession): string {
   const m = s.inputMetadata[0]!;
   return m.isTensor ? m.type : 'float32';
 }
 
 export class VaeDecoder {
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly session: ModelSession,
     readonly scalingFactor: number,
     readonly shiftFactor: number,
   ) {}
 
-  static async load(model: string, scalingFactor: number, shiftFactor: number, opts: SessionOptions = {}): Promise<VaeDecoder> {
-    return new VaeDecoder(await openComponent(model, 'VAE decoder', opts), scalingFactor, shiftFactor);
+  /** `model`: the file, or a session given (a model on a server: remote/remote-session.ts). */
+  static async load(model: string | ModelSession, scalingFactor: number, shiftFactor: number, opts: SessionOptions = {}): Promise<VaeDecoder> {
+    return new VaeDecoder(typeof model === 'string' ? await openComponent(model, 'VAE decoder', opts) : model, scalingFactor, shiftFactor);
   }
 
   /** [B, C, h, w] latents -> [B, 3, H, W] pixels in about [-1, 1], one image at a time (bounded memory). */
@@ -64,7 +64,7 @@ export class VaeDecoder {
 
 export class VaeEncoder {
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly session: ModelSession,
     readonly scalingFactor: number,
     readonly shiftFactor: number,
   ) {}

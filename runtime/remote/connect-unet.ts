@@ -15,20 +15,34 @@ import { connectModel, type KServeOptions, type RemoteModel } from './kserve-cli
 export const MANIFEST_HASH_PARAMETER = 'tgate.manifest_sha256';
 
 export async function connectGatedUNet(dir: string, server: string, model: string, opts: KServeOptions = {}): Promise<GatedUNet> {
+  return (await connectStateful(dir, server, model, opts)).unet;
+}
+
+/** The GatedUNet and the server's config of its model (whose parameters name the exported companions). */
+export async function connectStateful(
+  dir: string,
+  server: string,
+  model: string,
+  opts: KServeOptions = {},
+): Promise<{ unet: GatedUNet; parameters: Record<string, string> }> {
   // The local folder first: a bad folder is the user's to fix before any connection is made.
   const manifest = readManifest(dir);
   const remote = await connectModel(server, model, opts);
+  let parameters: Record<string, string>;
   try {
-    await checkServedModel(dir, manifest, remote);
+    parameters = await checkServedModel(dir, manifest, remote);
   } catch (e) {
     await remote.close();
     throw e;
   }
-  return GatedUNet.remote(dir, remote);
+  return { unet: GatedUNet.remote(dir, remote), parameters };
 }
 
-/** The served model is the export of this folder: the same tgate.json by hash, and the stateful interface's names. */
-export async function checkServedModel(dir: string, m: Manifest, remote: RemoteModel): Promise<void> {
+/**
+ * The served model is the export of this folder: the same tgate.json by hash, and the stateful
+ * interface's names. Returns the config's string parameters ({} without the config extension).
+ */
+export async function checkServedModel(dir: string, m: Manifest, remote: RemoteModel): Promise<Record<string, string>> {
   const where = `model "${remote.name}" at ${remote.url}`;
   const fix = `Export this folder (tgate export triton ${dir} -o <repository>) and load that repository into the server, or name the model exported from it with --model.`;
   const names = statefulNames(m);
@@ -46,10 +60,16 @@ export async function checkServedModel(dir: string, m: Manifest, remote: RemoteM
     config = await remote.config();
   } catch {
     // A server without Triton's model configuration extension: the interface check above is all there is.
-    return;
+    return {};
   }
-  const parameters = (config.parameters ?? {}) as Record<string, { string_value?: string; stringValue?: string } | undefined>;
-  const served = parameters[MANIFEST_HASH_PARAMETER]?.string_value ?? parameters[MANIFEST_HASH_PARAMETER]?.stringValue;
+  const raw = (config.parameters ?? {}) as Record<string, { string_value?: string; stringValue?: string } | undefined>;
+  // Triton's config JSON spells the field string_value (protobuf's JSON printer with preserved names); accept stringValue too.
+  const parameters: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    const text = v?.string_value ?? v?.stringValue;
+    if (typeof text === 'string') parameters[k] = text;
+  }
+  const served = parameters[MANIFEST_HASH_PARAMETER];
   const ours = crypto
     .createHash('sha256')
     .update(fs.readFileSync(path.join(dir, MANIFEST_NAME)))
@@ -62,4 +82,5 @@ export async function checkServedModel(dir: string, m: Manifest, remote: RemoteM
         : `The ${where} was exported from another compile than ${dir} (tgate.json sha256 ${served.slice(0, 12)}… on the server, ${ours.slice(0, 12)}… here).`,
       { hint: fix },
     );
+  return parameters;
 }

@@ -61,10 +61,14 @@ class ConfiguredModel implements InferModel {
   }
 }
 
-/** Every model of a repository, ready for startKServeServer. */
+/**
+ * Every model of a repository, ready for startKServeServer. The sessions are opened as tgate opens
+ * them in process (pre-packing off for the stateful model, which holds several variants; on for a
+ * plain one), so a test can ask for bit-identical results.
+ */
 export async function serveRepository(
   repo: string,
-  session: SessionOptions = { threads: 0, optimization: 'extended', prepacking: false },
+  session: SessionOptions = { threads: 0, optimization: 'extended' },
 ): Promise<Record<string, ServedModel>> {
   const served: Record<string, ServedModel> = {};
   for (const name of fs.readdirSync(repo).sort()) {
@@ -75,7 +79,7 @@ export async function serveRepository(
       output: ConfigTensor[];
     };
     if (config.name !== name) throw new Error(`${dir}/config.pbtxt names the model ${String(config.name)}, not ${name}`);
-    const s = await openSession(path.join(dir, '1', 'model.onnx', 'model.onnx'), session);
+    const s = await openSession(path.join(dir, '1', 'model.onnx', 'model.onnx'), { ...session, prepacking: !config.sequence_batching });
     served[name] = { model: new ConfiguredModel(name, config, ImplicitStateModel.fromConfig(s, config)), config, platform: 'onnxruntime_onnx' };
   }
   return served;
