@@ -11,7 +11,7 @@ import { ROOT, scratch } from './helpers/paths.js';
 const TINY = path.join(ROOT, 'fixtures/models/tiny-unet.onnx');
 const SHAPES = path.join(ROOT, 'fixtures/models/shapes');
 const SDXL = path.join(ROOT, 'fixtures/pipelines/sdxl-tiny');
-const COMMANDS = ['compile', 'inspect', 'diff', 'run', 'generate', 'bench', 'demo', 'calibrate'];
+const COMMANDS = ['compile', 'inspect', 'diff', 'export', 'run', 'generate', 'bench', 'demo', 'calibrate'];
 const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 /** The README's reference of one command: its `### tgate <name> ...` heading and option tables. */

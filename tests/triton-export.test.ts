@@ -4,7 +4,6 @@
 // in-process run bit for bit (v1, v2, DeepCache, TGATE + DeepCache), and `tgate run --server`
 // against an in-process KServe v2 server equal to `tgate run` bit for bit, with the bytes on the
 // wire counted; a server model from another compile is refused by name.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { compile } from '../build/compile.js';
@@ -12,26 +11,14 @@ import { GatedUNet, type GenerateOptions, type TgateOptions } from '../runtime/g
 import { ImplicitStateModel } from '../runtime/remote/implicit-state.js';
 import { openSession } from '../runtime/session.js';
 import { proveArtifacts } from '../runtime/prove.js';
-import { tgate } from './helpers/cli.js';
+import { tgate, tgateAsync } from './helpers/cli.js';
 import { startKServeServer, type KServeServer } from './helpers/kserve-server.js';
 import { parseModelConfig } from './helpers/pbtxt.js';
-import { CLI, ROOT, scratch } from './helpers/paths.js';
+import { ROOT, scratch } from './helpers/paths.js';
 import { serveRepository } from './helpers/triton-repo.js';
 import { pipelineAvailable, pipelineFolder } from './helpers/pipeline-fixture.js';
 
 const SD15 = path.join(ROOT, 'fixtures/models/sd15-struct-tiny/model.onnx');
-
-/** The CLI in a child process without blocking this process's event loop (the server runs here). */
-function tgateAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 describe('tgate export triton (sd15-struct-tiny)', () => {
   const work = scratch('tgate-triton-');
