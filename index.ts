@@ -42,3 +42,31 @@ export { encodePng, decodePng, type RgbImage } from './runtime/pipeline/image.js
 export { loadTokenizer, type Tokenizer } from './runtime/tokenizer/index.js';
 export { TorchGenerator } from './runtime/torch-random.js';
 export { createScheduler, schedulerFromConfig, SCHEDULERS, type Scheduler } from './runtime/schedulers/index.js';
+
+import { exportTriton as exportTritonWith, type TritonExportOptions, type TritonExportResult } from './build/triton/export.js';
+import { proveStateful } from './runtime/stateful-proof.js';
+
+export type { TritonExportResult } from './build/triton/export.js';
+
+export interface LibraryTritonExportOptions extends Omit<TritonExportOptions, 'prover' | 'instances' | 'idleSeconds'> {
+  instances?: TritonExportOptions['instances'];
+  idleSeconds?: number;
+  /** Prove the stateful model under implicit state before writing (default true). */
+  verify?: boolean;
+}
+
+/** `tgate export triton`: a compiled folder (or pipeline) -> a Triton model repository, proven unless verify is false. */
+export function exportTriton(compiled: string, opts: LibraryTritonExportOptions): Promise<TritonExportResult> {
+  const { verify, instances, idleSeconds, ...rest } = opts;
+  return exportTritonWith(compiled, {
+    ...rest,
+    instances: instances ?? { kind: 'KIND_AUTO', count: 1 },
+    idleSeconds: idleSeconds ?? 60,
+    prover: verify === false ? null : proveStateful,
+  });
+}
+export { connectGatedUNet } from './runtime/remote/connect-unet.js';
+export { connectPipeline, type RemotePipeline } from './runtime/remote/connect-pipeline.js';
+export { KServeClient, connectModel, type KServeOptions, type RemoteModel } from './runtime/remote/kserve-client.js';
+export { ImplicitStateModel } from './runtime/remote/implicit-state.js';
+export type { InferModel, InferResult, SequenceFlags } from './runtime/remote/sequence-model.js';

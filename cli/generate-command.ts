@@ -12,8 +12,7 @@ import { checkOutputFile } from './output-check.js';
 import { generateJson, generateMode, generateSummary, generateText, generateWarnings } from './generate-format.js';
 import { progressReporter } from './progress.js';
 import { connectPipeline } from '../runtime/remote/connect-pipeline.js';
-import { defaultModelName } from '../build/triton/export.js';
-import { compiledDeepCacheBranch, numberOption, scheduleArgs, sessionOptions, type Values } from './run-command.js';
+import { compiledDeepCacheBranch, numberOption, scheduleArgs, serverArgs, sessionOptions, type Values } from './run-command.js';
 import { readPipelineFolder } from '../runtime/pipeline/pipeline-folder.js';
 import { replaceFile } from '../base/output/atomic-file.js';
 
@@ -102,7 +101,8 @@ function checkedOutputs(v: Values, request: PipelineGenerateOptions): { files: s
 /** Loads the variants the request uses, generates with a progress display, and releases the sessions. */
 async function generateWith(dir: string, v: Values, request: PipelineGenerateOptions, stderr: NodeJS.WriteStream): Promise<PipelineResult> {
   const session = sessionOptions(v);
-  const remote = v.server !== undefined ? await remotePipeline(dir, v) : undefined;
+  const server = serverArgs(dir, v);
+  const remote = server ? await connectPipeline(dir, server.url, server.model, { timeoutMs: server.timeoutMs }) : undefined;
   const pipe = await GatedPipeline.load(dir, { ...session, variants: GatedPipeline.variantsFor(dir, request), ...(remote ? { remote } : {}) });
   try {
     const progress = progressReporter(stderr, generateMode(request));
@@ -147,10 +147,4 @@ export async function runGenerate(args: ParsedArgs, io: { stderr: NodeJS.WriteSt
   writeOutputs(files, kind, result);
   if (v.json) return { stdout: generateJson(generateSummary(dir, request, files, result)) };
   return { stdout: generateText(files, result) };
-}
-
-/** --server URL [--model NAME]: the models of this pipeline's export on a server (runtime/remote/connect-pipeline.ts). */
-async function remotePipeline(dir: string, v: Values) {
-  const seconds = numberOption(v, 'server-timeout', (n) => n > 0, 'a number of seconds > 0');
-  return connectPipeline(dir, v.server as string, (v.model as string | undefined) ?? defaultModelName(dir), { timeoutMs: seconds * 1000 });
 }

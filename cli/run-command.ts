@@ -9,6 +9,7 @@ import type { VariantName } from '../build/variants.js';
 import { pipelineSchedulerConfig } from '../runtime/compiled-folder.js';
 import { compiledLatentFactor } from '../runtime/pipeline/latent-factor.js';
 import { latentMultiple } from '../runtime/latent-multiple.js';
+import { usageError } from './args.js';
 import { connectGatedUNet } from '../runtime/remote/connect-unet.js';
 import { defaultModelName } from '../build/triton/export.js';
 import { GatedUNet, readManifest, variantsFor, type GenerateOptions, type TensorInput, type TgateOptions } from '../runtime/gated-unet.js';
@@ -302,7 +303,8 @@ export async function runGeneration(dir: string, v: Values, stderr: NodeJS.Write
   // Where the results go is checked before the model is even opened (cli/output-check.ts).
   const outFile = v.output !== undefined ? checkOutputFile(v.output, '-o', 'npy') : null;
   const trajectoryDir = v['save-trajectory'] !== undefined ? checkOutputFolder(v['save-trajectory'], '--save-trajectory') : null;
-  const unet = v.server !== undefined ? await remoteUNet(dir, v) : await GatedUNet.load(dir, { ...sessionOptions(v), variants: variantsForArgs(dir, v) });
+  const server = serverArgs(dir, v);
+  const unet = server ? await remoteUNet(dir, server) : await GatedUNet.load(dir, { ...sessionOptions(v), variants: variantsForArgs(dir, v) });
   try {
     const { options, notes, scheduler } = generationFrom(unet, v);
     for (const n of notes) note(n, stderr);
@@ -326,9 +328,21 @@ export async function runGeneration(dir: string, v: Values, stderr: NodeJS.Write
   }
 }
 
-/** --server URL [--model NAME]: the steps on a server that serves this folder's export (runtime/remote/connect-unet.ts). */
-export async function remoteUNet(dir: string, v: Values): Promise<GatedUNet> {
-  const model = (v.model as string | undefined) ?? defaultModelName(dir);
-  const seconds = numberOption(v, 'server-timeout', (n) => n > 0, 'a number of seconds > 0');
-  return connectGatedUNet(dir, v.server as string, model, { timeoutMs: seconds * 1000 });
+/**
+ * --server URL [--model NAME] [--server-timeout S]: where the steps run, or null in process. The
+ * two others without --server are refused (they would be ignored).
+ */
+export function serverArgs(dir: string, v: Values): { url: string; model: string; timeoutMs: number } | null {
+  if (v.server === undefined) {
+    const stray = (['model', 'server-timeout'] as const).filter((k) => v[k] !== undefined);
+    if (stray.length) throw usageError(`${stray.map((k) => `--${k}`).join(' and ')} only go with --server URL.`);
+    return null;
+  }
+  const seconds = v['server-timeout'] === undefined ? 300 : numberOption(v, 'server-timeout', (n) => n > 0, 'a number of seconds > 0');
+  return { url: v.server as string, model: (v.model as string | undefined) ?? defaultModelName(dir), timeoutMs: seconds * 1000 };
+}
+
+/** The steps on a server that serves this folder's export (runtime/remote/connect-unet.ts). */
+async function remoteUNet(dir: string, s: NonNullable<ReturnType<typeof serverArgs>>): Promise<GatedUNet> {
+  return connectGatedUNet(dir, s.url, s.model, { timeoutMs: s.timeoutMs });
 }

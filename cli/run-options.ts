@@ -91,7 +91,7 @@ export const SERVER_OPTIONS = {
       'run the UNet steps on a KServe v2 server (Triton: http://host:8000) that serves this folder exported by tgate export triton; the caches stay there',
   },
   model: { type: 'string', value: 'NAME', defaultText: "the folder's name", description: "with --server: the stateful UNet's model name on the server" },
-  'server-timeout': { type: 'string', default: '300', value: 'S', description: 'with --server: seconds one request may take' },
+  'server-timeout': { type: 'string', value: 'S', defaultText: '300', description: 'with --server: seconds one request may take' },
 } satisfies OptionTable;
 
 export const RUN_OPTIONS = {

@@ -90,7 +90,7 @@ function emptyTensor(output: string, dtype: number): NodeProto {
 }
 
 /** Renames values for the duration of fn, then restores them: the IR stays the caller's. */
-function withRenamed<T>(g: Graph, renames: [string, string][], fn: () => T): T {
+export function withRenamed<T>(g: Graph, renames: [string, string][], fn: () => T): T {
   const done: [string, string][] = [];
   try {
     for (const [from, to] of renames) {

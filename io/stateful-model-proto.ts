@@ -30,6 +30,7 @@ import type { TensorType } from '../ir/value.js';
 import { capturedNames } from './decode.js';
 import { graphInterfaceToProto, graphToProto, modelProtoWith } from './encode.js';
 import { valueInfoFor } from './types.js';
+import { withRenamed } from './gated-model-proto.js';
 
 export interface StatefulBranchPlan {
   variant: string;
@@ -158,20 +159,6 @@ function stateNodes(b: StatefulBranchPlan, s: StatefulBranchPlan['states'][numbe
 
 const safe = (id: string) => id.replace(/[^A-Za-z0-9_]/g, '_');
 const tagOf = (b: StatefulBranchPlan) => b.thenName;
-
-/** Renames values for the duration of fn, then restores them: the IR stays the caller's. */
-function withRenamed<T>(g: Graph, renames: [string, string][], fn: () => T): T {
-  const done: [string, string][] = [];
-  try {
-    for (const [from, to] of renames) {
-      g.renameValue(g.requireValue(from, 'rename'), to);
-      done.push([from, to]);
-    }
-    return fn();
-  } finally {
-    for (const [from, to] of done.reverse()) g.renameValue(g.requireValue(to, 'rename'), from);
-  }
-}
 
 function branchIf(b: StatefulBranchPlan, opset: number): NodeProto {
   const body = withRenamed(b.body, b.renames, () => graphToProto(b.body, {}));

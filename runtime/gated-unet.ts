@@ -22,7 +22,7 @@ import { checkFiniteStep } from './tensor-checks.js';
 import { createScheduler, img2imgStart, type Scheduler, type SchedulerConfig } from './schedulers/index.js';
 import type { Feeds, SessionOptions } from './session.js';
 import type { InferModel } from './remote/sequence-model.js';
-import { StatefulCalls, type WireStats } from './stateful-calls.js';
+import { StatefulCalls, type StatefulSequence, type WireStats } from './stateful-calls.js';
 import { UNetFeeds, type TensorInput } from './unet-feeds.js';
 import { runnerLayout, VariantRunner, type VariantSessions } from './variant-runner.js';
 
@@ -127,6 +127,8 @@ interface Run {
   /** The cross-attention caches taken at the gate step, as returned. */
   caches: Record<string, Float32Array>;
   attention: AttentionChangeRecorder | null;
+  /** Against a stateful model: this generation's sequence (its id, its requests and bytes). */
+  sequence: StatefulSequence | null;
 }
 
 export class GatedUNet {
@@ -161,11 +163,6 @@ export class GatedUNet {
       { kind: 'stateful', stateful: new StatefulCalls(manifest, model) },
       manifest.variants.map((v) => v.name),
     );
-  }
-
-  /** Requests and bytes of the last generation against a stateful model (null in process). */
-  get wire(): WireStats | null {
-    return this.calls.kind === 'stateful' ? { ...this.calls.stateful.wire } : null;
   }
 
   static async load(dir: string, opts: LoadOptions = {}): Promise<GatedUNet> {
@@ -239,7 +236,6 @@ export class GatedUNet {
     const started = performance.now();
     const run = this.prepare(o);
     let x = initialLatents(o, run.scheduler, run.start);
-    if (this.calls.kind === 'stateful') this.calls.stateful.begin();
     const records: StepRecord[] = [];
     const trajectory: Float32Array[] = [];
     const modelOutputs: Float32Array[] = [];
@@ -255,7 +251,7 @@ export class GatedUNet {
     }
     const { dims, caches, schedule, cfg } = run;
     const attentionChange = run.attention?.changes ?? [];
-    const wire = this.wire;
+    const wire = run.sequence ? { ...run.sequence.wire } : null;
     return { latents: x, dims, records, trajectory, modelOutputs, caches, schedule, cfg, totalMs: performance.now() - started, attentionChange, wire };
   }
 
@@ -293,7 +289,8 @@ export class GatedUNet {
       });
     const feeds = new UNetFeeds(this.manifest.source.inputs, this.roles, o, B, cfg);
     const attention = o.recordAttention ? new AttentionChangeRecorder() : null;
-    return { o, B, C, cfg, dims: o.latents.dims, scheduler, start, plan, schedule, feeds, siteCaches: new Map(), caches: {}, attention };
+    const sequence = this.calls.kind === 'stateful' ? this.calls.stateful.begin() : null;
+    return { o, B, C, cfg, dims: o.latents.dims, scheduler, start, plan, schedule, feeds, siteCaches: new Map(), caches: {}, attention, sequence };
   }
 
   /** One step: the model call, the caches it stores, guidance and the scheduler's update, each checked for NaN. */
@@ -335,9 +332,9 @@ export class GatedUNet {
 
   /** The step's model call: in process with the caches kept here, or one request of the stateful model's sequence (the server keeps them). */
   private async modelCall(run: Run, step: PlannedStep, batch: number, feeds: Feeds): Promise<{ output: ort.Tensor; modelMs: number }> {
-    if (this.calls.kind === 'stateful') return this.calls.stateful.call(step, batch, feeds, step === run.plan[run.plan.length - 1]);
+    if (run.sequence) return run.sequence.call(step, batch, feeds, step === run.plan[run.plan.length - 1]);
     const fetch = this.sitesToFetch(step, run.o.recordAttention === true);
-    const res = await this.calls.runner.call({ variant: step.variant, batch, feeds, caches: run.siteCaches, fetch });
+    const res = await this.runner.call({ variant: step.variant, batch, feeds, caches: run.siteCaches, fetch });
     run.attention?.record(
       step.k,
       fetch.filter((c) => c.kind !== 'deep').map((c) => [c, res.sites.get(c.id)!]),

@@ -13,7 +13,7 @@ import { keepFlag, PAIR_MEAN_FLAG, stateInput, stateOutput } from '../build/stat
 import { runFlag } from '../build/gated-model.js';
 import { SITE_KINDS } from '../build/variants.js';
 import { placeholder } from './placeholders.js';
-import type { InferModel, SequenceFlags } from './remote/sequence-model.js';
+import type { InferModel } from './remote/sequence-model.js';
 import { makeTensor, type Feeds } from './session.js';
 
 /** What crossed the wire (or would have) over one generation. */
@@ -45,25 +45,21 @@ export function newSequenceId(): bigint {
   return id === 0n ? 1n : id;
 }
 
-export class StatefulCalls {
+/** The model calls of one generation: one sequence, its own id and counts (generations may overlap). */
+export class StatefulSequence {
   readonly wire: WireStats = { requests: 0, bytesSent: 0, bytesReceived: 0 };
-  private sequence: SequenceFlags | null = null;
+  private readonly id = newSequenceId();
+  private started = false;
+  private ended = false;
 
   constructor(
-    readonly manifest: Manifest,
-    readonly model: InferModel,
+    private readonly manifest: Manifest,
+    private readonly model: InferModel,
   ) {}
-
-  /** Starts a generation: the next call opens a new sequence. */
-  begin(): void {
-    this.sequence = { id: newSequenceId(), start: true, end: false };
-    Object.assign(this.wire, { requests: 0, bytesSent: 0, bytesReceived: 0 });
-  }
 
   /** One step; `last` ends the sequence (the server drops its state). */
   async call(step: PlannedStep, batch: number, feeds: Feeds, last: boolean): Promise<{ output: ort.Tensor; modelMs: number }> {
-    const seq = this.sequence;
-    if (!seq) throw new TgateError('E_INTERNAL', 'A stateful model call outside a generation (begin() was not called).');
+    if (this.ended) throw new TgateError('E_INTERNAL', 'A stateful model call after the sequence ended.');
     const m = this.manifest;
     const variant = m.variants.find((v) => v.name === step.variant);
     if (!variant) throw new TgateError('E_INTERNAL', `The stateful model holds no ${step.variant} variant.`);
@@ -84,15 +80,28 @@ export class StatefulCalls {
       const t = f[spec.name];
       if (t && t.dims.length === 0 && spec.shape.length === 1) f[spec.name] = makeTensor(t.type, t.data, [1]);
     }
-    const res = await this.model.infer(f, [names.output], { id: seq.id, start: seq.start, end: last });
-    this.sequence = { ...seq, start: false };
-    if (last) this.sequence = null;
+    const res = await this.model.infer(f, [names.output], { id: this.id, start: !this.started, end: last });
+    this.started = true;
+    this.ended = last;
     this.wire.requests++;
     this.wire.bytesSent += res.bytesSent;
     this.wire.bytesReceived += res.bytesReceived;
     const output = res.outputs[names.output];
     if (!output) throw new TgateError('E_INTERNAL', `The stateful model ${this.model.name} returned no ${names.output}.`);
     return { output, modelMs: res.ms };
+  }
+}
+
+/** A stateful model on a server (or in process), for the generations of one GatedUNet. */
+export class StatefulCalls {
+  constructor(
+    readonly manifest: Manifest,
+    readonly model: InferModel,
+  ) {}
+
+  /** A new generation: a new sequence. */
+  begin(): StatefulSequence {
+    return new StatefulSequence(this.manifest, this.model);
   }
 
   async release(): Promise<void> {

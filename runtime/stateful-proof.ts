@@ -101,5 +101,6 @@ function generateInputs(u: GatedUNet): Pick<GenerateOptions, 'latents' | 'cond' 
     );
     return Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { data: Float32Array.from(numbersOf(t)), dims: [...t.dims] }]));
   };
-  return { latents: of(1, [roles.latent.name])[roles.latent.name]!, cond: of(2, conditioning), uncond: of(3, conditioning) };
+  // A guidance embedding (LCM's timestep_cond) is conditioning without a CFG pair: cond only.
+  return { latents: of(1, [roles.latent.name])[roles.latent.name]!, cond: of(2, [...conditioning, ...roles.guidanceEmbedding]), uncond: of(3, conditioning) };
 }

@@ -6,6 +6,7 @@ import ort from 'onnxruntime-node';
 import { TgateError } from '../base/errors.js';
 import { ImplicitStateModel, type StateConfig } from '../runtime/remote/implicit-state.js';
 import { openTestModel } from './helpers/kserve-server.js';
+import { refusal } from './helpers/refusal.js';
 
 const STATE: StateConfig = { input_name: 'INPUT_STATE', output_name: 'OUTPUT_STATE', data_type: 'TYPE_FP32', dims: [-1] };
 const f32 = (...v: number[]): ort.Tensor => new ort.Tensor('float32', Float32Array.from(v), [v.length]);
@@ -22,15 +23,6 @@ afterEach(async () => {
   for (const m of open) await m.close();
   open = [];
 });
-
-async function refusal(p: Promise<unknown>): Promise<TgateError> {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(TgateError);
-  return e as TgateError;
-}
 
 describe('ImplicitStateModel (Triton implicit state over onnxruntime)', () => {
   it('feeds each request the state the previous request of its sequence output, bit for bit as explicit runs', async () => {

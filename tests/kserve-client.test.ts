@@ -12,6 +12,7 @@ import { toHalfBits } from '../ir/dtype.js';
 import { ImplicitStateModel, type StateConfig } from '../runtime/remote/implicit-state.js';
 import { connectModel, KServeClient, serverBaseUrl } from '../runtime/remote/kserve-client.js';
 import { openTestModel, startKServeServer, type Fault, type KServeServer } from './helpers/kserve-server.js';
+import { refusal } from './helpers/refusal.js';
 
 const STATE: StateConfig = { input_name: 'INPUT_STATE', output_name: 'OUTPUT_STATE', data_type: 'TYPE_FP32', dims: [-1] };
 const ACC_CONFIG = {
@@ -61,15 +62,6 @@ afterAll(async () => {
   for (const m of served) await m.close();
   await ref.release();
 });
-
-async function refusal(p: Promise<unknown>): Promise<TgateError> {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(TgateError);
-  return e as TgateError;
-}
 
 /** Runs `f` with a fault plan keyed by request number from now on (1 = the next request). */
 async function withFaults<T>(plan: (k: number, r: { method: string; path: string }) => Fault | undefined, f: () => Promise<T>): Promise<T> {
@@ -201,7 +193,7 @@ describe('KServe v2 client', () => {
     expect(exitCodeFor(missing.code)).toBe(8);
   });
 
-  it('retries an infer answered 503 once, and one whose connection dropped before an answer', async () => {
+  it('retries an infer answered 503 once, and one whose connection dropped before an answer (not a sequence end)', async () => {
     const m = await connectModel(server.url, 'accumulator', { backoffMs: 5 });
     const base = server.requests.length;
     const r = await withFaults(
@@ -209,12 +201,24 @@ describe('KServe v2 client', () => {
       async () => {
         const a = await m.infer({ INPUT: f32(1) }, ['OUTPUT'], seq(11n, true));
         const b = await m.infer({ INPUT: f32(2) }, ['OUTPUT'], seq(11n));
-        const c = await m.infer({ INPUT: f32(3) }, ['OUTPUT'], seq(11n, false, true));
-        return [a, b, c].map((x) => Array.from(x.outputs.OUTPUT!.data as Float32Array));
+        const c = await m.infer({ INPUT: f32(3) }, ['OUTPUT'], seq(11n));
+        const d = await m.infer({ INPUT: f32(4) }, ['OUTPUT'], seq(11n, false, true));
+        return [a, b, c, d].map((x) => Array.from(x.outputs.OUTPUT!.data as Float32Array));
       },
     );
-    expect(r).toEqual([[1], [3], [6]]);
-    expect(server.requests.slice(base).map((q) => q.status)).toEqual([200, 503, 200, 0, 200]);
+    expect(r).toEqual([[1], [3], [6], [10]]);
+    expect(server.requests.slice(base).map((q) => q.status)).toEqual([200, 503, 200, 0, 200, 200]);
+    // A sequence's last request that may have run is not sent again (Triton would have ended the sequence).
+    const before = server.requests.length;
+    const e = await withFaults(
+      (k) => (k === 2 ? 'drop' : undefined),
+      async () => {
+        await m.infer({ INPUT: f32(1) }, ['OUTPUT'], seq(12n, true));
+        return refusal(m.infer({ INPUT: f32(2) }, ['OUTPUT'], seq(12n, false, true)));
+      },
+    );
+    expect(e.code).toBe('E_REMOTE_UNREACHABLE');
+    expect(server.requests.slice(before).map((q) => q.status)).toEqual([200, 0]);
   });
 
   it('gives up with a coded error when retries run out, and does not retry infer when told not to', async () => {

@@ -118,7 +118,8 @@ describe('tgate export triton (sd15-struct-tiny)', () => {
           expect({ name, k, same: Buffer.compare(Buffer.from(x.buffer), Buffer.from(b.trajectory[k]!.buffer)) === 0 }).toEqual({ name, k, same: true }),
         );
         // Ten requests, the caches never sent: only latents, timestep, text while it is read, and flags.
-        expect(remote.wire!.requests).toBe(10);
+        expect(b.wire!.requests).toBe(10);
+        expect(a.wire).toBeNull();
       }
     } finally {
       await local.release();

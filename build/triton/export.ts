@@ -12,6 +12,7 @@ import path from 'node:path';
 import { TgateError } from '../../base/errors.js';
 import { loadSource } from '../../io/load.js';
 import { stageOutput } from '../artifacts.js';
+import { latentInput } from '../latent-factor.js';
 import { graphIo, MANIFEST_NAME, readManifest, type Manifest, type ManifestIo } from '../manifest.js';
 import { statefulModelOf } from './stateful-from-folder.js';
 import type { StatefulInterface } from '../stateful-model.js';
@@ -53,7 +54,12 @@ export interface ExportRecord {
   manifestSha256: string;
   models: { role: 'unet' | (typeof PLAIN_COMPONENTS)[number]; name: string; stateful: boolean }[];
   /** The stateful UNet's interface beyond the source's (names only; the client derives them from the manifest too). */
-  stateful: { runFlags: Record<string, string>; keepFlags: Record<string, string>; pairMean: string; states: { id: string; input: string; output: string }[] };
+  stateful: {
+    runFlags: Record<string, string>;
+    keepFlags: Record<string, string>;
+    pairMean: string | null;
+    states: { id: string; input: string; output: string }[];
+  };
 }
 
 export interface TritonExportResult {
@@ -141,6 +147,14 @@ function planComponent(source: string, comp: string, name: string, o: TritonExpo
 
 export async function exportTriton(source: string, o: TritonExportOptions): Promise<TritonExportResult> {
   const m = readManifest(source);
+  // A batch fixed in the graph would need every request's rows repeated to it (the in-process
+  // runner does that); Triton passes requests as they come, so such an export is refused here.
+  const batch = latentInput(m.source.inputs)?.shape[0];
+  if (typeof batch === 'number')
+    throw new TgateError('E_UNSUPPORTED_MODEL', `The model was exported with a fixed batch of ${batch}; the Triton export needs a dynamic batch axis.`, {
+      subject: { file: path.join(source, MANIFEST_NAME) },
+      hint: 'Re-export the UNet with a dynamic batch axis (torch.onnx.export dynamic_axes, as optimum-cli export onnx writes it), then compile and export again.',
+    });
   const name = o.name ?? defaultModelName(source);
   checkName(name);
   const sha = crypto
@@ -160,7 +174,7 @@ export async function exportTriton(source: string, o: TritonExportOptions): Prom
     stateful: {
       runFlags: io.runFlags,
       keepFlags: Object.fromEntries(Object.entries(io.keepFlags).filter(([k]) => io.states.some((s) => s.kind === k))),
-      pairMean: io.pairMean,
+      pairMean: io.states.some((s) => s.kind !== 'deep') ? io.pairMean : null,
       states: io.states.map((s) => ({ id: s.id, input: s.input, output: s.output })),
     },
   };

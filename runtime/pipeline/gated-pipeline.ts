@@ -110,7 +110,10 @@ export class GatedPipeline {
     const session = { threads: opts.threads ?? 0, optimization: opts.optimization ?? 'extended' } as const;
     const r = opts.remote;
     const unet = r?.unet ?? (await GatedUNet.load(dir, opts));
-    const prompts = await PromptEncoder.load(folder, unet.roles.text[0] ?? 'encoder_hidden_states', session, { textEncoder: r?.textEncoder, textEncoder2: r?.textEncoder2 });
+    const prompts = await PromptEncoder.load(folder, unet.roles.text[0] ?? 'encoder_hidden_states', session, {
+      textEncoder: r?.textEncoder,
+      textEncoder2: r?.textEncoder2,
+    });
     const vae = r?.vaeDecoder ?? folder.models.vaeDecoder;
     const decoder = vae ? await VaeDecoder.load(vae, folder.scalingFactor, folder.shiftFactor, session) : null;
     return new GatedPipeline(folder, unet, prompts, decoder, opts);

@@ -58,14 +58,10 @@ async function openEncoder(model: string | ModelSession, tokenizerDir: string, p
       .filter((x): x is string => !!x)
       .map(Number);
     if (layers.length < 2) {
-      throw new TgateError(
-        'E_UNSUPPORTED_MODEL',
-        `${what} has no hidden_states.N outputs; SD-XL conditions on each text encoder's penultimate hidden state.`,
-        {
-          subject: { file: what },
-          hint: 'Export the SD-XL text encoders with their hidden states, as optimum-cli export onnx does.',
-        },
-      );
+      throw new TgateError('E_UNSUPPORTED_MODEL', `${what} has no hidden_states.N outputs; SD-XL conditions on each text encoder's penultimate hidden state.`, {
+        subject: { file: what },
+        hint: 'Export the SD-XL text encoders with their hidden states, as optimum-cli export onnx does.',
+      });
     }
     hidden = `hidden_states.${Math.max(...layers) - 1}`;
   }

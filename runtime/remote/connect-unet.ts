@@ -55,13 +55,10 @@ export async function checkServedModel(dir: string, m: Manifest, remote: RemoteM
       `The ${where} is not the stateful model of ${dir}: ${missing.length ? `it has no input ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` (and ${missing.length - 3} more)` : ''}` : `it has no output ${names.output}`}.`,
       { hint: fix },
     );
-  let config: Record<string, unknown>;
-  try {
-    config = await remote.config();
-  } catch {
-    // A server without Triton's model configuration extension: the interface check above is all there is.
-    return {};
-  }
+  // A server without Triton's model configuration extension: the interface check above is all
+  // there is. Any other failure to read the config stops here (never an unchecked run).
+  const config = await remote.config();
+  if (config === null) return {};
   const raw = (config.parameters ?? {}) as Record<string, { string_value?: string; stringValue?: string } | undefined>;
   // Triton's config JSON spells the field string_value (protobuf's JSON printer with preserved names); accept stringValue too.
   const parameters: Record<string, string> = {};

@@ -54,12 +54,12 @@ export interface InferRequest {
   version?: string;
 }
 
-/** A model on a KServe v2 server, as the sampler runs it; `config()` is Triton's model configuration. */
+/** A model on a KServe v2 server, as the sampler runs it; `config()` is Triton's model configuration (null: the server has no such extension). */
 export interface RemoteModel extends InferModel {
   readonly url: string;
   readonly version: string | undefined;
   readonly platform: string;
-  config(): Promise<Record<string, unknown>>;
+  config(): Promise<Record<string, unknown> | null>;
 }
 
 const RETRY_STATUS = new Set([502, 503, 504]);
@@ -218,6 +218,18 @@ export class KServeClient {
     return this.getJson(`${modelPath(name, version)}/config`, `the configuration of model ${name}`, name);
   }
 
+  /**
+   * The model configuration, or null when the server does not have the extension (it answers 400
+   * or 404 for a model whose metadata it serves). Any other failure is an error, not a "no".
+   */
+  async modelConfigIfServed(name: string, version?: string): Promise<Record<string, unknown> | null> {
+    const what = `the configuration of model ${name}`;
+    const res = await this.send('GET', `${modelPath(name, version)}/config`, what, { model: name });
+    if (res.status === 400 || res.status === 404) return null;
+    if (res.status !== 200) throw this.failed(what, name, res);
+    return this.jsonObject(res, what, name);
+  }
+
   /** POST .../infer with every input as binary data. */
   async infer(name: string, req: InferRequest): Promise<InferResult> {
     const t0 = performance.now();
@@ -251,6 +263,9 @@ export class KServeClient {
       model: name,
       body: payload,
       headers: { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(header.byteLength) },
+      // A sequence's last request that did run ended the sequence: sent again after a reset
+      // connection, Triton would refuse it (no such sequence). Only a refused connection is retried.
+      ...(req.sequence?.end ? { refusedOnly: true } : {}),
     });
     if (res.status !== 200) throw this.failed(what, name, res);
     const outputs = this.parseInferResponse(res, what, name);
@@ -302,6 +317,10 @@ export class KServeClient {
   private async getJson(path: string, what: string, model?: string): Promise<Record<string, unknown>> {
     const res = await this.send('GET', path, what, { model });
     if (res.status !== 200) throw this.failed(what, model, res);
+    return this.jsonObject(res, what, model);
+  }
+
+  private jsonObject(res: HttpAnswer, what: string, model: string | undefined): Record<string, unknown> {
     let j: unknown;
     try {
       j = JSON.parse(Buffer.from(res.body).toString('utf8'));
@@ -317,7 +336,7 @@ export class KServeClient {
     method: 'GET' | 'POST',
     path: string,
     what: string,
-    opts: { model?: string | undefined; body?: Uint8Array<ArrayBuffer>; headers?: Record<string, string> } = {},
+    opts: { model?: string | undefined; body?: Uint8Array<ArrayBuffer>; headers?: Record<string, string>; refusedOnly?: boolean } = {},
   ): Promise<HttpAnswer> {
     const url = `${this.url}${path}`;
     const idempotent = method === 'GET';
@@ -330,7 +349,9 @@ export class KServeClient {
         res = await fetch(url, { method, headers: opts.headers, body: opts.body, signal: AbortSignal.timeout(this.timeoutMs) });
       } catch (e) {
         const f = failureOf(e);
-        const retryable = idempotent ? f.kind !== 'other' : f.code !== undefined && INFER_RETRY_CODES.has(f.code);
+        const retryable = idempotent
+          ? f.kind !== 'other'
+          : f.code !== undefined && (opts.refusedOnly ? f.code === 'ECONNREFUSED' : INFER_RETRY_CODES.has(f.code));
         if (retryable && !last) {
           await wait();
           continue;
@@ -430,7 +451,7 @@ export async function connectModel(url: string, name: string, opts: KServeOption
     platform: meta.platform,
     inputs: meta.inputs,
     outputs: meta.outputs,
-    config: () => client.modelConfig(name, opts.version),
+    config: () => client.modelConfigIfServed(name, opts.version),
     infer(feeds, outputs, sequence) {
       if (closed) return Promise.reject(new TgateError('E_INTERNAL', `model ${name} at ${client.url} was used after close()`));
       return client.infer(name, { feeds, outputs, ...(sequence ? { sequence } : {}), ...(opts.version !== undefined ? { version: opts.version } : {}) });

@@ -7,7 +7,15 @@ import type { InferModel, TensorSpec } from './sequence-model.js';
 import { ortTypeOf } from './tensor-wire.js';
 
 const metadata = (specs: readonly TensorSpec[]): ort.InferenceSession.ValueMetadata[] =>
-  specs.map((s) => ({ name: s.name, isTensor: true, type: ortTypeOf(s.datatype, s.name), shape: s.shape.map((d) => (d < 0 ? -1 : d)) }) as ort.InferenceSession.ValueMetadata);
+  specs.map(
+    (s) =>
+      ({
+        name: s.name,
+        isTensor: true,
+        type: ortTypeOf(s.datatype, s.name),
+        shape: s.shape.map((d) => (d < 0 ? -1 : d)),
+      }) as ort.InferenceSession.ValueMetadata,
+  );
 
 /** What the components' calls sent and received. */
 export interface RemoteSessionStats {

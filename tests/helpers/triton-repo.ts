@@ -66,10 +66,7 @@ class ConfiguredModel implements InferModel {
  * them in process (pre-packing off for the stateful model, which holds several variants; on for a
  * plain one), so a test can ask for bit-identical results.
  */
-export async function serveRepository(
-  repo: string,
-  session: SessionOptions = { threads: 0, optimization: 'extended' },
-): Promise<Record<string, ServedModel>> {
+export async function serveRepository(repo: string, session: SessionOptions = { threads: 0, optimization: 'extended' }): Promise<Record<string, ServedModel>> {
   const served: Record<string, ServedModel> = {};
   for (const name of fs.readdirSync(repo).sort()) {
     const dir = path.join(repo, name);
