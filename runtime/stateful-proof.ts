@@ -3,12 +3,13 @@
 // stateful model under Triton's implicit-state semantics (remote/implicit-state.ts), and every
 // step's latents must match bit for bit. The plans cover each kind of step the model serves: TGATE
 // v1 and v2 (stored and reused self-attention, the gate's CFG mean) and, with a deep cut, DeepCache
-// alone and with TGATE. Both sides run one thread with pre-packing off, so the arithmetic is the same.
+// alone and with TGATE. Both sides run one thread with pre-packing off, so the arithmetic is the same
+// (an If branch computes what its variant's own session does: compile's proof checks that).
 import type { StatefulProofReport, StatefulProofRequest } from '../build/triton/export.js';
 import { tritonDataType } from '../build/triton/model-config.js';
 import { dtypeName } from '../ir/dtype.js';
 import type { ScheduleOptions } from '../build/schedule.js';
-import { GatedUNet, type GenerateOptions } from './gated-unet.js';
+import { GatedUNet, variantsFor, type GenerateOptions } from './gated-unet.js';
 import { modelRoles } from './model-roles.js';
 import { bindDims, makeFeeds, PROBE_DEFAULTS } from './probe-feeds.js';
 import { ImplicitStateModel } from './remote/implicit-state.js';
@@ -35,9 +36,8 @@ export async function proveStateful(req: StatefulProofRequest): Promise<Stateful
     { name: 'stateful' },
   );
   const remote = GatedUNet.remote(req.compiled, model);
-  const local = await GatedUNet.load(req.compiled, { ...EXACT, sessions: 'separate', variants: remote.manifest.variants.map((v) => v.name) });
   try {
-    const m = local.manifest;
+    const m = remote.manifest;
     const hasSelf = m.sites.some((s) => s.cached && s.kind === 'self');
     const hasDeep = m.sites.some((s) => s.cached && s.kind === 'deep');
     const plans: Plan[] = [
@@ -58,11 +58,14 @@ export async function proveStateful(req: StatefulProofRequest): Promise<Stateful
           ]
         : []),
     ];
-    const inputs = generateInputs(local);
+    const inputs = generateInputs(remote);
     const report: StatefulProofReport = { plans: [] };
     for (const p of plans) {
       const o: GenerateOptions = { ...inputs, steps: STEPS, gateStep: p.gateStep, tgate: p.tgate, guidance: 7.5, scheduler: 'ddim', keepTrajectory: true };
-      const a = await local.generate(o);
+      // In process as `tgate run` opens a folder: the smallest gated model holding the plan's
+      // variants, one plan at a time (a full-size UNet's sessions are large).
+      const local = await GatedUNet.load(req.compiled, { ...EXACT, variants: variantsFor(m, STEPS, p.gateStep, p.tgate) });
+      const a = await local.generate(o).finally(() => local.release());
       const b = await remote.generate(o);
       let maxAbsDiff = 0;
       let bitExact = a.trajectory.length === b.trajectory.length;
@@ -78,7 +81,6 @@ export async function proveStateful(req: StatefulProofRequest): Promise<Stateful
     }
     return report;
   } finally {
-    await local.release();
     await remote.release();
   }
 }
