@@ -64,7 +64,7 @@ function exportText(r: TritonExportResult, source: string, seconds: number): str
     );
   else lines.push('  proof      skipped (--no-verify)');
   lines.push(
-    `  serve      docker run --rm -p8000:8000 -p8001:8001 -v ${path.resolve(r.repo)}:/models nvcr.io/nvidia/tritonserver:<yy.mm>-py3 tritonserver --model-repository=/models`,
+    `  serve      docker run --rm --gpus all -p8000:8000 -p8001:8001 -p8002:8002 -v ${path.resolve(r.repo)}:/models nvcr.io/nvidia/tritonserver:24.08-py3 tritonserver --model-repository=/models`,
   );
   return lines.join('\n');
 }
