@@ -42,12 +42,12 @@ export async function runExport(args: ParsedArgs, _io: CommandIo): Promise<Comma
     prover: values['no-verify'] ? null : proveStateful,
   }).finally(progress.end);
   const seconds = (performance.now() - started) / 1000;
-  return { stdout: values.json ? JSON.stringify({ ...r, seconds }, null, 2) : exportText(r, source, seconds) };
+  return { stdout: values.json ? JSON.stringify({ ...r, seconds }, null, 2) : exportText(r, source, seconds, kind) };
 }
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
-function exportText(r: TritonExportResult, source: string, seconds: number): string {
+function exportText(r: TritonExportResult, source: string, seconds: number, kind: string): string {
   const lines = [`exported ${source} -> ${r.repo} (Triton model repository) in ${seconds.toFixed(1)} s`];
   for (const m of r.record.models) {
     const files = r.files.filter((f) => f.rel.startsWith(`${m.name}/`));
@@ -63,8 +63,10 @@ function exportText(r: TritonExportResult, source: string, seconds: number): str
       `  proof      implicit-state run = in-process run, bit for bit: ${r.proof.plans.map((p) => `${p.name} ${p.bitExact ? 'yes' : `NO (max |diff| ${p.maxAbsDiff})`}`).join(', ')}`,
     );
   else lines.push('  proof      skipped (--no-verify)');
+  // Quoted for a shell (a path with spaces), and GPUs only where the instances may use them.
+  const mount = `'${path.resolve(r.repo).replace(/'/g, `'\\''`)}:/models'`;
   lines.push(
-    `  serve      docker run --rm --gpus all -p8000:8000 -p8001:8001 -p8002:8002 -v ${path.resolve(r.repo)}:/models nvcr.io/nvidia/tritonserver:24.08-py3 tritonserver --model-repository=/models`,
+    `  serve      docker run --rm${kind === 'KIND_CPU' ? '' : ' --gpus all'} -p8000:8000 -p8001:8001 -p8002:8002 -v ${mount} nvcr.io/nvidia/tritonserver:24.08-py3 tritonserver --model-repository=/models`,
   );
   return lines.join('\n');
 }

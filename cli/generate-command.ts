@@ -13,7 +13,7 @@ import { generateJson, generateMode, generateSummary, generateText, generateWarn
 import { progressReporter } from './progress.js';
 import { connectPipeline } from '../runtime/remote/connect-pipeline.js';
 import { compiledDeepCacheBranch, numberOption, scheduleArgs, serverArgs, sessionOptions, type Values } from './run-command.js';
-import { readPipelineFolder } from '../runtime/pipeline/pipeline-folder.js';
+import { readManifest } from '../build/manifest.js';
 import { replaceFile } from '../base/output/atomic-file.js';
 
 /** The most images one generate call makes (they run as one batch). */
@@ -103,7 +103,8 @@ async function generateWith(dir: string, v: Values, request: PipelineGenerateOpt
   const session = sessionOptions(v);
   const server = serverArgs(dir, v);
   const remote = server ? await connectPipeline(dir, server.url, server.model, { timeoutMs: server.timeoutMs }) : undefined;
-  const pipe = await GatedPipeline.load(dir, { ...session, variants: GatedPipeline.variantsFor(dir, request), ...(remote ? { remote } : {}) });
+  // With the models on a server, the folder needs no model files: only what the client reads.
+  const pipe = await GatedPipeline.load(dir, remote ? { remote } : { ...session, variants: GatedPipeline.variantsFor(dir, request) });
   try {
     const progress = progressReporter(stderr, generateMode(request));
     request.onStep = progress.step;
@@ -139,7 +140,7 @@ export async function runGenerate(args: ParsedArgs, io: { stderr: NodeJS.WriteSt
     );
   const dir = positionals[0]!;
   // The folder's DeepCache branch is read only when DeepCache is asked for without one.
-  const branch = v.deepcache !== undefined && v['deepcache-branch'] === undefined ? compiledDeepCacheBranch(readPipelineFolder(dir).manifest) : undefined;
+  const branch = v.deepcache !== undefined && v['deepcache-branch'] === undefined ? compiledDeepCacheBranch(readManifest(dir)) : undefined;
   const request = generateRequest(v, branch);
   const { files, kind } = checkedOutputs(v, request);
   const result = await generateWith(dir, v, request, io.stderr);

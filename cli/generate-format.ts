@@ -63,6 +63,11 @@ export function generateText(files: string[], result: PipelineResult): string {
   return [
     `wrote ${files.join(', ')} (${result.width}x${result.height}, seed ${result.seed}, ${result.scheduler}, ${result.steps} steps, guidance ${result.guidance}; ${phases})`,
     ...(dc ? [`  ${planLine(deepCachePlan(result.records))}`] : []),
+    ...(result.wire
+      ? [
+          `  server  the UNet's ${result.wire.requests} requests: ${(result.wire.bytesSent / 2 ** 20).toFixed(2)} MiB sent, ${(result.wire.bytesReceived / 2 ** 20).toFixed(2)} MiB received${sched ? ' (the caches stayed on the server)' : ''}`,
+        ]
+      : []),
     `  time  ${s(t.totalMs)}: tokenize ${s(t.tokenizeMs)}, text encode ${s(t.textEncodeMs)}${t.imageEncodeMs ? `, image encode ${s(t.imageEncodeMs)}` : ''}, denoise ${s(t.denoise.totalMs)} (planning ${s(t.denoise.planningMs)}, gate ${s(t.denoise.gateMs)}, fidelity ${s(t.denoise.fidelityMs)}), decode ${s(t.decodeMs)}`,
   ].join('\n');
 }

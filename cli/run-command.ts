@@ -335,7 +335,11 @@ export async function runGeneration(dir: string, v: Values, stderr: NodeJS.Write
 export function serverArgs(dir: string, v: Values): { url: string; model: string; timeoutMs: number } | null {
   if (v.server === undefined) {
     const stray = (['model', 'server-timeout'] as const).filter((k) => v[k] !== undefined);
-    if (stray.length) throw usageError(`${stray.map((k) => `--${k}`).join(' and ')} only go with --server URL.`);
+    if (stray.length)
+      throw usageError(
+        `${stray.map((k) => `--${k}`).join(' and ')} ${stray.length > 1 ? 'need' : 'needs'} --server URL: without it the models run here.`,
+        `Add --server http://<host>:8000 to run on a Triton server, or leave out ${stray.map((k) => `--${k}`).join(' and ')}.`,
+      );
     return null;
   }
   const seconds = v['server-timeout'] === undefined ? 300 : numberOption(v, 'server-timeout', (n) => n > 0, 'a number of seconds > 0');

@@ -101,7 +101,7 @@ export function runText(summary: ReturnType<typeof runSummary>, result: Generate
   const w = summary.wire;
   if (w)
     lines.push(
-      `server: ${w.requests} requests, ${(w.bytesSent / 2 ** 20).toFixed(2)} MiB sent, ${(w.bytesReceived / 2 ** 20).toFixed(2)} MiB received (the caches stayed on the server)`,
+      `server: ${w.requests} requests, ${(w.bytesSent / 2 ** 20).toFixed(2)} MiB sent, ${(w.bytesReceived / 2 ** 20).toFixed(2)} MiB received${mode === 'baseline' ? '' : ' (the caches stayed on the server)'}`,
     );
   if (summary.output) lines.push(`wrote ${summary.output} [${result.dims.join(', ')}]`);
   if (summary.trajectory) lines.push(`wrote ${result.trajectory.length} step latents to ${summary.trajectory}`);

@@ -88,7 +88,7 @@ export const SERVER_OPTIONS = {
     type: 'string',
     value: 'URL',
     description:
-      'run the UNet steps on a KServe v2 server (Triton: http://host:8000) that serves this folder exported by tgate export triton; the caches stay there',
+      "run the models on a KServe v2 server (Triton: http://host:8000) that serves this folder's export (tgate export triton): the UNet's steps, whose caches stay there, and a pipeline's text encoder(s) and VAE; session options do not apply",
   },
   model: { type: 'string', value: 'NAME', defaultText: "the folder's name", description: "with --server: the stateful UNet's model name on the server" },
   'server-timeout': { type: 'string', value: 'S', defaultText: '300', description: 'with --server: seconds one request may take' },

@@ -205,5 +205,14 @@ describe('tgate export triton (sd15-struct-tiny)', () => {
     expect(summary.evaluations).toBe(7);
     expect(infers.map((r) => r.path.split('/')[3])).toEqual(['sd15_text_encoder', 'sd15_text_encoder', ...Array(7).fill('sd15'), 'sd15_vae_decoder']);
     expect(summary.wire.requests).toBe(7);
+    // A client needs no model files: the files the README lists are enough, for the same PNG.
+    const thin = path.join(work, 'thin');
+    for (const f of ['tgate.json', 'model_index.json', 'unet/config.json', 'vae_decoder/config.json', 'scheduler/scheduler_config.json', 'tokenizer']) {
+      fs.mkdirSync(path.dirname(path.join(thin, f)), { recursive: true });
+      fs.cpSync(path.join(compiled, f), path.join(thin, f), { recursive: true });
+    }
+    const client = await tgateAsync(['generate', thin, ...args, '-o', path.join(work, 'thin.png'), '--server', server!.url, '--model', 'sd15']);
+    expect(client.stderr).toBe('');
+    expect(Buffer.compare(fs.readFileSync(path.join(work, 'local.png')), fs.readFileSync(path.join(work, 'thin.png')))).toBe(0);
   });
 });

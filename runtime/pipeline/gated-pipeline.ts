@@ -17,7 +17,7 @@ import { readUserFile } from '../../io/user-file.js';
 import { TorchGenerator } from '../torch-random.js';
 import { guidanceScaleEmbedding, LCM_DEFAULT_GUIDANCE } from './guidance-embedding.js';
 import { decodePng, toModelInput, toRgbImages, toUnitRange, type RgbImage } from './image.js';
-import { readPipelineFolder, type PipelineFolder } from './pipeline-folder.js';
+import { readPipelineFolder, type ServedComponent, type PipelineFolder } from './pipeline-folder.js';
 import { PromptEncoder, type Conditioning, type PromptWarning } from './text-conditioning.js';
 import { VaeDecoder, VaeEncoder } from './vae.js';
 
@@ -106,7 +106,19 @@ export class GatedPipeline {
 
   /** Opens a compiled pipeline folder (tgate compile <export folder> -o <dir>). */
   static async load(dir: string, opts: PipelineLoadOptions = {}): Promise<GatedPipeline> {
-    const folder = readPipelineFolder(dir);
+    const r0 = opts.remote;
+    const served = new Set<ServedComponent>(
+      (
+        [
+          ['text_encoder', r0?.textEncoder],
+          ['text_encoder_2', r0?.textEncoder2],
+          ['vae_decoder', r0?.vaeDecoder],
+        ] as const
+      )
+        .filter(([, x]) => x)
+        .map(([k]) => k),
+    );
+    const folder = readPipelineFolder(dir, { served });
     const session = { threads: opts.threads ?? 0, optimization: opts.optimization ?? 'extended' } as const;
     const r = opts.remote;
     const unet = r?.unet ?? (await GatedUNet.load(dir, opts));

@@ -69,7 +69,11 @@ function missing(dir: string, what: string, why: string): TgateError {
   });
 }
 
-export function readPipelineFolder(dir: string): PipelineFolder {
+/** Components whose model a server runs (generate --server): their model.onnx need not be here, their config.json still is. */
+export type ServedComponent = 'text_encoder' | 'text_encoder_2' | 'vae_decoder';
+
+export function readPipelineFolder(dir: string, opts: { served?: ReadonlySet<ServedComponent> } = {}): PipelineFolder {
+  const served = opts.served ?? new Set<ServedComponent>();
   const manifest = readManifest(dir);
   const p = pipelineRecord(dir, manifest);
   checkPipelineFiles(dir, p);
@@ -77,8 +81,8 @@ export function readPipelineFolder(dir: string): PipelineFolder {
   const has = (...parts: string[]) => fs.existsSync(file(...parts));
   const index = readConfig(file('model_index.json'));
   checkTextEncoderClass(index, file('model_index.json'));
-  const kind = requireComponents(dir, manifest);
-  const g = readGeometry(dir, manifest, index);
+  const kind = requireComponents(dir, manifest, served);
+  const g = readGeometry(dir, manifest, index, served);
   checkTextToImage(dir, p, index, g);
   const { vaeDecoder, vae, unet, latentChannels, blocks, unetBlocks } = g;
   return {
@@ -160,20 +164,20 @@ function checkTextEncoderClass(index: Config, indexFile: string): void {
 }
 
 /** The components every prompt needs (two text encoders for SD-XL), each refused by name when absent; returns the kind. */
-function requireComponents(dir: string, manifest: Manifest): PipelineKind {
-  const has = (...parts: string[]) => fs.existsSync(path.join(dir, ...parts));
+function requireComponents(dir: string, manifest: Manifest, served: ReadonlySet<ServedComponent>): PipelineKind {
+  const has = (...parts: string[]) => fs.existsSync(path.join(dir, ...parts)) || (parts[1] === 'model.onnx' && served.has(parts[0] as ServedComponent));
   for (const [folder, what] of [
     ['tokenizer', 'tokenizer'],
     ['text_encoder', 'text encoder'],
     ['scheduler', 'scheduler'],
   ] as const) {
-    if (!has(folder)) throw missing(dir, `${folder}/`, `the ${what} is needed to generate from a prompt`);
+    if (!has(folder) && !served.has(folder as ServedComponent)) throw missing(dir, `${folder}/`, `the ${what} is needed to generate from a prompt`);
   }
   if (!has('text_encoder', 'model.onnx')) throw missing(dir, 'text_encoder/model.onnx', 'the text encoder is needed to generate from a prompt');
   if (!has('scheduler', 'scheduler_config.json')) throw missing(dir, 'scheduler/scheduler_config.json', "the scheduler's settings decide the sampling");
   const kind: PipelineKind = has('text_encoder_2') || manifest.source.inputs.some((i) => i.name === 'text_embeds') ? 'sdxl' : 'sd';
   if (kind === 'sdxl') {
-    for (const f of ['text_encoder_2/model.onnx', 'tokenizer_2']) if (!has(f)) throw missing(dir, f, 'SD-XL conditions on two text encoders');
+    for (const f of ['text_encoder_2/model.onnx', 'tokenizer_2']) if (!has(...f.split('/'))) throw missing(dir, f, 'SD-XL conditions on two text encoders');
   }
   return kind;
 }
@@ -189,9 +193,10 @@ interface Geometry {
   unetBlocks: number;
 }
 
-function readGeometry(dir: string, manifest: Manifest, index: Config): Geometry {
+function readGeometry(dir: string, manifest: Manifest, index: Config, served: ReadonlySet<ServedComponent>): Geometry {
   const decoder = path.join(dir, 'vae_decoder', 'model.onnx');
-  const vaeDecoder = fs.existsSync(decoder) ? decoder : null;
+  // Served: where the file would be; the pipeline runs the server's model, and its config.json is read here.
+  const vaeDecoder = fs.existsSync(decoder) || served.has('vae_decoder') ? decoder : null;
   const latent = latentInput(manifest.source.inputs);
   const latentChannels = typeof latent?.shape[1] === 'number' ? latent.shape[1] : 4;
   // A latent model needs its decoder; a pixel-space model (3 channels, no VAE in model_index.json) does not.

@@ -129,6 +129,11 @@ function modelPath(name: string, version: string | undefined): string {
 
 /** `http(s)://host:port[/prefix]` without a trailing slash; other schemes are refused (E_USAGE). */
 export function serverBaseUrl(url: string): string {
+  // host:port without a scheme parses as a URL of scheme "host": say what is missing instead.
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url))
+    throw new TgateError('E_USAGE', `the server URL ${JSON.stringify(url)} has no http:// in front`, {
+      hint: `Give the server as http://host:port (Triton serves HTTP on port 8000): --server http://${url.replace(/^\/+/, '')}.`,
+    });
   let u: URL;
   try {
     u = new URL(url);
@@ -381,7 +386,7 @@ export class KServeClient {
     const tries = attempts > 1 ? ` (${attempts} attempts)` : '';
     if (f.kind === 'timeout') {
       return new TgateError('E_REMOTE_UNREACHABLE', `no answer from ${url} within ${this.timeoutMs} ms for ${what}${tries}`, {
-        hint: 'Check that the server is up and not overloaded (GET /v2/health/ready), or allow more time per request.',
+        hint: 'Check that the server is up and not overloaded (GET /v2/health/ready), or allow more time per request (tgate: --server-timeout S).',
         cause,
       });
     }
@@ -391,6 +396,15 @@ export class KServeClient {
         cause,
       });
     }
+    if (/bad port/i.test(f.reason))
+      return new TgateError(
+        'E_REMOTE_UNREACHABLE',
+        `cannot reach the KServe server at ${this.url}: Node's fetch refuses this port (it blocks the ports browsers block, such as 6000 and 10080)`,
+        {
+          hint: 'Serve on another port (Triton: --http-port, default 8000).',
+          cause,
+        },
+      );
     return new TgateError('E_REMOTE_UNREACHABLE', `cannot reach the KServe server at ${this.url} for ${what}: ${f.reason}${tries}`, {
       hint: `Check that the server runs and listens at ${this.url} (tritonserver serves HTTP on port 8000 by default), that host and port are right, and that no firewall or proxy is in the way: ${this.url}/v2/health/ready should answer 200.`,
       cause,
