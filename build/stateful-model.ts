@@ -22,14 +22,26 @@ export const stateOutput = (id: string) => `tgate.state_out.${id}`;
 export const keepFlag = (kind: SiteKind) => `tgate.keep.${kind}`;
 export const PAIR_MEAN_FLAG = 'tgate.pair_mean';
 
+/**
+ * The flag inputs (bool [1]) of a stateful model over these variants and kinds of cached site: the
+ * one rule the planner, the Triton config, the export record, the client and the wire count follow.
+ */
+export function statefulFlags(variants: readonly string[], kinds: Iterable<SiteKind>) {
+  const present = new Set(kinds);
+  /** By variant name; exactly one set per request. */
+  const runFlags: Record<string, string> = Object.fromEntries(variants.map((v) => [v, runFlag(v)]));
+  /** Whether the step stores each kind of site the model caches. */
+  const keepFlags: Partial<Record<SiteKind, string>> = Object.fromEntries(SITE_KINDS.filter((k) => present.has(k)).map((k) => [k, keepFlag(k)]));
+  /** Whether stored cross/self sites are averaged over the CFG pair (the gate step); none with only a deep cut. */
+  const pairMean = [...present].some((k) => k !== 'deep') ? PAIR_MEAN_FLAG : null;
+  return { runFlags, keepFlags, pairMean, all: [...Object.values(runFlags), ...Object.values(keepFlags), ...(pairMean ? [pairMean] : [])] };
+}
+
+export type StatefulFlags = ReturnType<typeof statefulFlags>;
+
 /** A stateful model's interface beyond the source's: what a client sends and a server carries. */
 export interface StatefulInterface {
-  /** The variants' run flags, by variant name (bool [1]; exactly one set per request). */
-  runFlags: Record<string, string>;
-  /** Whether the step stores each kind of site (bool [1]). */
-  keepFlags: Record<SiteKind, string>;
-  /** Whether stored cross/self sites are averaged over the CFG pair (bool [1]; the gate step). */
-  pairMean: string;
+  flags: StatefulFlags;
   /** One state per cached site: its input and output names, element type and rank. */
   states: { id: string; kind: SiteKind; input: string; output: string; dtype: number; shape: (string | number | null)[] }[];
   /** The source outputs, under their own names. */
@@ -70,6 +82,10 @@ export function planStatefulModel(branches: GatedBranch[], caches: GatedCache[])
     const t = typeOf(c.tensor);
     return { id: c.id, kind: c.kind, input: stateInput(c.id), output: stateOutput(c.id), dtype: t.dtype, shape: t.shape! };
   });
+  const flags = statefulFlags(
+    branches.map((b) => b.name),
+    caches.map((c) => c.kind),
+  );
   const last = branches.length - 1;
   // The chain: branch k reads what branch k-1 gives; the first reads the state inputs and empty
   // source outputs, the last gives the graph's outputs under their final names.
@@ -111,17 +127,13 @@ export function planStatefulModel(branches: GatedBranch[], caches: GatedCache[])
         out: stateAt(k, s.id),
         dtype: s.dtype,
         computed: roles[s.id] === 'output' ? caches[i]!.tensor : null,
-        keep: keepFlag(s.kind),
-        pairMean: s.kind === 'deep' ? null : PAIR_MEAN_FLAG,
+        keep: flags.keepFlags[s.kind]!,
+        pairMean: s.kind === 'deep' ? null : flags.pairMean,
       })),
     };
   });
-  const runFlags = Object.fromEntries(branches.map((b) => [b.name, runFlag(b.name)]));
-  const keepFlags = Object.fromEntries(SITE_KINDS.map((k) => [k, keepFlag(k)])) as Record<SiteKind, string>;
   const extraInputs = [
-    ...Object.values(runFlags).map((name) => ({ name, type: FLAG_TYPE })),
-    ...SITE_KINDS.filter((k) => caches.some((c) => c.kind === k)).map((k) => ({ name: keepFlags[k], type: FLAG_TYPE })),
-    ...(caches.some((c) => c.kind !== 'deep') ? [{ name: PAIR_MEAN_FLAG, type: FLAG_TYPE }] : []),
+    ...flags.all.map((name) => ({ name, type: FLAG_TYPE })),
     ...states.map((s) => ({ name: s.input, type: { dtype: s.dtype, shape: s.shape.map(() => null) } })),
   ];
   const plan: StatefulModelPlan = {
@@ -135,7 +147,7 @@ export function planStatefulModel(branches: GatedBranch[], caches: GatedCache[])
       ...states.map((s) => ({ name: s.output, type: { dtype: s.dtype, shape: s.shape.map(() => null) } })),
     ],
   };
-  return { plan, io: { runFlags, keepFlags, pairMean: PAIR_MEAN_FLAG, states, outputs: sources } };
+  return { plan, io: { flags, states, outputs: sources } };
 }
 
 /** The stateful model's bytes and interface. The variants' IR is left as it was. */

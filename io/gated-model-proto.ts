@@ -71,7 +71,8 @@ export interface GatedModelPlan {
   extraInputs: { name: string; type: TensorType }[];
 }
 
-function typedOutput(name: string, dtype: number): ValueInfoProto {
+/** A value declared by its element type only (a branch output, an If output). */
+export function typedOutput(name: string, dtype: number): ValueInfoProto {
   return create(ValueInfoProtoSchema, {
     name,
     type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: dtype }) } }),

@@ -14,13 +14,9 @@ import {
   NodeProtoSchema,
   TensorProto_DataType as DataType,
   TensorProtoSchema,
-  TypeProto_TensorSchema,
-  TypeProtoSchema,
-  ValueInfoProtoSchema,
   type GraphProto,
   type ModelProto,
   type NodeProto,
-  type ValueInfoProto,
 } from 'onnx-buf';
 import { TgateError } from '../base/errors.js';
 import type { Graph } from '../ir/graph.js';
@@ -30,7 +26,7 @@ import type { TensorType } from '../ir/value.js';
 import { capturedNames } from './decode.js';
 import { graphInterfaceToProto, graphToProto, modelProtoWith } from './encode.js';
 import { valueInfoFor } from './types.js';
-import { withRenamed } from './gated-model-proto.js';
+import { typedOutput, withRenamed } from './gated-model-proto.js';
 
 export interface StatefulBranchPlan {
   variant: string;
@@ -58,12 +54,6 @@ export interface StatefulModelPlan {
   outputs: { name: string; type: TensorType }[];
 }
 
-const typed = (name: string, dtype: number): ValueInfoProto =>
-  create(ValueInfoProtoSchema, {
-    name,
-    type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: dtype }) } }),
-  });
-
 function node(opType: string, name: string, input: string[], output: string[], attrs: { name: string; value: number | GraphProto }[] = []): NodeProto {
   return create(NodeProtoSchema, {
     opType,
@@ -79,7 +69,7 @@ function node(opType: string, name: string, input: string[], output: string[], a
 }
 
 const graph = (name: string, nodes: NodeProto[], outputs: { name: string; dtype: number }[]): GraphProto =>
-  create(GraphProtoSchema, { name, node: nodes, output: outputs.map((o) => typed(o.name, o.dtype)) });
+  create(GraphProtoSchema, { name, node: nodes, output: outputs.map((o) => typedOutput(o.name, o.dtype)) });
 
 const ifNode = (name: string, cond: string, outputs: string[], then: GraphProto, otherwise: GraphProto): NodeProto =>
   node('If', name, [cond], outputs, [
@@ -167,7 +157,7 @@ function branchIf(b: StatefulBranchPlan, opset: number): NodeProto {
     name: b.thenName,
     node: [...body.node, ...b.states.flatMap((s) => stateNodes(b, s, opset))],
     valueInfo: body.valueInfo,
-    output: outs.map((o) => typed(o.name, o.dtype)),
+    output: outs.map((o) => typedOutput(o.name, o.dtype)),
   });
   const idleNames = [...b.sources.map((s) => ({ prev: s.prev, dtype: s.dtype })), ...b.states.map((s) => ({ prev: s.prev, dtype: s.dtype }))];
   const idle = graph(

@@ -9,9 +9,8 @@ import type ort from 'onnxruntime-node';
 import { TgateError } from '../base/errors.js';
 import type { Manifest } from '../build/manifest.js';
 import type { PlannedStep } from '../build/schedule.js';
-import { keepFlag, PAIR_MEAN_FLAG, stateInput, stateOutput } from '../build/stateful-model.js';
-import { runFlag } from '../build/gated-model.js';
-import { SITE_KINDS } from '../build/variants.js';
+import { statefulFlags } from '../build/stateful-model.js';
+import type { SiteKind } from '../build/variants.js';
 import { placeholder } from './placeholders.js';
 import type { InferModel } from './remote/sequence-model.js';
 import { makeTensor, type Feeds } from './session.js';
@@ -25,18 +24,13 @@ export interface WireStats {
 
 const flag = (on: boolean): ort.Tensor => makeTensor('bool', Uint8Array.of(on ? 1 : 0), [1]);
 
-/** The stateful model's interface as the manifest implies it (the exporter builds the model by the same rules). */
+/** The stateful model's flags and output as the manifest implies them (the exporter builds the model by the same rule). */
 export function statefulNames(m: Manifest) {
-  const cached = m.sites.filter((s) => s.cached);
-  const kinds = SITE_KINDS.filter((k) => cached.some((s) => s.kind === k));
-  return {
-    runFlags: m.variants.map((v) => runFlag(v.name)),
-    keepFlags: kinds.map(keepFlag),
-    pairMean: cached.some((s) => s.kind !== 'deep') ? PAIR_MEAN_FLAG : null,
-    stateInputs: cached.map((s) => stateInput(s.id)),
-    stateOutputs: cached.map((s) => stateOutput(s.id)),
-    output: m.source.outputs[0]!.name,
-  };
+  const flags = statefulFlags(
+    m.variants.map((v) => v.name),
+    m.sites.filter((s) => s.cached).map((s) => s.kind),
+  );
+  return { flags, output: m.source.outputs[0]!.name };
 }
 
 /** A fresh sequence id: a random non-zero 63-bit number (Triton's correlation ids are uint64; 0 means none). */
@@ -51,11 +45,14 @@ export class StatefulSequence {
   private readonly id = newSequenceId();
   private started = false;
   private ended = false;
+  private readonly names: ReturnType<typeof statefulNames>;
 
   constructor(
     private readonly manifest: Manifest,
     private readonly model: InferModel,
-  ) {}
+  ) {
+    this.names = statefulNames(manifest);
+  }
 
   /** One step; `last` ends the sequence (the server drops its state). */
   async call(step: PlannedStep, batch: number, feeds: Feeds, last: boolean): Promise<{ output: ort.Tensor; modelMs: number }> {
@@ -69,25 +66,25 @@ export class StatefulSequence {
       const io = m.source.inputs.find((i) => i.name === n)!;
       f[n] = placeholder(io.shape, batch, io.dtype);
     }
-    for (const v of m.variants) f[runFlag(v.name)] = flag(v.name === step.variant);
-    const names = statefulNames(m);
-    const keeps: Record<string, boolean> = { cross: step.cross === 'store', self: step.keepSelf, deep: step.keepDeep };
-    for (const k of SITE_KINDS) if (names.keepFlags.includes(keepFlag(k))) f[keepFlag(k)] = flag(keeps[k]!);
+    const { flags, output: outputName } = this.names;
+    for (const [v, name] of Object.entries(flags.runFlags)) f[name] = flag(v === step.variant);
+    const keeps: Record<SiteKind, boolean> = { cross: step.cross === 'store', self: step.keepSelf, deep: step.keepDeep };
+    for (const [k, name] of Object.entries(flags.keepFlags)) f[name!] = flag(keeps[k as SiteKind]);
     // The sampler averages stored attention over the CFG pair at the gate step (meanOfPair); the model does it here.
-    if (names.pairMean) f[names.pairMean] = flag(step.phase === 'gate' && step.paired);
+    if (flags.pairMean) f[flags.pairMean] = flag(step.phase === 'gate' && step.paired);
     // A scalar travels as the [1] the server declares (Triton's dims are never empty; its config reshapes to []).
     for (const spec of this.model.inputs) {
       const t = f[spec.name];
       if (t && t.dims.length === 0 && spec.shape.length === 1) f[spec.name] = makeTensor(t.type, t.data, [1]);
     }
-    const res = await this.model.infer(f, [names.output], { id: this.id, start: !this.started, end: last });
+    const res = await this.model.infer(f, [outputName], { id: this.id, start: !this.started, end: last });
     this.started = true;
     this.ended = last;
     this.wire.requests++;
     this.wire.bytesSent += res.bytesSent;
     this.wire.bytesReceived += res.bytesReceived;
-    const output = res.outputs[names.output];
-    if (!output) throw new TgateError('E_INTERNAL', `The stateful model ${this.model.name} returned no ${names.output}.`);
+    const output = res.outputs[outputName];
+    if (!output) throw new TgateError('E_INTERNAL', `The stateful model ${this.model.name} returned no ${outputName}.`);
     return { output, modelMs: res.ms };
   }
 }

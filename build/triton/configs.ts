@@ -32,16 +32,11 @@ export function statefulConfig(
   io: StatefulInterface,
   o: InstanceOptions & { idleSeconds: number; parameters: Record<string, string> },
 ): ModelConfig {
-  const flags = [
-    ...Object.values(io.runFlags),
-    ...Object.values(io.keepFlags).filter((f) => inputsUse(io, f)),
-    ...(io.states.some((s) => s.kind !== 'deep') ? [io.pairMean] : []),
-  ];
   return {
     name,
     backend: 'onnxruntime',
     max_batch_size: 0,
-    input: [...inputs.map((i) => tensor(i.name, i.dtype, i.shape)), ...flags.map((f) => ({ name: f, data_type: 'TYPE_BOOL' as const, dims: [1] }))],
+    input: [...inputs.map((i) => tensor(i.name, i.dtype, i.shape)), ...io.flags.all.map((f) => ({ name: f, data_type: 'TYPE_BOOL' as const, dims: [1] }))],
     output: io.outputs.map((x) => tensor(x.name, dtypeName(x.dtype), x.shape)),
     sequence_batching: {
       max_sequence_idle_microseconds: o.idleSeconds * 1_000_000,
@@ -59,9 +54,6 @@ export function statefulConfig(
     parameters: Object.fromEntries(Object.entries(o.parameters).map(([k, v]) => [k, { string_value: v }])),
   };
 }
-
-/** Whether the stateful model has this keep flag (a kind of site it caches). */
-const inputsUse = (io: StatefulInterface, flag: string) => io.states.some((s) => io.keepFlags[s.kind] === flag);
 
 /** A plain model: its inputs and outputs as declared, no batcher (each request stands alone). */
 export function plainConfig(name: string, inputs: readonly ManifestIo[], outputs: readonly ManifestIo[], o: InstanceOptions): ModelConfig {

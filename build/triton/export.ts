@@ -56,7 +56,7 @@ export interface ExportRecord {
   /** The stateful UNet's interface beyond the source's (names only; the client derives them from the manifest too). */
   stateful: {
     runFlags: Record<string, string>;
-    keepFlags: Record<string, string>;
+    keepFlags: Partial<Record<string, string>>;
     pairMean: string | null;
     states: { id: string; input: string; output: string }[];
   };
@@ -172,9 +172,9 @@ export async function exportTriton(source: string, o: TritonExportOptions): Prom
     manifestSha256: sha,
     models: [{ role: 'unet', name, stateful: true }, ...components.map((c) => ({ role: c, name: companions[c]!, stateful: false }))],
     stateful: {
-      runFlags: io.runFlags,
-      keepFlags: Object.fromEntries(Object.entries(io.keepFlags).filter(([k]) => io.states.some((s) => s.kind === k))),
-      pairMean: io.states.some((s) => s.kind !== 'deep') ? io.pairMean : null,
+      runFlags: io.flags.runFlags,
+      keepFlags: io.flags.keepFlags,
+      pairMean: io.flags.pairMean,
       states: io.states.map((s) => ({ id: s.id, input: s.input, output: s.output })),
     },
   };

@@ -11,7 +11,7 @@ import { dtypeFromName, exactTensorBytes } from '../../ir/dtype.js';
 import { gatedCacheInput, gatedOutputName, gatedSiteOutput, runFlag } from '../gated-model.js';
 import { latentInput } from '../latent-factor.js';
 import type { PlannedStep } from '../schedule.js';
-import { keepFlag, PAIR_MEAN_FLAG } from '../stateful-model.js';
+import { statefulFlags } from '../stateful-model.js';
 import { SITE_KINDS, type SiteKind, type SiteRole } from '../variants.js';
 import { kserveDatatype } from './model-config.js';
 
@@ -100,8 +100,10 @@ export function wireBytes(m: WireModel, plan: readonly PlannedStep[], dims: Wire
   const output = m.source.outputs[0];
   if (!output) throw new TgateError('E_INTERNAL', 'The model has no output.');
   const cached = m.sites.filter((s) => s.cached);
-  const kinds = SITE_KINDS.filter((k) => cached.some((s) => s.kind === k));
-  const pairMean = cached.some((s) => s.kind !== 'deep');
+  const flags = statefulFlags(
+    m.variants.map((v) => v.name),
+    cached.map((s) => s.kind),
+  );
   // The stateless gated model takes every site one of its variants is fed (variant-runner.ts gatedFeeds).
   const gated = m.variants.filter((v) => !o.statelessVariants || o.statelessVariants.includes(v.name));
   const fedSomewhere = cached.filter((s) => gated.some((v) => v.cuts[s.id] === 'input'));
@@ -121,12 +123,11 @@ export function wireBytes(m: WireModel, plan: readonly PlannedStep[], dims: Wire
     const inputs = m.source.inputs.map((io) =>
       inputOf(io.name, io.dtype, variant.removedInputs.includes(io.name) ? placeholderDims(io.shape, b) : concrete(io.shape, batch, b, dims, io.name)),
     );
-    const runFlags = m.variants.map((v) => flag(runFlag(v.name)));
     if (!gated.includes(variant)) throw new TgateError('E_USAGE', `The plan runs the ${step.variant} variant, which the stateless model does not hold.`);
     const out = tensorOf(output.name, output.dtype, concrete(output.shape, batch, b, dims, output.name));
 
     // Stateful: flags say what to store; the caches never leave the server.
-    const sf = [...inputs, ...runFlags, ...kinds.map((k) => flag(keepFlag(k))), ...(pairMean ? [flag(PAIR_MEAN_FLAG)] : [])];
+    const sf = [...inputs, ...flags.all.map(flag)];
     const sequence = { digits: idDigits, start: i === 0, end: i === plan.length - 1 };
     stateful.push(stepOf(step, b, sf, [out], requestHeader(sf, [out.name], sequence), responseHeader(modelName, version, [out])));
 

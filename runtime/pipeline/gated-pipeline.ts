@@ -107,17 +107,10 @@ export class GatedPipeline {
   /** Opens a compiled pipeline folder (tgate compile <export folder> -o <dir>). */
   static async load(dir: string, opts: PipelineLoadOptions = {}): Promise<GatedPipeline> {
     const r0 = opts.remote;
-    const served = new Set<ServedComponent>(
-      (
-        [
-          ['text_encoder', r0?.textEncoder],
-          ['text_encoder_2', r0?.textEncoder2],
-          ['vae_decoder', r0?.vaeDecoder],
-        ] as const
-      )
-        .filter(([, x]) => x)
-        .map(([k]) => k),
-    );
+    const served = new Set<ServedComponent>();
+    if (r0?.textEncoder) served.add('text_encoder');
+    if (r0?.textEncoder2) served.add('text_encoder_2');
+    if (r0?.vaeDecoder) served.add('vae_decoder');
     const folder = readPipelineFolder(dir, { served });
     const session = { threads: opts.threads ?? 0, optimization: opts.optimization ?? 'extended' } as const;
     const r = opts.remote;

@@ -46,7 +46,7 @@ export async function checkServedModel(dir: string, m: Manifest, remote: RemoteM
   const where = `model "${remote.name}" at ${remote.url}`;
   const fix = `Export this folder (tgate export triton ${dir} -o <repository>) and load that repository into the server, or name the model exported from it with --model.`;
   const names = statefulNames(m);
-  const want = [...m.source.inputs.map((i) => i.name), ...names.runFlags, ...names.keepFlags, ...(names.pairMean ? [names.pairMean] : [])];
+  const want = [...m.source.inputs.map((i) => i.name), ...names.flags.all];
   const have = new Set(remote.inputs.map((i) => i.name));
   const missing = want.filter((n) => !have.has(n));
   if (missing.length || !remote.outputs.some((o) => o.name === names.output))
